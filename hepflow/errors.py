@@ -1,0 +1,93 @@
+"""The exceptions hepflow raises, in one small hierarchy.
+
+Every message says what happened and what the physicist can do about it, so
+that an error from a worker far away still reads like advice.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class HepflowError(Exception):
+    """Base class of every error hepflow raises on purpose."""
+
+
+class PlanError(HepflowError, ValueError):
+    """The analysis as written cannot be run (bad column name, bad model, ...)."""
+
+
+class ExpressionError(PlanError):
+    """An expression string could not be parsed or type-checked.
+
+    The message quotes the user's text with a caret under the offending span,
+    because the position is what one needs to fix a typo.
+    """
+
+    def __init__(self, message: str, text: str = "", start: int = 0, end: int | None = None,
+                 hint: str = "") -> None:
+        self.reason = message
+        self.text = text
+        self.start = start
+        self.end = start + 1 if end is None else max(end, start + 1)
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        lines = [self.reason]
+        if self.text:
+            lines.append("    " + self.text)
+            lines.append("    " + " " * self.start + "^" * (self.end - self.start))
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
+
+
+class ReadError(HepflowError, OSError):
+    """A file (or one replica of it) could not be read.
+
+    Carries the file, the replica tried and the entry range so that a failed
+    chunk in a run over thousands of files can be found and rerun.
+    """
+
+    def __init__(self, file: str, entry_start: int, entry_stop: int, cause: str,
+                 replica: str | None = None) -> None:
+        self.file = file
+        self.replica = replica if replica is not None else file
+        self.entry_start = entry_start
+        self.entry_stop = entry_stop
+        self.cause = cause
+        where = f"{self.file}" if self.replica == self.file else f"{self.file} (replica {self.replica})"
+        super().__init__(
+            f"cannot read entries {entry_start}-{entry_stop} of {where}: {cause}"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.file, self.entry_start, self.entry_stop, self.cause, self.replica))
+
+
+class AccountingError(HepflowError):
+    """A run processed a different number of entries than its chunks hold."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A 'did you mean' hint for a misspelt name, or an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    if not close:
+        lower = {c.lower(): c for c in candidates}
+        if name.lower() in lower:
+            close = [lower[name.lower()]]
+    if not close:
+        return ""
+    return "did you mean " + ", ".join(f"`{c}`" for c in close) + "?"
+
+
+__all__ = [
+    "AccountingError",
+    "ExpressionError",
+    "HepflowError",
+    "PlanError",
+    "ReadError",
+    "did_you_mean",
+]
