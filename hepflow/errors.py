@@ -91,3 +91,10 @@ __all__ = [
     "ReadError",
     "did_you_mean",
 ]
+
+
+class EvaluationError(HepflowError, RuntimeError):
+    """An expression or callable failed on real events; names the chunk it failed on."""
+
+
+__all__ += ["EvaluationError"]

@@ -1,0 +1,148 @@
+"""Preprocessing: learn entries, cluster boundaries, branch types and UUID of every file.
+
+It runs as a Dask job on the cluster (one task per file), never as a serial
+loop over remote files on the client, and its results are cached on disk by
+file identity, so the second run over the same files starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from hepflow.dataset.chunks import FileInfo
+from hepflow.dataset.files import is_remote
+from hepflow.errors import ReadError
+from hepflow.plan.types import ColumnType, dtype_kind
+
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("HEPFLOW_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hepflow")
+    return Path(root) / "preprocess"
+
+
+def branch_types(ttree: Any) -> dict[str, ColumnType]:
+    """Per-event shape and kind of every branch, from uproot's interpretations alone."""
+    import uproot
+
+    out: dict[str, ColumnType] = {}
+    for name, branch in ttree.iteritems(recursive=True, filter_typename=None):
+        interp = branch.interpretation
+        if isinstance(interp, uproot.interpretation.numerical.AsDtype):
+            if interp.inner_shape:
+                out[name] = ColumnType("jagged", dtype_kind(interp.to_dtype.base))
+            else:
+                out[name] = ColumnType("scalar", dtype_kind(interp.to_dtype))
+        elif isinstance(interp, uproot.interpretation.jagged.AsJagged) and isinstance(
+                interp.content, uproot.interpretation.numerical.AsDtype):
+            out[name] = ColumnType("jagged", dtype_kind(interp.content.to_dtype))
+        else:
+            out[name] = ColumnType("scalar", "other")
+    return out
+
+
+def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str = "") -> FileInfo:
+    """Open one file (trying replicas in turn) and describe it. Runs on a worker."""
+    from hepflow.io.reader import open_tree
+
+    errors = []
+    for candidate in tuple(replicas) or (url,):
+        try:
+            handle, ttree = open_tree(candidate, tree)
+            starts = tuple(int(x) for x in ttree.common_entry_offsets())
+            return FileInfo(url, tree, int(ttree.num_entries), starts, str(handle.file.uuid),
+                            tuple(replicas), sample, branch_types(ttree))
+        except Exception as exc:  # noqa: BLE001 - every replica failure is reported below
+            errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
+    raise ReadError(url, 0, 0, "cannot preprocess: " + "; ".join(errors))
+
+
+def _identity(url: str, tree: str) -> str | None:
+    """A cache key for a local file from its path, size and modification time."""
+    if is_remote(url):
+        return None
+    try:
+        st = os.stat(url)
+    except OSError:
+        return None
+    text = f"{CACHE_VERSION}|{os.path.abspath(url)}|{tree}|{st.st_size}|{st.st_mtime_ns}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _remote_identity(url: str, tree: str) -> str:
+    return hashlib.sha256(f"{CACHE_VERSION}|{url}|{tree}".encode()).hexdigest()
+
+
+def _to_json(info: FileInfo) -> dict[str, Any]:
+    return {
+        "url": info.url, "tree": info.tree, "num_entries": info.num_entries,
+        "cluster_starts": list(info.cluster_starts), "uuid": info.uuid,
+        "replicas": list(info.replicas), "sample": info.sample,
+        "branches": {k: [v.kind, v.dtype] for k, v in info.branches.items()},
+    }
+
+
+def _from_json(data: dict[str, Any]) -> FileInfo:
+    return FileInfo(data["url"], data["tree"], int(data["num_entries"]),
+                    tuple(data["cluster_starts"]), data["uuid"], tuple(data["replicas"]),
+                    data["sample"], {k: ColumnType(v[0], v[1]) for k, v in
+                                     data["branches"].items()})
+
+
+def _load_cached(key: str) -> FileInfo | None:
+    path = cache_dir() / f"{key}.json"
+    try:
+        return _from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _store(key: str, info: FileInfo) -> None:
+    directory = cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{key}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(_to_json(info)))
+    os.replace(tmp, directory / f"{key}.json")
+
+
+def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], client: Any = None,
+                     use_cache: bool = True) -> list[FileInfo]:
+    """Describe files `(url, tree, replicas, sample)`, from the cache or as one Dask job."""
+    results: list[FileInfo | None] = [None] * len(files)
+    keys: list[str | None] = []
+    todo: list[int] = []
+    for i, (url, tree, _, sample) in enumerate(files):
+        key = _identity(url, tree) if not is_remote(url) else _remote_identity(url, tree)
+        keys.append(key)
+        cached = _load_cached(key) if (use_cache and key) else None
+        if cached is not None and cached.sample == sample:
+            results[i] = cached
+        else:
+            todo.append(i)
+    if todo:
+        args = [files[i] for i in todo]
+        if client is not None:
+            futures = client.map(inspect_file, [a[0] for a in args], [a[1] for a in args],
+                                 [a[2] for a in args], [a[3] for a in args], pure=False,
+                                 key=[f"hepflow-preprocess-{i}" for i in todo])
+            found = client.gather(futures)
+        else:
+            with ThreadPoolExecutor(max_workers=min(8, len(args))) as pool:
+                found = list(pool.map(lambda a: inspect_file(*a), args))
+        for i, info in zip(todo, found, strict=True):
+            results[i] = info
+            key = keys[i]
+            if use_cache and key:
+                _store(key, info)
+    return [r for r in results if r is not None]
+
+
+__all__ = ["branch_types", "cache_dir", "inspect_file", "preprocess_files"]

@@ -1,0 +1,62 @@
+"""Which Dask scheduler runs a plan: the given client, the running one, or a new LocalCluster.
+
+The default cluster has process workers with one thread each: uproot's
+decompression and awkward hold the GIL, so threads would not scale.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_default: dict[str, Any] = {}
+
+
+def default_client() -> Any:
+    """The running `distributed.Client`, else one on a new local process cluster."""
+    import distributed
+
+    try:
+        return distributed.default_client()
+    except ValueError:
+        pass
+    with _lock:
+        client = _default.get("client")
+        if client is not None and client.status == "running":
+            return client
+        n_workers = max(1, min(os.cpu_count() or 1, 8))
+        cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                           processes=True, dashboard_address=":0")
+        client = distributed.Client(cluster, set_as_default=True)
+        _default["client"] = client
+        _default["cluster"] = cluster
+        return client
+
+
+def resolve(spec: Any) -> Any:
+    """`None` → default client; "sync" → None (synchronous scheduler in this process)."""
+    if spec == "sync":
+        return None
+    if spec is None:
+        return default_client()
+    if isinstance(spec, str):
+        import distributed
+
+        return distributed.Client(spec)
+    return spec
+
+
+def shutdown_default() -> None:
+    """Close the cluster hepflow started itself (if any)."""
+    with _lock:
+        client = _default.pop("client", None)
+        cluster = _default.pop("cluster", None)
+    if client is not None:
+        client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+__all__ = ["default_client", "resolve", "shutdown_default"]

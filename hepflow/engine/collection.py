@@ -1,0 +1,52 @@
+"""`AsAwkward`: the selected events as a lazy dask_awkward.Array, one partition per chunk.
+
+This is the hand-off to people who continue in dask-awkward or coffea. The
+partitions are produced by the same fused kernel as every other result, so
+the columns are read statically pruned and selections are applied once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import awkward as ak
+import dask_awkward as dak
+import numpy as np
+
+from hepflow.dataset.chunks import Chunk
+from hepflow.engine.columns import needed_branches
+from hepflow.engine.kernel import Kernel
+from hepflow.engine.run import LoopManager
+from hepflow.plan import actions as act
+from hepflow.plan.nodes import PlanNode
+
+
+@dataclass(frozen=True, eq=False)
+class _Partition:
+    """Callable for `dak.from_map`: one chunk in, one awkward record array out."""
+
+    kernel: Kernel
+    names: tuple[str, ...]
+
+    def __call__(self, chunk: Chunk) -> ak.Array:
+        result = self.kernel(chunk, ())
+        pieces = result.partials[0]
+        values = pieces.items[0][1] if pieces.items else {}
+        return ak.zip({n: values[n] for n in self.names}, depth_limit=1)
+
+
+def to_dask_awkward(lm: LoopManager, node: PlanNode, names: Sequence[str]) -> Any:
+    action = act.AsNumpy(node, tuple(names))
+    kernel = Kernel(tuple(needed_branches([action])), (action,), (), ())
+    partition = _Partition(kernel, tuple(names))
+    if not lm.chunks:
+        raise ValueError("AsAwkward: the dataset has no entries")
+    empty_chunk = replace(lm.chunks[0], entry_stop=lm.chunks[0].entry_start)
+    sample = partition(empty_chunk)
+    meta = ak.Array(sample.layout.to_typetracer(forget_length=True))
+    return dak.from_map(partition, list(lm.chunks), label="hepflow-asawkward", meta=meta)
+
+
+__all__ = ["to_dask_awkward"]

@@ -1,0 +1,54 @@
+"""Run options as one frozen, typed object, with defaults from `dask.config`.
+
+Defaults live in the shipped `hepflow.yaml` under the `hepflow` namespace, so a
+facility can change them with Dask's own config files or environment
+variables (e.g. `DASK_HEPFLOW__CHUNK_ENTRIES=200000`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+import dask.config
+import yaml
+
+_DEFAULTS = os.path.join(os.path.dirname(__file__), "hepflow.yaml")
+with open(_DEFAULTS) as _f:
+    dask.config.update_defaults(yaml.safe_load(_f))
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How a dataframe is chunked, reduced and run."""
+
+    chunk_entries: int = 0
+    split_every: int = 0
+    progress: bool | None = None
+    read_policy: Literal["raise", "skip"] = "raise"
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.read_policy not in ("raise", "skip"):
+            raise ValueError(f"read_policy must be 'raise' or 'skip', not {self.read_policy!r}")
+        if self.chunk_entries < 0 or self.split_every < 0 or self.split_every == 1:
+            raise ValueError("chunk_entries must be positive and split_every at least 2")
+
+    def resolved(self) -> Options:
+        """Fill unset values from dask.config."""
+        return replace(
+            self,
+            chunk_entries=self.chunk_entries or int(dask.config.get("hepflow.chunk-entries")),
+            split_every=self.split_every or int(dask.config.get("hepflow.split-every")),
+        )
+
+    def updated(self, **changes: Any) -> Options:
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise TypeError(f"unknown option(s) {sorted(unknown)}; known: {sorted(known)}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+__all__ = ["Options"]

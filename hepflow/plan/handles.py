@@ -1,0 +1,47 @@
+"""Lazy result handles, as RDataFrame's RResultPtr: the value arrives at the first GetValue()."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class RResultPtr(Generic[T]):
+    """A booked result. `GetValue()` runs every action booked on its graph, in one pass."""
+
+    def __init__(self, manager: Any, label: str) -> None:
+        self._manager = manager
+        self._label = label
+        self._ready = False
+        self._value: Any = None
+
+    def _set(self, value: Any) -> None:
+        self._value = value
+        self._ready = True
+
+    def IsReady(self) -> bool:
+        return self._ready
+
+    def GetValue(self) -> T:
+        if not self._ready:
+            self._manager.run()
+        return self._value  # type: ignore[no-any-return]
+
+    def GetPtr(self) -> T:
+        return self.GetValue()
+
+    @property
+    def value(self) -> T:
+        return self.GetValue()
+
+    def run_info(self) -> Any:
+        """Chunks, entries and wall time of the run that produced this value."""
+        return self._manager.last_run
+
+    def __repr__(self) -> str:
+        state = f"ready: {self._value!r}" if self._ready else "not computed yet"
+        return f"<RResultPtr {self._label} ({state})>"
+
+
+__all__ = ["RResultPtr"]

@@ -1,0 +1,74 @@
+"""Column types as the planner sees them: known from branch metadata, never from data.
+
+Only the shape that matters for per-event semantics is tracked: one value per
+event (`scalar`), a variable-length collection per event (`jagged`), or the
+index lists that `Combinations` returns (`combos`). That is enough to reject
+`MET_pt[0]` at build time and to know what every function returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Kind = Literal["scalar", "jagged", "combos", "unknown"]
+DType = Literal["bool", "int", "float", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnType:
+    """The per-event shape and element kind of a column or expression."""
+
+    kind: Kind
+    dtype: DType
+    ncomb: int = 0
+
+    def __str__(self) -> str:
+        if self.kind == "combos":
+            return f"Combinations of {self.ncomb} index lists"
+        if self.kind == "jagged":
+            return f"RVec<{_CXX[self.dtype]}>"
+        if self.kind == "unknown":
+            return "unknown"
+        return _CXX[self.dtype]
+
+    @property
+    def is_collection(self) -> bool:
+        return self.kind in ("jagged", "combos")
+
+
+_CXX = {"bool": "bool", "int": "int", "float": "double", "other": "object"}
+
+UNKNOWN = ColumnType("unknown", "other")
+
+
+def scalar(dtype: DType) -> ColumnType:
+    return ColumnType("scalar", dtype)
+
+
+def jagged(dtype: DType) -> ColumnType:
+    return ColumnType("jagged", dtype)
+
+
+def dtype_kind(dtype: np.dtype) -> DType:
+    """Map a numpy dtype to the planner's element kind."""
+    if dtype == np.bool_:
+        return "bool"
+    if np.issubdtype(dtype, np.integer):
+        return "int"
+    if np.issubdtype(dtype, np.floating):
+        return "float"
+    return "other"
+
+
+def promote(a: DType, b: DType) -> DType:
+    """C++-like arithmetic promotion: bool < int < float."""
+    order = ("bool", "int", "float")
+    if a == "other" or b == "other":
+        return "other"
+    return order[max(order.index(a), order.index(b), 1)]  # bool arithmetic gives int
+
+
+__all__ = ["UNKNOWN", "ColumnType", "DType", "Kind", "dtype_kind", "jagged", "promote", "scalar"]
