@@ -211,7 +211,7 @@ class RDataFrame:
         def deliver(partial: Any, merged: Any, filters: Any) -> None:
             handle._set(finish(partial, merged, filters))
 
-        self._lm.book(Booking(action, deliver))
+        self._lm.book(Booking(action, deliver, handle._fail))
         return handle
 
     def _numeric(self, name: str, what: str) -> None:
@@ -352,8 +352,9 @@ class RDataFrame:
         if pending:
             lines.append("Booked actions (run together):")
             lines.extend(f"  {a.label}" for a in pending)
-        view = pending or [act.Count(self._node)]
-        branches = needed_branches(view, list(self._lm.filters))
+        view = pending or [act.AsNumpy(self._node, tuple(self.GetDefinedColumnNames()))]
+        reported = [f for a in pending if isinstance(a, act.Report) for f in a.filters]
+        branches = needed_branches(view, reported)
         lines.append(f"Branches read ({len(branches)} of {len(src.branches)}): "
                      + ", ".join(branches))
         return "\n".join(lines)

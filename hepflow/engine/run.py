@@ -33,6 +33,7 @@ class Booking:
 
     action: act.Action
     deliver: Callable[[Any, ChunkResult, Sequence[Filter]], None]
+    fail: Callable[[BaseException], None]
 
 
 @dataclass
@@ -146,10 +147,25 @@ def _range_offsets(lms: Sequence[LoopManager], client: Any) -> list[dict[int, li
 
 
 def run_graphs(lms: Sequence[LoopManager]) -> None:
-    """Run every pending booking of the given loop managers, in one computation."""
+    """Run every pending booking of the given loop managers, in one computation.
+
+    If the run fails, its bookings are dropped and each handle re-raises the
+    error, so one bad action does not poison later runs of the same graph.
+    """
     lms = [lm for lm in lms if lm.pending]
     if not lms:
         return
+    try:
+        _run_graphs(lms)
+    except BaseException as exc:
+        for lm in lms:
+            bookings, lm.pending = lm.pending, []
+            for booking in bookings:
+                booking.fail(exc)
+        raise
+
+
+def _run_graphs(lms: Sequence[LoopManager]) -> None:
     resolved = {id(lm): clients.resolve(lm.client) for lm in lms}
     client = next(iter(resolved.values()))
     start = time.perf_counter()

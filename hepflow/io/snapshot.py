@@ -54,12 +54,21 @@ def group_collections(values: Mapping[str, Any]) -> dict[str, Any]:
             if counter in flat and np.array_equal(flat[counter], counts[0]):
                 del flat[counter]
             if counter not in flat:
-                out[prefix] = ak.zip(fields, depth_limit=1)
+                out[prefix] = ak.zip(fields)
                 continue
         for field, value in fields.items():
             out[f"{prefix}_{field}" if field else prefix] = value
     out.update(flat)
     return out
+
+
+def write_tree(out: Any, name: str, data: Mapping[str, Any], create: bool) -> None:
+    """Create (or extend) a TTree; `mktree` because plain assignment may write an RNTuple."""
+    if create:
+        types = {k: (v.type if isinstance(v, ak.Array) else np.asarray(v).dtype)
+                 for k, v in data.items()}
+        out.mktree(name, types)
+    out[name].extend(dict(data))
 
 
 def _part_path(action: Snapshot, chunk: Chunk) -> Path:
@@ -73,7 +82,7 @@ def write_part(action: Snapshot, chunk: Chunk, values: Mapping[str, Any]) -> tup
     path = _part_path(action, chunk)
     path.parent.mkdir(parents=True, exist_ok=True)
     with uproot.recreate(path, compression=_compression(action.compression)) as out:
-        out[action.treename] = group_collections(values)
+        write_tree(out, action.treename, group_collections(values), create=True)
     return str(path), n
 
 
@@ -92,11 +101,8 @@ def finalize(action: Snapshot, parts: Sequence[tuple[str, int]]) -> str:
                 data = {k: (np.asarray(ak.to_numpy(v)) if v.ndim == 1 else v)
                         for k, v in data.items()}
                 grouped = group_collections(data)
-                if not written:
-                    out[action.treename] = grouped
-                    written = True
-                else:
-                    out[action.treename].extend(grouped)
+                write_tree(out, action.treename, grouped, create=not written)
+                written = True
         os.replace(tmp, target)
     finally:
         if tmp.exists():

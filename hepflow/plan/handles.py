@@ -15,15 +15,21 @@ class RResultPtr(Generic[T]):
         self._label = label
         self._ready = False
         self._value: Any = None
+        self._error: BaseException | None = None
 
     def _set(self, value: Any) -> None:
         self._value = value
         self._ready = True
 
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+
     def IsReady(self) -> bool:
         return self._ready
 
     def GetValue(self) -> T:
+        if self._error is not None:
+            raise self._error
         if not self._ready:
             self._manager.run()
         return self._value  # type: ignore[no-any-return]

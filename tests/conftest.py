@@ -1,0 +1,57 @@
+"""Shared fixtures: one generated sample and one real 2-worker LocalCluster per session."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+_CACHE = tempfile.mkdtemp(prefix="hepflow-test-cache-")
+os.environ["HEPFLOW_CACHE_DIR"] = _CACHE
+
+
+@pytest.fixture(scope="session")
+def sample_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Three NanoAOD-like files, 40k events, clusters of 4k entries (so many chunks)."""
+    from hepflow.samples import make_sample
+
+    outdir = tmp_path_factory.mktemp("sample")
+    paths = make_sample(outdir, events=40_000, files=3, seed=7, basket_entries=4_000)
+    return [str(p) for p in paths]
+
+
+@pytest.fixture(scope="session")
+def eager(sample_files: list[str]) -> dict[str, ak.Array]:
+    """Every branch of the sample, read eagerly with uproot and concatenated in file order."""
+    parts = []
+    for path in sample_files:
+        with uproot.open(path) as f:
+            parts.append(f["Events"].arrays(library="ak"))
+    events = ak.concatenate(parts)
+    return {name: events[name] for name in events.fields}
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[object]:
+    """A real LocalCluster with two process workers, one thread each."""
+    import distributed
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster, set_as_default=False) as c:
+        yield c
+
+
+def np_(x: ak.Array) -> np.ndarray:
+    return np.asarray(ak.to_numpy(x))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
