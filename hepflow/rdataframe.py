@@ -359,6 +359,12 @@ class RDataFrame:
                      + ", ".join(branches))
         return "\n".join(lines)
 
+    def dask_graph(self) -> dict[Any, Any]:
+        """The task graph that would compute every booked result (for inspection)."""
+        from hepflow.engine.run import lower_pending
+
+        return lower_pending(self._lm)[0]
+
     def Describe(self) -> str:
         return self.explain()
 

@@ -202,6 +202,13 @@ def _run_graphs(lms: Sequence[LoopManager]) -> None:
             booking.deliver(merged.partials[i], merged, kernel.filters)
 
 
+def lower_pending(lm: LoopManager) -> tuple[dict[Any, Any], Any]:
+    """The task graph the pending bookings would run (filtered Ranges not yet counted)."""
+    actions = [b.action for b in lm.pending]
+    _, dsk, key = _lower(lm, actions, _report_filters(lm), {}, "run")
+    return dsk, key
+
+
 def _report_filters(lm: LoopManager) -> list[Filter]:
     wanted: dict[int, Filter] = {}
     for booking in lm.pending:
@@ -221,4 +228,4 @@ def _show_progress(options: Options, chunks: int, client: Any) -> bool:
     return chunks >= int(dask.config.get("hepflow.progress-min-chunks")) and sys.stdout.isatty()
 
 
-__all__ = ["Booking", "LoopManager", "RunInfo", "run_graphs"]
+__all__ = ["Booking", "LoopManager", "RunInfo", "lower_pending", "run_graphs"]
