@@ -8,13 +8,20 @@ from hepflow.errors import (
     PlanError,
     ReadError,
 )
+from hepflow.dataset import Dataset, FileSpec, PreparedDataset, Sample, preprocess
 from hepflow.options import Options
-from hepflow.rdataframe import RDataFrame, RunGraphs
+from hepflow.rdataframe import FromSpec, RDataFrame, RunGraphs
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AccountingError",
+    "Dataset",
+    "FileSpec",
+    "FromSpec",
+    "PreparedDataset",
+    "Sample",
+    "preprocess",
     "EvaluationError",
     "ExpressionError",
     "HepflowError",

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import dask.config
 import yaml
 
+from hepflow.io.policy import ReadOptions
+
 _DEFAULTS = os.path.join(os.path.dirname(__file__), "hepflow.yaml")
 with open(_DEFAULTS) as _f:
     dask.config.update_defaults(yaml.safe_load(_f))
@@ -24,16 +26,22 @@ class Options:
     """How a dataframe is chunked, reduced and run."""
 
     chunk_entries: int = 0
+    chunk_bytes: int = 0
     split_every: int = 0
     progress: bool | None = None
     read_policy: Literal["raise", "skip"] = "raise"
     use_cache: bool = True
+    timeout: float = 0.0
+    retries: int = -1
+    backoff: float = -1.0
 
     def __post_init__(self) -> None:
         if self.read_policy not in ("raise", "skip"):
             raise ValueError(f"read_policy must be 'raise' or 'skip', not {self.read_policy!r}")
         if self.chunk_entries < 0 or self.split_every < 0 or self.split_every == 1:
             raise ValueError("chunk_entries must be positive and split_every at least 2")
+        if self.chunk_bytes < 0:
+            raise ValueError("chunk_bytes must be positive")
 
     def resolved(self) -> Options:
         """Fill unset values from dask.config."""
@@ -41,7 +49,18 @@ class Options:
             self,
             chunk_entries=self.chunk_entries or int(dask.config.get("hepflow.chunk-entries")),
             split_every=self.split_every or int(dask.config.get("hepflow.split-every")),
+            timeout=self.timeout or float(dask.config.get("hepflow.read.timeout")),
+            retries=self.retries if self.retries >= 0 else
+            int(dask.config.get("hepflow.read.retries")),
+            backoff=self.backoff if self.backoff >= 0 else
+            float(dask.config.get("hepflow.read.backoff")),
         )
+
+    @property
+    def read(self) -> ReadOptions:
+        resolved = self.resolved()
+        return ReadOptions(resolved.timeout, resolved.retries, resolved.backoff,
+                           resolved.read_policy)
 
     def updated(self, **changes: Any) -> Options:
         known = {f.name for f in fields(self)}

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import awkward as ak
 import dask.base
 import numpy as np
 
-from hepflow.dataset.chunks import cut_chunks
 from hepflow.dataset.files import expand_files
-from hepflow.dataset.preprocess import preprocess_files
+from hepflow.dataset.prepare import PreparedDataset, preprocess
+from hepflow.dataset.spec import Dataset
 from hepflow.engine import client as clients
+from hepflow.engine.fill import empty
+from hepflow.engine.kernel import SampleInfo
 from hepflow.engine.run import Booking, LoopManager, run_graphs
 from hepflow.errors import ExpressionError, PlanError, did_you_mean
 from hepflow.options import Options
@@ -32,6 +34,7 @@ from hepflow.plan.nodes import (
     Computation,
     Define,
     Filter,
+    PerSampleValue,
     PlanNode,
     PyFunction,
     Range,
@@ -41,9 +44,27 @@ from hepflow.plan.types import UNKNOWN, ColumnType, dtype_kind
 from hepflow.results.cutflow import Cut, CutflowReport
 from hepflow.results.display import DisplayResult, to_lists
 from hepflow.results.moments import Moments
+from hepflow.results.partials import combine_samples
 from hepflow.results.pieces import Pieces, concatenate, head
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+
+
+def _dataset(spec: Any, files: Any) -> Dataset:
+    """What the user passed → a Dataset: (tree, files), a Dataset, a dict or a spec file."""
+    if isinstance(spec, Dataset):
+        return spec
+    if isinstance(spec, Mapping):
+        return Dataset.from_dict(spec)
+    if isinstance(spec, (str, os.PathLike)) and files is None:
+        path = os.fspath(spec)
+        if path.endswith((".json", ".yaml", ".yml")) and os.path.exists(path):
+            return Dataset.load(path)
+        raise PlanError("RDataFrame(treename, files) needs input files (or pass a Dataset "
+                        "or a dataset spec file)")
+    if not isinstance(spec, str):
+        raise PlanError("RDataFrame(treename, files): the first argument is the tree name")
+    return Dataset.from_files(expand_files(files), spec)
 
 
 def _infer_type(func: Callable[..., Any], types: Sequence[ColumnType]) -> ColumnType:
@@ -74,26 +95,29 @@ class RDataFrame:
     LocalCluster with process workers) or "sync" to run in this process.
     """
 
-    def __init__(self, treename: str | Any, files: Any = None, *, client: Any = None,
-                 options: Options | None = None, chunk_entries: int | None = None,
-                 _manager: LoopManager | None = None, _node: PlanNode | None = None) -> None:
+    def __init__(self, treename: str | Dataset | PreparedDataset | Mapping[str, Any],
+                 files: Any = None, *, client: Any = None, options: Options | None = None,
+                 chunk_entries: int | None = None, chunk_bytes: int | None = None,
+                 read_policy: str | None = None, _manager: LoopManager | None = None,
+                 _node: PlanNode | None = None) -> None:
         if _manager is not None and _node is not None:
             self._lm = _manager
             self._node = _node
             return
-        opts = (options or Options()).updated(chunk_entries=chunk_entries).resolved()
-        if not isinstance(treename, str):
-            raise PlanError("RDataFrame(treename, files): the first argument is the tree name")
-        if files is None:
-            raise PlanError("RDataFrame(treename, files) needs input files")
-        urls = expand_files(files)
+        opts = (options or Options()).updated(chunk_entries=chunk_entries,
+                                              chunk_bytes=chunk_bytes,
+                                              read_policy=read_policy).resolved()
         runner = None if client == "sync" else clients.resolve(client)
-        infos = preprocess_files([(u, treename, (), "") for u in urls], client=runner,
-                                 use_cache=opts.use_cache)
-        branches = dict(infos[0].branches) if infos else {}
-        source = Source(treename, tuple(infos), branches)
-        chunks = cut_chunks(infos, opts.chunk_entries)
-        self._lm = LoopManager(source, chunks, opts, client if client == "sync" else runner)
+        prepared = treename if isinstance(treename, PreparedDataset) else preprocess(
+            _dataset(treename, files), runner, chunk_entries=opts.chunk_entries,
+            chunk_bytes=opts.chunk_bytes, use_cache=opts.use_cache)
+        infos = prepared.files
+        tree = infos[0].tree if infos else str(treename)
+        source = Source(tree, infos, prepared.branches)
+        samples = {s.name: SampleInfo(s.name, i, dict(s.metadata))
+                   for i, s in enumerate(prepared.dataset)}
+        self._lm = LoopManager(source, list(prepared.chunks), opts,
+                               client if client == "sync" else runner, prepared, samples)
         self._node = source
 
     # -- building -----------------------------------------------------------------------
@@ -102,7 +126,8 @@ class RDataFrame:
         return RDataFrame("", _manager=self._lm, _node=node)
 
     def _compile(self, expression: str) -> Any:
-        return compile_expression(expression, self._node.schema())
+        metadata = {s: i.metadata for s, i in self._lm.samples.items()} or None
+        return compile_expression(expression, self._node.schema(), metadata)
 
     def _computation(self, what: str | Callable[..., Any], columns: Sequence[str] | None,
                      ) -> Computation:
@@ -151,6 +176,32 @@ class RDataFrame:
         self._check_column(name)
         return self._derive(Define(self._node, name, self._computation(expression, columns),
                                    redefine=True))
+
+    def DefinePerSample(self, name: str, expression: str | Callable[[SampleInfo], Any],
+                        ) -> RDataFrame:
+        """A column whose value is fixed per sample, e.g. `xsec * lumi / sum_genWeight`.
+
+        A string may use the metadata keys that every sample has, and
+        `rdfsampleinfo_`; a callable receives a `SampleInfo` (name, index,
+        metadata). Values are computed once per sample, here, on the client.
+        """
+        self._new_name(name, "DefinePerSample")
+        if self._node.lookup(name) is not None:
+            raise PlanError(f"DefinePerSample: column `{name}` already exists")
+        samples = self._lm.samples or {"": SampleInfo("", 0, {})}
+        if isinstance(expression, str):
+            values, ctype = _per_sample_values(expression, samples)
+            text = expression
+        elif callable(expression):
+            values = {s: expression(info) for s, info in samples.items()}
+            probe = np.asarray(list(values.values()))
+            ctype = ColumnType("scalar", dtype_kind(probe.dtype))
+            text = getattr(expression, "__qualname__", "callable") + "(sample)"
+        else:
+            raise PlanError("DefinePerSample takes an expression string or a callable")
+        if ctype.dtype == "other":
+            raise PlanError(f"DefinePerSample `{name}`: values must be numbers or booleans")
+        return self._derive(Define(self._node, name, PerSampleValue(values, ctype, text)))
 
     def Alias(self, alias: str, column: str) -> RDataFrame:
         self._new_name(alias, "Alias")
@@ -207,9 +258,16 @@ class RDataFrame:
         for name in action.columns():
             self._check_column(name)
         handle: RResultPtr[Any] = RResultPtr(self._lm, action.label)
+        order = list(self._lm.samples) or [""]
 
-        def deliver(partial: Any, merged: Any, filters: Any) -> None:
-            handle._set(finish(partial, merged, filters))
+        def deliver(per_sample: Mapping[str, Any], merged: Any, filters: Any,
+                    info: Any) -> None:
+            total = combine_samples(per_sample, order)
+            handle._set(finish(empty(action) if total is None else total, merged, filters),
+                        info)
+            handle._set_per_sample(lambda: {
+                s: finish(per_sample[s] if s in per_sample else empty(action), merged, filters)
+                for s in order})
 
         self._lm.book(Booking(action, deliver, handle._fail))
         return handle
@@ -344,8 +402,10 @@ class RDataFrame:
 
         src = self._lm.source
         entries = sum(c.num_entries for c in self._lm.chunks)
+        samples = [s for s in self._lm.samples if s]
         lines = [f"Source: tree {src.tree!r}, {len(src.data)} file(s), {entries} entries, "
-                 f"{len(self._lm.chunks)} chunk(s)"]
+                 f"{len(self._lm.chunks)} chunk(s)"
+                 + (f", samples: {', '.join(samples)}" if samples else "")]
         for node in self._node.lineage()[1:]:
             lines.append("  " + _describe(node))
         pending = [b.action for b in self._lm.pending]
@@ -384,6 +444,42 @@ class RDataFrame:
 
     def __dask_tokenize__(self) -> Any:
         return dask.base.tokenize(id(self._lm), id(self._node))
+
+
+def _per_sample_values(expression: str, samples: Mapping[str, SampleInfo],
+                       ) -> tuple[dict[str, Any], ColumnType]:
+    """Evaluate a metadata expression once per sample (no event data involved)."""
+    from hepflow.engine.evaluate import evaluate
+
+    common = set.intersection(*(set(i.metadata) for i in samples.values())) if samples else set()
+    first = next(iter(samples.values()))
+    schema = {k: ColumnType("scalar", dtype_kind(np.asarray(first.metadata[k]).dtype))
+              for k in common}
+    compiled = compile_expression(expression, schema, {s: i.metadata for s, i in
+                                                       samples.items()})
+    values = {}
+    for name, info in samples.items():
+        frame = _MetadataFrame(info)
+        values[name] = np.asarray(evaluate(compiled.tree, frame))[0].item()
+    return values, compiled.type
+
+
+class _MetadataFrame:
+    """One pseudo-event whose columns are a sample's metadata."""
+
+    n = 1
+
+    def __init__(self, info: SampleInfo) -> None:
+        self.info = info
+
+    def column(self, name: str) -> Any:
+        return np.asarray([self.info.metadata[name]])
+
+    def subset(self, index: np.ndarray) -> _MetadataFrame:
+        return self
+
+    def sample_info(self) -> SampleInfo:
+        return self.info
 
 
 def _describe(node: PlanNode) -> str:
@@ -441,4 +537,9 @@ def RunGraphs(handles: Sequence[RResultPtr[Any]]) -> int:
     return len(managers)
 
 
-__all__ = ["RDataFrame", "RunGraphs"]
+def FromSpec(spec: str | os.PathLike[str], **kwargs: Any) -> RDataFrame:
+    """RDataFrame over a dataset spec file (hepflow YAML/JSON, coffea fileset, RDatasetSpec)."""
+    return RDataFrame(Dataset.load(spec), **kwargs)
+
+
+__all__ = ["FromSpec", "RDataFrame", "RunGraphs"]

@@ -1,0 +1,7 @@
+"""Where the events are: datasets, samples, files with replicas, preprocessing, chunks."""
+
+from hepflow.dataset.chunks import Chunk, FileInfo
+from hepflow.dataset.prepare import PreparedDataset, preprocess
+from hepflow.dataset.spec import Dataset, FileSpec, Sample
+
+__all__ = ["Chunk", "Dataset", "FileInfo", "FileSpec", "PreparedDataset", "Sample", "preprocess"]

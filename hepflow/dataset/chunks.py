@@ -25,6 +25,7 @@ class FileInfo:
     replicas: tuple[str, ...] = ()
     sample: str = ""
     branches: Mapping[str, ColumnType] = field(default_factory=dict, compare=False)
+    compressed_bytes: int = 0
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -58,18 +59,31 @@ class Chunk:
         return f"entries {self.entry_start}-{self.entry_stop} of {self.url}"
 
 
-def cut_chunks(files: Sequence[FileInfo], target_entries: int) -> list[Chunk]:
-    """Merge whole clusters into chunks of about `target_entries` entries."""
-    if target_entries < 1:
+def cut_chunks(files: Sequence[FileInfo], target_entries: int,
+               ranges: Sequence[tuple[int | None, int | None]] | None = None,
+               target_bytes: int = 0) -> list[Chunk]:
+    """Merge whole clusters into chunks of about `target_entries` entries.
+
+    With `target_bytes`, each file's chunk size in entries comes from its
+    compressed bytes per entry instead. `ranges` restricts files to entry
+    ranges (used to rerun exactly the chunks a run could not read).
+    """
+    if target_entries < 1 and target_bytes < 1:
         raise ValueError("the chunk size must be at least one entry")
     chunks: list[Chunk] = []
     global_start = 0
     for file_index, info in enumerate(files):
-        bounds = sorted(set(info.cluster_starts) | {0, info.num_entries})
-        bounds = [b for b in bounds if 0 <= b <= info.num_entries]
-        start = 0
+        first, last = (ranges[file_index] if ranges else (None, None))
+        first = 0 if first is None else max(0, first)
+        last = info.num_entries if last is None else min(last, info.num_entries)
+        target = target_entries
+        if target_bytes and info.compressed_bytes and info.num_entries:
+            target = max(1, int(target_bytes * info.num_entries / info.compressed_bytes))
+        bounds = sorted(set(info.cluster_starts) | {first, last})
+        bounds = [b for b in bounds if first <= b <= last]
+        start = first
         for stop in bounds[1:]:
-            if stop - start >= target_entries or stop == info.num_entries:
+            if stop - start >= target or stop == last:
                 if stop > start:
                     chunks.append(Chunk(len(chunks), file_index, info.url, info.tree, start, stop,
                                         global_start + start, info.uuid, info.replicas,

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from hepflow.dataset.files import is_remote
 from hepflow.errors import ReadError
 from hepflow.plan.types import ColumnType, dtype_kind
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -58,8 +59,9 @@ def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str 
         try:
             handle, ttree = open_tree(candidate, tree)
             starts = tuple(int(x) for x in ttree.common_entry_offsets())
+            nbytes = int(sum(b.compressed_bytes for b in ttree.values(recursive=True)))
             return FileInfo(url, tree, int(ttree.num_entries), starts, str(handle.file.uuid),
-                            tuple(replicas), sample, branch_types(ttree))
+                            tuple(replicas), sample, branch_types(ttree), nbytes)
         except Exception as exc:  # noqa: BLE001 - every replica failure is reported below
             errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
     raise ReadError(url, 0, 0, "cannot preprocess: " + "; ".join(errors))
@@ -87,6 +89,7 @@ def _to_json(info: FileInfo) -> dict[str, Any]:
         "cluster_starts": list(info.cluster_starts), "uuid": info.uuid,
         "replicas": list(info.replicas), "sample": info.sample,
         "branches": {k: [v.kind, v.dtype] for k, v in info.branches.items()},
+        "compressed_bytes": info.compressed_bytes,
     }
 
 
@@ -94,7 +97,8 @@ def _from_json(data: dict[str, Any]) -> FileInfo:
     return FileInfo(data["url"], data["tree"], int(data["num_entries"]),
                     tuple(data["cluster_starts"]), data["uuid"], tuple(data["replicas"]),
                     data["sample"], {k: ColumnType(v[0], v[1]) for k, v in
-                                     data["branches"].items()})
+                                     data["branches"].items()},
+                    int(data.get("compressed_bytes", 0)))
 
 
 def _load_cached(key: str) -> FileInfo | None:
@@ -123,8 +127,8 @@ def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], cli
         key = _identity(url, tree) if not is_remote(url) else _remote_identity(url, tree)
         keys.append(key)
         cached = _load_cached(key) if (use_cache and key) else None
-        if cached is not None and cached.sample == sample:
-            results[i] = cached
+        if cached is not None:
+            results[i] = replace(cached, url=url, replicas=tuple(files[i][2]), sample=sample)
         else:
             todo.append(i)
     if todo:

@@ -32,14 +32,15 @@ class _Partition:
 
     def __call__(self, chunk: Chunk) -> ak.Array:
         result = self.kernel(chunk, ())
-        pieces = result.partials[0]
+        pieces = next(iter(result.partials[0].values()))
         values = pieces.items[0][1] if pieces.items else {}
         return ak.zip({n: values[n] for n in self.names}, depth_limit=1)
 
 
 def to_dask_awkward(lm: LoopManager, node: PlanNode, names: Sequence[str]) -> Any:
     action = act.AsNumpy(node, tuple(names))
-    kernel = Kernel(tuple(needed_branches([action])), (action,), (), ())
+    kernel = Kernel(tuple(needed_branches([action])), (action,), (), (), lm.options.read,
+                    lm.samples)
     partition = _Partition(kernel, tuple(names))
     if not lm.chunks:
         raise ValueError("AsAwkward: the dataset has no entries")

@@ -8,13 +8,14 @@ some events, it is evaluated only on the events where C++ would evaluate it.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import awkward as ak
 import numpy as np
 
 from hepflow.engine import vecops
 from hepflow.engine.vecops import EvaluationFailure, Value, f64, float_if_float
+from hepflow.plan.expr import sampleinfo
 from hepflow.plan.expr.typed import Typed
 
 
@@ -26,6 +27,8 @@ class Frame(Protocol):
     def column(self, name: str) -> Value: ...
 
     def subset(self, index: np.ndarray) -> Frame: ...
+
+    def sample_info(self) -> Any: ...
 
 
 def evaluate(tree: Typed, frame: Frame) -> Value:
@@ -56,6 +59,8 @@ def _eval(tree: Typed, frame: Frame) -> Value:
         return _ternary(tree, frame)
     if op == "index":
         return _index(tree, frame)
+    if op == "sampleinfo":
+        return sampleinfo.value(frame.sample_info(), tree.value)  # type: ignore[arg-type]
     if op == "call":
         impl = vecops.IMPLEMENTATIONS[str(tree.value)]
         return impl(*(_eval(a, frame) for a in tree.args))

@@ -8,8 +8,9 @@ most once per chunk.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import awkward as ak
@@ -19,7 +20,8 @@ from hepflow.dataset.chunks import Chunk
 from hepflow.engine import fill as filling
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.vecops import EvaluationFailure
-from hepflow.errors import EvaluationError, HepflowError
+from hepflow.errors import EvaluationError, HepflowError, ReadError
+from hepflow.io.policy import ReadOptions
 from hepflow.io.reader import read_chunk
 from hepflow.plan import actions as act
 from hepflow.plan.expr.typed import Expression
@@ -28,12 +30,22 @@ from hepflow.plan.nodes import (
     Computation,
     Define,
     Filter,
+    PerSampleValue,
     PlanNode,
     PyFunction,
     Range,
     Source,
 )
-from hepflow.results.partials import ChunkResult
+from hepflow.results.partials import ChunkResult, Failure, Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class SampleInfo:
+    """What `rdfsampleinfo_` exposes inside expressions: the sample's name, index, metadata."""
+
+    name: str
+    index: int
+    metadata: Mapping[str, Any]
 
 
 class _View:
@@ -62,6 +74,10 @@ class _NodeFrame:
     def subset(self, index: np.ndarray) -> _SubFrame:
         return _SubFrame(self, index)
 
+    def sample_info(self) -> SampleInfo:
+        return self.run.kernel.samples.get(self.run.chunk.sample) or SampleInfo(
+            self.run.chunk.sample, 0, {})
+
 
 class _SubFrame:
     def __init__(self, base: _NodeFrame | _SubFrame, index: np.ndarray) -> None:
@@ -77,6 +93,9 @@ class _SubFrame:
 
     def subset(self, index: np.ndarray) -> _SubFrame:
         return _SubFrame(self, index)
+
+    def sample_info(self) -> SampleInfo:
+        return self.base.sample_info()
 
 
 class _ChunkRun:
@@ -183,6 +202,8 @@ class _ChunkRun:
         try:
             if isinstance(comp, Expression):
                 return evaluate(comp.tree, frame)
+            if isinstance(comp, PerSampleValue):
+                return np.full(frame.n, comp.values[self.chunk.sample])
             return _call(comp, frame)
         except HepflowError:
             raise
@@ -212,18 +233,32 @@ class Kernel:
     actions: tuple[act.Action, ...]
     filters: tuple[Filter, ...]
     ranges: tuple[Range, ...]
-    reader: Callable[[Chunk, Sequence[str]], dict[str, Any]] = read_chunk
+    read: ReadOptions = field(default_factory=ReadOptions)
+    samples: Mapping[str, SampleInfo] = field(default_factory=dict)
 
     def __call__(self, chunk: Chunk, offsets: Sequence[int] = ()) -> ChunkResult:
-        arrays = self.reader(chunk, self.branches)
+        start = time.perf_counter()
+        try:
+            arrays, stats = read_chunk(chunk, self.branches, self.read)
+        except ReadError as exc:
+            if self.read.policy != "skip":
+                raise
+            return ChunkResult(tuple({} for _ in self.actions),
+                               tuple((0, 0) for _ in self.filters),
+                               {chunk.sample: (chunk.num_entries, 0)},
+                               (Failure(chunk, str(exc)),),
+                               metrics=Metrics(0, time.perf_counter() - start, 0.0))
+        computing = time.perf_counter()
         run = _ChunkRun(self, chunk, arrays, offsets)
-        partials = tuple(filling.fill(action, run, chunk) for action in self.actions)
+        partials = tuple({chunk.sample: filling.fill(action, run, chunk)}
+                         for action in self.actions)
         for node in self.filters:
             run.view(node)
         cutflow = tuple(run.counts[id(f)] for f in self.filters)
         processed = len(next(iter(arrays.values()))) if arrays else chunk.num_entries
-        return ChunkResult(partials, cutflow, chunks=1, expected=chunk.num_entries,
-                           processed=processed)
+        metrics = Metrics(stats.bytes_read, stats.seconds, time.perf_counter() - computing)
+        return ChunkResult(partials, cutflow, {chunk.sample: (chunk.num_entries, processed)},
+                           metrics=metrics)
 
 
-__all__ = ["Kernel"]
+__all__ = ["Kernel", "SampleInfo"]

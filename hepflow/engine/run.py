@@ -7,7 +7,7 @@ graph in one pass; `run_graphs` does the same across several dataframes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,16 +15,18 @@ import dask
 import dask.base
 
 from hepflow.dataset.chunks import Chunk
+from hepflow.dataset.prepare import PreparedDataset
 from hepflow.engine import client as clients
 from hepflow.engine.columns import needed_branches
 from hepflow.engine.fill import CountPerChunk, empty
 from hepflow.engine.graph import build_graph
-from hepflow.engine.kernel import Kernel
+from hepflow.engine.kernel import Kernel, SampleInfo
 from hepflow.errors import AccountingError
 from hepflow.options import Options
 from hepflow.plan import actions as act
 from hepflow.plan.nodes import Filter, PlanNode, Range, Source
 from hepflow.results.partials import ChunkResult
+from hepflow.results.runinfo import RunInfo
 
 
 @dataclass
@@ -32,23 +34,8 @@ class Booking:
     """A booked action and the callback that receives its final value."""
 
     action: act.Action
-    deliver: Callable[[Any, ChunkResult, Sequence[Filter]], None]
+    deliver: Callable[[Mapping[str, Any], ChunkResult, Sequence[Filter], RunInfo], None]
     fail: Callable[[BaseException], None]
-
-
-@dataclass
-class RunInfo:
-    """What the last run did: chunks, entries and wall time."""
-
-    chunks: int
-    entries_expected: int
-    entries_processed: int
-    seconds: float
-    branches: tuple[str, ...]
-
-    @property
-    def events_per_second(self) -> float:
-        return self.entries_processed / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass(eq=False)
@@ -59,6 +46,8 @@ class LoopManager:
     chunks: list[Chunk]
     options: Options
     client: Any = None
+    prepared: PreparedDataset | None = None
+    samples: dict[str, SampleInfo] = field(default_factory=dict)
     pending: list[Booking] = field(default_factory=list)
     filters: list[Filter] = field(default_factory=list)
     runs: int = 0
@@ -107,7 +96,7 @@ def _lower(lm: LoopManager, actions: Sequence[act.Action], filters: Sequence[Fil
     nodes = [a.node for a in actions] + list(filters)
     ranges = tuple(_ranges(nodes))
     kernel = Kernel(tuple(needed_branches(actions, filters)), tuple(actions), tuple(filters),
-                    ranges)
+                    ranges, lm.options.read, lm.samples)
     per_chunk = [[offsets.get(id(r), [0] * len(lm.chunks))[c.index] for r in ranges]
                  for c in lm.chunks]
     options = lm.options.resolved()
@@ -135,10 +124,12 @@ def _range_offsets(lms: Sequence[LoopManager], client: Any) -> list[dict[int, li
         if not jobs:
             return results
         for (i, ready), merged in zip(todo, _compute(jobs, client, False), strict=True):
-            for r, pieces in zip(ready, merged.partials, strict=True):
+            _check_complete(lms[i], merged)
+            for r, per_sample in zip(ready, merged.partials, strict=True):
                 counts = [0] * len(lms[i].chunks)
-                for index, count in pieces.items:
-                    counts[index] = count
+                for pieces in per_sample.values():
+                    for index, count in pieces.items:
+                        counts[index] = count
                 running, offsets = 0, []
                 for count in counts:
                     offsets.append(running)
@@ -186,20 +177,32 @@ def _run_graphs(lms: Sequence[LoopManager]) -> None:
         if lm.chunks:
             merged: ChunkResult = next(merged_iter)
         else:
-            merged = ChunkResult(tuple(empty(a) for a in kernel.actions),
-                                 tuple((0, 0) for _ in kernel.filters), 0, 0, 0)
-        expected = sum(c.num_entries for c in lm.chunks)
-        if merged.expected != expected or merged.processed != expected or \
-                merged.chunks != len(lm.chunks):
-            raise AccountingError(
-                f"the run over {lm.source.tree} processed {merged.processed} of {expected} "
-                f"entries in {merged.chunks} of {len(lm.chunks)} chunks")
-        lm.last_run = RunInfo(len(lm.chunks), expected, merged.processed,
-                              time.perf_counter() - start, kernel.branches)
+            merged = ChunkResult(tuple({} for _ in kernel.actions),
+                                 tuple((0, 0) for _ in kernel.filters), {}, chunks=0)
+        _check_complete(lm, merged)
+        info = RunInfo(len(lm.chunks), merged.expected, merged.processed,
+                       time.perf_counter() - start, kernel.branches,
+                       dict(merged.accounting), merged.failures, merged.metrics,
+                       lm.prepared.dataset if lm.prepared else None)
+        lm.last_run = info
         bookings, lm.pending = lm.pending, []
         lm.runs += 1
         for i, booking in enumerate(bookings):
-            booking.deliver(merged.partials[i], merged, kernel.filters)
+            booking.deliver(merged.partials[i], merged, kernel.filters, info)
+
+
+def _check_complete(lm: LoopManager, merged: ChunkResult) -> None:
+    """Every entry of every chunk is either processed or reported as failed."""
+    expected = sum(c.num_entries for c in lm.chunks)
+    failed = sum(f.chunk.num_entries for f in merged.failures)
+    if merged.chunks != len(lm.chunks) or merged.expected != expected or \
+            merged.processed + failed != expected:
+        raise AccountingError(
+            f"the run over {lm.source.tree} accounted for {merged.processed} processed and "
+            f"{failed} failed of {expected} entries in {merged.chunks} of {len(lm.chunks)} "
+            "chunks")
+    if failed and lm.options.read_policy != "skip":
+        raise AccountingError(f"{len(merged.failures)} chunks failed without an error")
 
 
 def lower_pending(lm: LoopManager) -> tuple[dict[Any, Any], Any]:

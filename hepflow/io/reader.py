@@ -3,15 +3,20 @@
 Opening a file parses its whole TTree (hundreds of branches), which costs far
 more than reading a chunk's few branches; consecutive chunks of the same file
 on the same worker therefore reuse the open file from a small LRU cache.
-Every failure is turned into a `ReadError` naming the file, the replica and
-the entry range.
+
+Each replica is tried `retries + 1` times with exponential backoff before the
+next replica is tried. A replica whose file UUID differs from the one seen at
+preprocessing is refused: it is a different file under the same name. Every
+failure becomes a `ReadError` naming the file, the replica and the entry range.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
@@ -20,10 +25,32 @@ import uproot
 
 from hepflow.dataset.chunks import Chunk
 from hepflow.errors import ReadError
+from hepflow.io.policy import ReadOptions
 
 _MAX_OPEN = 16
 _lock = threading.Lock()
 _open: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadStats:
+    """What reading one chunk cost: bytes requested, seconds, and the replica that served it."""
+
+    bytes_read: int
+    seconds: float
+    replica: str
+    attempts: int
+
+
+def _source_options(url: str, timeout: float | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"object_cache": None, "array_cache": None}
+    if url.startswith(("root://", "xroot://")):
+        options["handler"] = uproot.source.fsspec.FSSpecSource
+        if timeout:
+            options["timeout"] = int(max(1, timeout))
+    elif timeout:
+        options["timeout"] = timeout
+    return options
 
 
 def open_tree(url: str, tree: str, timeout: float | None = None) -> tuple[Any, Any]:
@@ -33,12 +60,7 @@ def open_tree(url: str, tree: str, timeout: float | None = None) -> tuple[Any, A
         if key in _open:
             _open.move_to_end(key)
             return _open[key]
-    options: dict[str, Any] = {"object_cache": None, "array_cache": None}
-    if timeout is not None:
-        options["timeout"] = timeout
-    if url.startswith("root://"):
-        options["handler"] = uproot.source.fsspec.FSSpecSource
-    handle = uproot.open(url, **options)
+    handle = uproot.open(url, **_source_options(url, timeout))
     try:
         ttree = handle[tree]
     except Exception:
@@ -59,7 +81,7 @@ def forget(url: str, tree: str) -> None:
     if entry is not None:
         try:
             entry[0].close()
-        except Exception:  # noqa: BLE001 - closing a broken handle must not mask the cause
+        except Exception:  # noqa: BLE001, S110 - closing a broken handle must not mask the cause
             pass
 
 
@@ -71,24 +93,47 @@ def close_all() -> None:
         handle.close()
 
 
-def read_chunk(chunk: Chunk, branches: Sequence[str]) -> dict[str, Any]:
-    """The chunk's branches: numpy arrays for flat branches, awkward for jagged ones."""
+class _Refused(ReadError):
+    """A replica that answers but holds the wrong file: retrying it cannot help."""
+
+
+def read_chunk(chunk: Chunk, branches: Sequence[str],
+               options: ReadOptions | None = None) -> tuple[dict[str, Any], ReadStats]:
+    """The chunk's branches (numpy for flat, awkward for jagged) and what reading cost."""
+    options = options or ReadOptions()
     errors: list[ReadError] = []
+    attempts = 0
+    start = time.perf_counter()
     for url in chunk.urls:
-        try:
-            return _read(url, chunk, branches)
-        except ReadError as exc:
-            errors.append(exc)
-            forget(url, chunk.tree)
+        for attempt in range(options.retries + 1):
+            attempts += 1
+            try:
+                arrays, nbytes = _read(url, chunk, branches, options.timeout)
+                return arrays, ReadStats(nbytes, time.perf_counter() - start, url, attempts)
+            except _Refused as exc:
+                errors.append(exc)
+                forget(url, chunk.tree)
+                break
+            except ReadError as exc:
+                errors.append(exc)
+                forget(url, chunk.tree)
+                if attempt < options.retries:
+                    time.sleep(options.backoff * (2 ** attempt))
+    if len(chunk.urls) > 1:
+        causes = "; ".join(f"{e.replica}: {e.cause}" for e in errors[-len(chunk.urls):])
+        raise ReadError(chunk.url, chunk.entry_start, chunk.entry_stop,
+                        f"all {len(chunk.urls)} replicas failed ({causes})",
+                        replica=errors[-1].replica)
     raise errors[-1]
 
 
-def _read(url: str, chunk: Chunk, branches: Sequence[str]) -> dict[str, Any]:
-    def fail(cause: str) -> ReadError:
-        return ReadError(chunk.url, chunk.entry_start, chunk.entry_stop, cause, replica=url)
+def _read(url: str, chunk: Chunk, branches: Sequence[str],
+          timeout: float) -> tuple[dict[str, Any], int]:
+    def fail(cause: str, kind: type[ReadError] = ReadError) -> ReadError:
+        return kind(chunk.url, chunk.entry_start, chunk.entry_stop, cause, replica=url)
 
     try:
-        handle, ttree = open_tree(url, chunk.tree)
+        handle, ttree = open_tree(url, chunk.tree, timeout)
     except FileNotFoundError as exc:
         raise fail(f"file not found ({exc})") from exc
     except Exception as exc:
@@ -96,25 +141,25 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str]) -> dict[str, Any]:
                    f"{exc}") from exc
     if chunk.uuid and str(handle.file.uuid) != chunk.uuid:
         raise fail(f"this is a different file (UUID {handle.file.uuid}, expected "
-                   f"{chunk.uuid}); refusing it")
+                   f"{chunk.uuid}); refusing it", _Refused)
     if ttree.num_entries < chunk.entry_stop:
-        raise fail(f"the tree has only {ttree.num_entries} entries")
+        raise fail(f"the tree has only {ttree.num_entries} entries", _Refused)
     if not branches:
-        return {}
+        return {}, 0
+    source = handle.file.source
+    before = int(getattr(source, "num_requested_bytes", 0) or 0)
     try:
         arrays = ttree.arrays(list(branches), entry_start=chunk.entry_start,
                               entry_stop=chunk.entry_stop, library="ak", how=dict)
     except Exception as exc:
         raise fail(f"{type(exc).__name__}: {exc}") from exc
+    nbytes = int(getattr(source, "num_requested_bytes", 0) or 0) - before
     out: dict[str, Any] = {}
     for name, array in arrays.items():
         if len(array) != chunk.num_entries:
             raise fail(f"branch {name} gave {len(array)} entries")
-        if array.ndim == 1:
-            out[name] = np.asarray(ak.to_numpy(array))
-        else:
-            out[name] = array
-    return out
+        out[name] = np.asarray(ak.to_numpy(array)) if array.ndim == 1 else array
+    return out, max(nbytes, 0)
 
 
-__all__ = ["close_all", "forget", "open_tree", "read_chunk"]
+__all__ = ["ReadStats", "close_all", "forget", "open_tree", "read_chunk"]

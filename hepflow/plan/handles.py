@@ -16,10 +16,16 @@ class RResultPtr(Generic[T]):
         self._ready = False
         self._value: Any = None
         self._error: BaseException | None = None
+        self._info: Any = None
+        self._per_sample_fn: Any = None
 
-    def _set(self, value: Any) -> None:
+    def _set(self, value: Any, info: Any = None) -> None:
         self._value = value
+        self._info = info
         self._ready = True
+
+    def _set_per_sample(self, compute: Any) -> None:
+        self._per_sample_fn = compute
 
     def _fail(self, error: BaseException) -> None:
         self._error = error
@@ -41,9 +47,19 @@ class RResultPtr(Generic[T]):
     def value(self) -> T:
         return self.GetValue()
 
+    def per_sample(self) -> dict[str, T]:
+        """The same result split by sample, from the same single pass over the data."""
+        self.GetValue()
+        return self._per_sample_fn()  # type: ignore[no-any-return]
+
     def run_info(self) -> Any:
-        """Chunks, entries and wall time of the run that produced this value."""
-        return self._manager.last_run
+        """Accounting, failures, bytes and time of the run that produced this value."""
+        self.GetValue()
+        return self._info
+
+    def report(self) -> Any:
+        """The run report (same as `run_info()`): totals, throughput, accounting, failures."""
+        return self.run_info()
 
     def __repr__(self) -> str:
         state = f"ready: {self._value!r}" if self._ready else "not computed yet"

@@ -35,13 +35,24 @@ class PyFunction:
         return f"{name}({', '.join(self.columns)})"
 
 
-Computation = Expression | PyFunction
+@dataclass(frozen=True, slots=True, eq=False)
+class PerSampleValue:
+    """A value fixed per sample (DefinePerSample), computed on the client from metadata."""
+
+    values: Mapping[str, Any]
+    type: ColumnType
+    text: str
+
+
+Computation = Expression | PyFunction | PerSampleValue
 
 
 def reads(comp: Computation) -> frozenset[str]:
     """The columns a computation reads."""
     if isinstance(comp, Expression):
         return comp.columns
+    if isinstance(comp, PerSampleValue):
+        return frozenset()
     return frozenset(comp.columns)
 
 
@@ -202,5 +213,6 @@ class Range(PlanNode):
 
 SELECTING = (Filter, Range)
 
-__all__ = ["Alias", "Computation", "Define", "Filter", "PlanNode", "PyFunction", "Range",
+__all__ = ["Alias", "Computation", "Define", "Filter", "PerSampleValue", "PlanNode",
+           "PyFunction", "Range",
            "SPECIAL_COLUMNS", "Schema", "Source", "reads"]

@@ -1,12 +1,17 @@
 """What one chunk task returns, and the associative merge of two of them.
 
-Merging is associative and tags ordered pieces with chunk indices, so the
-tree reduction's shape, task order and retries never change the result.
+Partial results are kept per sample, so one pass gives both the total and the
+per-sample split. Merging is associative and ordered pieces carry chunk
+indices, so the reduction's shape, task order and retries never change a
+result. Accounting (entries expected and processed per sample) and the chunks
+that could not be read travel with the results, so a result always knows what
+it covers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import hist
@@ -16,14 +21,45 @@ from hepflow.results.pieces import Pieces
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkResult:
-    """Partial results of all actions plus the cutflow counts and the entry accounting."""
+class Failure:
+    """A chunk that was not processed, and why."""
 
-    partials: tuple[Any, ...]
+    chunk: Any  # hepflow.dataset.Chunk
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Per-run sums of per-chunk costs."""
+
+    bytes_read: int = 0
+    read_seconds: float = 0.0
+    compute_seconds: float = 0.0
+
+    def merge(self, other: Metrics) -> Metrics:
+        return Metrics(self.bytes_read + other.bytes_read,
+                       self.read_seconds + other.read_seconds,
+                       self.compute_seconds + other.compute_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """Per-sample partial results of all actions, cutflow counts, accounting, failures."""
+
+    partials: tuple[Mapping[str, Any], ...]
     cutflow: tuple[tuple[int, int], ...]
-    chunks: int
-    expected: int
-    processed: int
+    accounting: Mapping[str, tuple[int, int]]
+    failures: tuple[Failure, ...] = ()
+    chunks: int = 1
+    metrics: Metrics = field(default_factory=Metrics)
+
+    @property
+    def expected(self) -> int:
+        return sum(e for e, _ in self.accounting.values())
+
+    @property
+    def processed(self) -> int:
+        return sum(p for _, p in self.accounting.values())
 
 
 def merge_partial(a: Any, b: Any) -> Any:
@@ -40,13 +76,25 @@ def merge_partial(a: Any, b: Any) -> Any:
     raise TypeError(f"cannot merge partial results of type {type(a).__name__}")
 
 
+def _merge_samples(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = merge_partial(out[key], value) if key in out else value
+    return out
+
+
 def merge(a: ChunkResult, b: ChunkResult) -> ChunkResult:
+    accounting = dict(a.accounting)
+    for key, (exp, proc) in b.accounting.items():
+        old = accounting.get(key, (0, 0))
+        accounting[key] = (old[0] + exp, old[1] + proc)
     return ChunkResult(
-        tuple(merge_partial(x, y) for x, y in zip(a.partials, b.partials, strict=True)),
+        tuple(_merge_samples(x, y) for x, y in zip(a.partials, b.partials, strict=True)),
         tuple((x[0] + y[0], x[1] + y[1]) for x, y in zip(a.cutflow, b.cutflow, strict=True)),
+        accounting,
+        tuple(sorted(a.failures + b.failures, key=lambda f: f.chunk.index)),
         a.chunks + b.chunks,
-        a.expected + b.expected,
-        a.processed + b.processed,
+        a.metrics.merge(b.metrics),
     )
 
 
@@ -58,4 +106,14 @@ def merge_all(results: list[ChunkResult]) -> ChunkResult:
     return out
 
 
-__all__ = ["ChunkResult", "merge", "merge_all", "merge_partial"]
+def combine_samples(partials: Mapping[str, Any], order: list[str]) -> Any:
+    """The total over samples, merged in dataset order (deterministic float sums)."""
+    total = None
+    for name in order:
+        if name in partials:
+            total = merge_partial(total, partials[name])
+    return total
+
+
+__all__ = ["ChunkResult", "Failure", "Metrics", "combine_samples", "merge", "merge_all",
+           "merge_partial"]

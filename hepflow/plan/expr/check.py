@@ -7,9 +7,11 @@ unknown function fails, at graph-build time, with the user's text and a caret.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from hepflow.errors import ExpressionError, did_you_mean
 from hepflow.plan.expr import nodes as n
+from hepflow.plan.expr import sampleinfo
 from hepflow.plan.expr.functions import (
     CONSTANTS,
     FUNCTIONS,
@@ -26,9 +28,11 @@ _BITWISE = {"&", "|", "^", "<<", ">>"}
 
 
 class _Checker:
-    def __init__(self, text: str, schema: Mapping[str, ColumnType]) -> None:
+    def __init__(self, text: str, schema: Mapping[str, ColumnType],
+                 samples: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.text = text
         self.schema = schema
+        self.samples = samples
         self.columns: set[str] = set()
 
     def fail(self, message: str, node: n.Node, hint: str = "") -> ExpressionError:
@@ -43,11 +47,17 @@ class _Checker:
 
     def visit_Literal(self, node: n.Literal) -> Typed:
         value = node.value
+        if isinstance(value, str):
+            raise self.fail("strings are only allowed as arguments of rdfsampleinfo_ methods",
+                            node)
         dtype = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
         return Typed("const", scalar(dtype), value=value)
 
     def visit_Name(self, node: n.Name) -> Typed:
         name = node.name
+        if name == sampleinfo.NAME:
+            raise self.fail('use a method of rdfsampleinfo_, e.g. rdfsampleinfo_.GetD("xsec")',
+                            node)
         if name in self.schema:
             self.columns.add(name)
             return Typed("col", self.schema[name], value=name)
@@ -75,6 +85,9 @@ class _Checker:
         return Typed("unary", ColumnType(arg.type.kind, dtype), (arg,), node.op, arg.may_fail)
 
     def visit_Binary(self, node: n.Binary) -> Typed:
+        by_name = sampleinfo.name_equals(node, self.text)
+        if by_name is not None:
+            return by_name
         left = self.check(node.left)
         right = self.check(node.right)
         self.numeric(left, node.left, node.op)
@@ -140,6 +153,8 @@ class _Checker:
         raise self.fail(f"cannot index a collection with {itype}", node.index)
 
     def visit_Call(self, node: n.Call) -> Typed:
+        if sampleinfo.is_sampleinfo_call(node):
+            return sampleinfo.check_call(node, self.text, self.samples)
         canonical = resolve_function(node.func)
         if canonical is None:
             name = node.func.lstrip(".")
@@ -173,10 +188,15 @@ class _Checker:
             raise self.fail(f"`{op}` cannot be applied to a column of type {typed.type}", node)
 
 
-def compile_expression(text: str, schema: Mapping[str, ColumnType]) -> Expression:
-    """Parse and type-check `text` against the columns in `schema`."""
+def compile_expression(text: str, schema: Mapping[str, ColumnType],
+                       samples: Mapping[str, Mapping[str, Any]] | None = None) -> Expression:
+    """Parse and type-check `text` against the columns in `schema`.
+
+    `samples` (sample name → metadata), when known, lets `rdfsampleinfo_`
+    lookups be checked at build time.
+    """
     tree = parse(text)
-    checker = _Checker(text, schema)
+    checker = _Checker(text, schema, samples)
     typed = checker.check(tree)
     return Expression(text, typed, frozenset(checker.columns))
 

@@ -18,7 +18,7 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Literal(Node):
-    value: int | float | bool
+    value: int | float | bool | str
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,7 +132,7 @@ class _Parser:
 
     def primary(self) -> n.Node:
         tok = self.tok
-        if tok.kind == "num":
+        if tok.kind in ("num", "str"):
             self.advance()
             assert tok.value is not None
             return n.Literal(tok.start, tok.end, tok.value)

@@ -20,7 +20,7 @@ class Token:
     text: str
     start: int
     end: int
-    value: int | float | bool | None = None
+    value: int | float | bool | str | None = None
 
 
 _NUMBER = re.compile(
@@ -50,6 +50,10 @@ def tokenize(text: str) -> list[Token]:
         if ch.isspace():
             pos += 1
             continue
+        if ch in "\"'":
+            tokens.append(_string(text, pos))
+            pos = tokens[-1].end
+            continue
         if ch.isdigit() or (ch == "." and pos + 1 < n and text[pos + 1].isdigit()):
             tokens.append(_number(text, pos))
             pos = tokens[-1].end
@@ -75,6 +79,24 @@ def tokenize(text: str) -> list[Token]:
             raise ExpressionError(f"unexpected character {ch!r} in expression", text, pos)
     tokens.append(Token("end", "", n, n))
     return tokens
+
+
+def _string(text: str, pos: int) -> Token:
+    """A quoted string (only meaningful as an argument of rdfsampleinfo_ methods)."""
+    quote = text[pos]
+    out = []
+    i = pos + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if ch == quote:
+            return Token("str", text[pos:i + 1], pos, i + 1, "".join(out))
+        out.append(ch)
+        i += 1
+    raise ExpressionError("unterminated string", text, pos, len(text))
 
 
 def _number(text: str, pos: int) -> Token:

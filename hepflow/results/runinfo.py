@@ -1,0 +1,84 @@
+"""The run report every result carries: accounting, failures, throughput and costs.
+
+A result that silently missed entries would be a bug, so each run states,
+per sample, how many entries it expected and how many it processed, and lists
+every chunk it could not read with the reason. `failed_dataset()` is exactly
+those chunks, ready to rerun and merge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hepflow.dataset.spec import Dataset, FileSpec, Sample
+from hepflow.results.partials import Failure, Metrics
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    chunks: int
+    entries_expected: int
+    entries_processed: int
+    seconds: float
+    branches: tuple[str, ...]
+    per_sample: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    failures: tuple[Failure, ...] = ()
+    metrics: Metrics = field(default_factory=Metrics)
+    dataset: Dataset | None = None
+
+    @property
+    def events_per_second(self) -> float:
+        return self.entries_processed / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures and self.entries_processed == self.entries_expected
+
+    def failed_dataset(self) -> Dataset:
+        """A dataset of exactly the chunks that were not processed (same samples, metadata)."""
+        if not self.failures:
+            raise ValueError("every chunk was processed; there is nothing to rerun")
+        by_sample: dict[str, list[FileSpec]] = {}
+        for failure in self.failures:
+            chunk = failure.chunk
+            by_sample.setdefault(chunk.sample, []).append(
+                FileSpec(chunk.urls, chunk.tree, chunk.entry_start, chunk.entry_stop))
+        metadata = {s.name: s.metadata for s in self.dataset} if self.dataset else {}
+        return Dataset(tuple(Sample(name, tuple(files), metadata.get(name, {}))
+                             for name, files in by_sample.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chunks": self.chunks, "entries_expected": self.entries_expected,
+            "entries_processed": self.entries_processed, "seconds": self.seconds,
+            "events_per_second": self.events_per_second, "branches": list(self.branches),
+            "per_sample": {k: {"expected": e, "processed": p}
+                           for k, (e, p) in self.per_sample.items()},
+            "bytes_read": self.metrics.bytes_read,
+            "read_seconds": self.metrics.read_seconds,
+            "compute_seconds": self.metrics.compute_seconds,
+            "failures": [{"file": f.chunk.url, "replicas": list(f.chunk.urls),
+                          "entry_start": f.chunk.entry_start, "entry_stop": f.chunk.entry_stop,
+                          "sample": f.chunk.sample, "reason": f.reason}
+                         for f in self.failures],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def __str__(self) -> str:
+        lines = [f"{self.entries_processed} of {self.entries_expected} entries in "
+                 f"{self.chunks} chunks, {self.seconds:.2f} s "
+                 f"({self.events_per_second:,.0f} events/s), "
+                 f"{self.metrics.bytes_read / 1e6:.1f} MB read"]
+        for name, (exp, proc) in self.per_sample.items():
+            lines.append(f"  sample {name or '(default)'}: {proc} of {exp} entries")
+        for f in self.failures:
+            lines.append(f"  NOT PROCESSED: {f.chunk.describe()}: {f.reason}")
+        return "\n".join(lines)
+
+
+__all__ = ["RunInfo"]
