@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hepflow.dataset.chunks import Chunk, FileInfo, cut_chunks
-from hepflow.dataset.preprocess import preprocess_files
+from hepflow.dataset.scan import preprocess_files
 from hepflow.dataset.spec import Dataset
 from hepflow.errors import PlanError
 from hepflow.plan.types import ColumnType

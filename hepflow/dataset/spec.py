@@ -192,8 +192,9 @@ class Dataset:
         return cls(tuple(out))
 
     @classmethod
-    def from_files(cls, files: Sequence[str], tree: str, name: str = "") -> Dataset:
-        return cls((Sample(name, tuple(FileSpec((f,), tree) for f in files)),))
+    def from_files(cls, files: Sequence[str | os.PathLike[str]], tree: str,
+                   name: str = "") -> Dataset:
+        return cls((Sample(name, tuple(FileSpec((os.fspath(f),), tree) for f in files)),))
 
     def to_dict(self) -> dict[str, Any]:
         """hepflow's own layout (round-trips through `from_dict`)."""

@@ -1,0 +1,35 @@
+"""Real services for hepflow's tests and benchmarks.
+
+Nothing here is imported by the analysis code itself: these are harnesses that
+start the same daemons a physicist meets at a site (Debian's ``xrootd``), so
+that reading, retries and failover are tested against the real protocol
+instead of a mock that agrees with our own assumptions.
+"""
+
+from __future__ import annotations
+
+from hepflow.testing.xrootd import (
+    FAST_FAIL_CLIENT_SETTINGS,
+    Sites,
+    XRootDServer,
+    XRootDServerError,
+    apply_client_settings,
+    client_settings,
+    free_port,
+    xrootd_available,
+    xrootd_binary,
+    xrootd_stat,
+)
+
+__all__ = [
+    "FAST_FAIL_CLIENT_SETTINGS",
+    "Sites",
+    "XRootDServer",
+    "XRootDServerError",
+    "apply_client_settings",
+    "client_settings",
+    "free_port",
+    "xrootd_available",
+    "xrootd_binary",
+    "xrootd_stat",
+]

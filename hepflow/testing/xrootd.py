@@ -1,0 +1,863 @@
+"""Real XRootD servers for tests and benchmarks.
+
+Why a real server: hepflow's I/O layer promises timeouts, retries and failover
+for ``root://`` files.  Those promises are about how the XRootD *client*
+library (XrdCl, used by fsspec-xrootd, used by uproot) behaves when a site is
+slow, gone, or back again, so they can only be checked against the real
+protocol.  Debian's ``xrootd-server`` package provides the daemon; this module
+starts it unprivileged on 127.0.0.1, one process per "site".
+
+Layout of one server's private work directory (``XRootDServer.workdir``)::
+
+    xrootd.cfg      the generated configuration
+    admin/          all.adminpath (Unix sockets, so the path is kept short)
+    run/            all.pidpath (xrootd.pid)
+    log/xrootd.log  the daemon's log (``-l``)
+    stderr.txt      anything printed before the log is open
+    export/         only in mirror mode: the served tree (see below)
+
+The exported directory becomes the server's namespace root
+(``oss.localroot``), so a file ``<directory>/a/b.root`` has the logical name
+``/a/b.root`` and the URL ``root://127.0.0.1:PORT//a/b.root`` (two slashes:
+XRootD rejects relative paths).  Several servers over copies of the same tree
+therefore serve the *same* logical names, as replicas at real sites do.
+
+The daemon refuses to run as root, so as root it is started with
+``-R nobody``.  ``nobody`` must be able to read the files; pytest's temporary
+directories live under ``/tmp/pytest-of-<user>`` with mode 0700, so when the
+tree is not readable by that user it is *mirrored* (hard links where the file
+itself is world-readable, copies otherwise) into a world-readable directory
+instead of loosening permissions on the caller's paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import pwd
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "FAST_FAIL_CLIENT_SETTINGS",
+    "Sites",
+    "XRootDServer",
+    "XRootDServerError",
+    "apply_client_settings",
+    "client_settings",
+    "free_port",
+    "xrootd_available",
+    "xrootd_binary",
+    "xrootd_stat",
+]
+
+#: Client (XrdCl) settings that make a dead or hung server fail in seconds
+#: and a restarted one usable again at once, for tests.
+#:
+#: XrdCl's defaults are built for WAN production: a connection window of
+#: 120 s, 5 attempts, timeouts checked only every 15 s, and a host that
+#: failed is refused *for the rest of the process* for 1800 s
+#: (XRD_STREAMERRORWINDOW).  Under them a read from a stopped server takes
+#: ~(5-1) x 120 s = 8 minutes to fail, and a server restarted on the same
+#: port stays unusable for half an hour.  Measured with these values on
+#: 127.0.0.1: a stopped server (connection refused) fails in ~0.002 s, a hung
+#: one (SIGSTOP) after XRD_REQUESTTIMEOUT (or the fsspec ``timeout`` storage
+#: option) rounded up to XRD_TIMEOUTRESOLUTION, and a restarted one answers on
+#: the next request.  deployments/xrootd/README.md has production advice.
+FAST_FAIL_CLIENT_SETTINGS: dict[str, int] = {
+    "XRD_CONNECTIONWINDOW": 2,  # seconds one connection attempt may take
+    "XRD_CONNECTIONRETRY": 1,  # attempts per connection (1 = no retry)
+    "XRD_REQUESTTIMEOUT": 5,  # seconds a whole request may take
+    "XRD_STREAMTIMEOUT": 5,  # seconds of silence on a busy stream
+    "XRD_TIMEOUTRESOLUTION": 1,  # how often timeouts are checked
+    "XRD_STREAMERRORWINDOW": 0,  # do not blacklist a host:port that failed
+}
+
+# XRD_<NAME> environment variable -> XrdCl Env key, for EnvPutInt in-process.
+_XRDCL_ENV_KEYS: dict[str, str] = {
+    "XRD_CONNECTIONWINDOW": "ConnectionWindow",
+    "XRD_CONNECTIONRETRY": "ConnectionRetry",
+    "XRD_REQUESTTIMEOUT": "RequestTimeout",
+    "XRD_STREAMTIMEOUT": "StreamTimeout",
+    "XRD_TIMEOUTRESOLUTION": "TimeoutResolution",
+    "XRD_STREAMERRORWINDOW": "StreamErrorWindow",
+    "XRD_REDIRECTLIMIT": "RedirectLimit",
+    "XRD_DATASERVERTTL": "DataServerTTL",
+    "XRD_LOADBALANCERTTL": "LoadBalancerTTL",
+    "XRD_SUBSTREAMSPERCHANNEL": "SubStreamsPerChannel",
+}
+
+_READY_LINE = "initialization completed"
+_FAILED_LINE = "initialization failed"
+_ADDRESS_IN_USE = "address already in use"
+
+
+class XRootDServerError(RuntimeError):
+    """The xrootd daemon could not be started or did not answer in time."""
+
+
+class _PortInUse(XRootDServerError):
+    """Internal: the chosen port was taken between picking it and binding it."""
+
+
+def xrootd_binary() -> str | None:
+    """Path of the ``xrootd`` daemon, or None when Debian's package is absent."""
+    found = shutil.which("xrootd")
+    if found:
+        return found
+    # /usr/bin may be missing from PATH in stripped-down CI environments.
+    for candidate in ("/usr/bin/xrootd", "/usr/local/bin/xrootd"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def xrootd_available() -> bool:
+    """True when an ``xrootd`` server binary is installed (tests skip otherwise)."""
+    return xrootd_binary() is not None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago.
+
+    Binding port 0 lets the kernel choose; the socket is closed again before
+    xrootd binds, so another process may win the race: ``XRootDServer.start``
+    notices "address already in use" in the log and retries with a new port.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def apply_client_settings(
+    settings: Mapping[str, int] = FAST_FAIL_CLIENT_SETTINGS, *, override: bool = False
+) -> dict[str, int]:
+    """Set XrdCl timeouts/retries for this process and for processes it starts.
+
+    XrdCl reads ``XRD_*`` variables once, when its environment is first used,
+    so setting ``os.environ`` later has no effect in-process; ``EnvPutInt``
+    changes the live values.  Both are done: ``os.environ`` for subprocesses
+    (e.g. Dask workers started afterwards), ``EnvPutInt`` for this one.
+
+    Values already present in ``os.environ`` win unless ``override`` is true,
+    matching XrdCl, which never lets ``EnvPutInt`` override a value that came
+    from the shell.  Returns the values in effect.
+    """
+    effective: dict[str, int] = {}
+    for name, value in settings.items():
+        if not override and name in os.environ:
+            try:
+                effective[name] = int(os.environ[name])
+            except ValueError:
+                effective[name] = int(value)
+            continue
+        os.environ[name] = str(int(value))
+        effective[name] = int(value)
+    try:
+        from XRootD.client import EnvPutInt
+    except ImportError:  # bindings missing: subprocesses still get os.environ
+        return effective
+    for name, value in effective.items():
+        key = _XRDCL_ENV_KEYS.get(name)
+        if key is not None:
+            EnvPutInt(key, value)
+    return effective
+
+
+@contextlib.contextmanager
+def client_settings(
+    settings: Mapping[str, int] = FAST_FAIL_CLIENT_SETTINGS, *, override: bool = False
+) -> Iterator[dict[str, int]]:
+    """``apply_client_settings`` for a block, then put the old values back.
+
+    For test fixtures: the XrdCl environment is process-wide, so settings made
+    for one test module must not leak into the rest of the session.
+    """
+    saved_environ = {name: os.environ.get(name) for name in settings}
+    saved_live: dict[str, int] = {}
+    try:
+        from XRootD.client import EnvGetInt
+    except ImportError:
+        pass
+    else:
+        for name in settings:
+            key = _XRDCL_ENV_KEYS.get(name)
+            if key is not None:
+                saved_live[key] = int(EnvGetInt(key))
+    try:
+        yield apply_client_settings(settings, override=override)
+    finally:
+        for name, value in saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if saved_live:
+            from XRootD.client import EnvPutInt
+
+            for key, old in saved_live.items():
+                EnvPutInt(key, old)
+
+
+# --------------------------------------------------------------------------
+# permissions
+
+
+def _user_ids(user: str) -> tuple[int, int, frozenset[int]]:
+    entry = pwd.getpwnam(user)
+    groups = frozenset(os.getgrouplist(user, entry.pw_gid))
+    return entry.pw_uid, entry.pw_gid, groups
+
+
+def _may(st: os.stat_result, uid: int, groups: frozenset[int], want: int) -> bool:
+    """Would ``uid`` get the ``want`` bits (r=4, w=2, x=1) on this inode?"""
+    if uid == 0:
+        return True
+    if st.st_uid == uid:
+        bits = (st.st_mode >> 6) & 7
+    elif st.st_gid in groups:
+        bits = (st.st_mode >> 3) & 7
+    else:
+        bits = st.st_mode & 7
+    return bits & want == want
+
+
+def _tree_readable(root: Path, uid: int, groups: frozenset[int]) -> bool:
+    """Can ``uid`` reach ``root`` and read every file below it?"""
+    for ancestor in reversed(root.parents):
+        if not _may(ancestor.stat(), uid, groups, 1):
+            return False
+    for dirpath, dirnames, filenames in os.walk(root):
+        if not _may(os.stat(dirpath), uid, groups, 5):
+            return False
+        for name in dirnames:
+            if not _may(os.stat(os.path.join(dirpath, name)), uid, groups, 5):
+                return False
+        for name in filenames:
+            if not _may(os.stat(os.path.join(dirpath, name)), uid, groups, 4):
+                return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# process handling
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; safe to call repeatedly."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+            # A paused (SIGSTOPped) daemon only acts on SIGTERM once continued.
+            proc.send_signal(signal.SIGCONT)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
+
+
+class XRootDServer:
+    """One unprivileged ``xrootd`` daemon exporting ``directory`` on 127.0.0.1.
+
+    Use as a context manager (started on enter, stopped and cleaned up on
+    exit) or call ``start``/``stop``/``close``.  After the first successful
+    start the port is fixed, so ``stop()`` + ``start()`` simulates a site
+    going away and coming back at the same address, and ``pause()`` /
+    ``resume()`` (SIGSTOP/SIGCONT) simulate a site that hangs: the kernel
+    still accepts connections but nothing answers.
+
+    Args:
+        directory: the tree to serve; it becomes the namespace root.
+        port: a fixed port, or None to pick a free one (retried on collision).
+        host: address clients use; connections from elsewhere are refused
+            (``xrd.allow host``).  The daemon itself listens on all
+            interfaces: xrootd has no bind-address directive.
+        user: the account to run as when started as root (ignored otherwise).
+        writable: export read-write instead of read-only.
+        mirror: True to always serve a mirror of ``directory``, False to
+            always serve it in place, None to mirror only when ``user`` cannot
+            read it in place.
+        name: a label for logs (``all.sitename``) and error messages.
+        startup_timeout: seconds ``start()`` waits for a working server.
+        extra_config: more configuration lines appended verbatim (tracing,
+            throttling, ...).
+        workdir_parent: where the private work directory is made; it must
+            be traversable by ``user`` and short (Unix socket paths).
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        user: str = "nobody",
+        writable: bool = False,
+        mirror: bool | None = None,
+        name: str | None = None,
+        startup_timeout: float = 20.0,
+        extra_config: Iterable[str] = (),
+        workdir_parent: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.directory = Path(directory).resolve()
+        if not self.directory.is_dir():
+            raise NotADirectoryError(f"XRootD export directory {self.directory} does not exist")
+        self.host = host
+        self.name = name or self.directory.name or "site"
+        self.writable = writable
+        self.startup_timeout = startup_timeout
+        self.extra_config = list(extra_config)
+        self._port = port
+        self._port_pinned = port is not None
+        self._as_root = os.geteuid() == 0
+        self.user = user if self._as_root else pwd.getpwuid(os.geteuid()).pw_name
+        self._uid, self._gid, self._groups = _user_ids(self.user)
+        self._mirror_wanted = mirror
+        self._workdir_parent = Path(workdir_parent) if workdir_parent else None
+        self._workdir: Path | None = None
+        self._export_dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._paused = False
+
+    # -- properties -----------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port; known after the first ``start()`` (or if given)."""
+        if self._port is None:
+            raise XRootDServerError(f"XRootD server {self.name!r} has no port yet: start() it")
+        return self._port
+
+    @property
+    def address(self) -> str:
+        """``host:port``, the XRootD "hostid" fsspec-xrootd keys its filesystems by."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def workdir(self) -> Path:
+        """Private directory holding config, admin path, pid file and log."""
+        if self._workdir is None:
+            raise XRootDServerError(f"XRootD server {self.name!r} was never started")
+        return self._workdir
+
+    @property
+    def export_dir(self) -> Path:
+        """The directory the daemon actually serves (``directory`` or its mirror)."""
+        if self._export_dir is None:
+            raise XRootDServerError(f"XRootD server {self.name!r} was never started")
+        return self._export_dir
+
+    @property
+    def mirrored(self) -> bool:
+        """True when a mirror is served: files added later need ``sync()``."""
+        return self._export_dir is not None and self._export_dir != self.directory
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "xrootd.cfg"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "log" / "xrootd.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.workdir / "run" / "xrootd.pid"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running daemon, None when stopped."""
+        return self._proc.pid if self.running and self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def paused(self) -> bool:
+        return self.running and self._paused
+
+    # -- URLs -----------------------------------------------------------------
+
+    def lfn(self, path: str | os.PathLike[str] = "") -> str:
+        """Logical file name (``/a/b.root``) of a path below ``directory``.
+
+        Accepts a path relative to the exported tree or an absolute local
+        path inside ``directory`` (or its mirror).
+        """
+        p = Path(path)
+        if p.is_absolute():
+            resolved = p.resolve()
+            for base in (self.directory, self._export_dir):
+                if base is not None and resolved.is_relative_to(base):
+                    p = resolved.relative_to(base)
+                    break
+            else:
+                raise ValueError(
+                    f"{path} is not inside the directory {self.directory} "
+                    f"exported by XRootD server {self.name!r}"
+                )
+        rel = p.as_posix().lstrip("/")
+        return "/" if rel in ("", ".") else "/" + rel
+
+    def url(self, path: str | os.PathLike[str] = "") -> str:
+        """``root://127.0.0.1:PORT//a/b.root`` for a file of the exported tree.
+
+        The double slash is required: the URL path must be absolute, and a
+        single slash makes the server answer "Opening relative path ... is
+        disallowed" (kXR error 3010).
+        """
+        return f"root://{self.address}/{self.lfn(path)}"
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> XRootDServer:
+        """Start the daemon and wait until it answers a real XRootD ``stat``.
+
+        Raises XRootDServerError (with the log tail) when it exits or does not
+        answer within ``startup_timeout`` seconds.
+        """
+        if self.running:
+            return self
+        binary = xrootd_binary()
+        if binary is None:
+            raise XRootDServerError(
+                "the xrootd server binary is not installed: apt-get install "
+                "xrootd-server (see deployments/xrootd/debian-packages.txt)"
+            )
+        self._prepare()
+        attempts = 1 if self._port_pinned else 5
+        for attempt in range(attempts):
+            if not self._port_pinned:
+                self._port = free_port(self.host)
+            try:
+                self._launch(binary)
+                self._wait_ready(time.monotonic() + self.startup_timeout)
+            except _PortInUse:
+                self._reap()
+                if attempt + 1 == attempts:
+                    raise
+                continue
+            except BaseException:
+                self._reap()
+                raise
+            self._port_pinned = True  # restarts come back at the same address
+            return self
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop the daemon: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+        Idempotent.  The port, work directory and mirror are kept, so
+        ``start()`` brings the same site back.
+        """
+        proc, finalizer = self._proc, self._finalizer
+        self._proc, self._finalizer, self._paused = None, None, False
+        if finalizer is not None:
+            finalizer.detach()
+        if proc is not None:
+            _terminate(proc, grace)
+
+    def restart(self) -> XRootDServer:
+        """``stop()`` then ``start()`` on the same port."""
+        self.stop()
+        return self.start()
+
+    def pause(self) -> None:
+        """Freeze the daemon (SIGSTOP): connections hang instead of failing."""
+        if not self.running or self._proc is None:
+            raise XRootDServerError(f"XRootD server {self.name!r} is not running")
+        self._proc.send_signal(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        """Continue a paused daemon (SIGCONT)."""
+        if self.running and self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
+        self._paused = False
+
+    def close(self) -> None:
+        """Stop the daemon and delete the work directory (and mirror)."""
+        self.stop()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        self._workdir = None
+        self._export_dir = None
+
+    def __enter__(self) -> XRootDServer:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "paused" if self.paused else "running" if self.running else "stopped"
+        port = self._port if self._port is not None else "?"
+        return f"<XRootDServer {self.name!r} {self.host}:{port} {state} {self.directory}>"
+
+    # -- diagnostics ----------------------------------------------------------
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the daemon's log and stderr, for error messages."""
+        if self._workdir is None:
+            return ""
+        parts = []
+        for path in (self.workdir / "stderr.txt", self.log_path):
+            with contextlib.suppress(OSError):
+                text = path.read_text(errors="replace").strip()
+                if text:
+                    parts.append(f"--- {path} ---\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(parts)
+
+    # -- mirror ---------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring the mirror up to date with ``directory`` (no-op when not mirrored).
+
+        Needed only for files created or rewritten after ``start()``.
+        """
+        if self.mirrored:
+            self._mirror(self.directory, self.export_dir)
+
+    def _mirror(self, src: Path, dst: Path) -> None:
+        dir_owner = (self._uid, self._gid) if (self.writable and self._as_root) else None
+        for dirpath, _dirnames, filenames in os.walk(src):
+            rel = Path(dirpath).relative_to(src)
+            target_dir = dst / rel
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target_dir.chmod(0o775 if self.writable else 0o755)
+            if dir_owner is not None:
+                os.chown(target_dir, *dir_owner)
+            for fname in filenames:
+                source = Path(dirpath) / fname
+                target = target_dir / fname
+                st = source.stat()
+                if target.exists():
+                    tst = target.stat()
+                    if tst.st_ino == st.st_ino or (
+                        tst.st_size == st.st_size and tst.st_mtime_ns == st.st_mtime_ns
+                    ):
+                        continue
+                    target.unlink()
+                self._place(source, target, st)
+
+    def _place(self, source: Path, target: Path, st: os.stat_result) -> None:
+        # A hard link costs nothing for benchmark-sized files, but shares the
+        # inode's permissions: only use it when the file itself is readable.
+        if not self.writable and _may(st, self._uid, self._groups, 4):
+            try:
+                os.link(source, target)
+                return
+            except OSError as err:
+                if err.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES):
+                    raise
+        shutil.copy2(source, target)
+        target.chmod(0o664 if self.writable else 0o644)
+        if self.writable and self._as_root:
+            os.chown(target, self._uid, self._gid)
+
+    # -- internals --------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Create the work directory and decide what to export (first start only)."""
+        if self._workdir is not None:
+            return
+        parent = self._workdir_parent or Path(tempfile.gettempdir())
+        workdir = Path(tempfile.mkdtemp(prefix="hepflow-xrd-", dir=parent))
+        try:
+            workdir.chmod(0o755)  # the daemon's user must traverse it
+            if not _tree_readable(workdir, self._uid, self._groups):
+                raise XRootDServerError(
+                    f"user {self.user!r} cannot reach {workdir}; pass a "
+                    "workdir_parent that it can traverse"
+                )
+            for sub in ("admin", "run", "log"):
+                (workdir / sub).mkdir()
+                if self._as_root:
+                    os.chown(workdir / sub, self._uid, self._gid)
+            use_mirror = self._mirror_wanted
+            if use_mirror is None:
+                readable = _tree_readable(self.directory, self._uid, self._groups)
+                if self.writable:
+                    readable = readable and _may(self.directory.stat(), self._uid, self._groups, 3)
+                use_mirror = not readable
+            if use_mirror:
+                export = workdir / "export"
+                self._mirror(self.directory, export)
+                self._export_dir = export
+            else:
+                self._export_dir = self.directory
+            self._workdir = workdir
+        except BaseException:
+            self._workdir = None
+            self._export_dir = None
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+
+    def _config_text(self) -> str:
+        lines = [
+            "# Generated by hepflow.testing.xrootd: one test 'site'.",
+            f"all.sitename {_sanitize_sitename(self.name)}",
+            f"xrd.port {self.port}",
+            # no reverse DNS on every connection: it is slow where DNS is absent
+            "xrd.network nodnr",
+            f"xrd.allow host {self.host}",
+            # the tree is the namespace root: URLs carry logical names only
+            f"oss.localroot {self.export_dir}",
+            "all.export /" + ("" if self.writable else " r/o"),
+            f"all.adminpath {self.workdir / 'admin'}",
+            f"all.pidpath {self.workdir / 'run'}",
+            "xrd.trace off",
+            *self.extra_config,
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _launch(self, binary: str) -> None:
+        self.config_path.write_text(self._config_text())
+        self.config_path.chmod(0o644)
+        with contextlib.suppress(FileNotFoundError):
+            self.log_path.unlink()  # readiness is judged from this run's log only
+        argv = [binary, "-c", str(self.config_path), "-l", str(self.log_path)]
+        if self._as_root:
+            argv += ["-R", self.user]
+        with open(self.workdir / "stderr.txt", "wb") as err:
+            proc = subprocess.Popen(  # fixed argument list, never a shell
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,  # a Ctrl-C in the test run is not sent to it
+            )
+        self._proc = proc
+        self._paused = False
+        # Also stops the daemon if the test process forgets to (or dies via atexit).
+        self._finalizer = weakref.finalize(self, _terminate, proc, 5.0)
+
+    def _reap(self) -> None:
+        proc, finalizer = self._proc, self._finalizer
+        self._proc, self._finalizer = None, None
+        if finalizer is not None:
+            finalizer.detach()
+        if proc is not None:
+            _terminate(proc, 2.0)
+
+    def _read_log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def _fail(self, what: str) -> XRootDServerError:
+        return XRootDServerError(
+            f"XRootD server {self.name!r} on {self.host}:{self._port} {what}\n{self.log_tail()}"
+        )
+
+    def _wait_ready(self, deadline: float) -> None:
+        """Wait until the log says initialised and a real ``stat /`` succeeds."""
+        assert self._proc is not None
+        initialised = False
+        problem = "did not log 'initialization completed'"
+        while True:
+            if time.monotonic() > deadline:
+                raise self._fail(
+                    f"did not come up within {self.startup_timeout:g} s (last: {problem})"
+                )
+            log = self._read_log()
+            if self._proc.poll() is not None or _FAILED_LINE in log:
+                if _ADDRESS_IN_USE in log.lower():
+                    raise _PortInUse(f"port {self._port} is already in use")
+                raise self._fail(f"exited during start-up (status {self._proc.poll()})")
+            if not initialised:
+                initialised = _READY_LINE in log
+            if initialised:
+                error = xrootd_stat(self.host, self.port, "/", timeout=1.0)
+                if error is None:
+                    return
+                problem = error
+            time.sleep(0.05)
+
+    def responds(self, timeout: float = 1.0) -> bool:
+        """True when the server answers a real ``stat /`` right now."""
+        if self._port is None:
+            return False
+        return xrootd_stat(self.host, self._port, "/", timeout=timeout) is None
+
+
+# --------------------------------------------------------------------------
+# a minimal XRootD protocol probe
+#
+# Readiness is checked by speaking the protocol directly instead of through
+# XrdCl (XRootD.client): XrdCl state is per process, and a probe that fails
+# while the daemon starts would make XrdCl refuse that host:port for
+# XRD_STREAMERRORWINDOW seconds (default 1800) in the *test* process, which
+# is exactly the process whose reads we want to observe.
+
+_KXR_OK = 0
+_KXR_LOGIN = 3007
+_KXR_STAT = 3017
+_HANDSHAKE = struct.pack(">5i", 0, 0, 0, 4, 2012)  # "I am an xroot client"
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("connection closed by the server")
+        data += chunk
+    return data
+
+
+def _response(sock: socket.socket) -> tuple[int, bytes]:
+    _streamid, status, dlen = struct.unpack(">2sHi", _recv_exact(sock, 8))
+    return status, _recv_exact(sock, dlen) if dlen > 0 else b""
+
+
+def xrootd_stat(host: str, port: int, path: str = "/", timeout: float = 2.0) -> str | None:
+    """``stat`` ``path`` with the bare XRootD protocol; None on success, else why not.
+
+    Handshake, anonymous ``kXR_login``, ``kXR_stat``: enough to prove that
+    the daemon is up, speaks xroot and can see its export, without touching
+    XrdCl's per-process connection state.  Servers that demand
+    authentication are reported as not ready.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(_HANDSHAKE)
+            status, _ = _response(sock)
+            if status != _KXR_OK:
+                return f"handshake answered with status {status}"
+            username = b"hepflow\0"
+            sock.sendall(
+                struct.pack(
+                    ">2sHi8sBBBBi", b"\0\1", _KXR_LOGIN, os.getpid(), username, 0, 0, 5, 0, 0
+                )
+            )
+            status, body = _response(sock)
+            if status != _KXR_OK:
+                return f"login answered with status {status}"
+            if len(body) > 16:
+                return "the server requires authentication"
+            encoded = path.encode()
+            sock.sendall(
+                struct.pack(">2sHB11s4si", b"\0\2", _KXR_STAT, 0, bytes(11), bytes(4), len(encoded))
+                + encoded
+            )
+            status, body = _response(sock)
+            if status != _KXR_OK:
+                message = body[4:].rstrip(b"\0").decode(errors="replace")
+                return f"stat {path} answered with status {status}: {message}"
+            return None
+    except (OSError, struct.error) as err:
+        return f"{type(err).__name__}: {err}"
+
+
+def _sanitize_sitename(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "_-." else "_" for c in name)
+    return cleaned[:15] or "site"  # xrootd limits site names to 15 characters
+
+
+class Sites:
+    """Several XRootD servers on several ports, standing in for several sites.
+
+    ``Sites([dir_a, dir_b])`` serves one directory per site;
+    ``Sites.replicas(dir, 3)`` serves the same tree from three sites, so one
+    logical file has three replica URLs (``urls(path)``).  Servers are
+    started together and always all stopped, even when one fails to start.
+    """
+
+    def __init__(
+        self,
+        directories: Sequence[str | os.PathLike[str]],
+        *,
+        names: Sequence[str] | None = None,
+        **server_options: Any,
+    ) -> None:
+        if names is not None and len(names) != len(directories):
+            raise ValueError("Sites needs one name per directory")
+        if names is None:
+            names = [f"site{i}" for i in range(len(directories))]
+        self.servers: list[XRootDServer] = [
+            XRootDServer(directory, name=name, **server_options)
+            for directory, name in zip(directories, names, strict=True)
+        ]
+
+    @classmethod
+    def replicas(cls, directory: str | os.PathLike[str], n: int, **server_options: Any) -> Sites:
+        """``n`` sites all serving ``directory``: every file has ``n`` replicas."""
+        return cls([directory] * n, **server_options)
+
+    def start(self) -> Sites:
+        try:
+            for server in self.servers:
+                server.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+
+    def __enter__(self) -> Sites:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self.servers)
+
+    def __iter__(self) -> Iterator[XRootDServer]:
+        return iter(self.servers)
+
+    def __getitem__(self, key: int | str) -> XRootDServer:
+        if isinstance(key, int):
+            return self.servers[key]
+        for server in self.servers:
+            if server.name == key:
+                return server
+        raise KeyError(key)
+
+    def urls(self, path: str | os.PathLike[str]) -> list[str]:
+        """One URL per site for the same relative ``path``: its replicas."""
+        return [server.url(path) for server in self.servers]
