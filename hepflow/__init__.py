@@ -1,5 +1,6 @@
 """hepflow: RDataFrame-style HEP analysis as lazy Dask graphs over local and remote ROOT files."""
 
+from hepflow.dataset import Dataset, FileSpec, PreparedDataset, Sample, preprocess
 from hepflow.errors import (
     AccountingError,
     EvaluationError,
@@ -8,7 +9,6 @@ from hepflow.errors import (
     PlanError,
     ReadError,
 )
-from hepflow.dataset import Dataset, FileSpec, PreparedDataset, Sample, preprocess
 from hepflow.options import Options
 from hepflow.rdataframe import FromSpec, RDataFrame, RunGraphs
 

@@ -61,7 +61,7 @@ def spectrum(h: Any, lo: float = 70.0, hi: float = 110.0, width: int = 50) -> st
         heights.append((left, float(values[sel].sum())))
     top = max(v for _, v in heights) or 1.0
     for left, v in heights:
-        bar = "#" * int(round(width * v / top))
+        bar = "#" * round(width * v / top)
         rows.append(f"{left:6.1f}-{left + 1:5.1f} GeV |{bar:<{width}}| {int(v)}")
     centre = h.axes[0].centers[peak_bin]
     rows.append(f"peak at {centre:.2f} GeV (Z boson: 91.19 GeV)")

@@ -58,13 +58,15 @@ class ReadError(HepflowError, OSError):
         self.entry_start = entry_start
         self.entry_stop = entry_stop
         self.cause = cause
-        where = f"{self.file}" if self.replica == self.file else f"{self.file} (replica {self.replica})"
+        where = self.file if self.replica == self.file else \
+            f"{self.file} (replica {self.replica})"
         super().__init__(
             f"cannot read entries {entry_start}-{entry_stop} of {where}: {cause}"
         )
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.file, self.entry_start, self.entry_stop, self.cause, self.replica))
+        return (type(self),
+                (self.file, self.entry_start, self.entry_stop, self.cause, self.replica))
 
 
 class AccountingError(HepflowError):

@@ -72,7 +72,7 @@ def _infer_type(func: Callable[..., Any], types: Sequence[ColumnType]) -> Column
     args = []
     for t in types:
         dtype = {"bool": np.bool_, "int": np.int64, "float": np.float64}.get(t.dtype, np.float64)
-        flat = np.zeros(0, dtype=dtype)
+        flat: np.ndarray = np.zeros(0, dtype=dtype)
         args.append(ak.unflatten(flat, np.zeros(0, np.int64)) if t.kind == "jagged"
                     else ak.Array(flat))
     try:
@@ -528,7 +528,7 @@ def _cutflow(filters: Sequence[Filter], merged: Any, kernel_filters: Sequence[Fi
 
 def RunGraphs(handles: Sequence[RResultPtr[Any]]) -> int:
     """Compute results of several dataframes together; returns how many graphs ran."""
-    managers = []
+    managers: list[LoopManager] = []
     for handle in handles:
         lm = handle._manager
         if all(lm is not m for m in managers) and lm.pending:

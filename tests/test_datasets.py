@@ -188,7 +188,7 @@ def test_corrupt_and_wrong_files_are_refused(two_samples, tmp_path):
         f.write(data[: len(data) // 2])
     close_all()
     df = hepflow.RDataFrame(prepared, client="sync", options=hepflow.Options(retries=0))
-    with pytest.raises(hepflow.ReadError, match="dy_000.root") as info:
+    with pytest.raises(hepflow.ReadError, match=r"dy_000\.root") as info:
         df.Sum("MET_pt").GetValue()
     assert "entries" in str(info.value)
     shutil.copy(two_samples["dy"][1], victim)

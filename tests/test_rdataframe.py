@@ -237,7 +237,7 @@ def test_runtime_error_names_file_and_entries(df):
 def test_unreadable_file_names_file(workdir, client):
     path = workdir / "broken.root"
     path.write_bytes(b"this is not a ROOT file" * 100)
-    with pytest.raises(hepflow.ReadError, match="broken.root"):
+    with pytest.raises(hepflow.ReadError, match=r"broken\.root"):
         hepflow.RDataFrame("Events", str(path), client=client)
 
 

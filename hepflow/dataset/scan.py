@@ -11,8 +11,8 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import awkward as ak
 import dask_awkward as dak
-import numpy as np
 
 from hepflow.dataset.chunks import Chunk
 from hepflow.engine.columns import needed_branches

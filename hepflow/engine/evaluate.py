@@ -183,7 +183,7 @@ def _ternary(tree: Typed, frame: Frame) -> Value:
         and tree.type.kind == "scalar"
     if guarded:
         dtype = {"bool": np.bool_, "int": np.int64, "float": np.float64}[tree.type.dtype]
-        out = np.empty(frame.n, dtype=dtype)
+        out: np.ndarray = np.empty(frame.n, dtype=dtype)
         for branch, mask in ((a_tree, cond), (b_tree, ~cond)):
             idx = np.flatnonzero(mask)
             if idx.size:

@@ -18,7 +18,7 @@ from hepflow.dataset.chunks import Chunk
 from hepflow.dataset.prepare import PreparedDataset
 from hepflow.engine import client as clients
 from hepflow.engine.columns import needed_branches
-from hepflow.engine.fill import CountPerChunk, empty
+from hepflow.engine.fill import CountPerChunk
 from hepflow.engine.graph import build_graph
 from hepflow.engine.kernel import Kernel, SampleInfo
 from hepflow.errors import AccountingError

@@ -81,7 +81,7 @@ def forget(url: str, tree: str) -> None:
     if entry is not None:
         try:
             entry[0].close()
-        except Exception:  # noqa: BLE001, S110 - closing a broken handle must not mask the cause
+        except Exception:  # noqa: BLE001 - closing a broken handle must not mask the cause
             pass
 
 

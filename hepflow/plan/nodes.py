@@ -203,7 +203,7 @@ class Range(PlanNode):
     @property
     def needs_offsets(self) -> bool:
         """True when upstream filters make entry numbers known only after a counting pass."""
-        node = self.parent
+        node: PlanNode | None = self.parent
         while node is not None:
             if isinstance(node, (Filter, Range)):
                 return True

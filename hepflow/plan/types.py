@@ -9,12 +9,13 @@ index lists that `Combinations` returns (`combos`). That is enough to reject
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-Kind = Literal["scalar", "jagged", "combos", "unknown"]
-DType = Literal["bool", "int", "float", "other"]
+# "scalar", "jagged", "combos" or "unknown"
+Kind = str
+# "bool", "int", "float" or "other"
+DType = str
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ def empty_hist(model: HistModel, columns: tuple[str, ...], weighted: bool,
                                          else hist.storage.Mean())
     else:
         storage = hist.storage.Weight() if weighted else hist.storage.Double()
-    h = hist.Hist(*axes, storage=storage, name=model.name, label=titles[0] or model.name)
+    h: hist.Hist = hist.Hist(*axes, storage=storage, name=model.name,  # type: ignore[call-overload]
+                             label=titles[0] or model.name)
     return h
 
 

@@ -40,7 +40,7 @@ def check_call(node: n.Call, text: str, samples: Mapping[str, Mapping[str, Any]]
         usage = f'rdfsampleinfo_.{method}("...")' if wants_key else \
             f"rdfsampleinfo_.{method}()"
         raise ExpressionError(f"use {usage}", text, node.start, node.end)
-    key = str(args[0].value) if args else ""  # type: ignore[union-attr]
+    key = str(args[0].value) if args and isinstance(args[0], n.Literal) else ""
     if samples is not None and method in ("GetD", "GetI"):
         missing = [name for name, meta in samples.items() if key not in meta]
         if missing:
