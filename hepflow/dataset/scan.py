@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -134,9 +135,10 @@ def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], cli
     if todo:
         args = [files[i] for i in todo]
         if client is not None:
+            batch = uuid.uuid4().hex[:12]
             futures = client.map(inspect_file, [a[0] for a in args], [a[1] for a in args],
                                  [a[2] for a in args], [a[3] for a in args], pure=False,
-                                 key=[f"hepflow-preprocess-{i}" for i in todo])
+                                 key=[f"hepflow-preprocess-{batch}-{i}" for i in todo])
             found = client.gather(futures)
         else:
             with ThreadPoolExecutor(max_workers=min(8, len(args))) as pool:

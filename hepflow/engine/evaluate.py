@@ -79,8 +79,9 @@ def _unary(op: str, x: Value) -> Value:
     if op == "!":
         truth = _truth(x)
         return np.logical_not(truth) if not isinstance(truth, bool) else not truth
+    x = _as_int(x)  # C++ integral promotion: -b, ~b and +b of a bool are ints
     if op == "-":
-        return -(x.astype(np.int64) if isinstance(x, np.ndarray) and x.dtype == np.bool_ else x)
+        return -x
     if op == "~":
         return np.invert(x)
     return x
@@ -92,7 +93,7 @@ def _is_int(x: Value) -> bool:
     if isinstance(x, ak.Array):
         dtype = vecops._leaf_dtype(x)
         return dtype is not None and (np.issubdtype(dtype, np.integer) or dtype == np.bool_)
-    return isinstance(x, (int, np.integer))
+    return isinstance(x, (int, np.integer, np.bool_))  # `true & true` is a numpy bool
 
 
 _COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
@@ -140,7 +141,7 @@ def _int_arith(op: str, a: Value, b: Value) -> Value:
         return a - b
     if op == "*":
         return a * b
-    if _any_zero(b):
+    if _any_zero(a * 0 + b):  # the divisor where it meets an element of a
         raise EvaluationFailure(f"integer {'division' if op == '/' else 'modulo'} by zero")
     if op == "%":
         return np.fmod(a, b)
@@ -162,7 +163,7 @@ def _logical(op: str, tree: Typed, frame: Frame) -> Value:
         if (op == "and" and not left) or (op == "or" and left):
             return left
         return _truth(_eval(right_tree, frame))
-    if right_tree.may_fail and isinstance(left, np.ndarray):
+    if right_tree.may_fail and isinstance(left, np.ndarray) and right_tree.type.kind == "scalar":
         need = left if op == "and" else ~left
         out = left.copy()
         idx = np.flatnonzero(need)
@@ -179,9 +180,10 @@ def _ternary(tree: Typed, frame: Frame) -> Value:
     cond = _truth(_eval(cond_tree, frame))
     if isinstance(cond, bool):
         return _eval(a_tree if cond else b_tree, frame)
-    guarded = (a_tree.may_fail or b_tree.may_fail) and isinstance(cond, np.ndarray) \
-        and tree.type.kind == "scalar"
-    if guarded:
+    guarded = (a_tree.may_fail or b_tree.may_fail) and isinstance(cond, np.ndarray)
+    if guarded and frame.n and a_tree.type.kind == b_tree.type.kind == "jagged":
+        return _ternary_collections(tree, cond, frame)
+    if guarded and tree.type.kind == "scalar":
         dtype = {"bool": np.bool_, "int": np.int64, "float": np.float64}[tree.type.dtype]
         out: np.ndarray = np.empty(frame.n, dtype=dtype)
         for branch, mask in ((a_tree, cond), (b_tree, ~cond)):
@@ -196,6 +198,19 @@ def _ternary(tree: Typed, frame: Frame) -> Value:
     if any(isinstance(x, ak.Array) for x in (cond, a, b)):
         return ak.where(cond, a, b)
     return np.where(cond, a, b)
+
+
+def _ternary_collections(tree: Typed, cond: np.ndarray, frame: Frame) -> Value:
+    """`c ? v1 : v2` with a per-event c: each branch only on its own events, as in C++."""
+    dtype = {"bool": np.bool_, "int": np.int64, "float": np.float64}[tree.type.dtype]
+    parts, where = [], []
+    for branch, mask in ((tree.args[1], cond), (tree.args[2], ~cond)):
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            parts.append(ak.values_astype(_eval(branch, frame.subset(idx)), dtype))
+            where.append(idx)
+    merged = ak.concatenate(parts) if len(parts) > 1 else parts[0]
+    return merged[np.argsort(np.concatenate(where), kind="stable")]
 
 
 def _index(tree: Typed, frame: Frame) -> Value:

@@ -140,29 +140,48 @@ def Where(cond: ak.Array, a: Value, b: Value) -> ak.Array:
 
 
 def Take(v: ak.Array, idx: Value, default: Value = None) -> ak.Array:
-    """ROOT's Take: by indices, or the first (n > 0) / last (n < 0) n elements."""
+    """ROOT's Take: by indices, or the first (n > 0) / last (n < 0) n elements.
+
+    Without a default, asking for more elements than an event has fails. With
+    one, missing elements are the default (placed first for n < 0, as in ROOT).
+    `n` and the default may differ from event to event.
+    """
     if isinstance(idx, ak.Array):
         if _leaf_dtype(idx) == np.bool_:
             return v[idx]
-        return take_elements(v, idx)
-    if not isinstance(idx, (int, np.integer)):
-        raise EvaluationFailure("Take(v, n) needs a constant n")
-    n = int(idx)
+        if default is None:
+            return take_elements(v, idx)
+        return _take_or_default(v, idx, default)
+    if not isinstance(idx, (int, np.integer, np.ndarray)):
+        raise EvaluationFailure(f"Take(v, n) needs an integer n, not {idx!r}")
+    n = np.broadcast_to(np.asarray(idx, dtype=np.int64), (len(v),))
+    counts = size(v)
+    absn = np.abs(n)
     if default is None:
-        counts = size(v)
-        short = counts < abs(n)
+        short = counts < absn
         if short.any():
             first = int(np.flatnonzero(short)[0])
             raise EvaluationFailure(
-                f"Take asked for {abs(n)} elements of a collection with "
+                f"Take asked for {int(absn[first])} elements of a collection with "
                 f"{int(counts[first])} (event {first} of this chunk)")
-        return v[:, :n] if n >= 0 else v[:, n:]
-    if isinstance(default, float):
-        v = f64(v)
-    if n >= 0:
-        return ak.fill_none(ak.pad_none(v[:, :n], n, axis=1, clip=True), default, axis=1)
-    tail = Reverse(v[:, n:])
-    return Reverse(ak.fill_none(ak.pad_none(tail, -n, axis=1, clip=True), default, axis=1))
+    # element k of the result is element k (n >= 0) or size - |n| + k (n < 0) of v
+    k = ak.local_index(ak.unflatten(np.zeros(int(absn.sum()), np.int8), absn), axis=1)
+    src = ak.where(n >= 0, k, k + (counts - absn))
+    if default is None:
+        return v[src]
+    return _take_or_default(v, src, default)
+
+
+def _take_or_default(v: ak.Array, src: ak.Array, default: Value) -> ak.Array:
+    """`v[src]` per event, with `default` where an index is out of range."""
+    valid = (src >= 0) & (src < size(v))
+    v_bool = _leaf_dtype(v) == np.bool_
+    d_bool = np.asarray(default).dtype == np.bool_
+    if v_bool != d_bool:  # bool meets a number: both become numbers, as in C++
+        v = ak.values_astype(v, np.int64) if v_bool else v
+        default = np.asarray(default, dtype=np.int64) if d_bool else default
+    picked = ak.fill_none(v[ak.mask(src, valid)], False if v_bool and d_bool else 0)
+    return ak.where(valid, picked, default)
 
 
 def take_elements(v: ak.Array, idx: ak.Array) -> ak.Array:
@@ -181,26 +200,16 @@ def take_elements(v: ak.Array, idx: ak.Array) -> ak.Array:
 def element(v: ak.Array, idx: Value) -> np.ndarray:
     """`v[i]` per event: one element each, failing loudly when an event is too short."""
     counts = size(v)
-    if isinstance(idx, (int, np.integer)):
-        short = counts <= idx
-        if short.any():
-            first = int(np.flatnonzero(short)[0])
-            raise EvaluationFailure(
-                f"index {idx} out of range in an event with {int(counts[first])} elements "
-                f"(event {first} of this chunk); guard it, e.g. `n > {idx} && ...`")
-        return np.asarray(ak.to_numpy(v[:, idx]))
-    idx = np.asarray(idx, dtype=np.int64)
-    bad = (idx < 0) | (idx >= counts)
+    index = np.broadcast_to(np.asarray(idx, dtype=np.int64), counts.shape)
+    bad = (index < 0) | (index >= counts)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise EvaluationFailure(
-            f"index {int(idx[first])} out of range in an event with {int(counts[first])} "
-            f"elements (event {first} of this chunk)")
-    layout = ak.to_layout(v)
-    offsets = np.asarray(layout.offsets)[:-1] if hasattr(layout, "offsets") else \
-        np.asarray(layout.starts)
+            f"index {int(index[first])} out of range in an event with {int(counts[first])} "
+            f"elements (event {first} of this chunk); guard it, e.g. `n > i && v[i] ...`")
+    # position in the flattened content; valid for any list layout, also after a subset
     content = ak.to_numpy(ak.flatten(v, axis=1))
-    return np.asarray(content[offsets - offsets[0] + idx] if offsets.size else content[:0])
+    return np.asarray(content[np.cumsum(counts) - counts + index])
 
 
 def abs_(x: Value) -> Value:
@@ -218,7 +227,8 @@ def _round(x: Value) -> Value:
 
 def DeltaPhi(a: Value, b: Value) -> Value:
     """The signed angle from a to b in [-pi, pi], as ROOT::VecOps::DeltaPhi."""
-    r = np.fmod(f64(b) - f64(a), 2.0 * np.pi)
+    with np.errstate(invalid="ignore"):  # an infinite angle gives NaN, quietly
+        r = np.fmod(f64(b) - f64(a), 2.0 * np.pi)
     return r + (r < -np.pi) * (2.0 * np.pi) - (r > np.pi) * (2.0 * np.pi)
 
 

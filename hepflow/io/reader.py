@@ -25,6 +25,7 @@ import uproot
 
 from hepflow.dataset.chunks import Chunk
 from hepflow.errors import ReadError
+from hepflow.io import xrootd_env
 from hepflow.io.policy import ReadOptions
 
 _MAX_OPEN = 16
@@ -46,6 +47,9 @@ def _source_options(url: str, timeout: float | None) -> dict[str, Any]:
     options: dict[str, Any] = {"object_cache": None, "array_cache": None}
     if url.startswith(("root://", "xroot://")):
         options["handler"] = uproot.source.fsspec.FSSpecSource
+        # fsspec-xrootd keeps a failed handle in its cached filesystem; a fresh one per
+        # open lets a retry or a restarted site work (opens are rare: handles are cached).
+        options["skip_instance_cache"] = True
         if timeout:
             options["timeout"] = int(max(1, timeout))
     elif timeout:
@@ -60,6 +64,8 @@ def open_tree(url: str, tree: str, timeout: float | None = None) -> tuple[Any, A
         if key in _open:
             _open.move_to_end(key)
             return _open[key]
+    if url.startswith(("root://", "xroot://")):
+        xrootd_env.apply()
     handle = uproot.open(url, **_source_options(url, timeout))
     try:
         ttree = handle[tree]

@@ -9,7 +9,7 @@ starts it unprivileged on 127.0.0.1, one process per "site".
 
 Layout of one server's private work directory (``XRootDServer.workdir``)::
 
-    xrootd.cfg      the generated configuration
+    xrootd.cfg      the generated configuration (or a copy of ``config_file``)
     admin/          all.adminpath (Unix sockets, so the path is kept short)
     run/            all.pidpath (xrootd.pid)
     log/xrootd.log  the daemon's log (``-l``)
@@ -22,12 +22,17 @@ The exported directory becomes the server's namespace root
 XRootD rejects relative paths).  Several servers over copies of the same tree
 therefore serve the *same* logical names, as replicas at real sites do.
 
-The daemon refuses to run as root, so as root it is started with
-``-R nobody``.  ``nobody`` must be able to read the files; pytest's temporary
-directories live under ``/tmp/pytest-of-<user>`` with mode 0700, so when the
-tree is not readable by that user it is *mirrored* (hard links where the file
-itself is world-readable, copies otherwise) into a world-readable directory
-instead of loosening permissions on the caller's paths.
+The daemon refuses to run as root, so as root it is started as ``nobody``:
+by default its ids are switched before exec (``subprocess.Popen(user=...)``),
+or, with ``drop_privileges="xrootd"``, by xrootd's own ``-R nobody`` (which
+changes only the effective ids).  ``nobody`` must be able to read the files.
+pytest's temporary directories live under ``/tmp/pytest-of-<user>`` with mode
+0700, so when the tree is not readable by that user it is *mirrored* (hard
+links where the file itself is world-readable, copies otherwise) into the
+work directory instead of loosening permissions on the caller's paths.
+
+Client side: see ``FAST_FAIL_CLIENT_SETTINGS`` and ``client_settings`` for
+the XrdCl settings without which a dead server takes minutes to fail.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "FAST_FAIL_CLIENT_SETTINGS",
@@ -56,6 +61,7 @@ __all__ = [
     "XRootDServerError",
     "apply_client_settings",
     "client_settings",
+    "deployment_config",
     "free_port",
     "xrootd_available",
     "xrootd_binary",
@@ -269,6 +275,21 @@ def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
             proc.wait()
 
 
+def deployment_config(name: str) -> Path:
+    """Path of a configuration shipped in the repository's ``deployments/xrootd/``.
+
+    The tests run them through the harness so that the documented configs
+    cannot silently rot.  Only available in a source checkout.
+    """
+    path = Path(__file__).resolve().parents[2] / "deployments" / "xrootd" / name
+    if not path.is_file():
+        raise XRootDServerError(
+            f"{path} not found: deployment configs ship with the source tree only; "
+            "pass config_file= explicitly"
+        )
+    return path
+
+
 class XRootDServer:
     """One unprivileged ``xrootd`` daemon exporting ``directory`` on 127.0.0.1.
 
@@ -286,6 +307,11 @@ class XRootDServer:
             (``xrd.allow host``).  The daemon itself listens on all
             interfaces: xrootd has no bind-address directive.
         user: the account to run as when started as root (ignored otherwise).
+        drop_privileges: how to become ``user`` when started as root.
+            "setuid" (default) switches real, effective and saved ids before
+            exec, so the daemon cannot regain root; "xrootd" passes
+            ``-R user``, with which xrootd 5.5 changes only its *effective*
+            ids (``ps`` shows RUSER root).
         writable: export read-write instead of read-only.
         mirror: True to always serve a mirror of ``directory``, False to
             always serve it in place, None to mirror only when ``user`` cannot
@@ -294,6 +320,15 @@ class XRootDServer:
         startup_timeout: seconds ``start()`` waits for a working server.
         extra_config: more configuration lines appended verbatim (tracing,
             throttling, ...).
+        config_file: run this configuration file (e.g. one of
+            ``deployments/xrootd/``) instead of the generated one.  It is
+            copied into the work directory (plus ``extra_config``) and gets
+            its installation-specific values from the environment:
+            HEPFLOW_XRD_LOCALROOT (the served directory), HEPFLOW_XRD_PORT,
+            HEPFLOW_XRD_ALLOW, HEPFLOW_XRD_RUNDIR (the work directory) and
+            HEPFLOW_XRD_SITENAME, which the harness sets.
+        environ: more environment variables for the daemon (e.g.
+            HEPFLOW_XCACHE_ORIGIN for ``xcache.cfg``).
         workdir_parent: where the private work directory is made; it must
             be traversable by ``user`` and short (Unix socket paths).
     """
@@ -311,6 +346,9 @@ class XRootDServer:
         startup_timeout: float = 20.0,
         extra_config: Iterable[str] = (),
         workdir_parent: str | os.PathLike[str] | None = None,
+        drop_privileges: Literal["setuid", "xrootd"] = "setuid",
+        config_file: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.directory = Path(directory).resolve()
         if not self.directory.is_dir():
@@ -320,9 +358,18 @@ class XRootDServer:
         self.writable = writable
         self.startup_timeout = startup_timeout
         self.extra_config = list(extra_config)
+        self.config_file = Path(config_file).resolve() if config_file is not None else None
+        if self.config_file is not None and not self.config_file.is_file():
+            raise FileNotFoundError(f"XRootD configuration {self.config_file} does not exist")
+        self.environ = dict(environ or {})
         self._port = port
         self._port_pinned = port is not None
         self._as_root = os.geteuid() == 0
+        if drop_privileges not in ("setuid", "xrootd"):
+            raise ValueError(
+                f"drop_privileges must be 'setuid' or 'xrootd', not {drop_privileges!r}"
+            )
+        self.drop_privileges = drop_privileges
         self.user = user if self._as_root else pwd.getpwuid(os.geteuid()).pw_name
         self._uid, self._gid, self._groups = _user_ids(self.user)
         self._mirror_wanted = mirror
@@ -331,7 +378,40 @@ class XRootDServer:
         self._export_dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._workdir_cleanup: weakref.finalize[Any, Any] | None = None
         self._paused = False
+
+    @classmethod
+    def xcache(
+        cls,
+        origin: XRootDServer | str,
+        cache_dir: str | os.PathLike[str],
+        *,
+        ram: str = "1g",
+        config_file: str | os.PathLike[str] | None = None,
+        name: str = "xcache",
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> XRootDServer:
+        """An XCache (caching proxy) in front of ``origin``, from ``xcache.cfg``.
+
+        ``origin`` is a server or a ``host:port``.  Cached blocks land in
+        ``cache_dir`` (or, when the daemon's user cannot write there, in a
+        mirror: ``export_dir``).  Clients use ``url(path)`` with the
+        origin's logical names.  ``ram`` is ``pfc.ram``; xrootd 5.5 refuses
+        less than 1g.  ``cache_dir`` is created if missing.
+        """
+        address = origin.address if isinstance(origin, XRootDServer) else origin
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        env = {"HEPFLOW_XCACHE_ORIGIN": address, "HEPFLOW_XCACHE_RAM": ram, **(environ or {})}
+        return cls(
+            cache_dir,
+            config_file=config_file or deployment_config("xcache.cfg"),
+            environ=env,
+            writable=True,  # the daemon writes the cache
+            name=name,
+            **options,
+        )
 
     # -- properties -----------------------------------------------------------
 
@@ -493,8 +573,9 @@ class XRootDServer:
     def close(self) -> None:
         """Stop the daemon and delete the work directory (and mirror)."""
         self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        cleanup, self._workdir_cleanup = self._workdir_cleanup, None
+        if cleanup is not None:
+            cleanup()
         self._workdir = None
         self._export_dir = None
 
@@ -611,6 +692,10 @@ class XRootDServer:
             else:
                 self._export_dir = self.directory
             self._workdir = workdir
+            # Removed by close(), or at garbage collection / interpreter exit
+            # for a server a failing test never closed (after the daemon is
+            # stopped: finalizers run last-registered first).
+            self._workdir_cleanup = weakref.finalize(self, shutil.rmtree, workdir, True)
         except BaseException:
             self._workdir = None
             self._export_dir = None
@@ -635,14 +720,38 @@ class XRootDServer:
         ]
         return "\n".join(lines) + "\n"
 
+    def _daemon_environ(self) -> dict[str, str]:
+        """The daemon's environment: ours, the HEPFLOW_XRD_* values, ``environ``."""
+        env = dict(os.environ)
+        env.update(
+            HEPFLOW_XRD_LOCALROOT=str(self.export_dir),
+            HEPFLOW_XRD_PORT=str(self.port),
+            HEPFLOW_XRD_ALLOW=self.host,
+            HEPFLOW_XRD_RUNDIR=str(self.workdir),
+            HEPFLOW_XRD_SITENAME=_sanitize_sitename(self.name),
+        )
+        env.update(self.environ)
+        return env
+
     def _launch(self, binary: str) -> None:
-        self.config_path.write_text(self._config_text())
+        if self.config_file is not None:
+            text = self.config_file.read_text()
+            if self.extra_config:
+                text += (
+                    "\n# added by hepflow.testing.xrootd\n" + "\n".join(self.extra_config) + "\n"
+                )
+        else:
+            text = self._config_text()
+        self.config_path.write_text(text)
         self.config_path.chmod(0o644)
         with contextlib.suppress(FileNotFoundError):
             self.log_path.unlink()  # readiness is judged from this run's log only
         argv = [binary, "-c", str(self.config_path), "-l", str(self.log_path)]
-        if self._as_root:
+        drop: dict[str, Any] = {}
+        if self._as_root and self.drop_privileges == "xrootd":
             argv += ["-R", self.user]
+        elif self._as_root:
+            drop = {"user": self._uid, "group": self._gid, "extra_groups": []}
         with open(self.workdir / "stderr.txt", "wb") as err:
             proc = subprocess.Popen(  # fixed argument list, never a shell
                 argv,
@@ -651,6 +760,8 @@ class XRootDServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
                 start_new_session=True,  # a Ctrl-C in the test run is not sent to it
+                env=self._daemon_environ(),
+                **drop,
             )
         self._proc = proc
         self._paused = False

@@ -106,6 +106,9 @@ class _Checker:
                 node.op in ("&", "|", "^") else "int"
             return Typed("binary", ColumnType(kind, dtype), (left, right), node.op, may_fail)
         dtype = promote(left.type.dtype, right.type.dtype)
+        if node.op in ("/", "%") and dtype == "int" and \
+                not (right.op == "const" and right.value != 0):
+            may_fail = True  # integer division by zero: guard it like an index
         return Typed("binary", ColumnType(kind, dtype), (left, right), node.op, may_fail)
 
     def visit_Ternary(self, node: n.Ternary) -> Typed:

@@ -1,0 +1,70 @@
+"""XRootD client (XrdCl) settings for the processes that read `root://` files.
+
+XrdCl's defaults are built for the WAN: a 120 s connection window, 5 retries,
+and a host that failed once is refused for 1800 s. hepflow already retries
+and fails over to other replicas itself, so a facility usually wants XrdCl to
+give up quickly. Settings come from `dask.config` (`hepflow.xrootd`, e.g.
+`DASK_HEPFLOW__XROOTD__XRD_CONNECTIONWINDOW=10`) and are applied once per
+worker process, before its first `root://` open. `XRD_*` variables already in
+the worker's environment always win, as in XrdCl itself.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+
+import dask.config
+
+#: XRD_<NAME> environment variable → the XrdCl Env key `EnvPutInt` takes.
+XRDCL_ENV_KEYS: dict[str, str] = {
+    "XRD_CONNECTIONWINDOW": "ConnectionWindow",
+    "XRD_CONNECTIONRETRY": "ConnectionRetry",
+    "XRD_REQUESTTIMEOUT": "RequestTimeout",
+    "XRD_STREAMTIMEOUT": "StreamTimeout",
+    "XRD_TIMEOUTRESOLUTION": "TimeoutResolution",
+    "XRD_STREAMERRORWINDOW": "StreamErrorWindow",
+    "XRD_REDIRECTLIMIT": "RedirectLimit",
+    "XRD_DATASERVERTTL": "DataServerTTL",
+    "XRD_LOADBALANCERTTL": "LoadBalancerTTL",
+    "XRD_SUBSTREAMSPERCHANNEL": "SubStreamsPerChannel",
+}
+
+_lock = threading.Lock()
+_applied: dict[str, int] = {}
+
+
+def configured_settings() -> dict[str, int]:
+    """The `hepflow.xrootd` settings from dask.config, validated."""
+    raw = dask.config.get("hepflow.xrootd", default={}) or {}
+    out: dict[str, int] = {}
+    for name, value in dict(raw).items():
+        key = str(name).upper()
+        if key not in XRDCL_ENV_KEYS:
+            raise ValueError(f"unknown XRootD client setting {name!r}; known: "
+                             f"{', '.join(sorted(XRDCL_ENV_KEYS))}")
+        out[key] = int(value)
+    return out
+
+
+def apply(settings: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Apply XrdCl settings in this process (environment variables take precedence)."""
+    settings = configured_settings() if settings is None else dict(settings)
+    with _lock:
+        todo = {k: v for k, v in settings.items() if _applied.get(k) != v}
+        if not todo:
+            return dict(_applied)
+        try:
+            from XRootD.client import EnvPutInt
+        except ImportError:
+            return dict(_applied)
+        for name, value in todo.items():
+            if name in os.environ:
+                continue
+            EnvPutInt(XRDCL_ENV_KEYS[name], int(value))
+            _applied[name] = int(value)
+        return dict(_applied)
+
+
+__all__ = ["XRDCL_ENV_KEYS", "apply", "configured_settings"]
