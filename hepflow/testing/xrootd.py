@@ -54,6 +54,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from hepflow.io.xrootd_env import XRDCL_ENV_KEYS
+
 __all__ = [
     "FAST_FAIL_CLIENT_SETTINGS",
     "Sites",
@@ -90,19 +92,6 @@ FAST_FAIL_CLIENT_SETTINGS: dict[str, int] = {
     "XRD_STREAMERRORWINDOW": 0,  # do not blacklist a host:port that failed
 }
 
-# XRD_<NAME> environment variable -> XrdCl Env key, for EnvPutInt in-process.
-_XRDCL_ENV_KEYS: dict[str, str] = {
-    "XRD_CONNECTIONWINDOW": "ConnectionWindow",
-    "XRD_CONNECTIONRETRY": "ConnectionRetry",
-    "XRD_REQUESTTIMEOUT": "RequestTimeout",
-    "XRD_STREAMTIMEOUT": "StreamTimeout",
-    "XRD_TIMEOUTRESOLUTION": "TimeoutResolution",
-    "XRD_STREAMERRORWINDOW": "StreamErrorWindow",
-    "XRD_REDIRECTLIMIT": "RedirectLimit",
-    "XRD_DATASERVERTTL": "DataServerTTL",
-    "XRD_LOADBALANCERTTL": "LoadBalancerTTL",
-    "XRD_SUBSTREAMSPERCHANNEL": "SubStreamsPerChannel",
-}
 
 _READY_LINE = "initialization completed"
 _FAILED_LINE = "initialization failed"
@@ -175,7 +164,7 @@ def apply_client_settings(
     except ImportError:  # bindings missing: subprocesses still get os.environ
         return effective
     for name, value in effective.items():
-        key = _XRDCL_ENV_KEYS.get(name)
+        key = XRDCL_ENV_KEYS.get(name)
         if key is not None:
             EnvPutInt(key, value)
     return effective
@@ -198,7 +187,7 @@ def client_settings(
         pass
     else:
         for name in settings:
-            key = _XRDCL_ENV_KEYS.get(name)
+            key = XRDCL_ENV_KEYS.get(name)
             if key is not None:
                 saved_live[key] = int(EnvGetInt(key))
     try:
