@@ -196,3 +196,27 @@ def test_corrupt_and_wrong_files_are_refused(two_samples, tmp_path):
     df = hepflow.RDataFrame(prepared, client="sync", options=hepflow.Options(retries=0))
     with pytest.raises(hepflow.ReadError, match="different file"):
         df.Count().GetValue()
+
+
+def test_second_run_over_100_files_starts_at_once(tmp_path, client, monkeypatch):
+    from hepflow.samples import make_sample
+
+    paths = [str(p) for p in make_sample(tmp_path, events=20_000, files=100, seed=3,
+                                         basket_entries=200, extra_branches=3)]
+    ds = Dataset.from_dict({"samples": {"a": {"files": paths[:50]}, "b": {"files": paths[50:]}}})
+    first = hepflow.RDataFrame(ds, client=client)
+    assert first.Count().GetValue() == 20_000
+    import hepflow.dataset.scan as scan
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("a cached file must not be opened on the client")
+
+    monkeypatch.setattr(scan, "inspect_file", no_open)
+    monkeypatch.setattr("uproot.open", no_open)
+    start = time.perf_counter()
+    df = hepflow.RDataFrame(ds, client=client)
+    handle = df.Filter("nMuon >= 1").Count()
+    df.dask_graph()
+    assert time.perf_counter() - start < 0.5
+    monkeypatch.undo()
+    assert handle.per_sample()["a"] + handle.per_sample()["b"] == handle.GetValue()
