@@ -73,16 +73,16 @@ def main(events: int = 400_000, files: int = 4, workers: int | None = None,
     import distributed
 
     import hepflow
+    from hepflow.cluster import local_cluster
 
     paths = ensure_sample(Path(outdir), events, files)
     n_workers = workers or max(1, min(os.cpu_count() or 1, 4))
-    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, \
+    with local_cluster(n_workers) as cluster, \
             distributed.Client(cluster) as client:
         print(f"Dask dashboard: {client.dashboard_link}")
         df = hepflow.RDataFrame("Events", paths, client=client)
         hist, count, report = dimuon(df)
-        print(df.Filter(*DIMUON_CUTS[0]).explain())
+        print(df.explain())
         start = time.perf_counter()
         n = count.GetValue()
         seconds = time.perf_counter() - start

@@ -42,8 +42,9 @@ def client() -> Iterator[object]:
     """A real LocalCluster with two process workers, one thread each."""
     import distributed
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, \
+    from hepflow.cluster import local_cluster
+
+    with local_cluster(2) as cluster, \
             distributed.Client(cluster, set_as_default=False) as c:
         yield c
 

@@ -6,7 +6,6 @@ decompression and awkward hold the GIL, so threads would not scale.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -26,9 +25,9 @@ def default_client() -> Any:
         client = _default.get("client")
         if client is not None and client.status == "running":
             return client
-        n_workers = max(1, min(os.cpu_count() or 1, 8))
-        cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                           processes=True, dashboard_address=":0")
+        from hepflow.cluster.local import local_cluster
+
+        cluster = local_cluster()
         client = distributed.Client(cluster, set_as_default=True)
         _default["client"] = client
         _default["cluster"] = cluster

@@ -11,7 +11,7 @@ Where ROOT leaves a case undefined, hepflow picks a documented answer:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import awkward as ak
@@ -41,7 +41,7 @@ def f64(x: Value) -> Value:
         return ak.values_astype(x, np.float64)
     if isinstance(x, np.ndarray):
         return x.astype(np.float64, copy=False)
-    return float(x)
+    return np.float64(x)  # not float(x): 1. / 0. must give inf, not ZeroDivisionError
 
 
 def float_if_float(x: Value) -> Value:
@@ -86,8 +86,8 @@ def StdDev(v: ak.Array) -> np.ndarray:
     v = f64(v)
     count = ak.to_numpy(ak.num(v, axis=1))
     mean = Mean(v)
-    sq = ak.to_numpy(ak.sum((v - mean) ** 2, axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf: NaN, quietly
+        sq = ak.to_numpy(ak.sum((v - mean) ** 2, axis=1))
         return np.where(count > 1, np.sqrt(sq / np.maximum(count - 1, 1)), 0.0)
 
 
@@ -221,8 +221,11 @@ def fabs(x: Value) -> Value:
 
 
 def _round(x: Value) -> Value:
+    """std::round: halfway cases away from zero (floor(|x| + 0.5) is wrong near 0.5)."""
     x = f64(x)
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+    whole = np.floor(np.abs(x))
+    with np.errstate(invalid="ignore"):  # round(inf) is inf, quietly
+        return np.copysign(whole + (np.abs(x) - whole >= 0.5), x)
 
 
 def DeltaPhi(a: Value, b: Value) -> Value:
@@ -247,10 +250,31 @@ def _cartesian(pt: Value, eta: Value, phi: Value, mass: Value) -> tuple[Value, .
     return x, y, z, e
 
 
+def _flat_collections(arrays: Sequence[ak.Array], name: str) -> tuple[list[np.ndarray],
+                                                                         np.ndarray]:
+    """Flat float64 contents of equally sized collections, and the per-event sizes."""
+    counts = size(arrays[0])
+    flats = []
+    for array in arrays:
+        if not np.array_equal(size(array), counts):
+            raise EvaluationFailure(f"{name}: the collections differ in size in some events")
+        flats.append(np.asarray(ak.to_numpy(ak.flatten(array, axis=1)), dtype=np.float64))
+    return flats, counts
+
+
 def InvariantMass(pt: ak.Array, eta: ak.Array, phi: ak.Array, mass: ak.Array) -> np.ndarray:
-    """Mass of the sum of all four-vectors of each event's collection."""
-    x, y, z, e = _cartesian(pt, eta, phi, mass)
-    sx, sy, sz, se = (ak.to_numpy(ak.sum(c, axis=1)) for c in (x, y, z, e))
+    """Mass of the sum of all four-vectors of each event's collection.
+
+    Computed on the flat contents (one pass of numpy ufuncs) and summed per
+    event with `bincount`, which adds each event's elements in order, as
+    ROOT's loop does; ragged awkward arithmetic would realign the collections
+    at every step.
+    """
+    (fpt, feta, fphi, fmass), counts = _flat_collections((pt, eta, phi, mass), "InvariantMass")
+    x, y, z, e = _cartesian(fpt, feta, fphi, fmass)
+    event = np.repeat(np.arange(counts.size), counts)
+    sx, sy, sz, se = (np.bincount(event, weights=c, minlength=counts.size)
+                      for c in (x, y, z, e))
     with np.errstate(invalid="ignore"):
         return np.asarray(np.sqrt(se * se - sx * sx - sy * sy - sz * sz))
 
