@@ -22,7 +22,8 @@ from hepflow.engine.evaluate import evaluate
 from hepflow.engine.vecops import EvaluationFailure
 from hepflow.errors import EvaluationError, HepflowError, ReadError
 from hepflow.io.policy import ReadOptions
-from hepflow.io.reader import read_chunk
+from hepflow.io.reader import ReadStats, read_chunk
+from hepflow.observe.events import emit_chunk
 from hepflow.plan import actions as act
 from hepflow.plan.expr.typed import Expression
 from hepflow.plan.nodes import (
@@ -107,6 +108,9 @@ class _ChunkRun:
         self.offsets = offsets
         self.views: dict[int, _View] = {}
         self.counts: dict[int, tuple[int, int]] = {}
+        self.filter_nodes: list[Filter] = []
+        self.evaluate_seconds = 0.0
+        self.depth = 0
         self.root = _View(None, None, chunk.num_entries)
 
     def view(self, node: PlanNode) -> _View:
@@ -136,6 +140,7 @@ class _ChunkRun:
             mask = mask != 0
         passed = int(np.count_nonzero(mask))
         self.counts[id(node)] = (parent.n, passed)
+        self.filter_nodes.append(node)
         if passed == parent.n:
             return _View(parent, None, parent.n)
         return _View(parent, np.flatnonzero(mask), passed)
@@ -199,6 +204,16 @@ class _ChunkRun:
 
     def compute(self, comp: Computation, at: PlanNode, what: str) -> Any:
         frame = _NodeFrame(self, at)
+        start = time.perf_counter()
+        self.depth += 1
+        try:
+            return self._compute(comp, frame, what)
+        finally:
+            self.depth -= 1
+            if self.depth == 0:
+                self.evaluate_seconds += time.perf_counter() - start
+
+    def _compute(self, comp: Computation, frame: _NodeFrame, what: str) -> Any:
         try:
             if isinstance(comp, Expression):
                 return evaluate(comp.tree, frame)
@@ -235,14 +250,19 @@ class Kernel:
     ranges: tuple[Range, ...]
     read: ReadOptions = field(default_factory=ReadOptions)
     samples: Mapping[str, SampleInfo] = field(default_factory=dict)
+    run_id: str = ""
+    instrument: bool = True
 
     def __call__(self, chunk: Chunk, offsets: Sequence[int] = ()) -> ChunkResult:
+        began = time.time()
         start = time.perf_counter()
         try:
             arrays, stats = read_chunk(chunk, self.branches, self.read)
         except ReadError as exc:
             if self.read.policy != "skip":
+                self._emit(chunk, began, start, None, None, 0.0, error=str(exc))
                 raise
+            self._emit(chunk, began, start, None, None, 0.0, error=str(exc))
             return ChunkResult(tuple({} for _ in self.actions),
                                tuple((0, 0) for _ in self.filters),
                                {chunk.sample: (chunk.num_entries, 0)},
@@ -257,8 +277,43 @@ class Kernel:
         cutflow = tuple(run.counts[id(f)] for f in self.filters)
         processed = len(next(iter(arrays.values()))) if arrays else chunk.num_entries
         metrics = Metrics(stats.bytes_read, stats.seconds, time.perf_counter() - computing)
+        self._emit(chunk, began, start, stats, run, computing)
         return ChunkResult(partials, cutflow, {chunk.sample: (chunk.num_entries, processed)},
                            metrics=metrics)
+
+    def _emit(self, chunk: Chunk, began: float, start: float, stats: ReadStats | None,
+              run: _ChunkRun | None, computing: float, error: str = "") -> None:
+        """Report this chunk's measurements to the scheduler (see hepflow.observe)."""
+        if not self.instrument:
+            return
+        end = time.perf_counter()
+        filters: dict[str, list[int]] = {}
+        if run is not None:
+            for node in run.filter_nodes:
+                if node.name:
+                    counts = run.counts[id(node)]
+                    filters[node.name] = [counts[0], counts[1]]
+        evaluate_s = run.evaluate_seconds if run is not None else 0.0
+        compute_s = (end - computing) if run is not None else 0.0
+        record = {
+            "run": self.run_id, "chunk": chunk.index, "file": chunk.url,
+            "replica": stats.replica if stats else "", "sample": chunk.sample,
+            "entry_start": chunk.entry_start, "entry_stop": chunk.entry_stop,
+            "entries": chunk.num_entries if stats else 0, "filters": filters,
+            "bytes_compressed": stats.bytes_read if stats else 0,
+            "bytes_uncompressed": stats.bytes_uncompressed if stats else 0,
+            "seconds": {
+                "open": stats.open_seconds if stats else 0.0,
+                "network": stats.network_seconds if stats else 0.0,
+                "decompress": stats.decompress_seconds if stats else 0.0,
+                "interpret": stats.interpret_seconds if stats else 0.0,
+                "kernel": evaluate_s,
+                "fill": max(0.0, compute_s - evaluate_s),
+                "total": end - start,
+            },
+            "start": began, "stop": began + (end - start), "error": error,
+        }
+        emit_chunk(record)
 
 
 __all__ = ["Kernel", "SampleInfo"]

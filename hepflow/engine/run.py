@@ -95,13 +95,14 @@ def _lower(lm: LoopManager, actions: Sequence[act.Action], filters: Sequence[Fil
            offsets: dict[int, list[int]], salt: str) -> tuple[Kernel, dict[Any, Any], Any]:
     nodes = [a.node for a in actions] + list(filters)
     ranges = tuple(_ranges(nodes))
+    token = _token(lm, actions, salt)
     kernel = Kernel(tuple(needed_branches(actions, filters)), tuple(actions), tuple(filters),
-                    ranges, lm.options.read, lm.samples)
+                    ranges, lm.options.read, lm.samples, run_id=token,
+                    instrument=salt == "run")
     per_chunk = [[offsets.get(id(r), [0] * len(lm.chunks))[c.index] for r in ranges]
                  for c in lm.chunks]
     options = lm.options.resolved()
-    dsk, key = build_graph(kernel, lm.chunks, per_chunk, options.split_every,
-                           _token(lm, actions, salt))
+    dsk, key = build_graph(kernel, lm.chunks, per_chunk, options.split_every, token)
     return kernel, dsk, key
 
 
