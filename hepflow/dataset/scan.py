@@ -20,9 +20,10 @@ from typing import Any
 from hepflow.dataset.chunks import FileInfo
 from hepflow.dataset.files import is_remote
 from hepflow.errors import ReadError
+from hepflow.io.baskets import BranchLayout, layouts_of
 from hepflow.plan.types import ColumnType, dtype_kind
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def cache_dir() -> Path:
@@ -61,8 +62,9 @@ def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str 
             handle, ttree = open_tree(candidate, tree)
             starts = tuple(int(x) for x in ttree.common_entry_offsets())
             nbytes = int(sum(b.compressed_bytes for b in ttree.values(recursive=True)))
-            return FileInfo(url, tree, int(ttree.num_entries), starts, str(handle.file.uuid),
-                            tuple(replicas), sample, branch_types(ttree), nbytes)
+            return FileInfo(url, tree, int(ttree.num_entries), starts, str(handle.uuid),
+                            tuple(replicas), sample, branch_types(ttree), nbytes,
+                            layouts_of(ttree), int(handle.fEND))
         except Exception as exc:  # noqa: BLE001 - every replica failure is reported below
             errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
     raise ReadError(url, 0, 0, "cannot preprocess: " + "; ".join(errors))
@@ -91,6 +93,8 @@ def _to_json(info: FileInfo) -> dict[str, Any]:
         "replicas": list(info.replicas), "sample": info.sample,
         "branches": {k: [v.kind, v.dtype] for k, v in info.branches.items()},
         "compressed_bytes": info.compressed_bytes,
+        "file_end": info.file_end,
+        "layouts": {k: v.to_json() for k, v in info.layouts.items()},
     }
 
 
@@ -99,7 +103,9 @@ def _from_json(data: dict[str, Any]) -> FileInfo:
                     tuple(data["cluster_starts"]), data["uuid"], tuple(data["replicas"]),
                     data["sample"], {k: ColumnType(v[0], v[1]) for k, v in
                                      data["branches"].items()},
-                    int(data.get("compressed_bytes", 0)))
+                    int(data.get("compressed_bytes", 0)),
+                    {k: BranchLayout.from_json(v) for k, v in data.get("layouts", {}).items()},
+                    int(data.get("file_end", 0)))
 
 
 def _load_cached(key: str) -> FileInfo | None:

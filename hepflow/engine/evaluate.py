@@ -159,7 +159,7 @@ def _any_zero(b: Value) -> bool:
 def _logical(op: str, tree: Typed, frame: Frame) -> Value:
     left = _truth(_eval(tree.args[0], frame))
     right_tree = tree.args[1]
-    if isinstance(left, bool):
+    if isinstance(left, bool) and tree.type.kind == "scalar":  # RVec && is element-wise
         if (op == "and" and not left) or (op == "or" and left):
             return left
         return _truth(_eval(right_tree, frame))
@@ -179,7 +179,9 @@ def _ternary(tree: Typed, frame: Frame) -> Value:
     cond_tree, a_tree, b_tree = tree.args
     cond = _truth(_eval(cond_tree, frame))
     if isinstance(cond, bool):
-        return _eval(a_tree if cond else b_tree, frame)
+        chosen = _eval(a_tree if cond else b_tree, frame)
+        return f64(chosen) if tree.type.dtype == "float" else _as_int(chosen) \
+            if tree.type.dtype == "int" else chosen  # `c ? 1.5 : n` is a double
     guarded = (a_tree.may_fail or b_tree.may_fail) and isinstance(cond, np.ndarray)
     if guarded and frame.n and a_tree.type.kind == b_tree.type.kind == "jagged":
         return _ternary_collections(tree, cond, frame)

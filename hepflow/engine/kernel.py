@@ -22,7 +22,7 @@ from hepflow.engine.evaluate import evaluate
 from hepflow.engine.vecops import EvaluationFailure
 from hepflow.errors import EvaluationError, HepflowError, ReadError
 from hepflow.io.policy import ReadOptions
-from hepflow.io.reader import ReadStats, read_chunk
+from hepflow.io.reader import FileLayout, ReadStats, read_chunk
 from hepflow.observe.events import emit_chunk
 from hepflow.plan import actions as act
 from hepflow.plan.expr.typed import Expression
@@ -252,12 +252,14 @@ class Kernel:
     samples: Mapping[str, SampleInfo] = field(default_factory=dict)
     run_id: str = ""
     instrument: bool = True
+    layouts: Mapping[int, FileLayout] = field(default_factory=dict)
 
     def __call__(self, chunk: Chunk, offsets: Sequence[int] = ()) -> ChunkResult:
         began = time.time()
         start = time.perf_counter()
         try:
-            arrays, stats = read_chunk(chunk, self.branches, self.read)
+            arrays, stats = read_chunk(chunk, self.branches, self.read,
+                                       self.layouts.get(chunk.file_index))
         except ReadError as exc:
             if self.read.policy != "skip":
                 self._emit(chunk, began, start, None, None, 0.0, error=str(exc))

@@ -96,14 +96,25 @@ def _lower(lm: LoopManager, actions: Sequence[act.Action], filters: Sequence[Fil
     nodes = [a.node for a in actions] + list(filters)
     ranges = tuple(_ranges(nodes))
     token = _token(lm, actions, salt)
-    kernel = Kernel(tuple(needed_branches(actions, filters)), tuple(actions), tuple(filters),
-                    ranges, lm.options.read, lm.samples, run_id=token,
-                    instrument=salt == "run")
+    branches = tuple(needed_branches(actions, filters))
+    kernel = Kernel(branches, tuple(actions), tuple(filters), ranges, lm.options.read,
+                    lm.samples, run_id=token, instrument=salt == "run",
+                    layouts=_layouts(lm, branches))
     per_chunk = [[offsets.get(id(r), [0] * len(lm.chunks))[c.index] for r in ranges]
                  for c in lm.chunks]
     options = lm.options.resolved()
     dsk, key = build_graph(kernel, lm.chunks, per_chunk, options.split_every, token)
     return kernel, dsk, key
+
+
+def _layouts(lm: LoopManager, branches: Sequence[str]) -> dict[int, Any]:
+    """Per file, where the needed branches' baskets lie (files lacking any: read via uproot)."""
+    out: dict[int, Any] = {}
+    for index, info in enumerate(lm.source.data):
+        layouts = getattr(info, "layouts", None) or {}
+        if info.file_end and all(b in layouts for b in branches):
+            out[index] = (info.file_end, {b: layouts[b] for b in branches})
+    return out
 
 
 def _range_offsets(lms: Sequence[LoopManager], client: Any) -> list[dict[int, list[int]]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +26,13 @@ import uproot
 from hepflow.dataset.chunks import Chunk
 from hepflow.errors import ReadError
 from hepflow.io import xrootd_env
+from hepflow.io.baskets import BasketTiming, BranchLayout, read_branches
 from hepflow.io.policy import ReadOptions
 
 _MAX_OPEN = 16
 _lock = threading.Lock()
-_open: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
+_files: OrderedDict[str, Any] = OrderedDict()
+_trees: dict[tuple[str, str], Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,45 +96,61 @@ def _source_options(url: str, timeout: float | None) -> dict[str, Any]:
     return options
 
 
-def open_tree(url: str, tree: str, timeout: float | None = None) -> tuple[Any, Any]:
-    """An open (file, tree) pair from this process's cache, opening it if needed."""
-    key = (url, tree)
+def open_file(url: str, timeout: float | None = None) -> Any:
+    """An open `uproot.ReadOnlyFile` from this process's LRU cache.
+
+    Opening the file reads only its header and top directory, which is cheap;
+    the TTree (all its branches) is deserialised only if `open_tree` asks.
+    """
     with _lock:
-        if key in _open:
-            _open.move_to_end(key)
-            return _open[key]
+        if url in _files:
+            _files.move_to_end(url)
+            return _files[url]
     if url.startswith(("root://", "xroot://")):
         xrootd_env.apply()
-    handle = uproot.open(url, **_source_options(url, timeout))
-    try:
-        ttree = handle[tree]
-    except Exception:
-        handle.close()
-        raise
+    handle = uproot.reading.ReadOnlyFile(url, **_source_options(url, timeout))
     with _lock:
-        _open[key] = (handle, ttree)
-        while len(_open) > _MAX_OPEN:
-            _, (old, _) = _open.popitem(last=False)
+        _files[url] = handle
+        while len(_files) > _MAX_OPEN:
+            old_url, old = _files.popitem(last=False)
+            for key in [k for k in _trees if k[0] == old_url]:
+                del _trees[key]
             old.close()
+    return handle
+
+
+def open_tree(url: str, tree: str, timeout: float | None = None) -> tuple[Any, Any]:
+    """An open (ReadOnlyFile, TTree) pair, deserialising the TTree once per process."""
+    handle = open_file(url, timeout)
+    key = (url, tree)
+    with _lock:
+        if key in _trees:
+            return handle, _trees[key]
+    ttree = handle.root_directory[tree]
+    with _lock:
+        _trees[key] = ttree
     return handle, ttree
 
 
-def forget(url: str, tree: str) -> None:
+def forget(url: str, tree: str = "") -> None:
     """Drop a cached handle (after an error, so a retry reopens the file)."""
     with _lock:
-        entry = _open.pop((url, tree), None)
-    if entry is not None:
+        handle = _files.pop(url, None)
+        for key in [k for k in _trees if k[0] == url]:
+            del _trees[key]
+    if handle is not None:
         try:
-            entry[0].close()
+            handle.close()
         except Exception:  # noqa: BLE001 - closing a broken handle must not mask the cause
             pass
 
 
 def close_all() -> None:
     with _lock:
-        entries = list(_open.values())
-        _open.clear()
-    for handle, _ in entries:
+        handles = list(_files.values())
+        _files.clear()
+        _trees.clear()
+    for handle in handles:
         handle.close()
 
 
@@ -140,8 +158,11 @@ class _Refused(ReadError):
     """A replica that answers but holds the wrong file: retrying it cannot help."""
 
 
-def read_chunk(chunk: Chunk, branches: Sequence[str],
-               options: ReadOptions | None = None) -> tuple[dict[str, Any], ReadStats]:
+FileLayout = tuple[int, Mapping[str, BranchLayout]]
+
+
+def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | None = None,
+               layout: FileLayout | None = None) -> tuple[dict[str, Any], ReadStats]:
     """The chunk's branches (numpy for flat, awkward for jagged) and what reading cost."""
     options = options or ReadOptions()
     errors: list[ReadError] = []
@@ -152,7 +173,7 @@ def read_chunk(chunk: Chunk, branches: Sequence[str],
             attempts += 1
             timing = _Timing(0.0, _TimingExecutor(), _TimingExecutor())
             try:
-                arrays, nbytes = _read(url, chunk, branches, options.timeout, timing)
+                arrays, nbytes = _read(url, chunk, branches, options.timeout, timing, layout)
                 assert timing.decompress is not None and timing.interpret is not None
                 unpacked = sum(int(getattr(a, "nbytes", 0)) for a in arrays.values())
                 return arrays, ReadStats(nbytes, time.perf_counter() - start, url, attempts,
@@ -176,27 +197,36 @@ def read_chunk(chunk: Chunk, branches: Sequence[str],
 
 
 def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
-          timing: _Timing) -> tuple[dict[str, Any], int]:
+          timing: _Timing, layout: FileLayout | None = None) -> tuple[dict[str, Any], int]:
     def fail(cause: str, kind: type[ReadError] = ReadError) -> ReadError:
         return kind(chunk.url, chunk.entry_start, chunk.entry_stop, cause, replica=url)
 
     opening = time.perf_counter()
+    fast = layout is not None and all(b in layout[1] for b in branches)
     try:
+        handle = open_file(url, timeout)
+        if chunk.uuid and str(handle.uuid) != chunk.uuid:
+            raise fail(f"this is a different file (UUID {handle.uuid}, expected "
+                       f"{chunk.uuid}); refusing it", _Refused)
+        if fast and layout is not None and int(handle.fEND) != layout[0]:
+            fast = False  # rewritten since preprocessing: read its metadata afresh
+        if fast and layout is not None:
+            timing.open_seconds = time.perf_counter() - opening
+            return _read_baskets(handle, layout[1], chunk, branches, timing, fail)
         handle, ttree = open_tree(url, chunk.tree, timeout)
         timing.open_seconds = time.perf_counter() - opening
+    except ReadError:
+        raise
     except FileNotFoundError as exc:
         raise fail(f"file not found ({exc})") from exc
     except Exception as exc:
         raise fail(f"cannot open the file or tree {chunk.tree!r}: {type(exc).__name__}: "
                    f"{exc}") from exc
-    if chunk.uuid and str(handle.file.uuid) != chunk.uuid:
-        raise fail(f"this is a different file (UUID {handle.file.uuid}, expected "
-                   f"{chunk.uuid}); refusing it", _Refused)
     if ttree.num_entries < chunk.entry_stop:
         raise fail(f"the tree has only {ttree.num_entries} entries", _Refused)
     if not branches:
         return {}, 0
-    source = handle.file.source
+    source = handle.source
     before = int(getattr(source, "num_requested_bytes", 0) or 0)
     try:
         arrays = ttree.arrays(list(branches), entry_start=chunk.entry_start,
@@ -214,4 +244,24 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
     return out, max(nbytes, 0)
 
 
-__all__ = ["ReadStats", "close_all", "forget", "open_tree", "read_chunk"]
+def _read_baskets(handle: Any, layouts: Mapping[str, BranchLayout], chunk: Chunk,
+                  branches: Sequence[str], timing: _Timing,
+                  fail: Any) -> tuple[dict[str, Any], int]:
+    """The fast path: the chunk's baskets straight from the file (see `hepflow.io.baskets`)."""
+    basket_timing = BasketTiming()
+    try:
+        arrays = read_branches(handle, {b: layouts[b] for b in branches}, chunk.entry_start,
+                               chunk.entry_stop, basket_timing)
+    except Exception as exc:
+        raise fail(f"{type(exc).__name__}: {exc}") from exc
+    assert timing.decompress is not None and timing.interpret is not None
+    timing.decompress.seconds += basket_timing.decompress_seconds
+    timing.interpret.seconds += basket_timing.interpret_seconds
+    for name, array in arrays.items():
+        if len(array) != chunk.num_entries:
+            raise fail(f"branch {name} gave {len(array)} entries")
+    return arrays, basket_timing.bytes_read
+
+
+__all__ = ["FileLayout", "ReadStats", "close_all", "forget", "open_file", "open_tree",
+           "read_chunk"]

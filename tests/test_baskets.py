@@ -1,0 +1,96 @@
+"""The direct basket reader, pinned bit for bit against uproot's own `arrays()`."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+import hepflow
+from hepflow.dataset.chunks import Chunk
+from hepflow.io import reader
+from hepflow.io.baskets import BasketTiming, layouts_of, read_branches
+
+
+@pytest.fixture(scope="module", params=["ZSTD", "LZ4", "ZLIB"])
+def wide_file(request, tmp_path_factory):
+    from hepflow.samples import make_sample
+
+    outdir = tmp_path_factory.mktemp(f"wide-{request.param}")
+    (path,) = make_sample(outdir, events=7_000, files=1, seed=17, basket_entries=1_500,
+                          branches=320, compression=request.param)
+    return str(path)
+
+
+def _same(got, want) -> None:
+    if isinstance(want, np.ndarray) or getattr(want, "ndim", 2) == 1:
+        want = np.asarray(ak.to_numpy(want))
+        assert isinstance(got, np.ndarray)
+        assert got.dtype == want.dtype
+        assert got.tobytes() == want.tobytes()
+    else:
+        assert str(got.type).split(" * ", 1)[1] == str(want.type).split(" * ", 1)[1]
+        assert np.array_equal(ak.num(got), ak.num(want))
+        flat_got = ak.to_numpy(ak.flatten(got))
+        flat_want = ak.to_numpy(ak.flatten(want))
+        assert flat_got.dtype == flat_want.dtype
+        assert flat_got.tobytes() == flat_want.tobytes()
+
+
+@pytest.mark.parametrize("start,stop", [(0, 7_000), (0, 1), (1_499, 1_501), (3_000, 4_500),
+                                        (6_999, 7_000), (2_000, 2_000)])
+def test_every_branch_matches_uproot(wide_file, start, stop):
+    with uproot.open(wide_file) as f:
+        tree = f["Events"]
+        layouts = layouts_of(tree)
+        names = list(tree.keys(recursive=True))
+        kinds = {layouts[n].kind for n in layouts}
+        dtypes = {layouts[n].dtype for n in layouts}
+        assert len(layouts) == len(names) >= 320
+        assert kinds == {"flat", "jagged"}
+        assert {">f4", ">i4", "|b1", ">u8", ">u4"} <= dtypes
+        want = tree.arrays(names, entry_start=start, entry_stop=stop, library="ak", how=dict)
+        raw = uproot.reading.ReadOnlyFile(wide_file)
+        timing = BasketTiming()
+        got = read_branches(raw, layouts, start, stop, timing)
+        raw.close()
+    for name in names:
+        _same(got[name], want[name])
+    assert timing.bytes_read > 0 or start == stop
+
+
+def test_chunks_never_deserialise_the_ttree(wide_file):
+    reader.close_all()
+    df = hepflow.RDataFrame("Events", wide_file, client="sync", chunk_entries=1_500)
+    reader.close_all()
+    total = df.Filter("nMuon >= 1").Define("pt0", "Muon_pt[0]").Sum("pt0").GetValue()
+    assert not reader._trees, "a chunk deserialised the TTree"
+    with uproot.open(wide_file) as f:
+        ev = f["Events"].arrays(["nMuon", "Muon_pt"])
+    pt0 = ak.to_numpy(ak.firsts(ev.Muon_pt[ev.nMuon >= 1])).astype(np.float64)
+    assert total == pytest.approx(float(pt0.sum()), rel=1e-12)
+
+
+def test_rewritten_file_falls_back_to_fresh_metadata(wide_file, tmp_path):
+    import shutil
+
+    from hepflow.samples import make_sample
+
+    copy = tmp_path / "copy.root"
+    shutil.copy(wide_file, copy)
+    prepared = hepflow.preprocess(hepflow.Dataset.from_files([copy], "Events"),
+                                  chunk_entries=1_500)
+    info = prepared.files[0]
+    layout = (info.file_end + 1, dict(info.layouts))  # pretend the file grew since
+    chunk = Chunk(0, 0, str(copy), "Events", 0, 1_500, 0, info.uuid)
+    reader.close_all()
+    arrays, _ = reader.read_chunk(chunk, ["Muon_pt", "MET_pt"], layout=layout)
+    assert reader._trees, "a size mismatch must fall back to reading the TTree afresh"
+    with uproot.open(copy) as f:
+        _same(arrays["Muon_pt"], f["Events"]["Muon_pt"].array(entry_stop=1_500))
+    other = make_sample(tmp_path / "other", events=1_500, files=1, seed=2, branches=320)[0]
+    shutil.copy(other, copy)
+    reader.close_all()
+    with pytest.raises(hepflow.ReadError, match="different file"):
+        reader.read_chunk(chunk, ["Muon_pt"], layout=layout)
