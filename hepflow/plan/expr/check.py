@@ -81,7 +81,8 @@ class _Checker:
             raise self.fail("`~` needs an integer operand", node)
         dtype = "int" if arg.type.dtype == "bool" else arg.type.dtype
         if isinstance(arg.value, (int, float)) and arg.op == "const" and node.op == "-":
-            return Typed("const", arg.type, value=-arg.value)
+            # -true is the int -1: the folded constant takes the promoted type
+            return Typed("const", ColumnType(arg.type.kind, dtype), value=-arg.value)
         return Typed("unary", ColumnType(arg.type.kind, dtype), (arg,), node.op, arg.may_fail)
 
     def visit_Binary(self, node: n.Binary) -> Typed:
