@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hepflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_make_sample(sub)
+    from hepflow.cluster.cli import add_parser as add_cluster_commands
+
+    add_cluster_commands(sub)
     demo = sub.add_parser("demo", help="run the dimuon analysis on a generated sample "
                                        "on a local Dask cluster")
     demo.add_argument("--events", type=int, default=400_000)

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Install the Debian packages the tests need (the XRootD server), when missing.
-# The list lives in deployments/xrootd/debian-packages.txt.
+# Install the Debian packages the tests need, when missing: the XRootD server
+# (deployments/xrootd/debian-packages.txt) and a single-node Slurm
+# (deployments/slurm/debian-packages.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if command -v xrootd >/dev/null 2>&1; then
+missing=()
+command -v xrootd >/dev/null 2>&1 || missing+=(deployments/xrootd/debian-packages.txt)
+{ command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1; } \
+  || missing+=(deployments/slurm/debian-packages.txt)
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "warning: the XRootD server (Debian package xrootd-server) is not installed and" >&2
-  echo "         cannot be installed here (needs root and apt-get); XRootD tests will be skipped." >&2
+  echo "warning: missing system packages from ${missing[*]} cannot be installed here" >&2
+  echo "         (needs root and apt-get); the XRootD / Slurm tests will be skipped." >&2
   exit 0
 fi
-mapfile -t packages < <(grep -v -E '^\s*(#|$)' deployments/xrootd/debian-packages.txt)
+packages=()
+for list in "${missing[@]}"; do
+  mapfile -t -O "${#packages[@]}" packages < <(grep -v -E '^\s*(#|$)' "$list")
+done
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}"

@@ -1,9 +1,11 @@
 """Real services for hepflow's tests and benchmarks.
 
 Nothing here is imported by the analysis code itself: these are harnesses that
-start the same daemons a physicist meets at a site (Debian's ``xrootd``), so
-that reading, retries and failover are tested against the real protocol
-instead of a mock that agrees with our own assumptions.
+start the same daemons a physicist meets at a site (Debian's ``xrootd``, a
+single-node Slurm), so that reading, retries, failover and batch submission
+are tested against the real protocols instead of a mock that agrees with our
+own assumptions.  The Slurm harness is `hepflow.testing.slurm` (not imported
+here, so that ``python -m hepflow.testing.slurm`` runs it cleanly).
 """
 
 from __future__ import annotations
