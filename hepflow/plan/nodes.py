@@ -140,6 +140,14 @@ class Source(PlanNode):
     def defines(self) -> Mapping[str, ColumnType]:
         return _SourceColumns(self.branches)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Ship without `data`: workers get their chunks and basket layouts in the tasks.
+
+        The per-file metadata of a wide dataset (basket layouts of ~1,500 branches
+        per file) would otherwise travel with every run's kernel.
+        """
+        return (Source, (self.tree, (), self.branches))
+
 
 class _SourceColumns(Mapping[str, ColumnType]):
     def __init__(self, branches: Mapping[str, ColumnType]) -> None:
