@@ -203,6 +203,13 @@ class RDataFrame:
             raise PlanError(f"DefinePerSample `{name}`: values must be numbers or booleans")
         return self._derive(Define(self._node, name, PerSampleValue(values, ctype, text)))
 
+    def Predict(self, name: str, bundle: Any, output: int | None = None) -> RDataFrame:
+        """A trained model bundle's score as a lazy column (see `hepflow.ml.Predict`)."""
+        from hepflow.ml.predict import Predict
+
+        result: RDataFrame = Predict(self, bundle, name, output=output)
+        return result
+
     def Alias(self, alias: str, column: str) -> RDataFrame:
         self._new_name(alias, "Alias")
         if self._node.lookup(alias) is not None:

@@ -1,0 +1,43 @@
+"""Events -> models: feature specs, distributed training, model bundles, in-graph inference.
+
+    features = hepflow.ml.Features(["MET_pt", "nJet"], [hepflow.ml.Jagged(["Jet_pt"], 4)],
+                                   label="is_signal", weight="genWeight",
+                                   negative_weights="abs")
+    result = hepflow.ml.train_xgboost(df, features)   # or train_keras(df, features, model_fn)
+    result.save("bundle/")
+    scored = hepflow.ml.Predict(df, hepflow.ml.load("bundle/"), "score")
+
+xgboost and TensorFlow are imported only when a training or prediction needs
+them (TensorFlow takes seconds to import); install them with `hepflow[ml]`.
+"""
+
+from hepflow.ml.bundle import Bundle, load
+from hepflow.ml.errors import TrainingError
+from hepflow.ml.features import Features, Jagged
+from hepflow.ml.keras import train_keras
+from hepflow.ml.metrics import roc_auc, roc_curve
+from hepflow.ml.normalise import Normalisation
+from hepflow.ml.predict import Predict
+from hepflow.ml.prepare import PreparedData, prepare
+from hepflow.ml.results import Scores, TrainResult
+from hepflow.ml.split import Split
+from hepflow.ml.xgb import train_xgboost
+
+__all__ = [
+    "Bundle",
+    "Features",
+    "Jagged",
+    "Normalisation",
+    "Predict",
+    "PreparedData",
+    "Scores",
+    "Split",
+    "TrainResult",
+    "TrainingError",
+    "load",
+    "prepare",
+    "roc_auc",
+    "roc_curve",
+    "train_keras",
+    "train_xgboost",
+]

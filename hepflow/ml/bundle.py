@@ -1,0 +1,184 @@
+"""Model bundles: the model with everything needed to use it correctly later.
+
+A bundle holds the trained model (xgboost UBJSON or a `.keras` file), the
+feature spec, the fitted normalisation, the label meaning (class index ->
+name), the training metrics and provenance (dataset, selection plan, hepflow
+version). A model without its exact input recipe is a trap: the same feature
+order, padding, masks and normalisation must be applied at inference, which is
+what `Bundle.predict_columns` and `Predict` do from the stored spec.
+
+On disk a bundle is a directory: `bundle.json` plus the model file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepflow.ml.errors import PlanError
+from hepflow.ml.features import Features
+from hepflow.ml.normalise import Normalisation
+
+FORMAT = "hepflow-model-bundle"
+VERSION = 1
+_MODEL_FILES = {"xgboost": "model.ubj", "keras": "model.keras"}
+_PREDICT_BATCH = 65536
+
+# Models loaded in this process, by bundle token: one load per worker process.
+_loaded: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class Bundle:
+    """A trained model, its feature spec, normalisation, label meaning and provenance."""
+
+    kind: str
+    model_bytes: bytes
+    features: Features
+    normalisation: Normalisation
+    classes: dict[int, str]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in _MODEL_FILES:
+            raise PlanError(f"unknown model kind {self.kind!r}; expected one of "
+                            f"{', '.join(_MODEL_FILES)}")
+
+    @property
+    def token(self) -> str:
+        """A content hash: two bundles with the same token predict the same."""
+        digest = hashlib.sha256(self.model_bytes)
+        digest.update(json.dumps(self._meta(), sort_keys=True).encode())
+        return digest.hexdigest()[:32]
+
+    @property
+    def model(self) -> Any:
+        """The model object (an `xgboost.Booster` or a Keras model), loaded once per process."""
+        return load_model(self.kind, self.model_bytes, self.token)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return self.features.input_names
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Scores for an input matrix: (n,) for two classes, (n, classes) otherwise."""
+        return predict_matrix(self.kind, self.model, inputs)
+
+    def predict_columns(self, columns: Mapping[str, Any]) -> np.ndarray:
+        """Scores for a chunk's columns (numpy or awkward), prepared exactly as in training."""
+        from hepflow.ml.prepare import columns_to_inputs
+
+        missing = [c for c in self.features.input_columns if c not in columns]
+        if missing:
+            raise PlanError(f"this model needs column(s) {', '.join(missing)}")
+        return self.predict(columns_to_inputs(self.features, self.normalisation, columns))
+
+    # -- files --------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": VERSION, "kind": self.kind,
+                "model_file": _MODEL_FILES[self.kind], "features": self.features.to_dict(),
+                "inputs": list(self.input_names),
+                "normalisation": self.normalisation.to_dict(),
+                "classes": {str(k): v for k, v in self.classes.items()}}
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write `bundle.json` and the model file into `directory` (created if needed)."""
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = self._meta()
+        meta["provenance"] = self.provenance
+        meta["metrics"] = self.metrics
+        model_file = path / _MODEL_FILES[self.kind]
+        tmp = model_file.with_suffix(model_file.suffix + ".tmp")
+        tmp.write_bytes(self.model_bytes)
+        tmp.replace(model_file)
+        (path / "bundle.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+        return path
+
+    def __repr__(self) -> str:
+        auc = self.metrics.get("test_auc")
+        score = f", test AUC {auc:.4f}" if isinstance(auc, float) else ""
+        return (f"<hepflow.ml.Bundle {self.kind}: {len(self.features.input_columns)} columns "
+                f"-> {self.features.n_inputs} inputs, classes {self.classes}{score}>")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def load(directory: str | os.PathLike[str]) -> Bundle:
+    """Read a bundle written by `Bundle.save`."""
+    path = Path(directory)
+    meta_file = path / "bundle.json"
+    if not meta_file.is_file():
+        raise PlanError(f"{path} is not a model bundle (no bundle.json)")
+    meta = json.loads(meta_file.read_text())
+    if meta.get("format") != FORMAT:
+        raise PlanError(f"{meta_file} is not a hepflow model bundle")
+    if int(meta.get("version", 0)) > VERSION:
+        raise PlanError(f"{meta_file} was written by a newer hepflow (bundle version "
+                        f"{meta['version']}); upgrade hepflow to read it")
+    features = Features.from_dict(meta["features"])
+    if list(features.input_names) != list(meta["inputs"]):
+        raise PlanError(f"{meta_file}: the stored inputs do not match the feature spec")
+    return Bundle(meta["kind"], (path / meta["model_file"]).read_bytes(), features,
+                  Normalisation.from_dict(meta["normalisation"]),
+                  {int(k): v for k, v in meta["classes"].items()},
+                  meta.get("provenance", {}), meta.get("metrics", {}))
+
+
+def load_model(kind: str, payload: bytes, token: str) -> Any:
+    """The model from its bytes, cached in this process by token."""
+    with _lock:
+        found = _loaded.get(token)
+        if found is not None:
+            return found
+        if kind == "xgboost":
+            import xgboost
+
+            model: Any = xgboost.Booster()
+            model.load_model(bytearray(payload))
+            model.set_param({"nthread": 1})
+        else:
+            from hepflow.ml.tfsetup import import_keras
+
+            keras = import_keras()
+            with tempfile.TemporaryDirectory(prefix="hepflow-model-") as tmp:
+                file = Path(tmp) / "model.keras"
+                file.write_bytes(payload)
+                model = keras.saving.load_model(file, compile=False)
+        _loaded[token] = model
+        return model
+
+
+def predict_matrix(kind: str, model: Any, inputs: np.ndarray) -> np.ndarray:
+    """Scores from a loaded model: (n,) for one output column, (n, classes) otherwise."""
+    x = np.ascontiguousarray(inputs, dtype=np.float32)
+    if kind == "xgboost":
+        out = np.asarray(model.inplace_predict(x)) if len(x) else np.zeros(0, np.float32)
+    else:
+        pieces = [np.asarray(model(x[i:i + _PREDICT_BATCH], training=False))
+                  for i in range(0, len(x), _PREDICT_BATCH)]
+        out = np.concatenate(pieces) if pieces else np.zeros((0, 1), np.float32)
+    if out.ndim == 2 and out.shape[-1] == 1:
+        out = out[:, 0]
+    return out.astype(np.float32, copy=False)
+
+
+__all__ = ["Bundle", "load", "load_model", "predict_matrix"]

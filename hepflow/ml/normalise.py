@@ -1,0 +1,167 @@
+"""Normalisation fitted in one distributed pass, and the summary that pass produces.
+
+Each chunk contributes mergeable statistics of the training split only (the
+model must not learn from validation or test events, not even their means):
+per value column the count, mean and sum of squared deviations of the *real*
+entries (padded slots are masked out, so four-jet padding does not drag the
+jet pt mean towards zero), minimum and maximum; per split the events, per
+class the events and summed weights. Merging uses Chan's parallel update, so
+the result does not depend on chunking or merge order beyond rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from hepflow.ml.errors import PlanError
+from hepflow.ml.split import SPLIT_NAMES, TRAIN
+
+Method = Literal["standard", "minmax", "none"]
+
+
+@dataclass
+class Moments:
+    """Count, mean, M2, min and max per column over the real (unmasked) entries."""
+
+    n: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @classmethod
+    def empty(cls, width: int) -> Moments:
+        return cls(np.zeros(width), np.zeros(width), np.zeros(width),
+                   np.full(width, np.inf), np.full(width, -np.inf))
+
+    @classmethod
+    def of(cls, values: np.ndarray, valid: np.ndarray) -> Moments:
+        """Moments of one chunk's values where `valid` is True (column by column)."""
+        x = values.astype(np.float64)
+        n = valid.sum(axis=0).astype(np.float64)
+        total = np.where(valid, x, 0.0).sum(axis=0)
+        mean = np.divide(total, n, out=np.zeros_like(total), where=n > 0)
+        dev = np.where(valid, x - mean, 0.0)
+        m2 = (dev * dev).sum(axis=0)
+        lo = np.where(valid, x, np.inf).min(axis=0, initial=np.inf)
+        hi = np.where(valid, x, -np.inf).max(axis=0, initial=-np.inf)
+        return cls(n, mean, m2, lo, hi)
+
+    def merge(self, other: Moments) -> Moments:
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        safe = np.where(n > 0, n, 1.0)
+        mean = self.mean + delta * other.n / safe
+        m2 = self.m2 + other.m2 + delta * delta * self.n * other.n / safe
+        return Moments(n, mean, m2, np.minimum(self.lo, other.lo),
+                       np.maximum(self.hi, other.hi))
+
+    @property
+    def std(self) -> np.ndarray:
+        return np.sqrt(np.divide(self.m2, self.n, out=np.zeros_like(self.m2),
+                                 where=self.n > 0))
+
+
+@dataclass
+class Summary:
+    """What the preparation pass learned: moments, class counts, events per chunk and split."""
+
+    moments: Moments
+    events: np.ndarray  # (3,) events per split
+    class_events: dict[int, np.ndarray] = field(default_factory=dict)  # class -> (3,)
+    class_weights: dict[int, np.ndarray] = field(default_factory=dict)  # class -> (3,)
+    negative: int = 0  # events with a negative weight (before the policy)
+    dropped: int = 0  # events removed by negative_weights="drop"
+    chunks: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+
+    def merge(self, other: Summary) -> Summary:
+        events = {k: self.class_events.get(k, np.zeros(3)) + other.class_events.get(
+            k, np.zeros(3)) for k in set(self.class_events) | set(other.class_events)}
+        weights = {k: self.class_weights.get(k, np.zeros(3)) + other.class_weights.get(
+            k, np.zeros(3)) for k in set(self.class_weights) | set(other.class_weights)}
+        return Summary(self.moments.merge(other.moments), self.events + other.events,
+                       events, weights, self.negative + other.negative,
+                       self.dropped + other.dropped, {**self.chunks, **other.chunks})
+
+    @property
+    def classes(self) -> list[int]:
+        return sorted(k for k, v in self.class_events.items() if v.sum() > 0)
+
+    def split_events(self) -> dict[str, int]:
+        return {name: int(n) for name, n in zip(SPLIT_NAMES, self.events, strict=True)}
+
+    def check(self) -> None:
+        """Fail before training when the data cannot train a classifier."""
+        if self.events[TRAIN] == 0:
+            raise PlanError("no events in the training split: check the selection and the "
+                            "Split fractions")
+        train_classes = [k for k, v in self.class_events.items() if v[TRAIN] > 0]
+        if len(train_classes) < 2:
+            found = ", ".join(str(k) for k in train_classes) or "none"
+            raise PlanError(f"the label has a single class in the training split (class "
+                            f"{found}); a classifier needs events of at least two classes: "
+                            "check the label column or the per-sample classes")
+        if any(k < 0 for k in train_classes):
+            raise PlanError(f"label classes must be integers >= 0, found {train_classes}")
+
+
+def merge_all(items: Iterable[Summary]) -> Summary:
+    out: Summary | None = None
+    for item in items:
+        out = item if out is None else out.merge(item)
+    if out is None:
+        raise PlanError("nothing to summarise: the dataframe has no chunks")
+    return out
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Per value column: x -> (x - shift) / scale, masked slots set to the pad value.
+
+    `standard`: shift = mean, scale = standard deviation; `minmax`: shift =
+    minimum, scale = maximum - minimum (values land in [0, 1] on the training
+    data); `none`: the identity. A constant column gets scale 1.
+    """
+
+    method: Method
+    names: tuple[str, ...]
+    shift: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, moments: Moments, names: Sequence[str], method: Method) -> Normalisation:
+        width = len(names)
+        if method == "standard":
+            shift, scale = moments.mean.copy(), moments.std
+        elif method == "minmax":
+            shift = np.where(np.isfinite(moments.lo), moments.lo, 0.0)
+            scale = np.where(np.isfinite(moments.hi), moments.hi, 0.0) - shift
+        elif method == "none":
+            shift, scale = np.zeros(width), np.ones(width)
+        else:
+            raise PlanError(f"normalisation must be 'standard', 'minmax' or 'none', got "
+                            f"{method!r}")
+        scale = np.where((scale > 0) & np.isfinite(scale), scale, 1.0)
+        return cls(method, tuple(names), shift.astype(np.float64), scale.astype(np.float64))
+
+    def apply(self, values: np.ndarray, valid: np.ndarray, pads: np.ndarray) -> np.ndarray:
+        """Normalised float32 values; slots that are not valid get their pad value."""
+        out = (values.astype(np.float32) - self.shift.astype(np.float32)) / \
+            self.scale.astype(np.float32)
+        return np.where(valid, out, pads[None, :]).astype(np.float32, copy=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "names": list(self.names),
+                "shift": self.shift.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Normalisation:
+        return cls(data["method"], tuple(data["names"]), np.asarray(data["shift"], np.float64),
+                   np.asarray(data["scale"], np.float64))
+
+
+__all__ = ["Method", "Moments", "Normalisation", "Summary", "merge_all"]

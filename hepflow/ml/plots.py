@@ -1,0 +1,121 @@
+"""Pictures of a training: ROC curve, score distributions per class, loss history.
+
+Each function takes a `TrainResult`, draws with matplotlib in the CMS style
+of mplhep, saves a PNG (the Agg backend, so it works on a batch node without
+a display) and returns the path. Score distributions overlay train and test
+per class, weighted and normalised, which is the usual overtraining check.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepflow.ml.metrics import roc_curve
+from hepflow.ml.results import TrainResult
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _style() -> None:
+    try:
+        import mplhep
+
+        mplhep.style.use("CMS")
+    except Exception:  # noqa: BLE001 - the style is cosmetic; plain matplotlib will do
+        pass
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100, bbox_inches="tight")
+    _pyplot().close(fig)
+    return out
+
+
+def _positive(result: TrainResult, score: np.ndarray) -> np.ndarray:
+    return score if score.ndim == 1 else score[:, 1]
+
+
+def roc(result: TrainResult, path: str | os.PathLike[str]) -> Path:
+    """The weighted ROC curve of the test split (and train, dashed), with the AUCs."""
+    plt = _pyplot()
+    _style()
+    fig, ax = plt.subplots(figsize=(7, 7))
+    for name, style in (("test", "-"), ("train", "--")):
+        scores = result.scores.get(name)
+        if scores is None:
+            continue
+        fpr, tpr, _ = roc_curve(scores.label == 1, _positive(result, scores.score),
+                                scores.weight)
+        area = float(np.trapezoid(tpr, fpr))
+        ax.plot(fpr, tpr, style, label=f"{name} (AUC {area:.4f})")
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set_xlabel("False positive rate")
+    ax.set_ylabel("True positive rate")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def scores(result: TrainResult, path: str | os.PathLike[str], bins: int = 40) -> Path:
+    """Score distributions per class: test as filled histograms, train as points."""
+    plt = _pyplot()
+    _style()
+    fig, ax = plt.subplots(figsize=(8, 6))
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    classes = result.bundle.classes
+    for i, (cls, name) in enumerate(sorted(classes.items())):
+        colour = f"C{i}"
+        test = result.scores.get("test")
+        if test is not None:
+            sel = test.label == cls
+            ax.hist(_positive(result, test.score)[sel], bins=edges, weights=test.weight[sel],
+                    density=True, histtype="stepfilled", alpha=0.35, color=colour,
+                    label=f"{name} (test)")
+        train = result.scores.get("train")
+        if train is not None:
+            sel = train.label == cls
+            values, _ = np.histogram(_positive(result, train.score)[sel], bins=edges,
+                                     weights=train.weight[sel], density=True)
+            ax.plot(centres, values, "o", color=colour, markersize=4,
+                    label=f"{name} (train)")
+    ax.set_xlabel("score")
+    ax.set_ylabel("normalised events")
+    ax.set_yscale("log")
+    ax.legend()
+    return _save(fig, path)
+
+
+def history(result: TrainResult, path: str | os.PathLike[str]) -> Path:
+    """Every series of the training history (loss per epoch or boosting round)."""
+    plt = _pyplot()
+    _style()
+    fig, ax = plt.subplots(figsize=(8, 6))
+    for name, values in result.history.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    ax.set_xlabel("epoch" if result.bundle.kind == "keras" else "boosting round")
+    ax.set_ylabel("value")
+    ax.legend()
+    return _save(fig, path)
+
+
+def all_plots(result: TrainResult, directory: str | os.PathLike[str]) -> dict[str, Path]:
+    """roc.png, scores.png and history.png in `directory`."""
+    out = Path(directory)
+    return {"roc": roc(result, out / "roc.png"), "scores": scores(result, out / "scores.png"),
+            "history": history(result, out / "history.png")}
+
+
+__all__ = ["all_plots", "history", "roc", "scores"]

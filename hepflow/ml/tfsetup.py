@@ -1,0 +1,35 @@
+"""Importing TensorFlow quietly and only when needed.
+
+TensorFlow takes seconds to import and prints C++ log lines at start-up, so
+hepflow imports it inside the functions that train or predict with Keras,
+never at module level, and sets its log level first (unless the user did).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def import_tf() -> Any:
+    """`tensorflow`, imported with C++ info/warning logs silenced by default."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow as tf
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        from hepflow.ml.errors import PlanError
+
+        raise PlanError("Keras training needs TensorFlow: pip install 'hepflow[ml]'") from exc
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def import_keras() -> Any:
+    """`keras` (3.x, TensorFlow backend), after `import_tf`."""
+    import_tf()
+    import keras
+
+    return keras
+
+
+__all__ = ["import_keras", "import_tf"]

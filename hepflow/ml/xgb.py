@@ -1,0 +1,132 @@
+"""xgboost training on the Dask workers that hold the feature blocks.
+
+The prepared blocks are futures on the workers that read their chunks; each
+split becomes a Dask array whose partitions are those workers' results, and
+`xgboost.dask.DaskQuantileDMatrix` builds its quantile sketch and histogram
+matrix on the workers holding each partition (xgboost maps partitions to
+workers with `who_has`), so no feature data crosses the network. Early
+stopping watches the validation split; the booster is cut at the best
+iteration, so the bundle predicts exactly what was validated.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from hepflow.ml.bundle import Bundle
+from hepflow.ml.errors import PlanError
+from hepflow.ml.features import Features
+from hepflow.ml.normalise import Method
+from hepflow.ml.prepare import PreparedData, prepare
+from hepflow.ml.results import TrainResult, finish
+from hepflow.ml.split import TRAIN, VALIDATION
+
+
+def _import_xgboost() -> Any:
+    try:
+        import xgboost
+        import xgboost.dask
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise PlanError("xgboost training needs xgboost: pip install 'hepflow[ml]'") from exc
+    return xgboost
+
+
+def default_params(classes: list[int]) -> dict[str, Any]:
+    """Sensible starting parameters for binary or multi-class classification."""
+    if classes == [0, 1]:
+        return {"objective": "binary:logistic", "eval_metric": ["auc", "logloss"],
+                "tree_method": "hist", "max_depth": 6, "eta": 0.1}
+    if classes != list(range(len(classes))):
+        raise PlanError(f"labels must be the classes 0..K-1, found {classes}")
+    return {"objective": "multi:softprob", "num_class": len(classes),
+            "eval_metric": ["mlogloss"], "tree_method": "hist", "max_depth": 6, "eta": 0.1}
+
+
+def _dask_split(prepared: PreparedData, split: int, balance: bool) -> tuple[Any, Any, Any]:
+    """(X, y, w) of one split as Dask arrays whose partitions are the workers' blocks."""
+    import dask.array as da
+
+    client = prepared.client
+    width = prepared.features.n_inputs
+    xs, ys, ws = [], [], []
+    for fut, n in prepared.split_futures(split, balance=balance):
+        x, y, w = (client.submit(operator.getitem, fut, i, pure=False) for i in range(3))
+        xs.append(da.from_delayed(x, shape=(n, width), dtype="float32"))
+        ys.append(da.from_delayed(y, shape=(n,), dtype="float32"))
+        ws.append(da.from_delayed(w, shape=(n,), dtype="float32"))
+    if not xs:
+        return None, None, None
+    return da.concatenate(xs), da.concatenate(ys), da.concatenate(ws)
+
+
+def train_xgboost(df: Any, features: Features | None = None,
+                  params: Mapping[str, Any] | None = None, *, num_boost_round: int = 200,
+                  early_stopping_rounds: int | None = 20, normalisation: Method = "none",
+                  balance_classes: bool = False, verbose: bool = False,
+                  client: Any = None) -> TrainResult:
+    """Train a gradient-boosted classifier with `xgboost.dask` on the dataframe's events.
+
+    `df` is a dataframe (prepared here with `features`) or a `PreparedData`
+    from `hepflow.ml.prepare` (to train several models on one preparation).
+    `params` update `default_params` (early stopping follows the last
+    `eval_metric`, the log loss by default); `balance_classes` scales each class's
+    weights to the same total in training. Returns a `TrainResult` with
+    `.booster`, `.history` (per evaluation set and metric) and `.test_auc`
+    (weighted, on the test split).
+    """
+    xgboost = _import_xgboost()
+    if isinstance(df, PreparedData):
+        prepared = df
+    else:
+        if features is None:
+            raise PlanError("train_xgboost(df, features, ...): features are missing")
+        prepared = prepare(df, features, normalisation=normalisation, client=client)
+    classes = prepared.summary.classes
+    full = default_params(classes)
+    full.update(dict(params or {}))
+    client = prepared.client
+    start = time.perf_counter()
+    # xgboost.dask looks the client up with distributed.get_client(), which only
+    # finds a client made with set_as_default=False inside as_current().
+    with client.as_current():
+        booster, raw_history = _train(xgboost, client, prepared, full, num_boost_round,
+                                      early_stopping_rounds, balance_classes, verbose)
+    best = getattr(booster, "best_iteration", None)
+    seconds = time.perf_counter() - start
+    history = {f"{name}_{metric}": [float(v) for v in values]
+               for name, metrics in raw_history.items() for metric, values in metrics.items()}
+    bundle = Bundle("xgboost", bytes(booster.save_raw("ubj")), prepared.features,
+                    prepared.normalisation, prepared.features.class_names(classes),
+                    dict(prepared.provenance))
+    extra = {"params": {k: v for k, v in full.items()}, "best_iteration": best,
+             "num_boosted_rounds": booster.num_boosted_rounds(),
+             "workers": len(client.scheduler_info()["workers"]),
+             "xgboost_version": xgboost.__version__}
+    return finish(bundle, prepared, history, seconds, extra=extra)
+
+
+def _train(xgboost: Any, client: Any, prepared: PreparedData, params: dict[str, Any],
+           rounds: int, early_stopping_rounds: int | None, balance: bool, verbose: bool,
+           ) -> tuple[Any, dict[str, Any]]:
+    x, y, w = _dask_split(prepared, TRAIN, balance)
+    dtrain = xgboost.dask.DaskQuantileDMatrix(client, x, y, weight=w)
+    evals = [(dtrain, "train")]
+    xv, yv, wv = _dask_split(prepared, VALIDATION, balance)
+    if xv is not None:
+        dvalid = xgboost.dask.DaskQuantileDMatrix(client, xv, yv, weight=wv, ref=dtrain)
+        evals.append((dvalid, "validation"))
+    stopping = early_stopping_rounds if len(evals) > 1 else None
+    output = xgboost.dask.train(client, params, dtrain, num_boost_round=rounds,
+                                evals=evals, early_stopping_rounds=stopping,
+                                verbose_eval=verbose)
+    booster = output["booster"]
+    best = getattr(booster, "best_iteration", None)
+    if stopping and best is not None and best + 1 < booster.num_boosted_rounds():
+        booster = booster[: best + 1]
+    return booster, output["history"]
+
+
+__all__ = ["default_params", "train_xgboost"]
