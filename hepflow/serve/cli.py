@@ -1,0 +1,113 @@
+"""``hepflow serve --models DIR [--config FILE]``: serve every bundle in a folder over HTTP.
+
+Wired into the main command line with one call, ``add_parser(subparsers)``;
+``python -m hepflow.serve`` runs the same command on its own. One process
+serves every model (each loaded once, micro-batched on its threads); to use
+more cores, run several replicas behind the proxy or load balancer, each with
+its own copy of the model folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+_EPILOG = """examples:
+  hepflow serve --models ./models --config serve.yaml
+  hepflow serve --models ./models --insecure-no-auth      # a local test only
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/models
+"""
+
+_WARNING = ("WARNING: --insecure-no-auth: token checking is OFF. Anyone who can reach "
+            "{host}:{port} can run, upload and delete models. Use it only on a trusted "
+            "machine for tests.")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hepflow.errors import HepflowError
+    from hepflow.serve.config import load_config
+
+    try:
+        config = load_config(args.config, models=args.models,
+                             insecure_no_auth=args.insecure_no_auth, host=args.host,
+                             port=args.port, log_level=args.log_level,
+                             access_log=True if args.access_log else None)
+        if config.insecure_no_auth:
+            print(_WARNING.format(host=config.host, port=config.port), file=sys.stderr)
+        run(config)
+    except HepflowError as err:
+        print(f"hepflow serve: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(config: object) -> None:
+    """Run the server in this process until interrupted (uvloop and httptools if present)."""
+    import uvicorn
+
+    from hepflow.serve.app import create_app
+    from hepflow.serve.config import ServeConfig
+
+    if not isinstance(config, ServeConfig):
+        raise TypeError("run() takes a ServeConfig")
+    _log_like_uvicorn(config.log_level)
+    app = create_app(config)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level,
+                access_log=config.access_log, loop=_best("uvloop", "asyncio"),
+                http=_best("httptools", "h11"),
+                limit_concurrency=config.limits.max_connections, timeout_keep_alive=15,
+                server_header=False, lifespan="on")
+
+
+def _log_like_uvicorn(level: str) -> None:
+    """Show hepflow.serve's own log lines (models loaded, uploads, failures) next to uvicorn's."""
+    import logging
+
+    logger = logging.getLogger("hepflow.serve")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level.upper())
+
+
+def _best(preferred: str, fallback: str) -> str:
+    import importlib.util
+
+    return preferred if importlib.util.find_spec(preferred) is not None else fallback
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve`` to the ``hepflow`` command line."""
+    serve = subparsers.add_parser(
+        "serve", help="serve the model bundles of a folder over HTTP (predictions, uploads, "
+                      "metrics; OIDC token auth)",
+        description=__doc__, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--models", required=True, metavar="DIR",
+                       help="folder with one bundle folder per model (the folder name is the "
+                            "model name)")
+    serve.add_argument("--config", default=None, metavar="FILE",
+                       help="YAML/JSON config: auth, limits, batching (see "
+                            "hepflow/serve/config.py)")
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--log-level", default=None,
+                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--insecure-no-auth", action="store_true",
+                       help="switch token checking off (prints a warning; tests only)")
+    serve.set_defaults(func=_serve)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hepflow")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

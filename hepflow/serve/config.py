@@ -1,0 +1,338 @@
+"""The serve config: one frozen, typed record read from a YAML or JSON file.
+
+A config file looks like this (every key is optional except the auth issuer,
+audience and key source; ``--models`` on the command line sets ``models``)::
+
+    host: 127.0.0.1
+    port: 8000
+    auth:
+      issuer: https://iam.example.org/
+      audience: hepflow
+      jwks_url: https://iam.example.org/jwk     # or public_key_file: issuer.pem,
+                                                # or neither: OIDC discovery from the issuer
+      algorithms: [RS256, ES256]
+      leeway_s: 30                              # clock skew allowed on exp/nbf/iat
+      roles:
+        predict: {scopes: [hepflow:predict], groups: [/cms]}
+        admin: {scopes: [hepflow:admin], groups: [/cms/hepflow-admins]}
+    limits:
+      max_body_bytes: 64MiB
+      max_rows: 1000000
+      request_timeout_s: 30
+      rate_limit_per_s: 200                     # per client (token subject, else address)
+      rate_limit_burst: 400
+      max_upload_bytes: 512MiB
+    batching:
+      max_batch_rows: 65536
+      max_delay_ms: 0
+
+Reading never starts anything: an unknown key, a wrong type or an unsafe value
+fails here, with a suggestion, before the server binds a port. Auth cannot be
+switched off from a file: only the explicit ``--insecure-no-auth`` flag (or
+``insecure_no_auth=True`` in Python) does that, so a config copied between
+machines can never silently open a server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hepflow.errors import did_you_mean
+from hepflow.serve.errors import ConfigError
+
+_SYMMETRIC = ("HS256", "HS384", "HS512")
+_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+               "ES512", "EdDSA")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKMGT]i?)?[bB]?\s*$")
+_UNITS = {None: 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+          "ki": 2**10, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def parse_size(value: int | float | str) -> int:
+    """Bytes from ``1048576``, ``"64MiB"``, ``"1.5GB"`` or ``"500kB"``."""
+    if isinstance(value, bool):
+        raise ConfigError(f"a size must be a number of bytes or e.g. '64MiB', got {value!r}")
+    if isinstance(value, (int, float)):
+        return int(value)
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ConfigError(f"cannot read size {value!r}: use bytes or e.g. '64MiB', '1GB'")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def check_key_url(url: str) -> None:
+    """Refuse key URLs over plain HTTP except on the loopback (tests, sidecars)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    host = parts.hostname or ""
+    loopback = host == "localhost"
+    try:
+        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    if parts.scheme != "http" or not loopback:
+        raise ConfigError(f"key URL {url!r}: keys must be fetched over https (plain http "
+                          "only from a loopback address)")
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRule:
+    """Which token scopes or groups grant a role (any one of them is enough)."""
+
+    scopes: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """How bearer tokens are checked, and how their scopes and groups map to roles."""
+
+    issuer: str
+    audience: tuple[str, ...]
+    jwks_url: str | None = None
+    public_key_file: str | None = None
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    leeway_s: float = 30.0
+    jwks_cache_s: float = 600.0
+    jwks_min_refetch_s: float = 10.0
+    jwks_timeout_s: float = 5.0
+    scope_claims: tuple[str, ...] = ("scope", "scp")
+    group_claims: tuple[str, ...] = ("groups", "wlcg.groups")
+    predict: RoleRule = field(default_factory=lambda: RoleRule(scopes=("hepflow:predict",)))
+    admin: RoleRule = field(default_factory=lambda: RoleRule(scopes=("hepflow:admin",)))
+    realm: str = "hepflow"
+    token_cache_size: int = 4096
+
+    def __post_init__(self) -> None:
+        if not self.issuer:
+            raise ConfigError("auth.issuer is required (the `iss` every token must carry)")
+        if not self.audience:
+            raise ConfigError("auth.audience is required (the `aud` tokens must be meant for)")
+        bad = [a for a in self.algorithms if a not in _ALGORITHMS]
+        if bad:
+            why = ("symmetric algorithms would make the verification key a signing key"
+                   if set(bad) & set(_SYMMETRIC) else f"use some of {', '.join(_ALGORITHMS)}")
+            raise ConfigError(f"auth.algorithms: {', '.join(bad)} not accepted: {why}")
+        if self.jwks_url and self.public_key_file:
+            raise ConfigError("auth: give jwks_url or public_key_file, not both")
+        if self.leeway_s < 0 or self.leeway_s > 300:
+            raise ConfigError("auth.leeway_s must be between 0 and 300 seconds")
+        if not self.public_key_file:
+            check_key_url(self.jwks_url or
+                          self.issuer.rstrip("/") + "/.well-known/openid-configuration")
+        if '"' in self.realm or "\\" in self.realm:
+            raise ConfigError("auth.realm may not contain quotes or backslashes")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client or request may ask of the server."""
+
+    max_body_bytes: int = 64 * 2**20
+    max_rows: int = 1_000_000
+    request_timeout_s: float = 30.0
+    rate_limit_per_s: float = 0.0
+    rate_limit_burst: int = 0
+    max_upload_bytes: int = 512 * 2**20
+    upload_timeout_s: float = 300.0
+    max_unpacked_bytes: int = 2 * 2**30
+    max_archive_files: int = 64
+    allow_nan: bool = False
+    max_connections: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_rows", "max_upload_bytes", "max_unpacked_bytes",
+                     "max_archive_files"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"limits.{name} must be at least 1")
+        if self.request_timeout_s <= 0 or self.upload_timeout_s <= 0:
+            raise ConfigError("limits.request_timeout_s and upload_timeout_s must be positive")
+        if self.rate_limit_per_s < 0 or self.rate_limit_burst < 0:
+            raise ConfigError("limits.rate_limit_per_s and rate_limit_burst must be >= 0 "
+                              "(0 switches rate limiting off)")
+
+
+@dataclass(frozen=True, slots=True)
+class Batching:
+    """Micro-batching of concurrent requests into one model call.
+
+    Requests that arrive together (in the same turn of the event loop, or
+    while a model call is running) are stacked up to `max_batch_rows` rows.
+    `max_delay_ms` > 0 additionally waits that long after the first request
+    for more, which raises throughput for slow models at that much latency.
+    xgboost batches of at most `inline_rows` rows are predicted directly on the
+    event loop (a thread hand-off costs more than such a call); larger ones,
+    and every Keras call, run on `threads` worker threads.
+    """
+
+    max_batch_rows: int = 65536
+    max_delay_ms: float = 0.0
+    inline_rows: int = 512
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.max_batch_rows < 1 or self.threads < 1:
+            raise ConfigError("batching.max_batch_rows and batching.threads must be >= 1")
+        if not 0 <= self.max_delay_ms <= 1000:
+            raise ConfigError("batching.max_delay_ms must be between 0 and 1000")
+        if self.inline_rows < 0:
+            raise ConfigError("batching.inline_rows must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """Everything `hepflow serve` needs: the model folder, the address, auth and limits."""
+
+    models: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth: AuthConfig | None = None
+    limits: Limits = field(default_factory=Limits)
+    batching: Batching = field(default_factory=Batching)
+    insecure_no_auth: bool = False
+    log_level: str = "info"
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", Path(self.models))
+        if self.auth is None and not self.insecure_no_auth:
+            raise ConfigError("no auth section: configure token checking (auth.issuer, "
+                              "auth.audience and jwks_url or public_key_file), or start "
+                              "with --insecure-no-auth for a local test")
+        if not 0 <= self.port < 65536:
+            raise ConfigError(f"port {self.port} is not a TCP port")
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path | None = None, *, models: str | Path | None = None,
+                insecure_no_auth: bool = False, **overrides: Any) -> ServeConfig:
+    """A `ServeConfig` from a YAML/JSON file (optional) plus command-line values.
+
+    Command-line values win over the file; `models` must come from one of them.
+    """
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        file = Path(path)
+        try:
+            text = file.read_text()
+        except OSError as err:
+            raise ConfigError(f"cannot read the serve config {file}: {err.strerror}") from err
+        data = _parse(text, file)
+        base = file.parent
+    if "insecure_no_auth" in data:
+        raise ConfigError("insecure_no_auth cannot be set in a config file; pass "
+                          "--insecure-no-auth on the command line if you really mean it")
+    for key, value in overrides.items():
+        if value is not None:
+            data[key] = value
+    if models is not None:
+        data["models"] = str(models)
+    if "models" not in data:
+        raise ConfigError("no model folder: pass --models DIR (or `models:` in the config)")
+    auth = data.get("auth")
+    if isinstance(auth, Mapping) and auth.get("public_key_file"):
+        data["auth"] = {**auth, "public_key_file": str(base / str(auth["public_key_file"]))}
+    if path is not None and not Path(str(data["models"])).is_absolute() and models is None:
+        data["models"] = str(base / str(data["models"]))
+    config: ServeConfig = build(ServeConfig, {**data, "insecure_no_auth": insecure_no_auth}, "")
+    return config
+
+
+def _parse(text: str, file: Path) -> dict[str, Any]:
+    if file.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise ConfigError(f"{file} is not valid JSON: {err}") from err
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{file} is not valid YAML: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of settings")
+    return data
+
+
+def build(cls: type[Any], data: Any, where: str) -> Any:
+    """Instantiate a config dataclass from plain data, checking keys and types."""
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or 'the config'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{where}.{key}" if where else str(key)
+        if key not in fields:
+            hint = did_you_mean(str(key), fields)
+            raise ConfigError(f"unknown setting `{name}`" + (f"; {hint}" if hint else ""))
+        kwargs[key] = _convert(hints[key], value, name)
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        missing = [n for n, f in fields.items() if n not in kwargs
+                   and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        raise ConfigError(f"{where or 'the config'}: missing {', '.join(missing)}") from err
+
+
+def _convert(hint: Any, value: Any, name: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, name)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return build(hint, value, name)
+    if origin is tuple:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+            raise ConfigError(f"`{name}` must be a string or a list of strings, got {value!r}")
+        return tuple(items)
+    if hint is Path:
+        return Path(str(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"`{name}` must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if name.endswith("_bytes"):
+            return parse_size(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"`{name}` must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"`{name}` must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"`{name}` must be a string, got {value!r}")
+        return value
+    return value
+
+
+__all__ = ["AuthConfig", "Batching", "Limits", "RoleRule", "ServeConfig", "build",
+           "check_key_url", "load_config", "parse_size"]
