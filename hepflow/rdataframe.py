@@ -204,7 +204,17 @@ class RDataFrame:
         return self._derive(Define(self._node, name, PerSampleValue(values, ctype, text)))
 
     def Predict(self, name: str, bundle: Any, output: int | None = None) -> RDataFrame:
-        """A trained model bundle's score as a lazy column (see `hepflow.ml.Predict`)."""
+        """A model's score as a lazy column.
+
+        `bundle` is a model bundle (loaded once per worker, see `hepflow.ml.Predict`)
+        or the URL of a model served by `hepflow serve`, called in batches per
+        chunk (the token comes from `$HEPFLOW_SERVE_TOKEN` on the workers).
+        """
+        if isinstance(bundle, str) and bundle.startswith(("http://", "https://")):
+            from hepflow.serve.client import RemoteModel
+
+            remote = RemoteModel(bundle)
+            return self.Define(name, remote, list(remote.columns))
         from hepflow.ml.predict import Predict
 
         result: RDataFrame = Predict(self, bundle, name, output=output)
