@@ -12,9 +12,8 @@ audience and key source; ``--models`` on the command line sets ``models``)::
                                                 # or neither: OIDC discovery from the issuer
       algorithms: [RS256, ES256]
       leeway_s: 30                              # clock skew allowed on exp/nbf/iat
-      roles:
-        predict: {scopes: [hepflow:predict], groups: [/cms]}
-        admin: {scopes: [hepflow:admin], groups: [/cms/hepflow-admins]}
+      predict: {scopes: [hepflow:predict], groups: [/cms]}     # who may predict
+      admin: {scopes: [hepflow:admin], groups: [/cms/hepflow-admins]}
     limits:
       max_body_bytes: 64MiB
       max_rows: 1000000
