@@ -31,7 +31,7 @@ def _keep_running(client: object, files: list[str], stop: threading.Event) -> No
 
     while not stop.is_set():
         df = hepflow.RDataFrame("Events", files, client=client, chunk_entries=50_000)
-        hist, count, report = dimuon(df)
+        _hist, count, _report = dimuon(df)
         print(f"dimuon run: {count.GetValue():,} selected events", flush=True)
 
 

@@ -100,6 +100,10 @@ def connect(config: ClusterConfig | str | os.PathLike[str] | Mapping[str, Any] |
     except BaseException:
         client.close()
         raise
+    if cfg.backend not in ("local", "slurm", "htcondor"):
+        from hepflow.observe import install
+
+        install(client)  # a scheduler we did not start: register the metrics plugin on it
     return client
 
 
@@ -153,7 +157,8 @@ def _local(cfg: ClusterConfig) -> Any:
 
 
 def _jobqueue_common(options: SlurmOptions | HTCondorOptions) -> dict[str, Any]:
-    scheduler_options: dict[str, Any] = {"dashboard_address": ":0"}
+    scheduler_options: dict[str, Any] = {"dashboard_address": ":0",
+                                         "preload": ["hepflow.observe.preload"]}
     if options.scheduler_host:
         scheduler_options["host"] = options.scheduler_host
     kwargs: dict[str, Any] = {

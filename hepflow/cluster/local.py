@@ -31,6 +31,11 @@ def local_cluster(n_workers: int | None = None, **kwargs: Any) -> Any:
     options: dict[str, Any] = {"n_workers": workers, "threads_per_worker": 1,
                                "processes": True, "dashboard_address": ":0"}
     options.update(kwargs)
+    # hepflow's dashboard pages and metrics plugin (see hepflow.observe.preload)
+    scheduler_kwargs = dict(options.get("scheduler_kwargs") or {})
+    scheduler_kwargs["preload"] = [*scheduler_kwargs.get("preload", ()),
+                                   "hepflow.observe.preload"]
+    options["scheduler_kwargs"] = scheduler_kwargs
     with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
         return distributed.LocalCluster(**options)
 

@@ -1,0 +1,340 @@
+"""Aggregation of per-chunk records into run, worker and timeline statistics.
+
+This is the pure-Python core behind the scheduler plugin, the dashboard pages,
+the Prometheus series and the run reports. It knows nothing about Dask: it
+consumes the record dicts that `hepflow.observe.events.emit_chunk` sends, so
+the same numbers can be computed on the scheduler, from the synchronous
+scheduler's local records, or offline from saved records.
+
+Everything here is additive (sums and counts), so records may arrive in any
+order and the totals of a run never depend on which worker ran what.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The phases a chunk's time is split into, in the order they happen.
+PHASES: tuple[str, ...] = ("open", "network", "decompress", "interpret", "kernel", "fill")
+#: Time inside a chunk task not covered by the phases above (setup, bookkeeping).
+OTHER = "other"
+#: Worker time during a run in which no chunk ran: waiting for the scheduler,
+#: the reduction, and workers that finished before the stragglers.
+IDLE = "idle"
+#: Every part of a run's worker time, in display order.
+BREAKDOWN_ORDER: tuple[str, ...] = (*PHASES, OTHER, IDLE)
+
+
+@dataclass
+class WorkerStats:
+    """What one worker did during one run (or in total)."""
+
+    chunks: int = 0
+    entries: int = 0
+    bytes_compressed: int = 0
+    bytes_uncompressed: int = 0
+    busy_seconds: float = 0.0
+    first_start: float = math.inf
+    last_stop: float = 0.0
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        (*PHASES, OTHER), 0.0))
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self.chunks += 1
+        secs = record.get("seconds", {})
+        for phase in PHASES:
+            self.seconds[phase] += float(secs.get(phase, 0.0))
+        self.seconds[OTHER] += max(0.0, float(secs.get("total", 0.0)) -
+                                   sum(float(secs.get(p, 0.0)) for p in PHASES))
+        self.entries += int(record.get("entries", 0))
+        self.bytes_compressed += int(record.get("bytes_compressed", 0))
+        self.bytes_uncompressed += int(record.get("bytes_uncompressed", 0))
+        self.busy_seconds += float(record.get("seconds", {}).get("total", 0.0))
+        self.first_start = min(self.first_start, float(record.get("start", math.inf)))
+        self.last_stop = max(self.last_stop, float(record.get("stop", 0.0)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chunks": self.chunks, "entries": self.entries,
+                "bytes_compressed": self.bytes_compressed,
+                "bytes_uncompressed": self.bytes_uncompressed,
+                "busy_seconds": self.busy_seconds, "seconds": dict(self.seconds),
+                "first_start": self.first_start if self.chunks else None,
+                "last_stop": self.last_stop if self.chunks else None}
+
+
+@dataclass
+class RunStats:
+    """The sums of every chunk record of one run (one run id = one dataframe's pass)."""
+
+    run: str
+    seq: int
+    first_seen: float
+    chunks: int = 0
+    errors: int = 0
+    entries: int = 0
+    bytes_compressed: int = 0
+    bytes_uncompressed: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        (*PHASES, OTHER, "total"), 0.0))
+    filters: dict[str, list[int]] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
+    workers: dict[str, WorkerStats] = field(default_factory=dict)
+    start: float = math.inf
+    stop: float = 0.0
+    last_seen: float = 0.0
+    #: Per-chunk (entries, compressed bytes, total seconds), for the cost model.
+    chunk_costs: list[tuple[int, int, float]] = field(default_factory=list)
+
+    def add(self, record: Mapping[str, Any], seen: float, keep_chunks: int) -> None:
+        self.chunks += 1
+        self.last_seen = seen
+        if record.get("error"):
+            self.errors += 1
+        entries = int(record.get("entries", 0))
+        self.entries += entries
+        self.bytes_compressed += int(record.get("bytes_compressed", 0))
+        self.bytes_uncompressed += int(record.get("bytes_uncompressed", 0))
+        secs = record.get("seconds", {})
+        total = float(secs.get("total", 0.0))
+        for phase in PHASES:
+            self.seconds[phase] += float(secs.get(phase, 0.0))
+        self.seconds[OTHER] += max(0.0, total - sum(float(secs.get(p, 0.0)) for p in PHASES))
+        self.seconds["total"] += total
+        for name, (seen_all, passed) in record.get("filters", {}).items():
+            counts = self.filters.setdefault(str(name), [0, 0])
+            counts[0] += int(seen_all)
+            counts[1] += int(passed)
+        sample = str(record.get("sample", ""))
+        self.samples[sample] = self.samples.get(sample, 0) + entries
+        worker = str(record.get("worker", "?"))
+        self.workers.setdefault(worker, WorkerStats()).add(record)
+        self.start = min(self.start, float(record.get("start", math.inf)))
+        self.stop = max(self.stop, float(record.get("stop", 0.0)))
+        if len(self.chunk_costs) < keep_chunks:
+            self.chunk_costs.append((entries, int(record.get("bytes_compressed", 0)), total))
+
+    @property
+    def wall_seconds(self) -> float:
+        """From the first chunk's start to the last chunk's end, as the workers saw it."""
+        return max(0.0, self.stop - self.start) if self.chunks else 0.0
+
+    def breakdown(self) -> dict[str, float]:
+        """Worker-seconds per phase, plus `other` and `idle` (see the module constants)."""
+        out = {phase: self.seconds[phase] for phase in (*PHASES, OTHER)}
+        capacity = self.wall_seconds * len(self.workers)
+        out[IDLE] = max(0.0, capacity - self.seconds["total"])
+        return out
+
+    def to_dict(self, chunks: bool = True) -> dict[str, Any]:
+        """Everything as plain data; `chunks=False` leaves out the per-chunk costs."""
+        wall = self.wall_seconds
+        return {
+            "run": self.run, "seq": self.seq, "chunks": self.chunks, "errors": self.errors,
+            "entries": self.entries, "bytes_compressed": self.bytes_compressed,
+            "bytes_uncompressed": self.bytes_uncompressed,
+            "seconds": dict(self.seconds), "breakdown": self.breakdown(),
+            "wall_seconds": wall,
+            "events_per_second": self.entries / wall if wall > 0 else 0.0,
+            "mb_per_second": self.bytes_compressed / wall / 1e6 if wall > 0 else 0.0,
+            "filters": {k: list(v) for k, v in self.filters.items()},
+            "samples": dict(self.samples),
+            "workers": {k: v.to_dict() for k, v in self.workers.items()},
+            "start": self.start if self.chunks else None,
+            "stop": self.stop if self.chunks else None,
+            "chunk_costs": [list(c) for c in self.chunk_costs] if chunks else [],
+        }
+
+
+class Timeline:
+    """Entries and bytes per second of wall time, total and per worker.
+
+    A chunk's entries and bytes are spread evenly over the seconds it ran, so
+    the curve shows work as it was done rather than in bursts at completion.
+    Only the last `window` seconds are kept.
+    """
+
+    def __init__(self, window: int = 900) -> None:
+        self.window = window
+        self.total: dict[int, list[float]] = {}
+        self.per_worker: dict[str, dict[int, list[float]]] = {}
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        start = float(record.get("start", 0.0))
+        stop = max(start, float(record.get("stop", start)))
+        entries = float(record.get("entries", 0))
+        nbytes = float(record.get("bytes_compressed", 0))
+        worker = self.per_worker.setdefault(str(record.get("worker", "?")), {})
+        duration = stop - start
+        first, last = int(start), int(stop)
+        for second in range(first, last + 1):
+            if duration <= 0:
+                share = 1.0
+            else:
+                share = (min(stop, second + 1) - max(start, second)) / duration
+            if share <= 0:
+                continue
+            for bins in (self.total, worker):
+                slot = bins.setdefault(second, [0.0, 0.0])
+                slot[0] += entries * share
+                slot[1] += nbytes * share
+        self._prune(last)
+
+    def _prune(self, newest: int) -> None:
+        oldest = newest - self.window
+        if self.total and min(self.total) < oldest:
+            for bins in (self.total, *self.per_worker.values()):
+                for second in [s for s in bins if s < oldest]:
+                    del bins[second]
+
+    def series(self, since: float | None = None) -> dict[str, Any]:
+        """`{"time": [...], "events": [...], "bytes": [...], "workers": {w: {...}}}`."""
+        def dense(bins: Mapping[int, list[float]], seconds: list[int]) -> dict[str, list[float]]:
+            return {"events": [bins.get(s, (0.0, 0.0))[0] for s in seconds],
+                    "bytes": [bins.get(s, (0.0, 0.0))[1] for s in seconds]}
+
+        if not self.total:
+            return {"time": [], "events": [], "bytes": [], "workers": {}}
+        lo, hi = min(self.total), max(self.total)
+        if since is not None:
+            lo = max(lo, int(since))
+        seconds = list(range(lo, hi + 1))
+        out: dict[str, Any] = {"time": [float(s) for s in seconds]}
+        out.update(dense(self.total, seconds))
+        out["workers"] = {w: dense(bins, seconds) for w, bins in self.per_worker.items()}
+        return out
+
+
+class Aggregator:
+    """Every run's statistics, totals since start, and the throughput timeline.
+
+    Thread-safe: the scheduler feeds it from its event loop while tests and the
+    Prometheus collector may read it from other threads.
+    """
+
+    def __init__(self, max_runs: int = 200, keep_chunks: int = 20_000,
+                 window: int = 900) -> None:
+        self._lock = threading.Lock()
+        self.max_runs = max_runs
+        self.keep_chunks = keep_chunks
+        self.runs: OrderedDict[str, RunStats] = OrderedDict()
+        self.seq = 0
+        self.records = 0
+        self.totals = RunStats("total", 0, time.time())
+        self.timeline = Timeline(window)
+        self.scaling: dict[str, Any] | None = None
+
+    def add(self, record: Mapping[str, Any], seen: float | None = None) -> None:
+        """Take one chunk record (as sent by `emit_chunk`)."""
+        now = time.time() if seen is None else seen
+        run_id = str(record.get("run", ""))
+        with self._lock:
+            self.records += 1
+            run = self.runs.get(run_id)
+            if run is None:
+                self.seq += 1
+                run = self.runs[run_id] = RunStats(run_id, self.seq, now)
+                while len(self.runs) > self.max_runs:
+                    self.runs.popitem(last=False)
+            run.add(record, now, self.keep_chunks)
+            self.totals.add(record, now, 0)
+            self.timeline.add(record)
+
+    def extend(self, records: Iterable[Mapping[str, Any]]) -> None:
+        for record in records:
+            self.add(record)
+
+    def mark(self) -> int:
+        """The number of runs seen so far: pass it to `since` to get only later runs."""
+        with self._lock:
+            return self.seq
+
+    def since(self, mark: int) -> list[dict[str, Any]]:
+        """The runs first seen after `mark`, oldest first, as dicts."""
+        with self._lock:
+            return [r.to_dict() for r in self.runs.values() if r.seq > mark]
+
+    def latest(self) -> dict[str, Any] | None:
+        with self._lock:
+            if not self.runs:
+                return None
+            return next(reversed(self.runs.values())).to_dict()
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self.runs.get(run_id)
+            return found.to_dict() if found is not None else None
+
+    def snapshot(self, since_time: float | None = None, recent_runs: int = 20,
+                 ) -> dict[str, Any]:
+        """Totals, the latest and recent runs and the timeline, for pages and reports."""
+        with self._lock:
+            latest = (next(reversed(self.runs.values())).to_dict(chunks=False)
+                      if self.runs else None)
+            recent = [r.to_dict(chunks=False) for r in list(self.runs.values())[-recent_runs:]]
+            return {"records": self.records, "runs": len(self.runs), "seq": self.seq,
+                    "totals": self.totals.to_dict(chunks=False),
+                    "latest": latest, "recent": recent,
+                    "timeline": self.timeline.series(since_time), "scaling": self.scaling}
+
+    def set_scaling(self, summary: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.scaling = dict(summary)
+
+
+def merge_runs(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One summary of several runs' dicts (e.g. all dataframes of one `RunGraphs`)."""
+    runs = list(runs)
+    out: dict[str, Any] = {
+        "runs": [r["run"] for r in runs], "chunks": 0, "errors": 0, "entries": 0,
+        "bytes_compressed": 0, "bytes_uncompressed": 0,
+        "seconds": dict.fromkeys((*PHASES, OTHER, "total"), 0.0),
+        "filters": {}, "samples": {}, "workers": {}, "chunk_costs": []}
+    starts, stops = [], []
+    for r in runs:
+        for key in ("chunks", "errors", "entries", "bytes_compressed", "bytes_uncompressed"):
+            out[key] += r[key]
+        for phase, value in r["seconds"].items():
+            out["seconds"][phase] = out["seconds"].get(phase, 0.0) + value
+        for name, (a, p) in r["filters"].items():
+            counts = out["filters"].setdefault(name, [0, 0])
+            counts[0] += a
+            counts[1] += p
+        for name, n in r["samples"].items():
+            out["samples"][name] = out["samples"].get(name, 0) + n
+        for name, w in r["workers"].items():
+            mine = out["workers"].setdefault(name, {
+                "chunks": 0, "entries": 0, "bytes_compressed": 0, "bytes_uncompressed": 0,
+                "busy_seconds": 0.0, "seconds": dict.fromkeys((*PHASES, OTHER), 0.0),
+                "first_start": None, "last_stop": None})
+            for key in ("chunks", "entries", "bytes_compressed", "bytes_uncompressed",
+                        "busy_seconds"):
+                mine[key] += w[key]
+            for phase, value in w.get("seconds", {}).items():
+                mine["seconds"][phase] = mine["seconds"].get(phase, 0.0) + value
+            if w.get("first_start") is not None:
+                mine["first_start"] = min(mine["first_start"] or math.inf, w["first_start"])
+                mine["last_stop"] = max(mine["last_stop"] or 0.0, w["last_stop"])
+        out["chunk_costs"].extend(r.get("chunk_costs", []))
+        if r.get("start") is not None:
+            starts.append(r["start"])
+            stops.append(r["stop"])
+    wall = (max(stops) - min(starts)) if starts else 0.0
+    out["start"] = min(starts) if starts else None
+    out["stop"] = max(stops) if stops else None
+    out["wall_seconds"] = wall
+    out["events_per_second"] = out["entries"] / wall if wall > 0 else 0.0
+    out["mb_per_second"] = out["bytes_compressed"] / wall / 1e6 if wall > 0 else 0.0
+    breakdown = {phase: out["seconds"].get(phase, 0.0) for phase in (*PHASES, OTHER)}
+    breakdown[IDLE] = max(0.0, wall * len(out["workers"]) - out["seconds"]["total"])
+    out["breakdown"] = breakdown
+    return out
+
+
+__all__ = ["BREAKDOWN_ORDER", "IDLE", "OTHER", "PHASES", "Aggregator", "RunStats", "Timeline",
+           "WorkerStats", "merge_runs"]

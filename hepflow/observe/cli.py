@@ -1,0 +1,134 @@
+"""`hepflow bench`: scaling runs and the scaling model, on the command line.
+
+    hepflow bench scaling ANALYSIS --workers 1,2,4 --mode strong|weak [--repeat 3]
+        [--dataset FILE|GLOB] [--scheduler ADDRESS] [--out DIR]
+    hepflow bench model scaling.json [--events 1e9 --storage-gbs 10 --nic-gbits 10]
+
+ANALYSIS is an analysis file (see `hepflow.analysis`) or a built-in benchmark
+analysis: dimuon, ttbar, training-prep. The cli module of hepflow wires this
+in with `add_parser(subparsers)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _workers(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--workers takes counts like 1,2,4, not {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"--workers takes positive counts, not {text!r}")
+    return tuple(sorted(set(values)))
+
+
+def _scaling(args: argparse.Namespace) -> int:
+    from hepflow.observe.model import Facility, format_model, predict
+    from hepflow.observe.scaling import ScalingConfig, format_table, run_scaling
+    from hepflow.observe.scaling_plot import write_outputs
+
+    dataset: str | tuple[str, ...] | None = None
+    if args.dataset:
+        dataset = args.dataset[0] if len(args.dataset) == 1 else tuple(args.dataset)
+    config = ScalingConfig(
+        analysis=args.analysis, workers=args.workers, mode=args.mode, repeat=args.repeat,
+        warmup=args.warmup, dataset=dataset, events=args.events, files=args.files,
+        sample_dir=args.sample_dir, chunk_entries=args.chunk_entries,
+        scheduler=args.scheduler, outdir=args.out, overhead_tasks=args.overhead_tasks)
+    result = run_scaling(config)
+    result["model"] = predict(result, _facility(args, Facility),
+                              chunk_entries=args.model_chunk_entries)
+    paths = write_outputs(result, args.out)
+    print()
+    print(format_table(result))
+    print()
+    print(format_model(result["model"]))
+    print()
+    print("written: " + ", ".join(str(p) for p in paths.values()))
+    return 0 if all(p["accounting_ok"] for p in result["points"]) else 1
+
+
+def _facility(args: argparse.Namespace, cls: Any) -> Any:
+    return cls(events=int(args.model_events), storage_gbytes_per_s=args.storage_gbs,
+               nic_gbits_per_s=args.nic_gbits, workers_per_node=args.workers_per_node)
+
+
+def _model(args: argparse.Namespace) -> int:
+    from hepflow.observe.model import TARGETS, Facility, format_model, predict
+
+    result = json.loads(Path(args.scaling_json).read_text())
+    targets = args.targets or TARGETS
+    print(format_model(predict(result, _facility(args, Facility), targets,
+                               chunk_entries=args.model_chunk_entries)))
+    return 0
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scaling model (hepflow.observe.model)")
+    g.add_argument("--model-events", type=float, default=1e9,
+                   help="dataset size the model predicts for (default 1e9 events)")
+    g.add_argument("--storage-gbs", type=float, default=10.0,
+                   help="aggregate storage bandwidth, GB/s (default 10)")
+    g.add_argument("--nic-gbits", type=float, default=10.0,
+                   help="network card per node, Gb/s (default 10)")
+    g.add_argument("--workers-per-node", type=int, default=16)
+    g.add_argument("--model-chunk-entries", type=float, default=None,
+                   help="predict for chunks of this many entries (default: as measured)")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `bench` (with `scaling` and `model`) to hepflow's sub-commands."""
+    bench = subparsers.add_parser("bench", help="benchmarks: scaling runs and the scaling "
+                                                "model", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = bench.add_subparsers(dest="bench_command", required=True)
+    p = sub.add_parser("scaling", help="run an analysis at several worker counts",
+                       description="Strong or weak scaling of an analysis on one cluster; "
+                                   "writes scaling.json, scaling.png and scaling.html.")
+    p.add_argument("analysis", help="an analysis file, or dimuon, ttbar, training-prep")
+    p.add_argument("--workers", type=_workers, default=(1, 2),
+                   help="worker counts, e.g. 1,2,4 (default 1,2)")
+    p.add_argument("--mode", choices=("strong", "weak"), default="strong")
+    p.add_argument("--repeat", type=int, default=3, help="timed runs per point (default 3)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    p.add_argument("--dataset", nargs="+", default=None,
+                   help="a dataset file or ROOT files/globs (default: the generated "
+                        "benchmark sample)")
+    p.add_argument("--events", type=int, default=2_000_000,
+                   help="events in the generated benchmark sample (default 2000000)")
+    p.add_argument("--files", type=int, default=8, help="files in the generated sample")
+    p.add_argument("--sample-dir", default="bench-sample")
+    p.add_argument("--chunk-entries", type=int, default=None)
+    p.add_argument("--scheduler", default=None,
+                   help="address of a running Dask scheduler: measures its current size "
+                        "only (default: one LocalCluster per worker count)")
+    p.add_argument("--out", default="scaling-output", help="output folder")
+    p.add_argument("--overhead-tasks", type=int, default=1000,
+                   help="trivial tasks timed to measure the scheduler's per-task overhead")
+    _add_model_options(p)
+    p.set_defaults(func=_scaling)
+    m = sub.add_parser("model", help="predict speed-ups at 10/100/1000 workers from a "
+                                     "scaling.json")
+    m.add_argument("scaling_json")
+    m.add_argument("--targets", type=_workers, default=None, help="e.g. 10,100,1000")
+    _add_model_options(m)
+    m.set_defaults(func=_model)
+    return bench
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "hepflow") -> int:
+    """`hepflow bench ...` on its own (for `python -m benchmarks.*`)."""
+    parser = argparse.ArgumentParser(prog=prog)
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+__all__ = ["add_parser", "main"]

@@ -1,0 +1,180 @@
+"""The scheduler plugin that turns chunk events into live run statistics.
+
+Workers send one `hepflow-chunk` event per chunk (`Worker.log_event`); the
+scheduler's event broker hands every event to each plugin's `log_event` hook,
+so the plugin sees them all, in the scheduler's own process, wherever the
+client runs. Nothing travels with the results, and the broker's own bounded
+event log (1,000 events per topic by default) does not limit what is counted.
+
+Installing it:
+
+* on a running cluster: `hepflow.observe.install(client_or_cluster)`
+  (`Client.register_plugin`, idempotent);
+* when the scheduler starts: `dask scheduler --preload hepflow.observe.preload`,
+  or `scheduler_options={"preload": ["hepflow.observe.preload"]}` with
+  dask-jobqueue, which also lists hepflow's pages in the dashboard's plot menu.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from distributed.diagnostics.plugin import SchedulerPlugin
+
+from hepflow.observe.aggregate import Aggregator, merge_runs
+from hepflow.observe.events import TOPIC
+
+#: The plugin's name on the scheduler (`scheduler.plugins[PLUGIN_NAME]`).
+PLUGIN_NAME = "hepflow-observe"
+#: Topic on which the scaling runner publishes its results for the scaling page.
+SCALING_TOPIC = "hepflow-scaling"
+
+logger = logging.getLogger(__name__)
+
+
+class HepflowPlugin(SchedulerPlugin):
+    """Aggregates `hepflow-chunk` events; serves them to pages, /metrics and clients."""
+
+    name = PLUGIN_NAME
+    idempotent = True
+
+    def __init__(self, max_runs: int = 200, window: int = 900) -> None:
+        self.max_runs = max_runs
+        self.window = window
+        self._aggregator: Aggregator | None = None
+        self.scheduler: Any = None
+
+    @property
+    def aggregator(self) -> Aggregator:
+        # Created lazily so the plugin pickles small and lock-free for register_plugin.
+        if self._aggregator is None:
+            self._aggregator = Aggregator(max_runs=self.max_runs, window=self.window)
+        return self._aggregator
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max_runs": self.max_runs, "window": self.window}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    async def start(self, scheduler: Any) -> None:
+        """Attach to the scheduler: dashboard pages (if not served yet) and /metrics."""
+        self.scheduler = scheduler
+        _ = self.aggregator
+        from hepflow.observe import dashboard, prometheus
+
+        try:
+            dashboard.attach_pages(scheduler)
+        except Exception:  # a missing page must never stop the scheduler
+            logger.warning("hepflow: could not add the dashboard pages", exc_info=True)
+        prometheus.track(self)
+
+    async def close(self) -> None:
+        from hepflow.observe import prometheus
+
+        prometheus.untrack(self)
+
+    def log_event(self, topic: str, msg: Any) -> None:
+        """Called by the scheduler's event broker for every event of every topic."""
+        if topic == TOPIC and isinstance(msg, Mapping):
+            self.aggregator.add(msg, time.time())
+        elif topic == SCALING_TOPIC and isinstance(msg, Mapping):
+            self.aggregator.set_scaling(msg)
+
+
+def plugin_of(scheduler: Any) -> HepflowPlugin | None:
+    """The hepflow plugin of a scheduler, if it has one."""
+    found = getattr(scheduler, "plugins", {}).get(PLUGIN_NAME)
+    return found if isinstance(found, HepflowPlugin) else None
+
+
+def _client_of(target: Any) -> tuple[Any, bool]:
+    """A client for `target` (a Client, a Cluster, or a scheduler address), and if we own it."""
+    import distributed
+
+    if isinstance(target, distributed.Client):
+        return target, False
+    if target is None:
+        return distributed.default_client(), False
+    return distributed.Client(target, set_as_default=False), True
+
+
+def install(target: Any = None) -> None:
+    """Register the hepflow plugin on a running scheduler (idempotent).
+
+    `target` is a `distributed.Client`, a cluster object (e.g. `LocalCluster`,
+    a dask-jobqueue cluster) or a scheduler address; None means the default
+    client. Pages appear in the dashboard at once; to have them also listed in
+    `individual-plots.json` (the dashboard's plot menu and dask-labextension),
+    call `hepflow.observe.register_pages()` before the scheduler starts, or
+    start it with the preload `hepflow.observe.preload`.
+    """
+    client, own = _client_of(target)
+    try:
+        client.register_plugin(HepflowPlugin(), name=PLUGIN_NAME)  # idempotent: class attr
+    finally:
+        if own:
+            client.close()
+
+
+# -- asking the plugin from a client (functions run with Client.run_on_scheduler) -------
+
+
+def _on_scheduler(dask_scheduler: Any, what: str, arg: Any = None) -> Any:
+    plugin = plugin_of(dask_scheduler)
+    if plugin is None:
+        raise RuntimeError("the hepflow plugin is not installed on this scheduler; "
+                           "call hepflow.observe.install(client) first")
+    agg = plugin.aggregator
+    if what == "mark":
+        return agg.mark()
+    if what == "since":
+        return agg.since(int(arg))
+    if what == "snapshot":
+        return agg.snapshot(arg)
+    if what == "n_workers":
+        return len(dask_scheduler.workers)
+    raise ValueError(f"unknown request {what!r}")
+
+
+def mark(client: Any) -> int:
+    """A marker: runs started after it are returned by `runs_since(client, marker)`."""
+    return int(client.run_on_scheduler(_on_scheduler, what="mark"))
+
+
+def runs_since(client: Any, marker: int) -> list[dict[str, Any]]:
+    """Statistics of every run the scheduler saw after `marker`, oldest first."""
+    return list(client.run_on_scheduler(_on_scheduler, what="since", arg=marker))
+
+
+def snapshot(client: Any, since_time: float | None = None) -> dict[str, Any]:
+    """Totals, latest run and timeline, as the dashboard shows them."""
+    return dict(client.run_on_scheduler(_on_scheduler, what="snapshot", arg=since_time))
+
+
+def wait_for_chunks(client: Any, marker: int, chunks: int, timeout: float = 10.0,
+                    ) -> dict[str, Any]:
+    """Merged statistics of the runs after `marker`, once `chunks` records have arrived.
+
+    A run's result can reach the client a moment before the last chunk events
+    reach the scheduler (they travel on different streams), so callers that
+    compare totals wait for the count they expect.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        merged = merge_runs(runs_since(client, marker))
+        if merged["chunks"] >= chunks or time.monotonic() > deadline:
+            return merged
+        time.sleep(0.05)
+
+
+def publish_scaling(client: Any, summary: Mapping[str, Any]) -> None:
+    """Show a scaling result on the cluster's `individual-hepflow-scaling` page."""
+    client.log_event(SCALING_TOPIC, dict(summary))
+
+
+__all__ = ["PLUGIN_NAME", "SCALING_TOPIC", "HepflowPlugin", "install", "mark", "plugin_of",
+           "publish_scaling", "runs_since", "snapshot", "wait_for_chunks"]
