@@ -316,3 +316,20 @@ def test_cutflow_rows_give_efficiencies():
 
     rows = cutflow_rows({"a": [100, 50], "b": [50, 10]})
     assert rows == [("a", 100, 50, 0.5, 0.5), ("b", 50, 10, 0.2, 0.1)]
+
+
+def test_phases_reach_dasks_fine_performance_metrics(observed, dimuon_run):
+    import time
+
+    client = observed["client"]
+    deadline = time.time() + 10
+    labels: set[str] = set()
+    while time.time() < deadline:
+        metrics = client.run_on_scheduler(
+            lambda dask_scheduler: [str(k) for k in dask_scheduler.cumulative_worker_metrics])
+        labels = {k for k in metrics if "hepflow-chunk" in k}
+        if any("hepflow-decompress" in k for k in labels):
+            break
+        time.sleep(0.2)
+    assert any("hepflow-decompress" in k for k in labels), labels
+    assert any("'hepflow-read', 'bytes'" in k for k in labels), labels
