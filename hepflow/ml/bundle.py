@@ -137,7 +137,11 @@ def load(directory: str | os.PathLike[str]) -> Bundle:
     features = Features.from_dict(meta["features"])
     if list(features.input_names) != list(meta["inputs"]):
         raise PlanError(f"{meta_file}: the stored inputs do not match the feature spec")
-    return Bundle(meta["kind"], (path / meta["model_file"]).read_bytes(), features,
+    kind = meta.get("kind")
+    if kind not in _MODEL_FILES or meta.get("model_file") != _MODEL_FILES[kind]:
+        raise PlanError(f"{meta_file}: model kind {kind!r} with model file "
+                        f"{meta.get('model_file')!r} is not a valid bundle layout")
+    return Bundle(kind, (path / _MODEL_FILES[kind]).read_bytes(), features,
                   Normalisation.from_dict(meta["normalisation"]),
                   {int(k): v for k, v in meta["classes"].items()},
                   meta.get("provenance", {}), meta.get("metrics", {}))
