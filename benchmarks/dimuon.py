@@ -198,7 +198,7 @@ def run_coffea(files: Sequence[str], client: Any, chunk_entries: int) -> Outcome
     runner = processor.Runner(executor=processor.DaskExecutor(client=client),
                               schema=BaseSchema, chunksize=chunk_entries, savemetrics=False)
     built = time.perf_counter()
-    out = runner({"sample": list(files)}, TREE, processor_instance=Dimuon())
+    out = runner({"sample": list(files)}, Dimuon(), treename=TREE)
     done = time.perf_counter()
     return Outcome(built - start, done - built, int(out["n"]), out["m"])
 
