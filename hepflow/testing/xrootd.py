@@ -44,7 +44,6 @@ import pwd
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import time
@@ -54,7 +53,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from hepflow.io.xrootd_env import XRDCL_ENV_KEYS
+from hepflow.testing.permissions import _may, _tree_readable, _user_ids
+from hepflow.testing.xrootd_client import (
+    FAST_FAIL_CLIENT_SETTINGS,
+    apply_client_settings,
+    client_settings,
+)
+from hepflow.testing.xrootd_probe import xrootd_stat
 
 __all__ = [
     "FAST_FAIL_CLIENT_SETTINGS",
@@ -70,27 +75,6 @@ __all__ = [
     "xrootd_stat",
 ]
 
-#: Client (XrdCl) settings that make a dead or hung server fail in seconds
-#: and a restarted one usable again at once, for tests.
-#:
-#: XrdCl's defaults are built for WAN production: a connection window of
-#: 120 s, 5 attempts, timeouts checked only every 15 s, and a host that
-#: failed is refused *for the rest of the process* for 1800 s
-#: (XRD_STREAMERRORWINDOW).  Under them a read from a stopped server takes
-#: ~(5-1) x 120 s = 8 minutes to fail, and a server restarted on the same
-#: port stays unusable for half an hour.  Measured with these values on
-#: 127.0.0.1: a stopped server (connection refused) fails in ~0.002 s, a hung
-#: one (SIGSTOP) after XRD_REQUESTTIMEOUT (or the fsspec ``timeout`` storage
-#: option) rounded up to XRD_TIMEOUTRESOLUTION, and a restarted one answers on
-#: the next request.  deployments/xrootd/README.md has production advice.
-FAST_FAIL_CLIENT_SETTINGS: dict[str, int] = {
-    "XRD_CONNECTIONWINDOW": 2,  # seconds one connection attempt may take
-    "XRD_CONNECTIONRETRY": 1,  # attempts per connection (1 = no retry)
-    "XRD_REQUESTTIMEOUT": 5,  # seconds a whole request may take
-    "XRD_STREAMTIMEOUT": 5,  # seconds of silence on a busy stream
-    "XRD_TIMEOUTRESOLUTION": 1,  # how often timeouts are checked
-    "XRD_STREAMERRORWINDOW": 0,  # do not blacklist a host:port that failed
-}
 
 
 _READY_LINE = "initialization completed"
@@ -133,120 +117,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def apply_client_settings(
-    settings: Mapping[str, int] = FAST_FAIL_CLIENT_SETTINGS, *, override: bool = False
-) -> dict[str, int]:
-    """Set XrdCl timeouts/retries for this process and for processes it starts.
-
-    XrdCl reads ``XRD_*`` variables once, when its environment is first used,
-    so setting ``os.environ`` later has no effect in-process; ``EnvPutInt``
-    changes the live values.  Both are done: ``os.environ`` for subprocesses
-    (e.g. Dask workers started afterwards), ``EnvPutInt`` for this one.
-
-    Values already present in ``os.environ`` win unless ``override`` is true,
-    matching XrdCl, which never lets ``EnvPutInt`` override a value that came
-    from the shell.  Returns the values in effect.
-    """
-    effective: dict[str, int] = {}
-    for name, value in settings.items():
-        if not override and name in os.environ:
-            try:
-                effective[name] = int(os.environ[name])
-            except ValueError:
-                effective[name] = int(value)
-            continue
-        os.environ[name] = str(int(value))
-        effective[name] = int(value)
-    try:
-        from XRootD.client import EnvPutInt
-    except ImportError:  # bindings missing: subprocesses still get os.environ
-        return effective
-    for name, value in effective.items():
-        key = XRDCL_ENV_KEYS.get(name)
-        if key is not None:
-            EnvPutInt(key, value)
-    return effective
-
-
-@contextlib.contextmanager
-def client_settings(
-    settings: Mapping[str, int] = FAST_FAIL_CLIENT_SETTINGS, *, override: bool = False
-) -> Iterator[dict[str, int]]:
-    """``apply_client_settings`` for a block, then put the old values back.
-
-    For test fixtures: the XrdCl environment is process-wide, so settings made
-    for one test module must not leak into the rest of the session.
-    """
-    saved_environ = {name: os.environ.get(name) for name in settings}
-    saved_live: dict[str, int] = {}
-    try:
-        from XRootD.client import EnvGetInt
-    except ImportError:
-        pass
-    else:
-        for name in settings:
-            key = XRDCL_ENV_KEYS.get(name)
-            if key is not None:
-                saved_live[key] = int(EnvGetInt(key))
-    try:
-        yield apply_client_settings(settings, override=override)
-    finally:
-        for name, value in saved_environ.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        if saved_live:
-            from XRootD.client import EnvPutInt
-
-            for key, old in saved_live.items():
-                EnvPutInt(key, old)
-
-
-# --------------------------------------------------------------------------
-# permissions
-
-
-def _user_ids(user: str) -> tuple[int, int, frozenset[int]]:
-    entry = pwd.getpwnam(user)
-    groups = frozenset(os.getgrouplist(user, entry.pw_gid))
-    return entry.pw_uid, entry.pw_gid, groups
-
-
-def _may(st: os.stat_result, uid: int, groups: frozenset[int], want: int) -> bool:
-    """Would ``uid`` get the ``want`` bits (r=4, w=2, x=1) on this inode?"""
-    if uid == 0:
-        return True
-    if st.st_uid == uid:
-        bits = (st.st_mode >> 6) & 7
-    elif st.st_gid in groups:
-        bits = (st.st_mode >> 3) & 7
-    else:
-        bits = st.st_mode & 7
-    return bits & want == want
-
-
-def _tree_readable(root: Path, uid: int, groups: frozenset[int]) -> bool:
-    """Can ``uid`` reach ``root`` and read every file below it?"""
-    for ancestor in reversed(root.parents):
-        if not _may(ancestor.stat(), uid, groups, 1):
-            return False
-    for dirpath, dirnames, filenames in os.walk(root):
-        if not _may(os.stat(dirpath), uid, groups, 5):
-            return False
-        for name in dirnames:
-            if not _may(os.stat(os.path.join(dirpath, name)), uid, groups, 5):
-                return False
-        for name in filenames:
-            if not _may(os.stat(os.path.join(dirpath, name)), uid, groups, 4):
-                return False
-    return True
-
-
-# --------------------------------------------------------------------------
-# process handling
 
 
 def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
@@ -815,67 +685,6 @@ class XRootDServer:
 # while the daemon starts would make XrdCl refuse that host:port for
 # XRD_STREAMERRORWINDOW seconds (default 1800) in the *test* process, which
 # is exactly the process whose reads we want to observe.
-
-_KXR_OK = 0
-_KXR_LOGIN = 3007
-_KXR_STAT = 3017
-_HANDSHAKE = struct.pack(">5i", 0, 0, 0, 4, 2012)  # "I am an xroot client"
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("connection closed by the server")
-        data += chunk
-    return data
-
-
-def _response(sock: socket.socket) -> tuple[int, bytes]:
-    _streamid, status, dlen = struct.unpack(">2sHi", _recv_exact(sock, 8))
-    return status, _recv_exact(sock, dlen) if dlen > 0 else b""
-
-
-def xrootd_stat(host: str, port: int, path: str = "/", timeout: float = 2.0) -> str | None:
-    """``stat`` ``path`` with the bare XRootD protocol; None on success, else why not.
-
-    Handshake, anonymous ``kXR_login``, ``kXR_stat``: enough to prove that
-    the daemon is up, speaks xroot and can see its export, without touching
-    XrdCl's per-process connection state.  Servers that demand
-    authentication are reported as not ready.
-    """
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            sock.sendall(_HANDSHAKE)
-            status, _ = _response(sock)
-            if status != _KXR_OK:
-                return f"handshake answered with status {status}"
-            username = b"hepflow\0"
-            sock.sendall(
-                struct.pack(
-                    ">2sHi8sBBBBi", b"\0\1", _KXR_LOGIN, os.getpid(), username, 0, 0, 5, 0, 0
-                )
-            )
-            status, body = _response(sock)
-            if status != _KXR_OK:
-                return f"login answered with status {status}"
-            if len(body) > 16:
-                return "the server requires authentication"
-            encoded = path.encode()
-            sock.sendall(
-                struct.pack(">2sHB11s4si", b"\0\2", _KXR_STAT, 0, bytes(11), bytes(4), len(encoded))
-                + encoded
-            )
-            status, body = _response(sock)
-            if status != _KXR_OK:
-                message = body[4:].rstrip(b"\0").decode(errors="replace")
-                return f"stat {path} answered with status {status}: {message}"
-            return None
-    except (OSError, struct.error) as err:
-        return f"{type(err).__name__}: {err}"
-
 
 def _sanitize_sitename(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c in "_-." else "_" for c in name)
