@@ -51,6 +51,8 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.observe.environment import package_versions
+
 TREE = "Events"
 #: The branches the analysis needs (what the floor reference reads).
 BRANCHES = ("nMuon", "Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge")
@@ -267,16 +269,8 @@ class Series:
 
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for name in ("hepflow", "dask", "distributed", "dask-awkward", "dask-histogram", "uproot",
-                 "awkward", "hist", "numpy", "coffea"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return out
+    return package_versions(("hepflow", "dask", "distributed", "dask-awkward", "dask-histogram",
+                             "uproot", "awkward", "hist", "numpy", "coffea"))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

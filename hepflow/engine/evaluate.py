@@ -8,6 +8,7 @@ some events, it is evaluated only on the events where C++ would evaluate it.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Protocol
 
 import awkward as ak
@@ -98,6 +99,7 @@ def _is_int(x: Value) -> bool:
 
 _COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
             "==": np.equal, "!=": np.not_equal}
+_RING = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 _BITWISE = {"&": np.bitwise_and, "|": np.bitwise_or, "^": np.bitwise_xor,
             "<<": np.left_shift, ">>": np.right_shift}
 
@@ -111,12 +113,8 @@ def _binary(op: str, a: Value, b: Value) -> Value:
         return _int_arith(op, a, b)
     a, b = f64(a), f64(b)
     with np.errstate(all="ignore"):
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
+        if op in _RING:
+            return _RING[op](a, b)
         if op == "/":
             return a / b
         return np.fmod(a, b)
@@ -135,12 +133,8 @@ def _as_int(x: Value) -> Value:
 def _int_arith(op: str, a: Value, b: Value) -> Value:
     """Integer arithmetic with C++ semantics: `/` truncates toward zero, `%` keeps a's sign."""
     a, b = _as_int(a), _as_int(b)
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
+    if op in _RING:
+        return _RING[op](a, b)
     if _any_zero(a * 0 + b):  # the divisor where it meets an element of a
         raise EvaluationFailure(f"integer {'division' if op == '/' else 'modulo'} by zero")
     if op == "%":

@@ -28,18 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from hepflow.observe.aggregate import BREAKDOWN_ORDER, Aggregator, merge_runs
+from hepflow.observe.environment import package_versions
 
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {}
-    for name in ("hepflow", "dask", "distributed", "uproot", "awkward", "bokeh"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return out
+    return package_versions(("hepflow", "dask", "distributed", "uproot", "awkward", "bokeh"),
+                            python=False)
 
 
 def build(runs: Sequence[Mapping[str, Any]], timeline: Mapping[str, Any] | None = None,

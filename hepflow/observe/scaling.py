@@ -43,6 +43,7 @@ import numpy as np
 from hepflow.dataset.spec import Dataset, FileSpec, Sample
 from hepflow.errors import PlanError
 from hepflow.observe.aggregate import BREAKDOWN_ORDER
+from hepflow.observe.environment import package_versions
 
 Mode = Literal["strong", "weak"]
 Booker = Callable[[Dataset, Any], Mapping[str, Any]]
@@ -359,16 +360,8 @@ def summarize(points: list[dict[str, Any]], mode: Mode) -> dict[str, Any]:
 
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for name in ("hepflow", "dask", "distributed", "dask-awkward", "uproot", "awkward",
-                 "numpy"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return out
+    return package_versions(("hepflow", "dask", "distributed", "dask-awkward", "uproot",
+                             "awkward", "numpy"))
 
 
 def run_scaling(config: ScalingConfig, client: Any = None,
