@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hepflow.io.baskets import BranchLayout
+from hepflow.io.baskets import LayoutTable
 from hepflow.plan.types import ColumnType
 
 
@@ -27,7 +27,7 @@ class FileInfo:
     sample: str = ""
     branches: Mapping[str, ColumnType] = field(default_factory=dict, compare=False)
     compressed_bytes: int = 0
-    layouts: Mapping[str, BranchLayout] = field(default_factory=dict, compare=False)
+    layouts: LayoutTable = field(default_factory=LayoutTable, compare=False)
     file_end: int = 0
 
     @property

@@ -20,10 +20,11 @@ from typing import Any
 from hepflow.dataset.chunks import FileInfo
 from hepflow.dataset.files import is_remote
 from hepflow.errors import ReadError
-from hepflow.io.baskets import BranchLayout, layouts_of
-from hepflow.plan.types import ColumnType, dtype_kind
+from hepflow.io.baskets import LayoutTable, layouts_of
+from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
+from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 def cache_dir() -> Path:
@@ -41,30 +42,40 @@ def branch_types(ttree: Any) -> dict[str, ColumnType]:
         interp = branch.interpretation
         if isinstance(interp, uproot.interpretation.numerical.AsDtype):
             if interp.inner_shape:
-                out[name] = ColumnType("jagged", dtype_kind(interp.to_dtype.base))
+                out[name] = column_type("jagged", dtype_kind(interp.to_dtype.base))
             else:
-                out[name] = ColumnType("scalar", dtype_kind(interp.to_dtype))
+                out[name] = column_type("scalar", dtype_kind(interp.to_dtype))
         elif isinstance(interp, uproot.interpretation.jagged.AsJagged) and isinstance(
                 interp.content, uproot.interpretation.numerical.AsDtype):
-            out[name] = ColumnType("jagged", dtype_kind(interp.content.to_dtype))
+            out[name] = column_type("jagged", dtype_kind(interp.content.to_dtype))
         else:
-            out[name] = ColumnType("scalar", "other")
+            out[name] = column_type("scalar", "other")
     return out
+
+
+def _meta_from_uproot(ttree: Any) -> TreeMeta:
+    """What `read_tree_meta` reads, through uproot's full TTree model (any tree uproot reads)."""
+    return TreeMeta(int(ttree.num_entries),
+                    tuple(int(x) for x in ttree.common_entry_offsets()), branch_types(ttree),
+                    layouts_of(ttree),
+                    int(sum(b.compressed_bytes for b in ttree.values(recursive=True))))
 
 
 def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str = "") -> FileInfo:
     """Open one file (trying replicas in turn) and describe it. Runs on a worker."""
-    from hepflow.io.reader import open_tree
+    from hepflow.io.reader import open_file, open_tree
 
     errors = []
     for candidate in tuple(replicas) or (url,):
         try:
-            handle, ttree = open_tree(candidate, tree)
-            starts = tuple(int(x) for x in ttree.common_entry_offsets())
-            nbytes = int(sum(b.compressed_bytes for b in ttree.values(recursive=True)))
-            return FileInfo(url, tree, int(ttree.num_entries), starts, str(handle.uuid),
-                            tuple(replicas), sample, branch_types(ttree), nbytes,
-                            layouts_of(ttree), int(handle.fEND))
+            handle = open_file(candidate)
+            try:
+                meta = read_tree_meta(handle, tree)
+            except Unsupported:
+                meta = _meta_from_uproot(open_tree(candidate, tree)[1])
+            return FileInfo(url, tree, meta.num_entries, meta.cluster_starts,
+                            str(handle.uuid), tuple(replicas), sample, meta.branches,
+                            meta.compressed_bytes, meta.layouts, int(handle.fEND))
         except Exception as exc:  # noqa: BLE001 - every replica failure is reported below
             errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
     raise ReadError(url, 0, 0, "cannot preprocess: " + "; ".join(errors))
@@ -91,21 +102,26 @@ def _to_json(info: FileInfo) -> dict[str, Any]:
         "url": info.url, "tree": info.tree, "num_entries": info.num_entries,
         "cluster_starts": list(info.cluster_starts), "uuid": info.uuid,
         "replicas": list(info.replicas), "sample": info.sample,
-        "branches": {k: [v.kind, v.dtype] for k, v in info.branches.items()},
+        "branches": {"names": list(info.branches),
+                     "kinds": [v.kind for v in info.branches.values()],
+                     "dtypes": [v.dtype for v in info.branches.values()]},
         "compressed_bytes": info.compressed_bytes,
         "file_end": info.file_end,
-        "layouts": {k: v.to_json() for k, v in info.layouts.items()},
+        "layouts": info.layouts.to_json(),
     }
 
 
 def _from_json(data: dict[str, Any]) -> FileInfo:
     return FileInfo(data["url"], data["tree"], int(data["num_entries"]),
                     tuple(data["cluster_starts"]), data["uuid"], tuple(data["replicas"]),
-                    data["sample"], {k: ColumnType(v[0], v[1]) for k, v in
-                                     data["branches"].items()},
-                    int(data.get("compressed_bytes", 0)),
-                    {k: BranchLayout.from_json(v) for k, v in data.get("layouts", {}).items()},
-                    int(data.get("file_end", 0)))
+                    data["sample"], _branches_from_json(data["branches"]),
+                    int(data["compressed_bytes"]), LayoutTable.from_json(data["layouts"]),
+                    int(data["file_end"]))
+
+
+def _branches_from_json(data: dict[str, list[str]]) -> dict[str, ColumnType]:
+    return dict(zip(data["names"], map(column_type, data["kinds"], data["dtypes"]),
+                    strict=True))
 
 
 def _load_cached(key: str) -> FileInfo | None:

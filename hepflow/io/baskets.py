@@ -17,10 +17,11 @@ uproot's `arrays()` bit for bit.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import struct
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,83 @@ class BranchLayout:
         return cls(str(data[0]), str(data[1]), tuple(data[2]), tuple(data[3]), tuple(data[4]))
 
 
+class LayoutTable(Mapping[str, BranchLayout]):
+    """The layouts of a file's branches, packed into one integer array until one is asked for.
+
+    A 1,500-branch file has 1,500 layouts and a plan reads a dozen. Holding
+    them as 1,500 objects (or 6,000 JSON lists) makes loading a cache,
+    unpickling a preprocessing result or shipping a kernel cost more than the
+    run itself, mostly in the garbage collector; one int64 array and a few
+    lists of names cost almost nothing, and a `BranchLayout` is built only for
+    the branches a plan reads. Row i of the array is
+    ``[n, seeks (n), sizes (n), entry boundaries (n + 1)]``.
+    """
+
+    __slots__ = ("_built", "_dtypes", "_index", "_kinds", "_names", "_numbers", "_starts")
+
+    def __init__(self, names: Sequence[str] = (), kinds: Sequence[str] = (),
+                 dtypes: Sequence[str] = (), numbers: Any = None, starts: Any = None) -> None:
+        self._names = list(names)
+        self._kinds = list(kinds)
+        self._dtypes = list(dtypes)
+        self._numbers = np.asarray([] if numbers is None else numbers, dtype=np.int64)
+        self._starts = np.asarray([0] if starts is None else starts, dtype=np.int64)
+        self._index: dict[str, int] | None = None
+        self._built: dict[str, BranchLayout] = {}
+
+    @classmethod
+    def from_rows(cls, names: Sequence[str], kinds: Sequence[str], dtypes: Sequence[str],
+                  rows: Sequence[Sequence[int]]) -> LayoutTable:
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in rows], out=starts[1:])
+        numbers = np.fromiter(itertools.chain.from_iterable(rows), np.int64, int(starts[-1]))
+        return cls(names, kinds, dtypes, numbers, starts)
+
+    @classmethod
+    def of(cls, layouts: Mapping[str, BranchLayout]) -> LayoutTable:
+        values = list(layouts.values())
+        return cls.from_rows(list(layouts), [v.kind for v in values], [v.dtype for v in values],
+                             [(len(v.seeks), *v.seeks, *v.nbytes, *v.entries) for v in values])
+
+    def _position(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {name: i for i, name in enumerate(self._names)}
+        return self._index
+
+    def __getitem__(self, name: str) -> BranchLayout:
+        found = self._built.get(name)
+        if found is None:
+            i = self._position()[name]
+            row = self._numbers[self._starts[i]:self._starts[i + 1]].tolist()
+            n = row[0]
+            found = BranchLayout(self._kinds[i], self._dtypes[i], tuple(row[1:1 + n]),
+                                 tuple(row[1 + n:1 + 2 * n]), tuple(row[1 + 2 * n:]))
+            self._built[name] = found
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._position()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"names": self._names, "kinds": self._kinds, "dtypes": self._dtypes,
+                "numbers": self._numbers.tolist(), "starts": self._starts.tolist()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LayoutTable:
+        return cls(data["names"], data["kinds"], data["dtypes"], data["numbers"],
+                   data["starts"])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LayoutTable, (self._names, self._kinds, self._dtypes, self._numbers,
+                              self._starts))
+
+
 def layout_of(branch: Any) -> BranchLayout | None:
     """The layout of one uproot TBranch, or None if it needs uproot's general reader."""
     interp = branch.interpretation
@@ -81,14 +159,14 @@ def layout_of(branch: Any) -> BranchLayout | None:
     return BranchLayout(kind, np.dtype(dtype).str, seeks, nbytes, tuple(entries))
 
 
-def layouts_of(ttree: Any) -> dict[str, BranchLayout]:
+def layouts_of(ttree: Any) -> LayoutTable:
     """Layouts of every branch this module can read; others are simply absent."""
     out: dict[str, BranchLayout] = {}
     for name, branch in ttree.iteritems(recursive=True):
         layout = layout_of(branch)
         if layout is not None:
             out[name] = layout
-    return out
+    return LayoutTable.of(out)
 
 
 @dataclass
@@ -174,4 +252,5 @@ def _assemble(layout: BranchLayout, baskets: range,
     return ak.unflatten(piece, all_counts[lo:hi])
 
 
-__all__ = ["BasketTiming", "BranchLayout", "layout_of", "layouts_of", "read_branches"]
+__all__ = ["BasketTiming", "BranchLayout", "LayoutTable", "layout_of", "layouts_of",
+           "read_branches"]

@@ -9,6 +9,7 @@ index lists that `Combinations` returns (`combos`). That is enough to reject
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -45,12 +46,19 @@ _CXX = {"bool": "bool", "int": "int", "float": "double", "other": "object"}
 UNKNOWN = ColumnType("unknown", "other")
 
 
+@cache
+def column_type(kind: Kind, dtype: DType) -> ColumnType:
+    """One shared instance per type: a 1,500-branch schema then pickles as 1,500 names
+    and a handful of objects, so workers unpickling a plan do not build 1,500 of them."""
+    return ColumnType(kind, dtype)
+
+
 def scalar(dtype: DType) -> ColumnType:
-    return ColumnType("scalar", dtype)
+    return column_type("scalar", dtype)
 
 
 def jagged(dtype: DType) -> ColumnType:
-    return ColumnType("jagged", dtype)
+    return column_type("jagged", dtype)
 
 
 def dtype_kind(dtype: np.dtype) -> DType:
@@ -72,4 +80,5 @@ def promote(a: DType, b: DType) -> DType:
     return order[max(order.index(a), order.index(b), 1)]  # bool arithmetic gives int
 
 
-__all__ = ["UNKNOWN", "ColumnType", "DType", "Kind", "dtype_kind", "jagged", "promote", "scalar"]
+__all__ = ["UNKNOWN", "ColumnType", "DType", "Kind", "column_type", "dtype_kind", "jagged",
+           "promote", "scalar"]
