@@ -24,7 +24,7 @@ from hepflow.io.baskets import LayoutTable, layouts_of
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 
 
 def cache_dir() -> Path:
@@ -128,7 +128,7 @@ def _load_cached(key: str) -> FileInfo | None:
     path = cache_dir() / f"{key}.json"
     try:
         return _from_json(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):  # unreadable or older format: a miss
         return None
 
 

@@ -17,6 +17,7 @@ uproot's `arrays()` bit for bit.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import queue
 import struct
@@ -122,17 +123,26 @@ class LayoutTable(Mapping[str, BranchLayout]):
         return len(self._names)
 
     def to_json(self) -> dict[str, Any]:
+        """A JSON-able form; the integers travel as base64 of little-endian int64."""
         return {"names": self._names, "kinds": self._kinds, "dtypes": self._dtypes,
-                "numbers": self._numbers.tolist(), "starts": self._starts.tolist()}
+                "numbers": _pack(self._numbers), "starts": _pack(self._starts)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LayoutTable:
-        return cls(data["names"], data["kinds"], data["dtypes"], data["numbers"],
-                   data["starts"])
+        return cls(data["names"], data["kinds"], data["dtypes"], _unpack(data["numbers"]),
+                   _unpack(data["starts"]))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (LayoutTable, (self._names, self._kinds, self._dtypes, self._numbers,
                               self._starts))
+
+
+def _pack(values: np.ndarray) -> str:
+    return base64.b64encode(values.astype("<i8").tobytes()).decode("ascii")
+
+
+def _unpack(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<i8").astype(np.int64)
 
 
 def layout_of(branch: Any) -> BranchLayout | None:
