@@ -4,8 +4,8 @@ uproot deserialises a TTree into one Python model object per branch, leaf and
 object array, which costs about 0.3 ms per branch: 0.44 s for a 1,432-branch
 NanoAOD file, paid by every preprocessing task, while all preprocessing needs
 per branch is a name, a type and where its baskets lie. This module reads
-exactly that from the TTree's (uncompressed) key payload with `struct` and
-numpy, about 15x faster.
+exactly that from the TTree's (uncompressed) key payload, every field for all
+branches at once with numpy: 4.5 ms instead of 0.36 s for 1,500 branches.
 
 It understands what ROOT and uproot write for flat NanoAOD-style trees:
 TTree v19/v20 whose branches are plain TBranch v13 with one numeric or bool
@@ -46,14 +46,8 @@ _MAP_OFFSET = 2
 
 _U32 = struct.Struct(">I")
 _I32 = struct.Struct(">i")
-_H = struct.Struct(">H")
 _COUNT_VERSION = struct.Struct(">IH")
-_OBJECT_BITS = struct.Struct(">II")
-_OBJARRAY = struct.Struct(">ii")
 _TTREE = struct.Struct(">qqqqqdiiiiIqqqqqq")  # TTree v19 and v20, fEntries .. fEstimate
-_TBRANCH_1 = struct.Struct(">iiiiq")  # fCompress .. fEntryNumber
-_TBRANCH_2 = struct.Struct(">iIiqqqq")  # fOffset .. fZipBytes
-_TLEAF = struct.Struct(">iii??")  # fLen, fLenType, fOffset, fIsRange, fIsUnsigned
 
 _LEAF_DTYPES = {
     ("TLeafO", False): "?", ("TLeafO", True): "?",
@@ -101,15 +95,6 @@ class _Buffer:
     def skip(self, pos: int) -> int:
         return self.versioned(pos)[0]
 
-    def tobject(self, pos: int) -> int:
-        (version,) = _H.unpack_from(self.data, pos)
-        pos += 2
-        if version & _VERSION_BYTECOUNT:
-            pos += 4
-        _, bits = _OBJECT_BITS.unpack_from(self.data, pos)
-        pos += 8
-        return pos + 2 if bits & _IS_REFERENCED else pos
-
     def string_end(self, pos: int) -> int:
         """Where the TString at `pos` ends, without decoding it."""
         size = self.data[pos]
@@ -122,75 +107,19 @@ class _Buffer:
         end = self.string_end(pos)
         return self.data[begin:end].decode(errors="surrogateescape"), end
 
-    def tnamed(self, pos: int) -> tuple[str, int, int]:
-        """(name, position of the title, end) of a TNamed."""
-        end, _, pos = self.versioned(pos)
-        name, pos = self.string(self.tobject(pos))
-        return name, pos, end
-
-    def objarray(self, pos: int) -> tuple[int, int, int]:
-        """(number of elements, position of the first, end) of a TObjArray."""
-        end, _, pos = self.versioned(pos)
-        pos = self.string_end(self.tobject(pos))
-        size, _ = _OBJARRAY.unpack_from(self.data, pos)
-        return size, pos + 8, end
-
     def cstring(self, pos: int) -> tuple[str, int]:
         stop = self.data.index(b"\x00", pos)
         return self.data[pos:stop].decode(), stop + 1
 
-    def object_header(self, pos: int) -> tuple[str | None, int, int]:
-        """(class name or None for a null/reference, object start, end) at `pos`."""
-        (count,) = _U32.unpack_from(self.data, pos)
-        if not count & _BYTECOUNT or count == _NEW_CLASS:
-            if count & _CLASS:
-                raise Unsupported("an object without a byte count")
-            return None, pos + 4, pos + 4  # null pointer or reference to an earlier object
-        end = pos + 4 + (count & ~_BYTECOUNT)
-        (tag,) = _U32.unpack_from(self.data, pos + 4)
-        if tag == _NEW_CLASS:
-            name, start = self.cstring(pos + 8)
-            self.classes[pos + 4 + self.displacement + _MAP_OFFSET] = name
-            return name, start, end
-        if not tag & _CLASS:
-            raise Unsupported("an object reference with a byte count")
-        ref = tag & ~_CLASS
-        if ref not in self.classes:
+    def class_name(self, ref: int) -> str:
+        """The class a class reference points at (where its name was first written)."""
+        found = self.classes.get(ref)
+        if found is None:
             tag_pos = ref - _MAP_OFFSET - self.displacement
             if tag_pos < 0 or _U32.unpack_from(self.data, tag_pos)[0] != _NEW_CLASS:
                 raise Unsupported(f"class reference {ref} points at no class name")
-            self.classes[ref] = self.cstring(tag_pos + 4)[0]
-        return self.classes[ref], pos + 8, end
-
-    def is_set(self, pos: int) -> bool:
-        """Whether the pointer at `pos` (a leaf's fLeafCount) is non-null."""
-        return _U32.unpack_from(self.data, pos)[0] != 0
-
-
-@cache
-def _array(code: str, n: int) -> struct.Struct:
-    return struct.Struct(f">{n}{code}")
-
-
-def _leaf(buf: _Buffer, pos: int) -> tuple[str, ColumnType]:
-    """(on-disk numpy dtype, column type) of a branch's only leaf."""
-    classname, start, _ = buf.object_header(pos)
-    if classname is None:
-        raise Unsupported("a branch whose leaf is a reference")
-    _, version, inner = buf.versioned(start)
-    if version != 1:
-        raise Unsupported(f"{classname} version {version}")
-    _, version, inner = buf.versioned(inner)
-    if version != 2:
-        raise Unsupported(f"TLeaf version {version}")
-    _, title_at, inner = buf.tnamed(inner)
-    title = buf.string(title_at)[0]
-    length, _, _, _, unsigned = _TLEAF.unpack_from(buf.data, inner)
-    counted = buf.is_set(inner + _TLEAF.size)
-    dims = _DIMS.findall(title) if "[" in title else ()
-    if length != 1 or len(dims) != int(counted) or any(d.isdigit() for d in dims):
-        raise Unsupported(f"fixed-size array leaf {title!r}")
-    return _leaf_type(classname, bool(unsigned), counted)
+            found = self.classes[ref] = self.cstring(tag_pos + 4)[0]
+        return found
 
 
 @cache
@@ -203,51 +132,205 @@ def _leaf_type(classname: str, unsigned: bool, counted: bool) -> tuple[str, Colu
                                             dtype_kind(np.dtype(dtype)))
 
 
-def _branch(buf: _Buffer, pos: int, num_entries: int,
-            ) -> tuple[str, ColumnType, tuple[str, list[int]], int, int]:
-    """(name, type, (dtype, layout row), compressed bytes, end) of the branch at `pos`.
+_MAX_CLASS_NAME = 24  # longer class names (none a flat tree uses) make a file Unsupported
 
-    The layout row is a `LayoutTable` row: basket count, seeks, sizes, entry boundaries.
+
+def _require(ok: Any, what: str) -> None:
+    if not np.all(ok):
+        raise Unsupported(what)
+
+
+class _Columns:
+    """Fields at per-branch positions, read for all branches at once with numpy.
+
+    Every TBranch of a NanoAOD file has the same structure, only with names,
+    titles and basket tables of different lengths; so each field is one
+    vectorised gather over 1,500 positions instead of 1,500 Python reads.
+    Any branch that does not fit the structure makes the whole file
+    `Unsupported` (and uproot reads it).
     """
-    classname, start, end = buf.object_header(pos)
-    if classname != "TBranch":
-        raise Unsupported(f"branch class {classname}")
-    _, version, inner = buf.versioned(start)
-    if version != 13:
-        raise Unsupported(f"TBranch version {version}")
-    name, _, inner = buf.tnamed(inner)
-    inner = buf.skip(inner)  # TAttFill
-    _, _, _, write_basket, _ = _TBRANCH_1.unpack_from(buf.data, inner)
-    inner = buf.skip(inner + _TBRANCH_1.size)  # fIOFeatures
-    _, max_baskets, _, entries, _, _, zip_bytes = _TBRANCH_2.unpack_from(buf.data, inner)
-    inner += _TBRANCH_2.size
-    size, _, inner = buf.objarray(inner)
-    if size:
-        raise Unsupported(f"branch {name} has sub-branches")
-    size, first, inner = buf.objarray(inner)
-    if size != 1:
-        raise Unsupported(f"branch {name} has {size} leaves")
-    dtype, column = _leaf(buf, first)
-    size, first, inner = buf.objarray(inner)
-    if any(buf.data[first:inner]):
-        raise Unsupported(f"branch {name} has baskets embedded in the TTree")
-    n = write_basket
-    if not 0 <= n < max_baskets or entries != num_entries or (n == 0 and entries):
-        raise Unsupported(f"branch {name}: {n} baskets of {max_baskets}, {entries} entries")
-    basket_bytes = _array("i", max_baskets).unpack_from(buf.data, inner + 1)
-    inner += 1 + 4 * max_baskets
-    basket_entry = _array("q", max_baskets).unpack_from(buf.data, inner + 1)
-    inner += 1 + 8 * max_baskets
-    seeks = _array("q", n).unpack_from(buf.data, inner + 1)
-    inner += 1 + 8 * max_baskets
-    if buf.data[inner]:
-        raise Unsupported(f"branch {name} keeps its baskets in {buf.string(inner)[0]}")
-    if n and min(seeks) <= 0:
-        raise Unsupported(f"branch {name} has a basket without a position")
-    if n and basket_entry[n] != entries:
-        raise Unsupported(f"branch {name}: baskets hold {basket_entry[n]} of {entries} entries")
-    row = [n, *seeks, *basket_bytes[:n], *basket_entry[:n], entries]
-    return name, column, (dtype, row), zip_bytes, end
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.raw = np.frombuffer(data, dtype=np.uint8)
+
+    def take(self, at: np.ndarray, dtype: str) -> np.ndarray:
+        width = np.dtype(dtype).itemsize
+        picked = self.raw[at[:, None] + np.arange(width)]
+        return picked.view(dtype)[:, 0].astype(np.int64)
+
+    def byte(self, at: np.ndarray) -> np.ndarray:
+        return self.raw[at].astype(np.int64)
+
+    def counted_end(self, at: np.ndarray) -> np.ndarray:
+        """End of objects written with a byte count at `at`."""
+        count = self.take(at, ">u4")
+        _require(count & _BYTECOUNT, "an object without a byte count")
+        return at + 4 + (count & ~_BYTECOUNT)
+
+    def tobject_end(self, at: np.ndarray) -> np.ndarray:
+        _require(self.take(at, ">u2") & _VERSION_BYTECOUNT == 0, "a TObject with a byte count")
+        referenced = (self.take(at + 6, ">u4") & _IS_REFERENCED) != 0
+        return at + 10 + 2 * referenced
+
+    def string_end(self, at: np.ndarray) -> np.ndarray:
+        size = self.byte(at)
+        _require(size != 255, "a name or title longer than 254 characters")
+        return at + 1 + size
+
+    def strings(self, at: np.ndarray) -> list[str]:
+        ends = self.string_end(at)
+        return [self.data[a + 1:b].decode(errors="surrogateescape")
+                for a, b in zip(at.tolist(), ends.tolist(), strict=True)]
+
+    def objarray(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(number of elements, position of the first) of TObjArrays at `at`."""
+        size_at = self.string_end(self.tobject_end(at + 6))
+        return self.take(size_at, ">i4"), size_at + 8
+
+
+def _classes(buf: _Buffer, cols: _Columns, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(class names, object starts) of objects written with their class at `at`.
+
+    A class is written by name the first time (ROOT; uproot every time) and as
+    a reference to that name afterwards; names are read for all objects at once.
+    """
+    count = cols.take(at, ">u4")
+    _require(((count & _BYTECOUNT) != 0) & (count != _NEW_CLASS),
+             "a reference or an object without a byte count where an object was expected")
+    tag = cols.take(at + 4, ">u4")
+    new = tag == _NEW_CLASS
+    _require(new | ((tag & _CLASS) != 0), "an object reference with a byte count")
+    names = np.empty(len(at), dtype=object)
+    starts = at + 8
+    if new.any():
+        text = cols.raw[at[new][:, None] + 8 + np.arange(_MAX_CLASS_NAME)]
+        ended = np.cumsum(text == 0, axis=1) > 0
+        _require(ended[:, -1], "a class name longer than expected")
+        length = np.argmax(ended, axis=1)
+        text[ended] = 0
+        found, which = np.unique(text.view(f"S{_MAX_CLASS_NAME}")[:, 0], return_inverse=True)
+        names[new] = np.array([f.decode() for f in found], dtype=object)[which]
+        starts[new] += length + 1
+    if not new.all():
+        refs = tag[~new] & ~_CLASS
+        found, which = np.unique(refs, return_inverse=True)
+        names[~new] = np.array([buf.class_name(int(r)) for r in found], dtype=object)[which]
+    return names, starts
+
+
+def _branch_list(buf: _Buffer, pos: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, ends) of the `size` objects written one after another from `pos`."""
+    positions = np.empty(size, dtype=np.int64)
+    ends = np.empty(size, dtype=np.int64)
+    unpack = _U32.unpack_from
+    data = buf.data
+    for i in range(size):
+        positions[i] = pos
+        pos += 4 + (unpack(data, pos)[0] & ~_BYTECOUNT)
+        ends[i] = pos
+    return positions, ends
+
+
+def _leaves(buf: _Buffer, cols: _Columns, first: np.ndarray) -> list[tuple[str, ColumnType]]:
+    """(on-disk dtype, column type) of each branch's only leaf, written at `first`."""
+    classes, at = _classes(buf, cols, first)
+    _require(cols.take(at + 4, ">u2") == 1, "a TLeaf subclass version other than 1")
+    _require(cols.take(at + 10, ">u2") == 2, "a TLeaf version other than 2")
+    cols.counted_end(at)
+    cols.counted_end(at + 6)
+    fields = cols.counted_end(at + 12)
+    titles = cols.strings(cols.string_end(cols.tobject_end(at + 18)))
+    _require(cols.take(fields, ">i4") == 1, "a fixed-size array leaf")
+    unsigned = cols.byte(fields + 13) != 0
+    counted = cols.take(fields + 14, ">u4") != 0
+    for title, has_counter in zip(titles, counted.tolist(), strict=True):
+        dims = _DIMS.findall(title) if "[" in title else ()
+        if len(dims) != int(has_counter) or any(d.isdigit() for d in dims):
+            raise Unsupported(f"fixed-size array leaf {title!r}")
+    return [_leaf_type(c, u, k) for c, u, k in
+            zip(classes, unsigned.tolist(), counted.tolist(), strict=True)]
+
+
+def _branches(buf: _Buffer, pos: int, size: int, num_entries: int,
+              ) -> tuple[dict[str, ColumnType], LayoutTable, tuple[int, ...], int]:
+    """(types, layouts, cluster starts, compressed bytes) of the TTree's branch list."""
+    cols = _Columns(buf.data)
+    positions, end = _branch_list(buf, pos, size)
+    classes, s = _classes(buf, cols, positions)
+    _require(classes == "TBranch", "a branch class other than TBranch")
+    _require(cols.take(s + 4, ">u2") == 13, "a TBranch version other than 13")
+    names = cols.strings(cols.tobject_end(s + 12))
+    mid = cols.counted_end(cols.counted_end(s + 6))  # past TNamed and TAttFill
+    n = cols.take(mid + 12, ">i4")  # fWriteBasket: baskets written
+    tail = cols.counted_end(mid + 24)  # past fIOFeatures
+    max_baskets = cols.take(tail + 4, ">i4")
+    entries = cols.take(tail + 12, ">i8")
+    zip_bytes = cols.take(tail + 36, ">i8")
+    sub, _ = cols.objarray(tail + 44)
+    _require(sub == 0, "a branch with sub-branches")
+    leaves_at = cols.counted_end(tail + 44)
+    nleaves, first_leaf = cols.objarray(leaves_at)
+    _require(nleaves == 1, "a branch with other than one leaf")
+    types = _leaves(buf, cols, first_leaf)
+    baskets_at = cols.counted_end(leaves_at)
+    slots, first_basket = cols.objarray(baskets_at)
+    arrays_at = cols.counted_end(baskets_at)
+    _require(arrays_at - first_basket == 4 * slots, "baskets embedded in the TTree")
+    _require(_gather(cols.raw, first_basket, 4 * slots) == 0, "baskets embedded in the TTree")
+    _require((n >= 0) & (n < max_baskets) & (entries == num_entries) & ((n > 0) | (entries == 0)),
+             "a branch whose basket count or entries disagree with the tree")
+    sizes_at = arrays_at + 1
+    bounds_at = sizes_at + 1 + 4 * max_baskets
+    seeks_at = bounds_at + 1 + 8 * max_baskets
+    filename_at = seeks_at + 8 * max_baskets
+    _require(cols.byte(filename_at) == 0, "baskets kept in another file")
+    _require(filename_at + 1 <= end, "a branch overrunning its byte count")
+    _require(cols.take(bounds_at + 8 * n, ">i8") == entries, "baskets not holding every entry")
+    owner, k = _ranges(n)
+    seeks = cols.take(seeks_at[owner] + 8 * k, ">i8")
+    _require(seeks > 0, "a basket without a position")
+    bounds = cols.take(bounds_at[owner] + 8 * k, ">i8")
+    row_length = 3 * n + 2
+    row_start = np.cumsum(row_length) - row_length
+    numbers = np.empty(int(row_length.sum()), dtype=np.int64)
+    numbers[row_start] = n
+    base = row_start[owner] + 1 + k
+    numbers[base] = seeks
+    numbers[base + n[owner]] = cols.take(sizes_at[owner] + 4 * k, ">i4")
+    numbers[base + 2 * n[owner]] = bounds
+    numbers[row_start + 1 + 3 * n] = entries
+    layouts = LayoutTable(names, ["jagged" if t.kind == "jagged" else "flat" for _, t in types],
+                          [d for d, _ in types], numbers,
+                          np.append(row_start, numbers.size))
+    return dict(zip(names, (t for _, t in types), strict=True)), layouts, \
+        _common_starts(owner, bounds, n, entries), int(zip_bytes.sum())
+
+
+def _ranges(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows of lengths `n`: (row of each element, index of each element in its row)."""
+    owner = np.repeat(np.arange(len(n)), n)
+    return owner, np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+
+
+def _gather(raw: np.ndarray, at: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The bytes of the ranges [at, at + lengths), concatenated."""
+    owner, k = _ranges(lengths)
+    return raw[at[owner] + k]
+
+
+def _common_starts(owner: np.ndarray, bounds: np.ndarray, n: np.ndarray,
+                   entries: np.ndarray) -> tuple[int, ...]:
+    """Entry boundaries every branch with baskets shares: uproot's `common_entry_offsets`."""
+    with_baskets = np.flatnonzero(n > 0)
+    if not with_baskets.size:
+        return (0,)
+    same_row = owner[1:] == owner[:-1]
+    _require(np.diff(bounds)[same_row] > 0, "baskets whose first entries do not increase")
+    _require(bounds < entries[owner], "an empty last basket")
+    values, counts = np.unique(np.concatenate([bounds, entries[with_baskets]]),
+                               return_counts=True)
+    return tuple(int(v) for v in values[counts == with_baskets.size])
 
 
 def read_tree_meta(file: Any, tree: str) -> TreeMeta:
@@ -301,25 +384,8 @@ def _parse_tree(chunk: Any, cursor: Any, size: int) -> TreeMeta:
     pos += _TTREE.size + 2 * (1 + 8 * clusters)
     if version == 20:
         pos = buf.skip(pos)  # fIOFeatures
-    size, pos, _ = buf.objarray(pos)
-    branches: dict[str, ColumnType] = {}
-    kinds: list[str] = []
-    dtypes: list[str] = []
-    rows: list[list[int]] = []
-    compressed = 0
-    common: set[int] | None = None
-    for _ in range(size):
-        name, column, (dtype, row), zip_bytes, pos = _branch(buf, pos, num_entries)
-        branches[name] = column
-        kinds.append("jagged" if column.kind == "jagged" else "flat")
-        dtypes.append(dtype)
-        rows.append(row)
-        compressed += zip_bytes
-        if row[0]:
-            offsets = set(row[1 + 2 * row[0]:])
-            common = offsets if common is None else common & offsets
-    starts = tuple(sorted(common)) if common is not None else (0,)
-    layouts = LayoutTable.from_rows(list(branches), kinds, dtypes, rows)
+    size, pos = (int(x[0]) for x in _Columns(data).objarray(np.asarray([pos])))
+    branches, layouts, starts, compressed = _branches(buf, pos, size, num_entries)
     return TreeMeta(num_entries, starts, branches, layouts, compressed)
 
 
