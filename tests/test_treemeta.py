@@ -145,3 +145,28 @@ def test_layout_table_packs_and_round_trips(tmp_path):
     with pytest.raises(KeyError):
         table["no_such_branch"]
 
+
+
+def test_class_references_resolve_to_the_name_written_first():
+    """ROOT writes a class by name once and as a reference afterwards (uproot, used for
+    the sample files, writes the name every time): both must give the same classes."""
+    from hepflow.io.treemeta import _classes, _Columns
+
+    displacement = 70  # where the buffer starts, seen from the start of the key
+    payload = b"\x00" * 30
+
+    def counted(body: bytes) -> bytes:
+        return (0x40000000 | len(body)).to_bytes(4, "big") + body
+
+    first = counted(b"\xff\xff\xff\xffTBranch\x00" + payload)
+    tag = 0x80000000 | (4 + displacement + 2)  # kClassMask | (tag position + kMapOffset)
+    second = counted(tag.to_bytes(4, "big") + payload)
+    leaf = counted(b"\xff\xff\xff\xffTLeafF\x00" + payload)
+    data = first + second + leaf + b"\x00" * 64
+    at = np.asarray([0, len(first), len(first) + len(second)])
+    names, starts = _classes(_Columns(data, displacement), at)
+    assert list(names) == ["TBranch", "TBranch", "TLeafF"]
+    assert starts.tolist() == [16, len(first) + 8, len(first) + len(second) + 15]
+    bad = 0x80000000 | 12345
+    with pytest.raises(Unsupported, match="points at no class name"):
+        _classes(_Columns(counted(bad.to_bytes(4, "big") + payload), 0), np.asarray([0]))

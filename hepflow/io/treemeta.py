@@ -45,7 +45,6 @@ _IS_REFERENCED = 1 << 4
 _MAP_OFFSET = 2
 
 _U32 = struct.Struct(">I")
-_I32 = struct.Struct(">i")
 _COUNT_VERSION = struct.Struct(">IH")
 _TTREE = struct.Struct(">qqqqqdiiiiIqqqqqq")  # TTree v19 and v20, fEntries .. fEstimate
 
@@ -77,51 +76,6 @@ class TreeMeta:
     compressed_bytes: int
 
 
-class _Buffer:
-    """The key payload and a cursor-free set of readers over it."""
-
-    def __init__(self, data: bytes, displacement: int) -> None:
-        self.data = data
-        self.displacement = displacement  # buffer index 0 seen from the key start
-        self.classes: dict[int, str] = {}
-
-    def versioned(self, pos: int) -> tuple[int, int, int]:
-        """(end, version, position after the header) of an object written with a byte count."""
-        count, version = _COUNT_VERSION.unpack_from(self.data, pos)
-        if not count & _BYTECOUNT:
-            raise Unsupported("an object without a byte count")
-        return pos + 4 + (count & ~_BYTECOUNT), version, pos + 6
-
-    def skip(self, pos: int) -> int:
-        return self.versioned(pos)[0]
-
-    def string_end(self, pos: int) -> int:
-        """Where the TString at `pos` ends, without decoding it."""
-        size = self.data[pos]
-        if size == 255:
-            return pos + 5 + _I32.unpack_from(self.data, pos + 1)[0]
-        return pos + 1 + size
-
-    def string(self, pos: int) -> tuple[str, int]:
-        begin = pos + 5 if self.data[pos] == 255 else pos + 1
-        end = self.string_end(pos)
-        return self.data[begin:end].decode(errors="surrogateescape"), end
-
-    def cstring(self, pos: int) -> tuple[str, int]:
-        stop = self.data.index(b"\x00", pos)
-        return self.data[pos:stop].decode(), stop + 1
-
-    def class_name(self, ref: int) -> str:
-        """The class a class reference points at (where its name was first written)."""
-        found = self.classes.get(ref)
-        if found is None:
-            tag_pos = ref - _MAP_OFFSET - self.displacement
-            if tag_pos < 0 or _U32.unpack_from(self.data, tag_pos)[0] != _NEW_CLASS:
-                raise Unsupported(f"class reference {ref} points at no class name")
-            found = self.classes[ref] = self.cstring(tag_pos + 4)[0]
-        return found
-
-
 @cache
 def _leaf_type(classname: str, unsigned: bool, counted: bool) -> tuple[str, ColumnType]:
     """(on-disk numpy dtype, column type) of a leaf class; cached, as NanoAOD has few."""
@@ -150,9 +104,25 @@ class _Columns:
     `Unsupported` (and uproot reads it).
     """
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, displacement: int) -> None:
         self.data = data
         self.raw = np.frombuffer(data, dtype=np.uint8)
+        self.displacement = displacement  # where buffer index 0 lies, counted from the key start
+
+    def version_and_end(self, pos: int) -> tuple[int, int]:
+        """(version, end) of the one object written with a byte count at `pos`."""
+        count, version = _COUNT_VERSION.unpack_from(self.data, pos)
+        if not count & _BYTECOUNT:
+            raise Unsupported("an object without a byte count")
+        return version, pos + 4 + (count & ~_BYTECOUNT)
+
+    def class_name(self, ref: int) -> str:
+        """The class a class reference points at: the name written where the class first was."""
+        tag_pos = ref - _MAP_OFFSET - self.displacement
+        if not 0 <= tag_pos <= len(self.data) - 4 or \
+                _U32.unpack_from(self.data, tag_pos)[0] != _NEW_CLASS:
+            raise Unsupported(f"class reference {ref} points at no class name")
+        return self.data[tag_pos + 4:self.data.index(b"\x00", tag_pos + 4)].decode()
 
     def take(self, at: np.ndarray, dtype: str) -> np.ndarray:
         width = np.dtype(dtype).itemsize
@@ -189,7 +159,7 @@ class _Columns:
         return self.take(size_at, ">i4"), size_at + 8
 
 
-def _classes(buf: _Buffer, cols: _Columns, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _classes(cols: _Columns, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(class names, object starts) of objects written with their class at `at`.
 
     A class is written by name the first time (ROOT; uproot every time) and as
@@ -215,16 +185,16 @@ def _classes(buf: _Buffer, cols: _Columns, at: np.ndarray) -> tuple[np.ndarray, 
     if not new.all():
         refs = tag[~new] & ~_CLASS
         found, which = np.unique(refs, return_inverse=True)
-        names[~new] = np.array([buf.class_name(int(r)) for r in found], dtype=object)[which]
+        names[~new] = np.array([cols.class_name(int(r)) for r in found], dtype=object)[which]
     return names, starts
 
 
-def _branch_list(buf: _Buffer, pos: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _branch_list(cols: _Columns, pos: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(positions, ends) of the `size` objects written one after another from `pos`."""
     positions = np.empty(size, dtype=np.int64)
     ends = np.empty(size, dtype=np.int64)
     unpack = _U32.unpack_from
-    data = buf.data
+    data = cols.data
     for i in range(size):
         positions[i] = pos
         pos += 4 + (unpack(data, pos)[0] & ~_BYTECOUNT)
@@ -232,9 +202,9 @@ def _branch_list(buf: _Buffer, pos: int, size: int) -> tuple[np.ndarray, np.ndar
     return positions, ends
 
 
-def _leaves(buf: _Buffer, cols: _Columns, first: np.ndarray) -> list[tuple[str, ColumnType]]:
+def _leaves(cols: _Columns, first: np.ndarray) -> list[tuple[str, ColumnType]]:
     """(on-disk dtype, column type) of each branch's only leaf, written at `first`."""
-    classes, at = _classes(buf, cols, first)
+    classes, at = _classes(cols, first)
     _require(cols.take(at + 4, ">u2") == 1, "a TLeaf subclass version other than 1")
     _require(cols.take(at + 10, ">u2") == 2, "a TLeaf version other than 2")
     cols.counted_end(at)
@@ -252,12 +222,11 @@ def _leaves(buf: _Buffer, cols: _Columns, first: np.ndarray) -> list[tuple[str, 
             zip(classes, unsigned.tolist(), counted.tolist(), strict=True)]
 
 
-def _branches(buf: _Buffer, pos: int, size: int, num_entries: int,
+def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
               ) -> tuple[dict[str, ColumnType], LayoutTable, tuple[int, ...], int]:
     """(types, layouts, cluster starts, compressed bytes) of the TTree's branch list."""
-    cols = _Columns(buf.data)
-    positions, end = _branch_list(buf, pos, size)
-    classes, s = _classes(buf, cols, positions)
+    positions, end = _branch_list(cols, pos, size)
+    classes, s = _classes(cols, positions)
     _require(classes == "TBranch", "a branch class other than TBranch")
     _require(cols.take(s + 4, ">u2") == 13, "a TBranch version other than 13")
     names = cols.strings(cols.tobject_end(s + 12))
@@ -272,7 +241,7 @@ def _branches(buf: _Buffer, pos: int, size: int, num_entries: int,
     leaves_at = cols.counted_end(tail + 44)
     nleaves, first_leaf = cols.objarray(leaves_at)
     _require(nleaves == 1, "a branch with other than one leaf")
-    types = _leaves(buf, cols, first_leaf)
+    types = _leaves(cols, first_leaf)
     baskets_at = cols.counted_end(leaves_at)
     slots, first_basket = cols.objarray(baskets_at)
     arrays_at = cols.counted_end(baskets_at)
@@ -371,21 +340,20 @@ def _collector_paused() -> Iterator[None]:
 
 def _parse_tree(chunk: Any, cursor: Any, size: int) -> TreeMeta:
     offset = cursor.index - chunk.start
-    data = bytes(chunk.raw_data[offset:offset + size])
-    buf = _Buffer(data, cursor.displacement())
-    _, version, pos = buf.versioned(0)
+    cols = _Columns(bytes(chunk.raw_data[offset:offset + size]), cursor.displacement())
+    version, _ = cols.version_and_end(0)
     if version not in (19, 20):
         raise Unsupported(f"TTree version {version}")
-    pos = buf.skip(pos)  # TNamed
-    for _ in range(3):  # TAttLine, TAttFill, TAttMarker
-        pos = buf.skip(pos)
-    fields = _TTREE.unpack_from(data, pos)
+    pos = 6
+    for _ in range(4):  # TNamed, TAttLine, TAttFill, TAttMarker
+        pos = cols.version_and_end(pos)[1]
+    fields = _TTREE.unpack_from(cols.data, pos)
     num_entries, clusters = int(fields[0]), int(fields[10])
     pos += _TTREE.size + 2 * (1 + 8 * clusters)
     if version == 20:
-        pos = buf.skip(pos)  # fIOFeatures
-    size, pos = (int(x[0]) for x in _Columns(data).objarray(np.asarray([pos])))
-    branches, layouts, starts, compressed = _branches(buf, pos, size, num_entries)
+        pos = cols.version_and_end(pos)[1]  # fIOFeatures
+    count, first = (int(x[0]) for x in cols.objarray(np.asarray([pos])))
+    branches, layouts, starts, compressed = _branches(cols, first, count, num_entries)
     return TreeMeta(num_entries, starts, branches, layouts, compressed)
 
 
