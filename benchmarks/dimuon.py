@@ -40,18 +40,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hepflow.observe.environment import package_versions
+from hepflow.observe.environment import machine_info, package_versions
 
 TREE = "Events"
 #: The branches the analysis needs (what the floor reference reads).
@@ -268,6 +267,13 @@ class Series:
         }
 
 
+def write_summary(path: Path | None, summary: Mapping[str, Any]) -> None:
+    """The JSON summary of a benchmark run, if one was asked for."""
+    if path is not None:
+        path.write_text(json.dumps(summary, indent=1))
+        print(f"summary written to {path}")
+
+
 def _versions() -> dict[str, str]:
     return package_versions(("hepflow", "dask", "distributed", "dask-awkward", "dask-histogram",
                              "uproot", "awkward", "hist", "numpy", "coffea"))
@@ -461,8 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "compression": COMPRESSION, "seed": SEED, "bins": [NBINS, LOW, HIGH],
                    "malloc_trim": args.malloc_trim,
                    "sample": [str(f) for f in files]},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_before": load_before, "loadavg_after": load_after},
+        "machine": machine_info(loadavg_before=load_before, loadavg_after=load_after),
         "versions": _versions(),
         "coffea": "ran" if "coffea" in stats else failed.get("coffea", f"skipped: {coffea_why}"),
         "results": stats,
@@ -472,9 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "match": not mismatches,
         "mismatches": mismatches,
     }
-    if args.json is not None:
-        args.json.write_text(json.dumps(summary, indent=1))
-        print(f"summary written to {args.json}")
+    write_summary(args.json, summary)
     return 1 if mismatches else 0
 
 

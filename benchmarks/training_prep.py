@@ -75,15 +75,9 @@ if __name__ == "__hepflow_analysis__":  # `hepflow run benchmarks/training_prep.
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`hepflow bench scaling training-prep ...` with this module's defaults."""
-    from hepflow.observe.cli import main as bench
+    from hepflow.observe.cli import scaling_main
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not any(a.startswith("--workers") for a in args):
-        args += ["--workers", "1,2"]
-    if not any(a.startswith("--out") for a in args):
-        args += ["--out", "scaling-training-prep"]
-    return bench(["bench", "scaling", "training-prep", *args],
-                 prog="python -m benchmarks.training_prep")
+    return scaling_main("training-prep", argv, prog="python -m benchmarks.training_prep")
 
 
 if __name__ == "__main__":

@@ -115,14 +115,9 @@ if __name__ == "__hepflow_analysis__":  # `hepflow run benchmarks/ttbar.py --dat
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`hepflow bench scaling ttbar ...` with this module's defaults."""
-    from hepflow.observe.cli import main as bench
+    from hepflow.observe.cli import scaling_main
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not any(a.startswith("--workers") for a in args):
-        args += ["--workers", "1,2"]
-    if not any(a.startswith("--out") for a in args):
-        args += ["--out", "scaling-ttbar"]
-    return bench(["bench", "scaling", "ttbar", *args], prog="python -m benchmarks.ttbar")
+    return scaling_main("ttbar", argv, prog="python -m benchmarks.ttbar")
 
 
 if __name__ == "__main__":

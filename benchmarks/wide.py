@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -76,7 +75,9 @@ from benchmarks.dimuon import (
     run_coffea,
     run_hand_written,
     run_hepflow,
+    write_summary,
 )
+from hepflow.observe.environment import machine_info
 
 MANIFEST = "benchmark-sample.json"
 #: Modules new workers import (untimed), unless --cold-imports.
@@ -544,8 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "steps_per_file": steps, "preimport": preimport,
                    "compression": COMPRESSION, "seed": SEED, "bins": [NBINS, LOW, HIGH]},
         "samples": {str(w): {**facts[w], "files": samples[w]} for w in widths},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_before": load_before, "loadavg_after": load_after},
+        "machine": machine_info(loadavg_before=load_before, loadavg_after=load_after),
         "versions": _versions(),
         "coffea": ("ran" if coffea_ok and failed_coffea is None
                    else failed_coffea or f"skipped: {coffea_why}"),
@@ -561,9 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "match": not mismatches,
         "mismatches": mismatches,
     }
-    if args.json is not None:
-        args.json.write_text(json.dumps(summary, indent=1))
-        print(f"summary written to {args.json}")
+    write_summary(args.json, summary)
     return 1 if mismatches else 0
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: one generated sample and one real 2-worker LocalCluster per session."""
+"""Shared fixtures: one generated sample, one real 2-worker LocalCluster, a local OIDC issuer."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import awkward as ak
 import numpy as np
 import pytest
 import uproot
+
+if TYPE_CHECKING:
+    from hepflow.serve.testing import LocalIssuer
 
 _CACHE = tempfile.mkdtemp(prefix="hepflow-test-cache-")
 os.environ["HEPFLOW_CACHE_DIR"] = _CACHE
@@ -56,3 +60,13 @@ def np_(x: ak.Array) -> np.ndarray:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[LocalIssuer]:
+    """A local OIDC issuer (JWKS over HTTP) for the serving tests, one per test module."""
+    from hepflow.serve.testing import LocalIssuer
+
+    issuer = LocalIssuer().start()
+    yield issuer
+    issuer.stop()

@@ -31,13 +31,6 @@ INPUTS = FLAT + JAGGED
 
 
 @pytest.fixture(scope="module")
-def issuer() -> Iterator[LocalIssuer]:
-    issuer = LocalIssuer().start()
-    yield issuer
-    issuer.stop()
-
-
-@pytest.fixture(scope="module")
 def bdt() -> Any:
     return xgboost_bundle()
 

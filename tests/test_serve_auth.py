@@ -27,13 +27,6 @@ ROW = {"instances": [{"MET_pt": 40.0, "HT": 120.0, "Jet_pt": [60.0], "Jet_eta": 
 
 
 @pytest.fixture(scope="module")
-def issuer() -> Iterator[LocalIssuer]:
-    issuer = LocalIssuer().start()
-    yield issuer
-    issuer.stop()
-
-
-@pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("models")
     xgboost_bundle(n=800, trees=5).save(folder / "bdt")

@@ -34,13 +34,6 @@ RAW = {c: ROWS[c] for c in FLAT + JAGGED}
 
 
 @pytest.fixture(scope="module")
-def issuer() -> Iterator[LocalIssuer]:
-    issuer = LocalIssuer().start()
-    yield issuer
-    issuer.stop()
-
-
-@pytest.fixture(scope="module")
 def bundles() -> tuple[Any, Any]:
     return xgboost_bundle(n=800, trees=5, seed=1), xgboost_bundle(n=800, trees=7, seed=2)
 

@@ -23,7 +23,7 @@ import pytest
 import uproot
 from uproot.source.fsspec import FSSpecSource
 
-from hepflow.testing.xrootd import (
+from hepflow.testing import (
     FAST_FAIL_CLIENT_SETTINGS,
     Sites,
     XRootDServer,

@@ -51,13 +51,6 @@ class BranchLayout:
         last = int(np.searchsorted(bounds, stop, side="left"))
         return range(max(first, 0), min(last, len(self.seeks)))
 
-    def to_json(self) -> list[Any]:
-        return [self.kind, self.dtype, list(self.seeks), list(self.nbytes), list(self.entries)]
-
-    @classmethod
-    def from_json(cls, data: Sequence[Any]) -> BranchLayout:
-        return cls(str(data[0]), str(data[1]), tuple(data[2]), tuple(data[3]), tuple(data[4]))
-
 
 class LayoutTable(Mapping[str, BranchLayout]):
     """The layouts of a file's branches, packed into one integer array until one is asked for.
@@ -84,18 +77,14 @@ class LayoutTable(Mapping[str, BranchLayout]):
         self._built: dict[str, BranchLayout] = {}
 
     @classmethod
-    def from_rows(cls, names: Sequence[str], kinds: Sequence[str], dtypes: Sequence[str],
-                  rows: Sequence[Sequence[int]]) -> LayoutTable:
+    def of(cls, layouts: Mapping[str, BranchLayout]) -> LayoutTable:
+        values = list(layouts.values())
+        rows = [(len(v.seeks), *v.seeks, *v.nbytes, *v.entries) for v in values]
         starts = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(r) for r in rows], out=starts[1:])
         numbers = np.fromiter(itertools.chain.from_iterable(rows), np.int64, int(starts[-1]))
-        return cls(names, kinds, dtypes, numbers, starts)
-
-    @classmethod
-    def of(cls, layouts: Mapping[str, BranchLayout]) -> LayoutTable:
-        values = list(layouts.values())
-        return cls.from_rows(list(layouts), [v.kind for v in values], [v.dtype for v in values],
-                             [(len(v.seeks), *v.seeks, *v.nbytes, *v.entries) for v in values])
+        return cls(list(layouts), [v.kind for v in values], [v.dtype for v in values], numbers,
+                   starts)
 
     def _position(self) -> dict[str, int]:
         if self._index is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -131,4 +132,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "hepflow") -> int:
     return int(args.func(args))
 
 
-__all__ = ["add_parser", "main"]
+def scaling_main(analysis: str, argv: Sequence[str] | None, prog: str) -> int:
+    """`hepflow bench scaling ANALYSIS ...` for a benchmark module's own `main`: 1 and 2
+    workers and an output folder named after the analysis unless the caller gives them."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not any(a.startswith("--workers") for a in args):
+        args += ["--workers", "1,2"]
+    if not any(a.startswith("--out") for a in args):
+        args += ["--out", f"scaling-{analysis}"]
+    return main(["bench", "scaling", analysis, *args], prog=prog)
+
+
+__all__ = ["add_parser", "main", "scaling_main"]

@@ -23,7 +23,12 @@ from typing import Any
 from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool, NumeralTickFormatter, Range1d
 from bokeh.models.widgets.markups import Div
-from bokeh.models.widgets.tables import DataTable, NumberFormatter, TableColumn
+from bokeh.models.widgets.tables import (
+    DataTable,
+    NumberFormatter,
+    StringFormatter,
+    TableColumn,
+)
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -63,6 +68,17 @@ def _fmt_rate(value: float) -> str:
     return f"{value:.0f} "
 
 
+def _table(source: Any, height: int, columns: Sequence[tuple[str, str, str]],
+           name: str | None = None) -> Any:
+    """A full-width table of `(field, title, number format or "")` columns."""
+    return DataTable(source=source, height=height, index_position=None,
+                     sizing_mode="stretch_width", name=name, columns=[
+                         TableColumn(field=field, title=title,
+                                     formatter=NumberFormatter(format=fmt) if fmt
+                                     else StringFormatter())
+                         for field, title, fmt in columns])
+
+
 class _Page:
     """A dashboard component: `root` (the Bokeh layout) and `update()` (from the plugin)."""
 
@@ -85,6 +101,13 @@ class _Page:
 
     def refresh(self, snap: Mapping[str, Any]) -> None:
         raise NotImplementedError
+
+    def latest(self, snap: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The latest run's figures, or None (and a note saying so) before the first run."""
+        latest = snap["latest"]
+        if latest is None:
+            self.note.text = _WAITING
+        return latest
 
 
 class Throughput(_Page):
@@ -123,22 +146,12 @@ class Throughput(_Page):
             fig.legend.label_text_font_size = "8pt"
             fig.add_tools(HoverTool(tooltips=[("time", "@time{%T}"), (unit, f"@{total_col}")],
                                     formatters={"@time": "datetime"}, mode="vline"))
-        columns = [TableColumn(field="run", title="run", width=80),
-                   TableColumn(field="entries", title="entries",
-                               formatter=NumberFormatter(format="0,0")),
-                   TableColumn(field="chunks", title="chunks"),
-                   TableColumn(field="workers", title="workers"),
-                   TableColumn(field="wall_s", title="wall [s]",
-                               formatter=NumberFormatter(format="0.00")),
-                   TableColumn(field="events_per_s", title="events/s",
-                               formatter=NumberFormatter(format="0,0")),
-                   TableColumn(field="mb_read", title="MB read",
-                               formatter=NumberFormatter(format="0.0")),
-                   TableColumn(field="mb_per_s", title="MB/s",
-                               formatter=NumberFormatter(format="0.0")),
-                   TableColumn(field="errors", title="unread chunks")]
-        self.table = DataTable(source=self.runs, columns=columns, height=150, index_position=None,
-                               sizing_mode="stretch_width", name="hepflow-runs-table")
+        self.table = _table(self.runs, 150, [
+            ("run", "run", ""), ("entries", "entries", "0,0"), ("chunks", "chunks", ""),
+            ("workers", "workers", ""), ("wall_s", "wall [s]", "0.00"),
+            ("events_per_s", "events/s", "0,0"), ("mb_read", "MB read", "0.0"),
+            ("mb_per_s", "MB/s", "0.0"), ("errors", "unread chunks", "")],
+            name="hepflow-runs-table")
         self.root = column(self.note, self.events_fig, self.mb_fig, self.table,
                            sizing_mode="stretch_both")
 
@@ -169,9 +182,8 @@ class Throughput(_Page):
             "mb_per_s": [r["mb_per_second"] for r in runs],
             "workers": [len(r["workers"]) for r in runs],
             "errors": [r["errors"] for r in runs]}
-        latest = snap["latest"]
+        latest = self.latest(snap)
         if latest is None:
-            self.note.text = _WAITING
             return
         recent = timeline["events"][-6:-1] or timeline["events"][-1:]
         now_rate = sum(recent) / max(1, len(recent))
@@ -215,9 +227,8 @@ class Breakdown(_Page):
         self.root = column(self.note, self.fig, sizing_mode="stretch_both")
 
     def refresh(self, snap: Mapping[str, Any]) -> None:
-        latest = snap["latest"]
+        latest = self.latest(snap)
         if latest is None:
-            self.note.text = _WAITING
             return
         rows: dict[str, dict[str, float]] = {"all": dict(latest["breakdown"])}
         wall = latest["wall_seconds"]
@@ -264,22 +275,14 @@ class Cutflow(_Page):
                                                ("efficiency", "@efficiency{0.0%}"),
                                                ("cumulative", "@cumulative{0.0%}")]))
         self.fig.legend.location = "bottom_right"
-        columns = [TableColumn(field="filter", title="filter"),
-                   TableColumn(field="all", title="all", formatter=NumberFormatter(format="0,0")),
-                   TableColumn(field="passed", title="passed",
-                               formatter=NumberFormatter(format="0,0")),
-                   TableColumn(field="efficiency", title="efficiency",
-                               formatter=NumberFormatter(format="0.00%")),
-                   TableColumn(field="cumulative", title="cumulative",
-                               formatter=NumberFormatter(format="0.00%"))]
-        self.table = DataTable(source=self.source, columns=columns, height=160,
-                               index_position=None, sizing_mode="stretch_width")
+        self.table = _table(self.source, 160, [
+            ("filter", "filter", ""), ("all", "all", "0,0"), ("passed", "passed", "0,0"),
+            ("efficiency", "efficiency", "0.00%"), ("cumulative", "cumulative", "0.00%")])
         self.root = column(self.note, self.fig, self.table, sizing_mode="stretch_both")
 
     def refresh(self, snap: Mapping[str, Any]) -> None:
-        latest = snap["latest"]
+        latest = self.latest(snap)
         if latest is None:
-            self.note.text = _WAITING
             return
         rows = cutflow_rows(latest["filters"])
         names = [r[0] for r in rows]
@@ -328,24 +331,15 @@ class WorkerLoad(_Page):
             ("busy", "@busy_s{0.00} s"), ("events/busy s", "@events_per_busy_s{0,0}"),
             ("finished before the run's end", "@lag_s{0.00} s")]))
         self.fig.xaxis.axis_label = "seconds in chunk tasks"
-        columns = [TableColumn(field="worker", title="worker"),
-                   TableColumn(field="chunks", title="chunks"),
-                   TableColumn(field="entries", title="entries",
-                               formatter=NumberFormatter(format="0,0")),
-                   TableColumn(field="busy_s", title="busy [s]",
-                               formatter=NumberFormatter(format="0.00")),
-                   TableColumn(field="events_per_busy_s", title="events per busy s",
-                               formatter=NumberFormatter(format="0,0")),
-                   TableColumn(field="lag_s", title="idle at the end [s]",
-                               formatter=NumberFormatter(format="0.00"))]
-        self.table = DataTable(source=self.source, columns=columns, height=180,
-                               index_position=None, sizing_mode="stretch_width")
+        self.table = _table(self.source, 180, [
+            ("worker", "worker", ""), ("chunks", "chunks", ""), ("entries", "entries", "0,0"),
+            ("busy_s", "busy [s]", "0.00"), ("events_per_busy_s", "events per busy s", "0,0"),
+            ("lag_s", "idle at the end [s]", "0.00")])
         self.root = column(self.note, self.fig, self.table, sizing_mode="stretch_both")
 
     def refresh(self, snap: Mapping[str, Any]) -> None:
-        latest = snap["latest"]
+        latest = self.latest(snap)
         if latest is None:
-            self.note.text = _WAITING
             return
         names = sorted(latest["workers"])
         ws = [latest["workers"][n] for n in names]

@@ -1,10 +1,12 @@
-"""Versions of the packages a measurement depends on, recorded with every report."""
+"""The machine and package versions a measurement ran on, recorded with every report."""
 
 from __future__ import annotations
 
 import importlib.metadata as md
+import os
 import platform
 from collections.abc import Iterable
+from typing import Any
 
 
 def package_versions(names: Iterable[str], *, python: bool = True) -> dict[str, str]:
@@ -18,4 +20,9 @@ def package_versions(names: Iterable[str], *, python: bool = True) -> dict[str, 
     return out
 
 
-__all__ = ["package_versions"]
+def machine_info(**loads: Any) -> dict[str, Any]:
+    """CPUs and platform, with the load averages the caller took (`loadavg_before=...`)."""
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), **loads}
+
+
+__all__ = ["machine_info", "package_versions"]

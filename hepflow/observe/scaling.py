@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import platform
 import statistics
 import sys
 import time
@@ -43,7 +42,7 @@ import numpy as np
 from hepflow.dataset.spec import Dataset, FileSpec, Sample
 from hepflow.errors import PlanError
 from hepflow.observe.aggregate import BREAKDOWN_ORDER
-from hepflow.observe.environment import package_versions
+from hepflow.observe.environment import machine_info, package_versions
 
 Mode = Literal["strong", "weak"]
 Booker = Callable[[Dataset, Any], Mapping[str, Any]]
@@ -427,9 +426,8 @@ def run_scaling(config: ScalingConfig, client: Any = None,
             "config": asdict(config), "created": time.time(),
             "cluster": {"kind": pool.kind, "interleaved": pool.interleave,
                         "dashboard": biggest.dashboard_link},
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg")
-                        else None},
+            "machine": machine_info(loadavg=list(os.getloadavg())
+                                    if hasattr(os, "getloadavg") else None),
             "versions": _versions(), "task_overhead_s": overhead,
             "split_every": int(dask.config.get("hepflow.split-every")),
             "points": points, "fit": fit, "phases": list(BREAKDOWN_ORDER),

@@ -9,12 +9,8 @@ deterministically, with no ROOT installation and no network.
 from hepflow.samples.generator import (
     COMPRESSION_DEFAULT_LEVELS,
     CORE_BRANCHES,
-    ELECTRON_MASS,
-    MUON_MASS,
     PROCESS_FRACTIONS,
     PROCESS_LABELS,
-    Z_MASS,
-    Z_WIDTH,
     Collection,
     SampleLayout,
     compression_from_name,
@@ -23,6 +19,7 @@ from hepflow.samples.generator import (
     sample_layout,
     split_events,
 )
+from hepflow.samples.physics import ELECTRON_MASS, MUON_MASS, Z_MASS, Z_WIDTH
 
 __all__ = [
     "COMPRESSION_DEFAULT_LEVELS",

@@ -19,13 +19,14 @@ the classic way to write outside a target folder. So nothing here calls
 
 from __future__ import annotations
 
+import functools
 import lzma
 import shutil
 import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -88,6 +89,49 @@ def _make_dirs(root: Path, rel: PurePosixPath) -> None:
         path.mkdir(mode=0o755, exist_ok=True)
 
 
+#: An archive member as both formats describe it: name, kind ("file", "dir", "link" or
+#: "other") and how to open its bytes.
+_Member = tuple[str, str, Callable[[], "IO[bytes] | None"]]
+
+
+def _unpack(members: Iterable[_Member], root: Path, budget: _Budget) -> None:
+    """Check and copy every member; the same rules for tar and zip."""
+    for name, kind, open_member in members:
+        budget.file()
+        if kind == "link":
+            raise InputError(f"archive member {name!r} is a link; links are "
+                             "not allowed in a bundle")
+        if kind == "other":
+            raise InputError(f"archive member {name!r} is not a regular file or folder")
+        rel = _safe_name(name)
+        if rel is None:
+            continue
+        if kind == "dir":
+            _make_dirs(root, rel)
+            continue
+        _make_dirs(root, rel.parent)
+        source = open_member()
+        if source is None:
+            raise InputError(f"archive member {name!r} cannot be read")
+        with source:
+            budget.copy(source, _target(root, rel))
+
+
+def _tar_kind(member: tarfile.TarInfo) -> str:
+    if member.issym() or member.islnk():
+        return "link"
+    return "dir" if member.isdir() else "file" if member.isfile() else "other"
+
+
+def _zip_kind(info: zipfile.ZipInfo) -> str:
+    kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix type recorded
+    if kind == stat.S_IFLNK:
+        return "link"
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        return "other"
+    return "dir" if info.is_dir() else "file"
+
+
 def _untar(file: IO[bytes], root: Path, budget: _Budget) -> None:
     try:
         archive = tarfile.open(fileobj=file, mode="r:*")
@@ -95,26 +139,8 @@ def _untar(file: IO[bytes], root: Path, budget: _Budget) -> None:
         raise InputError(f"cannot read the tar archive: {err}") from None
     with archive:
         try:
-            for member in archive:
-                budget.file()
-                if member.issym() or member.islnk():
-                    raise InputError(f"archive member {member.name!r} is a link; links are "
-                                     "not allowed in a bundle")
-                if not (member.isfile() or member.isdir()):
-                    raise InputError(f"archive member {member.name!r} is not a regular file "
-                                     "or folder")
-                rel = _safe_name(member.name)
-                if rel is None:
-                    continue
-                if member.isdir():
-                    _make_dirs(root, rel)
-                    continue
-                _make_dirs(root, rel.parent)
-                source = archive.extractfile(member)
-                if source is None:
-                    raise InputError(f"archive member {member.name!r} cannot be read")
-                with source:
-                    budget.copy(source, _target(root, rel))
+            _unpack(((m.name, _tar_kind(m), functools.partial(archive.extractfile, m))
+                     for m in archive), root, budget)
         except FileExistsError:
             raise InputError("the archive names a file twice") from None
         except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
@@ -128,24 +154,8 @@ def _unzip(file: IO[bytes], root: Path, budget: _Budget) -> None:
         raise InputError(f"cannot read the zip archive: {err}") from None
     with archive:
         try:
-            for info in archive.infolist():
-                budget.file()
-                kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix type recorded
-                if kind == stat.S_IFLNK:
-                    raise InputError(f"archive member {info.filename!r} is a link; links are "
-                                     "not allowed in a bundle")
-                if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-                    raise InputError(f"archive member {info.filename!r} is not a regular file "
-                                     "or folder")
-                rel = _safe_name(info.filename)
-                if rel is None:
-                    continue
-                if info.is_dir():
-                    _make_dirs(root, rel)
-                    continue
-                _make_dirs(root, rel.parent)
-                with archive.open(info) as source:
-                    budget.copy(source, _target(root, rel))
+            _unpack(((i.filename, _zip_kind(i), functools.partial(archive.open, i))
+                     for i in archive.infolist()), root, budget)
         except FileExistsError:
             raise InputError("the archive names a file twice") from None
         except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError,

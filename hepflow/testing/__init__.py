@@ -11,18 +11,20 @@ here, so that ``python -m hepflow.testing.slurm`` runs it cleanly).
 from __future__ import annotations
 
 from hepflow.testing.xrootd import (
-    FAST_FAIL_CLIENT_SETTINGS,
     Sites,
     XRootDServer,
     XRootDServerError,
-    apply_client_settings,
-    client_settings,
     deployment_config,
     free_port,
     xrootd_available,
     xrootd_binary,
-    xrootd_stat,
 )
+from hepflow.testing.xrootd_client import (
+    FAST_FAIL_CLIENT_SETTINGS,
+    apply_client_settings,
+    client_settings,
+)
+from hepflow.testing.xrootd_probe import xrootd_stat
 
 __all__ = [
     "FAST_FAIL_CLIENT_SETTINGS",

@@ -51,7 +51,8 @@ import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
+
+from hepflow.testing.service import Service
 
 __all__ = [
     "SingleNodeSlurm",
@@ -147,7 +148,7 @@ def node_resources() -> dict[str, str]:
     return fields
 
 
-class SingleNodeSlurm:
+class SingleNodeSlurm(Service):
     """A private one-node Slurm cluster: start, use through ``environ()``, stop.
 
     ``start()`` is idempotent (a running instance in the same state directory
@@ -462,17 +463,6 @@ class SingleNodeSlurm:
         self.stop()
         if self._temporary and self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
-
-    def __enter__(self) -> SingleNodeSlurm:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     # -- diagnostics -------------------------------------------------------
 

@@ -31,7 +31,7 @@ pytest's temporary directories live under ``/tmp/pytest-of-<user>`` with mode
 links where the file itself is world-readable, copies otherwise) into the
 work directory instead of loosening permissions on the caller's paths.
 
-Client side: see ``FAST_FAIL_CLIENT_SETTINGS`` and ``client_settings`` for
+Client side: see ``hepflow.testing.xrootd_client`` (``FAST_FAIL_CLIENT_SETTINGS``) for
 the XrdCl settings without which a dead server takes minutes to fail.
 """
 
@@ -50,29 +50,20 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 from hepflow.testing.permissions import _may, _tree_readable, _user_ids
-from hepflow.testing.xrootd_client import (
-    FAST_FAIL_CLIENT_SETTINGS,
-    apply_client_settings,
-    client_settings,
-)
+from hepflow.testing.service import Service
 from hepflow.testing.xrootd_probe import xrootd_stat
 
 __all__ = [
-    "FAST_FAIL_CLIENT_SETTINGS",
     "Sites",
     "XRootDServer",
     "XRootDServerError",
-    "apply_client_settings",
-    "client_settings",
     "deployment_config",
     "free_port",
     "xrootd_available",
     "xrootd_binary",
-    "xrootd_stat",
 ]
 
 
@@ -149,7 +140,7 @@ def deployment_config(name: str) -> Path:
     return path
 
 
-class XRootDServer:
+class XRootDServer(Service):
     """One unprivileged ``xrootd`` daemon exporting ``directory`` on 127.0.0.1.
 
     Use as a context manager (started on enter, stopped and cleaned up on
@@ -438,21 +429,6 @@ class XRootDServer:
         self._workdir = None
         self._export_dir = None
 
-    def __enter__(self) -> XRootDServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = "paused" if self.paused else "running" if self.running else "stopped"
         port = self._port if self._port is not None else "?"
@@ -691,7 +667,7 @@ def _sanitize_sitename(name: str) -> str:
     return cleaned[:15] or "site"  # xrootd limits site names to 15 characters
 
 
-class Sites:
+class Sites(Service):
     """Several XRootD servers on several ports, standing in for several sites.
 
     ``Sites([dir_a, dir_b])`` serves one directory per site;
@@ -737,21 +713,6 @@ class Sites:
     def close(self) -> None:
         for server in self.servers:
             server.close()
-
-    def __enter__(self) -> Sites:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __len__(self) -> int:
         return len(self.servers)
