@@ -19,15 +19,16 @@ import numpy as np
 
 from hepflow.dataset.files import expand_files
 from hepflow.dataset.prepare import PreparedDataset, preprocess
+from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.dataset.spec import Dataset
 from hepflow.engine import client as clients
-from hepflow.engine.fill import empty
-from hepflow.engine.kernel import SampleInfo
-from hepflow.engine.run import Booking, LoopManager, run_graphs
+from hepflow.engine.runner import Runner, run_graphs
 from hepflow.errors import ExpressionError, PlanError, did_you_mean
+from hepflow.io.snapshot import SnapshotTarget
 from hepflow.options import Options
 from hepflow.plan import actions as act
 from hepflow.plan.expr import compile_expression
+from hepflow.plan.graph import AnalysisGraph
 from hepflow.plan.handles import RResultPtr
 from hepflow.plan.nodes import (
     Alias,
@@ -41,11 +42,8 @@ from hepflow.plan.nodes import (
     Source,
 )
 from hepflow.plan.types import UNKNOWN, ColumnType, dtype_kind
-from hepflow.results.cutflow import Cut, CutflowReport
-from hepflow.results.display import DisplayResult, to_lists
-from hepflow.results.moments import Moments
-from hepflow.results.partials import combine_samples
-from hepflow.results.pieces import Pieces, concatenate, head
+from hepflow.results.cutflow import CutflowReport
+from hepflow.results.statistic import Statistic
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
 
@@ -88,45 +86,68 @@ def _infer_type(func: Callable[..., Any], types: Sequence[ColumnType]) -> Column
 
 
 class RDataFrame:
-    """RDataFrame(treename, files, *, client=None, ...): lazy analysis of ROOT files on Dask.
+    """A lazy analysis of ROOT files on Dask, with ROOT's RDataFrame names and semantics.
 
-    `files` is a path, a glob, a list of them, or `root://`/`https://` URLs.
-    `client` is a `distributed.Client` (default: the running one, else a new
-    LocalCluster with process workers) or "sync" to run in this process.
+    Every transformation returns a new `RDataFrame` around a new plan node and
+    every action returns a lazy `RResultPtr`; nothing reads data until a result
+    is asked for, and then every result booked on the graph is computed in one
+    pass over the files.
+
+    Parameters
+    ----------
+    treename : str, Dataset, PreparedDataset or mapping
+        The tree name (with `files`), or a whole dataset: a `Dataset`, a dict in
+        one of the dataset layouts, or the path of a dataset spec file.
+    files : str, path or list, optional
+        A path, a glob, a list of them, or `root://`/`https://` URLs.
+    client : distributed.Client or "sync", optional
+        Where it runs: the given client, else the one running in the session,
+        else a new LocalCluster with process workers; "sync" runs in this process.
+    options : Options, optional
+        Chunking, reduction fan-in, read policy and retries (defaults from dask.config).
+
+    Examples
+    --------
+    >>> df = RDataFrame("Events", "data/*.root")                     # doctest: +SKIP
+    >>> n = df.Filter("nMuon == 2", "two muons").Count()              # doctest: +SKIP
+    >>> n.GetValue()                                                  # doctest: +SKIP
     """
 
     def __init__(self, treename: str | Dataset | PreparedDataset | Mapping[str, Any],
                  files: Any = None, *, client: Any = None, options: Options | None = None,
                  chunk_entries: int | None = None, chunk_bytes: int | None = None,
-                 read_policy: str | None = None, _manager: LoopManager | None = None,
-                 _node: PlanNode | None = None) -> None:
-        if _manager is not None and _node is not None:
-            self._lm = _manager
-            self._node = _node
-            return
+                 read_policy: str | None = None) -> None:
         opts = (options or Options()).updated(chunk_entries=chunk_entries,
                                               chunk_bytes=chunk_bytes,
                                               read_policy=read_policy).resolved()
-        runner = None if client == "sync" else clients.resolve(client)
+        scheduler = None if client == "sync" else clients.resolve(client)
         prepared = treename if isinstance(treename, PreparedDataset) else preprocess(
-            _dataset(treename, files), runner, chunk_entries=opts.chunk_entries,
+            _dataset(treename, files), scheduler, chunk_entries=opts.chunk_entries,
             chunk_bytes=opts.chunk_bytes, use_cache=opts.use_cache)
         infos = prepared.files
         tree = infos[0].tree if infos else str(treename)
         source = Source(tree, infos, prepared.branches)
         samples = {s.name: SampleInfo(s.name, i, dict(s.metadata))
                    for i, s in enumerate(prepared.dataset)}
-        self._lm = LoopManager(source, list(prepared.chunks), opts,
-                               client if client == "sync" else runner, prepared, samples)
-        self._node = source
+        self._graph = AnalysisGraph(source, samples)
+        self._runner = Runner(self._graph, prepared.chunks, opts,
+                              client if client == "sync" else scheduler, prepared)
+        self._node: PlanNode = source
+
+    @classmethod
+    def _at(cls, parent: RDataFrame, node: PlanNode) -> RDataFrame:
+        """A dataframe at `node` sharing `parent`'s graph and runner."""
+        df = cls.__new__(cls)
+        df._graph, df._runner, df._node = parent._graph, parent._runner, node
+        return df
 
     # -- building -----------------------------------------------------------------------
 
     def _derive(self, node: PlanNode) -> RDataFrame:
-        return RDataFrame("", _manager=self._lm, _node=node)
+        return RDataFrame._at(self, node)
 
     def _compile(self, expression: str) -> Any:
-        metadata = {s: i.metadata for s, i in self._lm.samples.items()} or None
+        metadata = {s: i.metadata for s, i in self._graph.samples.items()} or None
         return compile_expression(expression, self._node.schema(), metadata)
 
     def _computation(self, what: str | Callable[..., Any], columns: Sequence[str] | None,
@@ -135,15 +156,14 @@ class RDataFrame:
             if columns:
                 raise PlanError("columns are only given with a Python callable, "
                                 "not with an expression string")
-            return self._compile(what)
+            compiled: Computation = self._compile(what)
+            return compiled
         if callable(what):
             if columns is None:
                 raise PlanError("a Python callable needs the list of columns it takes, "
                                 "e.g. Define('x', func, ['Muon_pt'])")
             cols = tuple(columns)
-            for c in cols:
-                self._check_column(c)
-            types = [self._node.lookup(c)[0] for c in cols]  # type: ignore[index]
+            types = [self._check_column(c) for c in cols]
             return PyFunction(what, cols, _infer_type(what, types))
         raise PlanError(f"expected an expression string or a callable, got {type(what).__name__}")
 
@@ -161,34 +181,74 @@ class RDataFrame:
             raise PlanError(f"{verb}: {name!r} is not a valid column name")
         if name.endswith("_") and name.startswith("rdf"):
             raise PlanError(f"{verb}: names like {name!r} are reserved")
+        if self._node.lookup(name) is not None:
+            hint = "; use Redefine to replace it" if verb == "Define" else ""
+            raise PlanError(f"{verb}: column `{name}` already exists{hint}")
 
     def Define(self, name: str, expression: str | Callable[..., Any],
                columns: Sequence[str] | None = None) -> RDataFrame:
-        """A new column from an expression string or a callable on awkward arrays."""
+        """A new column, computed per event.
+
+        Parameters
+        ----------
+        name : str
+            The new column's name (must not exist yet; see `Redefine`).
+        expression : str or callable
+            An expression string with RDataFrame's per-event semantics, or a
+            Python callable on awkward arrays (the escape hatch).
+        columns : sequence of str, optional
+            With a callable only: the columns passed to it, in order.
+
+        Returns
+        -------
+        RDataFrame
+            The dataframe with the column added.
+
+        Examples
+        --------
+        >>> df.Define("pt0", "nMuon > 0 ? Muon_pt[0] : -1.f")            # doctest: +SKIP
+        >>> df.Define("ht", lambda pt: ak.sum(pt, axis=1), ["Jet_pt"])   # doctest: +SKIP
+        """
         self._new_name(name, "Define")
-        if self._node.lookup(name) is not None:
-            raise PlanError(f"Define: column `{name}` already exists; use Redefine to replace it")
         return self._derive(Define(self._node, name, self._computation(expression, columns)))
 
     def Redefine(self, name: str, expression: str | Callable[..., Any],
                  columns: Sequence[str] | None = None) -> RDataFrame:
-        """Replace an existing column (a branch or a Define) from here on."""
+        """Replace an existing column (a branch or a Define) from here on.
+
+        Parameters and returns are those of `Define`; the column must exist.
+
+        Examples
+        --------
+        >>> df.Redefine("Muon_pt", "Muon_pt * 1.01")                      # doctest: +SKIP
+        """
         self._check_column(name)
         return self._derive(Define(self._node, name, self._computation(expression, columns),
                                    redefine=True))
 
     def DefinePerSample(self, name: str, expression: str | Callable[[SampleInfo], Any],
                         ) -> RDataFrame:
-        """A column whose value is fixed per sample, e.g. `xsec * lumi / sum_genWeight`.
+        """A column whose value is fixed per sample, e.g. `xsec * lumi / sumw`.
 
-        A string may use the metadata keys that every sample has, and
-        `rdfsampleinfo_`; a callable receives a `SampleInfo` (name, index,
-        metadata). Values are computed once per sample, here, on the client.
+        Parameters
+        ----------
+        name : str
+            The new column's name.
+        expression : str or callable
+            A string over the metadata keys every sample has (and `rdfsampleinfo_`),
+            or a callable receiving a `SampleInfo` (name, index, metadata). Values
+            are computed once per sample, here, on the client.
+
+        Returns
+        -------
+        RDataFrame
+
+        Examples
+        --------
+        >>> df.DefinePerSample("norm", "xsec * lumi / sumw")              # doctest: +SKIP
         """
         self._new_name(name, "DefinePerSample")
-        if self._node.lookup(name) is not None:
-            raise PlanError(f"DefinePerSample: column `{name}` already exists")
-        samples = self._lm.samples or {"": SampleInfo("", 0, {})}
+        samples = self._graph.samples or {"": SampleInfo("", 0, {})}
         if isinstance(expression, str):
             values, ctype = _per_sample_values(expression, samples)
             text = expression
@@ -206,9 +266,19 @@ class RDataFrame:
     def Predict(self, name: str, bundle: Any, output: int | None = None) -> RDataFrame:
         """A model's score as a lazy column.
 
-        `bundle` is a model bundle (loaded once per worker, see `hepflow.ml.Predict`)
-        or the URL of a model served by `hepflow serve`, called in batches per
-        chunk (the token comes from `$HEPFLOW_SERVE_TOKEN` on the workers).
+        Parameters
+        ----------
+        name : str
+            The score column's name.
+        bundle : model bundle or str
+            A bundle from `hepflow.ml` (loaded once per worker), or the URL of a
+            model served by `hepflow serve` (token from `$HEPFLOW_SERVE_TOKEN`).
+        output : int, optional
+            Which output of a multi-output model.
+
+        Returns
+        -------
+        RDataFrame
         """
         if isinstance(bundle, str) and bundle.startswith(("http://", "https://")):
             from hepflow.serve.client import RemoteModel
@@ -221,33 +291,61 @@ class RDataFrame:
         return result
 
     def Alias(self, alias: str, column: str) -> RDataFrame:
+        """A second name for an existing column.
+
+        Examples
+        --------
+        >>> df.Alias("pt", "Muon_pt")                                     # doctest: +SKIP
+        """
         self._new_name(alias, "Alias")
-        if self._node.lookup(alias) is not None:
-            raise PlanError(f"Alias: column `{alias}` already exists")
         self._check_column(column)
         return self._derive(Alias(self._node, alias, column))
 
     def Filter(self, expression: str | Callable[..., Any], name: str = "",
                columns: Sequence[str] | None = None) -> RDataFrame:
-        """Keep events passing a condition; named filters appear in Report()."""
+        """Keep the events passing a condition.
+
+        Parameters
+        ----------
+        expression : str or callable
+            One boolean (or number, non-zero is true) per event.
+        name : str, optional
+            A named filter appears in `Report()`.
+        columns : sequence of str, optional
+            With a callable: its input columns (may also be passed as `name`).
+
+        Returns
+        -------
+        RDataFrame
+
+        Examples
+        --------
+        >>> df.Filter("nMuon == 2", "two muons")                          # doctest: +SKIP
+        """
         if callable(expression) and isinstance(name, (list, tuple)):
             name, columns = "", name
         comp = self._computation(expression, columns)
-        ctype = comp.type
-        if ctype.kind in ("jagged", "combos"):
+        if comp.type.kind in ("jagged", "combos"):
             text = expression if isinstance(expression, str) else comp.text
             raise ExpressionError(
-                f"a filter needs one value per event, but this gives {ctype}; "
+                f"a filter needs one value per event, but this gives {comp.type}; "
                 "reduce the collection first, e.g. Any(...), All(...) or Sum(...) > 0",
-                text if isinstance(text, str) else "", 0, len(text) if isinstance(text, str)
-                else None)
+                text, 0, len(text))
         node = Filter(self._node, comp, str(name))
         if name:
-            self._lm.filters.append(node)
+            self._graph.register_filter(node)
         return self._derive(node)
 
     def Range(self, begin: int, end: int | None = None, stride: int = 1) -> RDataFrame:
-        """Range(end) or Range(begin, end, stride): exact in distributed mode too."""
+        """Range(end) or Range(begin, end, stride) of the entries reaching this node.
+
+        Exact in distributed mode, also after filters (a counting pass finds
+        each chunk's first entry number). `end=0` means no end, as in ROOT.
+
+        Examples
+        --------
+        >>> df.Filter("nMuon > 0").Range(100).Count()                     # doctest: +SKIP
+        """
         if end is None:
             begin, end = 0, begin
         if begin < 0 or end < 0 or stride < 1 or (end and end < begin):
@@ -256,38 +354,28 @@ class RDataFrame:
         return self._derive(Range(self._node, int(begin), int(end), int(stride)))
 
     def GetColumnNames(self) -> list[str]:
+        """Every column visible here (branches and Defines), without `rdf..._` columns."""
         return [n for n in self._node.schema() if not n.endswith("_") or
                 not n.startswith("rdf")]
 
     def GetColumnType(self, name: str) -> str:
+        """The C++-style type name of a column, e.g. `RVec<float>`."""
         return str(self._check_column(name))
 
     def GetDefinedColumnNames(self) -> list[str]:
+        """Columns added by Define (not Redefine) up to here."""
         return [n.name for n in self._node.lineage() if isinstance(n, Define) and not n.redefine]
 
     def GetFilterNames(self) -> list[str]:
+        """Names of the named filters up to here."""
         return [n.name for n in self._node.lineage() if isinstance(n, Filter) and n.name]
 
     # -- actions ------------------------------------------------------------------------
 
-    def _book(self, action: act.Action, finish: Callable[[Any, Any, Any], Any],
-              ) -> RResultPtr[Any]:
+    def _book(self, action: act.Action[Any, Any]) -> RResultPtr[Any]:
         for name in action.columns():
             self._check_column(name)
-        handle: RResultPtr[Any] = RResultPtr(self._lm, action.label)
-        order = list(self._lm.samples) or [""]
-
-        def deliver(per_sample: Mapping[str, Any], merged: Any, filters: Any,
-                    info: Any) -> None:
-            total = combine_samples(per_sample, order)
-            handle._set(finish(empty(action) if total is None else total, merged, filters),
-                        info)
-            handle._set_per_sample(lambda: {
-                s: finish(per_sample[s] if s in per_sample else empty(action), merged, filters)
-                for s in order})
-
-        self._lm.book(Booking(action, deliver, handle._fail))
-        return handle
+        return self._graph.book(action)
 
     def _numeric(self, name: str, what: str) -> None:
         ctype = self._check_column(name)
@@ -295,31 +383,90 @@ class RDataFrame:
             raise PlanError(f"{what}: column `{name}` ({ctype}) holds no numbers")
 
     def Count(self) -> RResultPtr[int]:
-        return self._book(act.Count(self._node), lambda p, m, f: int(p))
+        """The number of events reaching this node (lazy).
 
-    def _stat(self, what: str, column: str) -> RResultPtr[Any]:
+        Examples
+        --------
+        >>> df.Filter("nMuon == 2").Count().GetValue()                    # doctest: +SKIP
+        """
+        return self._book(act.Count(self._node))
+
+    def _stat(self, what: act.StatKind, column: str) -> RResultPtr[Any]:
         self._numeric(column, what)
-        return self._book(act.Stat(self._node, what, column),
-                          lambda p, m, f: Moments.value(p, what))
+        return self._book(act.Stat(self._node, what, column))
 
     def Sum(self, column: str) -> RResultPtr[Any]:
+        """The sum of a column's values (all elements of a collection); integers stay exact.
+
+        Examples
+        --------
+        >>> df.Sum("nMuon").GetValue()                                    # doctest: +SKIP
+        """
         return self._stat("Sum", column)
 
     def Mean(self, column: str) -> RResultPtr[float]:
+        """The mean of a column's values (all elements of a collection); 0 without entries."""
         return self._stat("Mean", column)
 
     def StdDev(self, column: str) -> RResultPtr[float]:
+        """The sample standard deviation (N-1), as ROOT's StdDev; 0 below two entries."""
         return self._stat("StdDev", column)
 
     def Min(self, column: str) -> RResultPtr[Any]:
+        """The smallest value (+inf without entries, as ROOT)."""
         return self._stat("Min", column)
 
     def Max(self, column: str) -> RResultPtr[Any]:
+        """The largest value (-inf without entries, as ROOT)."""
         return self._stat("Max", column)
+
+    def Stats(self, column: str, weight: str | None = None) -> RResultPtr[Statistic]:
+        """ROOT's `TStatistic` of a column: mean, RMS, entries, sum of weights.
+
+        Parameters
+        ----------
+        column : str
+            Values (all elements of a collection).
+        weight : str, optional
+            A per-event (broadcast to elements) or per-element weight column.
+
+        Returns
+        -------
+        RResultPtr[Statistic]
+            With ROOT's accessors `GetMean()`, `GetMeanErr()`, `GetRMS()`, `GetN()`,
+            `GetW()`, `GetW2()`.
+
+        Examples
+        --------
+        >>> df.Stats("Muon_pt", "genWeight").GetValue().GetMean()         # doctest: +SKIP
+        """
+        self._numeric(column, "Stats")
+        if weight:
+            self._numeric(weight, "Stats weight")
+        return self._book(act.Stats(self._node, column, weight))
 
     def Histo1D(self, model: Any, column: str | None = None,
                 weight: str | None = None) -> RResultPtr[Any]:
-        """Histo1D((name, title, nbins, lo, hi), column[, weight]) → hist.Hist."""
+        """A 1D histogram (`hist.Hist`) of a column, optionally weighted.
+
+        Parameters
+        ----------
+        model : tuple or HistModel
+            `(name, title, nbins, lo, hi)` or `(name, title, nbins, edges)`.
+        column : str
+            The values (every element of a collection).
+        weight : str, optional
+            A weight column.
+
+        Returns
+        -------
+        RResultPtr[hist.Hist]
+            Flow bins kept as in ROOT; float64 filling.
+
+        Examples
+        --------
+        >>> df.Histo1D(("pt", "p_{T};GeV", 50, 0, 100), "Muon_pt")        # doctest: +SKIP
+        """
         if column is None:
             raise PlanError("Histo1D needs a model tuple (name, title, nbins, lo, hi) and a "
                             "column; automatic binning is not supported")
@@ -327,72 +474,118 @@ class RDataFrame:
         self._numeric(column, "Histo1D")
         if weight:
             self._numeric(weight, "Histo1D weight")
-        return self._book(act.Histo(self._node, parsed, (column,), weight),
-                          lambda p, m, f: p)
+        return self._book(act.Histo(self._node, parsed, (column,), weight))
 
     def Histo2D(self, model: Any, x: str, y: str, weight: str | None = None) -> RResultPtr[Any]:
+        """A 2D histogram; the model appends the y axis to Histo1D's.
+
+        Examples
+        --------
+        >>> df.Histo2D(("h", "", 10, 0, 100, 10, -3, 3), "Muon_pt", "Muon_eta")  # doctest: +SKIP
+        """
         parsed = act.parse_model(model, 2)
         for c in (x, y) + ((weight,) if weight else ()):
             self._numeric(c, "Histo2D")
-        return self._book(act.Histo(self._node, parsed, (x, y), weight), lambda p, m, f: p)
+        return self._book(act.Histo(self._node, parsed, (x, y), weight))
 
     def Profile1D(self, model: Any, x: str, y: str, weight: str | None = None,
                   ) -> RResultPtr[Any]:
-        """A profile (mean of y in bins of x) as a hist.Hist with Mean storage."""
+        """A profile (mean of y in bins of x) as a `hist.Hist` with Mean storage.
+
+        Examples
+        --------
+        >>> df.Profile1D(("p", "", 20, 0, 100), "Muon_pt", "Muon_eta")    # doctest: +SKIP
+        """
         parsed = act.parse_model(model, 1)
         for c in (x, y) + ((weight,) if weight else ()):
             self._numeric(c, "Profile1D")
-        return self._book(act.Histo(self._node, parsed, (x, y), weight, kind="profile"),
-                          lambda p, m, f: p)
+        return self._book(act.Histo(self._node, parsed, (x, y), weight, kind="profile"))
 
     def Take(self, column: str) -> RResultPtr[Any]:
-        """All values of a column in entry order (numpy, or awkward for collections)."""
-        return self._book(act.Take(self._node, column),
-                          lambda p, m, f: concatenate(Pieces.values(p)))
+        """All values of a column in entry order (numpy, or awkward for collections).
+
+        Examples
+        --------
+        >>> df.Take("MET_pt").GetValue()                                  # doctest: +SKIP
+        """
+        return self._book(act.Take(self._node, column))
 
     def AsNumpy(self, columns: Sequence[str] | None = None, exclude: Sequence[str] = (),
                 lazy: bool = False) -> Any:
         """Columns as numpy arrays (collections as object arrays of arrays), in entry order.
 
         As in RDataFrame this runs at once unless `lazy=True`.
+
+        Examples
+        --------
+        >>> df.AsNumpy(["MET_pt", "nJet"])["MET_pt"]                      # doctest: +SKIP
         """
         names = tuple(c for c in (columns if columns is not None else self.GetColumnNames())
                       if c not in exclude)
-        handle = self._book(act.AsNumpy(self._node, names),
-                            lambda p, m, f: _as_numpy(names, p))
+        handle = self._book(act.AsNumpy(self._node, names))
         return handle if lazy else handle.GetValue()
 
     def AsAwkward(self, columns: Sequence[str]) -> Any:
-        """A lazy dask_awkward.Array of the chosen columns after this node's selections."""
+        """A lazy `dask_awkward.Array` of the chosen columns after this node's selections.
+
+        Examples
+        --------
+        >>> df.Filter("nMuon == 2").AsAwkward(["Muon_pt"]).compute()      # doctest: +SKIP
+        """
         from hepflow.engine.collection import to_dask_awkward
 
         names = tuple(columns)
         for c in names:
             self._check_column(c)
-        return to_dask_awkward(self._lm, self._node, names)
+        return to_dask_awkward(self._runner, self._node, names)
 
     def Display(self, columns: Sequence[str] | str = (), nRows: int = 5) -> RResultPtr[Any]:
+        """The first `nRows` rows of some columns, printed as ROOT prints them.
+
+        Examples
+        --------
+        >>> df.Display(["nMuon", "Muon_pt"]).GetValue().Print()           # doctest: +SKIP
+        """
         names = (columns,) if isinstance(columns, str) else tuple(columns)
         if not names:
             names = tuple(self.GetColumnNames())
-        return self._book(act.Display(self._node, names, nRows),
-                          lambda p, m, f: DisplayResult(_display(names, p, nRows)))
+        return self._book(act.Display(self._node, names, nRows))
 
     def Report(self) -> RResultPtr[CutflowReport]:
-        """The cutflow of named filters (all of the graph's when called on the source)."""
+        """The cutflow of named filters (all of the graph's when called on the source).
+
+        Examples
+        --------
+        >>> df.Report().GetValue().Print()                                # doctest: +SKIP
+        """
         if isinstance(self._node, Source):
-            filters = tuple(self._lm.filters)
+            filters = self._graph.named_filters
         else:
             filters = tuple(n for n in self._node.lineage() if isinstance(n, Filter) and n.name)
-        return self._book(act.Report(self._node, filters),
-                          lambda p, m, f: _cutflow(filters, m, f))
+        return self._book(act.Report(self._node, filters))
 
     def Snapshot(self, treename: str, filename: str | os.PathLike[str],
                  columns: Sequence[str] | str | None = None, *, lazy: bool = False,
                  compression: str = "ZSTD") -> Any:
-        """Write columns to a ROOT file; returns an RDataFrame over it (eager, as in ROOT)."""
-        from hepflow.io.snapshot import finalize
+        """Write columns to a ROOT file; returns an RDataFrame over it (eager, as in ROOT).
 
+        Parameters
+        ----------
+        treename : str
+            The tree to write.
+        filename : str or path
+            The target; written under a temporary name and renamed when complete.
+        columns : sequence of str or str, optional
+            The columns, or a regular expression matching them (default: all).
+        lazy : bool
+            Return the lazy handle instead of running now.
+        compression : str
+            "ZSTD", "LZ4" or "ZLIB".
+
+        Examples
+        --------
+        >>> df.Snapshot("Events", "out.root", ["Muon_pt"])                # doctest: +SKIP
+        """
         if isinstance(columns, str):
             pattern = re.compile(columns)
             names = tuple(c for c in self.GetColumnNames() if pattern.fullmatch(c))
@@ -400,49 +593,52 @@ class RDataFrame:
             names = tuple(columns) if columns is not None else tuple(self.GetColumnNames())
         if not names:
             raise PlanError("Snapshot: no columns selected")
-        action = act.Snapshot(self._node, treename, os.fspath(os.path.abspath(filename)), names,
-                              compression)
-        client = self._lm.client
+        target = SnapshotTarget(treename, os.fspath(os.path.abspath(filename)), names,
+                                compression)
+        client = self._runner.client
+        options = self._runner.options
 
-        def finish(p: Any, m: Any, f: Any) -> Any:
-            path = finalize(action, Pieces.values(p))
-            return RDataFrame(treename, path, client=client, options=self._lm.options)
+        def reopen(path: str) -> RDataFrame:
+            return RDataFrame(treename, path, client=client, options=options)
 
-        handle = self._book(action, finish)
+        handle = self._book(act.Snapshot(self._node, target, reopen))
         return handle if lazy else handle.GetValue()
 
     # -- inspection ---------------------------------------------------------------------
 
     def explain(self) -> str:
-        """The plan as text: source, chunks, each transformation, booked actions, branches."""
+        """The plan as text: source, chunks, each transformation, booked actions, branches.
+
+        Examples
+        --------
+        >>> print(df.Filter("nMuon == 2").explain())                      # doctest: +SKIP
+        """
         from hepflow.engine.columns import needed_branches
 
-        src = self._lm.source
-        entries = sum(c.num_entries for c in self._lm.chunks)
-        samples = [s for s in self._lm.samples if s]
-        lines = [f"Source: tree {src.tree!r}, {len(src.data)} file(s), {entries} entries, "
-                 f"{len(self._lm.chunks)} chunk(s)"
+        src = self._graph.source
+        chunks = self._runner.chunks
+        entries = sum(c.num_entries for c in chunks)
+        samples = [s for s in self._graph.samples if s]
+        lines = [f"{src.describe()}, {entries} entries, {len(chunks)} chunk(s)"
                  + (f", samples: {', '.join(samples)}" if samples else "")]
         for node in self._node.lineage()[1:]:
-            lines.append("  " + _describe(node))
-        pending = [b.action for b in self._lm.pending]
+            lines.append("  " + node.describe())
+        pending = [b.action for b in self._graph.pending]
         if pending:
             lines.append("Booked actions (run together):")
             lines.extend(f"  {a.label}" for a in pending)
         view = pending or [act.AsNumpy(self._node, tuple(self.GetDefinedColumnNames()))]
-        reported = [f for a in pending if isinstance(a, act.Report) for f in a.filters]
-        branches = needed_branches(view, reported)
+        branches = needed_branches(view)
         lines.append(f"Branches read ({len(branches)} of {len(src.branches)}): "
                      + ", ".join(branches))
         return "\n".join(lines)
 
     def dask_graph(self) -> dict[Any, Any]:
-        """The task graph that would compute every booked result (for inspection)."""
-        from hepflow.engine.run import lower_pending
-
-        return lower_pending(self._lm)[0]
+        """The task graph that would compute every booked result (filtered Ranges uncounted)."""
+        return self._runner.lower([b.action for b in self._graph.pending])[1]
 
     def Describe(self) -> str:
+        """Same as `explain()`."""
         return self.explain()
 
     def _repr_html_(self) -> str:
@@ -460,7 +656,7 @@ class RDataFrame:
             return f"<RDataFrame (cannot describe: {exc})>"
 
     def __dask_tokenize__(self) -> Any:
-        return dask.base.tokenize(id(self._lm), id(self._node))
+        return dask.base.tokenize(self._node)
 
 
 def _per_sample_values(expression: str, samples: Mapping[str, SampleInfo],
@@ -499,59 +695,32 @@ class _MetadataFrame:
         return self.info
 
 
-def _describe(node: PlanNode) -> str:
-    if isinstance(node, Define):
-        verb = "Redefine" if node.redefine else "Define"
-        return f"{verb} {node.name} = {node.computation.text}   [{node.computation.type}]"
-    if isinstance(node, Filter):
-        label = f" {node.name!r}" if node.name else ""
-        return f"Filter{label}: {node.computation.text}"
-    if isinstance(node, Alias):
-        return f"Alias {node.alias} -> {node.target}"
-    if isinstance(node, Range):
-        return f"Range({node.begin}, {node.end}, {node.stride})"
-    return type(node).__name__
-
-
-def _as_numpy(names: Sequence[str], pieces: Pieces) -> dict[str, np.ndarray]:
-    parts = Pieces.values(pieces)
-    out: dict[str, np.ndarray] = {}
-    for name in names:
-        values = concatenate([p[name] for p in parts]) if parts else np.array([])
-        if isinstance(values, ak.Array):
-            arr = np.empty(len(values), dtype=object)
-            for i, item in enumerate(ak.to_list(values)):
-                arr[i] = np.asarray(item)
-            out[name] = arr
-        else:
-            out[name] = np.asarray(values)
-    return out
-
-
-def _display(names: Sequence[str], pieces: Pieces, nrows: int) -> dict[str, list[Any]]:
-    parts = Pieces.values(head(pieces, nrows))
-    if not parts:
-        return {n: [] for n in names}
-    joined = {n: concatenate([p[n] for p in parts]) for n in names}
-    return to_lists(joined, nrows)
-
-
-def _cutflow(filters: Sequence[Filter], merged: Any, kernel_filters: Sequence[Filter],
-             ) -> CutflowReport:
-    counts = {id(f): c for f, c in zip(kernel_filters, merged.cutflow, strict=True)}
-    return CutflowReport(tuple(Cut(f.name, counts[id(f)][0], counts[id(f)][1])
-                               for f in filters))
-
-
 def RunGraphs(handles: Sequence[RResultPtr[Any]]) -> int:
-    """Compute results of several dataframes together; returns how many graphs ran."""
-    managers: list[LoopManager] = []
+    """Compute results of several dataframes together, in one computation.
+
+    Parameters
+    ----------
+    handles : sequence of RResultPtr
+        Results booked on one or more dataframes.
+
+    Returns
+    -------
+    int
+        How many dataframe graphs ran.
+
+    Examples
+    --------
+    >>> RunGraphs([df1.Count(), df2.Histo1D(model, "MET_pt")])        # doctest: +SKIP
+    """
+    runners: list[Runner] = []
     for handle in handles:
-        lm = handle._manager
-        if all(lm is not m for m in managers) and lm.pending:
-            managers.append(lm)
-    run_graphs(managers)
-    return len(managers)
+        runner = handle._source
+        if not isinstance(runner, Runner):
+            raise PlanError("RunGraphs takes result handles booked on RDataFrames")
+        if all(runner is not r for r in runners) and runner.graph.pending:
+            runners.append(runner)
+    run_graphs(runners)
+    return len(runners)
 
 
 def FromSpec(spec: str | os.PathLike[str], **kwargs: Any) -> RDataFrame:

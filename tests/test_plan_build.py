@@ -33,7 +33,7 @@ def test_build_and_lower_200_chunks_fast_and_small(many_chunks):
         node.Histo1D((f"h{i}", f"h{i}", 100, 0, 1000), f"v{2 * i}")
     graph = node.dask_graph()
     elapsed = time.perf_counter() - start
-    chunks = len(df._lm.chunks)
+    chunks = len(df._runner.chunks)
     assert chunks == 200
     reduce_tasks = sum(math.ceil(chunks / 8 ** k) for k in range(1, 4))
     assert len(graph) <= chunks + reduce_tasks + 1, len(graph)

@@ -47,15 +47,4 @@ def resolve(spec: Any) -> Any:
     return spec
 
 
-def shutdown_default() -> None:
-    """Close the cluster hepflow started itself (if any)."""
-    with _lock:
-        client = _default.pop("client", None)
-        cluster = _default.pop("cluster", None)
-    if client is not None:
-        client.close()
-    if cluster is not None:
-        cluster.close()
-
-
-__all__ = ["default_client", "resolve", "shutdown_default"]
+__all__ = ["default_client", "resolve"]

@@ -17,8 +17,9 @@ import dask_awkward as dak
 from hepflow.dataset.chunks import Chunk
 from hepflow.engine.columns import needed_branches
 from hepflow.engine.kernel import Kernel
-from hepflow.engine.run import LoopManager
-from hepflow.plan import actions as act
+from hepflow.engine.runner import Runner
+from hepflow.errors import PlanError
+from hepflow.plan.actions import AsNumpy
 from hepflow.plan.nodes import PlanNode
 
 
@@ -36,17 +37,17 @@ class _Partition:
         return ak.zip({n: values[n] for n in self.names}, depth_limit=1)
 
 
-def to_dask_awkward(lm: LoopManager, node: PlanNode, names: Sequence[str]) -> Any:
-    action = act.AsNumpy(node, tuple(names))
-    kernel = Kernel(tuple(needed_branches([action])), (action,), (), (), lm.options.read,
-                    lm.samples)
+def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str]) -> Any:
+    action = AsNumpy(node, tuple(names))
+    kernel = Kernel(tuple(needed_branches([action])), (action,), (), runner.options.read,
+                    runner.graph.samples)
     partition = _Partition(kernel, tuple(names))
-    if not lm.chunks:
-        raise ValueError("AsAwkward: the dataset has no entries")
-    empty_chunk = replace(lm.chunks[0], entry_stop=lm.chunks[0].entry_start)
+    if not runner.chunks:
+        raise PlanError("AsAwkward: the dataset has no entries")
+    empty_chunk = replace(runner.chunks[0], entry_stop=runner.chunks[0].entry_start)
     sample = partition(empty_chunk)
     meta = ak.Array(sample.layout.to_typetracer(forget_length=True))
-    return dak.from_map(partition, list(lm.chunks), label="hepflow-asawkward", meta=meta)
+    return dak.from_map(partition, list(runner.chunks), label="hepflow-asawkward", meta=meta)
 
 
 __all__ = ["to_dask_awkward"]

@@ -1,11 +1,17 @@
-"""Static column pruning: the exact branches a set of actions needs, from the plan alone."""
+"""Static column pruning: the exact branches a set of actions needs, from the plan alone.
+
+Each node says what it reads (`selection_reads` whenever events pass through
+it, `column_reads` for a column it defines, `branch_of` for a file branch),
+so pruning is a walk over the plan that needs no knowledge of node types.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from hepflow.plan.actions import Action
-from hepflow.plan.nodes import SPECIAL_COLUMNS, Alias, Define, Filter, PlanNode, Source, reads
+from hepflow.plan.actions.base import Action
+from hepflow.plan.nodes import PlanNode
 
 
 class _Pruner:
@@ -23,35 +29,32 @@ class _Pruner:
         if found is None:
             return
         defining = found[1]
-        if isinstance(defining, Source):
-            if name not in SPECIAL_COLUMNS:
-                self.branches.add(name)
-        elif isinstance(defining, Define):
-            assert defining.parent is not None
-            self.lineage(defining.parent)
-            for col in reads(defining.computation):
+        branch = defining.branch_of(name)
+        if branch is not None:
+            self.branches.add(branch)
+        self.lineage(defining)
+        if defining.parent is not None:
+            for col in defining.column_reads(name):
                 self.column(defining.parent, col)
-        elif isinstance(defining, Alias):
-            self.column(defining.parent, defining.target)
 
     def lineage(self, node: PlanNode | None) -> None:
         while node is not None and id(node) not in self.seen_nodes:
             self.seen_nodes.add(id(node))
-            if isinstance(node, Filter):
-                for col in reads(node.computation):
+            if node.parent is not None:
+                for col in node.selection_reads():
                     self.column(node.parent, col)
             node = node.parent
 
 
-def needed_branches(actions: Iterable[Action], extra_nodes: Iterable[PlanNode] = ()) -> list[str]:
-    """Branches read by the actions and by every filter on the way to them, sorted."""
+def needed_branches(actions: Iterable[Action[Any, Any]]) -> list[str]:
+    """Branches read by the actions and by every selection on the way to them, sorted."""
     pruner = _Pruner()
     for action in actions:
         pruner.lineage(action.node)
+        for node in action.counted_filters():
+            pruner.lineage(node)
         for name in action.columns():
             pruner.column(action.node, name)
-    for node in extra_nodes:
-        pruner.lineage(node)
     return sorted(pruner.branches)
 
 

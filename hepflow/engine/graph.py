@@ -3,14 +3,18 @@
 The graph has exactly `chunks + ceil(chunks / split_every) + ...` tasks plus
 one holding the kernel, whatever the number of Defines, Filters and actions:
 they are all fused into the kernel. Keys are `hepflow-<kind>-<token>` with the
-token derived from the plan's content, so identical work shares keys and the
-dashboard can map a task back to the plan.
+token derived from the plan's content (the kernel's branches, nodes and
+actions, the chunks and their offsets), so the same plan run twice gives the
+same keys and Dask can share the work, and the dashboard can map a task back
+to the plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+import dask.base
 
 from hepflow.dataset.chunks import Chunk
 from hepflow.engine.kernel import Kernel
@@ -21,8 +25,15 @@ def run_chunk(kernel: Kernel, chunk: Chunk, offsets: Sequence[int]) -> ChunkResu
     return kernel(chunk, offsets)
 
 
-def merge_results(parts: list[ChunkResult]) -> ChunkResult:
-    return merge_all(parts)
+def merge_results(kernel: Kernel, parts: list[ChunkResult]) -> ChunkResult:
+    return merge_all(parts, kernel.actions)
+
+
+def graph_token(kernel: Kernel, chunks: Sequence[Chunk], offsets: Sequence[Sequence[int]],
+                split_every: int) -> str:
+    """The content token of a run: equal for equal plans over equal chunks."""
+    return str(dask.base.tokenize(kernel, tuple(chunks),
+                                  tuple(tuple(o) for o in offsets), split_every))
 
 
 def build_graph(kernel: Kernel, chunks: Sequence[Chunk], offsets: Sequence[Sequence[int]],
@@ -43,11 +54,11 @@ def build_graph(kernel: Kernel, chunks: Sequence[Chunk], offsets: Sequence[Seque
         name = f"hepflow-merge-{token}-{level}"
         for start in range(0, len(layer), split_every):
             key = (name, start // split_every)
-            dsk[key] = (merge_results, list(layer[start:start + split_every]))
+            dsk[key] = (merge_results, kernel_key, list(layer[start:start + split_every]))
             merged.append(key)
         layer = merged
         level += 1
     return dsk, layer[0]
 
 
-__all__ = ["build_graph"]
+__all__ = ["build_graph", "graph_token"]

@@ -1,9 +1,11 @@
 """The fused per-chunk kernel: read once, evaluate every Define/Filter once, fill everything.
 
-One call handles one chunk for every action booked on a dataframe graph. A
-Filter makes a narrower *view* of the chunk's events; columns are evaluated
-where they are defined and narrowed down to the view that needs them, each at
-most once per chunk.
+One call handles one chunk for every action booked on a dataframe graph. The
+kernel knows no node or action type: nodes narrow the chunk's events into
+*views* and produce their columns through `plan.context.ChunkContext`, and
+actions fill their partials through `FillContext`, both implemented here by
+`_ChunkRun`. Columns are evaluated where they are defined and narrowed to the
+view that needs them, each at most once per chunk.
 """
 
 from __future__ import annotations
@@ -17,36 +19,17 @@ import awkward as ak
 import numpy as np
 
 from hepflow.dataset.chunks import Chunk
-from hepflow.engine import fill as filling
+from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.vecops import EvaluationFailure
 from hepflow.errors import EvaluationError, HepflowError, ReadError
 from hepflow.io.policy import ReadOptions
 from hepflow.io.reader import FileLayout, ReadStats, read_chunk
 from hepflow.observe.events import emit_chunk
-from hepflow.plan import actions as act
+from hepflow.plan.actions.base import Action
 from hepflow.plan.expr.typed import Expression
-from hepflow.plan.nodes import (
-    Alias,
-    Computation,
-    Define,
-    Filter,
-    PerSampleValue,
-    PlanNode,
-    PyFunction,
-    Range,
-    Source,
-)
+from hepflow.plan.nodes import Computation, PerSampleValue, PlanNode, PyFunction, Range
 from hepflow.results.partials import ChunkResult, Failure, Metrics
-
-
-@dataclass(frozen=True, slots=True)
-class SampleInfo:
-    """What `rdfsampleinfo_` exposes inside expressions: the sample's name, index, metadata."""
-
-    name: str
-    index: int
-    metadata: Mapping[str, Any]
 
 
 class _View:
@@ -76,8 +59,7 @@ class _NodeFrame:
         return _SubFrame(self, index)
 
     def sample_info(self) -> SampleInfo:
-        return self.run.kernel.samples.get(self.run.chunk.sample) or SampleInfo(
-            self.run.chunk.sample, 0, {})
+        return self.run.sample_info()
 
 
 class _SubFrame:
@@ -100,7 +82,10 @@ class _SubFrame:
 
 
 class _ChunkRun:
-    def __init__(self, kernel: Kernel, chunk: Chunk, arrays: dict[str, Any],
+    """One chunk being processed: implements `ChunkContext` for nodes and `FillContext`
+    for actions."""
+
+    def __init__(self, kernel: Kernel, chunk: Chunk, arrays: Mapping[str, Any],
                  offsets: Sequence[int]) -> None:
         self.kernel = kernel
         self.chunk = chunk
@@ -108,57 +93,47 @@ class _ChunkRun:
         self.offsets = offsets
         self.views: dict[int, _View] = {}
         self.counts: dict[int, tuple[int, int]] = {}
-        self.filter_nodes: list[Filter] = []
+        self.filter_nodes: list[PlanNode] = []
         self.evaluate_seconds = 0.0
         self.depth = 0
         self.root = _View(None, None, chunk.num_entries)
 
+    # -- ChunkContext -----------------------------------------------------------------
+
+    @property
+    def global_start(self) -> int:
+        return self.chunk.global_start
+
+    @property
+    def num_entries(self) -> int:
+        return self.chunk.num_entries
+
+    def branch(self, name: str) -> Any:
+        return self.arrays[name]
+
+    def all_events(self) -> _View:
+        return self.root
+
     def view(self, node: PlanNode) -> _View:
         key = id(node)
         found = self.views.get(key)
-        if found is not None:
-            return found
-        if isinstance(node, Source):
-            view = self.root
-        elif isinstance(node, (Define, Alias)):
-            assert node.parent is not None
-            view = self.view(node.parent)
-        elif isinstance(node, Filter):
-            view = self._filter(node)
-        elif isinstance(node, Range):
-            view = self._range(node)
-        else:  # pragma: no cover - the planner only makes the nodes above
-            raise HepflowError(f"no lowering rule for {type(node).__name__}")
-        self.views[key] = view
-        return view
+        if found is None:
+            found = node.select(self)  # type: ignore[assignment]
+            assert isinstance(found, _View)
+            self.views[key] = found
+        return found
 
-    def _filter(self, node: Filter) -> _View:
-        parent = self.view(node.parent)
-        mask = self.compute(node.computation, node.parent, f"Filter {node.name or ''}".strip())
-        mask = np.asarray(mask)
-        if mask.dtype != np.bool_:
-            mask = mask != 0
-        passed = int(np.count_nonzero(mask))
-        self.counts[id(node)] = (parent.n, passed)
-        self.filter_nodes.append(node)
-        if passed == parent.n:
+    def narrow(self, parent: Any, keep: np.ndarray | None) -> _View:
+        if keep is None:
             return _View(parent, None, parent.n)
-        return _View(parent, np.flatnonzero(mask), passed)
+        return _View(parent, keep, int(keep.size))
 
-    def _range(self, node: Range) -> _View:
-        parent = self.view(node.parent)
-        if node.needs_offsets:
-            offset = self.offsets[self.kernel.ranges.index(node)]
-        else:
-            offset = self.chunk.global_start
-        rank = offset + np.arange(parent.n, dtype=np.int64)
-        keep = rank >= node.begin
-        if node.end:
-            keep &= rank < node.end
-        if node.stride > 1:
-            keep &= (rank - node.begin) % node.stride == 0
-        index = np.flatnonzero(keep)
-        return _View(parent, index, int(index.size))
+    def count_filter(self, node: PlanNode, reached: int, passed: int) -> None:
+        self.counts[id(node)] = (reached, passed)
+        self.filter_nodes.append(node)
+
+    def range_offset(self, node: Range) -> int:
+        return self.offsets[self.kernel.ranges.index(node)]
 
     def column(self, node: PlanNode, name: str) -> Any:
         found = node.lookup(name)
@@ -167,51 +142,50 @@ class _ChunkRun:
         defining = found[1]
         return self._narrow_from(self.view(defining), self.view(node), defining, name)
 
+    def compute(self, computation: Computation, at: PlanNode, what: str) -> Any:
+        frame = _NodeFrame(self, at)
+        start = time.perf_counter()
+        self.depth += 1
+        try:
+            return self._compute(computation, frame, what)
+        finally:
+            self.depth -= 1
+            if self.depth == 0:
+                self.evaluate_seconds += time.perf_counter() - start
+
+    # -- FillContext ------------------------------------------------------------------
+
+    @property
+    def chunk_index(self) -> int:
+        return self.chunk.index
+
+    def describe(self) -> str:
+        return self.chunk.describe()
+
+    def events(self, node: PlanNode) -> int:
+        return self.view(node).n
+
+    def cut(self, node: PlanNode) -> tuple[int, int]:
+        self.view(node)
+        return self.counts[id(node)]
+
+    # -- internals --------------------------------------------------------------------
+
+    def sample_info(self) -> SampleInfo:
+        return self.kernel.samples.get(self.chunk.sample) or SampleInfo(self.chunk.sample, 0)
+
     def _narrow_from(self, home: _View, view: _View, defining: PlanNode, name: str) -> Any:
         key = (id(defining), name)
         if key in view.cache:
             return view.cache[key]
         if view is home:
-            value = self._define(defining, name)
+            value = defining.evaluate(self, name)
         else:
             assert view.parent is not None
             above = self._narrow_from(home, view.parent, defining, name)
             value = above if view.index is None else above[view.index]
         view.cache[key] = value
         return value
-
-    def _define(self, node: PlanNode, name: str) -> Any:
-        home = self.view(node)
-        key = (id(node), name)
-        if key in home.cache:
-            return home.cache[key]
-        if isinstance(node, Source):
-            if name == "rdfentry_":
-                value: Any = self.chunk.global_start + np.arange(self.chunk.num_entries,
-                                                                 dtype=np.int64)
-            elif name == "rdfslot_":
-                value = np.zeros(self.chunk.num_entries, dtype=np.int64)
-            else:
-                value = self.arrays[name]
-        elif isinstance(node, Define):
-            value = self.compute(node.computation, node.parent, f"Define {node.name}")
-        elif isinstance(node, Alias):
-            value = self.column(node.parent, node.target)
-        else:  # pragma: no cover
-            raise HepflowError(f"{type(node).__name__} defines no columns")
-        home.cache[key] = value
-        return value
-
-    def compute(self, comp: Computation, at: PlanNode, what: str) -> Any:
-        frame = _NodeFrame(self, at)
-        start = time.perf_counter()
-        self.depth += 1
-        try:
-            return self._compute(comp, frame, what)
-        finally:
-            self.depth -= 1
-            if self.depth == 0:
-                self.evaluate_seconds += time.perf_counter() - start
 
     def _compute(self, comp: Computation, frame: _NodeFrame, what: str) -> Any:
         try:
@@ -222,9 +196,11 @@ class _ChunkRun:
             return _call(comp, frame)
         except HepflowError:
             raise
-        except (EvaluationFailure, ValueError, TypeError, IndexError, ZeroDivisionError) as exc:
+        except Exception as exc:
+            cause = str(exc) if isinstance(exc, EvaluationFailure) else \
+                f"{type(exc).__name__}: {exc}"
             raise EvaluationError(
-                f"{what} = `{comp.text}` failed on {self.chunk.describe()}: {exc}") from None
+                f"{what} = `{comp.text}` failed on {self.chunk.describe()}: {cause}") from exc
 
 
 def _call(comp: PyFunction, frame: _NodeFrame) -> Any:
@@ -242,12 +218,11 @@ def _call(comp: PyFunction, frame: _NodeFrame) -> Any:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Kernel:
-    """Everything a chunk task needs: branches to read, nodes, actions and filters to count."""
+    """Everything a chunk task needs: branches to read, the actions, Ranges to offset."""
 
     branches: tuple[str, ...]
-    actions: tuple[act.Action, ...]
-    filters: tuple[Filter, ...]
-    ranges: tuple[Range, ...]
+    actions: tuple[Action[Any, Any], ...]
+    ranges: tuple[Range, ...] = ()
     read: ReadOptions = field(default_factory=ReadOptions)
     samples: Mapping[str, SampleInfo] = field(default_factory=dict)
     run_id: str = ""
@@ -261,27 +236,32 @@ class Kernel:
             arrays, stats = read_chunk(chunk, self.branches, self.read,
                                        self.layouts.get(chunk.file_index))
         except ReadError as exc:
-            if self.read.policy != "skip":
-                self._emit(chunk, began, start, None, None, 0.0, error=str(exc))
-                raise
             self._emit(chunk, began, start, None, None, 0.0, error=str(exc))
+            if self.read.policy != "skip":
+                raise
             return ChunkResult(tuple({} for _ in self.actions),
-                               tuple((0, 0) for _ in self.filters),
                                {chunk.sample: (chunk.num_entries, 0)},
                                (Failure(chunk, str(exc)),),
                                metrics=Metrics(0, time.perf_counter() - start, 0.0))
         computing = time.perf_counter()
         run = _ChunkRun(self, chunk, arrays, offsets)
-        partials = tuple({chunk.sample: filling.fill(action, run, chunk)}
-                         for action in self.actions)
-        for node in self.filters:
-            run.view(node)
-        cutflow = tuple(run.counts[id(f)] for f in self.filters)
+        try:
+            partials = tuple({chunk.sample: action.fill(run)} for action in self.actions)
+        except HepflowError:
+            raise
+        except Exception as exc:
+            raise EvaluationError(f"filling the results failed on {chunk.describe()}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
         processed = len(next(iter(arrays.values()))) if arrays else chunk.num_entries
         metrics = Metrics(stats.bytes_read, stats.seconds, time.perf_counter() - computing)
         self._emit(chunk, began, start, stats, run, computing)
-        return ChunkResult(partials, cutflow, {chunk.sample: (chunk.num_entries, processed)},
+        return ChunkResult(partials, {chunk.sample: (chunk.num_entries, processed)},
                            metrics=metrics)
+
+    def __dask_tokenize__(self) -> object:
+        """The plan's content (not the run id): identical work gets identical keys."""
+        return ("Kernel", self.branches, self.actions, self.ranges, self.read,
+                sorted(self.samples))
 
     def _emit(self, chunk: Chunk, began: float, start: float, stats: ReadStats | None,
               run: _ChunkRun | None, computing: float, error: str = "") -> None:
@@ -292,9 +272,10 @@ class Kernel:
         filters: dict[str, list[int]] = {}
         if run is not None:
             for node in run.filter_nodes:
-                if node.name:
+                name = getattr(node, "name", "")
+                if name:
                     counts = run.counts[id(node)]
-                    filters[node.name] = [counts[0], counts[1]]
+                    filters[name] = [counts[0], counts[1]]
         evaluate_s = run.evaluate_seconds if run is not None else 0.0
         compute_s = (end - computing) if run is not None else 0.0
         record = {
@@ -318,4 +299,4 @@ class Kernel:
         emit_chunk(record)
 
 
-__all__ = ["Kernel", "SampleInfo"]
+__all__ = ["Kernel"]

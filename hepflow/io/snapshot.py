@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 import uproot
-
-from hepflow.dataset.chunks import Chunk
-from hepflow.plan.actions import Snapshot
 
 _COMPRESSION = {"ZSTD": uproot.ZSTD(5), "LZ4": uproot.LZ4(4), "ZLIB": uproot.ZLIB(1)}
 
@@ -71,22 +69,33 @@ def write_tree(out: Any, name: str, data: Mapping[str, Any], create: bool) -> No
     out[name].extend(dict(data))
 
 
-def _part_path(action: Snapshot, chunk: Chunk) -> Path:
-    target = Path(action.filename)
-    return target.parent / f".{target.name}.part{chunk.index:06d}.{uuid.uuid4().hex[:8]}.root"
+@dataclass(frozen=True, slots=True)
+class SnapshotTarget:
+    """Where and how a Snapshot writes: plain values, so io depends on no plan type."""
+
+    treename: str
+    filename: str
+    columns: tuple[str, ...]
+    compression: str = "ZSTD"
 
 
-def write_part(action: Snapshot, chunk: Chunk, values: Mapping[str, Any]) -> tuple[str, int]:
+def _part_path(target: SnapshotTarget, chunk_index: int) -> Path:
+    path = Path(target.filename)
+    return path.parent / f".{path.name}.part{chunk_index:06d}.{uuid.uuid4().hex[:8]}.root"
+
+
+def write_part(action: SnapshotTarget, chunk_index: int, values: Mapping[str, Any],
+               ) -> tuple[str, int]:
     """Write one chunk's selected entries to a hidden part file; return (path, entries)."""
     n = len(next(iter(values.values()))) if values else 0
-    path = _part_path(action, chunk)
+    path = _part_path(action, chunk_index)
     path.parent.mkdir(parents=True, exist_ok=True)
     with uproot.recreate(path, compression=_compression(action.compression)) as out:
         write_tree(out, action.treename, group_collections(values), create=True)
     return str(path), n
 
 
-def finalize(action: Snapshot, parts: Sequence[tuple[str, int]]) -> str:
+def finalize(action: SnapshotTarget, parts: Sequence[tuple[str, int]]) -> str:
     """Append the parts in order into the target file, atomically; remove the parts."""
     target = Path(action.filename)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
@@ -97,7 +106,7 @@ def finalize(action: Snapshot, parts: Sequence[tuple[str, int]]) -> str:
             for path, _ in nonempty:
                 with uproot.open(path) as part:
                     tree = part[action.treename]
-                    data = tree.arrays(list(action.names), library="ak", how=dict)
+                    data = tree.arrays(list(action.columns), library="ak", how=dict)
                 data = {k: (np.asarray(ak.to_numpy(v)) if v.ndim == 1 else v)
                         for k, v in data.items()}
                 grouped = group_collections(data)
@@ -112,4 +121,4 @@ def finalize(action: Snapshot, parts: Sequence[tuple[str, int]]) -> str:
     return str(target)
 
 
-__all__ = ["finalize", "group_collections", "write_part"]
+__all__ = ["SnapshotTarget", "finalize", "group_collections", "write_part"]

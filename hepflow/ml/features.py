@@ -244,8 +244,8 @@ class Features:
 
 
 def _sample_names(df: Any) -> list[str]:
-    lm = getattr(df, "_lm", None)
-    return [s for s in getattr(lm, "samples", {}) if s]
+    graph = getattr(df, "_graph", None)
+    return [s for s in getattr(graph, "samples", {}) if s]
 
 
 # -- per-chunk, vectorised ------------------------------------------------------------

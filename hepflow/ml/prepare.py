@@ -134,7 +134,7 @@ def _client_of(df: Any, client: Any) -> Any:
     """The distributed client: the one given, else the dataframe's, else the default."""
     from hepflow.engine import client as clients
 
-    chosen = client if client is not None else getattr(getattr(df, "_lm", None), "client", None)
+    chosen = client if client is not None else getattr(getattr(df, "_runner", None), "client", None)
     if chosen == "sync":
         raise PlanError("distributed training needs a distributed.Client; this dataframe "
                         "runs with client='sync' (pass client=... to the training call)")
@@ -147,8 +147,8 @@ def provenance(df: Any) -> dict[str, Any]:
 
     out: dict[str, Any] = {"hepflow_version": hepflow.__version__,
                            "created": _dt.datetime.now(_dt.timezone.utc).isoformat()}
-    lm = getattr(df, "_lm", None)
-    source = getattr(lm, "source", None)
+    graph = getattr(df, "_graph", None)
+    source = getattr(graph, "source", None)
     infos = list(getattr(source, "data", None) or ())
     samples: dict[str, dict[str, Any]] = {}
     for info in infos:
@@ -156,7 +156,7 @@ def provenance(df: Any) -> dict[str, Any]:
                                                                        "entries": 0})
         entry["files"].append(getattr(info, "url", str(info)))
         entry["entries"] += int(getattr(info, "num_entries", 0))
-    for name, sinfo in (getattr(lm, "samples", None) or {}).items():
+    for name, sinfo in (getattr(graph, "samples", None) or {}).items():
         if name in samples:
             samples[name]["metadata"] = _jsonable(dict(sinfo.metadata))
     out["dataset"] = {"tree": getattr(source, "tree", ""), "samples": samples}

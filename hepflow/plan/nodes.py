@@ -1,23 +1,32 @@
 """Immutable plan nodes: the dataframe transformations a user has written.
 
-A node knows its parent, what it adds, and nothing about data. The user-facing
-`RDataFrame` only creates these; the engine lowers them. Column lookups walk
-up the chain, so a Define's expression is checked against exactly the columns
-visible at that point, as in RDataFrame.
+Each node is a frozen record that carries its own rules: the columns it
+provides (`defines`) and reads (`selection_reads`, `column_reads`), how it
+lowers into the fused per-chunk kernel (`select` narrows the events, `evaluate`
+produces a column it defines), and how it reads in `explain()` (`describe`).
+The engine drives these methods through `plan.context.ChunkContext` and knows
+no node type by name. Column lookups walk up the chain, so a Define's
+expression is checked against exactly the columns visible at that point, as
+in RDataFrame.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
+import dask.base
+import numpy as np
+
+from hepflow.errors import PlanError
+from hepflow.plan.context import ChunkContext, View
 from hepflow.plan.expr.typed import Expression
-from hepflow.plan.types import ColumnType
+from hepflow.plan.types import ColumnType, scalar
 
 SPECIAL_COLUMNS: dict[str, ColumnType] = {
-    "rdfentry_": ColumnType("scalar", "int"),
-    "rdfslot_": ColumnType("scalar", "int"),
+    "rdfentry_": scalar("int"),
+    "rdfslot_": scalar("int"),
 }
 
 
@@ -34,6 +43,13 @@ class PyFunction:
         name = getattr(self.func, "__qualname__", repr(self.func))
         return f"{name}({', '.join(self.columns)})"
 
+    @property
+    def reads(self) -> frozenset[str]:
+        return frozenset(self.columns)
+
+    def __dask_tokenize__(self) -> object:
+        return ("PyFunction", dask.base.tokenize(self.func), self.columns, str(self.type))
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PerSampleValue:
@@ -43,6 +59,17 @@ class PerSampleValue:
     type: ColumnType
     text: str
 
+    @property
+    def reads(self) -> frozenset[str]:
+        return frozenset()
+
+    def __dask_tokenize__(self) -> object:
+        return ("PerSampleValue", self.text, sorted((k, repr(v)) for k, v in self.values.items()))
+
+
+def _expression_token(expr: Expression) -> object:
+    return ("Expression", expr.text, str(expr.type), sorted(expr.columns))
+
 
 Computation = Expression | PyFunction | PerSampleValue
 
@@ -51,20 +78,29 @@ def reads(comp: Computation) -> frozenset[str]:
     """The columns a computation reads."""
     if isinstance(comp, Expression):
         return comp.columns
-    if isinstance(comp, PerSampleValue):
-        return frozenset()
-    return frozenset(comp.columns)
+    return comp.reads
 
 
-def comp_type(comp: Computation) -> ColumnType:
-    return comp.type
+def _field_token(value: object) -> object:
+    if isinstance(value, Expression):
+        return _expression_token(value)
+    return value
 
 
 class PlanNode:
-    """Base of transformations; `parent` is None only for `Source`."""
+    """Base of transformations; `parent` is None only for `Source`.
+
+    The defaults describe a node that neither selects events nor defines
+    columns; a node type that needs a lowering rule and lacks one says so
+    loudly instead of failing deep inside Dask.
+    """
 
     __slots__ = ()
     parent: PlanNode | None
+    #: True for nodes that drop events (Filter, Range): downstream work sees fewer.
+    selects: ClassVar[bool] = False
+
+    # -- structure --------------------------------------------------------------------
 
     def lineage(self) -> list[PlanNode]:
         """This node and its ancestors, source first."""
@@ -77,11 +113,10 @@ class PlanNode:
 
     @property
     def source(self) -> Source:
-        node: PlanNode = self
-        while node.parent is not None:
-            node = node.parent
-        assert isinstance(node, Source)
-        return node
+        root = self.lineage()[0]
+        if not isinstance(root, Source):  # pragma: no cover - only the facade builds plans
+            raise PlanError("a plan must start from a Source")
+        return root
 
     def defines(self) -> Mapping[str, ColumnType]:
         """Columns this node adds (or replaces)."""
@@ -99,6 +134,43 @@ class PlanNode:
 
     def schema(self) -> Schema:
         return Schema(self)
+
+    # -- what it reads -----------------------------------------------------------------
+
+    def selection_reads(self) -> frozenset[str]:
+        """Columns (seen at the parent) read whenever events pass through this node."""
+        return frozenset()
+
+    def column_reads(self, name: str) -> frozenset[str]:
+        """Columns (seen at the parent) read to produce column `name` of this node."""
+        return frozenset()
+
+    def branch_of(self, name: str) -> str | None:
+        """The file branch behind column `name`, if this node reads it from the file."""
+        return None
+
+    # -- lowering into the fused kernel -------------------------------------------------
+
+    def select(self, ctx: ChunkContext) -> View:
+        """The events reaching this node: by default, those reaching its parent."""
+        if self.parent is None:  # pragma: no cover - Source overrides this
+            raise PlanError(f"no lowering rule for {type(self).__name__}")
+        return ctx.view(self.parent)
+
+    def evaluate(self, ctx: ChunkContext, name: str) -> Any:
+        """Column `name` of this node, for the events reaching this node."""
+        raise PlanError(f"no lowering rule for column {name!r} of {type(self).__name__}")
+
+    # -- presentation -------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """One line of `explain()`."""
+        return type(self).__name__
+
+    def __dask_tokenize__(self) -> object:
+        """Content, not identity: the same plan built twice gives the same task keys."""
+        return (type(self).__name__,
+                tuple(_field_token(getattr(self, f.name)) for f in fields(self)))  # type: ignore[arg-type]
 
 
 class Schema(Mapping[str, ColumnType]):
@@ -133,12 +205,28 @@ class Source(PlanNode):
     """The events of one dataset: its tree, branches (with types) and chunks."""
 
     tree: str
-    data: Any  # hepflow.dataset.PreparedData: files, chunks, schema
+    data: Any  # the prepared files (hepflow.dataset.FileInfo): layouts, entries, UUIDs
     branches: Mapping[str, ColumnType]
     parent: None = None
 
     def defines(self) -> Mapping[str, ColumnType]:
         return _SourceColumns(self.branches)
+
+    def branch_of(self, name: str) -> str | None:
+        return None if name in SPECIAL_COLUMNS else name
+
+    def select(self, ctx: ChunkContext) -> View:
+        return ctx.all_events()
+
+    def evaluate(self, ctx: ChunkContext, name: str) -> Any:
+        if name == "rdfentry_":
+            return ctx.global_start + np.arange(ctx.num_entries, dtype=np.int64)
+        if name == "rdfslot_":
+            return np.zeros(ctx.num_entries, dtype=np.int64)
+        return ctx.branch(name)
+
+    def describe(self) -> str:
+        return f"Source: tree {self.tree!r}, {len(self.data)} file(s)"
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Ship without `data`: workers get their chunks and basket layouts in the tasks.
@@ -147,6 +235,11 @@ class Source(PlanNode):
         per file) would otherwise travel with every run's kernel.
         """
         return (Source, (self.tree, (), self.branches))
+
+    def __dask_tokenize__(self) -> object:
+        files = tuple((getattr(f, "url", str(f)), getattr(f, "uuid", ""),
+                       getattr(f, "num_entries", 0)) for f in self.data)
+        return ("Source", self.tree, files, sorted((k, str(v)) for k, v in self.branches.items()))
 
 
 class _SourceColumns(Mapping[str, ColumnType]):
@@ -171,6 +264,8 @@ class _SourceColumns(Mapping[str, ColumnType]):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Define(PlanNode):
+    """A new column (or, with `redefine`, a replacement) computed per event."""
+
     parent: PlanNode
     name: str
     computation: Computation
@@ -179,24 +274,66 @@ class Define(PlanNode):
     def defines(self) -> Mapping[str, ColumnType]:
         return {self.name: self.computation.type}
 
+    def column_reads(self, name: str) -> frozenset[str]:
+        return reads(self.computation)
+
+    def evaluate(self, ctx: ChunkContext, name: str) -> Any:
+        return ctx.compute(self.computation, self.parent, f"Define {self.name}")
+
+    def describe(self) -> str:
+        verb = "Redefine" if self.redefine else "Define"
+        return f"{verb} {self.name} = {self.computation.text}   [{self.computation.type}]"
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Alias(PlanNode):
+    """A second name for a column; reading it reads the target."""
+
     parent: PlanNode
     alias: str
     target: str
 
     def defines(self) -> Mapping[str, ColumnType]:
         found = self.parent.lookup(self.target)
-        assert found is not None
+        if found is None:  # pragma: no cover - the facade checks the target
+            raise PlanError(f"Alias: unknown column `{self.target}`")
         return {self.alias: found[0]}
+
+    def column_reads(self, name: str) -> frozenset[str]:
+        return frozenset((self.target,))
+
+    def evaluate(self, ctx: ChunkContext, name: str) -> Any:
+        return ctx.column(self.parent, self.target)
+
+    def describe(self) -> str:
+        return f"Alias {self.alias} -> {self.target}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Filter(PlanNode):
+    """Keep the events where the computation is true; a named filter is in the cutflow."""
+
     parent: PlanNode
     computation: Computation
     name: str = ""
+    selects: ClassVar[bool] = True
+
+    def selection_reads(self) -> frozenset[str]:
+        return reads(self.computation)
+
+    def select(self, ctx: ChunkContext) -> View:
+        parent = ctx.view(self.parent)
+        label = f"Filter {self.name}".strip()
+        mask = np.asarray(ctx.compute(self.computation, self.parent, label))
+        if mask.dtype != np.bool_:
+            mask = mask != 0
+        passed = int(np.count_nonzero(mask))
+        ctx.count_filter(self, parent.n, passed)
+        return ctx.narrow(parent, None if passed == parent.n else np.flatnonzero(mask))
+
+    def describe(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"Filter{label}: {self.computation.text}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -207,20 +344,27 @@ class Range(PlanNode):
     begin: int
     end: int  # 0 means "to the end", as in RDataFrame
     stride: int = 1
+    selects: ClassVar[bool] = True
 
     @property
     def needs_offsets(self) -> bool:
-        """True when upstream filters make entry numbers known only after a counting pass."""
-        node: PlanNode | None = self.parent
-        while node is not None:
-            if isinstance(node, (Filter, Range)):
-                return True
-            node = node.parent
-        return False
+        """True when upstream selections make entry numbers known only after a counting pass."""
+        return any(node.selects for node in self.parent.lineage())
 
+    def select(self, ctx: ChunkContext) -> View:
+        parent = ctx.view(self.parent)
+        offset = ctx.range_offset(self) if self.needs_offsets else ctx.global_start
+        rank = offset + np.arange(parent.n, dtype=np.int64)
+        keep = rank >= self.begin
+        if self.end:
+            keep &= rank < self.end
+        if self.stride > 1:
+            keep &= (rank - self.begin) % self.stride == 0
+        return ctx.narrow(parent, np.flatnonzero(keep))
 
-SELECTING = (Filter, Range)
+    def describe(self) -> str:
+        return f"Range({self.begin}, {self.end}, {self.stride})"
+
 
 __all__ = ["Alias", "Computation", "Define", "Filter", "PerSampleValue", "PlanNode",
-           "PyFunction", "Range",
-           "SPECIAL_COLUMNS", "Schema", "Source", "reads"]
+           "PyFunction", "Range", "SPECIAL_COLUMNS", "Schema", "Source", "reads"]

@@ -1,10 +1,48 @@
-"""hist.Hist objects built from RDataFrame-style models."""
+"""hist.Hist objects built from RDataFrame-style models.
+
+The model types live here, with the histograms they describe, so that the
+results layer depends on nothing of the plan: a plan's histogram action holds
+a `HistModel`, and this module turns it into an empty `hist.Hist`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import hist
 
-from hepflow.plan.actions import AxisModel, HistModel
+from hepflow.errors import PlanError
+
+HistKind = Literal["hist", "profile"]
+
+
+@dataclass(frozen=True, slots=True)
+class AxisModel:
+    """One axis: `nbins` regular bins in [lo, hi), or explicit variable `edges`."""
+
+    nbins: int
+    lo: float
+    hi: float
+    edges: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.edges is not None:
+            if len(self.edges) < 2 or any(b <= a for a, b in zip(self.edges, self.edges[1:],
+                                                                  strict=False)):
+                raise PlanError("variable bin edges must be at least two increasing numbers")
+        elif self.nbins < 1 or not self.hi > self.lo:
+            raise PlanError(f"a histogram axis needs nbins >= 1 and lo < hi, got nbins="
+                            f"{self.nbins}, lo={self.lo}, hi={self.hi}")
+
+
+@dataclass(frozen=True, slots=True)
+class HistModel:
+    """Name, title and axes of a histogram, as in ROOT's TH1DModel/TH2DModel/TH3DModel."""
+
+    name: str
+    title: str
+    axes: tuple[AxisModel, ...]
 
 
 def _axis(model: AxisModel, name: str, label: str) -> hist.axis.AxesMixin:
@@ -14,7 +52,7 @@ def _axis(model: AxisModel, name: str, label: str) -> hist.axis.AxesMixin:
 
 
 def empty_hist(model: HistModel, columns: tuple[str, ...], weighted: bool,
-               kind: str = "hist") -> hist.Hist:
+               kind: HistKind = "hist") -> hist.Hist:
     """An empty histogram; under/overflow bins are kept, as ROOT keeps them."""
     titles = [part.strip() for part in model.title.split(";")]
     axes = []
@@ -31,4 +69,4 @@ def empty_hist(model: HistModel, columns: tuple[str, ...], weighted: bool,
     return h
 
 
-__all__ = ["empty_hist"]
+__all__ = ["AxisModel", "HistKind", "HistModel", "empty_hist"]

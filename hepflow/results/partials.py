@@ -10,14 +10,9 @@ it covers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import hist
-
-from hepflow.results.moments import Moments
-from hepflow.results.pieces import Pieces
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +37,17 @@ class Metrics:
                        self.compute_seconds + other.compute_seconds)
 
 
+class Merger(Protocol):
+    """Anything that merges two partials of its own kind (an action, see plan.actions)."""
+
+    def merge(self, a: Any, b: Any) -> Any: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ChunkResult:
-    """Per-sample partial results of all actions, cutflow counts, accounting, failures."""
+    """Per-sample partial results of all actions, accounting and failures of some chunks."""
 
     partials: tuple[Mapping[str, Any], ...]
-    cutflow: tuple[tuple[int, int], ...]
     accounting: Mapping[str, tuple[int, int]]
     failures: tuple[Failure, ...] = ()
     chunks: int = 1
@@ -62,58 +62,35 @@ class ChunkResult:
         return sum(p for _, p in self.accounting.values())
 
 
-def merge_partial(a: Any, b: Any) -> Any:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if isinstance(a, (Moments, Pieces)):
-        return a.merge(b)
-    if isinstance(a, hist.Hist):
-        return a + b
-    if isinstance(a, int):
-        return a + b
-    raise TypeError(f"cannot merge partial results of type {type(a).__name__}")
-
-
-def _merge_samples(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+def _merge_samples(merger: Merger, a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(a)
     for key, value in b.items():
-        out[key] = merge_partial(out[key], value) if key in out else value
+        out[key] = merger.merge(out[key], value) if key in out else value
     return out
 
 
-def merge(a: ChunkResult, b: ChunkResult) -> ChunkResult:
+def merge(a: ChunkResult, b: ChunkResult, mergers: Sequence[Merger]) -> ChunkResult:
+    """Two results combined, each action's partials by that action's own merge."""
     accounting = dict(a.accounting)
     for key, (exp, proc) in b.accounting.items():
         old = accounting.get(key, (0, 0))
         accounting[key] = (old[0] + exp, old[1] + proc)
     return ChunkResult(
-        tuple(_merge_samples(x, y) for x, y in zip(a.partials, b.partials, strict=True)),
-        tuple((x[0] + y[0], x[1] + y[1]) for x, y in zip(a.cutflow, b.cutflow, strict=True)),
+        tuple(_merge_samples(m, x, y)
+              for m, x, y in zip(mergers, a.partials, b.partials, strict=True)),
         accounting,
-        tuple(sorted(a.failures + b.failures, key=lambda f: f.chunk.index)),
+        tuple(sorted(a.failures + b.failures, key=lambda f: int(f.chunk.index))),
         a.chunks + b.chunks,
         a.metrics.merge(b.metrics),
     )
 
 
-def merge_all(results: list[ChunkResult]) -> ChunkResult:
+def merge_all(results: Sequence[ChunkResult], mergers: Sequence[Merger]) -> ChunkResult:
     """Merge in order (one level of the tree reduction)."""
     out = results[0]
     for item in results[1:]:
-        out = merge(out, item)
+        out = merge(out, item, mergers)
     return out
 
 
-def combine_samples(partials: Mapping[str, Any], order: list[str]) -> Any:
-    """The total over samples, merged in dataset order (deterministic float sums)."""
-    total = None
-    for name in order:
-        if name in partials:
-            total = merge_partial(total, partials[name])
-    return total
-
-
-__all__ = ["ChunkResult", "Failure", "Metrics", "combine_samples", "merge", "merge_all",
-           "merge_partial"]
+__all__ = ["ChunkResult", "Failure", "Merger", "Metrics", "merge", "merge_all"]

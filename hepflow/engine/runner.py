@@ -1,0 +1,259 @@
+"""The engine side of a dataframe graph: lower its bookings, run them, deliver the results.
+
+A `Runner` belongs to one `AnalysisGraph` (the plan side). It owns what the
+plan does not: the chunks, the options, the Dask client and the preprocessing
+result. Result handles reach it through the `ResultSource` protocol; several
+runners run together in one computation through `run_graphs` (`RunGraphs`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+
+from hepflow.dataset.chunks import Chunk
+from hepflow.dataset.prepare import PreparedDataset
+from hepflow.engine import client as clients
+from hepflow.engine.columns import needed_branches
+from hepflow.engine.graph import build_graph, graph_token
+from hepflow.engine.kernel import Kernel
+from hepflow.errors import AccountingError
+from hepflow.options import Options
+from hepflow.plan.actions.base import Action
+from hepflow.plan.context import FillContext
+from hepflow.plan.graph import AnalysisGraph, Booking
+from hepflow.plan.nodes import PlanNode, Range
+from hepflow.results.partials import ChunkResult
+from hepflow.results.pieces import Pieces
+from hepflow.results.runinfo import RunInfo
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _CountPerChunk(Action[Pieces, list[int]]):
+    """How many events reach `node` in each chunk: the counting pass of a filtered Range."""
+
+    node: PlanNode
+
+    def empty(self) -> Pieces:
+        return Pieces()
+
+    def fill(self, ctx: FillContext) -> Pieces:
+        return Pieces(((ctx.chunk_index, ctx.events(self.node)),))
+
+    def merge(self, a: Pieces, b: Pieces) -> Pieces:
+        return a.merge(b)
+
+    def finish(self, partial: Pieces) -> list[int]:
+        return [int(n) for n in partial.values()]
+
+
+def _ranges(nodes: Sequence[PlanNode]) -> list[Range]:
+    found: dict[int, Range] = {}
+    for start in nodes:
+        for node in start.lineage():
+            if isinstance(node, Range):
+                found[id(node)] = node
+    return sorted(found.values(), key=lambda r: len(r.lineage()))
+
+
+def _action_nodes(actions: Sequence[Action[Any, Any]]) -> list[PlanNode]:
+    return [a.node for a in actions] + [f for a in actions for f in a.counted_filters()]
+
+
+class Runner:
+    """Runs the bookings of one analysis graph over its chunks on a Dask client."""
+
+    def __init__(self, graph: AnalysisGraph, chunks: Sequence[Chunk], options: Options,
+                 client: Any = None, prepared: PreparedDataset | None = None) -> None:
+        self.graph = graph
+        self.chunks = list(chunks)
+        self.options = options
+        self.client = client
+        self.prepared = prepared
+        self.runs = 0
+        self.last_run: RunInfo | None = None
+        graph.attach(self)
+
+    def run(self) -> None:
+        """Compute every pending booking of this graph (ResultSource)."""
+        run_graphs([self])
+
+    def lower(self, actions: Sequence[Action[Any, Any]],
+              offsets: Mapping[int, list[int]] | None = None,
+              instrument: bool = True) -> tuple[Kernel, dict[Any, Any], Any]:
+        """The fused kernel and the task graph computing `actions` over every chunk."""
+        offsets = offsets or {}
+        ranges = tuple(_ranges(_action_nodes(actions)))
+        branches = tuple(needed_branches(actions))
+        run_id = f"{uuid.uuid4().hex[:12]}" if instrument else ""
+        kernel = Kernel(branches, tuple(actions), ranges, self.options.read,
+                        self.graph.samples, run_id=run_id, instrument=instrument,
+                        layouts=self._layouts(branches))
+        per_chunk = [[offsets.get(id(r), [0] * len(self.chunks))[c.index] for r in ranges]
+                     for c in self.chunks]
+        split_every = self.options.resolved().split_every
+        token = graph_token(kernel, self.chunks, per_chunk, split_every)
+        dsk, key = build_graph(kernel, self.chunks, per_chunk, split_every, token)
+        return kernel, dsk, key
+
+    def _layouts(self, branches: Sequence[str]) -> dict[int, Any]:
+        """Per file, where the needed branches' baskets lie (files lacking any: via uproot)."""
+        out: dict[int, Any] = {}
+        for index, info in enumerate(self.graph.source.data):
+            layouts = getattr(info, "layouts", None) or {}
+            if info.file_end and all(b in layouts for b in branches):
+                out[index] = (info.file_end, {b: layouts[b] for b in branches})
+        return out
+
+    def check_complete(self, merged: ChunkResult) -> None:
+        """Every entry of every chunk is either processed or reported as failed."""
+        expected = sum(c.num_entries for c in self.chunks)
+        failed = sum(f.chunk.num_entries for f in merged.failures)
+        if merged.chunks != len(self.chunks) or merged.expected != expected or \
+                merged.processed + failed != expected:
+            raise AccountingError(
+                f"the run over {self.graph.source.tree} accounted for {merged.processed} "
+                f"processed and {failed} failed of {expected} entries in {merged.chunks} of "
+                f"{len(self.chunks)} chunks")
+        if failed and self.options.read_policy != "skip":
+            raise AccountingError(f"{len(merged.failures)} chunks failed without an error")
+
+    def empty_result(self, kernel: Kernel) -> ChunkResult:
+        return ChunkResult(tuple({} for _ in kernel.actions), {}, chunks=0)
+
+    def deliver(self, bookings: Sequence[Booking], merged: ChunkResult, info: RunInfo) -> None:
+        """Each booking's per-sample partials, summed in dataset order, to its handle."""
+        order = self.graph.sample_order()
+        for booking, per_sample in zip(bookings, merged.partials, strict=True):
+            action = booking.action
+            total = action.empty()
+            for sample in order:
+                if sample in per_sample:
+                    total = action.merge(total, per_sample[sample])
+
+            def split(action: Action[Any, Any] = action,
+                      per_sample: Mapping[str, Any] = per_sample) -> dict[str, Any]:
+                return {s: action.finish(per_sample.get(s, action.empty())) for s in order}
+
+            booking.handle._deliver(action.finish(total), info, split)
+
+
+def _compute(jobs: Sequence[tuple[dict[Any, Any], Any]], client: Any,
+             show_progress: bool) -> list[Any]:
+    if client is None:
+        from dask.local import get_sync
+
+        return [get_sync(dsk, key) for dsk, key in jobs]
+    dsk: dict[Any, Any] = {}
+    for part, _ in jobs:
+        dsk.update(part)
+    futures = client.get(dsk, [key for _, key in jobs], sync=False)
+    if show_progress:
+        from distributed.diagnostics.progressbar import progress
+
+        progress(futures)
+    try:
+        return list(client.gather(futures))
+    except BaseException:
+        # Keys come from the plan's content: release the erred ones now, so that
+        # rerunning the same plan computes afresh instead of meeting the old error.
+        client.cancel(futures, force=True)
+        raise
+
+
+def _range_offsets(runners: Sequence[Runner], booked: Sequence[Sequence[Action[Any, Any]]],
+                   client: Any) -> list[dict[int, list[int]]]:
+    """Count, per chunk, the entries reaching each filtered Range, and prefix-sum them."""
+    results: list[dict[int, list[int]]] = [{} for _ in runners]
+    while True:
+        jobs = []
+        todo = []
+        for i, (runner, actions) in enumerate(zip(runners, booked, strict=True)):
+            ready = [r for r in _ranges(_action_nodes(actions))
+                     if r.needs_offsets and id(r) not in results[i]]
+            ready = [r for r in ready if all(id(u) in results[i] or not u.needs_offsets
+                                             for u in _ranges([r.parent]))]
+            if ready and runner.chunks:
+                counters = [_CountPerChunk(r.parent) for r in ready]
+                _, dsk, key = runner.lower(counters, results[i], instrument=False)
+                jobs.append((dsk, key))
+                todo.append((i, ready))
+        if not jobs:
+            return results
+        for (i, ready), merged in zip(todo, _compute(jobs, client, False),
+                                                strict=True):
+            runners[i].check_complete(merged)
+            for r, per_sample in zip(ready, merged.partials, strict=True):
+                counts = [0] * len(runners[i].chunks)
+                for pieces in per_sample.values():
+                    for index, count in pieces.items:
+                        counts[index] = count
+                running, offsets = 0, []
+                for count in counts:
+                    offsets.append(running)
+                    running += count
+                results[i][id(r)] = offsets
+
+
+def run_graphs(runners: Sequence[Runner]) -> None:
+    """Run every pending booking of the given runners, in one computation.
+
+    If the run fails, its bookings are dropped and each handle re-raises the
+    error, so one bad action does not poison later runs of the same graph.
+    """
+    runners = [r for r in runners if r.graph.pending]
+    if not runners:
+        return
+    taken = [r.graph.take_pending() for r in runners]
+    try:
+        _run(runners, taken)
+    except BaseException as exc:
+        for bookings in taken:
+            for booking in bookings:
+                booking.handle._fail(exc)
+        raise
+
+
+def _run(runners: Sequence[Runner], taken: Sequence[list[Booking]]) -> None:
+    client = clients.resolve(runners[0].client)
+    start = time.perf_counter()
+    offsets = _range_offsets(runners, [[b.action for b in bookings] for bookings in taken],
+                             client)
+    jobs = []
+    kernels = []
+    for runner, bookings, run_offsets in zip(runners, taken, offsets, strict=True):
+        kernel, dsk, key = runner.lower([b.action for b in bookings], run_offsets)
+        kernels.append(kernel)
+        if runner.chunks:
+            jobs.append((dsk, key))
+    total_chunks = sum(len(r.chunks) for r in runners)
+    show = _show_progress(runners[0].options, total_chunks, client)
+    merged_iter = iter(_compute(jobs, client, show))
+    for runner, bookings, kernel in zip(runners, taken, kernels, strict=True):
+        merged = next(merged_iter) if runner.chunks else runner.empty_result(kernel)
+        runner.check_complete(merged)
+        info = RunInfo(len(runner.chunks), merged.expected, merged.processed,
+                       time.perf_counter() - start, kernel.branches,
+                       dict(merged.accounting), merged.failures, merged.metrics,
+                       runner.prepared.dataset if runner.prepared else None)
+        runner.last_run = info
+        runner.runs += 1
+        runner.deliver(bookings, merged, info)
+
+
+def _show_progress(options: Options, chunks: int, client: Any) -> bool:
+    if client is None:
+        return False
+    if options.progress is not None:
+        return options.progress
+    import sys
+
+    return chunks >= int(dask.config.get("hepflow.progress-min-chunks")) and sys.stdout.isatty()
+
+
+__all__ = ["Runner", "run_graphs"]

@@ -1,0 +1,109 @@
+"""Take, AsNumpy and Display: column values in entry order, as ordered pieces."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepflow.plan.actions.base import Action, as_piece
+from hepflow.plan.context import FillContext
+from hepflow.plan.nodes import PlanNode
+from hepflow.results.display import DisplayResult, to_lists
+from hepflow.results.pieces import Pieces, concatenate, head
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Take(Action[Pieces, Any]):
+    """All values of one column in entry order (numpy, or awkward for collections)."""
+
+    node: PlanNode
+    column: str
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    def empty(self) -> Pieces:
+        return Pieces()
+
+    def fill(self, ctx: FillContext) -> Pieces:
+        return Pieces(((ctx.chunk_index, as_piece(ctx.column(self.node, self.column))),))
+
+    def merge(self, a: Pieces, b: Pieces) -> Pieces:
+        return a.merge(b)
+
+    def finish(self, partial: Pieces) -> Any:
+        return concatenate(partial.values())
+
+
+def _table(node: PlanNode, names: Sequence[str], ctx: FillContext,
+           rows: int | None = None) -> dict[str, Any]:
+    return {c: as_piece(ctx.column(node, c)[:rows]) for c in names}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AsNumpy(Action[Pieces, dict[str, np.ndarray]]):
+    """Columns as numpy arrays (collections as object arrays of arrays), in entry order."""
+
+    node: PlanNode
+    names: tuple[str, ...]
+
+    def columns(self) -> tuple[str, ...]:
+        return self.names
+
+    def empty(self) -> Pieces:
+        return Pieces()
+
+    def fill(self, ctx: FillContext) -> Pieces:
+        return Pieces(((ctx.chunk_index, _table(self.node, self.names, ctx)),))
+
+    def merge(self, a: Pieces, b: Pieces) -> Pieces:
+        return a.merge(b)
+
+    def finish(self, partial: Pieces) -> dict[str, np.ndarray]:
+        parts = partial.values()
+        out: dict[str, np.ndarray] = {}
+        for name in self.names:
+            values = concatenate([p[name] for p in parts]) if parts else np.array([])
+            if isinstance(values, ak.Array):
+                arr = np.empty(len(values), dtype=object)
+                for i, item in enumerate(ak.to_list(values)):
+                    arr[i] = np.asarray(item)
+                out[name] = arr
+            else:
+                out[name] = np.asarray(values)
+        return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Display(Action[Pieces, DisplayResult]):
+    """The first `nrows` rows of some columns (each chunk sends at most that many)."""
+
+    node: PlanNode
+    names: tuple[str, ...]
+    nrows: int = 5
+
+    def columns(self) -> tuple[str, ...]:
+        return self.names
+
+    def empty(self) -> Pieces:
+        return Pieces()
+
+    def fill(self, ctx: FillContext) -> Pieces:
+        return Pieces(((ctx.chunk_index, _table(self.node, self.names, ctx, self.nrows)),))
+
+    def merge(self, a: Pieces, b: Pieces) -> Pieces:
+        return head(a.merge(b), self.nrows)
+
+    def finish(self, partial: Pieces) -> DisplayResult:
+        parts = head(partial, self.nrows).values()
+        if not parts:
+            return DisplayResult({n: [] for n in self.names})
+        joined = {n: concatenate([p[n] for p in parts]) for n in self.names}
+        return DisplayResult(to_lists(joined, self.nrows))
+
+
+__all__ = ["AsNumpy", "Display", "Take"]

@@ -1,0 +1,134 @@
+"""Histo1D, Histo2D and Profile1D: `hist.Hist` partials merged by addition.
+
+Histogram models accept RDataFrame's tuple forms: `(name, title, nbins, lo, hi)`
+or `(name, title, nbins, edges)`; 2D models append the y axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import hist
+import numpy as np
+
+from hepflow.errors import EvaluationError, PlanError
+from hepflow.plan.actions.base import Action, flat_values
+from hepflow.plan.context import FillContext
+from hepflow.plan.nodes import PlanNode
+from hepflow.results.histograms import AxisModel, HistKind, HistModel, empty_hist
+
+_AXIS_NAMES = ("x", "y", "z")
+
+
+def _axis(spec: Sequence[Any], what: str) -> tuple[AxisModel, int]:
+    """Parse one axis from the front of `spec`; return it and how many items it used."""
+    if not spec:
+        raise PlanError(f"the histogram model is missing its {what} axis")
+    nbins = spec[0]
+    if not isinstance(nbins, int) or isinstance(nbins, bool):
+        raise PlanError(f"the {what} axis must start with an integer number of bins, "
+                        f"got {nbins!r}")
+    if len(spec) >= 2 and isinstance(spec[1], Sequence) and not isinstance(spec[1], str):
+        edges = tuple(float(e) for e in spec[1])
+        if len(edges) != nbins + 1:
+            raise PlanError(f"{nbins} bins need {nbins + 1} edges, got {len(edges)}")
+        return AxisModel(nbins, edges[0], edges[-1], edges), 2
+    if len(spec) < 3:
+        raise PlanError(f"the {what} axis needs (nbins, lo, hi) or (nbins, edges)")
+    try:
+        lo, hi = float(spec[1]), float(spec[2])
+    except (TypeError, ValueError):
+        raise PlanError(f"the {what} axis limits must be numbers, got {spec[1]!r}, "
+                        f"{spec[2]!r}") from None
+    return AxisModel(nbins, lo, hi), 3
+
+
+def parse_model(model: Any, ndim: int) -> HistModel:
+    """Accept RDataFrame's model tuples (or a HistModel) for a `ndim`-dimensional histogram."""
+    if isinstance(model, HistModel):
+        if len(model.axes) != ndim:
+            raise PlanError(f"expected a {ndim}D model, got {len(model.axes)}D")
+        return model
+    if isinstance(model, str):
+        raise PlanError("a histogram model is a tuple like (name, title, nbins, lo, hi); "
+                        "the first argument here looks like a column name")
+    if not isinstance(model, Sequence) or len(model) < 3:
+        raise PlanError("a histogram model is a tuple like (name, title, nbins, lo, hi)")
+    name, title = str(model[0]), str(model[1])
+    rest = list(model[2:])
+    axes = []
+    for what in _AXIS_NAMES[:ndim]:
+        axis, used = _axis(rest, what)
+        axes.append(axis)
+        rest = rest[used:]
+    if rest:
+        raise PlanError(f"unexpected extra items in the histogram model: {rest!r}")
+    return HistModel(name, title, tuple(axes))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Histo(Action[hist.Hist, hist.Hist]):
+    """A histogram of `values` (one column per axis), or a profile of values[-1] in the others.
+
+    Values are filled in float64 even when branches are float32; collections fill
+    every element, and a weight per event is broadcast to the elements.
+    """
+
+    node: PlanNode
+    model: HistModel
+    values: tuple[str, ...]
+    weight: str | None = None
+    kind: HistKind = "hist"
+
+    def columns(self) -> tuple[str, ...]:
+        return self.values + ((self.weight,) if self.weight else ())
+
+    @property
+    def axes_columns(self) -> tuple[str, ...]:
+        return self.values[:-1] if self.kind == "profile" else self.values
+
+    @property
+    def label(self) -> str:
+        n = len(self.axes_columns)
+        what = f"Profile{n}D" if self.kind == "profile" else f"Histo{n}D"
+        return f"{what}({self.model.name!r})"
+
+    def empty(self) -> hist.Hist:
+        return empty_hist(self.model, self.axes_columns, self.weight is not None, self.kind)
+
+    def fill(self, ctx: FillContext) -> hist.Hist:
+        columns = [ctx.column(self.node, c) for c in self.values]
+        weight = ctx.column(self.node, self.weight) if self.weight else None
+        jagged = [isinstance(c, ak.Array) for c in columns]
+        if any(jagged) and not all(jagged):
+            raise EvaluationError(f"{self.label}: cannot mix per-event values and collections "
+                                  f"({', '.join(self.values)}) on {ctx.describe()}")
+        if weight is not None and any(jagged):
+            try:
+                weight = ak.broadcast_arrays(columns[0], weight)[1]
+            except ValueError as exc:
+                raise EvaluationError(f"{self.label}: the weight does not match the values' "
+                                      f"collection sizes on {ctx.describe()}: {exc}") from None
+        data = [flat_values(c).astype(np.float64, copy=False) for c in columns]
+        h = self.empty()
+        kwargs: dict[str, Any] = {}
+        if weight is not None:
+            kwargs["weight"] = flat_values(weight).astype(np.float64, copy=False)
+        if self.kind == "profile":
+            h.fill(*data[:-1], sample=data[-1], **kwargs)
+        else:
+            h.fill(*data, **kwargs)
+        return h
+
+    def merge(self, a: hist.Hist, b: hist.Hist) -> hist.Hist:
+        merged: hist.Hist = a + b
+        return merged
+
+    def finish(self, partial: hist.Hist) -> hist.Hist:
+        return partial
+
+
+__all__ = ["Histo", "parse_model"]

@@ -1,0 +1,58 @@
+"""Stats(column[, weight]): ROOT's `TStatistic` of a column (mean, RMS, entries, weights)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awkward as ak
+
+from hepflow.errors import EvaluationError
+from hepflow.plan.actions.base import Action, flat_values
+from hepflow.plan.context import FillContext
+from hepflow.plan.nodes import PlanNode
+from hepflow.results.statistic import Statistic
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Stats(Action[Statistic, Statistic]):
+    """Every value of `column` (collections flattened), weighted by `weight` if given.
+
+    A per-event weight applies to each element of a collection, as ROOT's
+    `Stats` does for `RVec` columns.
+    """
+
+    node: PlanNode
+    column: str
+    weight: str | None = None
+
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,) + ((self.weight,) if self.weight else ())
+
+    @property
+    def label(self) -> str:
+        return f"Stats({self.column})"
+
+    def empty(self) -> Statistic:
+        return Statistic(self.column)
+
+    def fill(self, ctx: FillContext) -> Statistic:
+        values = ctx.column(self.node, self.column)
+        if self.weight is None:
+            return Statistic.of(flat_values(values), name=self.column)
+        weights = ctx.column(self.node, self.weight)
+        if isinstance(values, ak.Array) and values.ndim > 1:
+            try:
+                weights = ak.broadcast_arrays(values, weights)[1]
+            except ValueError as exc:
+                raise EvaluationError(f"{self.label}: the weight does not match the values' "
+                                      f"collection sizes on {ctx.describe()}: {exc}") from None
+        return Statistic.of(flat_values(values), flat_values(weights), name=self.column)
+
+    def merge(self, a: Statistic, b: Statistic) -> Statistic:
+        return a.merge(b)
+
+    def finish(self, partial: Statistic) -> Statistic:
+        return partial
+
+
+__all__ = ["Stats"]
