@@ -47,7 +47,8 @@ def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str]) -> Any
     empty_chunk = replace(runner.chunks[0], entry_stop=runner.chunks[0].entry_start)
     sample = partition(empty_chunk)
     meta = ak.Array(sample.layout.to_typetracer(forget_length=True))
-    return dak.from_map(partition, list(runner.chunks), label="hepflow-asawkward", meta=meta)
+    return dak.from_map(partition, list(runner.chunks),  # type: ignore[attr-defined]
+                        label="hepflow-asawkward", meta=meta)
 
 
 __all__ = ["to_dask_awkward"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import awkward as ak
+import dask.base
 import numpy as np
 
 from hepflow.dataset.chunks import Chunk
@@ -260,8 +261,8 @@ class Kernel:
 
     def __dask_tokenize__(self) -> object:
         """The plan's content (not the run id): identical work gets identical keys."""
-        return ("Kernel", self.branches, self.actions, self.ranges, self.read,
-                sorted(self.samples))
+        return dask.base.tokenize("Kernel", self.branches, self.actions, self.ranges,
+                                  self.read, sorted(self.samples))
 
     def _emit(self, chunk: Chunk, began: float, start: float, stats: ReadStats | None,
               run: _ChunkRun | None, computing: float, error: str = "") -> None:

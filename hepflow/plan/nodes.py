@@ -48,7 +48,7 @@ class PyFunction:
         return frozenset(self.columns)
 
     def __dask_tokenize__(self) -> object:
-        return ("PyFunction", dask.base.tokenize(self.func), self.columns, str(self.type))
+        return dask.base.tokenize("PyFunction", self.func, self.columns, str(self.type))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -64,7 +64,8 @@ class PerSampleValue:
         return frozenset()
 
     def __dask_tokenize__(self) -> object:
-        return ("PerSampleValue", self.text, sorted((k, repr(v)) for k, v in self.values.items()))
+        return dask.base.tokenize("PerSampleValue", self.text,
+                                  sorted((k, repr(v)) for k, v in self.values.items()))
 
 
 def _expression_token(expr: Expression) -> object:
@@ -168,9 +169,13 @@ class PlanNode:
         return type(self).__name__
 
     def __dask_tokenize__(self) -> object:
-        """Content, not identity: the same plan built twice gives the same task keys."""
-        return (type(self).__name__,
-                tuple(_field_token(getattr(self, f.name)) for f in fields(self)))  # type: ignore[arg-type]
+        """Content, not identity: the same plan built twice gives the same task keys.
+
+        Returns a token string: dask does not normalise what `__dask_tokenize__`
+        returns, so nested objects must be tokenized here."""
+        return dask.base.tokenize(
+            type(self).__name__,
+            *(_field_token(getattr(self, f.name)) for f in fields(self)))  # type: ignore[arg-type]
 
 
 class Schema(Mapping[str, ColumnType]):
@@ -239,7 +244,8 @@ class Source(PlanNode):
     def __dask_tokenize__(self) -> object:
         files = tuple((getattr(f, "url", str(f)), getattr(f, "uuid", ""),
                        getattr(f, "num_entries", 0)) for f in self.data)
-        return ("Source", self.tree, files, sorted((k, str(v)) for k, v in self.branches.items()))
+        return dask.base.tokenize("Source", self.tree, files,
+                                  sorted((k, str(v)) for k, v in self.branches.items()))
 
 
 class _SourceColumns(Mapping[str, ColumnType]):

@@ -8,13 +8,15 @@ a `HistModel`, and this module turns it into an empty `hist.Hist`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeAlias
 
 import hist
 
 from hepflow.errors import PlanError
 
 HistKind = Literal["hist", "profile"]
+#: A histogram of any storage (Double, Weight, Mean, WeightedMean).
+Histogram: TypeAlias = hist.Hist[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ def _axis(model: AxisModel, name: str, label: str) -> hist.axis.AxesMixin:
 
 
 def empty_hist(model: HistModel, columns: tuple[str, ...], weighted: bool,
-               kind: HistKind = "hist") -> hist.Hist:
+               kind: HistKind = "hist") -> Histogram:
     """An empty histogram; under/overflow bins are kept, as ROOT keeps them."""
     titles = [part.strip() for part in model.title.split(";")]
     axes = []
@@ -64,9 +66,9 @@ def empty_hist(model: HistModel, columns: tuple[str, ...], weighted: bool,
                                          else hist.storage.Mean())
     else:
         storage = hist.storage.Weight() if weighted else hist.storage.Double()
-    h: hist.Hist = hist.Hist(*axes, storage=storage, name=model.name,  # type: ignore[call-overload]
+    h: Histogram = hist.Hist(*axes, storage=storage, name=model.name,  # type: ignore[call-overload]
                              label=titles[0] or model.name)
     return h
 
 
-__all__ = ["AxisModel", "HistKind", "HistModel", "empty_hist"]
+__all__ = ["AxisModel", "HistKind", "HistModel", "Histogram", "empty_hist"]

@@ -16,6 +16,7 @@ from dataclasses import fields
 from typing import Any, Generic, TypeVar
 
 import awkward as ak
+import dask.base
 import numpy as np
 
 from hepflow.plan.context import FillContext
@@ -61,8 +62,9 @@ class Action(ABC, Generic[P, R]):
         """The merged partial as the user's result."""
 
     def __dask_tokenize__(self) -> object:
-        return (type(self).__name__,
-                tuple(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
+        """A token of the content (dask does not normalise what this returns)."""
+        return dask.base.tokenize(type(self).__name__,
+                                  *(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
 
 
 def flat_values(value: Any) -> np.ndarray:

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
-import hist
 import numpy as np
 
 from hepflow.errors import EvaluationError, PlanError
 from hepflow.plan.actions.base import Action, flat_values
 from hepflow.plan.context import FillContext
 from hepflow.plan.nodes import PlanNode
-from hepflow.results.histograms import AxisModel, HistKind, HistModel, empty_hist
+from hepflow.results.histograms import AxisModel, HistKind, HistModel, Histogram, empty_hist
 
 _AXIS_NAMES = ("x", "y", "z")
 
@@ -70,7 +69,7 @@ def parse_model(model: Any, ndim: int) -> HistModel:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Histo(Action[hist.Hist, hist.Hist]):
+class Histo(Action[Histogram, Histogram]):
     """A histogram of `values` (one column per axis), or a profile of values[-1] in the others.
 
     Values are filled in float64 even when branches are float32; collections fill
@@ -96,10 +95,10 @@ class Histo(Action[hist.Hist, hist.Hist]):
         what = f"Profile{n}D" if self.kind == "profile" else f"Histo{n}D"
         return f"{what}({self.model.name!r})"
 
-    def empty(self) -> hist.Hist:
+    def empty(self) -> Histogram:
         return empty_hist(self.model, self.axes_columns, self.weight is not None, self.kind)
 
-    def fill(self, ctx: FillContext) -> hist.Hist:
+    def fill(self, ctx: FillContext) -> Histogram:
         columns = [ctx.column(self.node, c) for c in self.values]
         weight = ctx.column(self.node, self.weight) if self.weight else None
         jagged = [isinstance(c, ak.Array) for c in columns]
@@ -123,11 +122,11 @@ class Histo(Action[hist.Hist, hist.Hist]):
             h.fill(*data, **kwargs)
         return h
 
-    def merge(self, a: hist.Hist, b: hist.Hist) -> hist.Hist:
-        merged: hist.Hist = a + b
+    def merge(self, a: Histogram, b: Histogram) -> Histogram:
+        merged: Histogram = a + b
         return merged
 
-    def finish(self, partial: hist.Hist) -> hist.Hist:
+    def finish(self, partial: Histogram) -> Histogram:
         return partial
 
 

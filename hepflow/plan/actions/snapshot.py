@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import dask.base
+
 from hepflow.io.snapshot import SnapshotTarget, finalize, write_part
 from hepflow.plan.actions.base import Action
 from hepflow.plan.context import FillContext
@@ -46,7 +48,7 @@ class Snapshot(Action[Pieces, Any]):
         return self.reopen(finalize(self.target, partial.values()))
 
     def __dask_tokenize__(self) -> object:
-        return ("Snapshot", self.node, self.target)
+        return dask.base.tokenize("Snapshot", self.node, self.target)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Ship without `reopen`: workers only fill, and it holds the client."""

@@ -1,0 +1,189 @@
+"""The action protocol: every action's merge is associative and agrees with one big fill.
+
+Partials are built from random data through each action's own `fill` (with a
+minimal FillContext over plain arrays), then merged in both bracketings; and
+`Stats`, the action added through that protocol alone, is checked end to end
+on a real cluster against numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hepflow
+from hepflow.plan import actions as act
+from hepflow.plan.nodes import Filter, PlanNode, Source
+from hepflow.plan.types import jagged, scalar
+from hepflow.results.histograms import AxisModel, HistModel
+from hepflow.results.pieces import Pieces
+from hepflow.results.statistic import Statistic
+
+SOURCE = Source("Events", (), {"x": scalar("float"), "w": scalar("float"),
+                               "v": jagged("float")})
+
+
+class _Chunk:
+    """A FillContext over plain arrays: one chunk's columns at the source."""
+
+    def __init__(self, index: int, columns: dict[str, Any],
+                 cuts: dict[int, tuple[int, int]] | None = None) -> None:
+        self.chunk_index = index
+        self._columns = columns
+        self._cuts = cuts or {}
+
+    def describe(self) -> str:
+        return f"test chunk {self.chunk_index}"
+
+    def events(self, node: PlanNode) -> int:
+        return len(self._columns["x"])
+
+    def column(self, node: PlanNode, name: str) -> Any:
+        return self._columns[name]
+
+    def cut(self, node: PlanNode) -> tuple[int, int]:
+        return self._cuts[id(node)]
+
+
+FILTER = Filter(SOURCE, None, "f")  # type: ignore[arg-type]
+
+ACTIONS: list[act.Action[Any, Any]] = [
+    act.Count(SOURCE),
+    act.Stat(SOURCE, "Sum", "x"),
+    act.Stat(SOURCE, "StdDev", "v"),
+    act.Histo(SOURCE, HistModel("h", "", (AxisModel(10, -3, 3),)), ("x",), "w"),
+    act.Histo(SOURCE, HistModel("p", "", (AxisModel(5, -3, 3),)), ("x", "w"), None, "profile"),
+    act.Take(SOURCE, "v"),
+    act.AsNumpy(SOURCE, ("x", "v")),
+    act.Display(SOURCE, ("x",), 7),
+    act.Report(SOURCE, (FILTER,)),
+    act.Stats(SOURCE, "v", "w"),
+]
+
+
+def _chunk(index: int, n: int, seed: int) -> _Chunk:
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 4, n)
+    values = ak.unflatten(rng.normal(size=int(counts.sum())), counts)
+    return _Chunk(index, {"x": rng.normal(size=n), "w": rng.uniform(0.5, 2, n), "v": values},
+                  {id(FILTER): (n, int(rng.integers(0, n + 1)))})
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return [_plain(e) for e in x]
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return ak.to_list(x)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, Statistic):
+        return all(math.isclose(getattr(a, f), getattr(b, f), rel_tol=1e-9, abs_tol=1e-9)
+                   for f in ("w", "w2", "mean", "m2")) and a.n == b.n
+    if hasattr(a, "view") and hasattr(a, "axes"):  # hist.Hist
+        return a.axes == b.axes and np.allclose(np.asarray(a.view(flow=True).tolist()),
+                                                np.asarray(b.view(flow=True).tolist()))
+    if isinstance(a, Pieces):
+        return [i for i, _ in a.items] == [i for i, _ in b.items]
+    if hasattr(a, "n") and hasattr(a, "m2"):  # Moments
+        return a.n == b.n and math.isclose(a.total, b.total, rel_tol=1e-9, abs_tol=1e-9) \
+            and math.isclose(a.m2, b.m2, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, (ak.Array, np.ndarray)):
+        return bool(_plain(a) == _plain(b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, tuple):
+        return a == b
+    return str(a) == str(b)
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda a: a.label)
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(0, 30), min_size=3, max_size=3), seed=st.integers(0, 2**16))
+def test_merge_is_associative(action: act.Action[Any, Any], sizes: Sequence[int],
+                              seed: int) -> None:
+    a, b, c = (action.fill(_chunk(i, n, seed + i)) for i, n in enumerate(sizes))
+    left = action.merge(action.merge(a, b), c)
+    right = action.merge(a, action.merge(b, c))
+    assert _same(left, right)
+    assert _same(action.merge(action.empty(), a), a)
+    assert _same(action.finish(left), action.finish(right))
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(0, 40), min_size=1, max_size=6), seed=st.integers(0, 2**16))
+def test_stats_merge_equals_numpy(sizes: Sequence[int], seed: int) -> None:
+    action = act.Stats(SOURCE, "v", "w")
+    chunks = [_chunk(i, n, seed + i) for i, n in enumerate(sizes)]
+    merged = action.empty()
+    for chunk in chunks:
+        merged = action.merge(merged, action.fill(chunk))
+    values = np.concatenate([ak.to_numpy(ak.flatten(c.column(SOURCE, "v"))) for c in chunks])
+    weights = np.concatenate([ak.to_numpy(ak.flatten(ak.broadcast_arrays(
+        c.column(SOURCE, "v"), c.column(SOURCE, "w"))[1])) for c in chunks])
+    result = action.finish(merged)
+    assert result.GetN() == values.size
+    assert math.isclose(result.GetW(), weights.sum(), rel_tol=1e-12)
+    if weights.sum() > 0:
+        mean = np.average(values, weights=weights)
+        assert math.isclose(result.GetMean(), mean, rel_tol=1e-9, abs_tol=1e-12)
+    if values.size > 1:
+        var = np.average((values - mean) ** 2, weights=weights) * values.size / (values.size - 1)
+        assert math.isclose(result.GetRMS(), math.sqrt(var), rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.cluster
+def test_stats_on_cluster_matches_eager(sample_files: list[str], client: Any,
+                                        eager: dict[str, ak.Array]) -> None:
+    df = hepflow.RDataFrame("Events", sample_files, client=client, chunk_entries=7_000)
+    sel = df.Filter("nMuon >= 1", "muon")
+    weighted = sel.Stats("Muon_pt", "MET_pt")
+    plain = df.Stats("MET_pt")
+    two = np.asarray(eager["nMuon"]) >= 1
+    pt = eager["Muon_pt"][two]
+    values = ak.to_numpy(ak.flatten(pt)).astype(np.float64)
+    weights = ak.to_numpy(ak.flatten(ak.broadcast_arrays(pt, eager["MET_pt"][two])[1]))
+    weights = weights.astype(np.float64)
+    w = weighted.GetValue()
+    assert w.GetN() == values.size
+    assert math.isclose(w.GetW(), weights.sum(), rel_tol=1e-12)
+    assert math.isclose(w.GetMean(), np.average(values, weights=weights), rel_tol=1e-12)
+    met = np.asarray(eager["MET_pt"], dtype=np.float64)
+    p = plain.GetValue()
+    assert p.GetN() == met.size
+    assert math.isclose(p.GetMean(), met.mean(), rel_tol=1e-12)
+    assert math.isclose(p.GetRMS(), met.std(ddof=1), rel_tol=1e-10)
+    assert math.isclose(p.GetMeanErr(), met.std(ddof=1) / math.sqrt(met.size), rel_tol=1e-10)
+    assert "TStatistic" in str(p)
+
+
+def _keys(build: Callable[[], Any]) -> set[Any]:
+    return set(build().dask_graph())
+
+
+def test_task_keys_come_from_plan_content(sample_files: list[str]) -> None:
+    """The same plan built twice has the same keys; any change in it changes them."""
+    def plan(cut: str) -> Callable[[], Any]:
+        def build() -> Any:
+            df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
+            sel = df.Filter(cut, "cut")
+            sel.Count()
+            sel.Histo1D(("h", "", 10, 0, 100), "MET_pt")
+            return sel
+        return build
+
+    first, again, other = _keys(plan("nMuon >= 2")), _keys(plan("nMuon >= 2")), \
+        _keys(plan("nMuon >= 1"))
+    assert first == again
+    assert not first & other
+    assert all(str(k if isinstance(k, str) else k[0]).startswith("hepflow-") for k in first)
