@@ -43,6 +43,8 @@ class _Pruner:
             if node.parent is not None:
                 for col in node.selection_reads():
                     self.column(node.parent, col)
+            for shared in node.shares():
+                self.lineage(shared)
             node = node.parent
 
 

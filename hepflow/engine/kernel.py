@@ -168,7 +168,7 @@ class _ChunkRun:
 
     def cut(self, node: PlanNode) -> tuple[int, int]:
         self.view(node)
-        return self.counts[id(node)]
+        return self.counts[id(node.canonical)]
 
     # -- internals --------------------------------------------------------------------
 

@@ -129,9 +129,18 @@ class PlanNode:
         while node is not None:
             added = node.defines()
             if name in added:
-                return added[name], node
+                return added[name], node.canonical
             node = node.parent
         return None
+
+    @property
+    def canonical(self) -> PlanNode:
+        """The node whose evaluation this one shares (itself, but for `Shared`)."""
+        return self
+
+    def shares(self) -> tuple[PlanNode, ...]:
+        """Nodes evaluated in this node's place (their reads must be read too)."""
+        return ()
 
     def schema(self) -> Schema:
         return Schema(self)
@@ -372,5 +381,61 @@ class Range(PlanNode):
         return f"Range({self.begin}, {self.end}, {self.stride})"
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Vary(PlanNode):
+    """Systematic variations of columns, as ROOT's `Vary`: nominal values pass unchanged.
+
+    `values[c][t]` computes column `columns[c]` under tag `tags[t]`. The node is
+    transparent in the nominal plan; `VariationsFor` builds, per tag, a plan in
+    which it is replaced by the varied definitions (see `plan.variations`).
+    """
+
+    parent: PlanNode
+    columns: tuple[str, ...]
+    values: tuple[tuple[Computation, ...], ...]
+    tags: tuple[str, ...]
+    name: str
+
+    def keys(self) -> tuple[str, ...]:
+        """The result-map keys of this variation, `name:tag`, as ROOT spells them."""
+        return tuple(f"{self.name}:{tag}" for tag in self.tags)
+
+    def describe(self) -> str:
+        texts = "; ".join(f"{col} -> {{{', '.join(c.text for c in comps)}}}"
+                          for col, comps in zip(self.columns, self.values, strict=True))
+        return f"Vary {self.name!r} [{', '.join(self.tags)}]: {texts}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Shared(PlanNode):
+    """`origin` seen from a varied plan: same events, same columns, evaluated once.
+
+    A variation re-parents everything downstream of the varied columns; the nodes
+    a variation does not change become `Shared`, so their views and columns come
+    from the nominal evaluation instead of being computed again, while lookups
+    of other names still walk the varied parent chain.
+    """
+
+    parent: PlanNode
+    origin: PlanNode
+
+    def defines(self) -> Mapping[str, ColumnType]:
+        return self.origin.defines()
+
+    @property
+    def canonical(self) -> PlanNode:
+        return self.origin.canonical
+
+    def shares(self) -> tuple[PlanNode, ...]:
+        return (self.origin,)
+
+    def select(self, ctx: ChunkContext) -> View:
+        return ctx.view(self.origin)
+
+    def describe(self) -> str:
+        return f"(as nominal) {self.origin.describe()}"
+
+
 __all__ = ["Alias", "Computation", "Define", "Filter", "PerSampleValue", "PlanNode",
-           "PyFunction", "Range", "SPECIAL_COLUMNS", "Schema", "Source", "reads"]
+           "PyFunction", "Range", "SPECIAL_COLUMNS", "Schema", "Shared", "Source", "Vary",
+           "reads"]
