@@ -72,8 +72,7 @@ class LocalPool(Pool):
         import distributed
 
         from hepflow.cluster import local_cluster
-        from hepflow.observe.dashboard import register_pages
-        from hepflow.observe.plugin import install
+        from hepflow.observe import install, register_pages
 
         register_pages()
         self._pairs: dict[int, tuple[Any, Any]] = {}
@@ -109,7 +108,7 @@ class ScalePool(Pool):
     kind = "scaled cluster"
 
     def __init__(self, client: Any) -> None:
-        from hepflow.observe.plugin import install
+        from hepflow.observe import install
 
         self.client = client
         self.cluster = client.cluster
@@ -137,7 +136,7 @@ class FixedPool(Pool):
     kind = "connected"
 
     def __init__(self, client: Any, own: bool = False) -> None:
-        from hepflow.observe.plugin import install
+        from hepflow.observe import install
 
         self.client = client
         self.own = own
