@@ -86,9 +86,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add `bench` (with `scaling` and `model`) to hepflow's sub-commands."""
-    bench = subparsers.add_parser("bench", help="benchmarks: scaling runs and the scaling "
-                                                "model", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench: argparse.ArgumentParser = subparsers.add_parser(
+        "bench", help="benchmarks: scaling runs and the scaling model", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = bench.add_subparsers(dest="bench_command", required=True)
     p = sub.add_parser("scaling", help="run an analysis at several worker counts",
                        description="Strong or weak scaling of an analysis on one cluster; "

@@ -79,7 +79,8 @@ class LocalPool(Pool):
         try:
             for n in sorted(set(sizes)):
                 cluster = local_cluster(n)
-                client = distributed.Client(cluster, set_as_default=False)
+                client = distributed.Client(  # type: ignore[no-untyped-call]
+                    cluster, set_as_default=False)
                 self._pairs[n] = (cluster, client)
                 install(client)
                 client.wait_for_workers(n, timeout=300)
@@ -171,7 +172,9 @@ def make_pool(sizes: Sequence[int], client: Any = None, scheduler: str | None = 
     if scheduler:
         import distributed
 
-        return FixedPool(distributed.Client(scheduler, set_as_default=False), own=True)
+        client = distributed.Client(  # type: ignore[no-untyped-call]
+            scheduler, set_as_default=False)
+        return FixedPool(client, own=True)
     return LocalPool(sizes, log)
 
 

@@ -107,7 +107,7 @@ class _Page:
 
     def latest(self, snap: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The latest run's figures, or None (and a note saying so) before the first run."""
-        latest = snap["latest"]
+        latest: Mapping[str, Any] | None = snap["latest"]
         if latest is None:
             self.note.text = _WAITING
         return latest
@@ -430,7 +430,7 @@ def _doc(cls: type[_Page]) -> Callable[[Any, Mapping[str, Any], Any], None]:
 
         page = cls(scheduler)
         page.update()
-        add_periodic_callback(doc, page, INTERVAL)
+        add_periodic_callback(doc, page, INTERVAL)  # type: ignore[no-untyped-call]
         doc.add_root(page.root)
         doc.title = cls.title
     make.__name__ = f"hepflow_{cls.__name__.lower()}_doc"
@@ -492,8 +492,8 @@ def attach_pages(scheduler: Any) -> list[str]:
     from distributed.dashboard.core import BokehApplication
     from tornado.ioloop import IOLoop
 
-    app = BokehApplication(missing, scheduler, prefix=first.prefix or "/",
-                           template_variables={})
+    app = BokehApplication(  # type: ignore[no-untyped-call]
+        missing, scheduler, prefix=first.prefix or "/", template_variables={})
     scheduler.http_application.add_application(app)
     app.initialize(IOLoop.current())
     app.start()

@@ -122,8 +122,8 @@ def _client_of(target: Any) -> tuple[Any, bool]:
     if isinstance(target, distributed.Client):
         return target, False
     if target is None:
-        return distributed.default_client(), False
-    return distributed.Client(target, set_as_default=False), True
+        return distributed.default_client(), False  # type: ignore[no-untyped-call]
+    return distributed.Client(target, set_as_default=False), True  # type: ignore[no-untyped-call]
 
 
 def install(target: Any = None, extensions: Sequence[Extension] = ()) -> None:

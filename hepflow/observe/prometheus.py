@@ -114,7 +114,7 @@ def _ensure_registered() -> bool:
     with _lock:
         if "collector" not in _registered:
             collector = HepflowCollector()
-            prometheus_client.REGISTRY.register(collector)  # type: ignore[arg-type]
+            prometheus_client.REGISTRY.register(collector)
             _registered["collector"] = collector
     return True
 

@@ -254,7 +254,7 @@ def performance_report(filename: str | os.PathLike[str] = "hepflow-report.html",
         if client is None:
             import distributed
 
-            client = distributed.default_client()
+            client = distributed.default_client()  # type: ignore[no-untyped-call]
         install(client)
         marker = plugin.mark(client)
         yield holder
