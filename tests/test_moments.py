@@ -95,6 +95,54 @@ def test_per_feature_merge_is_associative_and_equals_numpy(values: np.ndarray,
             assert merged.std[k] == 0.0 and merged.lo[k] == np.inf
 
 
+WEIGHTS = st.floats(0.01, 10.0, allow_nan=False)
+Weighted = list[list[tuple[float, float]]]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.tuples(FLOATS, WEIGHTS), max_size=20), min_size=3, max_size=3))
+def test_weighted_merge_is_associative_and_equals_numpy(chunks: Weighted) -> None:
+    parts = [Moments.of(np.asarray([v for v, _ in c], np.float64),
+                        weights=np.asarray([w for _, w in c], np.float64)) for c in chunks]
+    a, b, c = parts
+    _assert_close(a.merge(b).merge(c), a.merge(b.merge(c)))
+    merged = a.merge(b).merge(c)
+    x = np.asarray([v for chunk in chunks for v, _ in chunk], np.float64)
+    w = np.asarray([wt for chunk in chunks for _, wt in chunk], np.float64)
+    assert int(merged.n) == x.size
+    if not x.size:
+        return
+    scale = max(1.0, float(np.abs(x).max()))
+    mean = np.average(x, weights=w)
+    assert float(merged.weight) == pytest.approx(w.sum(), rel=1e-12)
+    assert float(merged.mean) == pytest.approx(mean, rel=1e-9, abs=1e-9 * scale)
+    assert float(merged.total) == pytest.approx((w * x).sum(), rel=1e-9, abs=1e-6 * scale)
+    variance = np.average((x - mean) ** 2, weights=w)
+    assert float(merged.variance(0)) == pytest.approx(variance, rel=1e-6,
+                                                      abs=1e-6 * scale * scale)
+
+
+def test_weights_match_repeated_entries_and_scale_out() -> None:
+    """Weight 3 counts as three entries; scaling all weights leaves the sample variance."""
+    values = np.array([1.0, 2.0, 4.0, 8.0])
+    weights = np.array([3.0, 1.0, 2.0, 1.0])
+    weighted = Moments.of(values, weights=weights)
+    repeated = Moments.of(np.repeat(values, weights.astype(int)))
+    assert float(weighted.mean) == pytest.approx(float(repeated.mean), rel=1e-15)
+    assert float(weighted.variance(0)) == pytest.approx(float(repeated.variance(0)))
+    scaled = Moments.of(values, weights=10 * weights)
+    assert float(scaled.variance(1)) == pytest.approx(float(weighted.variance(1)), rel=1e-12)
+    assert float(scaled.mean) == pytest.approx(float(weighted.mean), rel=1e-15)
+    per_row = Moments.of(values[:, None], np.ones((4, 1), bool), weights=weights)
+    assert float(per_row.mean[0]) == pytest.approx(float(weighted.mean), rel=1e-15)
+    signed = Moments.of(values, weights=np.array([2.0, -1.0, 1.0, 1.0]))  # NLO-style weights
+    assert float(signed.mean) == pytest.approx((2 - 2 + 4 + 8) / 3.0, rel=1e-15)
+    with pytest.raises(ValueError, match="one weight per value"):
+        Moments.of(values, weights=weights[:3])
+    with pytest.raises(ValueError, match="one weight per row"):
+        Moments.of(values[:, None], np.ones((4, 1), bool), weights=weights[:2])
+
+
 def test_stable_where_the_naive_sum_of_squares_is_not() -> None:
     """A large offset and a small spread: sum(x^2) - n mean^2 loses every digit, Chan does not."""
     rng = np.random.default_rng(3)
