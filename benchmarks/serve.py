@@ -347,14 +347,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import httpx
 
-    from hepflow.serve.testing import free_socket
+    from hepflow.util.net import free_port
 
     with tempfile.TemporaryDirectory(prefix="hepflow-serve-bench-") as tmp:
         workdir = Path(tmp)
         models, config, token = _setup(workdir, args.trees, args.depth, args.no_auth)
-        sock = free_socket()
-        port = sock.getsockname()[1]
-        sock.close()
+        port = free_port()
         command = [sys.executable, "-m", "hepflow.serve", "--models", str(models),
                    "--config", config, "--port", str(port), "--log-level", "warning"]
         if args.no_auth:

@@ -75,7 +75,7 @@ if __name__ == "__hepflow_analysis__":  # `hepflow run benchmarks/training_prep.
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`hepflow bench scaling training-prep ...` with this module's defaults."""
-    from hepflow.observe.cli import scaling_main
+    from hepflow.bench.cli import scaling_main
 
     return scaling_main("training-prep", argv, prog="python -m benchmarks.training_prep")
 

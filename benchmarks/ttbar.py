@@ -115,7 +115,7 @@ if __name__ == "__hepflow_analysis__":  # `hepflow run benchmarks/ttbar.py --dat
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`hepflow bench scaling ttbar ...` with this module's defaults."""
-    from hepflow.observe.cli import scaling_main
+    from hepflow.bench.cli import scaling_main
 
     return scaling_main("ttbar", argv, prog="python -m benchmarks.ttbar")
 

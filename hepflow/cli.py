@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     from hepflow.serve.cli import add_parser as add_serve
 
     add_serve(sub)
-    from hepflow.observe.cli import add_parser as add_bench
+    from hepflow.bench.cli import add_parser as add_bench
 
     add_bench(sub)
     demo = sub.add_parser("demo", help="run the dimuon analysis on a generated sample "

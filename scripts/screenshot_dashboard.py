@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from hepflow.cluster import local_cluster
     from hepflow.observe import install, register_pages
-    from hepflow.observe.scaling import bench_files
+    from hepflow.bench.scaling import bench_files
 
     files = bench_files(args.sample_dir, 2_000_000, 8)
     register_pages()

@@ -11,10 +11,14 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import uproot
+
+if TYPE_CHECKING:
+    from hepflow.results.records import ChunkRecord
 
 pytestmark = pytest.mark.cluster
 
@@ -208,8 +212,9 @@ def test_preload_and_late_install_serve_the_pages():
     import distributed
     from distributed.dashboard.scheduler import applications
 
+    from hepflow.observe import install
     from hepflow.observe.dashboard import PAGES
-    from hepflow.observe.plugin import PLUGIN_NAME, install
+    from hepflow.observe.plugin import PLUGIN_NAME
 
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0",
                                   scheduler_kwargs={"preload": ["hepflow.observe.preload"]},
@@ -279,12 +284,14 @@ def test_dask_scheduler_preload_command_line():
 
 
 def _record(run: str, worker: str, start: float, stop: float, entries: int,
-            filters: dict[str, list[int]] | None = None) -> dict[str, Any]:
-    return {"run": run, "chunk": 0, "worker": worker, "sample": "s", "entries": entries,
-            "bytes_compressed": 10 * entries, "bytes_uncompressed": 30 * entries,
-            "filters": filters or {}, "start": start, "stop": stop, "error": "",
-            "seconds": {"open": 0.1, "network": 0.2, "decompress": 0.1, "interpret": 0.1,
-                        "kernel": 0.3, "fill": 0.1, "total": stop - start}}
+            filters: dict[str, tuple[int, int]] | None = None) -> ChunkRecord:
+    from hepflow.results.records import ChunkRecord, PhaseSeconds
+
+    return ChunkRecord(run=run, chunk=0, file="f.root", sample="s", entry_start=0,
+                       entry_stop=entries, worker=worker, entries=entries,
+                       bytes_compressed=10 * entries, bytes_uncompressed=30 * entries,
+                       filters=filters or {}, start=start, stop=stop,
+                       seconds=PhaseSeconds(0.1, 0.2, 0.1, 0.1, 0.3, 0.1, stop - start))
 
 
 def test_aggregator_sums_runs_workers_and_timeline():
@@ -292,8 +299,8 @@ def test_aggregator_sums_runs_workers_and_timeline():
 
     agg = Aggregator()
     t0 = time.time()
-    agg.add(_record("a", "w1", t0, t0 + 2.5, 1000, {"cut": [1000, 400]}))
-    agg.add(_record("a", "w2", t0 + 0.5, t0 + 1.5, 500, {"cut": [500, 100]}))
+    agg.add(_record("a", "w1", t0, t0 + 2.5, 1000, {"cut": (1000, 400)}))
+    agg.add(_record("a", "w2", t0 + 0.5, t0 + 1.5, 500, {"cut": (500, 100)}))
     marker = agg.mark()
     agg.add(_record("b", "w1", t0 + 3, t0 + 4, 200))
     runs = agg.since(0)
@@ -333,3 +340,125 @@ def test_phases_reach_dasks_fine_performance_metrics(observed, dimuon_run):
         time.sleep(0.2)
     assert any("hepflow-decompress" in k for k in labels), labels
     assert any("'hepflow-read', 'bytes'" in k for k in labels), labels
+
+
+def test_chunk_record_travels_as_plain_data_and_back():
+    """What the kernel sends over Dask's event log reads back into the same record."""
+    import msgpack
+
+    from hepflow.results.records import ChunkRecord
+
+    record = _record("r", "tcp://w:1", 10.0, 12.0, 300, {"cut": (300, 120)})
+    wire = msgpack.unpackb(msgpack.packb(record.to_dict()), strict_map_key=False)
+    assert ChunkRecord.from_dict(wire) == record
+    assert wire["filters"] == {"cut": [300, 120]} and wire["seconds"]["kernel"] == 0.3
+    assert record.seconds.other == pytest.approx(2.0 - 0.9)
+    assert ChunkRecord.from_dict({"run": "x", "error": "gone"}).entries == 0
+
+
+# -- the package's layers --------------------------------------------------------------------
+
+_OBSERVE = Path(__file__).resolve().parents[1] / "hepflow" / "observe"
+
+
+def _observe_imports() -> dict[str, set[str]]:
+    """Each observe module -> the hepflow modules it imports (top level or in functions)."""
+    import ast
+
+    modules = {p.stem: p for p in _OBSERVE.glob("*.py")}
+    names = {("hepflow.observe" if stem == "__init__" else f"hepflow.observe.{stem}")
+             for stem in modules}
+    graph: dict[str, set[str]] = {}
+    for stem, path in modules.items():
+        me = "hepflow.observe" if stem == "__init__" else f"hepflow.observe.{stem}"
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module)
+                # `from hepflow.observe import plugin` imports the submodule plugin
+                found.update(f"{node.module}.{a.name}" for a in node.names
+                             if f"{node.module}.{a.name}" in names)
+        graph[me] = {m for m in found if m.startswith("hepflow")}
+    return graph
+
+
+def test_observe_imports_form_no_cycle():
+    graph = _observe_imports()
+    assert {"hepflow.observe.plugin", "hepflow.observe.dashboard",
+            "hepflow.observe.prometheus"} <= set(graph)
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph.get(module, ())):
+            if target not in graph:
+                continue
+            assert state.get(target) != "open", f"import cycle: {' -> '.join([*path, target])}"
+            if target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    plugin = graph["hepflow.observe.plugin"]
+    assert not plugin & {"hepflow.observe.dashboard", "hepflow.observe.prometheus"}
+
+
+def test_observe_imports_no_harness():
+    """Observation sits below the harnesses: no demo, analysis runner, clusters or bench."""
+    forbidden = ("hepflow.demo", "hepflow.analysis", "hepflow.cluster", "hepflow.bench")
+    bad = {module: sorted(t for t in targets if t.startswith(forbidden))
+           for module, targets in _observe_imports().items()}
+    assert not {m: t for m, t in bad.items() if t}, bad
+
+
+def test_each_observe_module_imports_alone():
+    """Each module imports with no hepflow module loaded before it (circles would break it).
+
+    One fresh interpreter forgets every hepflow module before each import, so
+    no module can rely on another having been imported first; third-party
+    packages stay loaded, which keeps this to seconds.
+    """
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib, sys\n"
+        f"for name in {sorted(_observe_imports())!r}:\n"
+        "    for loaded in [m for m in sys.modules if m.split('.')[0] == 'hepflow']:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as exc:\n"
+        "        print(f'{name}: {type(exc).__name__}: {exc}')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "", done.stdout
+
+
+def test_plugin_starts_its_extensions_and_survives_a_failing_one():
+    import asyncio
+    import pickle
+
+    from hepflow.observe import default_extensions, prometheus
+    from hepflow.observe.dashboard import DashboardPages
+    from hepflow.observe.plugin import HepflowPlugin
+
+    class Broken:
+        def start(self, plugin: HepflowPlugin, scheduler: Any) -> None:
+            raise RuntimeError("no dashboard here")
+
+        def close(self, plugin: HepflowPlugin) -> None:
+            pass
+
+    plugin = HepflowPlugin(extensions=[Broken(), *default_extensions()])
+    asyncio.run(plugin.start(object()))  # a scheduler without a dashboard
+    assert plugin in prometheus._live
+    asyncio.run(plugin.close())
+    assert plugin not in prometheus._live
+    back = pickle.loads(pickle.dumps(HepflowPlugin(extensions=default_extensions())))
+    assert [type(e) for e in back.extensions] == [DashboardPages, prometheus.MetricsExport]

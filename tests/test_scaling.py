@@ -37,8 +37,8 @@ def observed() -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def strong(observed: dict[str, Any], sample_files: list[str],
            tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from hepflow.observe.scaling import ScalingConfig, run_scaling
-    from hepflow.observe.scaling_plot import write_outputs
+    from hepflow.bench.plot import write_outputs
+    from hepflow.bench.scaling import ScalingConfig, run_scaling
 
     config = ScalingConfig("dimuon", workers=(1, 2), mode="strong", repeat=2, warmup=1,
                            dataset=tuple(sample_files), chunk_entries=8_000,
@@ -97,7 +97,7 @@ def test_scaling_page_shows_the_published_curves(observed, strong):
 
 
 def test_weak_scaling_of_an_analysis_file(observed, sample_files, tmp_path):
-    from hepflow.observe.scaling import ScalingConfig, run_scaling
+    from hepflow.bench.scaling import ScalingConfig, run_scaling
 
     analysis = tmp_path / "muons.py"
     analysis.write_text(
@@ -119,7 +119,7 @@ def test_weak_scaling_of_an_analysis_file(observed, sample_files, tmp_path):
 
 
 def test_amdahl_and_gustafson_fits_recover_the_serial_fraction():
-    from hepflow.observe.scaling import amdahl_fit, gustafson_fit
+    from hepflow.bench.scaling import amdahl_fit, gustafson_fit
 
     workers = [1, 2, 4, 8]
     fit = amdahl_fit(workers, [10 * (0.2 + 0.8 / n) for n in workers])
@@ -130,7 +130,7 @@ def test_amdahl_and_gustafson_fits_recover_the_serial_fraction():
 
 
 def test_model_names_the_first_bottleneck():
-    from hepflow.observe.model import Costs, Facility, first_bottleneck, wall_seconds
+    from hepflow.bench.model import Costs, Facility, first_bottleneck, wall_seconds
 
     costs = Costs(chunk_seconds=1.0, chunk_entries=100_000, chunk_bytes=20e6,
                   task_overhead_s=0.001, serial_s=1.0)
@@ -145,7 +145,7 @@ def test_model_names_the_first_bottleneck():
 
 
 def test_bench_model_command(strong, capsys):
-    from hepflow.observe.cli import main
+    from hepflow.bench.cli import main
 
     assert main(["bench", "model", str(strong["paths"]["json"]), "--targets", "10,1000"]) == 0
     out = capsys.readouterr().out
@@ -235,7 +235,7 @@ def test_training_prep_table_matches_eager_twin(sample_files):
 
 
 def test_builtin_names_resolve():
-    from hepflow.observe.scaling import BUILTINS, resolve_analysis
+    from hepflow.bench.scaling import BUILTINS, resolve_analysis
 
     for name in BUILTINS:
         label, book = resolve_analysis(name)

@@ -31,6 +31,7 @@ from hepflow.plan.actions.base import Action
 from hepflow.plan.expr.typed import Expression
 from hepflow.plan.nodes import Computation, PerSampleValue, PlanNode, PyFunction, Range
 from hepflow.results.partials import ChunkResult, Failure, Metrics
+from hepflow.results.records import ChunkRecord, PhaseSeconds
 
 
 class _View:
@@ -270,34 +271,30 @@ class Kernel:
         if not self.instrument:
             return
         end = time.perf_counter()
-        filters: dict[str, list[int]] = {}
+        filters: dict[str, tuple[int, int]] = {}
         if run is not None:
             for node in run.filter_nodes:
                 name = getattr(node, "name", "")
                 if name:
                     counts = run.counts[id(node)]
-                    filters[name] = [counts[0], counts[1]]
+                    filters[name] = (counts[0], counts[1])
         evaluate_s = run.evaluate_seconds if run is not None else 0.0
         compute_s = (end - computing) if run is not None else 0.0
-        record = {
-            "run": self.run_id, "chunk": chunk.index, "file": chunk.url,
-            "replica": stats.replica if stats else "", "sample": chunk.sample,
-            "entry_start": chunk.entry_start, "entry_stop": chunk.entry_stop,
-            "entries": chunk.num_entries if stats else 0, "filters": filters,
-            "bytes_compressed": stats.bytes_read if stats else 0,
-            "bytes_uncompressed": stats.bytes_uncompressed if stats else 0,
-            "seconds": {
-                "open": stats.open_seconds if stats else 0.0,
-                "network": stats.network_seconds if stats else 0.0,
-                "decompress": stats.decompress_seconds if stats else 0.0,
-                "interpret": stats.interpret_seconds if stats else 0.0,
-                "kernel": evaluate_s,
-                "fill": max(0.0, compute_s - evaluate_s),
-                "total": end - start,
-            },
-            "start": began, "stop": began + (end - start), "error": error,
-        }
-        emit_chunk(record)
+        emit_chunk(ChunkRecord(
+            run=self.run_id, chunk=chunk.index, file=chunk.url, sample=chunk.sample,
+            entry_start=chunk.entry_start, entry_stop=chunk.entry_stop,
+            replica=stats.replica if stats else "",
+            entries=chunk.num_entries if stats else 0, filters=filters,
+            bytes_compressed=stats.bytes_read if stats else 0,
+            bytes_uncompressed=stats.bytes_uncompressed if stats else 0,
+            seconds=PhaseSeconds(
+                open=stats.open_seconds if stats else 0.0,
+                network=stats.network_seconds if stats else 0.0,
+                decompress=stats.decompress_seconds if stats else 0.0,
+                interpret=stats.interpret_seconds if stats else 0.0,
+                kernel=evaluate_s, fill=max(0.0, compute_s - evaluate_s),
+                total=end - start),
+            start=began, stop=began + (end - start), error=error))
 
 
 __all__ = ["Kernel"]

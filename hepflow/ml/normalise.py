@@ -7,6 +7,8 @@ entries (padded slots are masked out, so four-jet padding does not drag the
 jet pt mean towards zero), minimum and maximum; per split the events, per
 class the events and summed weights. Merging uses Chan's parallel update, so
 the result does not depend on chunking or merge order beyond rounding.
+The moments are `hepflow.results.moments.Moments`, per feature column (the
+same class the Mean/StdDev actions use, re-exported here for hepflow.ml).
 """
 
 from __future__ import annotations
@@ -19,51 +21,9 @@ import numpy as np
 
 from hepflow.ml.errors import PlanError
 from hepflow.ml.split import SPLIT_NAMES, TRAIN
+from hepflow.results.moments import Moments
 
 Method = Literal["standard", "minmax", "none"]
-
-
-@dataclass
-class Moments:
-    """Count, mean, M2, min and max per column over the real (unmasked) entries."""
-
-    n: np.ndarray
-    mean: np.ndarray
-    m2: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
-
-    @classmethod
-    def empty(cls, width: int) -> Moments:
-        return cls(np.zeros(width), np.zeros(width), np.zeros(width),
-                   np.full(width, np.inf), np.full(width, -np.inf))
-
-    @classmethod
-    def of(cls, values: np.ndarray, valid: np.ndarray) -> Moments:
-        """Moments of one chunk's values where `valid` is True (column by column)."""
-        x = values.astype(np.float64)
-        n = valid.sum(axis=0).astype(np.float64)
-        total = np.where(valid, x, 0.0).sum(axis=0)
-        mean = np.divide(total, n, out=np.zeros_like(total), where=n > 0)
-        dev = np.where(valid, x - mean, 0.0)
-        m2 = (dev * dev).sum(axis=0)
-        lo = np.where(valid, x, np.inf).min(axis=0, initial=np.inf)
-        hi = np.where(valid, x, -np.inf).max(axis=0, initial=-np.inf)
-        return cls(n, mean, m2, lo, hi)
-
-    def merge(self, other: Moments) -> Moments:
-        n = self.n + other.n
-        delta = other.mean - self.mean
-        safe = np.where(n > 0, n, 1.0)
-        mean = self.mean + delta * other.n / safe
-        m2 = self.m2 + other.m2 + delta * delta * self.n * other.n / safe
-        return Moments(n, mean, m2, np.minimum(self.lo, other.lo),
-                       np.maximum(self.hi, other.hi))
-
-    @property
-    def std(self) -> np.ndarray:
-        return np.sqrt(np.divide(self.m2, self.n, out=np.zeros_like(self.m2),
-                                 where=self.n > 0))
 
 
 @dataclass

@@ -2,9 +2,11 @@
 
 This is the pure-Python core behind the scheduler plugin, the dashboard pages,
 the Prometheus series and the run reports. It knows nothing about Dask: it
-consumes the record dicts that `hepflow.observe.events.emit_chunk` sends, so
-the same numbers can be computed on the scheduler, from the synchronous
-scheduler's local records, or offline from saved records.
+consumes the `ChunkRecord`s that the kernel hands to
+`hepflow.observe.events.emit_chunk` (on the scheduler, read back from the
+event's plain data with `ChunkRecord.from_dict`), so the same numbers can be
+computed on the scheduler, from the synchronous scheduler's local records, or
+offline from saved records.
 
 Everything here is additive (sums and counts), so records may arrive in any
 order and the totals of a run never depend on which worker ran what.
@@ -20,9 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The phases a chunk's time is split into, in the order they happen.
-PHASES: tuple[str, ...] = ("open", "network", "decompress", "interpret", "kernel", "fill")
-#: Time inside a chunk task not covered by the phases above (setup, bookkeeping).
+from hepflow.results.records import PHASES, ChunkRecord
+
+#: Time inside a chunk task not covered by `PHASES` (setup, bookkeeping).
 OTHER = "other"
 #: Worker time during a run in which no chunk ran: waiting for the scheduler,
 #: the reduction, and workers that finished before the stragglers.
@@ -45,19 +47,17 @@ class WorkerStats:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         (*PHASES, OTHER), 0.0))
 
-    def add(self, record: Mapping[str, Any]) -> None:
+    def add(self, record: ChunkRecord) -> None:
         self.chunks += 1
-        secs = record.get("seconds", {})
         for phase in PHASES:
-            self.seconds[phase] += float(secs.get(phase, 0.0))
-        self.seconds[OTHER] += max(0.0, float(secs.get("total", 0.0)) -
-                                   sum(float(secs.get(p, 0.0)) for p in PHASES))
-        self.entries += int(record.get("entries", 0))
-        self.bytes_compressed += int(record.get("bytes_compressed", 0))
-        self.bytes_uncompressed += int(record.get("bytes_uncompressed", 0))
-        self.busy_seconds += float(record.get("seconds", {}).get("total", 0.0))
-        self.first_start = min(self.first_start, float(record.get("start", math.inf)))
-        self.last_stop = max(self.last_stop, float(record.get("stop", 0.0)))
+            self.seconds[phase] += record.seconds.phase(phase)
+        self.seconds[OTHER] += record.seconds.other
+        self.entries += record.entries
+        self.bytes_compressed += record.bytes_compressed
+        self.bytes_uncompressed += record.bytes_uncompressed
+        self.busy_seconds += record.seconds.total
+        self.first_start = min(self.first_start, record.start)
+        self.last_stop = max(self.last_stop, record.stop)
 
     def to_dict(self) -> dict[str, Any]:
         return {"chunks": self.chunks, "entries": self.entries,
@@ -91,33 +91,29 @@ class RunStats:
     #: Per-chunk (entries, compressed bytes, total seconds), for the cost model.
     chunk_costs: list[tuple[int, int, float]] = field(default_factory=list)
 
-    def add(self, record: Mapping[str, Any], seen: float, keep_chunks: int) -> None:
+    def add(self, record: ChunkRecord, seen: float, keep_chunks: int) -> None:
         self.chunks += 1
         self.last_seen = seen
-        if record.get("error"):
+        if record.error:
             self.errors += 1
-        entries = int(record.get("entries", 0))
-        self.entries += entries
-        self.bytes_compressed += int(record.get("bytes_compressed", 0))
-        self.bytes_uncompressed += int(record.get("bytes_uncompressed", 0))
-        secs = record.get("seconds", {})
-        total = float(secs.get("total", 0.0))
+        self.entries += record.entries
+        self.bytes_compressed += record.bytes_compressed
+        self.bytes_uncompressed += record.bytes_uncompressed
+        total = record.seconds.total
         for phase in PHASES:
-            self.seconds[phase] += float(secs.get(phase, 0.0))
-        self.seconds[OTHER] += max(0.0, total - sum(float(secs.get(p, 0.0)) for p in PHASES))
+            self.seconds[phase] += record.seconds.phase(phase)
+        self.seconds[OTHER] += record.seconds.other
         self.seconds["total"] += total
-        for name, (seen_all, passed) in record.get("filters", {}).items():
-            counts = self.filters.setdefault(str(name), [0, 0])
-            counts[0] += int(seen_all)
-            counts[1] += int(passed)
-        sample = str(record.get("sample", ""))
-        self.samples[sample] = self.samples.get(sample, 0) + entries
-        worker = str(record.get("worker", "?"))
-        self.workers.setdefault(worker, WorkerStats()).add(record)
-        self.start = min(self.start, float(record.get("start", math.inf)))
-        self.stop = max(self.stop, float(record.get("stop", 0.0)))
+        for name, (seen_all, passed) in record.filters.items():
+            counts = self.filters.setdefault(name, [0, 0])
+            counts[0] += seen_all
+            counts[1] += passed
+        self.samples[record.sample] = self.samples.get(record.sample, 0) + record.entries
+        self.workers.setdefault(record.worker or "?", WorkerStats()).add(record)
+        self.start = min(self.start, record.start)
+        self.stop = max(self.stop, record.stop)
         if len(self.chunk_costs) < keep_chunks:
-            self.chunk_costs.append((entries, int(record.get("bytes_compressed", 0)), total))
+            self.chunk_costs.append((record.entries, record.bytes_compressed, total))
 
     @property
     def wall_seconds(self) -> float:
@@ -164,12 +160,12 @@ class Timeline:
         self.total: dict[int, list[float]] = {}
         self.per_worker: dict[str, dict[int, list[float]]] = {}
 
-    def add(self, record: Mapping[str, Any]) -> None:
-        start = float(record.get("start", 0.0))
-        stop = max(start, float(record.get("stop", start)))
-        entries = float(record.get("entries", 0))
-        nbytes = float(record.get("bytes_compressed", 0))
-        worker = self.per_worker.setdefault(str(record.get("worker", "?")), {})
+    def add(self, record: ChunkRecord) -> None:
+        start = record.start
+        stop = max(start, record.stop)
+        entries = float(record.entries)
+        nbytes = float(record.bytes_compressed)
+        worker = self.per_worker.setdefault(record.worker or "?", {})
         duration = stop - start
         first, last = int(start), int(stop)
         for second in range(first, last + 1):
@@ -229,10 +225,10 @@ class Aggregator:
         self.timeline = Timeline(window)
         self.scaling: dict[str, Any] | None = None
 
-    def add(self, record: Mapping[str, Any], seen: float | None = None) -> None:
+    def add(self, record: ChunkRecord, seen: float | None = None) -> None:
         """Take one chunk record (as sent by `emit_chunk`)."""
         now = time.time() if seen is None else seen
-        run_id = str(record.get("run", ""))
+        run_id = record.run
         with self._lock:
             self.records += 1
             run = self.runs.get(run_id)
@@ -245,7 +241,7 @@ class Aggregator:
             self.totals.add(record, now, 0)
             self.timeline.add(record)
 
-    def extend(self, records: Iterable[Mapping[str, Any]]) -> None:
+    def extend(self, records: Iterable[ChunkRecord]) -> None:
         for record in records:
             self.add(record)
 

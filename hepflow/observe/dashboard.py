@@ -9,7 +9,9 @@ the preload `hepflow.observe.preload`) must run before; for a scheduler that
 is already running, `attach_pages()` serves the same pages from a second Bokeh
 application next to the first (they then work, but are not in the menu).
 
-Every page reads the `HepflowPlugin` of its scheduler once a second. Data
+Every page reads the `HepflowPlugin` of its scheduler once a second;
+`DashboardPages` is the plugin extension that attaches them when its
+scheduler starts. Data
 sources carry names (`hepflow-*`) so tests and scripts can find them in a
 document pulled with `bokeh.client.pull_session`.
 """
@@ -32,8 +34,9 @@ from bokeh.models.widgets.tables import (
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
-from hepflow.observe.aggregate import BREAKDOWN_ORDER, IDLE, OTHER, PHASES
-from hepflow.observe.plugin import plugin_of
+from hepflow.observe.aggregate import BREAKDOWN_ORDER, IDLE, OTHER
+from hepflow.observe.plugin import HepflowPlugin, plugin_of
+from hepflow.results.records import PHASES
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +107,7 @@ class _Page:
 
     def latest(self, snap: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The latest run's figures, or None (and a note saying so) before the first run."""
-        latest = snap["latest"]
+        latest: Mapping[str, Any] | None = snap["latest"]
         if latest is None:
             self.note.text = _WAITING
         return latest
@@ -427,7 +430,7 @@ def _doc(cls: type[_Page]) -> Callable[[Any, Mapping[str, Any], Any], None]:
 
         page = cls(scheduler)
         page.update()
-        add_periodic_callback(doc, page, INTERVAL)
+        add_periodic_callback(doc, page, INTERVAL)  # type: ignore[no-untyped-call]
         doc.add_root(page.root)
         doc.title = cls.title
     make.__name__ = f"hepflow_{cls.__name__.lower()}_doc"
@@ -489,8 +492,8 @@ def attach_pages(scheduler: Any) -> list[str]:
     from distributed.dashboard.core import BokehApplication
     from tornado.ioloop import IOLoop
 
-    app = BokehApplication(missing, scheduler, prefix=first.prefix or "/",
-                           template_variables={})
+    app = BokehApplication(  # type: ignore[no-untyped-call]
+        missing, scheduler, prefix=first.prefix or "/", template_variables={})
     scheduler.http_application.add_application(app)
     app.initialize(IOLoop.current())
     app.start()
@@ -498,5 +501,16 @@ def attach_pages(scheduler: Any) -> list[str]:
     return sorted(missing)
 
 
-__all__ = ["HISTORY", "PAGES", "Breakdown", "Cutflow", "Scaling", "Throughput", "WorkerLoad",
-           "attach_pages", "cutflow_rows", "register_pages", "short"]
+class DashboardPages:
+    """The plugin extension that serves the pages on its scheduler's dashboard."""
+
+    def start(self, plugin: HepflowPlugin, scheduler: Any) -> None:
+        attach_pages(scheduler)
+
+    def close(self, plugin: HepflowPlugin) -> None:
+        """Nothing to undo: the pages find no plugin and say so."""
+
+
+
+__all__ = ["HISTORY", "PAGES", "Breakdown", "Cutflow", "DashboardPages", "Scaling",
+           "Throughput", "WorkerLoad", "attach_pages", "cutflow_rows", "register_pages", "short"]

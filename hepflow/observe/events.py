@@ -4,20 +4,24 @@ Each chunk task reports what it read and where its time went with the
 worker's `log_event` under the topic `hepflow-chunk`; nothing travels with the
 results. Outside a Dask worker (the synchronous scheduler) records go to an
 in-process list instead, so the same numbers exist in every mode.
+
+A record is a `hepflow.results.records.ChunkRecord`; on Dask's event log it
+travels as its plain-data form (`ChunkRecord.to_dict`).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+
+from hepflow.results.records import PHASES, ChunkRecord
 
 TOPIC = "hepflow-chunk"
 
 #: Records of chunks run in this process without a Dask worker (sync scheduler).
-LOCAL_RECORDS: deque[dict[str, Any]] = deque(maxlen=100_000)
+LOCAL_RECORDS: deque[ChunkRecord] = deque(maxlen=100_000)
 
 
-def _digest(record: dict[str, Any]) -> None:
+def _digest(record: ChunkRecord) -> None:
     """Feed the phases into Dask's fine performance metrics (the dashboard's own page).
 
     Inside a task, `context_meter` attributes them to the running task, so they
@@ -27,14 +31,15 @@ def _digest(record: dict[str, Any]) -> None:
         from distributed.metrics import context_meter
     except ImportError:
         return
-    for phase, seconds in record.get("seconds", {}).items():
-        if phase != "total" and seconds:
-            context_meter.digest_metric(f"hepflow-{phase}", float(seconds), "seconds")
-    if record.get("bytes_compressed"):
-        context_meter.digest_metric("hepflow-read", float(record["bytes_compressed"]), "bytes")
+    for phase in PHASES:
+        seconds = record.seconds.phase(phase)
+        if seconds:
+            context_meter.digest_metric(f"hepflow-{phase}", seconds, "seconds")
+    if record.bytes_compressed:
+        context_meter.digest_metric("hepflow-read", float(record.bytes_compressed), "bytes")
 
 
-def emit_chunk(record: dict[str, Any]) -> None:
+def emit_chunk(record: ChunkRecord) -> None:
     """Send one chunk's measurements to the scheduler (or keep them locally)."""
     _digest(record)
     try:
@@ -42,11 +47,9 @@ def emit_chunk(record: dict[str, Any]) -> None:
 
         worker = get_worker()
     except (ImportError, ValueError):
-        record = dict(record, worker="local")
-        LOCAL_RECORDS.append(record)
+        LOCAL_RECORDS.append(record.on_worker("local"))
         return
-    record = dict(record, worker=worker.address)
-    worker.log_event(TOPIC, record)
+    worker.log_event(TOPIC, record.on_worker(worker.address).to_dict())
 
 
 __all__ = ["LOCAL_RECORDS", "TOPIC", "emit_chunk"]

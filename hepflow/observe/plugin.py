@@ -13,19 +13,28 @@ Installing it:
 * when the scheduler starts: `dask scheduler --preload hepflow.observe.preload`,
   or `scheduler_options={"preload": ["hepflow.observe.preload"]}` with
   dask-jobqueue, which also lists hepflow's pages in the dashboard's plot menu.
+
+What the plugin feeds is pluggable: it starts and closes the `Extension`s it
+is given, such as the dashboard pages (`dashboard.DashboardPages`) and the
+Prometheus series (`prometheus.MetricsExport`); `hepflow.observe.install` and
+the preload give it those two (`hepflow.observe.default_extensions`). Imports
+therefore point one way: `dashboard` and `prometheus` import this module,
+never the reverse. The extensions travel inside the pickled plugin, so
+unpickling it on the scheduler imports their modules there.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from hepflow.observe.aggregate import Aggregator, merge_runs
 from hepflow.observe.events import TOPIC
+from hepflow.results.records import ChunkRecord
 
 #: The plugin's name on the scheduler (`scheduler.plugins[PLUGIN_NAME]`).
 PLUGIN_NAME = "hepflow-observe"
@@ -35,15 +44,31 @@ SCALING_TOPIC = "hepflow-scaling"
 logger = logging.getLogger(__name__)
 
 
+class Extension(Protocol):
+    """Something fed by the plugin on the scheduler: dashboard pages, a metrics endpoint.
+
+    It must pickle (it travels inside the plugin to the scheduler) and must
+    not stop the scheduler: `start` errors are logged, not raised.
+    """
+
+    def start(self, plugin: HepflowPlugin, scheduler: Any) -> None:
+        """Attach to a started scheduler; read the numbers from `plugin.aggregator`."""
+
+    def close(self, plugin: HepflowPlugin) -> None:
+        """Detach when the plugin closes."""
+
+
 class HepflowPlugin(SchedulerPlugin):
     """Aggregates `hepflow-chunk` events; serves them to pages, /metrics and clients."""
 
     name = PLUGIN_NAME
     idempotent = True
 
-    def __init__(self, max_runs: int = 200, window: int = 900) -> None:
+    def __init__(self, max_runs: int = 200, window: int = 900,
+                 extensions: Sequence[Extension] = ()) -> None:
         self.max_runs = max_runs
         self.window = window
+        self.extensions: list[Extension] = list(extensions)
         self._aggregator: Aggregator | None = None
         self.scheduler: Any = None
 
@@ -55,32 +80,31 @@ class HepflowPlugin(SchedulerPlugin):
         return self._aggregator
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"max_runs": self.max_runs, "window": self.window}
+        return {"max_runs": self.max_runs, "window": self.window,
+                "extensions": self.extensions}
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
 
     async def start(self, scheduler: Any) -> None:
-        """Attach to the scheduler: dashboard pages (if not served yet) and /metrics."""
+        """Attach to the scheduler and start the extensions (pages, /metrics)."""
         self.scheduler = scheduler
         _ = self.aggregator
-        from hepflow.observe import dashboard, prometheus
-
-        try:
-            dashboard.attach_pages(scheduler)
-        except Exception:  # a missing page must never stop the scheduler
-            logger.warning("hepflow: could not add the dashboard pages", exc_info=True)
-        prometheus.track(self)
+        for extension in self.extensions:
+            try:
+                extension.start(self, scheduler)
+            except Exception:  # a missing page or series must never stop the scheduler
+                logger.warning("hepflow: could not start %s", type(extension).__name__,
+                               exc_info=True)
 
     async def close(self) -> None:
-        from hepflow.observe import prometheus
-
-        prometheus.untrack(self)
+        for extension in self.extensions:
+            extension.close(self)
 
     def log_event(self, topic: str, msg: Any) -> None:
         """Called by the scheduler's event broker for every event of every topic."""
         if topic == TOPIC and isinstance(msg, Mapping):
-            self.aggregator.add(msg, time.time())
+            self.aggregator.add(ChunkRecord.from_dict(msg), time.time())
         elif topic == SCALING_TOPIC and isinstance(msg, Mapping):
             self.aggregator.set_scaling(msg)
 
@@ -98,11 +122,11 @@ def _client_of(target: Any) -> tuple[Any, bool]:
     if isinstance(target, distributed.Client):
         return target, False
     if target is None:
-        return distributed.default_client(), False
-    return distributed.Client(target, set_as_default=False), True
+        return distributed.default_client(), False  # type: ignore[no-untyped-call]
+    return distributed.Client(target, set_as_default=False), True  # type: ignore[no-untyped-call]
 
 
-def install(target: Any = None) -> None:
+def install(target: Any = None, extensions: Sequence[Extension] = ()) -> None:
     """Register the hepflow plugin on a running scheduler (idempotent).
 
     `target` is a `distributed.Client`, a cluster object (e.g. `LocalCluster`,
@@ -110,11 +134,14 @@ def install(target: Any = None) -> None:
     client. Pages appear in the dashboard at once; to have them also listed in
     `individual-plots.json` (the dashboard's plot menu and dask-labextension),
     call `hepflow.observe.register_pages()` before the scheduler starts, or
-    start it with the preload `hepflow.observe.preload`.
+    start it with the preload `hepflow.observe.preload`. The plugin starts
+    `extensions` on the scheduler: `hepflow.observe.install` passes the pages
+    and the Prometheus series.
     """
     client, own = _client_of(target)
     try:
-        client.register_plugin(HepflowPlugin(), name=PLUGIN_NAME)  # idempotent: class attr
+        client.register_plugin(HepflowPlugin(extensions=extensions),
+                               name=PLUGIN_NAME)  # idempotent: class attr
     finally:
         if own:
             client.close()
@@ -176,5 +203,5 @@ def publish_scaling(client: Any, summary: Mapping[str, Any]) -> None:
     client.log_event(SCALING_TOPIC, dict(summary))
 
 
-__all__ = ["PLUGIN_NAME", "SCALING_TOPIC", "HepflowPlugin", "install", "mark", "plugin_of",
-           "publish_scaling", "runs_since", "snapshot", "wait_for_chunks"]
+__all__ = ["PLUGIN_NAME", "SCALING_TOPIC", "Extension", "HepflowPlugin", "install", "mark",
+           "plugin_of", "publish_scaling", "runs_since", "snapshot", "wait_for_chunks"]

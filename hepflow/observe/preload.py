@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hepflow.observe.dashboard import register_pages
+from hepflow.observe import default_extensions, register_pages
 from hepflow.observe.plugin import PLUGIN_NAME, HepflowPlugin
 
 register_pages()
@@ -22,7 +22,7 @@ register_pages()
 def dask_setup(scheduler: Any) -> None:
     """Called by distributed when the scheduler starts (its plugins are started after)."""
     if PLUGIN_NAME not in scheduler.plugins:
-        scheduler.add_plugin(HepflowPlugin(), name=PLUGIN_NAME)
+        scheduler.add_plugin(HepflowPlugin(extensions=default_extensions()), name=PLUGIN_NAME)
 
 
 __all__ = ["dask_setup"]

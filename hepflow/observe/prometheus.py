@@ -10,6 +10,8 @@ average over the last `RATE_WINDOW` seconds for those who do not.
 Every series carries a `scheduler` label (the scheduler's address): tests and
 notebooks sometimes run several schedulers in one process, and each scrape
 must still tell them apart.
+
+`MetricsExport` is the plugin extension that exports a plugin's numbers here.
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hepflow.observe.aggregate import IDLE, OTHER, PHASES
-
-if TYPE_CHECKING:
-    from hepflow.observe.plugin import HepflowPlugin
+from hepflow.observe.aggregate import IDLE, OTHER
+from hepflow.observe.plugin import HepflowPlugin
+from hepflow.results.records import PHASES
 
 #: Seconds over which the throughput gauges are averaged.
 RATE_WINDOW = 10
@@ -113,7 +114,7 @@ def _ensure_registered() -> bool:
     with _lock:
         if "collector" not in _registered:
             collector = HepflowCollector()
-            prometheus_client.REGISTRY.register(collector)  # type: ignore[arg-type]
+            prometheus_client.REGISTRY.register(collector)
             _registered["collector"] = collector
     return True
 
@@ -128,8 +129,20 @@ def track(plugin: HepflowPlugin) -> bool:
 
 
 def untrack(plugin: HepflowPlugin) -> None:
+    """Stop exporting this plugin's numbers."""
     with _lock:
         _live.discard(plugin)
 
 
-__all__ = ["RATE_WINDOW", "HepflowCollector", "track", "untrack"]
+class MetricsExport:
+    """The plugin extension that puts its numbers on the scheduler's /metrics."""
+
+    def start(self, plugin: HepflowPlugin, scheduler: Any) -> None:
+        track(plugin)
+
+    def close(self, plugin: HepflowPlugin) -> None:
+        untrack(plugin)
+
+
+
+__all__ = ["RATE_WINDOW", "HepflowCollector", "MetricsExport", "track", "untrack"]

@@ -249,13 +249,13 @@ def performance_report(filename: str | os.PathLike[str] = "hepflow-report.html",
         holder.update(collect_local(index, title=title,
                                     wall_seconds=time.perf_counter() - start))
     else:
-        from hepflow.observe import plugin
+        from hepflow.observe import install, plugin
 
         if client is None:
             import distributed
 
-            client = distributed.default_client()
-        plugin.install(client)
+            client = distributed.default_client()  # type: ignore[no-untyped-call]
+        install(client)
         marker = plugin.mark(client)
         yield holder
         holder.update(collect(client, marker, title=title,

@@ -43,7 +43,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -55,13 +54,13 @@ from typing import Any, Literal
 from hepflow.testing.permissions import _may, _tree_readable, _user_ids
 from hepflow.testing.service import Service
 from hepflow.testing.xrootd_probe import xrootd_stat
+from hepflow.util.net import free_port
 
 __all__ = [
     "Sites",
     "XRootDServer",
     "XRootDServerError",
     "deployment_config",
-    "free_port",
     "xrootd_available",
     "xrootd_binary",
 ]
@@ -96,18 +95,6 @@ def xrootd_binary() -> str | None:
 def xrootd_available() -> bool:
     """True when an ``xrootd`` server binary is installed (tests skip otherwise)."""
     return xrootd_binary() is not None
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago.
-
-    Binding port 0 lets the kernel choose; the socket is closed again before
-    xrootd binds, so another process may win the race: ``XRootDServer.start``
-    notices "address already in use" in the log and retries with a new port.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:

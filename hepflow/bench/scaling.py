@@ -9,7 +9,7 @@ curves say how far adding workers pays:
   workers); speed-up = throughput(n) / throughput(n0) x n0.
 
 A point with n workers runs on a cluster of exactly n workers
-(`hepflow.observe.pools`): by default one LocalCluster per worker count, all
+(`hepflow.bench.pools`): by default one LocalCluster per worker count, all
 started up front, or the user's cluster resized with `cluster.scale(n)`.
 After warm-up runs (imports, page cache, hepflow's preprocessing cache), the
 timed repetitions are interleaved across points when every size is up at
@@ -20,7 +20,7 @@ repetitions.
 The scheduler plugin gives each repetition's time breakdown (I/O,
 decompression, kernel, fill, idle), so the output also shows *where* the time
 goes as workers grow. An Amdahl fit (Gustafson's law for weak scaling) names
-the serial fraction, and `hepflow.observe.model` extrapolates to 10, 100 and
+the serial fraction, and `hepflow.bench.model` extrapolates to 10, 100 and
 1,000 workers from the measured per-chunk costs and scheduler overhead.
 """
 
@@ -49,7 +49,7 @@ Booker = Callable[[Dataset, Any], Mapping[str, Any]]
 
 #: The built-in benchmark analyses: name -> "module:function" booking results on a dataframe.
 BUILTINS: dict[str, str] = {
-    "dimuon": "hepflow.observe.scaling:_book_dimuon",
+    "dimuon": "hepflow.bench.scaling:_book_dimuon",
     "ttbar": "benchmarks.ttbar:book",
     "training-prep": "benchmarks.training_prep:book",
 }
@@ -370,11 +370,11 @@ def run_scaling(config: ScalingConfig, client: Any = None,
     `client`: run on this client's cluster, resized between points with
     `cluster.scale(n)` (or, without a cluster object, only at its current
     size); otherwise on `config.scheduler` (its current size only), else on
-    one new LocalCluster per worker count (see `hepflow.observe.pools`).
+    one new LocalCluster per worker count (see `hepflow.bench.pools`).
     """
+    from hepflow.bench.model import predict
+    from hepflow.bench.pools import make_pool
     from hepflow.observe import plugin
-    from hepflow.observe.model import predict
-    from hepflow.observe.pools import make_pool
 
     label, book = resolve_analysis(config.analysis)
     dataset = load_dataset(config)

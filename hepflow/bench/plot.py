@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from hepflow.observe.aggregate import BREAKDOWN_ORDER
 from hepflow.observe.dashboard import PHASE_COLORS
+from hepflow.util.jsondata import jsonable
 
 
 def _title(result: Mapping[str, Any]) -> str:
@@ -156,17 +156,6 @@ def write_html(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     return out
 
 
-def finite(value: Any) -> Any:
-    """The same structure with infinities and NaNs as None, so the JSON is strict."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    return value
-
-
 def write_outputs(result: Mapping[str, Any], outdir: str | os.PathLike[str],
                   ) -> dict[str, Path]:
     """`scaling.json`, `scaling.png` and `scaling.html` in `outdir`."""
@@ -175,11 +164,11 @@ def write_outputs(result: Mapping[str, Any], outdir: str | os.PathLike[str],
     paths = {"json": out / "scaling.json", "png": out / "scaling.png",
              "html": out / "scaling.html"}
     tmp = paths["json"].with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(finite(result), indent=1, default=str, allow_nan=False))
+    tmp.write_text(json.dumps(jsonable(result), indent=1, allow_nan=False))
     tmp.replace(paths["json"])
     write_png(result, paths["png"])
     write_html(result, paths["html"])
     return paths
 
 
-__all__ = ["finite", "write_html", "write_outputs", "write_png"]
+__all__ = ["write_html", "write_outputs", "write_png"]

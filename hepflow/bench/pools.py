@@ -72,15 +72,15 @@ class LocalPool(Pool):
         import distributed
 
         from hepflow.cluster import local_cluster
-        from hepflow.observe.dashboard import register_pages
-        from hepflow.observe.plugin import install
+        from hepflow.observe import install, register_pages
 
         register_pages()
         self._pairs: dict[int, tuple[Any, Any]] = {}
         try:
             for n in sorted(set(sizes)):
                 cluster = local_cluster(n)
-                client = distributed.Client(cluster, set_as_default=False)
+                client = distributed.Client(  # type: ignore[no-untyped-call]
+                    cluster, set_as_default=False)
                 self._pairs[n] = (cluster, client)
                 install(client)
                 client.wait_for_workers(n, timeout=300)
@@ -109,7 +109,7 @@ class ScalePool(Pool):
     kind = "scaled cluster"
 
     def __init__(self, client: Any) -> None:
-        from hepflow.observe.plugin import install
+        from hepflow.observe import install
 
         self.client = client
         self.cluster = client.cluster
@@ -137,7 +137,7 @@ class FixedPool(Pool):
     kind = "connected"
 
     def __init__(self, client: Any, own: bool = False) -> None:
-        from hepflow.observe.plugin import install
+        from hepflow.observe import install
 
         self.client = client
         self.own = own
@@ -172,7 +172,9 @@ def make_pool(sizes: Sequence[int], client: Any = None, scheduler: str | None = 
     if scheduler:
         import distributed
 
-        return FixedPool(distributed.Client(scheduler, set_as_default=False), own=True)
+        client = distributed.Client(  # type: ignore[no-untyped-call]
+            scheduler, set_as_default=False)
+        return FixedPool(client, own=True)
     return LocalPool(sizes, log)
 
 

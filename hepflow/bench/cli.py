@@ -31,9 +31,9 @@ def _workers(text: str) -> tuple[int, ...]:
 
 
 def _scaling(args: argparse.Namespace) -> int:
-    from hepflow.observe.model import Facility, format_model, predict
-    from hepflow.observe.scaling import ScalingConfig, format_table, run_scaling
-    from hepflow.observe.scaling_plot import write_outputs
+    from hepflow.bench.model import Facility, format_model, predict
+    from hepflow.bench.plot import write_outputs
+    from hepflow.bench.scaling import ScalingConfig, format_table, run_scaling
 
     dataset: str | tuple[str, ...] | None = None
     if args.dataset:
@@ -62,7 +62,7 @@ def _facility(args: argparse.Namespace, cls: Any) -> Any:
 
 
 def _model(args: argparse.Namespace) -> int:
-    from hepflow.observe.model import TARGETS, Facility, format_model, predict
+    from hepflow.bench.model import TARGETS, Facility, format_model, predict
 
     result = json.loads(Path(args.scaling_json).read_text())
     targets = args.targets or TARGETS
@@ -72,7 +72,7 @@ def _model(args: argparse.Namespace) -> int:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("scaling model (hepflow.observe.model)")
+    g = p.add_argument_group("scaling model (hepflow.bench.model)")
     g.add_argument("--model-events", type=float, default=1e9,
                    help="dataset size the model predicts for (default 1e9 events)")
     g.add_argument("--storage-gbs", type=float, default=10.0,
@@ -86,9 +86,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add `bench` (with `scaling` and `model`) to hepflow's sub-commands."""
-    bench = subparsers.add_parser("bench", help="benchmarks: scaling runs and the scaling "
-                                                "model", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench: argparse.ArgumentParser = subparsers.add_parser(
+        "bench", help="benchmarks: scaling runs and the scaling model", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = bench.add_subparsers(dest="bench_command", required=True)
     p = sub.add_parser("scaling", help="run an analysis at several worker counts",
                        description="Strong or weak scaling of an analysis on one cluster; "
