@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     import distributed
     from playwright.sync_api import sync_playwright
 
+    from hepflow.bench.scaling import bench_files
     from hepflow.cluster import local_cluster
     from hepflow.observe import install, register_pages
-    from hepflow.bench.scaling import bench_files
 
     files = bench_files(args.sample_dir, 2_000_000, 8)
     register_pages()
