@@ -10,7 +10,7 @@ from hepflow.errors import (
     ReadError,
 )
 from hepflow.options import Options
-from hepflow.rdataframe import FromSpec, RDataFrame, RunGraphs
+from hepflow.rdataframe import FromSpec, RDataFrame, RunGraphs, VariationsFor
 
 __version__ = "0.1.0"
 
@@ -30,5 +30,6 @@ __all__ = [
     "RDataFrame",
     "ReadError",
     "RunGraphs",
+    "VariationsFor",
     "__version__",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import awkward as ak
 import dask.base
@@ -29,7 +29,7 @@ from hepflow.options import Options
 from hepflow.plan import actions as act
 from hepflow.plan.expr import compile_expression
 from hepflow.plan.graph import AnalysisGraph
-from hepflow.plan.handles import RResultPtr
+from hepflow.plan.handles import RResultMap, RResultPtr
 from hepflow.plan.nodes import (
     Alias,
     Computation,
@@ -41,9 +41,13 @@ from hepflow.plan.nodes import (
     Range,
     Source,
 )
+from hepflow.plan.nodes import Vary as VaryNode
 from hepflow.plan.types import UNKNOWN, ColumnType, dtype_kind
+from hepflow.plan.variations import PickVariation, split_braces
 from hepflow.results.cutflow import CutflowReport
 from hepflow.results.statistic import Statistic
+
+T = TypeVar("T")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
 
@@ -352,6 +356,110 @@ class RDataFrame:
             raise PlanError(f"Range({begin}, {end}, {stride}): need 0 <= begin <= end "
                             "(end 0 = no end) and stride >= 1")
         return self._derive(Range(self._node, int(begin), int(end), int(stride)))
+
+    def Vary(self, colName: str | Sequence[str],
+             expression: str | Sequence[str] | Callable[..., Any],
+             variationTags: Sequence[str] | int, variationName: str = "", *,
+             columns: Sequence[str] | None = None) -> RDataFrame:
+        """Systematic variations of one or more columns, as ROOT's `Vary`.
+
+        The nominal values pass unchanged; `VariationsFor(result)` then gives the
+        result under each tag, all computed in the same pass, re-evaluating only
+        what a variation changes.
+
+        Parameters
+        ----------
+        colName : str or sequence of str
+            The column(s) varied together.
+        expression : str, sequence of str or callable
+            ROOT's form, one item per tag: `"ROOT::RVecD{x * 0.9, x * 1.1}"`, and
+            for several columns one brace list per column:
+            `"RVec<RVecF>{{pt * 0.9, pt * 1.1}, {eta, eta}}"`. Or a Python list of
+            expression strings (per tag; per column then per tag for several
+            columns), or a callable (with `columns=`) returning the values per tag
+            (per column then per tag for several columns).
+        variationTags : sequence of str or int
+            Tag names (`["down", "up"]`), or a number n for tags "0" ... "n-1".
+        variationName : str
+            The variation's name in result keys (`"jes:up"`); defaults to the
+            column's name for a single column, and is required for several.
+        columns : sequence of str, optional
+            With a callable: its input columns.
+
+        Returns
+        -------
+        RDataFrame
+
+        Examples
+        --------
+        >>> df = df.Vary("Jet_pt", "ROOT::RVecF{Jet_pt * 0.98f, Jet_pt * 1.02f}",
+        ...              ["down", "up"], "jes")                           # doctest: +SKIP
+        >>> h = df.Histo1D(("ht", "", 50, 0, 1000), "HT")                 # doctest: +SKIP
+        >>> VariationsFor(h)["jes:up"]                                    # doctest: +SKIP
+        """
+        cols = (colName,) if isinstance(colName, str) else tuple(colName)
+        if not cols:
+            raise PlanError("Vary needs at least one column")
+        types = [self._check_column(c) for c in cols]
+        if isinstance(variationTags, int) and not isinstance(variationTags, bool):
+            if variationTags < 1:
+                raise PlanError("Vary needs at least one variation")
+            tags = tuple(str(i) for i in range(variationTags))
+        elif isinstance(variationTags, Sequence):
+            tags = tuple(str(t) for t in variationTags)
+        else:
+            raise PlanError("Vary: variationTags is a list of tag names or a number")
+        if not tags or len(set(tags)) != len(tags):
+            raise PlanError(f"Vary: variation tags must be distinct and not empty, got {tags}")
+        name = variationName or (cols[0] if len(cols) == 1 else "")
+        if not name:
+            raise PlanError("Vary of several columns needs a variationName")
+        for node in self._node.lineage():
+            if isinstance(node, VaryNode) and node.name == name:
+                raise PlanError(f"Vary: a variation named {name!r} already exists")
+        values = tuple(tuple(self._varied(expression, cols, c, t, len(tags), columns,
+                                          types[c])
+                             for t in range(len(tags))) for c in range(len(cols)))
+        for col, ctype, comps in zip(cols, types, values, strict=True):
+            for tag, comp in zip(tags, comps, strict=True):
+                if comp.type.kind not in (ctype.kind, "unknown"):
+                    raise PlanError(f"Vary {name!r}: tag {tag!r} gives {comp.type} for "
+                                    f"`{col}`, which is {ctype}")
+        return self._derive(VaryNode(self._node, cols, values, tags, name))
+
+    def _varied(self, expression: str | Sequence[str] | Callable[..., Any],
+                cols: tuple[str, ...], c: int, t: int, ntags: int,
+                columns: Sequence[str] | None, nominal: ColumnType) -> Computation:
+        """The computation of column `cols[c]` under tag number `t`."""
+        if callable(expression):
+            if columns is None:
+                raise PlanError("Vary with a callable needs columns=[...] (its inputs)")
+            inputs = tuple(columns)
+            for col in inputs:
+                self._check_column(col)
+            return PyFunction(PickVariation(expression, c, t, len(cols) > 1), inputs, nominal)
+        if isinstance(expression, str):
+            items: list[Any] = split_braces(expression)
+            if len(cols) > 1:
+                items = [split_braces(item) for item in items]
+        elif isinstance(expression, Sequence):
+            items = list(expression)
+        else:
+            raise PlanError("Vary takes an expression string, a list of them, or a callable")
+        per_column = items[c] if len(cols) > 1 else items
+        if len(cols) > 1 and len(items) != len(cols):
+            raise PlanError(f"Vary of {len(cols)} columns needs one list of values per "
+                            f"column, got {len(items)}")
+        if isinstance(per_column, str) or not isinstance(per_column, Sequence):
+            raise PlanError(f"Vary: the values of `{cols[c]}` must be one item per tag")
+        if t >= len(per_column) or (t == 0 and len(per_column) != ntags):
+            raise PlanError(f"Vary: `{cols[c]}` has {len(per_column)} varied values for "
+                            f"{ntags} tags")
+        item = per_column[t]
+        if not isinstance(item, str):
+            raise PlanError(f"Vary: each varied value is an expression string, got {item!r}")
+        compiled: Computation = self._compile(item)
+        return compiled
 
     def GetColumnNames(self) -> list[str]:
         """Every column visible here (branches and Defines), without `rdf..._` columns."""
@@ -723,9 +831,39 @@ def RunGraphs(handles: Sequence[RResultPtr[Any]]) -> int:
     return len(runners)
 
 
+def VariationsFor(result: RResultPtr[T]) -> RResultMap[T]:
+    """The result under "nominal" and under every variation it depends on (ROOT's name).
+
+    Call it before the result is computed, so all variations fill in the same
+    pass (afterwards they run in the next pass, with the nominal value kept).
+
+    Parameters
+    ----------
+    result : RResultPtr
+        A nominal result: a histogram, Count, Sum, Mean, StdDev, Min, Max,
+        Stats, profile, Report, Take...
+
+    Returns
+    -------
+    RResultMap
+        Keys "nominal" and `name:tag` for each variation upstream that changes
+        the result; `.hist()` stacks histogram variations on a category axis.
+
+    Examples
+    --------
+    >>> hx = VariationsFor(h)                                            # doctest: +SKIP
+    >>> hx["nominal"], hx["jes:up"], hx.hist()                           # doctest: +SKIP
+    """
+    source = result._source
+    if not isinstance(source, Runner):
+        raise PlanError("VariationsFor takes a result booked on an RDataFrame")
+    varied: RResultMap[T] = source.graph.variations_for(result)
+    return varied
+
+
 def FromSpec(spec: str | os.PathLike[str], **kwargs: Any) -> RDataFrame:
     """RDataFrame over a dataset spec file (hepflow YAML/JSON, coffea fileset, RDatasetSpec)."""
     return RDataFrame(Dataset.load(spec), **kwargs)
 
 
-__all__ = ["FromSpec", "RDataFrame", "RunGraphs"]
+__all__ = ["FromSpec", "RDataFrame", "RunGraphs", "VariationsFor"]

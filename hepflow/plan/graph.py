@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hepflow.dataset.sampleinfo import SampleInfo
+from hepflow.errors import PlanError
 from hepflow.plan.actions.base import Action
-from hepflow.plan.handles import ResultSource, RResultPtr
+from hepflow.plan.handles import ResultSource, RResultMap, RResultPtr
 from hepflow.plan.nodes import Filter, Source
+from hepflow.plan.variations import Rebaser, variations_above
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -24,6 +26,7 @@ class Booking:
 
     action: Action[Any, Any]
     handle: RResultPtr[Any]
+    variation: str = "nominal"
 
 
 class AnalysisGraph:
@@ -35,6 +38,8 @@ class AnalysisGraph:
         self._filters: list[Filter] = []
         self._pending: list[Booking] = []
         self._runner: ResultSource | None = None
+        self._booked: dict[int, Booking] = {}
+        self._rebaser = Rebaser()
 
     def attach(self, runner: ResultSource) -> None:
         """Name the runner that computes this graph's bookings."""
@@ -54,10 +59,27 @@ class AnalysisGraph:
     def named_filters(self) -> tuple[Filter, ...]:
         return tuple(self._filters)
 
-    def book(self, action: Action[Any, Any]) -> RResultPtr[Any]:
-        handle: RResultPtr[Any] = RResultPtr(self.runner, action.label)
-        self._pending.append(Booking(action, handle))
+    def book(self, action: Action[Any, Any], variation: str = "nominal") -> RResultPtr[Any]:
+        label = action.label if variation == "nominal" else f"{action.label} [{variation}]"
+        handle: RResultPtr[Any] = RResultPtr(self.runner, label)
+        booking = Booking(action, handle, variation)
+        self._pending.append(booking)
+        self._booked[id(handle)] = booking
         return handle
+
+    def variations_for(self, handle: RResultPtr[Any]) -> RResultMap[Any]:
+        """Book the result under every variation it depends on (ROOT's `VariationsFor`)."""
+        booking = self._booked.get(id(handle))
+        if booking is None or booking.handle is not handle:
+            raise PlanError("VariationsFor takes a result booked on this dataframe")
+        if booking.variation != "nominal":
+            raise PlanError("VariationsFor takes a nominal result, not a varied one")
+        handles: dict[str, RResultPtr[Any]] = {"nominal": handle}
+        for variation in variations_above(booking.action):
+            varied = self._rebaser.action(booking.action, variation)
+            if varied is not None:
+                handles[variation.key] = self.book(varied, variation.key)
+        return RResultMap(handles)
 
     @property
     def pending(self) -> tuple[Booking, ...]:

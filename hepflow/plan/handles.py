@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -78,4 +78,57 @@ class RResultPtr(Generic[T]):
         return f"<RResultPtr {self._label} ({state})>"
 
 
-__all__ = ["RResultPtr", "ResultSource"]
+class RResultMap(Mapping[str, T]):
+    """ROOT's `RResultMap`: a result under "nominal" and under each variation it depends on.
+
+    Values are computed lazily, all in the same pass as the nominal result.
+    Histograms can also come back as one `hist.Hist` with a category axis of
+    variations (`hist()`), the form fitting tools read.
+    """
+
+    def __init__(self, handles: Mapping[str, RResultPtr[T]]) -> None:
+        self._handles = dict(handles)
+
+    def __getitem__(self, key: str) -> T:
+        try:
+            handle = self._handles[key]
+        except KeyError:
+            raise KeyError(f"no variation {key!r} for this result; it has "
+                           f"{', '.join(self._handles)}") from None
+        return handle.GetValue()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._handles)
+
+    def __len__(self) -> int:
+        return len(self._handles)
+
+    def GetKeys(self) -> list[str]:
+        return list(self._handles)
+
+    def handle(self, key: str) -> RResultPtr[T]:
+        """The lazy handle behind one key (for RunGraphs)."""
+        return self._handles[key]
+
+    def hist(self, axis: str = "variation") -> Any:
+        """All variations of a histogram as one `hist.Hist` with a StrCategory axis."""
+        import hist as hist_
+
+        first = self["nominal"]
+        if not isinstance(first, hist_.Hist):
+            raise TypeError("hist() combines histogram results; this result is "
+                            f"{type(first).__name__}")
+        keys = self.GetKeys()
+        out = hist_.Hist(*first.axes, hist_.axis.StrCategory(keys, name=axis),
+                         storage=first.storage_type())
+        view = out.view(flow=True)
+        for i, key in enumerate(keys):
+            varied: Any = self[key]
+            view[..., i] = varied.view(flow=True)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<RResultMap {', '.join(self._handles)}>"
+
+
+__all__ = ["RResultMap", "RResultPtr", "ResultSource"]

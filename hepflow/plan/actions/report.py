@@ -17,7 +17,7 @@ class Report(Action[Counts, CutflowReport]):
     """The cutflow of `filters` (all named filters of the graph when booked on the source)."""
 
     node: PlanNode
-    filters: tuple[Filter, ...]
+    filters: tuple[PlanNode, ...]  # Filters, or their Shared views in a varied plan
 
     def counted_filters(self) -> tuple[PlanNode, ...]:
         return self.filters
@@ -32,9 +32,14 @@ class Report(Action[Counts, CutflowReport]):
         return tuple((x[0] + y[0], x[1] + y[1]) for x, y in zip(a, b, strict=True))
 
     def finish(self, partial: Counts) -> CutflowReport:
-        return CutflowReport(tuple(Cut(f.name, reached, passed)
+        return CutflowReport(tuple(Cut(_name(f), reached, passed)
                                    for f, (reached, passed) in zip(self.filters, partial,
                                                                    strict=True)))
+
+
+def _name(node: PlanNode) -> str:
+    origin = node.canonical
+    return origin.name if isinstance(origin, Filter) else ""
 
 
 __all__ = ["Report"]

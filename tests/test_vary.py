@@ -1,0 +1,137 @@
+"""Vary / VariationsFor against the same variations computed eagerly with awkward + numpy."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import awkward as ak
+import hist
+import numpy as np
+import pytest
+
+import hepflow
+from hepflow import PlanError, VariationsFor
+
+SCALES = {"down": 0.9, "up": 1.1}
+
+
+def _ht(jet_pt: ak.Array) -> np.ndarray:
+    return np.asarray(ak.sum(ak.values_astype(jet_pt[jet_pt > 30], np.float64), axis=1))
+
+
+def _reference(ev: dict[str, ak.Array], scale: float) -> dict[str, Any]:
+    """The analysis of `_book`, with Jet_pt scaled, done eagerly."""
+    muon = np.asarray(ev["nMuon"]) >= 1
+    jet_pt = ak.values_astype(ev["Jet_pt"], np.float64) * scale
+    ht = _ht(jet_pt)
+    sel = muon & (ht > 150)
+    h = hist.Hist(hist.axis.Regular(40, 0, 1000, name="HT"))
+    h.fill(ht[sel])
+    return {"count": int(sel.sum()), "hist": h.values(flow=True), "sum": float(ht[sel].sum()),
+            "muons": int(muon.sum()), "max": float(ht[sel].max())}
+
+
+def _book(df: Any, expression: Any = "ROOT::RVecD{Jet_pt * 0.9, Jet_pt * 1.1}",
+          **kwargs: Any) -> dict[str, Any]:
+    varied = df.Vary("Jet_pt", expression, ["down", "up"], "jes", **kwargs)
+    muon = varied.Filter("nMuon >= 1", "muon")
+    sel = (muon.Define("HT", "Sum(Jet_pt[Jet_pt > 30])")
+               .Filter("HT > 150", "ht"))
+    return {"count": sel.Count(), "hist": sel.Histo1D(("ht", "", 40, 0, 1000), "HT"),
+            "sum": sel.Sum("HT"), "muons": muon.Count(), "max": sel.Max("HT"),
+            "report": sel.Report()}
+
+
+def _check(results: dict[str, Any], ev: dict[str, ak.Array]) -> None:
+    maps = {k: VariationsFor(v) for k, v in results.items()}
+    assert set(maps["count"]) == {"nominal", "jes:down", "jes:up"}
+    assert set(maps["muons"]) == {"nominal"}  # the muon selection does not depend on jets
+    for key, scale in (("nominal", 1.0), ("jes:down", 0.9), ("jes:up", 1.1)):
+        ref = _reference(ev, scale)
+        assert maps["count"][key] == ref["count"]
+        assert np.array_equal(maps["hist"][key].values(flow=True), ref["hist"])
+        assert math.isclose(maps["sum"][key], ref["sum"], rel_tol=1e-12)
+        assert maps["max"][key] == pytest.approx(ref["max"], rel=1e-12)
+        report = maps["report"][key]
+        assert report["ht"].GetPass() == ref["count"]
+        assert report["muon"].GetPass() == ref["muons"]
+    assert maps["muons"]["nominal"] == _reference(ev, 1.0)["muons"]
+    stacked = maps["hist"].hist()
+    assert list(stacked.axes[1]) == ["nominal", "jes:down", "jes:up"]
+    assert np.array_equal(stacked[:, "jes:up"].values(flow=True),
+                          maps["hist"]["jes:up"].values(flow=True))
+
+
+@pytest.mark.cluster
+def test_vary_on_cluster(sample_files: list[str], client: Any,
+                         eager: dict[str, ak.Array]) -> None:
+    df = hepflow.RDataFrame("Events", sample_files, client=client, chunk_entries=6_000)
+    results = _book(df)
+    _check(results, eager)
+
+
+def test_vary_forms_agree(sample_files: list[str], eager: dict[str, ak.Array]) -> None:
+    """ROOT's brace form, a Python list of strings and a callable give the same results."""
+    for expression, kwargs in (
+            (["Jet_pt * 0.9", "Jet_pt * 1.1"], {}),
+            (lambda pt: [ak.values_astype(pt, np.float64) * 0.9,
+                         ak.values_astype(pt, np.float64) * 1.1], {"columns": ["Jet_pt"]})):
+        df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
+        _check(_book(df, expression, **kwargs), eager)
+
+
+def test_untouched_selection_is_evaluated_once(sample_files: list[str]) -> None:
+    """A muon selection upstream of nothing varied runs once per chunk for all variations."""
+    calls: list[int] = []
+
+    def muon_cut(n: ak.Array) -> np.ndarray:
+        calls.append(len(n))
+        return np.asarray(n) >= 1
+
+    df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
+    varied = df.Vary("Jet_pt", "ROOT::RVecF{Jet_pt * 0.9f, Jet_pt * 1.1f}", ["down", "up"],
+                     "jes")
+    sel = varied.Filter(muon_cut, ["nMuon"]).Define("HT", "Sum(Jet_pt)").Filter("HT > 100")
+    count = VariationsFor(sel.Count())
+    assert count["jes:up"] <= count["nominal"] or count["jes:up"] >= 0
+    assert len([n for n in calls if n]) == len(df._runner.chunks)  # 0: the build-time probe
+    text = sel.explain()
+    assert "Vary 'jes' [down, up]: Jet_pt -> {Jet_pt * 0.9f, Jet_pt * 1.1f}" in text
+
+
+def test_several_columns_vary_together(sample_files: list[str],
+                                       eager: dict[str, ak.Array]) -> None:
+    df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
+    varied = df.Vary(["MET_pt", "MET_phi"],
+                     "RVec<RVecF>{{MET_pt * 0.5f, MET_pt * 2.f}, {MET_phi, -MET_phi}}",
+                     ["lo", "hi"], "met")
+    px = VariationsFor(varied.Define("px", "MET_pt * cos(MET_phi)").Sum("px"))
+    met = np.asarray(eager["MET_pt"], dtype=np.float32)
+    phi = np.asarray(eager["MET_phi"], dtype=np.float32)
+    for key, (scale, sign) in {"nominal": (1, 1), "met:lo": (0.5, 1), "met:hi": (2, -1)}.items():
+        expected = float(np.sum((met * np.float32(scale)).astype(np.float64)
+                                * np.cos((phi * sign).astype(np.float64))))
+        assert px[key] == pytest.approx(expected, rel=1e-9)
+    shorthand = VariationsFor(df.Vary("MET_pt", ["MET_pt * 2.f", "MET_pt * 3.f", "MET_pt"], 3)
+                              .Sum("MET_pt"))
+    assert shorthand.GetKeys() == ["nominal", "MET_pt:0", "MET_pt:1", "MET_pt:2"]
+    assert shorthand["MET_pt:2"] == pytest.approx(shorthand["nominal"])
+    assert shorthand["MET_pt:1"] == pytest.approx(3 * shorthand["nominal"], rel=1e-6)
+
+
+def test_vary_mistakes_fail_at_build_time(sample_files: list[str]) -> None:
+    df = hepflow.RDataFrame("Events", sample_files, client="sync")
+    with pytest.raises(PlanError, match="unknown column `Jet_Pt`"):
+        df.Vary("Jet_Pt", "RVecF{Jet_pt, Jet_pt}", ["a", "b"])
+    with pytest.raises(PlanError, match="2 varied values for 3 tags"):
+        df.Vary("Jet_pt", "RVecF{Jet_pt, Jet_pt}", ["a", "b", "c"])
+    with pytest.raises(PlanError, match="needs a variationName"):
+        df.Vary(["Jet_pt", "Jet_eta"], "RVec<RVecF>{{Jet_pt}, {Jet_eta}}", ["a"])
+    with pytest.raises(PlanError, match="gives"):
+        df.Vary("Jet_pt", "RVecF{nJet, nJet}", ["a", "b"])
+    with pytest.raises(PlanError, match="ROOT writes them"):
+        df.Vary("Jet_pt", "Jet_pt * 2", ["a"])
+    once = df.Vary("MET_pt", "RVecD{MET_pt}", ["x"], "v")
+    with pytest.raises(PlanError, match="already exists"):
+        once.Vary("MET_phi", "RVecD{MET_phi}", ["x"], "v")
