@@ -75,10 +75,15 @@ def _eval(tree: Typed, frame: Frame) -> Value:
     raise EvaluationFailure(f"no evaluation rule for {op!r}")  # pragma: no cover
 
 
+_BUILDERS = frozenset({"Range", "RVec"})
+
+
 def _call(tree: Typed, frame: Frame) -> Value:
     name = str(tree.value)
     impl = vecops.IMPLEMENTATIONS[name]
     args = [_eval(a, frame) for a in tree.args]
+    if name in _BUILDERS:  # `Range(3)` makes one collection per event, also from constants
+        args = [_broadcast(v, a.type, frame.n) for v, a in zip(args, tree.args, strict=True)]
     out = impl(tree.type, *args) if name in vecops.TYPED else impl(*args)
     return as_type(out, tree.type)
 

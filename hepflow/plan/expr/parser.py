@@ -183,7 +183,9 @@ class _Parser:
         if name == "static_cast" or (template is None and cxxtypes.single_word_type(name)
                                      not in (None, "PtEtaPhiMVector", "PxPyPzEVector")):
             dtype = template if name == "static_cast" else cxxtypes.single_word_type(name)
-            assert dtype is not None
+            if dtype is None:
+                raise ExpressionError("write static_cast<T>(x), with the type T in <...>",
+                                      self.text, start, close.end)
             if len(args) != 1:
                 raise ExpressionError(f"a conversion to {name} takes one value, got {len(args)}",
                                       self.text, start, close.end)

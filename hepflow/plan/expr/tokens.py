@@ -64,12 +64,12 @@ def tokenize(text: str) -> list[Token]:
     n = len(text)
     while pos < n:
         ch = text[pos]
-        if ch.isspace():
-            pos += 1
-            continue
         if not ch.isascii():
             raise ExpressionError(f"non-ASCII character {ch!r} (U+{ord(ch):04X}) in expression; "
                                   "names and numbers are plain ASCII, as in C++", text, pos)
+        if ch.isspace():
+            pos += 1
+            continue
         if ch in "\"'":
             tokens.append(_string(text, pos))
             pos = tokens[-1].end
