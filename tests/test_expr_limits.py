@@ -12,7 +12,6 @@ import pickle
 from typing import Any
 
 import awkward as ak
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -156,8 +155,8 @@ def test_huge_collections_are_refused_with_a_clear_error(text: str) -> None:
 
 FUZZ = settings(max_examples=300, deadline=2000,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-ALPHABET = st.sampled_from(list("()[]<>?:!~+-*/%&|^=.,'\" _0123456789aeuflxLUE") +
-                           ["nMuon", "Muon_pt", "Sum", "Take", "static_cast", "(int)", "RVec",
+ALPHABET = st.sampled_from([*"()[]<>?:!~+-*/%&|^=.,'\" _0123456789aeuflxLUE",
+                            "nMuon", "Muon_pt", "Sum", "Take", "static_cast", "(int)", "RVec",
                             "Construct", "::", "&&", "||", "<<", "\u0663", "\u00e9", "\x00"])
 
 

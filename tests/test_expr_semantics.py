@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from hepflow.engine.evaluate import evaluate
-from hepflow.errors import ExpressionError
 from hepflow.engine.vecops import EvaluationFailure
+from hepflow.errors import ExpressionError
 from hepflow.plan.expr import compile_expression
 from hepflow.plan.types import ColumnType, jagged, scalar
 

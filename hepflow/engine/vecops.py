@@ -20,7 +20,7 @@ with an error naming the request, rather than exhausting memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import awkward as ak
 import numpy as np
@@ -39,6 +39,7 @@ from hepflow.plan.expr.functions import FUNCTIONS, VECTOR_METHODS
 from hepflow.plan.types import ColumnType, DType
 
 Impl = Callable[..., Value]
+F = TypeVar("F", bound=Impl)
 MAX_ELEMENTS: Final = 2**27  # elements one function may create in one chunk (1 GiB of doubles)
 
 
@@ -46,9 +47,9 @@ IMPLEMENTATIONS: dict[str, Impl] = {}
 TYPED: set[str] = set()  # implementations called with the result type first
 
 
-def implements(*names: str, typed: bool = False) -> Callable[[Impl], Impl]:
+def implements(*names: str, typed: bool = False) -> Callable[[F], F]:
     """Register `func` as the implementation of the table's `names`."""
-    def register(func: Impl) -> Impl:
+    def register(func: F) -> F:
         for name in names:
             if name not in FUNCTIONS:
                 raise RuntimeError(f"vecops implements {name!r}, which the function table "
@@ -316,7 +317,8 @@ def Dot(a: ak.Array, b: ak.Array) -> np.ndarray:
     if not np.array_equal(size(a), size(b)):
         raise EvaluationFailure("Dot: the two collections differ in size in some events")
     with np.errstate(over="ignore"):
-        return Sum(_sum_ready(a) * _sum_ready(b))
+        products = _sum_ready(a) * _sum_ready(b)
+    return Sum(products)
 
 
 @implements("Range")
