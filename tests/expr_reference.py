@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 
 from hepflow.plan.expr import nodes as n
+from hepflow.plan.expr.cxxtypes import RVEC_ALIASES
 from hepflow.plan.expr.parser import parse
 from hepflow.plan.types import ColumnType
 
-INT32 = (-(2**31), 2**31 - 1)
 INF = math.inf
 NAN = math.nan
 
@@ -166,15 +166,19 @@ NUMPY = Libm("numpy", {
 
 # ---------------------------------------------------------------- types
 
-Type = tuple[str, str]  # (kind, dtype): kind scalar/jagged/combos, dtype bool/int/float
+Type = tuple[str, str]  # (kind, dtype): kind scalar/jagged/combos; dtype bool, int32, float64...
 
-_PREFIXES = ("ROOT::VecOps::", "ROOT::", "std::", "TMath::")
+_PREFIXES = ("ROOT::VecOps::", "ROOT::Math::", "ROOT::", "std::", "TMath::")
 _ALIASES = {".size": "size", "Length": "size", "length": "size", "Abs": "abs",
-            "Fabs": "fabs"}
+            "Fabs": "fabs", "StableArgsort": "Argsort", "StableSort": "Sort"}
 MATH1 = ("sqrt", "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan",
          "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "floor", "ceil", "round")
 MATH2 = ("pow", "atan2", "hypot")
 CONSTANTS = {"M_PI": math.pi, "Pi": math.pi}
+# C++ integer types (LP64): bits and signedness, written out independently of hepflow
+BITS = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int32": 32, "uint32": 32,
+        "int64": 64, "uint64": 64}
+FLOATS = ("float32", "float64")
 
 
 def function_name(name: str) -> str:
@@ -185,14 +189,72 @@ def function_name(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
-def promote(*dtypes: str) -> str:
-    """The C++ result type of arithmetic: bool and int give int, a double gives double."""
-    return "float" if "float" in dtypes else "int"
+def is_int(dtype: str) -> bool:
+    return dtype in BITS
+
+
+def is_unsigned(dtype: str) -> bool:
+    return dtype.startswith("uint")
+
+
+def promoted(dtype: str) -> str:
+    """Integral promotion: bool, char and short become int."""
+    if dtype == "bool" or (is_int(dtype) and BITS[dtype] < 32):
+        return "int32"
+    return dtype
+
+
+def promote(a: str, b: str) -> str:
+    """The usual arithmetic conversions (any floating point: double, hepflow's rule)."""
+    if a in FLOATS or b in FLOATS:
+        return "float64"
+    a, b = promoted(a), promoted(b)
+    if a == b:
+        return a
+    if is_unsigned(a) == is_unsigned(b):
+        return a if BITS[a] >= BITS[b] else b
+    unsigned, signed = (a, b) if is_unsigned(a) else (b, a)
+    return unsigned if BITS[unsigned] >= BITS[signed] else signed
 
 
 def common(a: str, b: str) -> str:
-    """The type of `c ? a : b` (and of Where): the same type stays, else promotion."""
+    """The type of `c ? a : b` (and of Where): the same type stays, else conversion."""
     return a if a == b else promote(a, b)
+
+
+def int_range(dtype: str) -> tuple[int, int]:
+    bits = BITS[dtype]
+    return (0, 2**bits - 1) if is_unsigned(dtype) else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def convert(value: Any, dtype: str) -> Any:
+    """One value converted to a C++ type: unsigned (and narrowing) integers wrap, floats to
+    integers truncate (out of range is undefined), float32 rounds."""
+    if isinstance(value, list):
+        return [convert(v, dtype) for v in value]
+    if dtype == "bool":
+        return bool(value)
+    if dtype == "float64":
+        return float(value)
+    if dtype == "float32":
+        with np.errstate(over="ignore"):
+            return float(np.float32(float(value)))
+    lo, hi = int_range(dtype)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value) or not lo <= math.trunc(value) <= hi:
+            raise Undefined(f"{value} does not fit in {dtype}")
+        return math.trunc(value)
+    return (int(value) - lo) % (hi - lo + 1) + lo
+
+
+def in_range(value: int, dtype: str) -> int:
+    """The result of signed arithmetic (overflow is undefined) or unsigned (wraps)."""
+    if is_unsigned(dtype):
+        return convert(value, dtype)
+    lo, hi = int_range(dtype)
+    if not lo <= value <= hi:
+        raise Undefined(f"signed overflow ({value} in {dtype})")
+    return value
 
 
 def _kind(*types: Type) -> str:
@@ -217,19 +279,20 @@ class Reference:
 
     def _infer(self, node: n.Node) -> Type:
         if isinstance(node, n.Literal):
-            v = node.value
-            return ("scalar", "bool" if isinstance(v, bool) else
-                    "int" if isinstance(v, int) else "float")
+            assert node.dtype is not None
+            return ("scalar", node.dtype)
         if isinstance(node, n.Name):
             if node.name in self.schema:
                 t = self.schema[node.name]
                 return (t.kind, t.dtype)
-            return ("scalar", "float")  # M_PI
+            return ("scalar", "float64")  # M_PI
+        if isinstance(node, n.Cast):
+            return ("scalar", node.dtype)
         if isinstance(node, n.Unary):
             kind, dtype = self.infer(node.operand)
             if node.op == "!":
                 return (kind, "bool")
-            return (kind, "int" if dtype == "bool" else dtype)
+            return (kind, dtype if dtype in FLOATS else promoted(dtype))
         if isinstance(node, n.Binary):
             a, b = self.infer(node.left), self.infer(node.right)
             kind = _kind(a, b)
@@ -238,6 +301,8 @@ class Reference:
                 return (kind, "bool")
             if op in ("&", "|", "^") and a[1] == b[1] == "bool":
                 return (kind, "bool")
+            if op in ("<<", ">>"):
+                return (kind, promoted(a[1]))
             return (kind, promote(a[1], b[1]))
         if isinstance(node, n.Ternary):
             c, a, b = (self.infer(x) for x in (node.condition, node.if_true, node.if_false))
@@ -245,43 +310,54 @@ class Reference:
         if isinstance(node, n.Index):
             base = self.infer(node.base)
             if base[0] == "combos":
-                return ("jagged", "int")
+                return ("jagged", "uint64")
             index = self.infer(node.index)
             if index[0] == "scalar":
                 return ("scalar", base[1])
             return ("jagged", base[1])
         assert isinstance(node, n.Call), node
+        if node.template is not None or function_name(node.func) in RVEC_ALIASES:
+            template = node.template or RVEC_ALIASES[function_name(node.func)]
+            return ("jagged", template)
         return self._infer_call(function_name(node.func), [self.infer(a) for a in node.args])
 
     @staticmethod
     def _infer_call(name: str, args: Sequence[Type]) -> Type:
         first = args[0]
-        if name == "Sum":
-            return ("scalar", "float" if first[1] == "float" else "int")
+        if name in ("Sum", "Product"):
+            return ("scalar", promote(first[1], first[1]))
+        if name == "Dot":
+            return ("scalar", promote(first[1], args[1][1]))
         if name in ("Mean", "StdDev", "Max", "Min", "InvariantMass"):
-            return ("scalar", "float")
-        if name in ("ArgMax", "ArgMin", "size"):
-            return ("scalar", "int")
+            return ("scalar", "float64")
+        if name in ("ArgMax", "ArgMin"):
+            return ("scalar", "int64")
+        if name == "size":
+            return ("scalar", "uint64")
         if name in ("Any", "All"):
             return ("scalar", "bool")
-        if name in ("ArgSort", "Nonzero"):
-            return ("jagged", "int")
-        if name in ("Reverse", "Sort"):
+        if name in ("Argsort", "Nonzero", "Enumerate"):
+            return ("jagged", "uint64")
+        if name == "Range":
+            return ("jagged", "uint64" if len(args) == 1 else "int64")
+        if name in ("Reverse", "Sort", "Drop", "Intersect"):
             return first
+        if name == "Concatenate":
+            return ("jagged", common(first[1], args[1][1]))
         if name == "Take":
             return ("jagged", first[1] if len(args) == 2 else common(first[1], args[2][1]))
         if name == "Where":
             return ("jagged", common(args[1][1], args[2][1]))
         if name == "abs":
-            return (first[0], "float" if first[1] == "float" else "int")
+            return (first[0], "float64" if first[1] in FLOATS else promoted(first[1]))
         if name in ("max", "min"):
-            return (_kind(*args), common(args[0][1], args[1][1]))
+            return (_kind(*args), promote(args[0][1], args[1][1]))
         if name == "InvariantMasses":
-            return ("jagged", "float")
+            return ("jagged", "float64")
         if name == "Combinations":
-            return ("combos", "int")
-        if name in (*MATH1, *MATH2, "fabs", "DeltaPhi", "DeltaR"):
-            return (_kind(*args), "float")
+            return ("combos", "uint64")
+        if name in (*MATH1, *MATH2, "fabs", "DeltaPhi", "DeltaR", "DeltaR2"):
+            return (_kind(*args), "float64")
         raise AssertionError(f"reference does not know function {name}")
 
     # ---- evaluation
@@ -292,7 +368,7 @@ class Reference:
         kind, dtype = self.infer(node)
         if kind == "combos":
             return value
-        return cast(value, dtype)
+        return convert(value, dtype)
 
     def _run(self, node: n.Node, ev: Mapping[str, Any]) -> Any:
         if isinstance(node, n.Literal):
@@ -301,8 +377,11 @@ class Reference:
             if node.name in self.schema:
                 return ev[node.name]
             return CONSTANTS[node.name]
+        if isinstance(node, n.Cast):
+            return convert(self.run(node.operand, ev), node.dtype)
         if isinstance(node, n.Unary):
-            return elementwise(lambda x: unary(node.op, x), self.run(node.operand, ev))
+            dtype = self.infer(node)[1]
+            return elementwise(lambda x: unary(node.op, x, dtype), self.run(node.operand, ev))
         if isinstance(node, n.Binary):
             return self._binary(node, ev)
         if isinstance(node, n.Ternary):
@@ -320,7 +399,10 @@ class Reference:
             if left == (op == "||"):  # C++ short-circuit
                 return left
             return truth(self.run(node.right, ev))
-        dtype = promote(self.infer(node.left)[1], self.infer(node.right)[1])
+        left, right = self.infer(node.left)[1], self.infer(node.right)[1]
+        dtype = promoted(left) if op in ("<<", ">>") else promote(left, right)
+        if op in ("&", "|", "^") and left == right == "bool":
+            dtype = "bool"
         a, b = self.run(node.left, ev), self.run(node.right, ev)
         return elementwise(lambda x, y: binary(op, x, y, dtype), a, b)
 
@@ -359,13 +441,42 @@ class Reference:
         if name == "fabs":
             return elementwise(lambda x: abs(float(x)), args[0])
         if name == "abs":
-            return elementwise(abs, args[0])
+            dtype = self.infer(node)[1]
+            if dtype in FLOATS:
+                return elementwise(lambda x: abs(float(x)), args[0])
+            return elementwise(lambda x: in_range(abs(convert(x, dtype)), dtype), args[0])
         if name in ("max", "min"):
+            dtype = promote(types[0][1], types[1][1])
+            args = [convert(a, dtype) for a in args]
             return elementwise(max2 if name == "max" else min2, *args)
         if name == "DeltaPhi":
             return elementwise(delta_phi, *args)
         if name == "DeltaR":
             return elementwise(self.delta_r, *args)
+        if name == "DeltaR2":
+            return elementwise(delta_r2, *args)
+        if name == "RVec" or name in RVEC_ALIASES:
+            count = convert(args[0], "uint64")
+            if count > 10**5:
+                raise Undefined(f"RVec of {count} elements: too many for the reference")
+            return [args[1] if len(args) > 1 else 0] * count
+        if name == "Range":
+            return range_(*args)
+        if name == "Drop":
+            gone = {i for i in args[1] if 0 <= i < len(args[0])}
+            return [x for i, x in enumerate(args[0]) if i not in gone]
+        if name == "Intersect":
+            return [x for x in args[0] if x in args[1]]
+        if name == "Concatenate":
+            return args[0] + args[1]
+        if name == "Dot":
+            if len(args[0]) != len(args[1]):
+                raise RefFailure("Dot of collections of different sizes")
+            dtype = promote(types[0][1], types[1][1])
+            total: Any = convert(0, dtype)
+            for x, y in zip(args[0], args[1], strict=True):
+                total = binary("+", total, binary("*", x, y, dtype), dtype)
+            return total
         if name == "InvariantMass":
             return self.invariant_mass(*args)
         if name == "InvariantMasses":
@@ -414,16 +525,6 @@ class Reference:
 # ---------------------------------------------------------------- helpers
 
 
-def cast(value: Any, dtype: str) -> Any:
-    if isinstance(value, list):
-        return [cast(v, dtype) for v in value]
-    if dtype == "float":
-        return float(value)
-    if dtype == "int":
-        return int(value)
-    return bool(value)
-
-
 def truth(x: Any) -> bool:
     return bool(x)  # NaN is true, as in C++
 
@@ -446,42 +547,40 @@ def at(v: list, i: int) -> Any:
     return v[i]
 
 
-def unary(op: str, x: Any) -> Any:
+def unary(op: str, x: Any, dtype: str) -> Any:
+    """A prefix operator; `dtype` is the result type (the promoted operand type)."""
     if op == "!":
         return not truth(x)
-    if isinstance(x, bool):
-        x = int(x)  # integral promotion
+    x = convert(x, dtype)
+    if dtype in FLOATS:
+        return -x if op == "-" else x
     if op == "-":
-        return check_int(-x) if isinstance(x, int) else -x
+        return in_range(-x, dtype)
     if op == "~":
-        return ~x
-    return x
-
-
-def check_int(x: int) -> int:
-    if not INT32[0] <= x <= INT32[1]:
-        raise Undefined(f"integer overflow ({x})")
+        return convert(~x, dtype)
     return x
 
 
 def binary(op: str, a: Any, b: Any, dtype: str) -> Any:
-    """One C++ binary operator on two scalars; `dtype` is the promoted arithmetic type."""
+    """One C++ binary operator on two scalars; `dtype` is the common type both convert to
+    (for shifts: the promoted left operand's type)."""
+    if op in ("&&", "||"):  # element-wise RVec operators
+        return (truth(a) and truth(b)) if op == "&&" else (truth(a) or truth(b))
+    if op in ("<<", ">>"):
+        a, b = convert(a, dtype), int(b)
+        if not 0 <= b < BITS[dtype] or (op == "<<" and a < 0):
+            raise Undefined("shift out of range")
+        return in_range(a << b, dtype) if op == "<<" else a >> b
+    a, b = convert(a, dtype), convert(b, dtype)
     if op in ("<", "<=", ">", ">=", "==", "!="):
         return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b,
                 "==": a == b, "!=": a != b}[op]
-    if op in ("&&", "||"):  # element-wise RVec operators
-        return (truth(a) and truth(b)) if op == "&&" else (truth(a) or truth(b))
     if op in ("&", "|", "^"):
-        if isinstance(a, bool) and isinstance(b, bool):
+        if dtype == "bool":
             return {"&": a & b, "|": a | b, "^": a ^ b}[op]
-        return {"&": int(a) & int(b), "|": int(a) | int(b), "^": int(a) ^ int(b)}[op]
-    if op in ("<<", ">>"):
-        a, b = int(a), int(b)
-        if not 0 <= b < 31 or (op == "<<" and a < 0):
-            raise Undefined("shift out of range")
-        return check_int(a << b) if op == "<<" else a >> b
-    if dtype == "int":
-        return check_int(int_arith(op, int(a), int(b)))
+        return convert({"&": a & b, "|": a | b, "^": a ^ b}[op], dtype)
+    if is_int(dtype):
+        return in_range(int_arith(op, a, b), dtype)
     return float_arith(op, float(a), float(b))
 
 
@@ -595,7 +694,9 @@ REDUCTIONS: dict[str, Callable[[list], Any]] = {
     "Min": lambda v: float(min(_no_nan(v))) if v else NAN,
     "ArgMax": _argmax,
     "ArgMin": _argmin,
-    "ArgSort": lambda v: sorted(range(len(v)), key=lambda i: _no_nan(v)[i]),  # stable
+    "Argsort": lambda v: sorted(range(len(v)), key=lambda i: _no_nan(v)[i]),  # stable
+    "Enumerate": lambda v: list(range(len(v))),
+    "Product": lambda v: math.prod([float(x) if isinstance(x, float) else int(x) for x in v]),
     "Sort": lambda v: sorted(_no_nan(v)),
     "Reverse": lambda v: v[::-1],
     "Nonzero": lambda v: [i for i, x in enumerate(v) if x != 0],
@@ -603,6 +704,27 @@ REDUCTIONS: dict[str, Callable[[list], Any]] = {
     "All": lambda v: all(truth(x) for x in v),
     "size": len,
 }
+
+
+def delta_r2(eta1: float, eta2: float, phi1: float, phi2: float) -> float:
+    dphi = delta_phi(phi1, phi2)
+    deta = float(eta1) - float(eta2)
+    return deta * deta + dphi * dphi
+
+
+def range_(*args: int) -> list[int]:
+    """ROOT::VecOps::Range(n), Range(begin, end), Range(begin, end, stride)."""
+    if len(args) == 1:
+        begin, end, stride = 0, convert(args[0], "uint64"), 1
+    else:
+        begin, end = convert(args[0], "int64"), convert(args[1], "int64")
+        stride = convert(args[2], "int64") if len(args) == 3 else 1
+    if stride == 0:
+        raise RefFailure("Range with stride 0")
+    count = max(0, -(-(end - begin) // stride))
+    if count > 10**5:
+        raise Undefined(f"Range of {count} elements: too many for the reference")
+    return [begin + stride * k for k in range(count)]
 
 
 def take(v: list, idx: Any, is_mask: bool, *default: Any) -> list:
@@ -619,7 +741,10 @@ def take(v: list, idx: Any, is_mask: bool, *default: Any) -> list:
         if default:
             return [v[i] if 0 <= i < len(v) else default[0] for i in idx]
         return [at(v, i) for i in idx]
+    idx = convert(idx, "int32")  # ROOT's Take(v, const int n)
     count = abs(idx)
+    if count > 10**5:
+        raise Undefined(f"Take of {count} elements: too many for the reference")
     if count > len(v) and not default:
         raise RefFailure(f"Take of {count} elements from a collection of {len(v)}")
     fill = [default[0]] * (count - len(v)) if count > len(v) else []

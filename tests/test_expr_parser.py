@@ -11,6 +11,7 @@ import ast
 import builtins
 import pathlib
 
+import numpy as np
 import pytest
 
 import hepflow
@@ -20,15 +21,15 @@ from hepflow.plan.expr import nodes as n
 from hepflow.plan.types import jagged, scalar
 
 SCHEMA = {
-    "nMuon": scalar("int"),
-    "Muon_pt": jagged("float"),
-    "Muon_eta": jagged("float"),
-    "Muon_charge": jagged("int"),
-    "Jet_pt": jagged("float"),
-    "MET_pt": scalar("float"),
+    "nMuon": scalar("uint32"),
+    "Muon_pt": jagged("float32"),
+    "Muon_eta": jagged("float32"),
+    "Muon_charge": jagged("int32"),
+    "Jet_pt": jagged("float32"),
+    "MET_pt": scalar("float32"),
     "HLT_IsoMu24": scalar("bool"),
-    "a": scalar("int"), "b": scalar("int"), "c": scalar("int"), "d": scalar("int"),
-    "e": scalar("int"),
+    "a": scalar("int32"), "b": scalar("int32"), "c": scalar("int32"), "d": scalar("int32"),
+    "e": scalar("int32"),
 }
 
 
@@ -136,12 +137,20 @@ def test_spans_point_into_the_text() -> None:
 
 
 @pytest.mark.parametrize(("text", "value", "dtype"), [
-    ("1", 1, "int"), ("2u", 2, "int"), ("3L", 3, "int"), ("4UL", 4, "int"),
-    ("5ll", 5, "int"), ("0x1F", 31, "int"), ("0x10u", 16, "int"),
-    ("1.", 1.0, "float"), ("1.f", 1.0, "float"), ("1.5f", 1.5, "float"),
-    ("2.5F", 2.5, "float"), (".5", 0.5, "float"), ("1e3", 1000.0, "float"),
-    ("1e-3f", 0.001, "float"), ("2.5E+2", 250.0, "float"), ("3.0L", 3.0, "float"),
-    ("true", True, "bool"), ("false", False, "bool"),
+    ("1", 1, "int32"), ("2u", 2, "uint32"), ("3L", 3, "int64"), ("4UL", 4, "uint64"),
+    ("5ll", 5, "int64"), ("0x1F", 31, "int32"), ("0x10u", 16, "uint32"),
+    ("1.", 1.0, "float64"), ("1.f", 1.0, "float32"), ("1.5f", 1.5, "float32"),
+    ("2.5F", 2.5, "float32"), (".5", 0.5, "float64"), ("1e3", 1000.0, "float64"),
+    ("1e-3f", float(np.float32(0.001)), "float32"), ("2.5E+2", 250.0, "float64"),
+    ("3.0L", 3.0, "float64"), ("true", True, "bool"), ("false", False, "bool"),
+    # C++'s literal rules: octal, and the first type of the list that holds the value
+    ("010", 8, "int32"), ("0", 0, "int32"), ("0777", 511, "int32"),
+    ("2147483647", 2**31 - 1, "int32"), ("2147483648", 2**31, "int64"),
+    ("0x7FFFFFFF", 2**31 - 1, "int32"), ("0xFFFFFFFF", 2**32 - 1, "uint32"),
+    ("0x100000000", 2**32, "int64"), ("0xFFFFFFFFFFFFFFFF", 2**64 - 1, "uint64"),
+    ("4294967296u", 2**32, "uint64"), ("9223372036854775807", 2**63 - 1, "int64"),
+    ("9223372036854775808u", 2**63, "uint64"), ("18446744073709551615ull", 2**64 - 1, "uint64"),
+    ("1lu", 1, "uint64"), ("1LLU", 1, "uint64"), ("0x1Fu", 31, "uint32"),
 ])
 def test_literal_suffixes(text: str, value: object, dtype: str) -> None:
     node = parse(text)
@@ -150,10 +159,12 @@ def test_literal_suffixes(text: str, value: object, dtype: str) -> None:
     assert type(node.value) is type(value)
     expr = compile_expression(text, SCHEMA)
     assert expr.type == scalar(dtype)  # type: ignore[arg-type]
+    assert node.dtype == dtype
     assert expr.columns == frozenset()
 
 
-@pytest.mark.parametrize("text", ["1x", "0b101", "1_000", "1j", "0o17", "1.5q", "2uf"])
+@pytest.mark.parametrize("text", ["1x", "0b101", "1_000", "1j", "0o17", "1.5q", "2uf", "1f",
+                                  "09", "0128", "1lL", "1uu", "1lll"])
 def test_malformed_numbers(text: str) -> None:
     err = error_of(text)
     assert "malformed number" in err.reason
@@ -161,14 +172,20 @@ def test_malformed_numbers(text: str) -> None:
 
 
 def test_literal_types_in_arithmetic() -> None:
-    assert compile_expression("1 + 2u", SCHEMA).type == scalar("int")
-    assert compile_expression("1 + 2.f", SCHEMA).type == scalar("float")
-    assert compile_expression("7 / 2", SCHEMA).type == scalar("int")
-    assert compile_expression("true + true", SCHEMA).type == scalar("int")
-    assert compile_expression("-true", SCHEMA).type == scalar("int")
-    assert compile_expression("Muon_charge * 2", SCHEMA).type == jagged("int")
-    assert compile_expression("Muon_charge * 2.", SCHEMA).type == jagged("float")
-    assert compile_expression("a ? 1 : 2.5", SCHEMA).type == scalar("float")
+    assert compile_expression("1 + 2u", SCHEMA).type == scalar("uint32")
+    assert compile_expression("1 + 2.f", SCHEMA).type == scalar("float64")
+    assert compile_expression("7 / 2", SCHEMA).type == scalar("int32")
+    assert compile_expression("true + true", SCHEMA).type == scalar("int32")
+    assert compile_expression("-true", SCHEMA).type == scalar("int32")
+    assert compile_expression("Muon_charge * 2", SCHEMA).type == jagged("int32")
+    assert compile_expression("Muon_charge * 2.", SCHEMA).type == jagged("float64")
+    assert compile_expression("a ? 1 : 2.5", SCHEMA).type == scalar("float64")
+    assert compile_expression("nMuon - 2", SCHEMA).type == scalar("uint32")
+    assert compile_expression("nMuon + 2147483648", SCHEMA).type == scalar("int64")
+    assert compile_expression("nMuon * 1ull", SCHEMA).type == scalar("uint64")
+    assert compile_expression("-nMuon", SCHEMA).type == scalar("uint32")
+    assert compile_expression("nMuon << 1", SCHEMA).type == scalar("uint32")
+    assert compile_expression("a << 1u", SCHEMA).type == scalar("int32")
 
 
 # ---------------------------------------------------------------- methods, names, columns
@@ -181,7 +198,7 @@ def test_size_method() -> None:
     assert sexpr(node) == "(.size Muon_pt)"
     for text in ("Muon_pt.size()", "Muon_pt[Muon_pt > 20].size()", "(Muon_pt * 2).size()"):
         expr = compile_expression(text, SCHEMA)
-        assert expr.type == scalar("int")
+        assert expr.type == scalar("uint64")  # size_t
         assert expr.columns == {"Muon_pt"}
     assert sexpr(parse("Muon_pt.size() > 1 && Muon_pt[1] > 20")) == \
         "(&& (> (.size Muon_pt) 1) (> ([] Muon_pt 1) 20))"

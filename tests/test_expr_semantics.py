@@ -28,36 +28,36 @@ from hypothesis import strategies as st
 
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.vecops import EvaluationFailure
+from hepflow.errors import ExpressionError
 from hepflow.plan.expr import compile_expression
 from hepflow.plan.types import ColumnType, jagged, scalar
 
 # ---------------------------------------------------------------- events and frames
 
+# The branch types of CMS NanoAOD: UInt_t counters, Int_t charge, UChar_t jet ID,
+# ULong64_t event number, Float_t kinematics, Bool_t flags
 SCHEMA: dict[str, ColumnType] = {
-    "nMuon": scalar("int"),
-    "Muon_pt": jagged("float"),
-    "Muon_eta": jagged("float"),
-    "Muon_phi": jagged("float"),
-    "Muon_mass": jagged("float"),
-    "Muon_charge": jagged("int"),
+    "nMuon": scalar("uint32"),
+    "Muon_pt": jagged("float32"),
+    "Muon_eta": jagged("float32"),
+    "Muon_phi": jagged("float32"),
+    "Muon_mass": jagged("float32"),
+    "Muon_charge": jagged("int32"),
     "Muon_tight": jagged("bool"),
-    "nJet": scalar("int"),
-    "Jet_pt": jagged("float"),
-    "Jet_eta": jagged("float"),
-    "MET_pt": scalar("float"),
-    "MET_phi": scalar("float"),
+    "nJet": scalar("uint32"),
+    "Jet_pt": jagged("float32"),
+    "Jet_eta": jagged("float32"),
+    "Jet_jetId": jagged("uint8"),
+    "MET_pt": scalar("float32"),
+    "MET_phi": scalar("float32"),
     "HLT_IsoMu24": scalar("bool"),
     "Flag_good": scalar("bool"),
+    "event": scalar("uint64"),
+    "PV_npvs": scalar("int16"),
 }
-DTYPES = {
-    "nMuon": np.int32, "Muon_pt": np.float32, "Muon_eta": np.float32,
-    "Muon_phi": np.float32, "Muon_mass": np.float32, "Muon_charge": np.int32,
-    "Muon_tight": np.bool_, "nJet": np.int32, "Jet_pt": np.float32, "Jet_eta": np.float32,
-    "MET_pt": np.float32, "MET_phi": np.float32, "HLT_IsoMu24": np.bool_,
-    "Flag_good": np.bool_,
-}
+DTYPES = {name: t.numpy for name, t in SCHEMA.items()}
 MUON = ("Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge", "Muon_tight")
-JET = ("Jet_pt", "Jet_eta")
+JET = ("Jet_pt", "Jet_eta", "Jet_jetId")
 
 
 class ArrayFrame:
@@ -72,6 +72,9 @@ class ArrayFrame:
 
     def subset(self, index: np.ndarray) -> ArrayFrame:
         return ArrayFrame({k: v[index] for k, v in self.columns.items()}, int(index.size))
+
+    def sample_info(self) -> Any:  # pragma: no cover - no test expression reads it
+        raise AssertionError("these tests read no rdfsampleinfo_")
 
 
 def make_frame(events: Sequence[Mapping[str, Any]]) -> ArrayFrame:
@@ -121,6 +124,11 @@ def events_st(draw: st.DrawFn) -> dict[str, Any]:
         "nJet": njet,
         "Jet_pt": draw(st.lists(PT, min_size=njet, max_size=njet)),
         "Jet_eta": draw(st.lists(f32(-4.5, 4.5), min_size=njet, max_size=njet)),
+        "Jet_jetId": draw(st.lists(st.sampled_from([0, 2, 6, 255]), min_size=njet,
+                                   max_size=njet)),
+        "event": draw(st.one_of(st.sampled_from([0, 1, 123456789, 2**64 - 1]),
+                                st.integers(0, 2**64 - 1))),
+        "PV_npvs": draw(st.integers(-(2**15), 2**15 - 1)),
         "MET_pt": draw(st.one_of(st.sampled_from([0.0, 20.0]), f32(0.0, 300.0))),
         "MET_phi": draw(f32(-PHI, PHI)),
         "HLT_IsoMu24": draw(st.booleans()),
@@ -140,17 +148,14 @@ def _leaf_dtype(got: ak.Array) -> np.dtype:
 
 
 def _dtype_ok(dtype: np.dtype, want: str) -> bool:
-    if want == "bool":
-        return dtype == np.bool_
-    if want == "int":
-        return bool(np.issubdtype(dtype, np.integer))
-    return bool(np.issubdtype(dtype, np.floating))
+    """The result holds exactly the C++ type (float32 stays float32, size_t is uint64)."""
+    return dtype == np.dtype(want)
 
 
 def _values_equal(got: np.ndarray, want: list[Any], dtype: str) -> bool:
     if len(got) != len(want):
         return False
-    if dtype != "float":
+    if dtype not in ("float32", "float64"):
         return bool(got.tolist() == want)
     want_arr = np.asarray(want, dtype=np.float64)
     return bool(np.all(np.isclose(got.astype(np.float64), want_arr, rtol=1e-12, atol=0.0,
@@ -197,6 +202,8 @@ def check(text: str, events: Sequence[Mapping[str, Any]]) -> None:
         got = evaluate(expr.tree, frame)
     except EvaluationFailure as exc:
         failure = exc
+    except Exception as exc:  # noqa: BLE001 - any other exception is a bug: name the input
+        pytest.fail(f"{text!r} raised {exc!r} on events {frame_events(frame)}")
     problems = []
     for libm in (MATH, NUMPY):  # the libms differ in the last bit of exp, log, ...
         try:
@@ -223,14 +230,15 @@ def check(text: str, events: Sequence[Mapping[str, Any]]) -> None:
 
 FLOAT_LITS = ("0.", "0.5", "1.0", "2.5f", "20.", "1e-3", "3.14159", ".5", "100.0", "1.f",
               "-1.5", "M_PI", "(1. / 0.)", "(0. / 0.)")  # inf and NaN must pass quietly
-INT_LITS = ("0", "1", "2", "3", "5", "2L", "7", "-1", "-3")
+INT_LITS = ("0", "1", "2", "3", "5", "2L", "7", "-1", "-3", "2u", "010", "0x1F", "3000000000",
+            "4294967295u", "1ull")
 MATH1 = ("sqrt", "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan",
          "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "floor", "ceil", "round")
-SCALARS = {"float": ("MET_pt", "MET_phi"), "int": ("nMuon", "nJet"),
+SCALARS = {"float": ("MET_pt", "MET_phi"), "int": ("nMuon", "nJet", "event", "PV_npvs"),
            "bool": ("HLT_IsoMu24", "Flag_good")}
 COLUMNS = {("mu", "float"): ("Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass"),
            ("mu", "int"): ("Muon_charge",), ("mu", "bool"): ("Muon_tight",),
-           ("jet", "float"): ("Jet_pt", "Jet_eta")}
+           ("jet", "float"): ("Jet_pt", "Jet_eta"), ("jet", "int"): ("Jet_jetId",)}
 COUNTERS = {"mu": "nMuon", "jet": "nJet"}
 DTYPE = st.sampled_from(["float", "int", "bool"])
 NUM = st.sampled_from(["float", "float", "int"])
@@ -419,7 +427,7 @@ class Grammar:
         col = self.pick(COLUMNS[(length, "float")])
         if dtype == "bool":
             return f"({col} > {self.pick(FLOAT_LITS)})"
-        return f"ArgSort({col})"  # an int collection of the same length
+        return f"Argsort({col})"  # an int collection of the same length
 
     def coll_sized(self, dtype: str, length: str, d: int) -> str:
         """A collection with exactly one entry per muon (or jet)."""
@@ -462,9 +470,11 @@ class Grammar:
                 return f"max({self.coll('float', length, d)}, {self.scalar('float', d)})"
             return f"{fn}({self.coll(self.draw(NUM), length, d)})"
         if choice == "order":
-            fns = ["Sort", "Reverse", "ArgSort"] if dtype == "int" else ["Sort", "Reverse"]
+            fns = ["Sort", "Reverse", "Argsort", "StableArgsort", "Enumerate"] \
+                if dtype == "int" else ["Sort", "Reverse", "StableSort"]
             fn = self.pick(fns)
-            arg_dtype = self.draw(NUM) if fn == "ArgSort" else dtype
+            arg_dtype = self.draw(NUM) if fn in ("Argsort", "StableArgsort", "Enumerate") \
+                else dtype
             return f"{fn}({self.coll(arg_dtype, length, d)})"
         if choice == "where":
             a = self.pick([self.coll(dtype, length, d), self.scalar(dtype, d)])
@@ -496,7 +506,7 @@ class Grammar:
             return f"Take({base}, {n}, {self.scalar_leaf(dtype)})"
         if choice == "take_idx":
             other = self.pick([length, "mu", "jet"])  # another length: a default is needed
-            indices = self.pick([f"ArgSort({self.coll(self.draw(NUM), other, d)})",
+            indices = self.pick([f"Argsort({self.coll(self.draw(NUM), other, d)})",
                                  f"({self.coll('int', other, d)} + 1)"])
             default = f", {self.scalar_leaf(dtype)}" if other != length or self.chance() else ""
             return f"Take({base}, {indices}{default})"
@@ -572,9 +582,10 @@ def event(muons: Sequence[tuple[float, float, float, float, int, bool]] = (),
     mu = list(zip(*muons, strict=True)) if muons else [()] * 6
     jet = list(zip(*jets, strict=True)) if jets else [()] * 2
     ev: dict[str, Any] = {name: list(values) for name, values in zip(MUON, mu, strict=True)}
-    ev.update({name: list(values) for name, values in zip(JET, jet, strict=True)})
+    ev.update({name: list(values) for name, values in zip(JET[:2], jet, strict=True)})
     ev.update(nMuon=len(muons), nJet=len(jets), MET_pt=met[0], MET_phi=met[1],
-              HLT_IsoMu24=hlt, Flag_good=good)
+              HLT_IsoMu24=hlt, Flag_good=good, Jet_jetId=[6] * len(jets), event=len(muons),
+              PV_npvs=len(jets))
     return ev
 
 
@@ -632,12 +643,12 @@ def test_constant_nan_from_zero_over_zero() -> None:
 def test_integer_division_and_modulo_of_columns_truncate_toward_zero() -> None:
     events = [event() for _ in range(4)]
     for ev, n in zip(events, (-7, 7, -8, 5), strict=True):
-        ev["nJet"] = n  # the counter alone: the collection is not read
-    assert run("nJet / 2", events) == [-3, 3, -4, 2]
-    assert run("nJet % 2", events) == [-1, 1, 0, 1]
-    assert run("nJet / -2", events) == [3, -3, 4, -2]
-    assert run("nJet % -3", events) == [-1, 1, -2, 2]
-    assert run("nJet / 2.", events) == [-3.5, 3.5, -4.0, 2.5]
+        ev["PV_npvs"] = n  # a signed (Short_t) branch, promoted to int
+    assert run("PV_npvs / 2", events) == [-3, 3, -4, 2]
+    assert run("PV_npvs % 2", events) == [-1, 1, 0, 1]
+    assert run("PV_npvs / -2", events) == [3, -3, 4, -2]
+    assert run("PV_npvs % -3", events) == [-1, 1, -2, 2]
+    assert run("PV_npvs / 2.", events) == [-3.5, 3.5, -4.0, 2.5]
     assert run("Muon_charge * 7 / 2") == [[3, -3], [], [-3], [3, 3, -3]]
     assert run("Muon_charge * 7 % 2") == [[1, -1], [], [-1], [1, 1, -1]]
 
@@ -646,7 +657,9 @@ def test_integer_division_by_zero_fails_only_where_it_happens() -> None:
     with pytest.raises(EvaluationFailure, match="division by zero"):
         run("10 / nMuon")
     assert run("nMuon > 0 && 10 / nMuon > 3") == [True, False, True, False]
-    assert run("nMuon > 0 ? 10 % nMuon : -1") == [0, -1, 0, 1]
+    # UInt_t meets int: -1 becomes 4294967295, as in C++
+    assert run("nMuon > 0 ? 10 % nMuon : -1") == [0, 4294967295, 0, 1]
+    assert run("nMuon > 0 ? 10 % (int)nMuon : -1") == [0, -1, 0, 1]
     no_muons = [event(), event(jets=[(30.0, 0.0)])]
     assert run("Muon_charge / 0", no_muons) == [[], []]  # no element, no division
     with pytest.raises(EvaluationFailure):
@@ -708,8 +721,8 @@ def test_reductions() -> None:
 
 
 def test_ordering_and_selection() -> None:
-    assert run("ArgSort(Muon_pt)") == [[1, 0], [], [0], [0, 1, 2]]  # stable on ties
-    assert run("ArgSort(-Muon_pt)") == [[0, 1], [], [0], [1, 2, 0]]
+    assert run("Argsort(Muon_pt)") == [[1, 0], [], [0], [0, 1, 2]]  # stable on ties
+    assert run("Argsort(-Muon_pt)") == [[0, 1], [], [0], [1, 2, 0]]
     assert run("Sort(Muon_pt)") == [[25.5, 40.0], [], [5.0], [10.0, 30.0, 30.0]]
     assert run("Reverse(Muon_charge)") == [[-1, 1], [], [-1], [-1, 1, 1]]
     assert run("Nonzero(Muon_charge > 0)") == [[0], [], [], [0, 1]]
@@ -718,12 +731,12 @@ def test_ordering_and_selection() -> None:
         [40.0, -1.0], [], [-1.0], [10.0, 30.0, -1.0]]
     assert run("Where(Muon_tight, 1, 0)") == [[1, 0], [], [1], [0, 1, 1]]
     assert run("Muon_pt[Muon_pt > 20]") == [[40.0, 25.5], [], [], [30.0, 30.0]]
-    assert run("Muon_pt[ArgSort(Muon_eta)]") == [[25.5, 40.0], [], [5.0], [30.0, 10.0, 30.0]]
+    assert run("Muon_pt[Argsort(Muon_eta)]") == [[25.5, 40.0], [], [5.0], [30.0, 10.0, 30.0]]
     assert run("Muon_charge[Muon_tight && Muon_pt > 20]") == [[1], [], [], [1, -1]]
 
 
 def test_take() -> None:
-    assert run("Take(Muon_pt, ArgSort(Muon_eta))") == [
+    assert run("Take(Muon_pt, Argsort(Muon_eta))") == [
         [25.5, 40.0], [], [5.0], [30.0, 10.0, 30.0]]
     assert run("Take(Muon_pt, 0)") == [[], [], [], []]
     assert run("nMuon >= 1 ? Take(Muon_pt, 1) : Muon_pt") == [[40.0], [], [5.0], [10.0]]
@@ -854,7 +867,9 @@ def test_collection_logic_is_element_wise() -> None:
     assert run("true || Muon_tight") == [[True, True], [], [True], [True, True, True]]
     assert run("HLT_IsoMu24 && Muon_tight") == [[True, False], [], [False], [False, True, True]]
     assert run("!Muon_tight") == [[False, True], [], [False], [True, False, False]]
-    assert run("Muon_pt > 20 ? Muon_pt : 0.") == [[40.0, 25.5], [], [0.0], [0.0, 30.0, 30.0]]
+    assert run("Where(Muon_pt > 20, Muon_pt, 0.)") == [[40.0, 25.5], [], [0.0], [0.0, 30.0, 30.0]]
+    with pytest.raises(ExpressionError, match="must have the same type"):
+        run("Muon_pt > 20 ? Muon_pt : 0.")
 
 
 def test_empty_chunk() -> None:

@@ -1,79 +1,100 @@
-"""Columnar implementations of the ROOT::VecOps-style functions.
+"""Columnar implementations of the ROOT::VecOps functions, registered against the plan's table.
 
 Per-event semantics follow ROOT: a collection argument is one RVec per event,
-reductions give one value per event, and arithmetic is done in float64 even
-when the branches are float32 (as C++ does once a double enters). Values are
-numpy arrays (one value per event) or awkward arrays (one list per event).
+reductions give one value per event. Values are numpy arrays (one value per
+event), awkward arrays (one list per event), numpy scalars (constants) or
+`FourVector`s. Each implementation returns values of a convenient dtype; the
+evaluator converts them to the exact C++ type the checker gave the call.
+
+Every function of `hepflow.plan.expr.functions.FUNCTIONS` has exactly one
+implementation here, registered with `@implements(name)`; importing this
+module fails if the two sets differ.
 
 Where ROOT leaves a case undefined, hepflow picks a documented answer:
 `Max`/`Min` of an empty collection give NaN and `ArgMax`/`ArgMin` give -1.
+Functions that build collections (`Take` with a default, `RVec<T>(n, v)`,
+`Range`) refuse to create more than `MAX_ELEMENTS` elements in one chunk,
+with an error naming the request, rather than exhausting memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final, TypeVar
 
 import awkward as ak
 import numpy as np
 
-Value = Any  # np.ndarray, ak.Array or a Python scalar constant
+from hepflow.engine import fourvector
+from hepflow.engine.values import (
+    EvaluationFailure,
+    Value,
+    as_dtype,
+    as_type,
+    f64,
+    float_if_float,
+    leaf_dtype,
+)
+from hepflow.plan.expr.functions import FUNCTIONS, VECTOR_METHODS
+from hepflow.plan.types import ColumnType, DType
+
+Impl = Callable[..., Value]
+F = TypeVar("F", bound=Impl)
+MAX_ELEMENTS: Final = 2**27  # elements one function may create in one chunk (1 GiB of doubles)
 
 
-class EvaluationFailure(Exception):
-    """A per-event operation failed (e.g. an index past the end of a collection)."""
+IMPLEMENTATIONS: dict[str, Impl] = {}
+TYPED: set[str] = set()  # implementations called with the result type first
 
 
-def is_jagged(x: Value) -> bool:
-    return isinstance(x, ak.Array)
+def implements(*names: str, typed: bool = False) -> Callable[[F], F]:
+    """Register `func` as the implementation of the table's `names`."""
+    def register(func: F) -> F:
+        for name in names:
+            if name not in FUNCTIONS:
+                raise RuntimeError(f"vecops implements {name!r}, which the function table "
+                                   "(hepflow.plan.expr.functions) does not declare")
+            if name in IMPLEMENTATIONS:
+                raise RuntimeError(f"vecops implements {name!r} twice")
+            IMPLEMENTATIONS[name] = func
+            if typed:
+                TYPED.add(name)
+        return func
+    return register
 
 
-def to_numpy(x: Value) -> Any:
-    """One value per event as a numpy array (zero-copy where awkward allows it)."""
-    if isinstance(x, ak.Array):
-        return ak.to_numpy(x)
-    return x
-
-
-def f64(x: Value) -> Value:
-    """Promote float32 (and integers) to float64, as C++ does when a double enters."""
-    if isinstance(x, ak.Array):
-        return ak.values_astype(x, np.float64)
-    if isinstance(x, np.ndarray):
-        return x.astype(np.float64, copy=False)
-    return np.float64(x)  # not float(x): 1. / 0. must give inf, not ZeroDivisionError
-
-
-def float_if_float(x: Value) -> Value:
-    """float32 → float64, other dtypes untouched."""
-    if isinstance(x, np.ndarray):
-        return x.astype(np.float64) if x.dtype == np.float32 else x
-    if isinstance(x, ak.Array):
-        if _leaf_dtype(x) == np.float32:
-            return ak.values_astype(x, np.float64)
-        return x
-    return x
-
-
-def _leaf_dtype(x: ak.Array) -> np.dtype | None:
-    form = x.layout.form
-    while hasattr(form, "content"):
-        form = form.content
-    dtype = getattr(form, "primitive", None)
-    return np.dtype(dtype) if dtype is not None else None
+def guard_elements(total: int, what: str) -> None:
+    """Refuse to build more than MAX_ELEMENTS elements in one chunk."""
+    if total > MAX_ELEMENTS:
+        raise EvaluationFailure(f"{what} would create {total:,} elements in this chunk, more "
+                                f"than the limit of {MAX_ELEMENTS:,}; check its size argument")
 
 
 def _reduce_fill(result: Any, fill: float | int, dtype: Any) -> np.ndarray:
     return np.asarray(ak.to_numpy(ak.fill_none(result, fill)), dtype=dtype)
 
 
+def _sum_ready(v: ak.Array) -> ak.Array:
+    """Elements as the accumulator type: bool/short to int64, float32 to double."""
+    dtype = leaf_dtype(v)
+    if dtype is not None and (dtype == np.bool_ or np.issubdtype(dtype, np.integer)):
+        return ak.values_astype(v, np.uint64 if dtype == np.uint64 else np.int64)
+    return f64(v)
+
+
+@implements("Sum")
 def Sum(v: ak.Array) -> np.ndarray:
-    if _leaf_dtype(v) == np.bool_:
-        return np.asarray(ak.to_numpy(ak.sum(v, axis=1)), dtype=np.int64)
-    out = ak.to_numpy(ak.sum(float_if_float(v), axis=1))
-    return np.asarray(out)
+    with np.errstate(over="ignore"):
+        return np.asarray(ak.to_numpy(ak.sum(_sum_ready(v), axis=1)))
 
 
+@implements("Product")
+def Product(v: ak.Array) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return np.asarray(ak.to_numpy(ak.prod(_sum_ready(v), axis=1)))
+
+
+@implements("Mean")
 def Mean(v: ak.Array) -> np.ndarray:
     v = f64(v)
     total = ak.to_numpy(ak.sum(v, axis=1))
@@ -82,6 +103,7 @@ def Mean(v: ak.Array) -> np.ndarray:
         return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
+@implements("StdDev")
 def StdDev(v: ak.Array) -> np.ndarray:
     v = f64(v)
     count = ak.to_numpy(ak.num(v, axis=1))
@@ -91,54 +113,85 @@ def StdDev(v: ak.Array) -> np.ndarray:
         return np.where(count > 1, np.sqrt(sq / np.maximum(count - 1, 1)), 0.0)
 
 
+@implements("Max")
 def Max(v: ak.Array) -> np.ndarray:
     return _reduce_fill(ak.max(f64(v), axis=1), np.nan, np.float64)
 
 
+@implements("Min")
 def Min(v: ak.Array) -> np.ndarray:
     return _reduce_fill(ak.min(f64(v), axis=1), np.nan, np.float64)
 
 
+@implements("ArgMax")
 def ArgMax(v: ak.Array) -> np.ndarray:
     return _reduce_fill(ak.argmax(v, axis=1), -1, np.int64)
 
 
+@implements("ArgMin")
 def ArgMin(v: ak.Array) -> np.ndarray:
     return _reduce_fill(ak.argmin(v, axis=1), -1, np.int64)
 
 
-def ArgSort(v: ak.Array) -> ak.Array:
+@implements("Argsort", "StableArgsort")
+def Argsort(v: ak.Array) -> ak.Array:
+    """Stable for both names: ROOT's Argsort leaves the order of ties open."""
     return ak.argsort(v, axis=1, stable=True)
 
 
+@implements("Sort", "StableSort")
 def Sort(v: ak.Array) -> ak.Array:
     return ak.sort(v, axis=1, stable=True)
 
 
+@implements("Reverse")
 def Reverse(v: ak.Array) -> ak.Array:
     return v[:, ::-1]
 
 
+@implements("Nonzero")
 def Nonzero(v: ak.Array) -> ak.Array:
     return ak.local_index(v, axis=1)[v != 0]
 
 
+@implements("Enumerate")
+def Enumerate(v: ak.Array) -> ak.Array:
+    return ak.local_index(v, axis=1)
+
+
+@implements("Any")
 def Any_(v: ak.Array) -> np.ndarray:
     return np.asarray(ak.to_numpy(ak.any(v != 0, axis=1)), dtype=bool)
 
 
+@implements("All")
 def All_(v: ak.Array) -> np.ndarray:
     return np.asarray(ak.to_numpy(ak.all(v != 0, axis=1)), dtype=bool)
 
 
+@implements("size", "Length")
 def size(v: ak.Array) -> np.ndarray:
     return np.asarray(ak.to_numpy(ak.num(v, axis=1)), dtype=np.int64)
 
 
+@implements("Where")
 def Where(cond: ak.Array, a: Value, b: Value) -> ak.Array:
     return ak.where(cond != 0, a, b)
 
 
+def _counts(n: Value, length: int, what: str) -> np.ndarray:
+    """Per-event element counts from a per-event size; refuses absurd totals."""
+    counts = np.broadcast_to(np.asarray(n, dtype=np.int64), (length,))
+    if counts.size:
+        guard_elements(int(np.abs(counts).astype(np.float64).sum()), what)
+    return counts
+
+
+def _ragged(values: np.ndarray, counts: np.ndarray) -> ak.Array:
+    return ak.unflatten(values, counts)
+
+
+@implements("Take")
 def Take(v: ak.Array, idx: Value, default: Value = None) -> ak.Array:
     """ROOT's Take: by indices, or the first (n > 0) / last (n < 0) n elements.
 
@@ -147,14 +200,15 @@ def Take(v: ak.Array, idx: Value, default: Value = None) -> ak.Array:
     `n` and the default may differ from event to event.
     """
     if isinstance(idx, ak.Array):
-        if _leaf_dtype(idx) == np.bool_:
+        if leaf_dtype(idx) == np.bool_:
             return v[idx]
+        idx = as_dtype(idx, np.dtype(np.int64))
         if default is None:
             return take_elements(v, idx)
         return _take_or_default(v, idx, default)
-    if not isinstance(idx, (int, np.integer, np.ndarray)):
-        raise EvaluationFailure(f"Take(v, n) needs an integer n, not {idx!r}")
-    n = np.broadcast_to(np.asarray(idx, dtype=np.int64), (len(v),))
+    # ROOT's Take(v, const int n): n converts to int
+    n = _counts(as_dtype(as_dtype(idx, np.dtype(np.int32)), np.dtype(np.int64)), len(v),
+                f"Take(v, {_shown(idx)})")
     counts = size(v)
     absn = np.abs(n)
     if default is None:
@@ -165,17 +219,23 @@ def Take(v: ak.Array, idx: Value, default: Value = None) -> ak.Array:
                 f"Take asked for {int(absn[first])} elements of a collection with "
                 f"{int(counts[first])} (event {first} of this chunk)")
     # element k of the result is element k (n >= 0) or size - |n| + k (n < 0) of v
-    k = ak.local_index(ak.unflatten(np.zeros(int(absn.sum()), np.int8), absn), axis=1)
+    k = ak.local_index(_ragged(np.zeros(int(absn.sum()), np.int8), absn), axis=1)
     src = ak.where(n >= 0, k, k + (counts - absn))
     if default is None:
         return v[src]
     return _take_or_default(v, src, default)
 
 
+def _shown(x: Value) -> str:
+    if isinstance(x, np.ndarray):
+        return "n" if x.size != 1 else str(x.reshape(-1)[0])
+    return str(x)
+
+
 def _take_or_default(v: ak.Array, src: ak.Array, default: Value) -> ak.Array:
     """`v[src]` per event, with `default` where an index is out of range."""
     valid = (src >= 0) & (src < size(v))
-    v_bool = _leaf_dtype(v) == np.bool_
+    v_bool = leaf_dtype(v) == np.bool_
     d_bool = np.asarray(default).dtype == np.bool_
     if v_bool != d_bool:  # bool meets a number: both become numbers, as in C++
         v = ak.values_astype(v, np.int64) if v_bool else v
@@ -187,6 +247,7 @@ def _take_or_default(v: ak.Array, src: ak.Array, default: Value) -> ak.Array:
 def take_elements(v: ak.Array, idx: ak.Array) -> ak.Array:
     """`v[idx]` per event with C++-style bounds checking (no negative wrap-around)."""
     counts = size(v)
+    idx = as_dtype(idx, np.dtype(np.int64))  # a size_t past 2^63 is past the end anyway
     bad = ak.any((idx < 0) | (idx >= counts[:, np.newaxis]), axis=1)
     bad_np = np.asarray(ak.to_numpy(ak.fill_none(bad, False)))
     if bad_np.any():
@@ -200,22 +261,113 @@ def take_elements(v: ak.Array, idx: ak.Array) -> ak.Array:
 def element(v: ak.Array, idx: Value) -> np.ndarray:
     """`v[i]` per event: one element each, failing loudly when an event is too short."""
     counts = size(v)
-    index = np.broadcast_to(np.asarray(idx, dtype=np.int64), counts.shape)
+    raw = np.asarray(idx)
+    if raw.dtype == np.uint64:  # a size_t index past 2^63 is past the end of anything
+        raw = np.where(raw > np.uint64(2**62), np.uint64(2**62), raw)
+    index = np.broadcast_to(raw.astype(np.int64), counts.shape)
     bad = (index < 0) | (index >= counts)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise EvaluationFailure(
-            f"index {int(index[first])} out of range in an event with {int(counts[first])} "
-            f"elements (event {first} of this chunk); guard it, e.g. `n > i && v[i] ...`")
+            f"index {np.asarray(idx).reshape(-1)[0] if raw.size == 1 else int(index[first])} "
+            f"out of range in an event with {int(counts[first])} elements (event {first} of "
+            "this chunk); guard it, e.g. `n > i && v[i] ...`")
     # position in the flattened content; valid for any list layout, also after a subset
     content = ak.to_numpy(ak.flatten(v, axis=1))
     return np.asarray(content[np.cumsum(counts) - counts + index])
 
 
+@implements("Drop")
+def Drop(v: ak.Array, idx: ak.Array) -> ak.Array:
+    """ROOT's Drop: `v` without the elements at `idx`; out-of-range and repeated
+    indices are ignored."""
+    counts = size(v)
+    starts = np.cumsum(counts) - counts
+    idx = as_dtype(idx, np.dtype(np.int64))
+    valid = (idx >= 0) & (idx < counts[:, np.newaxis])
+    positions = np.asarray(ak.to_numpy(ak.flatten((idx + starts)[valid], axis=1)),
+                           dtype=np.int64)
+    keep = np.ones(int(counts.sum()), dtype=bool)
+    keep[positions] = False
+    event = np.repeat(np.arange(counts.size), counts)
+    flat = ak.flatten(v, axis=1)[keep]
+    return _ragged(ak.to_numpy(flat), np.bincount(event[keep], minlength=counts.size))
+
+
+@implements("Concatenate")
+def Concatenate(a: ak.Array, b: ak.Array) -> ak.Array:
+    return ak.concatenate([f64(a), f64(b)] if float in (_kind(a), _kind(b)) else [a, b], axis=1)
+
+
+def _kind(v: ak.Array) -> type:
+    dtype = leaf_dtype(v)
+    return float if dtype is not None and np.issubdtype(dtype, np.floating) else int
+
+
+@implements("Intersect")
+def Intersect(a: ak.Array, b: ak.Array) -> ak.Array:
+    """Elements of `a` also found in `b`, in `a`'s order (duplicates of `a` kept)."""
+    pairs = ak.cartesian([float_if_float(a), float_if_float(b)], axis=1, nested=True)
+    found = ak.any(pairs["0"] == pairs["1"], axis=2)
+    return a[ak.fill_none(found, False)]
+
+
+@implements("Dot")
+def Dot(a: ak.Array, b: ak.Array) -> np.ndarray:
+    if not np.array_equal(size(a), size(b)):
+        raise EvaluationFailure("Dot: the two collections differ in size in some events")
+    with np.errstate(over="ignore"):
+        products = _sum_ready(a) * _sum_ready(b)
+    return Sum(products)
+
+
+@implements("Range")
+def Range(*args: Value) -> ak.Array:
+    """Range(n) is 0..n-1; Range(begin, end[, stride]) steps from begin towards end."""
+    if len(args) == 1:
+        begin: Value = np.int64(0)
+        end = as_dtype(args[0], np.dtype(np.uint64))
+        stride: Value = np.int64(1)
+        end = np.where(end > np.uint64(2**62), 2**62, end).astype(np.int64)
+    else:
+        begin, end = (as_dtype(a, np.dtype(np.int64)) for a in args[:2])
+        stride = as_dtype(args[2], np.dtype(np.int64)) if len(args) == 3 else np.int64(1)
+    if np.any(np.asarray(stride) == 0):
+        raise EvaluationFailure("Range: the stride must not be zero")
+    with np.errstate(all="ignore"):
+        span = np.asarray(end, dtype=np.float64) - np.asarray(begin, dtype=np.float64)
+        count = np.maximum(np.ceil(span / np.asarray(stride, dtype=np.float64)), 0)
+    length = max((np.size(x) for x in (begin, end, stride)), default=1)
+    count = np.broadcast_to(count, (length,))
+    guard_elements(int(count.sum()), "Range")
+    counts = count.astype(np.int64)
+    k = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    event = np.repeat(np.arange(length), counts)
+    first = np.broadcast_to(np.asarray(begin, dtype=np.int64), (length,))[event]
+    step = np.broadcast_to(np.asarray(stride, dtype=np.int64), (length,))[event]
+    return _ragged(first + step * k, counts)
+
+
+@implements("RVec", typed=True)
+def RVec(out: ColumnType, n: Value, value: Value = None) -> ak.Array:
+    """`RVec<T>(n, value)`: n copies of value (T's zero without one) per event."""
+    raw = as_dtype(n, np.dtype(np.uint64))
+    length = np.size(raw)
+    counts = np.minimum(np.asarray(raw, dtype=np.float64), 2.0**62)
+    guard_elements(int(counts.sum()), "RVec(n, value)")
+    counts = counts.astype(np.int64).reshape(-1)
+    fill = np.zeros(1, out.numpy) if value is None else as_dtype(value, out.numpy)
+    values = np.repeat(np.broadcast_to(np.asarray(fill, dtype=out.numpy), (length,)), counts)
+    return _ragged(values, counts)
+
+
+@implements("abs")
 def abs_(x: Value) -> Value:
-    return np.abs(x)
+    with np.errstate(over="ignore"):
+        return np.abs(x)
 
 
+@implements("fabs")
 def fabs(x: Value) -> Value:
     return np.abs(f64(x))
 
@@ -228,6 +380,7 @@ def _round(x: Value) -> Value:
         return np.copysign(whole + (np.abs(x) - whole >= 0.5), x)
 
 
+@implements("DeltaPhi")
 def DeltaPhi(a: Value, b: Value) -> Value:
     """The signed angle from a to b in [-pi, pi], as ROOT::VecOps::DeltaPhi."""
     with np.errstate(invalid="ignore"):  # an infinite angle gives NaN, quietly
@@ -235,18 +388,27 @@ def DeltaPhi(a: Value, b: Value) -> Value:
     return r + (r < -np.pi) * (2.0 * np.pi) - (r > np.pi) * (2.0 * np.pi)
 
 
-def DeltaR(eta1: Value, eta2: Value, phi1: Value, phi2: Value) -> Value:
+@implements("DeltaR2")
+def DeltaR2(eta1: Value, eta2: Value, phi1: Value, phi2: Value) -> Value:
     dphi = DeltaPhi(phi1, phi2)
     deta = f64(eta1) - f64(eta2)
-    return np.sqrt(deta * deta + dphi * dphi)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return deta * deta + dphi * dphi
 
 
-def _cartesian(pt: Value, eta: Value, phi: Value, mass: Value) -> tuple[Value, ...]:
+@implements("DeltaR")
+def DeltaR(eta1: Value, eta2: Value, phi1: Value, phi2: Value) -> Value:
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(DeltaR2(eta1, eta2, phi1, phi2))
+
+
+def cartesian(pt: Value, eta: Value, phi: Value, mass: Value) -> tuple[Value, ...]:
     pt, eta, phi, mass = f64(pt), f64(eta), f64(phi), f64(mass)
-    x = pt * np.cos(phi)
-    y = pt * np.sin(phi)
-    z = pt * np.sinh(eta)
-    e = np.sqrt(x * x + y * y + z * z + mass * mass)
+    with np.errstate(all="ignore"):
+        x = pt * np.cos(phi)
+        y = pt * np.sin(phi)
+        z = pt * np.sinh(eta)
+        e = np.sqrt(x * x + y * y + z * z + mass * mass)
     return x, y, z, e
 
 
@@ -262,6 +424,7 @@ def _flat_collections(arrays: Sequence[ak.Array], name: str) -> tuple[list[np.nd
     return flats, counts
 
 
+@implements("InvariantMass")
 def InvariantMass(pt: ak.Array, eta: ak.Array, phi: ak.Array, mass: ak.Array) -> np.ndarray:
     """Mass of the sum of all four-vectors of each event's collection.
 
@@ -271,7 +434,7 @@ def InvariantMass(pt: ak.Array, eta: ak.Array, phi: ak.Array, mass: ak.Array) ->
     at every step.
     """
     (fpt, feta, fphi, fmass), counts = _flat_collections((pt, eta, phi, mass), "InvariantMass")
-    x, y, z, e = _cartesian(fpt, feta, fphi, fmass)
+    x, y, z, e = cartesian(fpt, feta, fphi, fmass)
     event = np.repeat(np.arange(counts.size), counts)
     sx, sy, sz, se = (np.bincount(event, weights=c, minlength=counts.size)
                       for c in (x, y, z, e))
@@ -279,58 +442,83 @@ def InvariantMass(pt: ak.Array, eta: ak.Array, phi: ak.Array, mass: ak.Array) ->
         return np.asarray(np.sqrt(se * se - sx * sx - sy * sy - sz * sz))
 
 
+@implements("InvariantMasses")
 def InvariantMasses(pt1: Value, eta1: Value, phi1: Value, mass1: Value,
                     pt2: Value, eta2: Value, phi2: Value, mass2: Value) -> ak.Array:
     """Element-wise pair masses of two equally long collections."""
-    x1, y1, z1, e1 = _cartesian(pt1, eta1, phi1, mass1)
-    x2, y2, z2, e2 = _cartesian(pt2, eta2, phi2, mass2)
+    _flat_collections((pt1, eta1, phi1, mass1, pt2, eta2, phi2, mass2), "InvariantMasses")
+    x1, y1, z1, e1 = cartesian(pt1, eta1, phi1, mass1)
+    x2, y2, z2, e2 = cartesian(pt2, eta2, phi2, mass2)
     x, y, z, e = x1 + x2, y1 + y2, z1 + z2, e1 + e2
     with np.errstate(invalid="ignore"):
         return np.sqrt(e * e - x * x - y * y - z * z)
 
 
+@implements("Combinations")
 def Combinations(v: ak.Array, second: Value) -> ak.Array:
     if isinstance(second, ak.Array):
         return ak.argcartesian([v, second], axis=1)
     return ak.argcombinations(v, int(second), axis=1)
 
 
-def _math(func: Callable[[Any], Any]) -> Callable[[Value], Value]:
+def _math(func: Callable[[Any], Any]) -> Impl:
     def apply(x: Value) -> Value:
         with np.errstate(all="ignore"):
             return func(f64(x))
     return apply
 
 
-def _math2(func: Callable[[Any, Any], Any]) -> Callable[[Value, Value], Value]:
+def _math2(func: Callable[[Any, Any], Any]) -> Impl:
     def apply(a: Value, b: Value) -> Value:
         with np.errstate(all="ignore"):
             return func(f64(a), f64(b))
     return apply
 
 
-def _minmax(func: Callable[[Any, Any], Any]) -> Callable[[Value, Value], Value]:
+def _minmax(func: Callable[[Any, Any], Any]) -> Impl:
     def apply(a: Value, b: Value) -> Value:
         return func(float_if_float(a), float_if_float(b))
     return apply
 
 
-IMPLEMENTATIONS: dict[str, Callable[..., Value]] = {
-    "Sum": Sum, "Mean": Mean, "StdDev": StdDev, "Max": Max, "Min": Min,
-    "ArgMax": ArgMax, "ArgMin": ArgMin, "ArgSort": ArgSort, "Sort": Sort,
-    "Reverse": Reverse, "Nonzero": Nonzero, "Take": Take, "Any": Any_, "All": All_,
-    "Where": Where, "size": size, "Length": size, "abs": abs_, "fabs": fabs,
-    "sqrt": _math(np.sqrt), "exp": _math(np.exp), "log": _math(np.log),
-    "log10": _math(np.log10), "log2": _math(np.log2), "sin": _math(np.sin),
-    "cos": _math(np.cos), "tan": _math(np.tan), "asin": _math(np.arcsin),
-    "acos": _math(np.arccos), "atan": _math(np.arctan), "sinh": _math(np.sinh),
-    "cosh": _math(np.cosh), "tanh": _math(np.tanh), "asinh": _math(np.arcsinh),
-    "acosh": _math(np.arccosh), "atanh": _math(np.arctanh), "floor": _math(np.floor),
-    "ceil": _math(np.ceil), "round": _round,
-    "pow": _math2(np.power), "atan2": _math2(np.arctan2), "hypot": _math2(np.hypot),
-    "max": _minmax(np.maximum), "min": _minmax(np.minimum),
-    "DeltaPhi": DeltaPhi, "DeltaR": DeltaR, "InvariantMass": InvariantMass,
-    "InvariantMasses": InvariantMasses, "Combinations": Combinations,
+_UFUNCS: Final[dict[str, Callable[[Any], Any]]] = {
+    "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "log10": np.log10, "log2": np.log2,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
+    "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
+    "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "floor": np.floor,
+    "ceil": np.ceil,
 }
+for _name, _ufunc in _UFUNCS.items():
+    implements(_name)(_math(_ufunc))
+implements("round")(_round)
+implements("pow")(_math2(np.power))
+implements("atan2")(_math2(np.arctan2))
+implements("hypot")(_math2(np.hypot))
+implements("max")(_minmax(np.maximum))
+implements("min")(_minmax(np.minimum))
 
-__all__ = ["IMPLEMENTATIONS", "EvaluationFailure", "element", "f64", "take_elements"]
+
+def _construct(out: ColumnType, *coords: ak.Array) -> fourvector.FourVector:
+    return fourvector.construct(out.dtype, *coords)
+
+
+def _vector(system: DType) -> Impl:
+    def build(*coords: Value) -> fourvector.FourVector:
+        return fourvector.new(system, *coords)
+    return build
+
+
+implements("Construct", typed=True)(_construct)
+implements("PtEtaPhiMVector")(_vector("PtEtaPhiMVector"))
+implements("PxPyPzEVector")(_vector("PxPyPzEVector"))
+for _method in VECTOR_METHODS:
+    implements("." + _method)(fourvector.method(_method))
+
+_UNIMPLEMENTED = sorted(set(FUNCTIONS) - set(IMPLEMENTATIONS))
+if _UNIMPLEMENTED:  # the table and the engine must agree; fail at import, not mid-run
+    raise RuntimeError("functions declared in hepflow.plan.expr.functions without an "
+                       f"implementation in hepflow.engine.vecops: {', '.join(_UNIMPLEMENTED)}")
+
+__all__ = ["IMPLEMENTATIONS", "MAX_ELEMENTS", "TYPED", "EvaluationFailure", "Impl", "Value",
+           "as_dtype", "as_type", "element", "f64", "float_if_float", "guard_elements",
+           "implements", "leaf_dtype", "take_elements"]

@@ -2,29 +2,52 @@
 
 This is where a typo in a column name, indexing a flat branch, or calling an
 unknown function fails, at graph-build time, with the user's text and a caret.
+Types are C++'s: the exact integer type of every branch and literal flows
+through the usual arithmetic conversions, so the engine knows before reading
+an event that `nMuon - 2u` is an `unsigned int`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from hepflow.errors import ExpressionError, did_you_mean
+from hepflow.plan.expr import cxxtypes, sampleinfo
 from hepflow.plan.expr import nodes as n
-from hepflow.plan.expr import sampleinfo
 from hepflow.plan.expr.functions import (
     CONSTANTS,
     FUNCTIONS,
+    NOT_ROOT_NAMES,
     SignatureError,
     resolve_function,
 )
 from hepflow.plan.expr.parser import parse
-from hepflow.plan.expr.typed import Expression, Typed
-from hepflow.plan.types import UNKNOWN, ColumnType, jagged, promote, scalar
+from hepflow.plan.expr.typed import BinaryOp, BinaryStep, Expression, Typed, UnaryOp, UnaryStep
+from hepflow.plan.types import (
+    UNKNOWN,
+    ColumnType,
+    DType,
+    IntDType,
+    arithmetic,
+    column_type,
+    conditional,
+    int_range,
+    integral_promotion,
+    jagged,
+    scalar,
+    wrap,
+)
 
-_ARITH = {"+", "-", "*", "/", "%"}
-_COMPARE = {"<", "<=", ">", ">=", "==", "!="}
-_BITWISE = {"&", "|", "^", "<<", ">>"}
+_COMPARE = frozenset({"<", "<=", ">", ">=", "==", "!="})
+_BITWISE = frozenset({"&", "|", "^"})
+_SHIFT = frozenset({"<<", ">>"})
+# Operations nested inside one another (chains count once). Far beyond what an
+# analysis writes, and low enough that evaluating and pickling never recurse deeply.
+MAX_DEPTH = 100
 
 
 class _Checker:
@@ -34,15 +57,19 @@ class _Checker:
         self.schema = schema
         self.samples = samples
         self.columns: set[str] = set()
+        self.depth = 0
 
     def fail(self, message: str, node: n.Node, hint: str = "") -> ExpressionError:
         return ExpressionError(message, self.text, node.start, node.end, hint)
 
     def check(self, node: n.Node) -> Typed:
-        method = getattr(self, "visit_" + type(node).__name__, None)
-        if method is None:  # pragma: no cover - every node class has a visitor
-            raise self.fail(f"unsupported syntax {type(node).__name__}", node)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"the expression nests more than {MAX_DEPTH} operations deep; "
+                            "split it into several Defines", node)
+        method = getattr(self, "visit_" + type(node).__name__)
         typed: Typed = method(node)
+        self.depth -= 1
         return typed
 
     def visit_Literal(self, node: n.Literal) -> Typed:
@@ -50,7 +77,8 @@ class _Checker:
         if isinstance(value, str):
             raise self.fail("strings are only allowed as arguments of rdfsampleinfo_ methods",
                             node)
-        dtype = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
+        dtype: DType = node.dtype or ("bool" if isinstance(value, bool) else "int32"
+                                      if isinstance(value, int) else "float64")
         return Typed("const", scalar(dtype), value=value)
 
     def visit_Name(self, node: n.Name) -> Typed:
@@ -62,55 +90,119 @@ class _Checker:
             self.columns.add(name)
             return Typed("col", self.schema[name], value=name)
         if name in CONSTANTS:
-            return Typed("const", scalar("float"), value=CONSTANTS[name])
+            return Typed("const", scalar("float64"), value=CONSTANTS[name])
         if resolve_function(name) is not None:
             raise self.fail(f"`{name}` is a function; call it with parentheses", node)
+        if cxxtypes.is_type_word(name):
+            raise self.fail(f"`{name}` is a type; convert with ({name})x or {name}(x)", node)
         hint = did_you_mean(name, self.schema)
         raise self.fail(f"unknown column `{name}`", node, hint)
 
     def visit_Attribute(self, node: n.Attribute) -> Typed:
         raise self.fail(f"`.{node.attr}` is not supported here; use functions such as "
-                        "size(v) instead of methods", node)
+                        "size(v) or methods with parentheses such as p.Pt()", node)
 
-    def visit_Unary(self, node: n.Unary) -> Typed:
-        arg = self.check(node.operand)
-        self.numeric(arg, node.operand, node.op)
-        if node.op == "!":
-            return Typed("unary", ColumnType(arg.type.kind, "bool"), (arg,), "!", arg.may_fail)
-        if node.op == "~" and arg.type.dtype == "float":
-            raise self.fail("`~` needs an integer operand", node)
-        dtype = "int" if arg.type.dtype == "bool" else arg.type.dtype
-        if isinstance(arg.value, (int, float)) and arg.op == "const" and node.op == "-":
-            # -true is the int -1: the folded constant takes the promoted type
-            return Typed("const", ColumnType(arg.type.kind, dtype), value=-arg.value)
-        return Typed("unary", ColumnType(arg.type.kind, dtype), (arg,), node.op, arg.may_fail)
+    # ---- prefix operators and conversions, as one chain
+
+    def visit_Unary(self, node: n.Unary | n.Cast) -> Typed:
+        chain: list[n.Unary | n.Cast] = []
+        inner: n.Node = node
+        while isinstance(inner, (n.Unary, n.Cast)):
+            chain.append(inner)
+            inner = inner.operand
+        arg = self.check(inner)
+        steps: list[UnaryStep] = []
+        value, const = arg.value, arg.op == "const"
+        current = arg.type
+        for link in reversed(chain):
+            op: UnaryOp = "cast" if isinstance(link, n.Cast) else cast(UnaryOp, link.op)
+            current = self.unary_type(op, link, current)
+            steps.append(UnaryStep(op, current))
+            if const:
+                folded = _fold_unary(op, value, current.dtype)
+                const = folded is not None
+                value = folded
+        if const:
+            return Typed("const", current, value=value)
+        return Typed("unary", current, (arg,), tuple(steps), arg.may_fail)
+
+    visit_Cast = visit_Unary
+
+    def unary_type(self, op: UnaryOp, link: n.Unary | n.Cast, arg: ColumnType) -> ColumnType:
+        shown = f"({link.dtype})" if isinstance(link, n.Cast) else op
+        self.numeric(arg, link, shown)
+        if arg.category == "vector":
+            raise self.fail(f"`{shown}` cannot be applied to a 4-vector", link)
+        if isinstance(link, n.Cast):
+            if arg.kind != "scalar":
+                raise self.fail(f"a conversion to {scalar(link.dtype)} takes one value, not "
+                                f"a collection ({arg}); use RVec<...>(...) or Take", link)
+            if link.dtype in ("PtEtaPhiMVector", "PxPyPzEVector"):
+                raise self.fail("build a 4-vector from four values, e.g. "
+                                "ROOT::Math::PtEtaPhiMVector(pt, eta, phi, m)", link)
+            return scalar(link.dtype)
+        if op == "!":
+            return column_type(arg.kind, "bool")
+        if op == "~" and arg.category == "float":
+            raise self.fail("`~` needs an integer operand", link)
+        if arg.category == "float":
+            return arg
+        return column_type(arg.kind, integral_promotion(arg.dtype))
+
+    # ---- binary operators, as one chain along the left spine
 
     def visit_Binary(self, node: n.Binary) -> Typed:
         by_name = sampleinfo.name_equals(node, self.text)
         if by_name is not None:
             return by_name
-        left = self.check(node.left)
-        right = self.check(node.right)
-        self.numeric(left, node.left, node.op)
-        self.numeric(right, node.right, node.op)
-        kind = "jagged" if "jagged" in (left.type.kind, right.type.kind) else "scalar"
-        may_fail = left.may_fail or right.may_fail
-        if node.op in ("&&", "||"):
-            op = "and" if node.op == "&&" else "or"
-            return Typed(op, ColumnType(kind, "bool"), (left, right), may_fail=may_fail)
-        if node.op in _COMPARE:
-            return Typed("binary", ColumnType(kind, "bool"), (left, right), node.op, may_fail)
-        if node.op in _BITWISE:
-            if "float" in (left.type.dtype, right.type.dtype):
-                raise self.fail(f"`{node.op}` needs integer or boolean operands", node)
-            dtype = "bool" if left.type.dtype == right.type.dtype == "bool" and \
-                node.op in ("&", "|", "^") else "int"
-            return Typed("binary", ColumnType(kind, dtype), (left, right), node.op, may_fail)
-        dtype = promote(left.type.dtype, right.type.dtype)
-        if node.op in ("/", "%") and dtype == "int" and \
-                not (right.op == "const" and right.value != 0):
-            may_fail = True  # integer division by zero: guard it like an index
-        return Typed("binary", ColumnType(kind, dtype), (left, right), node.op, may_fail)
+        spine: list[n.Binary] = [node]
+        while isinstance(spine[-1].left, n.Binary) and \
+                sampleinfo.name_equals(spine[-1].left, self.text) is None:
+            spine.append(spine[-1].left)
+        first = self.check(spine[-1].left)
+        operands = [first]
+        steps: list[BinaryStep] = []
+        acc, acc_node = first.type, spine[-1].left
+        may_fail = first.may_fail
+        for link in reversed(spine):
+            right = self.check(link.right)
+            step = self.binary_step(link, acc, acc_node, right)
+            operands.append(right)
+            steps.append(step)
+            may_fail = may_fail or right.may_fail or step.may_fail
+            acc, acc_node = step.type, link
+        return Typed("binary", acc, tuple(operands), tuple(steps), may_fail)
+
+    def binary_step(self, node: n.Binary, left: ColumnType, left_node: n.Node,
+                    right: Typed) -> BinaryStep:
+        op = cast(BinaryOp, node.op)
+        self.numeric(left, left_node, op)
+        self.numeric(right.type, node.right, op)
+        kind = "jagged" if "jagged" in (left.kind, right.type.kind) else "scalar"
+        a, b = left.dtype, right.type.dtype
+        vectors = [t.category == "vector" for t in (left, right.type)]
+        if any(vectors):
+            if op not in ("+", "-") or not all(vectors):
+                other = right.type if vectors[0] else left
+                raise self.fail(f"`{op}` cannot be applied to a 4-vector and {other}; "
+                                "4-vectors add and subtract", node)
+            return BinaryStep(op, column_type(kind, a), a)
+        if op in ("&&", "||"):
+            return BinaryStep(op, column_type(kind, "bool"), "bool")
+        if op in _COMPARE:
+            return BinaryStep(op, column_type(kind, "bool"), arithmetic(a, b))
+        if op in _BITWISE or op in _SHIFT:
+            if "float" in (left.category, right.type.category):
+                raise self.fail(f"`{op}` needs integer or boolean operands", node)
+            if op in _SHIFT:
+                promoted = integral_promotion(a)
+                return BinaryStep(op, column_type(kind, promoted), promoted)
+            common: DType = "bool" if a == b == "bool" else arithmetic(a, b)
+            return BinaryStep(op, column_type(kind, common), common)
+        common = arithmetic(a, b)
+        may_fail = op in ("/", "%") and common not in ("float32", "float64") and \
+            not (right.op == "const" and right.value != 0)
+        return BinaryStep(op, column_type(kind, common), common, may_fail)
 
     def visit_Ternary(self, node: n.Ternary) -> Typed:
         cond = self.check(node.condition)
@@ -118,13 +210,23 @@ class _Checker:
         if_false = self.check(node.if_false)
         for sub, raw in ((cond, node.condition), (if_true, node.if_true),
                          (if_false, node.if_false)):
-            self.numeric(sub, raw, "?:")
-        kinds = {cond.type.kind, if_true.type.kind, if_false.type.kind}
-        kind = "jagged" if "jagged" in kinds else "scalar"
-        a, b = if_true.type.dtype, if_false.type.dtype
-        dtype = a if a == b else promote(a, b)
+            self.numeric(sub.type, raw, "?:")
+        a, b = if_true.type, if_false.type
+        if a.kind != b.kind and UNKNOWN not in (a, b):
+            raise self.fail(f"both branches of ?: must have the same type, as in C++, but one "
+                            f"is {a} and the other {b}", node,
+                            "compare shapes: a collection (RVec) and one value per event "
+                            "cannot be mixed; use Where(mask, v, x) for element-wise choices")
+        if cond.type.kind == "jagged" and a.kind != "jagged":
+            raise self.fail("a condition that is a collection chooses element by element; "
+                            "its branches must be collections too", node.condition)
+        if "vector" in (a.category, b.category):
+            raise self.fail("?: between 4-vectors is not supported; choose their components, "
+                            "e.g. c ? p.Pt() : q.Pt()", node)
+        kind = "jagged" if "jagged" in (cond.type.kind, a.kind) else a.kind
+        dtype = conditional(a.dtype, b.dtype)
         may_fail = cond.may_fail or if_true.may_fail or if_false.may_fail
-        return Typed("ternary", ColumnType(kind, dtype), (cond, if_true, if_false),
+        return Typed("ternary", column_type(kind, dtype), (cond, if_true, if_false),
                      may_fail=may_fail)
 
     def visit_Index(self, node: n.Index) -> Typed:
@@ -141,55 +243,110 @@ class _Checker:
                     isinstance(index.value, bool) or not 0 <= index.value < btype.ncomb:
                 raise self.fail(f"Combinations give {btype.ncomb} index lists; index them with "
                                 f"a constant 0..{btype.ncomb - 1}", node.index)
-            return Typed("index", jagged("int"), (base, index), "combo", may_fail)
+            return Typed("index", jagged(btype.dtype), (base, index), "combo", may_fail)
         if btype.kind == "unknown" or itype.kind == "unknown":
             return Typed("index", UNKNOWN, (base, index), "unknown", True)
         if itype.kind == "scalar":
-            if itype.dtype != "int":
+            if itype.category != "int":
                 raise self.fail(f"an index must be an integer, not {itype}", node.index)
             if index.op == "const" and isinstance(index.value, int) and index.value < 0:
                 raise self.fail("negative indices are not allowed (as in C++)", node.index)
             return Typed("index", scalar(btype.dtype), (base, index), "element", True)
         if itype.kind == "jagged" and itype.dtype == "bool":
             return Typed("index", btype, (base, index), "mask", may_fail)
-        if itype.kind == "jagged" and itype.dtype == "int":
+        if itype.kind == "jagged" and itype.category == "int":
             return Typed("index", btype, (base, index), "take", True)
         raise self.fail(f"cannot index a collection with {itype}", node.index)
 
     def visit_Call(self, node: n.Call) -> Typed:
         if sampleinfo.is_sampleinfo_call(node):
             return sampleinfo.check_call(node, self.text, self.samples)
-        canonical = resolve_function(node.func)
+        template = node.template
+        short = cxxtypes.strip_namespace(node.func)
+        if short in cxxtypes.RVEC_ALIASES and template is None:
+            canonical: str | None = "RVec"
+            template = cxxtypes.RVEC_ALIASES[short]
+        else:
+            canonical = resolve_function(node.func)
         if canonical is None:
             name = node.func.lstrip(".")
-            hint = did_you_mean(name.split("::")[-1], FUNCTIONS)
+            base = name.split("::")[-1]
+            if base in NOT_ROOT_NAMES:
+                raise ExpressionError(f"unknown function `{name}`: ROOT's name is "
+                                      f"`{NOT_ROOT_NAMES[base]}`", self.text, node.func_start,
+                                      node.func_end, f"did you mean `{NOT_ROOT_NAMES[base]}`?")
+            hint = did_you_mean(base, [f for f in FUNCTIONS if not f.startswith(".")])
             raise ExpressionError(f"unknown function `{name}`", self.text, node.func_start,
                                   node.func_end, hint)
         spec = FUNCTIONS[canonical]
         if not spec.min_args <= len(node.args) <= spec.max_args:
             want = str(spec.min_args) if spec.min_args == spec.max_args else \
                 f"{spec.min_args} to {spec.max_args}"
-            raise self.fail(f"{canonical} takes {want} argument(s), got {len(node.args)}", node)
+            shown = canonical.lstrip(".")
+            raise self.fail(f"{shown} takes {want} argument(s), got {len(node.args)}", node)
         args = tuple(self.check(a) for a in node.args)
         try:
             rtype = spec.rule([a.type for a in args])
         except SignatureError as exc:
             where = node.args[exc.arg] if exc.arg is not None else node
             raise self.fail(str(exc), where) from None
-        value: object = canonical
+        rtype = self.templated(canonical, template, rtype, node)
         if canonical == "Combinations" and rtype.ncomb == -1:
             k = args[1]
             if k.op != "const" or not isinstance(k.value, int) or k.value < 1:
                 raise self.fail("Combinations(v, n) needs a positive constant n", node.args[1])
-            rtype = ColumnType("combos", "int", int(k.value))
+            rtype = ColumnType("combos", rtype.dtype, int(k.value))
         may_fail = spec.may_fail or any(a.may_fail for a in args)
-        return Typed("call", rtype, args, value, may_fail)
+        return Typed("call", rtype, args, canonical, may_fail)
 
-    def numeric(self, typed: Typed, node: n.Node, op: str) -> None:
-        if typed.type.kind == "combos":
+    def templated(self, name: str, template: DType | None, rtype: ColumnType,
+                  node: n.Call) -> ColumnType:
+        """The result type of `RVec<T>(...)` and `Construct<V>(...)`; no other takes `<T>`."""
+        is_vector = template in ("PtEtaPhiMVector", "PxPyPzEVector")
+        if name == "RVec":
+            if template is None or is_vector:
+                raise self.fail("write RVec<T>(n, value) with a number type T, e.g. "
+                                "RVec<int>(nJet, 0)", node)
+            return jagged(template)
+        if name == "Construct":
+            if template is None or not is_vector:
+                raise self.fail("write Construct<ROOT::Math::PtEtaPhiMVector>(pt, eta, phi, m) "
+                                "(or PxPyPzEVector)", node)
+            return jagged(template)
+        if template is not None:
+            raise self.fail(f"{name} takes no template argument <...>", node)
+        return rtype
+
+    def numeric(self, t: ColumnType, node: n.Node, op: str) -> None:
+        if t.kind == "combos":
             raise self.fail(f"`{op}` cannot be applied to Combinations; index them first", node)
-        if typed.type.dtype == "other" and typed.type.kind != "unknown":
-            raise self.fail(f"`{op}` cannot be applied to a column of type {typed.type}", node)
+        if t.category == "other" and t.kind != "unknown":
+            raise self.fail(f"`{op}` cannot be applied to a column of type {t}", node)
+
+
+def _fold_unary(op: UnaryOp, value: object, dtype: DType) -> object | None:
+    """The constant a prefix operator gives on a constant, or None if C++ leaves it open."""
+    if isinstance(value, bool):
+        value = int(value)
+    if not isinstance(value, (int, float)):
+        return None
+    if dtype == "bool":
+        return value == 0 if op == "!" else value != 0
+    if dtype in ("float32", "float64"):
+        number = -float(value) if op == "-" else float(value)
+        return float(np.float32(number)) if dtype == "float32" else number
+    int_dtype = cast(IntDType, dtype)
+    if isinstance(value, float):  # a conversion (`(int)2.7`, `-(int)x` after it)
+        if not math.isfinite(value):
+            return None
+        truncated = math.trunc(value)
+        lo, hi = int_range(int_dtype)
+        return truncated if lo <= truncated <= hi else None  # else undefined in C++
+    if op == "-":
+        return wrap(-value, int_dtype)
+    if op == "~":
+        return wrap(~value, int_dtype)
+    return wrap(value, int_dtype)
 
 
 def compile_expression(text: str, schema: Mapping[str, ColumnType],
@@ -205,4 +362,4 @@ def compile_expression(text: str, schema: Mapping[str, ColumnType],
     return Expression(text, typed, frozenset(checker.columns))
 
 
-__all__ = ["compile_expression"]
+__all__ = ["MAX_DEPTH", "compile_expression"]

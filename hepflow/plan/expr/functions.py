@@ -1,17 +1,35 @@
-"""The whitelist of functions an expression may call, with their type rules.
+"""The one table of functions an expression may call: names, arities and type rules.
 
-Names follow ROOT::VecOps (an optional `ROOT::VecOps::` or `std::` prefix is
-accepted). The columnar implementations live in `hepflow.engine.vecops`; this
-table only says what each function accepts and returns, so that misuse fails
-when the plan is built.
+Names are ROOT's, spelled as ROOT spells them (`Argsort`, not `ArgSort`); an
+optional `ROOT::VecOps::`, `ROOT::`, `std::` or `TMath::` prefix is accepted.
+Methods (`v.size()`, `p.Pt()`) are entries whose name starts with a dot.
+
+This table is the single source of what exists. The engine's columnar
+implementations (`hepflow.engine.vecops`) register themselves against these
+names and that module refuses to import unless both sets are equal, so a
+function cannot be type-checked here and be missing at run time (or the
+reverse). The plan never imports the engine: the table holds only what the
+planner needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
-from hepflow.plan.types import ColumnType, DType, jagged, promote, scalar
+from hepflow.plan.types import (
+    ColumnType,
+    DType,
+    Kind,
+    arithmetic,
+    category,
+    column_type,
+    conditional,
+    integral_promotion,
+    jagged,
+    scalar,
+)
 
 Rule = Callable[[Sequence[ColumnType]], ColumnType]
 
@@ -43,23 +61,37 @@ def _collection(t: ColumnType, i: int, name: str) -> None:
 
 
 def _numeric(t: ColumnType, i: int, name: str) -> None:
-    if t.kind == "combos" or t.dtype == "other":
+    if t.kind == "combos" or t.category in ("other", "vector"):
         raise SignatureError(f"{name} needs numbers as argument {i + 1}, but got {t}", i)
+
+
+def _integer(t: ColumnType, i: int, name: str) -> None:
+    if t.kind == "combos" or t.category not in ("int", "bool"):
+        raise SignatureError(f"{name} needs integers as argument {i + 1}, but got {t}", i)
+
+
+def _per_event(t: ColumnType, i: int, name: str) -> None:
+    if t.kind != "scalar":
+        raise SignatureError(f"{name} needs one value per event as argument {i + 1}, "
+                             f"but got {t}", i)
+
+
+def _shape(args: Sequence[ColumnType]) -> Kind:
+    return "jagged" if any(t.kind == "jagged" for t in args) else "scalar"
 
 
 def _broadcast(args: Sequence[ColumnType], dtype: DType, name: str) -> ColumnType:
     for i, t in enumerate(args):
         _numeric(t, i, name)
-    kind = "jagged" if any(t.kind == "jagged" for t in args) else "scalar"
-    return ColumnType(kind, dtype)
+    return column_type(_shape(args), dtype)
 
 
-def _reduction(dtype_of: Callable[[DType], DType]) -> Callable[[str], Rule]:
+def _reduction(result: Callable[[DType], DType]) -> Callable[[str], Rule]:
     def make(name: str) -> Rule:
         def rule(args: Sequence[ColumnType]) -> ColumnType:
             _collection(args[0], 0, name)
             _numeric(args[0], 0, name)
-            return scalar(dtype_of(args[0].dtype))
+            return scalar(result(args[0].dtype))
         return rule
     return make
 
@@ -71,47 +103,39 @@ def _same_collection(name: str) -> Rule:
     return rule
 
 
-def _index_collection(name: str) -> Rule:
+def _indices_of(name: str) -> Rule:
+    """A collection of `size_t` positions (Argsort, Nonzero, Enumerate)."""
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         _collection(args[0], 0, name)
-        return jagged("int")
+        return jagged("uint64")
     return rule
 
 
-def _elementwise(dtype: DType | None) -> Callable[[str], Rule]:
-    def make(name: str) -> Rule:
-        def rule(args: Sequence[ColumnType]) -> ColumnType:
-            out = dtype
-            if out is None:
-                out = "float" if any(a.dtype == "float" for a in args) else "int"
-            return _broadcast(args, out, name)
-        return rule
-    return make
-
-
-def _minmax2(name: str) -> Rule:
+def _elementwise_double(name: str) -> Rule:
     def rule(args: Sequence[ColumnType]) -> ColumnType:
-        return _broadcast(args, promote(args[0].dtype, args[1].dtype), name)
+        return _broadcast(args, "float64", name)
+    return rule
+
+
+def _common(name: str) -> Rule:
+    def rule(args: Sequence[ColumnType]) -> ColumnType:
+        return _broadcast(args, arithmetic(args[0].dtype, args[1].dtype), name)
     return rule
 
 
 def _take(args: Sequence[ColumnType]) -> ColumnType:
     _collection(args[0], 0, "Take")
     idx = args[1]
-    if idx.kind == "jagged":
-        if idx.dtype not in ("int", "bool"):
-            raise SignatureError("Take needs integer indices as argument 2", 1)
-    elif idx.kind == "scalar":
-        if idx.dtype != "int":
-            raise SignatureError("Take(v, n) needs an integer n", 1)
-    else:
+    if idx.kind not in ("jagged", "scalar"):
         raise SignatureError(f"Take cannot use {idx} as indices", 1)
+    _integer(idx, 1, "Take")
+    if idx.kind == "scalar" and idx.dtype == "bool":
+        raise SignatureError("Take(v, n) needs an integer n", 1)
     if len(args) == 3:
         _numeric(args[2], 2, "Take")
         if args[2].kind != "scalar":
             raise SignatureError("the default value of Take must be a single value", 2)
-        return jagged(promote(args[0].dtype, args[2].dtype) if args[0].dtype != args[2].dtype
-                      else args[0].dtype)
+        return jagged(conditional(args[0].dtype, args[2].dtype))
     return args[0]
 
 
@@ -119,37 +143,32 @@ def _where(args: Sequence[ColumnType]) -> ColumnType:
     _collection(args[0], 0, "Where")
     for i in (1, 2):
         _numeric(args[i], i, "Where")
-    dtype = args[1].dtype if args[1].dtype == args[2].dtype else promote(args[1].dtype,
-                                                                         args[2].dtype)
-    return jagged(dtype)
+    return jagged(conditional(args[1].dtype, args[2].dtype))
 
 
-def _invariant_mass(args: Sequence[ColumnType]) -> ColumnType:
-    for i, t in enumerate(args):
-        _collection(t, i, "InvariantMass")
-    return scalar("float")
-
-
-def _invariant_masses(args: Sequence[ColumnType]) -> ColumnType:
-    for i, t in enumerate(args):
-        _collection(t, i, "InvariantMasses")
-    return jagged("float")
+def _collections(name: str, result: ColumnType) -> Rule:
+    def rule(args: Sequence[ColumnType]) -> ColumnType:
+        for i, t in enumerate(args):
+            _collection(t, i, name)
+            _numeric(t, i, name)
+        return result
+    return rule
 
 
 def _combinations(args: Sequence[ColumnType]) -> ColumnType:
     _collection(args[0], 0, "Combinations")
     second = args[1]
     if second.kind == "jagged":
-        return ColumnType("combos", "int", 2)
-    if second.kind == "scalar" and second.dtype == "int":
-        return ColumnType("combos", "int", -1)  # n fixed by the constant, set by the checker
+        return ColumnType("combos", "uint64", 2)
+    if second.kind == "scalar" and second.category == "int":
+        return ColumnType("combos", "uint64", -1)  # n fixed by the constant, set by the checker
     raise SignatureError("Combinations takes (v, n) or (v1, v2)", 1)
 
 
 def _size(name: str) -> Rule:
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         _collection(args[0], 0, name)
-        return scalar("int")
+        return scalar("uint64")
     return rule
 
 
@@ -160,15 +179,73 @@ def _any_all(name: str) -> Rule:
     return rule
 
 
-def _abs(name: str) -> Rule:
+def _abs(args: Sequence[ColumnType]) -> ColumnType:
+    """std::abs keeps a (promoted) integer type; floating point gives double."""
+    dtype = args[0].dtype
+    return _broadcast(args, "float64" if category(dtype) == "float" else
+                      integral_promotion(dtype), "abs")
+
+
+def _two_collections(name: str, result: Callable[[DType, DType], DType], kind: Kind
+                     ) -> Rule:
     def rule(args: Sequence[ColumnType]) -> ColumnType:
-        dtype: DType = "float" if name == "fabs" or args[0].dtype == "float" else "int"
-        return _broadcast(args, dtype, name)
+        for i in (0, 1):
+            _collection(args[i], i, name)
+            _numeric(args[i], i, name)
+        return column_type(kind, result(args[0].dtype, args[1].dtype))
+    return rule
+
+
+def _drop(args: Sequence[ColumnType]) -> ColumnType:
+    _collection(args[0], 0, "Drop")
+    _collection(args[1], 1, "Drop")
+    _integer(args[1], 1, "Drop")
+    return args[0]
+
+
+def _range(args: Sequence[ColumnType]) -> ColumnType:
+    for i, t in enumerate(args):
+        _per_event(t, i, "Range")
+        _integer(t, i, "Range")
+    return jagged("uint64" if len(args) == 1 else "int64")  # size_t, or long long
+
+
+def _rvec(args: Sequence[ColumnType]) -> ColumnType:
+    """`RVec<T>(n, value)`: the element type comes from the template; see the checker."""
+    _per_event(args[0], 0, "RVec")
+    _integer(args[0], 0, "RVec")
+    if len(args) == 2:
+        _per_event(args[1], 1, "RVec")
+        _numeric(args[1], 1, "RVec")
+    return jagged("other")
+
+
+def _construct(args: Sequence[ColumnType]) -> ColumnType:
+    """`Construct<V>(pt, eta, phi, m)`: the vector type comes from the template."""
+    for i, t in enumerate(args):
+        _collection(t, i, "Construct")
+        _numeric(t, i, "Construct")
+    return jagged("other")
+
+
+def _vector_component(name: str) -> Rule:
+    def rule(args: Sequence[ColumnType]) -> ColumnType:
+        if args[0].category != "vector" or args[0].kind not in ("scalar", "jagged"):
+            raise SignatureError(f"`{name}()` is a method of a 4-vector "
+                                 f"(ROOT::Math::PtEtaPhiMVector, ...), not of {args[0]}", 0)
+        return column_type(args[0].kind, "float64")
+    return rule
+
+
+def _vector_new(dtype: DType) -> Rule:
+    def rule(args: Sequence[ColumnType]) -> ColumnType:
+        return _broadcast(args, dtype, dtype)
     return rule
 
 
 _MATH1 = ("sqrt", "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan",
           "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "floor", "ceil", "round")
+VECTOR_METHODS: Final = ("Pt", "Eta", "Phi", "M", "E", "Px", "Py", "Pz", "P", "Rapidity")
 
 
 def _build() -> dict[str, FunctionSpec]:
@@ -177,44 +254,66 @@ def _build() -> dict[str, FunctionSpec]:
     def add(name: str, lo: int, hi: int, rule: Rule, may_fail: bool = False) -> None:
         table[name] = FunctionSpec(name, lo, hi, rule, may_fail)
 
-    add("Sum", 1, 1, _reduction(lambda d: "float" if d == "float" else "int")("Sum"))
-    add("Mean", 1, 1, _reduction(lambda d: "float")("Mean"))
-    add("StdDev", 1, 1, _reduction(lambda d: "float")("StdDev"))
-    add("Max", 1, 1, _reduction(lambda d: "float")("Max"))
-    add("Min", 1, 1, _reduction(lambda d: "float")("Min"))
-    add("ArgMax", 1, 1, _reduction(lambda d: "int")("ArgMax"))
-    add("ArgMin", 1, 1, _reduction(lambda d: "int")("ArgMin"))
-    add("ArgSort", 1, 1, _index_collection("ArgSort"))
-    add("Nonzero", 1, 1, _index_collection("Nonzero"))
+    add("Sum", 1, 1, _reduction(lambda d: arithmetic(d, d))("Sum"))
+    add("Product", 1, 1, _reduction(lambda d: arithmetic(d, d))("Product"))
+    add("Mean", 1, 1, _reduction(lambda d: "float64")("Mean"))
+    add("StdDev", 1, 1, _reduction(lambda d: "float64")("StdDev"))
+    add("Max", 1, 1, _reduction(lambda d: "float64")("Max"))
+    add("Min", 1, 1, _reduction(lambda d: "float64")("Min"))
+    add("ArgMax", 1, 1, _reduction(lambda d: "int64")("ArgMax"))
+    add("ArgMin", 1, 1, _reduction(lambda d: "int64")("ArgMin"))
+    add("Argsort", 1, 1, _indices_of("Argsort"))
+    add("StableArgsort", 1, 1, _indices_of("StableArgsort"))
+    add("Nonzero", 1, 1, _indices_of("Nonzero"))
+    add("Enumerate", 1, 1, _indices_of("Enumerate"))
     add("Reverse", 1, 1, _same_collection("Reverse"))
     add("Sort", 1, 1, _same_collection("Sort"))
+    add("StableSort", 1, 1, _same_collection("StableSort"))
     add("Take", 2, 3, _take, may_fail=True)
+    add("Drop", 2, 2, _drop)
+    add("Concatenate", 2, 2, _two_collections("Concatenate", conditional, "jagged"))
+    add("Intersect", 2, 2, _two_collections("Intersect", lambda a, b: a, "jagged"))
+    add("Dot", 2, 2, _two_collections("Dot", arithmetic, "scalar"), may_fail=True)
     add("Any", 1, 1, _any_all("Any"))
     add("All", 1, 1, _any_all("All"))
     add("Where", 3, 3, _where)
     add("size", 1, 1, _size("size"))
     add("Length", 1, 1, _size("Length"))
-    add("abs", 1, 1, _abs("abs"))
-    add("fabs", 1, 1, _abs("fabs"))
+    add("Range", 1, 3, _range, may_fail=True)
+    add("RVec", 1, 2, _rvec, may_fail=True)
+    add("abs", 1, 1, _abs)
+    add("fabs", 1, 1, _elementwise_double("fabs"))
     for name in _MATH1:
-        add(name, 1, 1, _elementwise("float")(name))
-    add("pow", 2, 2, _elementwise("float")("pow"))
-    add("atan2", 2, 2, _elementwise("float")("atan2"))
-    add("hypot", 2, 2, _elementwise("float")("hypot"))
-    add("max", 2, 2, _minmax2("max"))
-    add("min", 2, 2, _minmax2("min"))
-    add("DeltaPhi", 2, 2, _elementwise("float")("DeltaPhi"))
-    add("DeltaR", 4, 4, _elementwise("float")("DeltaR"))
-    add("InvariantMass", 4, 4, _invariant_mass)
-    add("InvariantMasses", 8, 8, _invariant_masses)
+        add(name, 1, 1, _elementwise_double(name))
+    for name in ("pow", "atan2", "hypot"):
+        add(name, 2, 2, _elementwise_double(name))
+    add("max", 2, 2, _common("max"))
+    add("min", 2, 2, _common("min"))
+    add("DeltaPhi", 2, 2, _elementwise_double("DeltaPhi"))
+    add("DeltaR", 4, 4, _elementwise_double("DeltaR"))
+    add("DeltaR2", 4, 4, _elementwise_double("DeltaR2"))
+    add("InvariantMass", 4, 4, _collections("InvariantMass", scalar("float64")),
+        may_fail=True)
+    add("InvariantMasses", 8, 8, _collections("InvariantMasses", jagged("float64")),
+        may_fail=True)
     add("Combinations", 2, 2, _combinations)
+    add("Construct", 4, 4, _construct, may_fail=True)
+    add("PtEtaPhiMVector", 4, 4, _vector_new("PtEtaPhiMVector"))
+    add("PxPyPzEVector", 4, 4, _vector_new("PxPyPzEVector"))
+    for method in VECTOR_METHODS:
+        add("." + method, 1, 1, _vector_component(method))
     return table
 
 
 FUNCTIONS: dict[str, FunctionSpec] = _build()
-ALIASES = {".size": "size", "Length": "Length", "length": "Length"}
-PREFIXES = ("ROOT::VecOps::", "ROOT::", "std::", "TMath::")
-CONSTANTS = {"M_PI": 3.141592653589793, "Pi": 3.141592653589793}
+ALIASES: Final[dict[str, str]] = {".size": "size", "length": "Length",
+                                  "XYZTVector": "PxPyPzEVector"}
+PREFIXES: Final = ("ROOT::VecOps::", "ROOT::Math::", "ROOT::", "std::", "TMath::")
+CONSTANTS: Final[dict[str, float]] = {"M_PI": 3.141592653589793, "Pi": 3.141592653589793}
+# Names hepflow once accepted, or other libraries use, that ROOT spells differently
+NOT_ROOT_NAMES: Final[dict[str, str]] = {"ArgSort": "Argsort", "argsort": "Argsort",
+                                         "StableArgSort": "StableArgsort", "len": "size",
+                                         "Concat": "Concatenate"}
 
 
 def resolve_function(name: str) -> str | None:
@@ -229,4 +328,5 @@ def resolve_function(name: str) -> str | None:
     return name if name in FUNCTIONS else None
 
 
-__all__ = ["CONSTANTS", "FUNCTIONS", "FunctionSpec", "SignatureError", "resolve_function"]
+__all__ = ["ALIASES", "CONSTANTS", "FUNCTIONS", "NOT_ROOT_NAMES", "PREFIXES", "VECTOR_METHODS",
+           "FunctionSpec", "SignatureError", "resolve_function"]

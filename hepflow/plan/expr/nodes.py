@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hepflow.plan.types import DType
+
 
 @dataclass(frozen=True, slots=True)
 class Node:
@@ -18,7 +20,10 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Literal(Node):
+    """A number, `true`/`false` or a string; `dtype` is the C++ type of a number."""
+
     value: int | float | bool | str
+    dtype: DType | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +53,21 @@ class Ternary(Node):
 
 @dataclass(frozen=True, slots=True)
 class Call(Node):
+    """`f(args)`, `obj.method(args)` (func ".method", obj first) or `f<T>(args)`."""
+
     func: str
     func_start: int
     func_end: int
     args: tuple[Node, ...]
+    template: DType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cast(Node):
+    """`(T)x`, `static_cast<T>(x)` or `T(x)`: a conversion to the C++ type `dtype`."""
+
+    dtype: DType
+    operand: Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,4 +84,5 @@ class Attribute(Node):
     attr: str
 
 
-__all__ = ["Attribute", "Binary", "Call", "Index", "Literal", "Name", "Node", "Ternary", "Unary"]
+__all__ = ["Attribute", "Binary", "Call", "Cast", "Index", "Literal", "Name", "Node", "Ternary",
+           "Unary"]

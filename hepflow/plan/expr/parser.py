@@ -9,23 +9,22 @@ grammar is rejected with the position of the offending text.
 from __future__ import annotations
 
 from hepflow.errors import ExpressionError
+from hepflow.plan.expr import cxxtypes
 from hepflow.plan.expr import nodes as n
 from hepflow.plan.expr.tokens import Token, tokenize
+from hepflow.plan.types import DType
 
-# Binary operators by C++ precedence, loosest first.
-_BINARY_LEVELS: tuple[tuple[str, ...], ...] = (
-    ("||",),
-    ("&&",),
-    ("|",),
-    ("^",),
-    ("&",),
-    ("==", "!="),
-    ("<", "<=", ">", ">="),
-    ("<<", ">>"),
-    ("+", "-"),
-    ("*", "/", "%"),
-)
+# Binary operators by C++ precedence; a larger number binds tighter.
+_PRECEDENCE: dict[str, int] = {
+    "||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
+    "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8, ">>": 8, "+": 9, "-": 9,
+    "*": 10, "/": 10, "%": 10,
+}
 _UNARY = ("-", "+", "!", "~")
+# Parentheses, brackets, calls and `?:` may nest this deep. Chains (`a + b + ...`,
+# `x && y && ...`, `- - - x`) do not count: they are parsed and checked in loops.
+MAX_NESTING = 100
+_TEMPLATES = ("static_cast", "RVec", "Construct")
 
 
 class _Parser:
@@ -33,6 +32,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.pos = 0
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -65,33 +65,84 @@ class _Parser:
         return node
 
     def ternary(self) -> n.Node:
-        cond = self.binary(0)
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"the expression nests more than {MAX_NESTING} levels deep "
+                             "(parentheses, calls, indices, ?:); split it into several "
+                             "Defines")
+        cond = self.binary(1)
         if self.tok.kind == "op" and self.tok.text == "?":
             question = self.advance()
             if_true = self.ternary()
             self.expect(":", question)
             if_false = self.ternary()
-            return n.Ternary(cond.start, if_false.end, cond, if_true, if_false)
+            cond = n.Ternary(cond.start, if_false.end, cond, if_true, if_false)
+        self.depth -= 1
         return cond
 
-    def binary(self, level: int) -> n.Node:
-        if level == len(_BINARY_LEVELS):
-            return self.unary()
-        left = self.binary(level + 1)
-        ops = _BINARY_LEVELS[level]
-        while self.tok.kind == "op" and self.tok.text in ops:
+    def binary(self, min_precedence: int) -> n.Node:
+        """Precedence climbing: one loop per level actually used, not one frame per level."""
+        left = self.unary()
+        while self.tok.kind == "op":
+            precedence = _PRECEDENCE.get(self.tok.text, 0)
+            if precedence < min_precedence:
+                break
             op = self.advance().text
-            right = self.binary(level + 1)
+            right = self.binary(precedence + 1)
             left = n.Binary(left.start, right.end, op, left, right)
         return left
 
     def unary(self) -> n.Node:
-        tok = self.tok
-        if tok.kind == "op" and tok.text in _UNARY:
-            self.advance()
-            operand = self.unary()
-            return n.Unary(tok.start, operand.end, tok.text, operand)
-        return self.postfix(self.primary())
+        """Prefix operators and C-style casts, read in a loop (500 of them are fine)."""
+        prefixes: list[tuple[Token, DType | None]] = []
+        while True:
+            tok = self.tok
+            if tok.kind == "op" and tok.text in _UNARY:
+                self.advance()
+                prefixes.append((tok, None))
+                continue
+            cast = self.c_style_cast()
+            if cast is None:
+                break
+            prefixes.append((tok, cast))
+        node = self.postfix(self.primary())
+        for tok, cast in reversed(prefixes):
+            node = n.Unary(tok.start, node.end, tok.text, node) if cast is None else \
+                n.Cast(tok.start, node.end, cast, node)
+        return node
+
+    def c_style_cast(self) -> DType | None:
+        """`(unsigned int)` and the like at the current token: consume it, give its type."""
+        if not (self.tok.kind == "op" and self.tok.text == "("):
+            return None
+        words: list[str] = []
+        k = self.pos + 1
+        while self.tokens[k].kind == "name" and cxxtypes.is_type_word(self.tokens[k].text):
+            words.append(self.tokens[k].text)
+            k += 1
+        close = self.tokens[k]
+        if not words or not (close.kind == "op" and close.text == ")"):
+            return None
+        dtype = cxxtypes.type_from_words(words)
+        if dtype is None:
+            raise ExpressionError(f"`{' '.join(words)}` is not a C++ type hepflow knows",
+                                  self.text, self.tok.start, close.end)
+        self.pos = k + 1
+        return dtype
+
+    def template_argument(self, name: Token) -> DType:
+        """`<T>` after static_cast, RVec or Construct."""
+        opener = self.advance()
+        words: list[str] = []
+        while self.tok.kind == "name":
+            words.append(self.advance().text)
+        close = self.expect(">", opener)
+        dtype = cxxtypes.type_from_words(words)
+        if dtype is None:
+            raise ExpressionError(f"`{' '.join(words) or 'nothing'}` is not a C++ type hepflow "
+                                  f"knows, in {name.text}<...>", self.text, opener.start,
+                                  close.end)
+        return dtype
 
     def postfix(self, node: n.Node) -> n.Node:
         while self.tok.kind == "op" and self.tok.text in ("[", "(", "."):
@@ -118,7 +169,8 @@ class _Parser:
                     raise self.error("only named functions can be called", tok)
         return node
 
-    def call(self, name: str, start: int, end: int, opener: Token) -> n.Node:
+    def call(self, name: str, start: int, end: int, opener: Token,
+             template: DType | None = None) -> n.Node:
         args: list[n.Node] = []
         if not (self.tok.kind == "op" and self.tok.text == ")"):
             while True:
@@ -128,16 +180,34 @@ class _Parser:
                     continue
                 break
         close = self.expect(")", opener)
-        return n.Call(start, close.end, name, start, end, tuple(args))
+        if name == "static_cast" or (template is None and cxxtypes.single_word_type(name)
+                                     not in (None, "PtEtaPhiMVector", "PxPyPzEVector")):
+            dtype = template if name == "static_cast" else cxxtypes.single_word_type(name)
+            if dtype is None:
+                raise ExpressionError("write static_cast<T>(x), with the type T in <...>",
+                                      self.text, start, close.end)
+            if len(args) != 1:
+                raise ExpressionError(f"a conversion to {name} takes one value, got {len(args)}",
+                                      self.text, start, close.end)
+            return n.Cast(start, close.end, dtype, args[0])
+        return n.Call(start, close.end, name, start, end, tuple(args), template)
 
     def primary(self) -> n.Node:
         tok = self.tok
         if tok.kind in ("num", "str"):
             self.advance()
             assert tok.value is not None
-            return n.Literal(tok.start, tok.end, tok.value)
+            return n.Literal(tok.start, tok.end, tok.value, tok.dtype)
         if tok.kind == "name":
             self.advance()
+            base = cxxtypes.strip_namespace(tok.text)
+            if base in _TEMPLATES and self.tok.kind == "op" and self.tok.text == "<":
+                template = self.template_argument(tok)
+                opener = self.tok
+                if not (opener.kind == "op" and opener.text == "("):
+                    raise self.error(f"expected '(' after {tok.text}<...>")
+                self.advance()
+                return self.call(base, tok.start, tok.end, opener, template)
             return n.Name(tok.start, tok.end, tok.text)
         if tok.kind == "op" and tok.text == "(":
             self.advance()

@@ -14,11 +14,11 @@ from typing import Any
 from hepflow.errors import ExpressionError
 from hepflow.plan.expr import nodes as n
 from hepflow.plan.expr.typed import Typed
-from hepflow.plan.types import scalar
+from hepflow.plan.types import DType, scalar
 
 NAME = "rdfsampleinfo_"
-_METHODS = {"GetD": "float", "GetI": "int", "Contains": "bool", "GetSampleId": "int",
-            "GetSampleName": "other"}
+_METHODS: dict[str, DType] = {"GetD": "float64", "GetI": "int64", "Contains": "bool",
+              "GetSampleId": "int64", "GetSampleName": "other"}
 
 
 def is_sampleinfo_call(node: n.Node) -> bool:
@@ -47,7 +47,7 @@ def check_call(node: n.Call, text: str, samples: Mapping[str, Mapping[str, Any]]
             raise ExpressionError(f"metadata key {key!r} is missing in sample(s) "
                                   f"{', '.join(missing)}", text, node.start, node.end)
     dtype = _METHODS[method]
-    return Typed("sampleinfo", scalar(dtype), value=(method, key))  # type: ignore[arg-type]
+    return Typed("sampleinfo", scalar(dtype), value=(method, key))
 
 
 def name_equals(node: n.Binary, text: str) -> Typed | None:

@@ -9,28 +9,45 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from hepflow.errors import ExpressionError
+from hepflow.plan.types import DType, IntDType, int_range
 
 
 @dataclass(frozen=True, slots=True)
 class Token:
     """One lexical token and where it stands in the source text."""
 
-    kind: str  # "num", "name", "op", "end"
+    kind: str  # "num", "name", "op", "str", "end"
     text: str
     start: int
     end: int
     value: int | float | bool | str | None = None
+    dtype: DType | None = None  # the C++ type of a number literal
 
 
+_INT_SUFFIX = r"(?:[uU](?:ll|LL|[lL])?|(?:ll|LL|[lL])[uU]?)?"
 _NUMBER = re.compile(
     r"""
-    (?P<hex>0[xX][0-9a-fA-F]+)(?P<hexsuf>[uUlL]*)
-    | (?P<float>(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)(?P<fsuf>[fFlL]?)
-    | (?P<int>\d+)(?P<isuf>[uUlL]*|[fF])
+    (?P<float>(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+)
+        (?P<fsuf>[fFlL]?)
+    | (?P<hex>0[xX][0-9a-fA-F]+)(?P<hexsuf>""" + _INT_SUFFIX + r""")
+    | (?P<int>[0-9]+)(?P<isuf>""" + _INT_SUFFIX + r""")
     """,
     re.VERBOSE,
 )
+# The C++ types an integer literal may take, in order ([lex.icon] table 8; `long`
+# and `long long` are both 64 bits here, so the list stops at two widths).
+_DECIMAL: dict[str, tuple[IntDType, ...]] = {
+    "": ("int32", "int64"), "u": ("uint32", "uint64"), "l": ("int64",), "ll": ("int64",),
+    "ul": ("uint64",), "ull": ("uint64",)}
+_NON_DECIMAL: dict[str, tuple[IntDType, ...]] = {
+    "": ("int32", "uint32", "int64", "uint64"), "u": ("uint32", "uint64"),
+    "l": ("int64", "uint64"), "ll": ("int64", "uint64"), "ul": ("uint64",),
+    "ull": ("uint64",)}
+_MAX_DIGITS = 64  # longer than any integer type's largest value, in any base
+_DIGITS = frozenset("0123456789")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*(?:::[A-Za-z_][A-Za-z_0-9]*)*")
 _OPERATORS = (
     "&&", "||", "==", "!=", "<=", ">=", "<<", ">>",
@@ -47,6 +64,9 @@ def tokenize(text: str) -> list[Token]:
     n = len(text)
     while pos < n:
         ch = text[pos]
+        if not ch.isascii():
+            raise ExpressionError(f"non-ASCII character {ch!r} (U+{ord(ch):04X}) in expression; "
+                                  "names and numbers are plain ASCII, as in C++", text, pos)
         if ch.isspace():
             pos += 1
             continue
@@ -54,7 +74,7 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(_string(text, pos))
             pos = tokens[-1].end
             continue
-        if ch.isdigit() or (ch == "." and pos + 1 < n and text[pos + 1].isdigit()):
+        if ch in _DIGITS or (ch == "." and pos + 1 < n and text[pos + 1] in _DIGITS):
             tokens.append(_number(text, pos))
             pos = tokens[-1].end
             continue
@@ -65,7 +85,7 @@ def tokenize(text: str) -> list[Token]:
             if word in _KEYWORDS:
                 tokens.append(Token("op", _KEYWORDS[word], pos, end))
             elif word in ("true", "false", "True", "False"):
-                tokens.append(Token("num", word, pos, end, word in ("true", "True")))
+                tokens.append(Token("num", word, pos, end, word in ("true", "True"), "bool"))
             else:
                 tokens.append(Token("name", word, pos, end))
             pos = end
@@ -104,20 +124,57 @@ def _number(text: str, pos: int) -> Token:
     if match is None:  # pragma: no cover - guarded by the caller
         raise ExpressionError("malformed number", text, pos)
     end = match.end()
-    if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+    if end < len(text) and (text[end].isalnum() or text[end] in "_."):
         stop = end
         while stop < len(text) and (text[stop].isalnum() or text[stop] in "_."):
             stop += 1
-        raise ExpressionError(f"malformed number {text[pos:stop]!r}", text, pos, stop)
-    value: int | float
+        raise ExpressionError(f"malformed number {text[pos:stop][:40]!r}", text, pos, stop)
+    literal = text[pos:end]
+    if match.group("float") is not None:
+        return _float(literal, match.group("float"), match.group("fsuf"), text, pos, end)
     if match.group("hex"):
-        value = int(match.group("hex"), 16)
-    elif match.group("float") is not None:
-        value = float(match.group("float"))
+        digits, base, suffix = match.group("hex")[2:], 16, match.group("hexsuf")
     else:
-        digits = match.group("int")
-        value = float(digits) if match.group("isuf") in ("f", "F") else int(digits)
-    return Token("num", text[pos:end], pos, end, value)
+        digits, suffix = match.group("int"), match.group("isuf")
+        base = 8 if len(digits) > 1 and digits[0] == "0" else 10
+        if base == 8 and not set(digits) <= set("01234567"):
+            raise ExpressionError(f"malformed number {literal!r}: a leading 0 makes an octal "
+                                  "literal, whose digits are 0-7", text, pos, end)
+    return _integer(literal, digits, base, suffix.lower(), text, pos, end)
+
+
+def _integer(literal: str, digits: str, base: int, suffix: str, text: str, pos: int,
+             end: int) -> Token:
+    """An integer literal with the first C++ type of its list that holds its value."""
+    suffix = ("u" if "u" in suffix else "") + suffix.replace("u", "")  # "lu" is "ul"
+    candidates = (_DECIMAL if base == 10 else _NON_DECIMAL)[suffix]
+    significant = digits.lstrip("0")
+    value = int(significant, base) if significant and len(significant) <= _MAX_DIGITS else \
+        0 if not significant else None
+    for dtype in candidates:
+        if value is not None and value <= int_range(dtype)[1]:
+            return Token("num", literal, pos, end, value, dtype)
+    shown = literal if len(literal) <= 30 else f"{literal[:12]}...{literal[-6:]}"
+    if value is not None and base == 10 and "u" not in suffix and value <= 2**64 - 1:
+        raise ExpressionError(f"integer literal {shown} is too large for `long`", text, pos, end,
+                              f"write {literal}u for an unsigned long, as in C++")
+    raise ExpressionError(f"integer literal {shown} is too large for any C++ integer type "
+                          "(at most 18446744073709551615)", text, pos, end)
+
+
+def _float(literal: str, number: str, suffix: str, text: str, pos: int, end: int) -> Token:
+    value = float(number)
+    if suffix in ("f", "F"):
+        with np.errstate(over="ignore"):
+            value = float(np.float32(value))
+        dtype: DType = "float32"
+    else:
+        dtype = "float64"
+    if value == float("inf"):
+        shown = literal if len(literal) <= 30 else f"{literal[:12]}...{literal[-6:]}"
+        raise ExpressionError(f"floating-point literal {shown} is too large for "
+                              f"{'float' if dtype == 'float32' else 'double'}", text, pos, end)
+    return Token("num", literal, pos, end, value, dtype)
 
 
 __all__ = ["Token", "tokenize"]
