@@ -200,7 +200,7 @@ def _value_spec(interp: Any) -> str | None:
 def _describe(interp: Any) -> str:
     """Why a branch with this interpretation is read by uproot, in words."""
     name = type(interp).__name__
-    reasons = {"AsStrings": "strings", "AsGroup": "a branch holding other branches",
+    reasons = {"AsStrings": "strings", "AsGrouped": "a branch holding other branches",
                "AsObjects": "objects that need their streamer",
                "AsStridedObjects": "objects that need their streamer"}
     return reasons.get(name, f"values uproot interprets as {name}")
@@ -391,7 +391,7 @@ def _assemble(name: str, layout: BranchLayout, baskets: range,
                     f"{values.itemsize * (layout.entries[i + 1] - layout.entries[i])}")
             pieces.append(data)
         out = values.decode(_join(pieces))[lo:hi]
-        return out if not values.dims else ak.from_numpy(out, regulararray=False)
+        return out if not values.dims else ak.from_numpy(out, regulararray=True)
     all_counts, content = _lists(name, layout, baskets, contents, values)
     if counter is not None:
         mismatch = np.flatnonzero(all_counts[lo:hi] != counter)

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.io import uproot_private
 from hepflow.io.basketbytes import spec_of
 from hepflow.io.baskets import LayoutTable
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
@@ -137,26 +138,31 @@ class _Columns:
     def take(self, at: np.ndarray, dtype: str) -> np.ndarray:
         width = np.dtype(dtype).itemsize
         picked = self.raw[at[:, None] + np.arange(width)]
-        return picked.view(dtype)[:, 0].astype(np.int64)
+        out: np.ndarray = picked.view(dtype)[:, 0].astype(np.int64)
+        return out
 
     def byte(self, at: np.ndarray) -> np.ndarray:
-        return self.raw[at].astype(np.int64)
+        out: np.ndarray = self.raw[at].astype(np.int64)
+        return out
 
     def counted_end(self, at: np.ndarray) -> np.ndarray:
         """End of objects written with a byte count at `at`."""
         count = self.take(at, ">u4")
         _require(count & _BYTECOUNT, "an object without a byte count")
-        return at + 4 + (count & ~_BYTECOUNT)
+        end: np.ndarray = at + 4 + (count & ~_BYTECOUNT)
+        return end
 
     def tobject_end(self, at: np.ndarray) -> np.ndarray:
         _require(self.take(at, ">u2") & _VERSION_BYTECOUNT == 0, "a TObject with a byte count")
         referenced = (self.take(at + 6, ">u4") & _IS_REFERENCED) != 0
-        return at + 10 + 2 * referenced
+        end: np.ndarray = at + 10 + 2 * referenced
+        return end
 
     def string_end(self, at: np.ndarray) -> np.ndarray:
         size = self.byte(at)
         _require(size != 255, "a name or title longer than 254 characters")
-        return at + 1 + size
+        end: np.ndarray = at + 1 + size
+        return end
 
     def strings(self, at: np.ndarray) -> list[str]:
         ends = self.string_end(at)
@@ -354,7 +360,8 @@ def _ranges(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _gather(raw: np.ndarray, at: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The bytes of the ranges [at, at + lengths), concatenated."""
     owner, k = _ranges(lengths)
-    return raw[at[owner] + k]
+    out: np.ndarray = raw[at[owner] + k]
+    return out
 
 
 def _common_starts(owner: np.ndarray, bounds: np.ndarray, n: np.ndarray,
@@ -377,13 +384,13 @@ def read_tree_meta(file: Any, tree: str) -> TreeMeta:
     Bytes this reader cannot make sense of raise `Unsupported` too: uproot then
     gets its turn, and names the problem if the file is really damaged.
     """
-    key = file.root_directory.key(tree)
-    if key.fClassName != "TTree":
-        raise Unsupported(f"{tree} is a {key.fClassName}")
-    chunk, cursor = key.get_uncompressed_chunk_cursor()
+    classname = uproot_private.key_class(file, tree)
+    if classname != "TTree":
+        raise Unsupported(f"{tree} is a {classname}")
+    data, displacement = uproot_private.key_payload(file, tree)
     try:
         with _collector_paused():
-            return _parse_tree(chunk, cursor, key.data_uncompressed_bytes)
+            return _parse_tree(data, displacement)
     except (struct.error, IndexError, ValueError, UnicodeDecodeError) as exc:
         raise Unsupported(f"unexpected bytes in the TTree ({type(exc).__name__}: {exc})") \
             from exc
@@ -407,9 +414,8 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse_tree(chunk: Any, cursor: Any, size: int) -> TreeMeta:
-    offset = cursor.index - chunk.start
-    cols = _Columns(bytes(chunk.raw_data[offset:offset + size]), cursor.displacement())
+def _parse_tree(data: bytes, displacement: int) -> TreeMeta:
+    cols = _Columns(data, displacement)
     version, _ = cols.version_and_end(0)
     if version not in (19, 20):
         raise Unsupported(f"TTree version {version}")
