@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,9 @@ from hepflow.dataset import scan
 from hepflow.io import reader
 from hepflow.io.baskets import LayoutTable, layouts_of
 from hepflow.io.treemeta import Unsupported, read_tree_meta
+
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
 def _uproot_meta(path: str, tree: str = "Events") -> scan.TreeMeta:
@@ -27,6 +31,7 @@ def _same(got: scan.TreeMeta, want: scan.TreeMeta) -> None:
     assert list(got.layouts) == list(want.layouts)
     for name in want.layouts:
         assert got.layouts[name] == want.layouts[name], name
+    assert got.layouts.skipped == want.layouts.skipped
 
 
 @pytest.mark.parametrize("compression,branches,basket_entries", [
@@ -79,35 +84,44 @@ def test_every_numeric_leaf_type_and_empty_collections(tmp_path):
     assert got.layouts["Jet_ok"].kind == "jagged" and got.branches["nJet"].kind == "scalar"
 
 
-def test_unsupported_trees_fall_back_to_uproot(tmp_path):
+def test_fixed_size_arrays_and_strings_have_layouts_or_reasons(tmp_path):
     path = str(tmp_path / "fixed.root")
     with uproot.recreate(path) as f:
         f.mktree("Events", {"x": (np.float32, (3,)), "y": np.int32})
         f["Events"].extend({"x": np.arange(30, dtype=np.float32).reshape(10, 3),
                             "y": np.arange(10, dtype=np.int32)})
-    with uproot.reading.ReadOnlyFile(path) as f, pytest.raises(Unsupported, match="fixed-size"):
-        read_tree_meta(f, "Events")
-    info = scan.inspect_file(path, "Events")
-    want = _uproot_meta(path)
-    assert info.num_entries == 10 and info.branches == want.branches
-    assert set(info.layouts) == {"y"}  # x needs uproot's general reader
+    with uproot.reading.ReadOnlyFile(path) as f:
+        got = read_tree_meta(f, "Events")
+    _same(got, _uproot_meta(path))
+    assert set(got.layouts) == {"x", "y"} and got.layouts.read_path == "baskets"
+    assert got.layouts["x"].dtype == ">f4[3]"
+
+
+def test_branch_elements_fall_back_to_uproot_for_metadata(tmp_path):
+    path = REALDATA / "uproot-demo-double32.root"
+    if not path.exists():
+        pytest.skip(f"{REALDATA} (ROOT-written test files) is not there")
+    with uproot.reading.ReadOnlyFile(str(path)) as f, \
+            pytest.raises(Unsupported, match="branch class other than TBranch"):
+        read_tree_meta(f, "T")
+    info = scan.inspect_file(str(path), "T")
+    assert len(info.layouts) == 25 and info.layouts.skipped == {
+        "d": "a branch holding other branches"}
 
 
 def test_damaged_tree_bytes_are_unsupported_not_misread(tmp_path, monkeypatch):
     from hepflow.samples import make_sample
 
     (path,) = make_sample(tmp_path, events=500, files=1, seed=1, branches=130)
+    from hepflow.io import uproot_private
+
     with uproot.reading.ReadOnlyFile(str(path)) as f:
-        key = f.root_directory.key("Events")
-        chunk, cursor = key.get_uncompressed_chunk_cursor()
-        offset = cursor.index - chunk.start
-        data = bytearray(chunk.raw_data[offset:offset + key.data_uncompressed_bytes])
-        middle = len(data) // 2  # inside the branch list: byte counts and tags become garbage
-        data[middle:middle + 400] = b"\xff" * 400
-        damaged = uproot.source.chunk.Chunk.wrap(chunk.source, bytes(data))
-        monkeypatch.setattr(type(key), "get_uncompressed_chunk_cursor",
-                            lambda self: (damaged, uproot.source.cursor.Cursor(
-                                0, origin=cursor.origin - cursor.index)))
+        data, displacement = uproot_private.key_payload(f, "Events")
+        damaged = bytearray(data)
+        middle = len(damaged) // 2  # inside the branch list: byte counts and tags become garbage
+        damaged[middle:middle + 400] = b"\xff" * 400
+        monkeypatch.setattr(uproot_private, "key_payload",
+                            lambda file, name: (bytes(damaged), displacement))
         with pytest.raises(Unsupported):
             read_tree_meta(f, "Events")
 

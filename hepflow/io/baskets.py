@@ -4,24 +4,24 @@ Opening a NanoAOD file and deserialising its TTree costs about 0.3 ms per
 branch (0.44 s for 1,432 branches) while a chunk reads a handful of them.
 Preprocessing therefore records, once per file, where every basket of every
 branch lies (`BranchLayout`); a chunk task then issues one vector read for
-exactly the baskets it needs, decompresses them with uproot's own
-`uproot.compression.decompress`, and interprets them with numpy.
+exactly the baskets it needs, checks and decompresses them
+(`hepflow.io.basketbytes`) and interprets them with numpy.
 
-This is the one module that goes below uproot's public TTree API (TKey and
-TBasket headers). Only what NanoAOD uses is handled here — flat numeric and
-boolean branches and counter-sized arrays without per-entry headers; any
-other branch (or a basket embedded in the TTree) has no layout and is read
-through uproot as before. tests/test_baskets.py pins the output against
-uproot's `arrays()` bit for bit.
+Handled here: numeric and boolean branches, scalar or with fixed dimensions
+(``x[3]/F``), counter-sized arrays (``x[n]/F``), ``std::vector`` of numbers in
+split objects, ``Double32_t``/``Float16_t``, and baskets embedded in the TTree
+key. Any other branch has no layout (`LayoutTable.skipped` says why) and is
+read through uproot. tests/test_baskets.py and tests/test_realfiles_ttree.py
+pin the output against uproot's `arrays()` bit for bit.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
-import queue
-import struct
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,19 +30,36 @@ import awkward as ak
 import numpy as np
 import uproot
 
-_KEY = struct.Struct(">ihiIhh")  # fNbytes, key version, fObjlen, fDatime, fKeylen, fCycle
-_BASKET = struct.Struct(">Hiiii")  # fVersion, fBufferSize, fNevBufSize, fNevBuf, fLast
+from hepflow.io import uproot_private
+from hepflow.io.basketbytes import (
+    VECTOR_HEADER,
+    Damaged,
+    Decoder,
+    basket_contents,
+    decoder,
+    spec_of,
+    truncated_spec,
+)
+
+#: Version of `LayoutTable.to_json`; an entry written by another version is not read.
+LAYOUT_FORMAT = 2
+_BYTECOUNT = 0x40000000
 
 
 @dataclass(frozen=True, slots=True)
 class BranchLayout:
-    """Where a branch's baskets lie and how to interpret them."""
+    """Where a branch's baskets lie and how to interpret them.
 
-    kind: str  # "flat" or "jagged"
-    dtype: str  # on-disk numpy dtype, e.g. ">f4"
+    A negative seek is a basket embedded in the TTree key: it starts ``-seek``
+    bytes into the TTree's uncompressed payload.
+    """
+
+    kind: str  # "flat", "jagged" (sized by a counter branch) or "vector" (std::vector)
+    dtype: str  # value type, see `hepflow.io.basketbytes.decoder`, e.g. ">f4" or ">f4->f8[3]"
     seeks: tuple[int, ...]
     nbytes: tuple[int, ...]
     entries: tuple[int, ...]  # basket entry boundaries: len(seeks) + 1 values
+    counter: str = ""  # the branch holding each entry's size, for "jagged"
 
     def baskets_for(self, start: int, stop: int) -> range:
         """Indices of the baskets holding entries [start, stop)."""
@@ -62,29 +79,53 @@ class LayoutTable(Mapping[str, BranchLayout]):
     lists of names cost almost nothing, and a `BranchLayout` is built only for
     the branches a plan reads. Row i of the array is
     ``[n, seeks (n), sizes (n), entry boundaries (n + 1)]``.
+
+    `skipped` names every branch of the tree that has no layout, with the
+    reason, so a run can say which columns (and so which files) go the slow
+    way through uproot: see `read_path`.
     """
 
-    __slots__ = ("_built", "_dtypes", "_index", "_kinds", "_names", "_numbers", "_starts")
+    __slots__ = ("_built", "_counters", "_dtypes", "_index", "_kinds", "_names", "_numbers",
+                 "_starts", "skipped")
 
     def __init__(self, names: Sequence[str] = (), kinds: Sequence[str] = (),
-                 dtypes: Sequence[str] = (), numbers: Any = None, starts: Any = None) -> None:
+                 dtypes: Sequence[str] = (), numbers: Any = None, starts: Any = None,
+                 counters: Sequence[str] | None = None,
+                 skipped: Mapping[str, str] | None = None) -> None:
         self._names = list(names)
         self._kinds = list(kinds)
         self._dtypes = list(dtypes)
+        self._counters = list(counters) if counters is not None else [""] * len(self._names)
         self._numbers = np.asarray([] if numbers is None else numbers, dtype=np.int64)
         self._starts = np.asarray([0] if starts is None else starts, dtype=np.int64)
+        self.skipped: dict[str, str] = dict(skipped or {})
         self._index: dict[str, int] | None = None
         self._built: dict[str, BranchLayout] = {}
 
     @classmethod
-    def of(cls, layouts: Mapping[str, BranchLayout]) -> LayoutTable:
+    def of(cls, layouts: Mapping[str, BranchLayout],
+           skipped: Mapping[str, str] | None = None) -> LayoutTable:
         values = list(layouts.values())
         rows = [(len(v.seeks), *v.seeks, *v.nbytes, *v.entries) for v in values]
         starts = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(r) for r in rows], out=starts[1:])
         numbers = np.fromiter(itertools.chain.from_iterable(rows), np.int64, int(starts[-1]))
         return cls(list(layouts), [v.kind for v in values], [v.dtype for v in values], numbers,
-                   starts)
+                   starts, [v.counter for v in values], skipped)
+
+    @property
+    def read_path(self) -> str:
+        """``baskets`` if every branch has a layout, ``uproot`` if none has, else ``mixed``."""
+        if not self.skipped:
+            return "baskets"
+        return "mixed" if self._names else "uproot"
+
+    def fallback_reasons(self) -> dict[str, list[str]]:
+        """Why branches go through uproot: each distinct reason with the branches it covers."""
+        out: dict[str, list[str]] = {}
+        for name, why in self.skipped.items():
+            out.setdefault(why, []).append(name)
+        return out
 
     def _position(self) -> dict[str, int]:
         if self._index is None:
@@ -98,7 +139,8 @@ class LayoutTable(Mapping[str, BranchLayout]):
             row = self._numbers[self._starts[i]:self._starts[i + 1]].tolist()
             n = row[0]
             found = BranchLayout(self._kinds[i], self._dtypes[i], tuple(row[1:1 + n]),
-                                 tuple(row[1 + n:1 + 2 * n]), tuple(row[1 + 2 * n:]))
+                                 tuple(row[1 + n:1 + 2 * n]), tuple(row[1 + 2 * n:]),
+                                 self._counters[i])
             self._built[name] = found
         return found
 
@@ -113,17 +155,22 @@ class LayoutTable(Mapping[str, BranchLayout]):
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form; the integers travel as base64 of little-endian int64."""
-        return {"names": self._names, "kinds": self._kinds, "dtypes": self._dtypes,
-                "numbers": _pack(self._numbers), "starts": _pack(self._starts)}
+        return {"format": LAYOUT_FORMAT, "names": self._names, "kinds": self._kinds,
+                "dtypes": self._dtypes, "counters": self._counters,
+                "numbers": _pack(self._numbers), "starts": _pack(self._starts),
+                "skipped": self.skipped}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LayoutTable:
+        """The table `to_json` wrote; KeyError for another format (a cache entry to redo)."""
+        if data.get("format") != LAYOUT_FORMAT:
+            raise KeyError(f"basket layouts of format {data.get('format')}, not {LAYOUT_FORMAT}")
         return cls(data["names"], data["kinds"], data["dtypes"], _unpack(data["numbers"]),
-                   _unpack(data["starts"]))
+                   _unpack(data["starts"]), data["counters"], data["skipped"])
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (LayoutTable, (self._names, self._kinds, self._dtypes, self._numbers,
-                              self._starts))
+                              self._starts, self._counters, self.skipped))
 
 
 def _pack(values: np.ndarray) -> str:
@@ -134,38 +181,100 @@ def _unpack(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<i8").astype(np.int64)
 
 
-def layout_of(branch: Any) -> BranchLayout | None:
-    """The layout of one uproot TBranch, or None if it needs uproot's general reader."""
+def _value_spec(interp: Any) -> str | None:
+    """The `decoder` text of a numeric uproot interpretation, or None for anything else."""
+    numerical = uproot.interpretation.numerical
+    if isinstance(interp, (numerical.AsDouble32, numerical.AsFloat16)):
+        kind = "d32" if isinstance(interp, numerical.AsDouble32) else "f16"
+        return truncated_spec(kind, float(interp.low), float(interp.high), int(interp.num_bits),
+                              tuple(interp.to_dims))
+    if type(interp) is numerical.AsDtype:
+        stored = interp.from_dtype
+        to = interp.to_dtype
+        if stored.fields is not None or to.fields is not None or stored.shape != to.shape:
+            return None
+        return spec_of(stored.base.str, to.base.str, tuple(stored.shape))
+    return None
+
+
+def _describe(interp: Any) -> str:
+    """Why a branch with this interpretation is read by uproot, in words."""
+    name = type(interp).__name__
+    reasons = {"AsStrings": "strings", "AsGrouped": "a branch holding other branches",
+               "AsObjects": "objects that need their streamer",
+               "AsStridedObjects": "objects that need their streamer"}
+    return reasons.get(name, f"values uproot interprets as {name}")
+
+
+def layout_of(branch: Any, tree: Any = None, counter: str = "",
+              ) -> tuple[BranchLayout | None, str]:
+    """(layout, "") of one uproot TBranch, or (None, why it needs uproot's general reader).
+
+    `tree` (the branch's TTree) is needed for baskets embedded in the TTree key,
+    `counter` is the key of the branch holding each entry's size.
+    """
     interp = branch.interpretation
-    if getattr(branch, "embedded_baskets", None):
-        return None
-    numerical = uproot.interpretation.numerical.AsDtype
-    if isinstance(interp, numerical) and not interp.inner_shape:
-        kind, dtype = "flat", interp.from_dtype
-    elif isinstance(interp, uproot.interpretation.jagged.AsJagged) and \
-            isinstance(interp.content, numerical) and not interp.content.inner_shape and \
-            interp.header_bytes == 0:
-        kind, dtype = "jagged", interp.content.from_dtype
+    jagged = uproot.interpretation.jagged.AsJagged
+    if isinstance(interp, jagged):
+        spec = _value_spec(interp.content)
+        kind = {0: "jagged", VECTOR_HEADER: "vector"}.get(int(interp.header_bytes), "")
+        if spec is None or not kind:
+            return None, f"lists of {_describe(interp.content)}" if spec is None else \
+                f"lists with {interp.header_bytes}-byte entry headers"
     else:
-        return None
-    n = branch.num_baskets
-    entries = [int(branch.basket_entry_start_stop(i)[0]) for i in range(n)]
-    entries.append(int(branch.num_entries))
-    seeks = tuple(int(x) for x in branch.member("fBasketSeek")[:n])
-    nbytes = tuple(int(x) for x in branch.member("fBasketBytes")[:n])
+        spec = _value_spec(interp)
+        kind = "flat"
+        if spec is None:
+            return None, _describe(interp)
+    free = int(branch.member("fWriteBasket"))
+    entries = [int(x) for x in branch.member("fBasketEntry")[:free]]
+    seeks = [int(x) for x in branch.member("fBasketSeek")[:free]]
+    nbytes = [int(x) for x in branch.member("fBasketBytes")[:free]]
     if any(s <= 0 for s in seeks):
-        return None
-    return BranchLayout(kind, np.dtype(dtype).str, seeks, nbytes, tuple(entries))
+        return None, "baskets without a position in the file"
+    for basket in branch.embedded_baskets or ():
+        if tree is None:
+            return None, "baskets embedded in the TTree"
+        entries.append(int(branch.member("fBasketEntry")[len(seeks)]))
+        seeks.append(-uproot_private.model_position(basket, tree))
+        keylen = int(basket.member("fKeylen"))
+        offsets = 0 if basket.byte_offsets is None else 4 * (basket.num_entries + 1)
+        nbytes.append(2 * keylen + offsets + int(basket.border))
+    entries.append(int(branch.num_entries))
+    return BranchLayout(kind, spec, tuple(seeks), tuple(nbytes), tuple(entries),
+                        counter if kind == "jagged" else ""), ""
 
 
 def layouts_of(ttree: Any) -> LayoutTable:
-    """Layouts of every branch this module can read; others are simply absent."""
+    """Layouts of every branch this module can read; the others listed with the reason."""
+    by_leaf: dict[int, str] = {}
+    items = list(ttree.iteritems(recursive=True))
+    for name, branch in items:
+        leaves = branch.member("fLeaves")
+        if len(leaves) == 1:
+            by_leaf[id(leaves[0])] = name
     out: dict[str, BranchLayout] = {}
-    for name, branch in ttree.iteritems(recursive=True):
-        layout = layout_of(branch)
-        if layout is not None:
+    skipped: dict[str, str] = {}
+    for name, branch in items:
+        leaves = branch.member("fLeaves")
+        count = leaves[0].member("fLeafCount") if len(leaves) == 1 else None
+        layout, why = layout_of(branch, ttree, by_leaf.get(id(count), "") if count else "")
+        if layout is None:
+            skipped[name] = why
+        else:
             out[name] = layout
-    return LayoutTable.of(out)
+    for name, layout in list(out.items()):  # a counter must itself be readable as integers
+        if layout.counter and not _is_counter(out.get(layout.counter)):
+            out[name] = BranchLayout(layout.kind, layout.dtype, layout.seeks, layout.nbytes,
+                                     layout.entries, "")
+    return LayoutTable.of(out, skipped)
+
+
+def _is_counter(layout: BranchLayout | None) -> bool:
+    if layout is None or layout.kind != "flat":
+        return False
+    found = decoder(layout.dtype)
+    return not found.dims and np.dtype(found.to).kind in "iu"
 
 
 @dataclass
@@ -175,81 +284,181 @@ class BasketTiming:
     bytes_read: int = 0
 
 
-def _basket_payload(raw: np.ndarray, source: Any, timing: BasketTiming,
-                    ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(data bytes, per-entry byte offsets or None) of one basket's raw key + payload."""
-    buf = raw.tobytes() if not isinstance(raw, (bytes, bytearray)) else raw
-    nbytes, _, objlen, _, keylen, _ = _KEY.unpack_from(buf, 0)
-    _, _, _, nevbuf, last = _BASKET.unpack_from(buf, keylen - _BASKET.size - 1)
-    start = time.perf_counter()
-    compressed = nbytes - keylen
-    if compressed != objlen:
-        chunk = uproot.source.chunk.Chunk.wrap(source, buf)
-        out = uproot.compression.decompress(chunk, uproot.source.cursor.Cursor(keylen), {},
-                                            compressed, objlen)
-        payload = np.frombuffer(out.raw_data, dtype=np.uint8)
-    else:
-        payload = np.frombuffer(buf, dtype=np.uint8, count=objlen, offset=keylen)
-    timing.decompress_seconds += time.perf_counter() - start
-    border = last - keylen
-    if border == objlen:
-        return payload, None
-    raw_offsets = payload[border:].view(">i4")
-    offsets = raw_offsets[1:nevbuf + 2].astype(np.int64) - keylen
-    offsets[-1] = border
-    return payload[:border], offsets
+class BasketError(Damaged):
+    """A damaged basket, with the branch, basket and entries it holds."""
+
+    def __init__(self, branch: str, basket: int, first: int, last: int, what: str) -> None:
+        self.branch, self.basket, self.first, self.last, self.what = \
+            branch, basket, first, last, what
+        super().__init__(f"branch {branch!r}, basket {basket} (entries {first}-{last}) is "
+                         f"damaged: {what}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (BasketError, (self.branch, self.basket, self.first, self.last, self.what))
+
+
+_payload_lock = threading.Lock()
+_payloads: OrderedDict[tuple[str, str, int, str], bytes] = OrderedDict()
+_MAX_PAYLOADS = 2
+
+
+def _tree_payload(file: Any, tree: str) -> bytes:
+    """The TTree key's uncompressed bytes, where embedded baskets live; a few kept per process."""
+    key = (str(file.file_path), str(file.uuid), int(file.fEND), tree)
+    with _payload_lock:
+        if key in _payloads:
+            _payloads.move_to_end(key)
+            return _payloads[key]
+    data, _ = uproot_private.key_payload(file, tree)
+    with _payload_lock:
+        _payloads[key] = data
+        while len(_payloads) > _MAX_PAYLOADS:
+            _payloads.popitem(last=False)
+    return data
 
 
 def read_branches(file: Any, layouts: Mapping[str, BranchLayout], start: int, stop: int,
-                  timing: BasketTiming) -> dict[str, Any]:
-    """Entries [start, stop) of the given branches: numpy for flat, awkward for jagged."""
-    wanted: list[tuple[str, int]] = []
+                  timing: BasketTiming, names: Sequence[str] | None = None,
+                  tree: str = "") -> dict[str, Any]:
+    """Entries [start, stop) of branches `names` (default: all of `layouts`).
+
+    Flat branches come back as numpy arrays, the others as awkward arrays.
+    The counter branch of each counter-sized branch is read too (when
+    `layouts` has it) and every entry's size checked against it. A damaged
+    basket raises `BasketError`; `tree` names the TTree key holding embedded baskets.
+    """
+    wanted = list(layouts) if names is None else list(names)
+    counters = [layouts[n].counter for n in wanted
+                if layouts[n].counter and layouts[n].counter in layouts]
+    reading = list(dict.fromkeys([*counters, *wanted]))  # counters first: lists check them
+    keys: list[tuple[str, int]] = []
     ranges: list[tuple[int, int]] = []
-    for name, layout in layouts.items():
+    embedded: list[tuple[str, int]] = []
+    for name in reading:
+        layout = layouts[name]
         for i in layout.baskets_for(start, stop):
-            wanted.append((name, i))
-            ranges.append((layout.seeks[i], layout.seeks[i] + layout.nbytes[i]))
-    source = file.source
-    chunks = source.chunks(ranges, notifications=queue.Queue()) if ranges else []
-    raw_by_basket: dict[tuple[str, int], Any] = {}
-    for key, chunk, (lo, hi) in zip(wanted, chunks, ranges, strict=True):
-        raw_by_basket[key] = chunk.get(lo, hi, uproot.source.cursor.Cursor(lo), {})
-        timing.bytes_read += hi - lo
-    out: dict[str, Any] = {}
-    for name, layout in layouts.items():
+            if layout.seeks[i] < 0:
+                embedded.append((name, i))
+            else:
+                keys.append((name, i))
+                ranges.append((layout.seeks[i], layout.seeks[i] + layout.nbytes[i]))
+    raw: dict[tuple[str, int], np.ndarray] = dict(
+        zip(keys, uproot_private.read_ranges(file, ranges), strict=True))
+    timing.bytes_read += sum(hi - lo for lo, hi in ranges)
+    if embedded:
+        payload = np.frombuffer(_tree_payload(file, tree), dtype=np.uint8)
+        for name, i in embedded:
+            at = -layouts[name].seeks[i]
+            raw[(name, i)] = payload[at:at + layouts[name].nbytes[i]]
+    values: dict[str, Any] = {}
+    for name in reading:
+        layout = layouts[name]
         baskets = layout.baskets_for(start, stop)
-        payloads = [_basket_payload(raw_by_basket[(name, i)], source, timing) for i in baskets]
+        contents = []
         begin = time.perf_counter()
-        out[name] = _assemble(layout, baskets, payloads, start, stop)
+        for i in baskets:
+            try:
+                contents.append(basket_contents(raw[(name, i)], layout.nbytes[i],
+                                                layout.entries[i + 1] - layout.entries[i],
+                                                layout.seeks[i] < 0))
+            except Damaged as exc:
+                raise BasketError(name, i, layout.entries[i], layout.entries[i + 1],
+                                  str(exc)) from exc
+        timing.decompress_seconds += time.perf_counter() - begin
+        begin = time.perf_counter()
+        counts = None
+        if layout.counter in values:
+            counts = values[layout.counter]
+        values[name] = _assemble(name, layout, baskets, contents, start, stop, counts)
         timing.interpret_seconds += time.perf_counter() - begin
-    return out
+    return {name: values[name] for name in wanted}
 
 
-def _assemble(layout: BranchLayout, baskets: range,
-              payloads: list[tuple[np.ndarray, np.ndarray | None]], start: int,
-              stop: int) -> Any:
-    dtype = np.dtype(layout.dtype)
-    native = dtype.newbyteorder("=")
+def _assemble(name: str, layout: BranchLayout, baskets: range,
+              contents: list[tuple[np.ndarray, np.ndarray | None]], start: int, stop: int,
+              counter: np.ndarray | None) -> Any:
+    """The values of entries [start, stop) from the checked contents of `baskets`."""
+    values = decoder(layout.dtype)
     first_entry = layout.entries[baskets.start] if len(baskets) else start
     lo, hi = start - first_entry, stop - first_entry
     if layout.kind == "flat":
-        if not payloads:
-            return np.zeros(0, dtype=native)
-        values = np.concatenate([np.frombuffer(data, dtype=dtype) for data, _ in payloads])
-        return values[lo:hi].astype(native)
-    contents = []
-    counts = []
-    for data, offsets in payloads:
-        contents.append(np.frombuffer(data, dtype=dtype))
-        if offsets is None:  # no entry offsets: every entry of this basket is empty
-            raise ValueError("jagged basket without entry offsets")
-        counts.append(np.diff(offsets) // dtype.itemsize)
-    all_counts = np.concatenate(counts) if counts else np.zeros(0, np.int64)
-    content = np.concatenate(contents) if contents else np.zeros(0, dtype=dtype)
+        pieces = []
+        for i, (data, _) in zip(baskets, contents, strict=True):
+            _expect(len(data) == values.itemsize * (layout.entries[i + 1] - layout.entries[i]),
+                    name, layout, i, f"its data is {len(data)} bytes where "
+                    f"{layout.entries[i + 1] - layout.entries[i]} entries of "
+                    f"{values.itemsize} bytes need "
+                    f"{values.itemsize * (layout.entries[i + 1] - layout.entries[i])}")
+            pieces.append(data)
+        out = values.decode(_join(pieces))[lo:hi]
+        return out if not values.dims else ak.from_numpy(out, regulararray=True)
+    all_counts, content = _lists(name, layout, baskets, contents, values)
+    if counter is not None:
+        mismatch = np.flatnonzero(all_counts[lo:hi] != counter)
+        if mismatch.size:
+            entry = start + int(mismatch[0])
+            raise BasketError(name, layout.baskets_for(entry, entry + 1).start, entry, entry + 1,
+                              f"entry {entry} holds {int(all_counts[lo + mismatch[0]])} values "
+                              f"where its counter branch {layout.counter!r} says "
+                              f"{int(counter[mismatch[0]])}")
     cumulative = np.concatenate([[0], np.cumsum(all_counts)])
-    piece = content[cumulative[lo]:cumulative[hi]].astype(native)
+    piece = values.decode(content[cumulative[lo] * values.itemsize:
+                                  cumulative[hi] * values.itemsize])
     return ak.unflatten(piece, all_counts[lo:hi])
 
 
-__all__ = ["BasketTiming", "BranchLayout", "LayoutTable", "layout_of", "layouts_of",
-           "read_branches"]
+def _lists(name: str, layout: BranchLayout, baskets: range,
+           contents: list[tuple[np.ndarray, np.ndarray | None]],
+           values: Decoder) -> tuple[np.ndarray, np.ndarray]:
+    """(values per entry, the values' bytes without entry headers) of variable-size entries."""
+    counts = []
+    datas = []
+    size = values.itemsize
+    header = VECTOR_HEADER if layout.kind == "vector" else 0
+    for i, (data, offsets) in zip(baskets, contents, strict=True):
+        if offsets is None:
+            _expect(len(data) == 0 and header == 0, name, layout, i,
+                    f"it has {len(data)} bytes of data but no entry offsets")
+            counts.append(np.zeros(layout.entries[i + 1] - layout.entries[i], np.int64))
+            continue
+        lengths = np.diff(offsets) - header
+        _expect(bool((lengths >= 0).all()) and not (lengths % size).any(), name, layout, i,
+                f"an entry's size is not a whole number of {size}-byte values"
+                + (" after its std::vector header" if header else ""))
+        if header:
+            data = _strip_vector_headers(name, layout, i, data, offsets, lengths // size)
+        counts.append(lengths // size)
+        datas.append(data)
+    return (np.concatenate(counts) if counts else np.zeros(0, np.int64)), _join(datas)
+
+
+def _strip_vector_headers(name: str, layout: BranchLayout, basket: int, data: np.ndarray,
+                          offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The data of std::vector entries without their headers, each header checked."""
+    starts = offsets[:-1]
+    if not len(starts):
+        return data[:0]
+    heads = data[starts[:, None] + np.arange(VECTOR_HEADER)]
+    bytecount = heads[:, :4].copy().view(">u4")[:, 0].astype(np.int64)
+    length = heads[:, 6:].copy().view(">u4")[:, 0].astype(np.int64)
+    expected = (np.diff(offsets) - 4) | _BYTECOUNT
+    _expect(bool((bytecount == expected).all() and (length == counts).all()), name, layout,
+            basket, "a std::vector entry header disagrees with the entry offsets")
+    keep = np.ones(len(data), dtype=bool)
+    keep[(starts[:, None] + np.arange(VECTOR_HEADER)).ravel()] = False
+    return data[keep]
+
+
+def _expect(ok: bool, name: str, layout: BranchLayout, basket: int, what: str) -> None:
+    if not ok:
+        raise BasketError(name, basket, layout.entries[basket], layout.entries[basket + 1], what)
+
+
+def _join(pieces: list[np.ndarray]) -> np.ndarray:
+    if not pieces:
+        return np.zeros(0, dtype=np.uint8)
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+__all__ = ["LAYOUT_FORMAT", "BasketError", "BasketTiming", "BranchLayout", "LayoutTable",
+           "layout_of", "layouts_of", "read_branches"]

@@ -8,6 +8,12 @@ Each replica is tried `retries + 1` times with exponential backoff before the
 next replica is tried. A replica whose file UUID differs from the one seen at
 preprocessing is refused: it is a different file under the same name. Every
 failure becomes a `ReadError` naming the file, the replica and the entry range.
+
+Chunks whose branches all have basket layouts are read straight from the
+baskets (`hepflow.io.baskets`); a chunk the basket reader finds damaged or
+cannot read is read once more through uproot before it counts as failed, so
+only a file that uproot cannot read either fails. `ReadStats.read_path` says
+which way each chunk went.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ import uproot
 from hepflow.dataset.chunks import Chunk
 from hepflow.errors import ReadError
 from hepflow.io import xrootd_env
-from hepflow.io.baskets import BasketTiming, BranchLayout, read_branches
+from hepflow.io.baskets import BasketError, BasketTiming, BranchLayout, read_branches
 from hepflow.io.policy import ReadOptions
+from hepflow.io.uproot_private import TimingExecutor
 
 _MAX_OPEN = 16
 _lock = threading.Lock()
@@ -53,6 +60,8 @@ class ReadStats:
     decompress_seconds: float = 0.0
     interpret_seconds: float = 0.0
     bytes_uncompressed: int = 0
+    read_path: str = "uproot"  # "baskets", "uproot", or "uproot-retry" after a basket failure
+    basket_failure: str = ""  # what the basket reader found, when it fell back to uproot
 
     @property
     def network_seconds(self) -> float:
@@ -60,26 +69,13 @@ class ReadStats:
                    - self.interpret_seconds)
 
 
-class _TimingExecutor(uproot.source.futures.TrivialExecutor):  # type: ignore[misc]
-    """uproot's inline executor, adding up the seconds spent in the tasks it runs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds = 0.0
-
-    def submit(self, task: Any, /, *args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return super().submit(task, *args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
-
-
 @dataclass
 class _Timing:
     open_seconds: float = 0.0
-    decompress: _TimingExecutor | None = None
-    interpret: _TimingExecutor | None = None
+    decompress: TimingExecutor | None = None
+    interpret: TimingExecutor | None = None
+    read_path: str = "uproot"
+    basket_failure: str = ""
 
 
 def _source_options(url: str, timeout: float | None) -> dict[str, Any]:
@@ -171,14 +167,15 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
     for url in chunk.urls:
         for attempt in range(options.retries + 1):
             attempts += 1
-            timing = _Timing(0.0, _TimingExecutor(), _TimingExecutor())
+            timing = _Timing(0.0, TimingExecutor(), TimingExecutor())
             try:
                 arrays, nbytes = _read(url, chunk, branches, options.timeout, timing, layout)
                 assert timing.decompress is not None and timing.interpret is not None
                 unpacked = sum(int(getattr(a, "nbytes", 0)) for a in arrays.values())
                 return arrays, ReadStats(nbytes, time.perf_counter() - start, url, attempts,
                                          timing.open_seconds, timing.decompress.seconds,
-                                         timing.interpret.seconds, unpacked)
+                                         timing.interpret.seconds, unpacked, timing.read_path,
+                                         timing.basket_failure)
             except _Refused as exc:
                 errors.append(exc)
                 forget(url, chunk.tree)
@@ -212,7 +209,11 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
             fast = False  # rewritten since preprocessing: read its metadata afresh
         if fast and layout is not None:
             timing.open_seconds = time.perf_counter() - opening
-            return _read_baskets(handle, layout[1], chunk, branches, timing, fail)
+            try:
+                return _read_baskets(handle, layout[1], chunk, branches, timing, fail)
+            except _BasketFailure as failure:
+                timing.read_path, timing.basket_failure = "uproot-retry", failure.reason
+                opening = time.perf_counter()
         handle, ttree = open_tree(url, chunk.tree, timeout)
         timing.open_seconds = time.perf_counter() - opening
     except ReadError:
@@ -234,32 +235,66 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
                               decompression_executor=timing.decompress,
                               interpretation_executor=timing.interpret)
     except Exception as exc:
-        raise fail(f"{type(exc).__name__}: {exc}") from exc
+        before_text = f"the basket reader found: {timing.basket_failure}; " \
+            if timing.basket_failure else ""
+        raise fail(f"{before_text}uproot cannot read it either: {_in_words(exc)}") from exc
     nbytes = int(getattr(source, "num_requested_bytes", 0) or 0) - before
     out: dict[str, Any] = {}
     for name, array in arrays.items():
         if len(array) != chunk.num_entries:
             raise fail(f"branch {name} gave {len(array)} entries")
+        broken = ak.validity_error(array) if array.ndim > 1 else ""
+        if broken:  # offsets that go backwards or past the data: never hand these on
+            raise fail(f"branch {name}: its entry offsets are inconsistent, the file is "
+                       f"damaged ({broken})")
         out[name] = np.asarray(ak.to_numpy(array)) if array.ndim == 1 else array
     return out, max(nbytes, 0)
+
+
+class _BasketFailure(Exception):
+    """The basket reader could not read the chunk; uproot gets one try before it fails."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _in_words(exc: BaseException) -> str:
+    """An uproot or numpy error about a damaged file, said as what is wrong with the file."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    if isinstance(exc, IndexError) or "out of bounds" in text:
+        return f"its data points outside its own buffer, the file is damaged ({text})"
+    if "wrong number of entries" in text or ("expected" in text and "obtained" in text):
+        return f"a basket holds a different number of entries than the branch says " \
+               f"({text})"
+    if "decompress" in text.lower() or "checksum" in text.lower():
+        return f"compressed data does not decompress, the file is damaged ({text})"
+    return text
 
 
 def _read_baskets(handle: Any, layouts: Mapping[str, BranchLayout], chunk: Chunk,
                   branches: Sequence[str], timing: _Timing,
                   fail: Any) -> tuple[dict[str, Any], int]:
-    """The fast path: the chunk's baskets straight from the file (see `hepflow.io.baskets`)."""
+    """The fast path: the chunk's baskets straight from the file (see `hepflow.io.baskets`).
+
+    A damaged basket, or bytes that cannot be fetched, raise `_BasketFailure`
+    so the caller reads the chunk through uproot once before calling it failed.
+    """
     basket_timing = BasketTiming()
     try:
-        arrays = read_branches(handle, {b: layouts[b] for b in branches}, chunk.entry_start,
-                               chunk.entry_stop, basket_timing)
+        arrays = read_branches(handle, layouts, chunk.entry_start, chunk.entry_stop,
+                               basket_timing, names=branches, tree=chunk.tree)
+    except BasketError as exc:
+        raise _BasketFailure(str(exc)) from exc
     except Exception as exc:
-        raise fail(f"{type(exc).__name__}: {exc}") from exc
+        raise _BasketFailure(f"{type(exc).__name__}: {exc}") from exc
     assert timing.decompress is not None and timing.interpret is not None
     timing.decompress.seconds += basket_timing.decompress_seconds
     timing.interpret.seconds += basket_timing.interpret_seconds
     for name, array in arrays.items():
         if len(array) != chunk.num_entries:
-            raise fail(f"branch {name} gave {len(array)} entries")
+            raise _BasketFailure(f"branch {name} gave {len(array)} entries")
+    timing.read_path = "baskets"
     return arrays, basket_timing.bytes_read
 
 

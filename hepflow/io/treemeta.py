@@ -8,12 +8,17 @@ exactly that from the TTree's (uncompressed) key payload, every field for all
 branches at once with numpy: 4.5 ms instead of 0.36 s for 1,500 branches.
 
 It understands what ROOT and uproot write for flat NanoAOD-style trees:
-TTree v19/v20 whose branches are plain TBranch v13 with one numeric or bool
-TLeaf, scalar or sized by a counter leaf, baskets in the same file and none
-embedded in the TTree. Anything else raises `Unsupported`, and the caller
-describes the file through uproot's full model instead, so an unusual file is
-slower to preprocess but never misread. tests/test_treemeta.py pins the output
-against uproot's own interpretation, basket tables and cluster offsets.
+TTree v19/v20 whose branches are plain TBranch (v12 or v13) with one TLeaf
+of a numeric or bool type, scalar, with fixed dimensions (``x[3]/F``) or sized
+by a counter leaf, baskets in the same file, free-standing or embedded in the
+TTree (the last basket of each branch, when the tree was written without
+flushing them: CMSSW's NanoAOD). A ``char*`` leaf (TLeafC) is typed but has
+no basket layout (uproot reads it). Anything else (TBranchElement, Double32_t
+leaves...) raises `Unsupported`, and the caller describes the file through
+uproot's full model instead (whose `layouts_of` covers those branches), so an
+unusual file is slower to preprocess but never misread.
+tests/test_treemeta.py pins the output against uproot's own interpretation,
+basket tables and cluster offsets.
 
 Object references follow ROOT's TBufferFile rules: an object written with a
 byte count can be skipped whole, and a class reference points at the place in
@@ -34,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.io import uproot_private
+from hepflow.io.basketbytes import spec_of
 from hepflow.io.baskets import LayoutTable
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
@@ -58,6 +65,7 @@ _LEAF_DTYPES = {
     ("TLeafF", False): ">f4", ("TLeafF", True): ">f4",
     ("TLeafD", False): ">f8", ("TLeafD", True): ">f8",
 }
+_STRING_LEAF = "TLeafC"
 _DIMS = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -77,13 +85,16 @@ class TreeMeta:
 
 
 @cache
-def _leaf_type(classname: str, unsigned: bool, counted: bool) -> tuple[str, ColumnType]:
-    """(on-disk numpy dtype, column type) of a leaf class; cached, as NanoAOD has few."""
+def _leaf_type(classname: str, unsigned: bool, counted: bool, dims: tuple[int, ...],
+               ) -> tuple[str, ColumnType]:
+    """(basket value type, column type) of a leaf class; cached, as NanoAOD has few."""
+    if classname == _STRING_LEAF:
+        return "", column_type("scalar", "other")
     dtype = _LEAF_DTYPES.get((classname, unsigned))
     if dtype is None:
         raise Unsupported(f"leaf class {classname}")
-    return np.dtype(dtype).str, column_type("jagged" if counted else "scalar",
-                                            dtype_kind(np.dtype(dtype)))
+    shaped = "jagged" if counted or dims else "scalar"
+    return spec_of(dtype, None, dims), column_type(shaped, dtype_kind(np.dtype(dtype)))
 
 
 _MAX_CLASS_NAME = 24  # longer class names (none a flat tree uses) make a file Unsupported
@@ -127,26 +138,31 @@ class _Columns:
     def take(self, at: np.ndarray, dtype: str) -> np.ndarray:
         width = np.dtype(dtype).itemsize
         picked = self.raw[at[:, None] + np.arange(width)]
-        return picked.view(dtype)[:, 0].astype(np.int64)
+        out: np.ndarray = picked.view(dtype)[:, 0].astype(np.int64)
+        return out
 
     def byte(self, at: np.ndarray) -> np.ndarray:
-        return self.raw[at].astype(np.int64)
+        out: np.ndarray = self.raw[at].astype(np.int64)
+        return out
 
     def counted_end(self, at: np.ndarray) -> np.ndarray:
         """End of objects written with a byte count at `at`."""
         count = self.take(at, ">u4")
         _require(count & _BYTECOUNT, "an object without a byte count")
-        return at + 4 + (count & ~_BYTECOUNT)
+        end: np.ndarray = at + 4 + (count & ~_BYTECOUNT)
+        return end
 
     def tobject_end(self, at: np.ndarray) -> np.ndarray:
         _require(self.take(at, ">u2") & _VERSION_BYTECOUNT == 0, "a TObject with a byte count")
         referenced = (self.take(at + 6, ">u4") & _IS_REFERENCED) != 0
-        return at + 10 + 2 * referenced
+        end: np.ndarray = at + 10 + 2 * referenced
+        return end
 
     def string_end(self, at: np.ndarray) -> np.ndarray:
         size = self.byte(at)
         _require(size != 255, "a name or title longer than 254 characters")
-        return at + 1 + size
+        end: np.ndarray = at + 1 + size
+        return end
 
     def strings(self, at: np.ndarray) -> list[str]:
         ends = self.string_end(at)
@@ -202,24 +218,34 @@ def _branch_list(cols: _Columns, pos: int, size: int) -> tuple[np.ndarray, np.nd
     return positions, ends
 
 
-def _leaves(cols: _Columns, first: np.ndarray) -> list[tuple[str, ColumnType]]:
-    """(on-disk dtype, column type) of each branch's only leaf, written at `first`."""
+def _leaves(cols: _Columns, first: np.ndarray,
+            ) -> tuple[list[tuple[str, ColumnType]], list[str], list[str]]:
+    """(value type, column type), leaf name and counter leaf name of each branch's only leaf."""
     classes, at = _classes(cols, first)
     _require(cols.take(at + 4, ">u2") == 1, "a TLeaf subclass version other than 1")
     _require(cols.take(at + 10, ">u2") == 2, "a TLeaf version other than 2")
     cols.counted_end(at)
     cols.counted_end(at + 6)
     fields = cols.counted_end(at + 12)
-    titles = cols.strings(cols.string_end(cols.tobject_end(at + 18)))
-    _require(cols.take(fields, ">i4") == 1, "a fixed-size array leaf")
+    names_at = cols.tobject_end(at + 18)
+    names = cols.strings(names_at)
+    titles = cols.strings(cols.string_end(names_at))
+    length = cols.take(fields, ">i4").tolist()
     unsigned = cols.byte(fields + 13) != 0
     counted = cols.take(fields + 14, ">u4") != 0
-    for title, has_counter in zip(titles, counted.tolist(), strict=True):
-        dims = _DIMS.findall(title) if "[" in title else ()
-        if len(dims) != int(has_counter) or any(d.isdigit() for d in dims):
-            raise Unsupported(f"fixed-size array leaf {title!r}")
-    return [_leaf_type(c, u, k) for c, u, k in
-            zip(classes, unsigned.tolist(), counted.tolist(), strict=True)]
+    types = []
+    counters = []
+    for classname, title, size, sign, has_counter in zip(
+            classes, titles, length, unsigned.tolist(), counted.tolist(), strict=True):
+        dims = _DIMS.findall(title) if "[" in title else []
+        counter = dims.pop(0) if has_counter and dims and not dims[0].isdigit() else ""
+        fixed = int(np.prod([int(d) for d in dims if d.isdigit()], dtype=np.int64))
+        if bool(counter) != has_counter or not all(d.isdigit() for d in dims) or \
+                (fixed != size and classname != _STRING_LEAF):  # TLeafC: fLen is the longest
+            raise Unsupported(f"a leaf {title!r} whose dimensions this reader does not know")
+        types.append(_leaf_type(classname, sign, has_counter, tuple(int(d) for d in dims)))
+        counters.append(counter)
+    return types, names, counters
 
 
 def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
@@ -228,11 +254,14 @@ def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
     positions, end = _branch_list(cols, pos, size)
     classes, s = _classes(cols, positions)
     _require(classes == "TBranch", "a branch class other than TBranch")
-    _require(cols.take(s + 4, ">u2") == 13, "a TBranch version other than 13")
+    version = cols.take(s + 4, ">u2")
+    _require((version == 12) | (version == 13), "a TBranch version other than 12 or 13")
     names = cols.strings(cols.tobject_end(s + 12))
     mid = cols.counted_end(cols.counted_end(s + 6))  # past TNamed and TAttFill
     n = cols.take(mid + 12, ">i4")  # fWriteBasket: baskets written
-    tail = cols.counted_end(mid + 24)  # past fIOFeatures
+    tail = mid + 24  # TBranch v13 has fIOFeatures here, v12 nothing
+    if (version == 13).any():
+        tail[version == 13] = cols.counted_end(tail[version == 13])
     max_baskets = cols.take(tail + 4, ">i4")
     entries = cols.take(tail + 12, ">i8")
     zip_bytes = cols.take(tail + 36, ">i8")
@@ -241,13 +270,15 @@ def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
     leaves_at = cols.counted_end(tail + 44)
     nleaves, first_leaf = cols.objarray(leaves_at)
     _require(nleaves == 1, "a branch with other than one leaf")
-    types = _leaves(cols, first_leaf)
+    types, leaf_names, counter_leaves = _leaves(cols, first_leaf)
     baskets_at = cols.counted_end(leaves_at)
     slots, first_basket = cols.objarray(baskets_at)
     arrays_at = cols.counted_end(baskets_at)
-    _require(arrays_at - first_basket == 4 * slots, "baskets embedded in the TTree")
-    _require(_gather(cols.raw, first_basket, 4 * slots) == 0, "baskets embedded in the TTree")
-    _require((n >= 0) & (n < max_baskets) & (entries == num_entries) & ((n > 0) | (entries == 0)),
+    embedded_at, embedded_size = _embedded(cols, first_basket, slots, arrays_at)
+    e = (embedded_size > 0).astype(np.int64)
+    total = n + e
+    _require((n >= 0) & (n < max_baskets) & (entries == num_entries) &
+             ((total > 0) | (entries == 0)),
              "a branch whose basket count or entries disagree with the tree")
     sizes_at = arrays_at + 1
     bounds_at = sizes_at + 1 + 4 * max_baskets
@@ -255,25 +286,69 @@ def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
     filename_at = seeks_at + 8 * max_baskets
     _require(cols.byte(filename_at) == 0, "baskets kept in another file")
     _require(filename_at + 1 <= end, "a branch overrunning its byte count")
-    _require(cols.take(bounds_at + 8 * n, ">i8") == entries, "baskets not holding every entry")
-    owner, k = _ranges(n)
-    seeks = cols.take(seeks_at[owner] + 8 * k, ">i8")
-    _require(seeks > 0, "a basket without a position")
+    _require((e == 1) | (cols.take(bounds_at + 8 * n, ">i8") == entries),
+             "baskets not holding every entry")
+    owner, k = _ranges(total)
+    free = k < n[owner]
+    where = np.where(free, seeks_at[owner] + 8 * k, 0)
+    seeks = np.where(free, cols.take(where, ">i8"), -embedded_at[owner])
+    _require(seeks != 0, "a basket without a position")
+    sizes = np.where(free, cols.take(np.where(free, sizes_at[owner] + 4 * k, 0), ">i4"),
+                     embedded_size[owner])
     bounds = cols.take(bounds_at[owner] + 8 * k, ">i8")
-    row_length = 3 * n + 2
+    row_length = 3 * total + 2
     row_start = np.cumsum(row_length) - row_length
     numbers = np.empty(int(row_length.sum()), dtype=np.int64)
-    numbers[row_start] = n
+    numbers[row_start] = total
     base = row_start[owner] + 1 + k
     numbers[base] = seeks
-    numbers[base + n[owner]] = cols.take(sizes_at[owner] + 4 * k, ">i4")
-    numbers[base + 2 * n[owner]] = bounds
-    numbers[row_start + 1 + 3 * n] = entries
-    layouts = LayoutTable(names, ["jagged" if t.kind == "jagged" else "flat" for _, t in types],
-                          [d for d, _ in types], numbers,
-                          np.append(row_start, numbers.size))
+    numbers[base + total[owner]] = sizes
+    numbers[base + 2 * total[owner]] = bounds
+    numbers[row_start + 1 + 3 * total] = entries
+    by_leaf = dict(zip(leaf_names, names, strict=True))
+    counters = [by_leaf.get(c, "") for c in counter_leaves]
+    layouts = LayoutTable(names, ["jagged" if c else "flat" for c in counter_leaves],
+                          [d for d, _ in types], numbers, np.append(row_start, numbers.size),
+                          counters)
+    strings = {name for name, (d, _) in zip(names, types, strict=True) if not d}
+    if strings:
+        layouts = LayoutTable.of({x: layouts[x] for x in names if x not in strings},
+                                 {x: "strings" for x in names if x in strings})
     return dict(zip(names, (t for _, t in types), strict=True)), layouts, \
-        _common_starts(owner, bounds, n, entries), int(zip_bytes.sum())
+        _common_starts(owner, bounds, total, entries), int(zip_bytes.sum())
+
+
+def _embedded(cols: _Columns, first: np.ndarray, slots: np.ndarray, end: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(start, length) of the basket each branch holds in the TTree itself, or (0, 0).
+
+    A branch's fBaskets array is all null pointers unless the tree was written
+    with baskets still in memory: then its last basket is a TBasket object in
+    the array (at most one is understood here).
+    """
+    at = np.zeros(len(first), dtype=np.int64)
+    size = np.zeros(len(first), dtype=np.int64)
+    plain = (end - first == 4 * slots)
+    if plain.all() and not _gather(cols.raw, first, 4 * slots).any():
+        return at, size
+    for i in range(len(first)):
+        pos, stop = int(first[i]), int(end[i])
+        while pos < stop:
+            count = _U32.unpack_from(cols.data, pos)[0]
+            if count == 0:
+                pos += 4
+                continue
+            if not count & _BYTECOUNT or size[i]:
+                raise Unsupported("more than one basket embedded in a branch")
+            object_end = pos + 4 + (count & ~_BYTECOUNT)
+            names, starts = _classes(cols, np.asarray([pos]))
+            if names[0] != "TBasket":
+                raise Unsupported(f"a {names[0]} in a branch's basket list")
+            at[i], size[i] = int(starts[0]), object_end - int(starts[0])
+            pos = object_end
+        if pos != stop:
+            raise Unsupported("a branch's basket list overrunning its byte count")
+    return at, size
 
 
 def _ranges(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -285,7 +360,8 @@ def _ranges(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _gather(raw: np.ndarray, at: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The bytes of the ranges [at, at + lengths), concatenated."""
     owner, k = _ranges(lengths)
-    return raw[at[owner] + k]
+    out: np.ndarray = raw[at[owner] + k]
+    return out
 
 
 def _common_starts(owner: np.ndarray, bounds: np.ndarray, n: np.ndarray,
@@ -308,13 +384,13 @@ def read_tree_meta(file: Any, tree: str) -> TreeMeta:
     Bytes this reader cannot make sense of raise `Unsupported` too: uproot then
     gets its turn, and names the problem if the file is really damaged.
     """
-    key = file.root_directory.key(tree)
-    if key.fClassName != "TTree":
-        raise Unsupported(f"{tree} is a {key.fClassName}")
-    chunk, cursor = key.get_uncompressed_chunk_cursor()
+    classname = uproot_private.key_class(file, tree)
+    if classname != "TTree":
+        raise Unsupported(f"{tree} is a {classname}")
+    data, displacement = uproot_private.key_payload(file, tree)
     try:
         with _collector_paused():
-            return _parse_tree(chunk, cursor, key.data_uncompressed_bytes)
+            return _parse_tree(data, displacement)
     except (struct.error, IndexError, ValueError, UnicodeDecodeError) as exc:
         raise Unsupported(f"unexpected bytes in the TTree ({type(exc).__name__}: {exc})") \
             from exc
@@ -338,9 +414,8 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse_tree(chunk: Any, cursor: Any, size: int) -> TreeMeta:
-    offset = cursor.index - chunk.start
-    cols = _Columns(bytes(chunk.raw_data[offset:offset + size]), cursor.displacement())
+def _parse_tree(data: bytes, displacement: int) -> TreeMeta:
+    cols = _Columns(data, displacement)
     version, _ = cols.version_and_end(0)
     if version not in (19, 20):
         raise Unsupported(f"TTree version {version}")

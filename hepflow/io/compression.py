@@ -1,0 +1,101 @@
+"""ROOT's compressed-block framing, undone with every size checked.
+
+A compressed ROOT object is a sequence of blocks, each with a 9-byte header:
+two letters naming the algorithm (``ZL`` zlib, ``XZ`` LZMA, ``L4`` LZ4, ``ZS``
+Zstandard), a method byte, then the block's compressed and uncompressed sizes
+as 3-byte little-endian integers; an LZ4 block starts with an 8-byte xxHash64
+of its compressed bytes. The blocks must exactly fill the compressed size the
+key declares and decompress to exactly the uncompressed size it declares:
+anything else is a damaged file, reported as `Damaged` rather than read as
+shorter, longer or shifted data.
+"""
+
+from __future__ import annotations
+
+import lzma
+import zlib
+from collections.abc import Callable
+
+import cramjam
+import numpy as np
+import xxhash
+
+_HEADER = 9
+_LZ4_CHECKSUM = 8
+
+
+class Damaged(ValueError):
+    """Bytes of a basket that cannot be what the file says they are."""
+
+
+def _zlib(data: bytes, size: int) -> bytes:
+    return zlib.decompress(data, bufsize=size)
+
+
+def _lzma(data: bytes, size: int) -> bytes:
+    return lzma.decompress(data)
+
+
+def _lz4(data: bytes, size: int) -> bytes:
+    return bytes(cramjam.lz4.decompress_block(data, output_len=size))
+
+
+def _zstd(data: bytes, size: int) -> bytes:
+    return bytes(cramjam.zstd.decompress(data, output_len=size))
+
+
+_ALGORITHMS: dict[bytes, tuple[str, Callable[[bytes, int], bytes]]] = {
+    b"ZL": ("zlib", _zlib), b"XZ": ("LZMA", _lzma), b"L4": ("LZ4", _lz4),
+    b"ZS": ("ZSTD", _zstd),
+}
+
+
+def decompress(data: bytes | memoryview, uncompressed: int) -> np.ndarray:
+    """The `uncompressed` bytes that ROOT's compressed blocks in `data` hold, as uint8."""
+    view = memoryview(data)
+    out = np.empty(uncompressed, dtype=np.uint8)
+    pos = filled = 0
+    while pos < len(view):
+        if len(view) - pos < _HEADER:
+            raise Damaged(f"{len(view) - pos} stray bytes after the last compressed block")
+        head = bytes(view[pos:pos + _HEADER])
+        found = _ALGORITHMS.get(head[:2])
+        if found is None:
+            raise Damaged(f"a compressed block starts with {head[:2]!r}, which names no "
+                          f"compression algorithm ROOT writes")
+        name, unpack = found
+        packed = head[3] | head[4] << 8 | head[5] << 16
+        size = head[6] | head[7] << 8 | head[8] << 16
+        body = pos + _HEADER
+        if body + packed > len(view):
+            raise Damaged(f"a {name} block claims {packed} compressed bytes but only "
+                          f"{len(view) - body} remain in the basket")
+        if filled + size > uncompressed:
+            raise Damaged(f"the compressed blocks hold more than the {uncompressed} bytes "
+                          f"the basket header declares")
+        block = bytes(view[body:body + packed])
+        if name == "LZ4":
+            if packed < _LZ4_CHECKSUM:
+                raise Damaged("an LZ4 block too short to hold its checksum")
+            expected = int.from_bytes(block[:_LZ4_CHECKSUM], "big")
+            block = block[_LZ4_CHECKSUM:]
+            if xxhash.xxh64(block).intdigest() != expected:
+                raise Damaged("an LZ4 block does not match its checksum")
+        try:
+            plain = unpack(block, size)
+        except Exception as exc:
+            raise Damaged(f"a {name} block does not decompress ({type(exc).__name__}: "
+                          f"{exc})") from exc
+        if len(plain) != size:
+            raise Damaged(f"a {name} block decompressed to {len(plain)} bytes, its header "
+                          f"says {size}")
+        out[filled:filled + size] = np.frombuffer(plain, dtype=np.uint8)
+        filled += size
+        pos = body + packed
+    if filled != uncompressed:
+        raise Damaged(f"the compressed blocks hold {filled} bytes, the basket header "
+                      f"declares {uncompressed}")
+    return out
+
+
+__all__ = ["Damaged", "decompress"]
