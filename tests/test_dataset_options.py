@@ -19,8 +19,12 @@ import yaml
 
 import hepflow
 from hepflow import Dataset
-from hepflow.testing import FAST_FAIL_CLIENT_SETTINGS, XRootDServer, client_settings, \
-    xrootd_available
+from hepflow.testing import (
+    FAST_FAIL_CLIENT_SETTINGS,
+    XRootDServer,
+    client_settings,
+    xrootd_available,
+)
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 DIMUON = REALDATA / "Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root"

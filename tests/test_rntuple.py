@@ -216,5 +216,5 @@ def test_mixed_ttree_and_rntuple_dataset(where: str, converted_ttree: str,
 
 
 def test_rntuple_key_found_by_class_and_missing_key_named(tmp_path: Path) -> None:
-    with pytest.raises(hepflow.ReadError, match="no TTree or RNTuple named 'Evnts'.*Events"):
+    with pytest.raises(hepflow.ReadError, match=r"no TTree or RNTuple named 'Evnts'.*Events"):
         hepflow.RDataFrame("Evnts", str(DIMUON), client="sync")
