@@ -218,3 +218,27 @@ def test_mixed_ttree_and_rntuple_dataset(where: str, converted_ttree: str,
 def test_rntuple_key_found_by_class_and_missing_key_named(tmp_path: Path) -> None:
     with pytest.raises(hepflow.ReadError, match=r"no TTree or RNTuple named 'Evnts'.*Events"):
         hepflow.RDataFrame("Evnts", str(DIMUON), client="sync")
+
+
+def test_unreadable_replica_fails_over_and_a_lost_file_is_named(tmp_path: Path) -> None:
+    from hepflow.io.reader import close_all
+
+    first, second = tmp_path / "a" / "dimuon.root", tmp_path / "b" / "dimuon.root"
+    for target in (first, second):
+        target.parent.mkdir()
+        target.write_bytes(DIMUON.read_bytes())
+    ds = Dataset((Sample("s", (FileSpec((str(first), str(second))),)),))
+    prepared = hepflow.preprocess(ds, chunk_entries=1)
+    want = hepflow.RDataFrame(prepared, client="sync").Sum("Muon_pt").GetValue()
+    first.unlink()
+    close_all()
+    fast = hepflow.Options(retries=1, backoff=0.0)
+    df = hepflow.RDataFrame(prepared, client="sync", options=fast)
+    total = df.Sum("Muon_pt")
+    assert total.GetValue() == want
+    assert total.run_info().complete
+    second.unlink()
+    close_all()
+    with pytest.raises(hepflow.ReadError, match=r"entries 0-1000 of .*dimuon\.root.*all 2 "
+                                                r"replicas failed"):
+        hepflow.RDataFrame(prepared, client="sync", options=fast).Sum("Muon_pt").GetValue()

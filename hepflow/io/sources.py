@@ -50,9 +50,7 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
     start = time.perf_counter()
     aliases = list(dict.fromkeys(p.alias for p in chunk.friends))
     main, wanted = split_friend_columns(branches, aliases)
-    arrays, stats = read_chunk(replace(chunk, friends=()), main, options,
-                               layout if layout is not None and not any(wanted.values())
-                               else None)
+    arrays, stats = read_chunk(replace(chunk, friends=()), main, options, layout)
     nbytes, attempts = stats.bytes_read, stats.attempts
     for alias, names in wanted.items():
         if not names:
