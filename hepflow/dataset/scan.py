@@ -1,5 +1,10 @@
 """Preprocessing: learn entries, cluster boundaries, branch types and UUID of every file.
 
+A file's tree may be a TTree or an RNTuple; which one is found from the class
+of its key (``ROOT::RNTuple``), so one dataset can mix both. An RNTuple is
+described by `hepflow.io.rntuple.describe` (cluster starts, RDataFrame column
+names and types, page bytes), a TTree by `read_tree_meta` or uproot's model.
+
 It runs as a Dask job on the cluster (one task per file), never as a serial
 loop over remote files on the client, and its results are cached on disk by
 file identity, so the second run over the same files starts at once.
@@ -63,7 +68,7 @@ def _meta_from_uproot(ttree: Any) -> TreeMeta:
 
 
 def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str = "") -> FileInfo:
-    """Open one file (trying replicas in turn) and describe it. Runs on a worker."""
+    """Open one file (trying replicas in turn) and describe its TTree or RNTuple. On a worker."""
     from hepflow.io.reader import open_file, open_tree
 
     errors = []
