@@ -20,7 +20,7 @@ of one cluster reads two; results are unaffected.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,10 +183,4 @@ def _read(url: str, chunk: Any, branches: Sequence[str],
     return arrays, max(nbytes, 0), open_seconds
 
 
-def column_types(ntuple: Any) -> Mapping[str, ColumnType]:
-    """The RDataFrame column names of an RNTuple and their planner types."""
-    return describe(ntuple).columns
-
-
-__all__ = ["CLASS_NAME", "SIZEOF", "NTupleMeta", "column_types", "describe", "read_chunk",
-           "read_columns"]
+__all__ = ["CLASS_NAME", "SIZEOF", "NTupleMeta", "describe", "read_chunk", "read_columns"]
