@@ -204,6 +204,14 @@ def test_fsspec_urls_read_like_local_files(files: list[str]) -> None:
     with pytest.raises(hepflow.PlanError, match="no files match"):
         hepflow.RDataFrame("Events", "simplecache::file:///nonexistent/dir/*.root",
                            client="sync")
+    # a replica that is not there is failed over to the next, through the same fsspec path
+    ds = Dataset((hepflow.Sample("s", (hepflow.FileSpec(
+        ("simplecache::file:///nonexistent/dir/sample_000.root", cached)),)),))
+    over = hepflow.RDataFrame(ds, client="sync", options=hepflow.Options(retries=1, backoff=0))
+    first = over.Sum("MET_pt")
+    assert first.GetValue() == pytest.approx(float(_eager(files[:1], "MET_pt").sum(
+        dtype=np.float64)), rel=1e-12)
+    assert first.run_info().complete
 
 
 @pytest.fixture(scope="module")
