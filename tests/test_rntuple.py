@@ -118,6 +118,8 @@ def test_chunks_follow_clusters(name: str) -> None:
         assert total.GetValue() == int(ak.sum(one))
     ranged = hepflow.RDataFrame(coarse, client="sync").Range(95, 410)
     assert ak.to_list(ranged.Take("int_vector").GetValue()) == ak.to_list(one[95:410])
+    lazy = hepflow.RDataFrame(coarse, client="sync").AsAwkward(["int_vector"])
+    assert ak.to_list(lazy.compute(scheduler="sync")["int_vector"]) == ak.to_list(one)
 
 
 def _dimuon(df: hepflow.RDataFrame) -> dict[str, object]:

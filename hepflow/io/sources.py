@@ -56,7 +56,8 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
         if not names:
             continue
         parts: list[dict[str, Any]] = []
-        for piece in (p for p in chunk.friends if p.alias == alias):
+        for piece in _trimmed([p for p in chunk.friends if p.alias == alias],
+                              chunk.num_entries):
             got, piece_stats = read_chunk(_piece_chunk(chunk, piece), names, options)
             parts.append(got)
             nbytes += piece_stats.bytes_read
@@ -72,6 +73,21 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
                              stats.open_seconds, stats.decompress_seconds,
                              stats.interpret_seconds,
                              sum(int(getattr(a, "nbytes", 0)) for a in arrays.values()))
+
+
+def _trimmed(pieces: list[FriendPiece], n: int) -> list[FriendPiece]:
+    """The pieces holding the first `n` friend entries: a chunk shortened after preprocessing
+    (an empty one, for a collection's metadata) keeps its friend entries in step."""
+    out: list[FriendPiece] = []
+    for piece in pieces:
+        if n <= 0:
+            break
+        take = min(n, piece.num_entries)
+        out.append(replace(piece, entry_stop=piece.entry_start + take))
+        n -= take
+    if not out and pieces:  # no entries, but the columns (with their types) still come back
+        out = [replace(pieces[0], entry_stop=pieces[0].entry_start)]
+    return out
 
 
 def _piece_chunk(chunk: Chunk, piece: FriendPiece) -> Chunk:
