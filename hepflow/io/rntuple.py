@@ -125,25 +125,22 @@ def describe(ntuple: Any) -> NTupleMeta:
     return NTupleMeta(int(ntuple.num_entries), starts or (0,), columns, nbytes)
 
 
-def _to_read(base: str) -> str:
-    """The field to ask uproot for: a tuple member (`t.1`) needs its whole tuple, since
-    uproot renumbers the members it keeps (`t.1` alone comes back as member 0)."""
-    top, *rest = base.split(".")
-    return top if any(part.isdigit() for part in rest) else base
-
-
 def read_columns(ntuple: Any, names: Sequence[str], entry_start: int,
                  entry_stop: int) -> dict[str, Any]:
-    """Exactly `names` for entries [entry_start, entry_stop), read with one uproot call."""
+    """Exactly `names` for entries [entry_start, entry_stop), one uproot field read each.
+
+    Each field is read through its own `RField.array`, which walks only that
+    field's subtree: `RNTuple.arrays` walks every field of the RNTuple to
+    filter names, which on a 1,500-field file costs 2.3 s on the first read in
+    a process and 4x more per read afterwards than reading 20 fields one by one.
+    """
     bases = {name: name[len(SIZEOF):] if name.startswith(SIZEOF) else name for name in names}
-    fields = sorted({_to_read(base) for base in bases.values()})
-    if not fields:
-        return {}
-    got = ntuple.arrays(fields, entry_start=entry_start, entry_stop=entry_stop, how=dict)
+    got: dict[str, Any] = {}
     out: dict[str, Any] = {}
     for name, base in bases.items():
-        parts = base.split(".")
-        array = _project(got[parts[0]], parts[1:])
+        if base not in got:
+            got[base] = ntuple[base].array(entry_start=entry_start, entry_stop=entry_stop)
+        array = got[base]
         if name != base:
             array = ak.num(array, axis=_collection_depth(array.layout.form))
         if array.ndim == 1 and isinstance(array.layout, ak.contents.NumpyArray):
