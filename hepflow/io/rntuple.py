@@ -3,8 +3,9 @@
 An RNTuple reaches the engine exactly like a TTree: one array per column name,
 the column names being the ones ROOT's RDataFrame gives it (`RNTupleDS`):
 every field and subfield by its dotted path (`Muon_pt`, `three_LV.pt`,
-`_collection0.Muon_pt`), plus `R_rdf_sizeof_<name>` with the number of elements
-of each one-level collection. A field of one numeric value per event is a
+`_collection0.Muon_pt`), plus `R_rdf_sizeof_<name>` for every collection: the
+sizes of its innermost level (one number per event for `std::vector<float>`,
+an RVec of sizes for `std::vector<std::vector<int>>`), as ROOT gives. A field of one numeric value per event is a
 numpy array, a collection of numbers (`std::vector<float>`, `RVec<float>`,
 `std::array<float, 3>`) a jagged awkward array, anything else (strings,
 records, nested collections) an awkward array whose type the planner calls
