@@ -5,17 +5,17 @@ the column names being the ones ROOT's RDataFrame gives it (`RNTupleDS`):
 every field and subfield by its dotted path (`Muon_pt`, `three_LV.pt`,
 `_collection0.Muon_pt`), plus `R_rdf_sizeof_<name>` for every collection: the
 sizes of its innermost level (one number per event for `std::vector<float>`,
-an RVec of sizes for `std::vector<std::vector<int>>`), as ROOT gives. A field of one numeric value per event is a
-numpy array, a collection of numbers (`std::vector<float>`, `RVec<float>`,
-`std::array<float, 3>`) a jagged awkward array, anything else (strings,
-records, nested collections) an awkward array whose type the planner calls
-"other".
+an RVec of sizes for `std::vector<std::vector<int>>`), as ROOT gives. A field
+of one numeric value per event is a numpy array, a collection of numbers
+(`std::vector<float>`, `RVec<float>`, `std::array<float, 3>`) a jagged awkward
+array, anything else (strings, records, nested collections) an awkward array
+whose type the planner calls "other".
 
 uproot decodes whole clusters and slices them, so chunks are cut on cluster
 boundaries (`cluster_starts`); the entry range a chunk asks for is then read
 exactly. Note that uproot 5.7 also reads the cluster *starting* at
 `entry_stop` (its search for the last cluster uses `side="right"`), so a chunk
-of one cluster reads two; results are unaffected.
+of one cluster reads two (1.9x the bytes measured); results are unaffected.
 """
 
 from __future__ import annotations
