@@ -1,7 +1,8 @@
 """Where the events are: datasets, samples, files with replicas, preprocessing, chunks."""
 
-from hepflow.dataset.chunks import Chunk, FileInfo
+from hepflow.dataset.chunks import Chunk, FileInfo, FriendPiece
 from hepflow.dataset.prepare import PreparedDataset, preprocess
-from hepflow.dataset.spec import Dataset, FileSpec, Sample
+from hepflow.dataset.spec import Dataset, FileSpec, Friend, Sample
 
-__all__ = ["Chunk", "Dataset", "FileInfo", "FileSpec", "PreparedDataset", "Sample", "preprocess"]
+__all__ = ["Chunk", "Dataset", "FileInfo", "FileSpec", "Friend", "FriendPiece", "PreparedDataset",
+           "Sample", "preprocess"]

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from hepflow.io.baskets import LayoutTable
 from hepflow.plan.types import ColumnType
 
+TTREE = "ttree"
+RNTUPLE = "rntuple"
+
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
@@ -29,10 +32,34 @@ class FileInfo:
     compressed_bytes: int = 0
     layouts: LayoutTable = field(default_factory=LayoutTable, compare=False)
     file_end: int = 0
+    format: str = TTREE
 
     @property
     def urls(self) -> tuple[str, ...]:
         return self.replicas or (self.url,)
+
+
+@dataclass(frozen=True, slots=True)
+class FriendPiece:
+    """Entries [entry_start, entry_stop) of one file of a friend chain named `alias`.
+
+    A chunk's friend entries are the ones with the same position in the friend
+    chain as the chunk's entries in the main chain (ROOT's friend rule), so one
+    chunk may need pieces of two friend files; they are concatenated in order.
+    """
+
+    alias: str
+    url: str
+    tree: str
+    entry_start: int
+    entry_stop: int
+    uuid: str = ""
+    replicas: tuple[str, ...] = ()
+    format: str = TTREE
+
+    @property
+    def num_entries(self) -> int:
+        return self.entry_stop - self.entry_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +76,8 @@ class Chunk:
     uuid: str = ""
     replicas: tuple[str, ...] = ()
     sample: str = ""
+    format: str = TTREE
+    friends: tuple[FriendPiece, ...] = ()
 
     @property
     def num_entries(self) -> int:
@@ -63,37 +92,38 @@ class Chunk:
 
 
 def cut_chunks(files: Sequence[FileInfo], target_entries: int,
-               ranges: Sequence[tuple[int | None, int | None]] | None = None,
+               ranges: Sequence[Sequence[tuple[int, int]] | None] | None = None,
                target_bytes: int = 0) -> list[Chunk]:
     """Merge whole clusters into chunks of about `target_entries` entries.
 
     With `target_bytes`, each file's chunk size in entries comes from its
-    compressed bytes per entry instead. `ranges` restricts files to entry
-    ranges (used to rerun exactly the chunks a run could not read).
+    compressed bytes per entry instead. `ranges` restricts each file to a list
+    of sorted, disjoint entry ranges (a dataset's entry ranges, coffea steps,
+    or the chunks a run could not read); chunks are cut inside each range, at
+    its ends and at the cluster boundaries within it, never across two ranges.
     """
     if target_entries < 1 and target_bytes < 1:
         raise ValueError("the chunk size must be at least one entry")
     chunks: list[Chunk] = []
     global_start = 0
     for file_index, info in enumerate(files):
-        first, last = (ranges[file_index] if ranges else (None, None))
-        first = 0 if first is None else max(0, first)
-        last = info.num_entries if last is None else min(last, info.num_entries)
+        wanted = ranges[file_index] if ranges else None
+        spans = [(0, info.num_entries)] if wanted is None else list(wanted)
         target = target_entries
         if target_bytes and info.compressed_bytes and info.num_entries:
             target = max(1, int(target_bytes * info.num_entries / info.compressed_bytes))
-        bounds = sorted(set(info.cluster_starts) | {first, last})
-        bounds = [b for b in bounds if first <= b <= last]
-        start = first
-        for stop in bounds[1:]:
-            if stop - start >= target or stop == last:
-                if stop > start:
-                    chunks.append(Chunk(len(chunks), file_index, info.url, info.tree, start, stop,
-                                        global_start + start, info.uuid, info.replicas,
-                                        info.sample))
-                start = stop
+        for first, last in spans:
+            bounds = sorted({b for b in info.cluster_starts if first < b < last} | {first, last})
+            start = first
+            for stop in bounds[1:]:
+                if stop - start >= target or stop == last:
+                    if stop > start:
+                        chunks.append(Chunk(len(chunks), file_index, info.url, info.tree, start,
+                                            stop, global_start + start, info.uuid,
+                                            info.replicas, info.sample, info.format))
+                    start = stop
         global_start += info.num_entries
     return chunks
 
 
-__all__ = ["Chunk", "FileInfo", "cut_chunks"]
+__all__ = ["RNTUPLE", "TTREE", "Chunk", "FileInfo", "FriendPiece", "cut_chunks"]

@@ -1,4 +1,12 @@
-"""Turning what the user wrote (a path, a glob, a list, a URL) into an ordered file list."""
+"""Turning what the user wrote (a path, a glob, a list, a URL) into an ordered file list.
+
+Local paths and `file://` URLs are checked to exist. Any other URL is read
+through uproot, which hands `root://` to fsspec-xrootd and every other fsspec
+URL (`s3://bucket/f.root`, `https://...`, chained ones such as
+`simplecache::root://site//store/f.root`) to fsspec. A glob in a URL is
+expanded by listing the directory where the files are (on the XRootD
+server for `root://`), sorted, so runs are reproducible.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,37 @@ REMOTE_SCHEMES = ("root://", "http://", "https://", "xroot://")
 
 
 def is_remote(url: str) -> bool:
-    return url.startswith(REMOTE_SCHEMES)
+    """A URL read through fsspec (anything but a local path or a plain `file://` URL)."""
+    if url.startswith(REMOTE_SCHEMES) or "::" in url:
+        return True
+    return "://" in url and not url.startswith("file://")
+
+
+def expand_remote(url: str) -> list[str]:
+    """The files a URL with a glob (`root://host//store/*.root`) matches, listed remotely."""
+    import fsspec
+
+    chain, _, target = url.rpartition("::")
+    try:
+        fs, path = fsspec.core.url_to_fs(target)
+        found = sorted(fs.glob(path))
+    except Exception as exc:  # noqa: BLE001 - any listing failure is reported to the user
+        raise PlanError(f"cannot list the files matching {url!r}: {type(exc).__name__}: "
+                        f"{exc}") from None
+    if not found:
+        raise PlanError(f"no files match {url!r}")
+    prefix = chain + "::" if chain else ""
+    return [prefix + _unstrip(fs, target, p) for p in found]
+
+
+def _unstrip(fs: object, pattern: str, path: str) -> str:
+    """A listed path back as a URL of the pattern's form (XRootD keeps `//` before the path)."""
+    if pattern.startswith(("root://", "xroot://")):
+        scheme, rest = pattern.split("://", 1)
+        host = rest.split("/", 1)[0]
+        return f"{scheme}://{host}/{path if path.startswith('/') else '/' + path}"
+    unstrip = getattr(fs, "unstrip_protocol", None)
+    return str(unstrip(path)) if callable(unstrip) else path
 
 
 def expand_files(files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
@@ -24,7 +62,7 @@ def expand_files(files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     for item in items:
         text = os.fspath(item)
         if is_remote(text):
-            out.append(text)
+            out.extend(expand_remote(text) if glob.has_magic(_path_part(text)) else [text])
             continue
         if text.startswith("file://"):
             text = text[len("file://"):]
@@ -40,4 +78,11 @@ def expand_files(files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     return out
 
 
-__all__ = ["REMOTE_SCHEMES", "expand_files", "is_remote"]
+def _path_part(url: str) -> str:
+    """The path of the last URL of a chain, without its query (`?` is not a glob there)."""
+    target = url.rpartition("::")[2]
+    rest = target.split("://", 1)[-1]
+    return rest.split("?", 1)[0]
+
+
+__all__ = ["REMOTE_SCHEMES", "expand_files", "expand_remote", "is_remote"]

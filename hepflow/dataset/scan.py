@@ -1,5 +1,10 @@
 """Preprocessing: learn entries, cluster boundaries, branch types and UUID of every file.
 
+A file's tree may be a TTree or an RNTuple; which one is found from the class
+of its key (``ROOT::RNTuple``), so one dataset can mix both. An RNTuple is
+described by `hepflow.io.rntuple.describe` (cluster starts, RDataFrame column
+names and types, page bytes), a TTree by `read_tree_meta` or uproot's model.
+
 It runs as a Dask job on the cluster (one task per file), never as a serial
 loop over remote files on the client, and its results are cached on disk by
 file identity, so the second run over the same files starts at once.
@@ -17,14 +22,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hepflow.dataset.chunks import FileInfo
+from hepflow.dataset.chunks import RNTUPLE, FileInfo
 from hepflow.dataset.files import is_remote
 from hepflow.errors import ReadError
+from hepflow.io import rntuple
 from hepflow.io.baskets import LayoutTable, layouts_of
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 
 
 def cache_dir() -> Path:
@@ -62,13 +68,18 @@ def _meta_from_uproot(ttree: Any) -> TreeMeta:
 
 
 def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str = "") -> FileInfo:
-    """Open one file (trying replicas in turn) and describe it. Runs on a worker."""
+    """Open one file (trying replicas in turn) and describe its TTree or RNTuple. On a worker."""
     from hepflow.io.reader import open_file, open_tree
 
     errors = []
     for candidate in tuple(replicas) or (url,):
         try:
             handle = open_file(candidate)
+            if _classname(handle, tree) == rntuple.CLASS_NAME:
+                nt = rntuple.describe(open_tree(candidate, tree)[1])
+                return FileInfo(url, tree, nt.num_entries, nt.cluster_starts,
+                                str(handle.uuid), tuple(replicas), sample, nt.columns,
+                                nt.compressed_bytes, LayoutTable(), int(handle.fEND), RNTUPLE)
             try:
                 meta = read_tree_meta(handle, tree)
             except Unsupported:
@@ -79,6 +90,18 @@ def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str 
         except Exception as exc:  # noqa: BLE001 - every replica failure is reported below
             errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
     raise ReadError(url, 0, 0, "cannot preprocess: " + "; ".join(errors))
+
+
+def _classname(handle: Any, tree: str) -> str:
+    """The class of the key `tree` (``TTree``, ``ROOT::RNTuple``, ...), or a clear error."""
+    try:
+        return str(handle.root_directory.classname_of(tree))
+    except KeyError:
+        found = {k.split(";")[0]: v for k, v in handle.root_directory.classnames().items()}
+        readable = sorted(k for k, v in found.items() if v in ("TTree", "TNtuple",
+                                                                 rntuple.CLASS_NAME))
+        raise KeyError(f"no TTree or RNTuple named {tree!r}; the file holds "
+                       f"{readable or sorted(found)}") from None
 
 
 def _identity(url: str, tree: str) -> str | None:
@@ -108,6 +131,7 @@ def _to_json(info: FileInfo) -> dict[str, Any]:
         "compressed_bytes": info.compressed_bytes,
         "file_end": info.file_end,
         "layouts": info.layouts.to_json(),
+        "format": info.format,
     }
 
 
@@ -116,7 +140,7 @@ def _from_json(data: dict[str, Any]) -> FileInfo:
                     tuple(data["cluster_starts"]), data["uuid"], tuple(data["replicas"]),
                     data["sample"], _branches_from_json(data["branches"]),
                     int(data["compressed_bytes"]), LayoutTable.from_json(data["layouts"]),
-                    int(data["file_end"]))
+                    int(data["file_end"]), str(data["format"]))
 
 
 def _branches_from_json(data: dict[str, list[str]]) -> dict[str, ColumnType]:

@@ -1,6 +1,7 @@
 """Datasets: samples of files (each with replicas at several sites) plus per-sample metadata.
 
-Three spellings are accepted, because users arrive with all of them:
+Three spellings are accepted, because users arrive with all of them
+(`hepflow.dataset.loaders` reads them; every key it does not know is an error):
 
 * hepflow's own YAML/JSON::
 
@@ -12,42 +13,101 @@ Three spellings are accepted, because users arrive with all of them:
           - root://site-a.example//store/dy_1.root
           - replicas: [root://site-a.example//store/dy_2.root,
                        root://site-b.example//store/dy_2.root]
+            entries: [0, 50000]          # only these entries of this file
+          - url: dy_3.root
+            steps: [[0, 1000], [5000, 6000]]
+    friends:                             # columns `calib.<branch>`, entry by entry
+      calib: {tree: Calib, files: [calib_1.root, calib_2.root]}
+    range: [0, 100000]                   # first/last entry of the whole chain
 
-* coffea fileset dicts: ``{"sample": {"files": {url: tree}, "metadata": {...}}}``;
+* coffea fileset dicts: ``{"sample": {"files": {url: tree or {"object_path": tree,
+  "steps": [[0, 10], ...], "uuid": ..., "num_entries": ...}}, "metadata": {...}}}``;
 * ROOT's RDatasetSpec JSON: ``{"samples": {"s": {"trees": [...], "files": [...],
-  "metadata": {...}}}}``.
+  "metadata": {...}}}, "friends": {"alias": {"trees": [...], "files": [...]}},
+  "range": [begin, end]}``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hepflow.errors import PlanError
+
+EntryRange = tuple[int, int]
+
+
+def _check_range(start: Any, stop: Any, what: str) -> EntryRange:
+    """An entry range [start, stop) of non-negative integers, or a clear error."""
+    for value in (start, stop):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PlanError(f"{what}: entry numbers must be integers, got {value!r}")
+    if not 0 <= start <= stop:
+        raise PlanError(f"{what}: [{start}, {stop}) is not an entry range "
+                        "(need 0 <= start <= stop)")
+    return int(start), int(stop)
 
 
 @dataclass(frozen=True, slots=True)
 class FileSpec:
-    """One file: its replicas (tried in order), tree and optionally an entry range."""
+    """One file: its replicas (tried in order), tree, and optionally which entries to read.
+
+    `entry_start`/`entry_stop` give one range; `steps` several sorted, disjoint
+    ones (a coffea fileset's steps). `uuid` and `num_entries`, when given (as
+    coffea's preprocessing writes them), are checked against the file.
+    """
 
     replicas: tuple[str, ...]
     tree: str = "Events"
     entry_start: int | None = None
     entry_stop: int | None = None
+    steps: tuple[EntryRange, ...] = ()
+    uuid: str = ""
+    num_entries: int | None = None
 
     def __post_init__(self) -> None:
         if not self.replicas:
             raise PlanError("a file needs at least one URL")
+        where = f"file {self.replicas[0]}"
+        if self.steps and (self.entry_start is not None or self.entry_stop is not None):
+            raise PlanError(f"{where}: give either an entry range or steps, not both")
+        if self.entry_start is not None and self.entry_stop is not None:
+            _check_range(self.entry_start, self.entry_stop, where)
+        elif self.entry_start is not None:
+            _check_range(self.entry_start, self.entry_start, where)
+        elif self.entry_stop is not None:
+            _check_range(0, self.entry_stop, where)
+        previous = 0
+        for start, stop in self.steps:
+            _check_range(start, stop, f"{where}: step")
+            if start < previous:
+                raise PlanError(f"{where}: steps must be sorted and must not overlap; "
+                                f"[{start}, {stop}) starts before {previous}")
+            previous = stop
 
     @property
     def url(self) -> str:
         return self.replicas[0]
+
+    def ranges(self, num_entries: int) -> list[EntryRange]:
+        """The entry ranges to read of a file of `num_entries`; beyond its end is an error."""
+        if self.num_entries is not None and self.num_entries != num_entries:
+            raise PlanError(f"file {self.url}: the dataset says {self.num_entries} entries, "
+                            f"the file has {num_entries}")
+        if self.steps:
+            spans = list(self.steps)
+        else:
+            start = self.entry_start or 0
+            stop = num_entries if self.entry_stop is None else self.entry_stop
+            spans = [(start, stop)]
+        for start, stop in spans:
+            if stop > num_entries or start > num_entries:
+                raise PlanError(f"file {self.url}: entries [{start}, {stop}) asked for, but "
+                                f"{self.tree!r} has only {num_entries} entries")
+        return spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +134,39 @@ class Sample:
 
 
 @dataclass(frozen=True, slots=True)
+class Friend:
+    """A friend chain: its entry i goes with entry i of the dataset's whole chain (as in ROOT).
+
+    Its columns are `alias.branch`. The chain must hold exactly as many entries
+    as the dataset; preprocessing refuses it otherwise.
+    """
+
+    alias: str
+    files: tuple[FileSpec, ...]
+
+    def __post_init__(self) -> None:
+        if not self.alias or "." in self.alias or not self.alias.isidentifier():
+            raise PlanError(f"friend alias {self.alias!r} must be a name without dots")
+        if not self.files:
+            raise PlanError(f"friend {self.alias!r} needs at least one file")
+        for spec in self.files:
+            if spec.steps or spec.entry_start is not None or spec.entry_stop is not None:
+                raise PlanError(f"friend {self.alias!r}: a friend file is read entry by entry "
+                                "with the main chain; it cannot have its own entry range")
+
+
+@dataclass(frozen=True, slots=True)
 class Dataset:
-    """An ordered set of samples; the order fixes chunk order and so every result's order."""
+    """An ordered set of samples; the order fixes chunk order and so every result's order.
+
+    `friends` are read alongside every sample; `range` restricts the whole
+    chain (all samples' files in order) to entries [begin, end), as ROOT's
+    RDatasetSpec global range does.
+    """
 
     samples: tuple[Sample, ...]
+    friends: tuple[Friend, ...] = ()
+    range: EntryRange | None = None
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.samples]
@@ -85,6 +174,11 @@ class Dataset:
             raise PlanError(f"sample names must be unique, got {names}")
         if not self.samples:
             raise PlanError("a dataset needs at least one sample")
+        aliases = [f.alias for f in self.friends]
+        if len(set(aliases)) != len(aliases):
+            raise PlanError(f"friend aliases must be unique, got {aliases}")
+        if self.range is not None:
+            _check_range(self.range[0], self.range[1], "dataset range")
 
     def __iter__(self) -> Iterator[Sample]:
         return iter(self.samples)
@@ -102,94 +196,34 @@ class Dataset:
     def files(self) -> list[tuple[Sample, FileSpec]]:
         return [(s, f) for s in self.samples for f in s.files]
 
-    # -- loaders ---------------------------------------------------------------------------
+    # -- loaders (see hepflow.dataset.loaders) ---------------------------------------------
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Dataset:
         """Load YAML or JSON, recognising hepflow, coffea and RDatasetSpec layouts."""
-        text = Path(path).read_text()
-        try:
-            data = yaml.safe_load(text) if str(path).endswith((".yaml", ".yml")) \
-                else json.loads(text)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise PlanError(f"cannot parse dataset file {path}: {exc}") from None
-        return cls.from_dict(data, base=Path(path).parent, source=str(path))
+        from hepflow.dataset.loaders import load
+
+        return load(path)
 
     @classmethod
     def from_dict(cls, data: Any, base: Path | None = None, source: str = "dataset") -> Dataset:
-        if not isinstance(data, Mapping):
-            raise PlanError(f"{source}: a dataset is a mapping of samples")
-        samples = data.get("samples")
-        if isinstance(samples, Mapping) and samples and all(
-                isinstance(v, Mapping) and "trees" in v for v in samples.values()):
-            return cls.from_rdatasetspec(data, base)
-        if isinstance(samples, Mapping):
-            return cls._from_hepflow(data, base, source)
-        return cls.from_fileset(data, base)
+        from hepflow.dataset.loaders import from_dict
 
-    @classmethod
-    def _from_hepflow(cls, data: Mapping[str, Any], base: Path | None, source: str) -> Dataset:
-        default_tree = str(data.get("tree", "Events"))
-        out = []
-        for name, body in data["samples"].items():
-            if not isinstance(body, Mapping) or "files" not in body:
-                raise PlanError(f"{source}: sample {name!r} needs a 'files' list")
-            tree = str(body.get("tree", default_tree))
-            files = []
-            for entry in body["files"]:
-                if isinstance(entry, str):
-                    files.append(FileSpec((_resolve(entry, base),), tree))
-                elif isinstance(entry, Mapping):
-                    urls = entry.get("replicas") or [entry.get("url")]
-                    if not all(isinstance(u, str) for u in urls):
-                        raise PlanError(f"{source}: sample {name!r}: a file needs 'url' or "
-                                        "'replicas'")
-                    files.append(FileSpec(tuple(_resolve(u, base) for u in urls),
-                                          str(entry.get("tree", tree)),
-                                          entry.get("entry_start"), entry.get("entry_stop")))
-                else:
-                    raise PlanError(f"{source}: sample {name!r}: bad file entry {entry!r}")
-            out.append(Sample(str(name), tuple(files), dict(body.get("metadata", {}))))
-        return cls(tuple(out))
+        return from_dict(data, base, source)
 
     @classmethod
     def from_fileset(cls, fileset: Mapping[str, Any], base: Path | None = None) -> Dataset:
         """A coffea-style fileset: ``{sample: {"files": {url: tree}, "metadata": {...}}}``."""
-        out = []
-        for name, body in fileset.items():
-            if isinstance(body, Mapping) and "files" in body:
-                files_obj, metadata = body["files"], dict(body.get("metadata") or {})
-            else:
-                files_obj, metadata = body, {}
-            files = []
-            if isinstance(files_obj, Mapping):
-                for url, tree in files_obj.items():
-                    if isinstance(tree, Mapping):
-                        tree = tree.get("object_path", "Events")
-                    files.append(FileSpec((_resolve(str(url), base),), str(tree)))
-            elif isinstance(files_obj, Sequence) and not isinstance(files_obj, str):
-                files = [FileSpec((_resolve(str(u), base),)) for u in files_obj]
-            else:
-                raise PlanError(f"fileset sample {name!r}: 'files' must map URLs to tree names")
-            out.append(Sample(str(name), tuple(files), metadata))
-        return cls(tuple(out))
+        from hepflow.dataset.loaders import from_fileset
+
+        return from_fileset(fileset, base)
 
     @classmethod
     def from_rdatasetspec(cls, spec: Mapping[str, Any], base: Path | None = None) -> Dataset:
         """ROOT's RDatasetSpec JSON (``samples`` with ``trees``, ``files``, ``metadata``)."""
-        out = []
-        for name, body in spec["samples"].items():
-            trees = list(body["trees"])
-            urls = list(body["files"])
-            if len(trees) == 1:
-                trees = trees * len(urls)
-            if len(trees) != len(urls):
-                raise PlanError(f"RDatasetSpec sample {name!r}: {len(trees)} trees for "
-                                f"{len(urls)} files")
-            files = tuple(FileSpec((_resolve(u, base),), t) for u, t in zip(urls, trees,
-                                                                            strict=True))
-            out.append(Sample(str(name), files, dict(body.get("metadata") or {})))
-        return cls(tuple(out))
+        from hepflow.dataset.loaders import from_rdatasetspec
+
+        return from_rdatasetspec(spec, base)
 
     @classmethod
     def from_files(cls, files: Sequence[str | os.PathLike[str]], tree: str,
@@ -198,22 +232,29 @@ class Dataset:
 
     def to_dict(self) -> dict[str, Any]:
         """hepflow's own layout (round-trips through `from_dict`)."""
-        return {"samples": {
-            s.name: {
-                "metadata": dict(s.metadata),
-                "files": [
-                    {"replicas": list(f.replicas), "tree": f.tree,
-                     **({"entry_start": f.entry_start, "entry_stop": f.entry_stop}
-                        if f.entry_start is not None else {})}
-                    for f in s.files
-                ],
-            } for s in self.samples}}
+        out: dict[str, Any] = {"samples": {
+            s.name: {"metadata": dict(s.metadata), "files": [_file_dict(f) for f in s.files]}
+            for s in self.samples}}
+        if self.friends:
+            out["friends"] = {f.alias: {"files": [_file_dict(x) for x in f.files]}
+                              for f in self.friends}
+        if self.range is not None:
+            out["range"] = list(self.range)
+        return out
 
 
-def _resolve(url: str, base: Path | None) -> str:
-    if "://" in url or base is None or os.path.isabs(url):
-        return url
-    return str((base / url).resolve())
+def _file_dict(spec: FileSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"replicas": list(spec.replicas), "tree": spec.tree}
+    if spec.entry_start is not None or spec.entry_stop is not None:
+        out["entry_start"] = spec.entry_start
+        out["entry_stop"] = spec.entry_stop
+    if spec.steps:
+        out["steps"] = [list(s) for s in spec.steps]
+    if spec.uuid:
+        out["uuid"] = spec.uuid
+    if spec.num_entries is not None:
+        out["num_entries"] = spec.num_entries
+    return out
 
 
-__all__ = ["Dataset", "FileSpec", "Sample"]
+__all__ = ["Dataset", "EntryRange", "FileSpec", "Friend", "Sample"]

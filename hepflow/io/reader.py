@@ -160,6 +160,9 @@ FileLayout = tuple[int, Mapping[str, BranchLayout]]
 def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | None = None,
                layout: FileLayout | None = None) -> tuple[dict[str, Any], ReadStats]:
     """The chunk's branches (numpy for flat, awkward for jagged) and what reading cost."""
+    if chunk.format != "ttree" or chunk.friends:  # RNTuple and friend trees: io/sources.py
+        from hepflow.io.sources import read_chunk as read_other
+        return read_other(chunk, branches, options, layout)
     options = options or ReadOptions()
     errors: list[ReadError] = []
     attempts = 0

@@ -1,0 +1,62 @@
+"""Retries with backoff and failover across replicas, for readers other than the TTree one.
+
+The rule is `hepflow.io.reader`'s: each replica is tried `retries + 1` times
+with exponential backoff before the next one; a replica that answers with the
+wrong file (`Refused`) is not retried; a failure forgets the open handle so a
+retry reopens it; when every replica failed the error names them all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hepflow.errors import ReadError
+from hepflow.io.policy import ReadOptions
+
+# one attempt on one replica URL with a timeout: (arrays, bytes read, seconds opening)
+Attempt = Callable[[str, float], tuple[dict[str, Any], int, float]]
+
+
+class Refused(ReadError):
+    """A replica that answers but holds the wrong file: retrying it cannot help."""
+
+
+def read_with_failover(chunk: Any, options: ReadOptions | None,
+                       attempt: Attempt) -> tuple[dict[str, Any], Any]:
+    """Run `attempt` over the chunk's replicas until one succeeds; (arrays, ReadStats)."""
+    from hepflow.io.reader import ReadStats, forget
+
+    options = options or ReadOptions()
+    errors: list[ReadError] = []
+    attempts = 0
+    start = time.perf_counter()
+    for url in chunk.urls:
+        for tried in range(options.retries + 1):
+            attempts += 1
+            try:
+                arrays, nbytes, open_seconds = attempt(url, options.timeout)
+            except Refused as exc:
+                errors.append(exc)
+                forget(url, chunk.tree)
+                break
+            except ReadError as exc:
+                errors.append(exc)
+                forget(url, chunk.tree)
+                if tried < options.retries:
+                    time.sleep(options.backoff * (2 ** tried))
+                continue
+            unpacked = sum(int(getattr(a, "nbytes", 0)) for a in arrays.values())
+            return arrays, ReadStats(nbytes, time.perf_counter() - start, url, attempts,
+                                     open_seconds, 0.0, 0.0, unpacked)
+    if len(chunk.urls) > 1:
+        last = {e.replica: e for e in errors}  # the last failure of each replica
+        causes = "; ".join(f"{e.replica}: {e.cause}" for e in last.values())
+        raise ReadError(chunk.url, chunk.entry_start, chunk.entry_stop,
+                        f"all {len(chunk.urls)} replicas failed ({causes})",
+                        replica=errors[-1].replica)
+    raise errors[-1]
+
+
+__all__ = ["Attempt", "Refused", "read_with_failover"]

@@ -1,0 +1,107 @@
+"""Chunks that are not one plain TTree: RNTuples, and chunks with friend trees.
+
+`hepflow.io.reader.read_chunk` sends such chunks here. A friend column is
+named `alias.branch`, as ROOT names it; its values for a chunk are the entries
+at the same positions of the friend chain (`Chunk.friends`, computed at
+preprocessing), read from the friend's own files with the same retries and
+failover, and concatenated when the chunk spans two friend files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepflow.dataset.chunks import RNTUPLE, Chunk, FriendPiece
+from hepflow.errors import ReadError
+from hepflow.io import rntuple
+from hepflow.io.policy import ReadOptions
+
+
+def split_friend_columns(branches: Sequence[str], aliases: Sequence[str]
+                         ) -> tuple[list[str], dict[str, list[str]]]:
+    """(main-tree branches, {alias: friend branch names}) of a list of column names."""
+    main: list[str] = []
+    friends: dict[str, list[str]] = {alias: [] for alias in aliases}
+    for name in branches:
+        alias, dot, rest = name.partition(".")
+        if dot and alias in friends:
+            friends[alias].append(rest)
+        else:
+            main.append(name)
+    return main, friends
+
+
+def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | None = None,
+               layout: Any = None) -> tuple[dict[str, Any], Any]:
+    """The chunk's columns, its friends' included, and what reading them cost."""
+    from hepflow.io.reader import ReadStats
+    from hepflow.io.reader import read_chunk as read_ttree
+
+    if not chunk.friends:
+        if chunk.format == RNTUPLE:
+            return rntuple.read_chunk(chunk, branches, options)
+        return read_ttree(chunk, branches, options, layout)
+    start = time.perf_counter()
+    aliases = list(dict.fromkeys(p.alias for p in chunk.friends))
+    main, wanted = split_friend_columns(branches, aliases)
+    arrays, stats = read_chunk(replace(chunk, friends=()), main, options, layout)
+    nbytes, attempts = stats.bytes_read, stats.attempts
+    for alias, names in wanted.items():
+        if not names:
+            continue
+        parts: list[dict[str, Any]] = []
+        for piece in _trimmed([p for p in chunk.friends if p.alias == alias],
+                              chunk.num_entries):
+            got, piece_stats = read_chunk(_piece_chunk(chunk, piece), names, options)
+            parts.append(got)
+            nbytes += piece_stats.bytes_read
+            attempts += piece_stats.attempts
+        for name in names:
+            joined = _concatenate([part[name] for part in parts])
+            if len(joined) != chunk.num_entries:
+                raise ReadError(chunk.url, chunk.entry_start, chunk.entry_stop,
+                                f"friend {alias!r} gave {len(joined)} entries of {name} for "
+                                f"{chunk.num_entries} entries of the main tree")
+            arrays[f"{alias}.{name}"] = joined
+    return arrays, ReadStats(nbytes, time.perf_counter() - start, stats.replica, attempts,
+                             stats.open_seconds, stats.decompress_seconds,
+                             stats.interpret_seconds,
+                             sum(int(getattr(a, "nbytes", 0)) for a in arrays.values()))
+
+
+def _trimmed(pieces: list[FriendPiece], n: int) -> list[FriendPiece]:
+    """The pieces holding the first `n` friend entries: a chunk shortened after preprocessing
+    (an empty one, for a collection's metadata) keeps its friend entries in step."""
+    out: list[FriendPiece] = []
+    for piece in pieces:
+        if n <= 0:
+            break
+        take = min(n, piece.num_entries)
+        out.append(replace(piece, entry_stop=piece.entry_start + take))
+        n -= take
+    if not out and pieces:  # no entries, but the columns (with their types) still come back
+        out = [replace(pieces[0], entry_stop=pieces[0].entry_start)]
+    return out
+
+
+def _piece_chunk(chunk: Chunk, piece: FriendPiece) -> Chunk:
+    return Chunk(chunk.index, chunk.file_index, piece.url, piece.tree, piece.entry_start,
+                 piece.entry_stop, chunk.global_start, piece.uuid, piece.replicas,
+                 chunk.sample, piece.format)
+
+
+def _concatenate(parts: list[Any]) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, np.ndarray) for p in parts):
+        return np.concatenate(parts)
+    return ak.concatenate([ak.Array(p) if isinstance(p, np.ndarray) else p for p in parts])
+
+
+__all__ = ["read_chunk", "split_friend_columns"]
