@@ -100,3 +100,14 @@ class EvaluationError(HepflowError, RuntimeError):
 
 
 __all__ += ["EvaluationError"]
+
+
+class SnapshotError(HepflowError, OSError):
+    """A Snapshot target cannot be written: a folder, read-only, missing parent, ...
+
+    Raised on the client before the run starts whenever the problem can be
+    seen then, and always naming the target file rather than a hidden part.
+    """
+
+
+__all__ += ["SnapshotError"]
