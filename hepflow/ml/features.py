@@ -426,5 +426,5 @@ def pad_values(spec: Features) -> np.ndarray:
     return np.asarray(pads, dtype=np.float32)
 
 
-__all__ = ["MAX_INPUTS", "MAX_JAGGED_LENGTH", "SAMPLE_LABEL", "Features", "Jagged", "NegativeWeights", "flat_values",
-           "pad_clip", "pad_values", "raw_inputs", "valid_matrix"]
+__all__ = ["MAX_INPUTS", "MAX_JAGGED_LENGTH", "SAMPLE_LABEL", "Features", "Jagged",
+           "NegativeWeights", "flat_values", "pad_clip", "pad_values", "raw_inputs", "valid_matrix"]

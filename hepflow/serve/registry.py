@@ -142,7 +142,7 @@ def open_bundle(folder: Path) -> Bundle:
     except PlanError as err:
         raise InputError(f"the bundle cannot be loaded: {_without_paths(str(err), folder)}"
                          ) from err
-    except Exception as err:  # noqa: BLE001 - any failure of untrusted content is a refusal
+    except Exception as err:  # any failure of untrusted content is a refusal
         text = _without_paths(str(err), folder)
         raise InputError(f"the bundle cannot be loaded: {type(err).__name__}: {text}") from err
     if out.shape[0] != 3:
