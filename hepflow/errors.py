@@ -111,3 +111,18 @@ class SnapshotError(HepflowError, OSError):
 
 
 __all__ += ["SnapshotError"]
+
+
+class AnalysisError(HepflowError, RuntimeError):
+    """An analysis file failed while it was run to book its results.
+
+    The message names the file and the line; the exception the file raised is
+    the cause, so ``--debug`` still shows where in the user's code it failed.
+    """
+
+
+class OutputError(HepflowError, OSError):
+    """Results cannot be written where they were asked for (a folder, a report file)."""
+
+
+__all__ += ["AnalysisError", "OutputError"]
