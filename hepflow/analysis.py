@@ -226,4 +226,5 @@ def run(path: str | os.PathLike[str], *, dataset: Dataset | str | None = None,
     return summary
 
 
-__all__ = ["check_output_folder", "check_report_file", "compute", "dataset", "load", "run", "write_outputs"]
+__all__ = ["check_output_folder", "check_report_file", "compute", "dataset", "load", "run",
+           "write_outputs"]
