@@ -153,6 +153,8 @@ def read_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
     failure is a `PlanError` naming the file and what is wrong with it, never
     a `RecursionError` or `KeyError` from deep inside a parser.
     """
+    if not isinstance(directory, (str, os.PathLike)):
+        raise PlanError(f"a model bundle is a folder path, not {type(directory).__name__}")
     path = Path(directory)
     meta_file = path / "bundle.json"
     if not meta_file.is_file():

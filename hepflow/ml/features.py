@@ -14,9 +14,9 @@ event by event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import awkward as ak
 import numpy as np
@@ -26,6 +26,7 @@ from hepflow.ml.errors import PlanError
 from hepflow.ml.split import Split
 
 NegativeWeights = Literal["keep", "drop", "abs"]
+_T = TypeVar("_T")
 #: Column added by `Features.attach` when the label is given per sample.
 SAMPLE_LABEL = "_hepflow_label"
 
@@ -220,6 +221,9 @@ class Features:
 
     def validate(self, df: Any, *, training: bool = True) -> None:
         """Fail now, on the client, for a missing or mistyped column (before any work)."""
+        if not callable(getattr(df, "GetColumnNames", None)) \
+                or not callable(getattr(df, "GetColumnType", None)):
+            raise PlanError(f"expected a hepflow.RDataFrame, got {type(df).__name__}")
         available = set(df.GetColumnNames()) | {"rdfentry_"}
         wanted: list[tuple[str, str]] = [(c, "scalar") for c in self.flat]
         wanted += [(c, "jagged") for g in self.jagged for c in g.columns]
@@ -318,7 +322,7 @@ def _record(data: Any, where: str, *, required: Sequence[str],
     return dict(data)
 
 
-def _checked(where: str, make: Any, *args: Any, **kwargs: Any) -> Any:
+def _checked(where: str, make: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     """`make(*args, **kwargs)`, its errors prefixed with where in the file they come from."""
     try:
         return make(*args, **kwargs)
