@@ -209,8 +209,8 @@ def read_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load(directory: str | os.PathLike[str]) -> Bundle:
     """Read a bundle written by `Bundle.save`, checking every part of it."""
+    meta = read_meta(directory)
     path = Path(directory)
-    meta = read_meta(path)
     meta_file = path / "bundle.json"
     features = Features.from_dict(meta["features"], f"{meta_file}: features")
     if meta["inputs"] != list(features.input_names):
