@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 #: Exit status of a refused input (a bad file, setting or expression) and of a bug.
 USER_ERROR = 2
@@ -65,10 +66,19 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import distributed
 
-    from hepflow.analysis import run
+    from hepflow.analysis import check_output_folder, check_report_file, run
     from hepflow.cluster import local_cluster
     from hepflow.cluster.errors import ClusterError
+    from hepflow.errors import PlanError
 
+    # Everything that can be checked without a cluster is checked before one starts.
+    if not Path(args.analysis).is_file():
+        raise PlanError(f"analysis file {args.analysis} does not exist")
+    if args.dataset is not None and not Path(args.dataset).is_file():
+        raise PlanError(f"dataset file {args.dataset} does not exist")
+    if args.report is not None:
+        check_report_file(args.report)
+    check_output_folder(args.outdir)
     if args.scheduler:
         try:
             client = distributed.Client(args.scheduler, timeout=args.timeout)

@@ -52,7 +52,7 @@ def test_hostile_files_are_clear_errors_for_both_configs(tmp_path: Path, case: s
 
 
 def test_unreadable_files(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the serve config .*Is a directory"):
+    with pytest.raises(ConfigError, match=r"cannot read the serve config .*Is a directory"):
         load_config(tmp_path, models=tmp_path, insecure_no_auth=True)
     with pytest.raises(ConfigError, match="No such file"):
         load_config(tmp_path / "missing.yaml", models=tmp_path, insecure_no_auth=True)
