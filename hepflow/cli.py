@@ -20,7 +20,8 @@ INTERNAL_ERROR = 1
 
 _HINTS = {
     "ClusterConfigError": "check the cluster config (see deployments/README.md for examples)",
-    "ClusterError": "`--cluster local` runs the same analysis on this machine",
+    "ClusterError": "check the scheduler address or cluster; `--cluster local` (or `hepflow run` "
+                    "without `--scheduler`) runs on this machine",
     "SubmitError": "`hepflow status` lists detached jobs; `hepflow logs JOB` shows a driver log",
     "ConfigError": "check the serve config (see hepflow/serve/config.py for every setting)",
     "SnapshotError": "choose a writable file name for the Snapshot",

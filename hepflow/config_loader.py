@@ -198,8 +198,12 @@ def _parse(text: str, kind: str) -> Any:
 
     try:
         return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ValueError(where + (err.problem or err.context or "syntax error")) from err
     except yaml.YAMLError as err:
-        raise ValueError(str(err)) from err
+        raise ValueError(" ".join(str(err).split())) from err
 
 
 __all__ = ["Hook", "Loader"]
