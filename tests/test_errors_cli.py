@@ -145,9 +145,9 @@ def test_analysis_errors_keep_the_cause_and_pass_hepflow_errors_through(
     assert not isinstance(plan.value, AnalysisError)
     with pytest.raises(PlanError, match="an analysis file is a path, not int"):
         analysis.load(5)  # type: ignore[arg-type]
-    with pytest.raises(PlanError, match="cannot read the dataset file .*missing.yaml"):
+    with pytest.raises(PlanError, match=r"cannot read the dataset file .*missing\.yaml"):
         analysis.load(own, dataset=str(tmp_path / "missing.yaml"))
     uses = _analysis(tmp_path, "d.py", "from hepflow.analysis import dataset\n"
                                        f"dataset(default={str(tmp_path / 'gone.yaml')!r})\n")
-    with pytest.raises(PlanError, match="cannot read the dataset file .*gone.yaml"):
+    with pytest.raises(PlanError, match=r"cannot read the dataset file .*gone\.yaml"):
         analysis.load(uses)
