@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import tempfile
 import time
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from hepflow.dataset.spec import Dataset
-from hepflow.errors import PlanError
+from hepflow.errors import AnalysisError, HepflowError, OutputError, PlanError
 from hepflow.plan.handles import RResultPtr
 
 _current: dict[str, Any] = {}
@@ -45,19 +47,54 @@ def dataset(default: str | os.PathLike[str] | Dataset | None = None) -> Dataset:
     chosen = _current.get("dataset") or default
     if chosen is None:
         raise PlanError("this analysis needs a dataset: pass --dataset FILE")
-    return chosen if isinstance(chosen, Dataset) else Dataset.load(chosen)
+    return _dataset(chosen)
+
+
+def _dataset(value: Any) -> Dataset:
+    """A `Dataset` from itself or its file, every failure a `PlanError` naming the file."""
+    if isinstance(value, Dataset):
+        return value
+    if not isinstance(value, (str, os.PathLike)):
+        raise PlanError(f"a dataset is a Dataset or the path of a dataset file, not "
+                        f"{type(value).__name__}")
+    try:
+        return Dataset.load(value)
+    except OSError as err:
+        raise PlanError(f"cannot read the dataset file {os.fspath(value)}: "
+                        f"{err.strerror or err}") from err
+
+
+def _user_line(file: Path, err: BaseException) -> str:
+    """`file:line` of the deepest frame of the analysis file in the traceback, if any."""
+    if isinstance(err, SyntaxError) and err.filename == str(file):
+        return f"{file}:{err.lineno}"
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(file)]
+    return f"{file}:{frames[-1].lineno}" if frames else str(file)
 
 
 def load(path: str | os.PathLike[str], dataset: Dataset | str | None = None,
          ) -> dict[str, RResultPtr[Any]]:
-    """Run an analysis file's top level (booking only) and return its named result handles."""
-    file = Path(path)
+    """Run an analysis file's top level (booking only) and return its named result handles.
+
+    hepflow's own errors raised by the file (a misspelt column, a bad
+    expression) pass through as they are; anything else the file raises
+    becomes an `AnalysisError` naming the file and line, with the cause chained.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise PlanError(f"an analysis file is a path, not {type(path).__name__}")
+    file = Path(path).absolute()
     if not file.is_file():
         raise PlanError(f"analysis file {file} does not exist")
-    _current["dataset"] = Dataset.load(dataset) if isinstance(dataset, (str, os.PathLike)) \
-        else dataset
+    _current["dataset"] = None if dataset is None else _dataset(dataset)
     try:
         namespace = runpy.run_path(str(file), run_name="__hepflow_analysis__")
+    except HepflowError:
+        raise
+    except SyntaxError as err:
+        raise AnalysisError(f"{_user_line(file, err)}: syntax error: {err.msg}") from err
+    except Exception as err:
+        raise AnalysisError(f"{_user_line(file, err)}: the analysis file raised "
+                            f"{type(err).__name__}: {err}") from err
     finally:
         _current.clear()
     explicit = namespace.get("results")
@@ -83,13 +120,44 @@ def compute(handles: Mapping[str, RResultPtr[Any]]) -> dict[str, Any]:
 def write_outputs(values: Mapping[str, Any], handles: Mapping[str, RResultPtr[Any]],
                   outdir: str | os.PathLike[str], seconds: float) -> dict[str, Any]:
     """Histograms to ROOT (via uproot) and PNG, scalars and cutflows to JSON, a run report."""
+    out = check_output_folder(outdir)
+    try:
+        return _write_outputs(values, handles, out, seconds)
+    except OSError as err:
+        raise OutputError(f"cannot write the results into {out}: {err.strerror or err}"
+                          ) from err
+
+
+def check_output_folder(outdir: str | os.PathLike[str]) -> Path:
+    """Create `outdir` if needed and prove it writable, before any event is read."""
+    out = Path(outdir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".hepflow-check-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(f"the output folder {out} cannot be written: "
+                          f"{err.strerror or err}") from err
+    return out
+
+
+def check_report_file(report: str | os.PathLike[str]) -> Path:
+    path = Path(report)
+    if path.is_dir():
+        raise OutputError(f"the run report {path} is an existing folder; give a file name")
+    if not path.parent.is_dir():
+        raise OutputError(f"the folder {path.parent} of the run report does not exist")
+    return path
+
+
+def _write_outputs(values: Mapping[str, Any], handles: Mapping[str, RResultPtr[Any]],
+                   out: Path, seconds: float) -> dict[str, Any]:
     import hist
     import uproot
 
     from hepflow.results.cutflow import CutflowReport
 
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {}
     histograms = {k: v for k, v in values.items() if isinstance(v, hist.Hist)}
     if histograms:
@@ -142,14 +210,21 @@ def run(path: str | os.PathLike[str], *, dataset: Dataset | str | None = None,
         outdir: str | os.PathLike[str] = "hepflow-output",
         report: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Load, compute and write an analysis file's results on the current Dask client."""
+    report_file = check_report_file(report) if report is not None else None
+    check_output_folder(outdir)
     handles = load(path, dataset)
     start = time.perf_counter()
     values = compute(handles)
     seconds = time.perf_counter() - start
     summary = write_outputs(values, handles, outdir, seconds)
-    if report is not None:
-        Path(report).write_text(json.dumps(summary, indent=2, default=str))
+    if report_file is not None:
+        try:
+            report_file.write_text(json.dumps(summary, indent=2, default=str))
+        except OSError as err:
+            raise OutputError(f"cannot write the run report {report_file}: "
+                              f"{err.strerror or err}") from err
     return summary
 
 
-__all__ = ["compute", "dataset", "load", "run", "write_outputs"]
+__all__ = ["check_output_folder", "check_report_file", "compute", "dataset", "load", "run",
+           "write_outputs"]

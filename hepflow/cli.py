@@ -1,10 +1,61 @@
-"""The `hepflow` command line."""
+"""The `hepflow` command line.
+
+Every failure prints as one line (``hepflow COMMAND: error: ...``) plus a hint,
+and the command exits non-zero; a physicist at a login node needs to know
+which file or setting to fix, not where in hepflow it was noticed.
+``hepflow --debug COMMAND`` (or a command's own ``--debug``) shows the
+traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+#: Exit status of a refused input (a bad file, setting or expression) and of a bug.
+USER_ERROR = 2
+INTERNAL_ERROR = 1
+
+_HINTS = {
+    "ClusterConfigError": "check the cluster config (see deployments/README.md for examples)",
+    "ClusterError": "check the scheduler address or cluster; `--cluster local` (or `hepflow run` "
+                    "without `--scheduler`) runs on this machine",
+    "SubmitError": "`hepflow status` lists detached jobs; `hepflow logs JOB` shows a driver log",
+    "ConfigError": "check the serve config (see hepflow/serve/config.py for every setting)",
+    "SnapshotError": "choose a writable file name for the Snapshot",
+    "AnalysisError": "the analysis file itself failed; fix the line named above",
+    "ExpressionError": "fix the expression in the analysis file",
+    "PlanError": "the analysis file itself has a problem; try it with `--cluster local`",
+    "ReadError": "check that the input file is complete and readable (`hepflow` retries "
+                 "other replicas first)",
+}
+
+
+def report_error(command: str, err: BaseException) -> int:
+    """Print `err` as one line plus a hint; the exit status for it.
+
+    hepflow's own errors and operating-system errors (a missing or
+    unreadable file) are the user's to fix; anything else is a bug, named as
+    such, still without a traceback.
+    """
+    from hepflow.errors import HepflowError
+
+    message = str(err).strip() or type(err).__name__
+    if isinstance(err, (HepflowError, OSError)):
+        print(f"hepflow {command}: error: {message}", file=sys.stderr)
+        names = [c.__name__ for c in type(err).__mro__]
+        hint = next((_HINTS[n] for n in names if n in _HINTS), None)
+        print(f"hint: {hint} (--debug shows the traceback)" if hint
+              else "hint: --debug shows the traceback", file=sys.stderr)
+        return USER_ERROR
+    first = message.splitlines()[0][:300]
+    print(f"hepflow {command}: internal error: {type(err).__name__}: {first}",
+          file=sys.stderr)
+    print("hint: this is a bug in hepflow or a package it uses; rerun with --debug and "
+          "report the traceback", file=sys.stderr)
+    return INTERNAL_ERROR
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -16,11 +67,25 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import distributed
 
-    from hepflow.analysis import run
+    from hepflow.analysis import check_output_folder, check_report_file, run
     from hepflow.cluster import local_cluster
+    from hepflow.cluster.errors import ClusterError
+    from hepflow.errors import PlanError
 
+    # Everything that can be checked without a cluster is checked before one starts.
+    if not Path(args.analysis).is_file():
+        raise PlanError(f"analysis file {args.analysis} does not exist")
+    if args.dataset is not None and not Path(args.dataset).is_file():
+        raise PlanError(f"dataset file {args.dataset} does not exist")
+    if args.report is not None:
+        check_report_file(args.report)
+    check_output_folder(args.outdir)
     if args.scheduler:
-        client = distributed.Client(args.scheduler)
+        try:
+            client = distributed.Client(args.scheduler, timeout=args.timeout)
+        except (OSError, ValueError) as err:
+            raise ClusterError(f"cannot reach the Dask scheduler {args.scheduler} within "
+                               f"{args.timeout:g} s: {err}") from err
         cluster = None
     else:
         cluster = local_cluster(args.workers)
@@ -43,7 +108,10 @@ def _run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from hepflow.samples.cli import add_parser as add_make_sample
 
-    parser = argparse.ArgumentParser(prog="hepflow", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hepflow", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", dest="debug_all", action="store_true",
+                        help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True)
     add_make_sample(sub)
     from hepflow.cluster.cli import add_parser as add_cluster_commands
@@ -70,13 +138,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", default=None, help="write the run report (JSON) here")
     run.add_argument("--workers", type=int, default=None)
     run.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
+    run.add_argument("--timeout", type=float, default=30.0,
+                     help="seconds to wait for --scheduler (default 30)")
     run.set_defaults(func=_run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `hepflow` command; errors become one line on stderr and a non-zero status."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print(f"hepflow {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug_all or getattr(args, "debug", False):
+            raise
+        return report_error(args.command, err)
 
 
 if __name__ == "__main__":

@@ -100,3 +100,29 @@ class EvaluationError(HepflowError, RuntimeError):
 
 
 __all__ += ["EvaluationError"]
+
+
+class SnapshotError(HepflowError, OSError):
+    """A Snapshot target cannot be written: a folder, read-only, missing parent, ...
+
+    Raised on the client before the run starts whenever the problem can be
+    seen then, and always naming the target file rather than a hidden part.
+    """
+
+
+__all__ += ["SnapshotError"]
+
+
+class AnalysisError(HepflowError, RuntimeError):
+    """An analysis file failed while it was run to book its results.
+
+    The message names the file and the line; the exception the file raised is
+    the cause, so ``--debug`` still shows where in the user's code it failed.
+    """
+
+
+class OutputError(HepflowError, OSError):
+    """Results cannot be written where they were asked for (a folder, a report file)."""
+
+
+__all__ += ["AnalysisError", "OutputError"]

@@ -24,7 +24,7 @@ from hepflow.dataset.spec import Dataset
 from hepflow.engine import client as clients
 from hepflow.engine.runner import Runner, run_graphs
 from hepflow.errors import ExpressionError, PlanError, did_you_mean
-from hepflow.io.snapshot import SnapshotTarget
+from hepflow.io.snapshot import SnapshotFormat, SnapshotTarget, check_target
 from hepflow.options import Options
 from hepflow.plan import actions as act
 from hepflow.plan.expr import compile_expression
@@ -674,7 +674,8 @@ class RDataFrame:
 
     def Snapshot(self, treename: str, filename: str | os.PathLike[str],
                  columns: Sequence[str] | str | None = None, *, lazy: bool = False,
-                 compression: str = "ZSTD") -> Any:
+                 compression: str = "ZSTD", format: SnapshotFormat = "root",
+                 create_dirs: bool = False) -> Any:
         """Write columns to a ROOT file; returns an RDataFrame over it (eager, as in ROOT).
 
         Parameters
@@ -689,6 +690,13 @@ class RDataFrame:
             Return the lazy handle instead of running now.
         compression : str
             "ZSTD", "LZ4" or "ZLIB".
+        format : {"root", "rntuple"}
+            A TTree (default) or an RNTuple.
+        create_dirs : bool
+            Create a missing parent folder (otherwise it is an error).
+
+        The target is checked before any data is read: an existing folder, a
+        read-only file or folder, or a missing parent is a `SnapshotError`.
 
         Examples
         --------
@@ -701,8 +709,8 @@ class RDataFrame:
             names = tuple(columns) if columns is not None else tuple(self.GetColumnNames())
         if not names:
             raise PlanError("Snapshot: no columns selected")
-        target = SnapshotTarget(treename, os.fspath(os.path.abspath(filename)), names,
-                                compression)
+        target = SnapshotTarget(treename, os.fspath(filename), names, compression, format)
+        check_target(target, create_dirs=create_dirs)
         client = self._runner.client
         options = self._runner.options
 

@@ -118,7 +118,8 @@ def test_named_configs_toml_and_shortcuts(tmp_path):
 
 @pytest.mark.parametrize(("section", "message"), [
     ({"backend": "slurn"}, "did you mean 'slurm'"),
-    ({"backend": "slurm", "slurm": {"memroy": "1GiB"}}, "unknown key 'memroy'; did you mean"),
+    ({"backend": "slurm", "slurm": {"memroy": "1GiB"}},
+     "unknown key `memroy`; did you mean `memory`"),
     ({"backend": "slurm", "slurm": {"cores": "four"}}, "slurm.cores: expected an integer"),
     ({"backend": "local", "slurm": {}}, "a `slurm` section in a config for backend 'local'"),
     ({"backend": "slurm", "slurm": {"walltime": "2h"}}, "walltime '2h' is not"),

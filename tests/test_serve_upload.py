@@ -287,3 +287,67 @@ def test_a_broken_bundle_on_disk_does_not_stop_the_others(
                     name="broken")
         assert fixed.status_code == 200, fixed.text  # replaced the broken folder
         assert httpx.get(server.url + "/readyz").json()["failed"] == []
+
+
+def _meta_with(files: dict[str, bytes], change: Any) -> bytes:
+    meta = json.loads(files["bundle.json"])
+    change(meta)
+    return json.dumps(meta).encode()
+
+
+def _deep(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+#: (case, bundle.json from the good one, words the 422 message must hold)
+HOSTILE_META: list[tuple[str, Any, str]] = [
+    ("100000 nested brackets", lambda files: b"[" * 100_000 + b"]" * 100_000, "too deeply"),
+    ("deep metrics", lambda f: _meta_with(f, lambda m: m.update(metrics={"x": _deep(500)})),
+     "more than 32 deep"),
+    ("5000-digit version", lambda f: f["bundle.json"].replace(b'"version": 1',
+                                                              b'"version": ' + b"9" * 5000),
+     "not valid JSON"),
+    ("version as text", lambda f: _meta_with(f, lambda m: m.update(version="1")),
+     "version must be a positive integer"),
+    ("infinite shift", lambda f: _meta_with(
+        f, lambda m: m["normalisation"].update(shift=[1e999] * len(m["normalisation"]["shift"]))),
+     "finite numbers"),
+    ("huge jagged length", lambda f: _meta_with(
+        f, lambda m: m["features"]["jagged"][0].update(length=10**30)),
+     "length must be an integer from 1 to 4096"),
+    ("features as text", lambda f: _meta_with(f, lambda m: m.update(features="abc")),
+     "features must be a mapping"),
+    ("unknown feature key", lambda f: _meta_with(
+        f, lambda m: m["features"]["jagged"][0].update(lenght=3)), "unknown key `lenght`"),
+    ("flat as a number", lambda f: _meta_with(f, lambda m: m["features"].update(flat=5)),
+     "flat=...) must be a column name or a list"),
+    ("classes as a list", lambda f: _meta_with(f, lambda m: m.update(classes=[0, 1])),
+     "`classes` must be an object"),
+    ("class key not a number", lambda f: _meta_with(
+        f, lambda m: m.update(classes={"²": "signal"})), "class numbers to names"),
+    ("split fraction as text", lambda f: _meta_with(
+        f, lambda m: m["features"]["split"].update(train="most")), "split.train: wrong type"),
+    ("top level a list", lambda f: b"[1, 2, 3]", "must hold a JSON object"),
+    ("not UTF-8", lambda f: b"\xff\xfe{}", "not UTF-8"),
+    ("unknown top key", lambda f: _meta_with(f, lambda m: m.update(evil=1)),
+     "unknown key(s) evil"),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "words"), HOSTILE_META,
+                         ids=[c[0] for c in HOSTILE_META])
+def test_hostile_bundle_json_is_a_422_with_a_message(
+        served: Any, admin: dict[str, str], bundles: tuple[Any, Any], tmp_path: Path,
+        case: str, make: Any, words: str) -> None:
+    files = bundle_bytes(bundles[1], tmp_path)
+    body = tar_of([("bundle.json", None, make(files)), ("model.ubj", None, files["model.ubj"])])
+    answer = put(served, admin, body)
+    assert answer.status_code == 422, (case, answer.status_code, answer.text)
+    message = answer.json()["message"]
+    assert words in message, message
+    assert ".upload-" not in message and str(served.models) not in message
+    assert predict(served, admin).json()["version"] == bundles[0].token
+    assert sorted(p.name for p in served.models.iterdir()) == ["bdt"]

@@ -21,33 +21,19 @@ _SUBMIT_EPILOG = """examples:
   hepflow submit examples/dimuon.py --cluster tcp://scheduler:8786 --dataset data.yaml
 """
 
-_HINTS = {
-    "ClusterConfigError": "check the cluster config (see deployments/README.md for examples)",
-    "ClusterError": "`--cluster local` runs the same analysis on this machine",
-    "SubmitError": "`hepflow status` lists detached jobs; `hepflow logs JOB` shows a driver log",
-    "PlanError": "the analysis file itself has a problem; try it with `--cluster local`",
-    "ExpressionError": "fix the expression in the analysis file",
-}
-
-
 def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn hepflow's own errors into one line plus a hint, unless ``--debug``."""
+    """Turn every error into one line plus a hint (`hepflow.cli.report_error`), unless
+    ``--debug``; so these commands behave the same when wired into another parser."""
 
     def run(args: argparse.Namespace) -> int:
-        from hepflow.errors import HepflowError
+        from hepflow.cli import report_error
 
         try:
             return func(args)
-        except (HepflowError, OSError) as err:
-            if getattr(args, "debug", False):
+        except Exception as err:
+            if getattr(args, "debug", False) or getattr(args, "debug_all", False):
                 raise
-            message = str(err).strip() or type(err).__name__
-            print(f"hepflow {args.command}: error: {message}", file=sys.stderr)
-            hint = next((h for name, h in _HINTS.items()
-                         if name in {c.__name__ for c in type(err).__mro__}), None)
-            if hint:
-                print(f"hint: {hint} (--debug shows the traceback)", file=sys.stderr)
-            return 2
+            return report_error(args.command, err)
 
     return run
 

@@ -32,10 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
-import sys
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from hepflow.cluster.errors import ClusterConfigError
+from hepflow.config_loader import Loader
 
 BACKENDS: tuple[str, ...] = ("local", "slurm", "htcondor", "kubernetes", "gateway", "scheduler")
 BATCH_BACKENDS: tuple[str, ...] = ("slurm", "htcondor")
@@ -87,6 +87,9 @@ def _check_line(value: str, what: str) -> None:
 def _check_positive(value: int | float | None, what: str, *, zero: bool = False) -> None:
     if value is None:
         return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value):
+        raise ClusterConfigError(f"{what} must be a finite number, got {value!r}")
     if value < 0 or (value == 0 and not zero):
         raise ClusterConfigError(f"{what} must be {'>= 0' if zero else '> 0'}, got {value}")
 
@@ -448,6 +451,10 @@ def load_cluster_config(spec: str | os.PathLike[str] | Mapping[str, Any] | Clust
     """
     if isinstance(spec, ClusterConfig):
         return spec
+    if not isinstance(spec, (str, os.PathLike, Mapping)):
+        raise ClusterConfigError(f"a cluster is a ClusterConfig, a mapping, a backend name, a "
+                                 f"scheduler address or a config file, not "
+                                 f"{type(spec).__name__}")
     if isinstance(spec, Mapping):
         section = spec["cluster"] if isinstance(spec.get("cluster"), Mapping) else spec
         return ClusterConfig.from_mapping(section)
@@ -484,27 +491,7 @@ def load_cluster_config(spec: str | os.PathLike[str] | Mapping[str, Any] | Clust
 
 
 def _read_file(path: Path) -> Mapping[str, Any]:
-    text = path.read_text()
-    if path.suffix == ".toml":
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover - Python 3.10 only
-            try:
-                import tomli as tomllib
-            except ImportError as err:
-                raise ClusterConfigError("TOML configs need Python >= 3.11 or the `tomli` "
-                                         "package; or write the config as YAML") from err
-        try:
-            data: Any = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise ClusterConfigError(f"{path} is not valid TOML: {err}") from err
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ClusterConfigError(f"{path} is not valid YAML: {err}") from err
+    data = LOADER.read_file(path, "cluster config")
     if not isinstance(data, Mapping):
         raise ClusterConfigError(f"{path} must contain a mapping (a `cluster:` section)")
     return data
@@ -528,79 +515,15 @@ def _suggest(word: str, choices: Any) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+LOADER = Loader(ClusterConfigError, numbers_as_text=True, prefix_checks=True)
+
+
 def _build(cls: type[Any], data: Any, where: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise ClusterConfigError(f"{where} must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in names:
-            raise ClusterConfigError(f"{where}: unknown key {key!r}" + _suggest(str(key), names))
-        kwargs[key] = _convert(value, hints[key], f"{where}.{key}")
-    try:
-        return cls(**kwargs)
-    except ClusterConfigError as err:
-        raise ClusterConfigError(f"{where}: {err}") from None
+    return LOADER.build(cls, data, where)
 
 
 def _convert(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if value is None:
-            return None
-        if len(args) == 1:
-            return _convert(value, args[0], where)
-        raise ClusterConfigError(f"{where}: cannot convert to {hint}")  # not used by the schema
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return _build(hint, value if value is not None else {}, where)
-    if origin is tuple:
-        items = typing.get_args(hint)
-        if items and typing.get_origin(items[0]) is tuple:
-            keep = typing.get_args(items[0])[1] is not str  # Scalar: keep YAML's types
-            if isinstance(value, Mapping):
-                pairs = list(value.items())
-            elif isinstance(value, (list, tuple)) and all(
-                    isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
-                pairs = [tuple(p) for p in value]
-            else:
-                raise ClusterConfigError(f"{where}: expected a mapping of names to values")
-            return tuple((str(k), _scalar(v, f"{where}.{k}") if keep
-                          else _scalar_text(v, f"{where}.{k}")) for k, v in pairs)
-        if isinstance(value, str):
-            return (value,)
-        if not isinstance(value, (list, tuple)):
-            raise ClusterConfigError(f"{where}: expected a list of strings, got "
-                                     f"{type(value).__name__}")
-        return tuple(_scalar_text(v, where) for v in value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ClusterConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ClusterConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ClusterConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        return _scalar_text(value, where)
-    raise ClusterConfigError(f"{where}: unsupported type {hint}")  # a schema bug, not user input
-
-
-def _scalar_text(value: Any, where: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ClusterConfigError(f"{where}: expected text, got {value!r}")
-    return str(value)
-
-
-def _scalar(value: Any, where: str) -> Scalar:
-    if not isinstance(value, (str, int, float, bool)):
-        raise ClusterConfigError(f"{where}: expected a number, text or true/false, got {value!r}")
-    return value
+    return LOADER.convert(hint, value, where)
 
 
 def _plain(obj: Any) -> Any:

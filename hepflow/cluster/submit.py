@@ -57,6 +57,7 @@ from hepflow.cluster.config import (
     write_cluster_config,
 )
 from hepflow.cluster.errors import SubmitError
+from hepflow.errors import OutputError
 
 #: Environment variables a detached driver inherits explicitly (HTCondor starts jobs
 #: with an empty environment; for Slurm it makes the script self-contained).
@@ -77,12 +78,14 @@ def submit(analysis: str | os.PathLike[str], cluster: Any, *,
     dashboard link as soon as the cluster is up (the CLI and detached
     drivers, whose logs are read while the run goes on).
     """
-    from hepflow.analysis import run
+    from hepflow.analysis import check_output_folder, check_report_file, run
     from hepflow.cluster.connect import connect
 
     cfg = load_cluster_config(cluster)
     if not Path(analysis).is_file():
         raise SubmitError(f"analysis file {analysis} does not exist")
+    report_file = check_report_file(report) if report is not None else None
+    check_output_folder(outdir)
     with connect(cfg) as client:
         where = {"backend": cfg.backend, "config": cfg.to_mapping(),
                  "dashboard": client.dashboard_link, "workers": len(client.nthreads())}
@@ -92,8 +95,12 @@ def submit(analysis: str | os.PathLike[str], cluster: Any, *,
         summary = run(analysis, dataset=os.fspath(dataset) if dataset is not None else None,
                       outdir=outdir)
     summary["cluster"] = where
-    if report is not None:
-        Path(report).write_text(json.dumps(summary, indent=2, default=str))
+    if report_file is not None:
+        try:
+            report_file.write_text(json.dumps(summary, indent=2, default=str))
+        except OSError as err:
+            raise OutputError(f"cannot write the run report {report_file}: "
+                              f"{err.strerror or err}") from err
     return summary
 
 
@@ -123,10 +130,35 @@ class JobRecord:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> JobRecord:
-        data = json.loads(text)
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    def from_json(cls, text: str, where: str = "the job record") -> JobRecord:
+        """A record from `to_json`'s text; a damaged one is a `SubmitError` naming `where`."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as err:
+            raise SubmitError(f"{where} is not valid JSON ({err}); it was not written by "
+                              "`hepflow submit --detach` or is damaged") from err
+        if not isinstance(data, dict):
+            raise SubmitError(f"{where} must hold a JSON object")
+        fields = dataclasses.fields(cls)
+        missing = [f.name for f in fields if f.name not in data
+                   and f.default is dataclasses.MISSING]
+        wrong = [f.name for f in fields if f.name in data and data[f.name] is not None
+                 and not isinstance(data[f.name], float if f.type == "float" else str)
+                 and not (f.type == "float" and isinstance(data[f.name], int))]
+        if missing or wrong:
+            raise SubmitError(f"{where} is damaged: " + "; ".join(
+                ([f"missing {', '.join(missing)}"] if missing else [])
+                + ([f"wrong type for {', '.join(wrong)}"] if wrong else [])))
+        return cls(**{f.name: data[f.name] for f in fields if f.name in data})
+
+    @classmethod
+    def read(cls, path: Path) -> JobRecord:
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise SubmitError(f"cannot read the job record {path}: {err.strerror or err}"
+                              ) from err
+        return cls.from_json(text, f"the job record {path}")
 
 
 def jobs_dir() -> Path:
@@ -228,9 +260,9 @@ def find_job(job: str | os.PathLike[str] | None = None) -> JobRecord:
     if job is not None:
         path = Path(job)
         if path.is_dir() and (path / "job.json").is_file():
-            return JobRecord.from_json((path / "job.json").read_text())
+            return JobRecord.read(path / "job.json")
         if path.is_file() and path.name.endswith(".json"):
-            return JobRecord.from_json(path.read_text())
+            return JobRecord.read(path)
     index = jobs_dir()
     records = sorted(index.glob("*.json"), key=lambda p: p.stat().st_mtime) \
         if index.is_dir() else []
@@ -238,12 +270,12 @@ def find_job(job: str | os.PathLike[str] | None = None) -> JobRecord:
         if not records:
             raise SubmitError(f"no detached jobs recorded in {index}; submit one with "
                               "`hepflow submit ANALYSIS --cluster CONFIG --detach`")
-        return JobRecord.from_json(records[-1].read_text())
+        return JobRecord.read(records[-1])
     text = os.fspath(job)
     for candidate in reversed(records):
         job_id = candidate.stem.partition("-")[2]
         if text in (job_id, candidate.stem):
-            return JobRecord.from_json(candidate.read_text())
+            return JobRecord.read(candidate)
     raise SubmitError(f"no detached job {text!r} in {index} (give the job id, "
                       "`slurm-ID`, or the job folder OUTDIR/jobs/...)")
 
@@ -254,7 +286,7 @@ def list_jobs() -> Iterator[JobRecord]:
     if not index.is_dir():
         return
     for path in sorted(index.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-        yield JobRecord.from_json(path.read_text())
+        yield JobRecord.read(path)
 
 
 def driver_state(record: JobRecord) -> dict[str, Any]:

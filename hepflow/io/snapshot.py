@@ -1,24 +1,43 @@
 """Snapshot: write selected columns to a ROOT file, never leaving a partial file that looks done.
 
-Each chunk task writes its own part file next to the target under a hidden
-temporary name; the client then appends the parts, in chunk order, to one new
-tree written under a temporary name and renamed into place only when complete.
-Collections keep the NanoAOD layout: `Muon_pt` and `Muon_eta` with equal sizes
-are written together with one `nMuon` counter.
+This module takes plain values only (a `SnapshotTarget`, a chunk index, a dict
+of arrays), so the io layer does not depend on the plan. The life of a
+snapshot is three calls:
+
+1. `check_target`, on the client, before the run starts: a target that cannot
+   be written (a folder, a read-only folder, `/proc`, a missing parent folder)
+   fails at once with a `SnapshotError` naming it, instead of after the whole
+   run with a raw `OSError` naming a hidden part file.
+2. `write_part`, in each chunk task: the chunk's entries go to a hidden part
+   file next to the target.
+3. `finalize`, on the client: the parts are appended, in chunk order, to one
+   new tree written under a temporary name and renamed into place only when
+   complete; the parts are removed whatever happens.
+
+A TTree keeps the NanoAOD layout: `Muon_pt` and `Muon_eta` with equal sizes
+are written together with one `nMuon` counter. An RNTuple (``format="rntuple"``)
+keeps the columns as they are named, each collection with its own offsets.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple, get_args
 
 import awkward as ak
 import numpy as np
 import uproot
+
+from hepflow.errors import PlanError, SnapshotError
+
+SnapshotFormat = Literal["root", "rntuple"]
+FORMATS: tuple[str, ...] = get_args(SnapshotFormat)
 
 _COMPRESSION = {"ZSTD": uproot.ZSTD(5), "LZ4": uproot.LZ4(4), "ZLIB": uproot.ZLIB(1)}
 
@@ -27,11 +46,103 @@ def _compression(name: str) -> Any:
     try:
         return _COMPRESSION[name.upper()]
     except KeyError:
-        raise ValueError(f"unknown compression {name!r}; choose one of "
-                         f"{', '.join(sorted(_COMPRESSION))}") from None
+        raise PlanError(f"unknown compression {name!r}; choose one of "
+                        f"{', '.join(sorted(_COMPRESSION))}") from None
 
 
-def group_collections(values: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SnapshotTarget:
+    """Where and how a snapshot is written: plain values, checked when made.
+
+    `filename` is made absolute, because the chunk tasks that write the parts
+    may run in another working directory than the client that booked them.
+    """
+
+    treename: str
+    filename: str
+    columns: tuple[str, ...]
+    compression: str = "ZSTD"
+    format: SnapshotFormat = "root"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.treename, str) or not self.treename.strip() \
+                or "/" in self.treename:
+            raise PlanError(f"Snapshot: the tree name {self.treename!r} must be a non-empty "
+                            "name without `/`")
+        if not isinstance(self.filename, (str, os.PathLike)) or not os.fspath(self.filename):
+            raise PlanError(f"Snapshot: the file name {self.filename!r} must be a non-empty path")
+        object.__setattr__(self, "filename", os.path.abspath(os.fspath(self.filename)))
+        columns = (self.columns,) if isinstance(self.columns, str) else tuple(self.columns)
+        if not columns:
+            raise PlanError("Snapshot: no columns selected")
+        bad = [c for c in columns if not isinstance(c, str) or not c]
+        if bad:
+            raise PlanError(f"Snapshot: column names must be non-empty strings, not {bad[0]!r}")
+        object.__setattr__(self, "columns", columns)
+        if not isinstance(self.compression, str):
+            raise PlanError(f"Snapshot: compression must be a name such as 'ZSTD', "
+                            f"not {self.compression!r}")
+        _compression(self.compression)
+        if self.format not in FORMATS:
+            raise PlanError(f"Snapshot: unknown format {self.format!r}; choose one of "
+                            f"{', '.join(repr(f) for f in FORMATS)}")
+
+
+class SnapshotPart(NamedTuple):
+    """One chunk's hidden part file and how many entries it holds."""
+
+    path: str
+    entries: int
+
+
+def _refuse(target: SnapshotTarget, why: str, cause: BaseException | None = None) -> SnapshotError:
+    detail = f" ({type(cause).__name__}: {cause.strerror or cause})" \
+        if isinstance(cause, OSError) else ""
+    return SnapshotError(f"Snapshot cannot write {target.filename}: {why}{detail}")
+
+
+def check_target(target: SnapshotTarget, *, create_dirs: bool = False) -> None:
+    """Refuse, before any data is read, a target the snapshot could not be written to.
+
+    The folder is proven writable by creating (and removing) a hidden probe
+    file in it, because permission bits lie: root ignores them, and a
+    read-only mount or `/proc` refuses writes whatever the bits say. A missing
+    parent folder is an error unless `create_dirs` asks for it to be created.
+    """
+    path = Path(target.filename)
+    if path.is_dir():
+        raise _refuse(target, "it is an existing folder; give a file name inside it")
+    if path.exists() or path.is_symlink():
+        try:
+            mode = path.stat().st_mode
+        except OSError as err:
+            raise _refuse(target, "the existing file cannot be inspected", err) from err
+        if not stat.S_ISREG(mode):
+            raise _refuse(target, "it exists and is not a regular file")
+        if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP
+                                                       | stat.S_IWOTH):
+            raise _refuse(target, "the existing file is read-only; remove it or choose "
+                                  "another name")
+    parent = path.parent
+    if not parent.exists():
+        if not create_dirs:
+            raise _refuse(target, f"the folder {parent} does not exist; create it or pass "
+                                  "create_dirs=True")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise _refuse(target, f"the folder {parent} cannot be created", err) from err
+    if not parent.is_dir():
+        raise _refuse(target, f"{parent} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.check-", dir=parent)
+    except OSError as err:
+        raise _refuse(target, f"the folder {parent} is not writable", err) from err
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _group_collections(values: Mapping[str, Any]) -> dict[str, Any]:
     """Group equally sized `Prefix_field` collections into NanoAOD-style records."""
     groups: dict[str, dict[str, Any]] = {}
     flat: dict[str, Any] = {}
@@ -60,23 +171,33 @@ def group_collections(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_tree(out: Any, name: str, data: Mapping[str, Any], create: bool) -> None:
-    """Create (or extend) a TTree; `mktree` because plain assignment may write an RNTuple."""
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat columns as numpy (awkward's 1-d arrays included), jagged ones as awkward."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, ak.Array):
+            out[name] = np.asarray(ak.to_numpy(value)) if value.ndim == 1 else value
+        else:
+            out[name] = np.asarray(value)
+    return out
+
+
+def _write(out: Any, target: SnapshotTarget, values: Mapping[str, Any], create: bool) -> None:
+    """Create (or extend) the tree or RNTuple `target.treename` in the open file `out`."""
+    data = _plain(values)
+    if target.format == "rntuple":
+        table = ak.Array(data)
+        if create:
+            out.mkrntuple(target.treename, table)
+        else:
+            out[target.treename].extend(table)
+        return
+    grouped = _group_collections(data)
     if create:
-        types = {k: (v.type if isinstance(v, ak.Array) else np.asarray(v).dtype)
-                 for k, v in data.items()}
-        out.mktree(name, types)
-    out[name].extend(dict(data))
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotTarget:
-    """Where and how a Snapshot writes: plain values, so io depends on no plan type."""
-
-    treename: str
-    filename: str
-    columns: tuple[str, ...]
-    compression: str = "ZSTD"
+        # `mktree`, because plain assignment may write an RNTuple.
+        types = {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in grouped.items()}
+        out.mktree(target.treename, types)
+    out[target.treename].extend(grouped)
 
 
 def _part_path(target: SnapshotTarget, chunk_index: int) -> Path:
@@ -84,41 +205,55 @@ def _part_path(target: SnapshotTarget, chunk_index: int) -> Path:
     return path.parent / f".{path.name}.part{chunk_index:06d}.{uuid.uuid4().hex[:8]}.root"
 
 
-def write_part(action: SnapshotTarget, chunk_index: int, values: Mapping[str, Any],
-               ) -> tuple[str, int]:
-    """Write one chunk's selected entries to a hidden part file; return (path, entries)."""
-    n = len(next(iter(values.values()))) if values else 0
-    path = _part_path(action, chunk_index)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with uproot.recreate(path, compression=_compression(action.compression)) as out:
-        write_tree(out, action.treename, group_collections(values), create=True)
-    return str(path), n
-
-
-def finalize(action: SnapshotTarget, parts: Sequence[tuple[str, int]]) -> str:
-    """Append the parts in order into the target file, atomically; remove the parts."""
-    target = Path(action.filename)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+def write_part(target: SnapshotTarget, chunk_index: int,
+               values: Mapping[str, Any]) -> SnapshotPart:
+    """Write one chunk's selected entries (column name -> array) to a hidden part file."""
+    missing = [c for c in target.columns if c not in values]
+    if missing:
+        raise PlanError(f"Snapshot of {target.filename}: no values given for column(s) "
+                        f"{', '.join(missing)}")
+    ordered = {c: values[c] for c in target.columns}
+    n = len(next(iter(ordered.values())))
+    path = _part_path(target, chunk_index)
     try:
-        with uproot.recreate(tmp, compression=_compression(action.compression)) as out:
+        with uproot.recreate(path, compression=_compression(target.compression)) as out:
+            _write(out, target, ordered, create=True)
+    except OSError as err:
+        path.unlink(missing_ok=True)
+        raise _refuse(target, f"the part file of chunk {chunk_index} cannot be written",
+                      err) from err
+    return SnapshotPart(str(path), n)
+
+
+def finalize(target: SnapshotTarget, parts: Sequence[tuple[str, int]]) -> str:
+    """Append the parts in order into the target file, atomically; remove the parts.
+
+    The tree is written to a hidden temporary file next to the target and
+    renamed over it only once complete, so a crash never leaves a file that
+    looks finished. With no entries at all the first (empty) part still gives
+    the tree its column types.
+    """
+    path = Path(target.filename)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with uproot.recreate(tmp, compression=_compression(target.compression)) as out:
             written = False
             nonempty = [p for p in parts if p[1] > 0] or list(parts[:1])
-            for path, _ in nonempty:
-                with uproot.open(path) as part:
-                    tree = part[action.treename]
-                    data = tree.arrays(list(action.columns), library="ak", how=dict)
-                data = {k: (np.asarray(ak.to_numpy(v)) if v.ndim == 1 else v)
-                        for k, v in data.items()}
-                grouped = group_collections(data)
-                write_tree(out, action.treename, grouped, create=not written)
+            for part_path, _ in nonempty:
+                with uproot.open(part_path) as part:
+                    data = part[target.treename].arrays(list(target.columns), library="ak",
+                                                        how=dict)
+                _write(out, target, data, create=not written)
                 written = True
-        os.replace(tmp, target)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise _refuse(target, "the finished file cannot be written", err) from err
     finally:
-        if tmp.exists():
-            tmp.unlink()
-        for path, _ in parts:
-            Path(path).unlink(missing_ok=True)
-    return str(target)
+        tmp.unlink(missing_ok=True)
+        for part_path, _ in parts:
+            Path(part_path).unlink(missing_ok=True)
+    return str(path)
 
 
-__all__ = ["SnapshotTarget", "finalize", "group_collections", "write_part"]
+__all__ = ["FORMATS", "SnapshotFormat", "SnapshotPart", "SnapshotTarget", "check_target",
+           "finalize", "write_part"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -122,33 +123,122 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def load(directory: str | os.PathLike[str]) -> Bundle:
-    """Read a bundle written by `Bundle.save`."""
+#: Bounds on `bundle.json`: far above what `Bundle.save` writes, far below what could
+#: hurt a server reading an uploaded bundle (deep nesting would break recursive code).
+MAX_META_BYTES = 16 * 2**20
+MAX_META_DEPTH = 32
+_PLAIN_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_META_KEYS = {"format", "version", "kind", "model_file", "features", "inputs",
+              "normalisation", "classes", "provenance", "metrics"}
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and mappings nest in parsed JSON (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_META_DEPTH:
+                return depth
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
+                                                  else item))
+    return deepest
+
+
+def read_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed `bundle.json` of a bundle folder, with its size, nesting and layout checked.
+
+    Bundles come from elsewhere (an upload, a colleague's folder), so every
+    failure is a `PlanError` naming the file and what is wrong with it, never
+    a `RecursionError` or `KeyError` from deep inside a parser.
+    """
+    if not isinstance(directory, (str, os.PathLike)):
+        raise PlanError(f"a model bundle is a folder path, not {type(directory).__name__}")
     path = Path(directory)
     meta_file = path / "bundle.json"
     if not meta_file.is_file():
         raise PlanError(f"{path} is not a model bundle (no bundle.json)")
-    meta = json.loads(meta_file.read_text())
+    try:
+        size = meta_file.stat().st_size
+        if size > MAX_META_BYTES:
+            raise PlanError(f"{meta_file} is {size} bytes, more than a bundle description "
+                            f"may be ({MAX_META_BYTES})")
+        text = meta_file.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise PlanError(f"cannot read {meta_file}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise PlanError(f"{meta_file} is not UTF-8 text") from err
+    try:
+        meta = json.loads(text)
+    except RecursionError as err:
+        raise PlanError(f"{meta_file} nests lists or objects too deeply") from err
+    except ValueError as err:
+        raise PlanError(f"{meta_file} is not valid JSON: {err}") from err
+    if _depth(meta) > MAX_META_DEPTH:
+        raise PlanError(f"{meta_file} nests lists or objects more than {MAX_META_DEPTH} deep")
+    if not isinstance(meta, dict):
+        raise PlanError(f"{meta_file} must hold a JSON object")
     if meta.get("format") != FORMAT:
         raise PlanError(f"{meta_file} is not a hepflow model bundle")
-    if int(meta.get("version", 0)) > VERSION:
+    unknown = sorted(set(meta) - _META_KEYS)
+    missing = sorted({"version", "kind", "model_file", "features", "inputs", "normalisation",
+                      "classes"} - set(meta))
+    if unknown or missing:
+        raise PlanError(f"{meta_file}: " + "; ".join(
+            ([f"unknown key(s) {', '.join(unknown)}"] if unknown else [])
+            + ([f"missing key(s) {', '.join(missing)}"] if missing else [])))
+    version = meta["version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise PlanError(f"{meta_file}: version must be a positive integer, got {version!r}")
+    if version > VERSION:
         raise PlanError(f"{meta_file} was written by a newer hepflow (bundle version "
-                        f"{meta['version']}); upgrade hepflow to read it")
-    features = Features.from_dict(meta["features"])
-    if list(features.input_names) != list(meta["inputs"]):
-        raise PlanError(f"{meta_file}: the stored inputs do not match the feature spec")
-    kind = meta.get("kind")
-    if kind not in _MODEL_FILES or meta.get("model_file") != _MODEL_FILES[kind]:
+                        f"{version}); upgrade hepflow to read it")
+    kind, model_file = meta["kind"], meta["model_file"]
+    if not isinstance(model_file, str) or not _PLAIN_FILE.fullmatch(model_file):
+        raise PlanError(f"{meta_file}: model_file {model_file!r} must be a plain file name "
+                        "in the bundle folder")
+    if kind not in _MODEL_FILES or model_file != _MODEL_FILES[kind]:
         raise PlanError(f"{meta_file}: model kind {kind!r} with model file "
-                        f"{meta.get('model_file')!r} is not a valid bundle layout")
-    return Bundle(kind, (path / _MODEL_FILES[kind]).read_bytes(), features,
-                  Normalisation.from_dict(meta["normalisation"]),
-                  {int(k): v for k, v in meta["classes"].items()},
+                        f"{meta['model_file']!r} is not a valid bundle layout")
+    for key in ("classes", "provenance", "metrics"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise PlanError(f"{meta_file}: `{key}` must be an object")
+    return meta
+
+
+def load(directory: str | os.PathLike[str]) -> Bundle:
+    """Read a bundle written by `Bundle.save`, checking every part of it."""
+    meta = read_meta(directory)
+    path = Path(directory)
+    meta_file = path / "bundle.json"
+    features = Features.from_dict(meta["features"], f"{meta_file}: features")
+    if meta["inputs"] != list(features.input_names):
+        raise PlanError(f"{meta_file}: the stored inputs do not match the feature spec")
+    norm = Normalisation.from_dict(meta["normalisation"], f"{meta_file}: normalisation")
+    if norm.names != features.value_names:
+        raise PlanError(f"{meta_file}: the normalisation is for other columns than the "
+                        "feature spec")
+    classes: dict[int, str] = {}
+    for key, name in meta["classes"].items():
+        if not re.fullmatch(r"[0-9]{1,6}", key) or not isinstance(name, str):
+            raise PlanError(f"{meta_file}: classes must map class numbers to names, got "
+                            f"{key!r}: {name!r}")
+        classes[int(key)] = name
+    kind = meta["kind"]
+    try:
+        model_bytes = (path / _MODEL_FILES[kind]).read_bytes()
+    except OSError as err:
+        raise PlanError(f"cannot read the model file of {path}: {err.strerror or err}") from err
+    return Bundle(kind, model_bytes, features, norm, classes,
                   meta.get("provenance", {}), meta.get("metrics", {}))
 
 
 def load_model(kind: str, payload: bytes, token: str) -> Any:
     """The model from its bytes, cached in this process by token."""
+    if not payload:
+        # xgboost aborts the whole process (std::terminate) on an empty buffer.
+        raise PlanError("the bundle's model file is empty")
     with _lock:
         found = _loaded.get(token)
         if found is not None:
@@ -185,4 +275,5 @@ def predict_matrix(kind: str, model: Any, inputs: np.ndarray) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
-__all__ = ["Bundle", "load", "load_model", "predict_matrix"]
+__all__ = ["MAX_META_BYTES", "MAX_META_DEPTH", "Bundle", "load", "load_model",
+           "predict_matrix", "read_meta"]

@@ -14,4 +14,14 @@ class TrainingError(HepflowError, RuntimeError):
     """Training could not run or finish on the cluster (the message says what to change)."""
 
 
-__all__ = ["PlanError", "TrainingError"]
+def check_count(value: object, what: str, *, minimum: int = 1, optional: bool = False,
+                ) -> None:
+    """Refuse, before any work, a count (rounds, epochs, batch size) that is not an integer."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise PlanError(f"{what} must be an integer >= {minimum}"
+                        f"{' or None' if optional else ''}, got {value!r}")
+
+
+__all__ = ["PlanError", "TrainingError", "check_count"]

@@ -14,9 +14,9 @@ event by event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import awkward as ak
 import numpy as np
@@ -26,6 +26,7 @@ from hepflow.ml.errors import PlanError
 from hepflow.ml.split import Split
 
 NegativeWeights = Literal["keep", "drop", "abs"]
+_T = TypeVar("_T")
 #: Column added by `Features.attach` when the label is given per sample.
 SAMPLE_LABEL = "_hepflow_label"
 
@@ -47,12 +48,19 @@ class Jagged:
 
     def __init__(self, columns: str | Sequence[str], length: int, pad: float = 0.0,
                  name: str = "") -> None:
-        cols = (columns,) if isinstance(columns, str) else tuple(columns)
-        if not cols or not all(isinstance(c, str) for c in cols):
+        cols = _names(columns, "Jagged columns")
+        if not cols:
             raise PlanError("Jagged needs one or more column names")
-        if not isinstance(length, (int, np.integer)) or length < 1:
-            raise PlanError(f"Jagged({cols[0]!r}, ...): length must be an integer >= 1, "
-                            f"got {length!r}")
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) \
+                or not 1 <= length <= MAX_JAGGED_LENGTH:
+            raise PlanError(f"Jagged({cols[0]!r}, ...): length must be an integer from 1 to "
+                            f"{MAX_JAGGED_LENGTH}, got {length!r}")
+        if isinstance(pad, bool) or not isinstance(pad, (int, float, np.number)) \
+                or not np.isfinite(pad):
+            raise PlanError(f"Jagged({cols[0]!r}, ...): pad must be a finite number, "
+                            f"got {pad!r}")
+        if not isinstance(name, str):
+            raise PlanError(f"Jagged({cols[0]!r}, ...): name must be text, got {name!r}")
         object.__setattr__(self, "columns", cols)
         object.__setattr__(self, "length", int(length))
         object.__setattr__(self, "pad", float(pad))
@@ -68,6 +76,19 @@ class Jagged:
     def to_dict(self) -> dict[str, Any]:
         return {"columns": list(self.columns), "length": self.length, "pad": self.pad,
                 "name": self.name}
+
+
+def _names(value: Any, what: str) -> tuple[str, ...]:
+    """A tuple of column names from one name or a sequence of them; anything else refused."""
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, (Sequence, np.ndarray)) or isinstance(value, (bytes, Mapping)):
+        raise PlanError(f"{what} must be a column name or a list of names, got {value!r}")
+    names = tuple(value)
+    bad = [c for c in names if not isinstance(c, str) or not c]
+    if bad:
+        raise PlanError(f"{what}: column names must be non-empty text, got {bad[0]!r}")
+    return names
 
 
 def _common_prefix(columns: Sequence[str]) -> str:
@@ -105,14 +126,17 @@ class Features:
                  label: str | Mapping[str, int] | None = None, weight: str | None = None,
                  negative_weights: NegativeWeights = "keep", split: Split | None = None,
                  classes: Sequence[str] = ()) -> None:
-        flat_cols = (flat,) if isinstance(flat, str) else tuple(flat)
+        flat_cols = _names(flat, "Features(flat=...)")
         if isinstance(jagged, Jagged):
             groups: tuple[Jagged, ...] = (jagged,)
         elif isinstance(jagged, Mapping):
             groups = tuple(Jagged(c, n) for c, n in jagged.items())
-        else:
+        elif isinstance(jagged, Sequence) and not isinstance(jagged, str):
             groups = tuple(jagged)
-        if not all(isinstance(g, Jagged) for g in groups):
+        else:
+            groups = ()
+        if not isinstance(jagged, (Jagged, Mapping, Sequence)) or isinstance(jagged, str) \
+                or not all(isinstance(g, Jagged) for g in groups):
             raise PlanError("Features(jagged=...) takes Jagged groups or {column: length}")
         if negative_weights not in ("keep", "drop", "abs"):
             raise PlanError(f"negative_weights must be 'keep', 'drop' or 'abs', got "
@@ -120,7 +144,17 @@ class Features:
         if label is None:
             raise PlanError("Features needs a label: a column name, or {sample: class}")
         if isinstance(label, Mapping):
-            label = {str(k): int(v) for k, v in label.items()}
+            label = _label_map(label)
+        elif not isinstance(label, str) or not label:
+            raise PlanError(f"Features(label=...) must be a column name or {{sample: class}}, "
+                            f"got {label!r}")
+        if weight is not None and (not isinstance(weight, str) or not weight):
+            raise PlanError(f"Features(weight=...) must be a column name, got {weight!r}")
+        if split is not None and not isinstance(split, Split):
+            raise PlanError(f"Features(split=...) must be a Split, got {split!r}")
+        if isinstance(classes, str) or not isinstance(classes, (Sequence, np.ndarray)):
+            raise PlanError(f"Features(classes=...) must be a list of class names, got "
+                            f"{classes!r}")
         inputs = list(flat_cols) + [c for g in groups for c in g.columns]
         if not inputs:
             raise PlanError("Features needs at least one flat or jagged input column")
@@ -134,6 +168,9 @@ class Features:
         object.__setattr__(self, "negative_weights", negative_weights)
         object.__setattr__(self, "split", split if split is not None else Split())
         object.__setattr__(self, "classes", tuple(str(c) for c in classes))
+        if self.n_inputs > MAX_INPUTS:
+            raise PlanError(f"Features: {self.n_inputs} model inputs is more than the "
+                            f"{MAX_INPUTS} hepflow supports; shorten the Jagged lengths")
 
     # -- names ------------------------------------------------------------------------
 
@@ -184,6 +221,9 @@ class Features:
 
     def validate(self, df: Any, *, training: bool = True) -> None:
         """Fail now, on the client, for a missing or mistyped column (before any work)."""
+        if not callable(getattr(df, "GetColumnNames", None)) \
+                or not callable(getattr(df, "GetColumnType", None)):
+            raise PlanError(f"expected a hepflow.RDataFrame, got {type(df).__name__}")
         available = set(df.GetColumnNames()) | {"rdfentry_"}
         wanted: list[tuple[str, str]] = [(c, "scalar") for c in self.flat]
         wanted += [(c, "jagged") for g in self.jagged for c in g.columns]
@@ -234,13 +274,73 @@ class Features:
                 "split": self.split.to_dict(), "classes": list(self.classes)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Features:
-        return cls(tuple(data["flat"]),
-                   tuple(Jagged(g["columns"], g["length"], g["pad"], g["name"])
-                         for g in data["jagged"]),
-                   label=data["label"], weight=data["weight"],
-                   negative_weights=data["negative_weights"], split=Split(**data["split"]),
-                   classes=tuple(data.get("classes", ())))
+    def from_dict(cls, data: Any, where: str = "features") -> Features:
+        """The spec `to_dict` wrote, every key and type checked (bundles are untrusted)."""
+        d = _record(data, where, required=("flat", "jagged", "label"),
+                    optional=("weight", "negative_weights", "split", "classes"))
+        jagged = d["jagged"]
+        if not isinstance(jagged, list):
+            raise PlanError(f"{where}.jagged must be a list of groups, got {jagged!r}")
+        groups = []
+        for i, g in enumerate(jagged):
+            g = _record(g, f"{where}.jagged[{i}]", required=("columns", "length"),
+                        optional=("pad", "name"))
+            groups.append(_checked(f"{where}.jagged[{i}]", Jagged, g["columns"], g["length"],
+                                   g.get("pad", 0.0), g.get("name", "")))
+        split = _record(d.get("split", {}), f"{where}.split", required=(),
+                        optional=("train", "validation", "test", "column", "seed"))
+        for key, value in split.items():
+            wanted = (str,) if key == "column" else (int,) if key == "seed" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, wanted):
+                raise PlanError(f"{where}.split.{key}: wrong type, got {value!r}")
+        return _checked(where, cls, d["flat"], tuple(groups), label=d["label"],
+                        weight=d.get("weight"),
+                        negative_weights=d.get("negative_weights", "keep"),
+                        split=_checked(f"{where}.split", Split, **split),
+                        classes=d.get("classes", ()))
+
+
+#: Longest padded collection and most model inputs a spec may ask for: a bound that no
+#: real model reaches, so that a hostile bundle cannot make a probe batch take gigabytes.
+MAX_JAGGED_LENGTH = 4096
+MAX_INPUTS = 1 << 16
+
+
+def _record(data: Any, where: str, *, required: Sequence[str],
+            optional: Sequence[str]) -> dict[str, Any]:
+    """A mapping with exactly the known keys (missing or unknown keys named)."""
+    if not isinstance(data, Mapping):
+        raise PlanError(f"{where} must be a mapping, got {type(data).__name__}")
+    known = set(required) | set(optional)
+    unknown = [str(k) for k in data if k not in known]
+    if unknown:
+        hint = did_you_mean(unknown[0], known)
+        raise PlanError(f"{where}: unknown key `{unknown[0]}`" + (f"; {hint}" if hint else ""))
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise PlanError(f"{where}: missing key(s) {', '.join(missing)}")
+    return dict(data)
+
+
+def _checked(where: str, make: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """`make(*args, **kwargs)`, its errors prefixed with where in the file they come from."""
+    try:
+        return make(*args, **kwargs)
+    except PlanError as err:
+        raise PlanError(f"{where}: {err}") from err
+    except (TypeError, ValueError) as err:
+        raise PlanError(f"{where}: {err}") from err
+
+
+def _label_map(label: Mapping[Any, Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for sample, value in label.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 0 <= value < MAX_INPUTS:
+            raise PlanError(f"Features(label=...): the class of sample {sample!r} must be a "
+                            f"small integer >= 0, got {value!r}")
+        out[str(sample)] = int(value)
+    return out
 
 
 def _sample_names(df: Any) -> list[str]:
@@ -330,5 +430,5 @@ def pad_values(spec: Features) -> np.ndarray:
     return np.asarray(pads, dtype=np.float32)
 
 
-__all__ = ["SAMPLE_LABEL", "Features", "Jagged", "NegativeWeights", "flat_values",
-           "pad_clip", "pad_values", "raw_inputs", "valid_matrix"]
+__all__ = ["MAX_INPUTS", "MAX_JAGGED_LENGTH", "SAMPLE_LABEL", "Features", "Jagged",
+           "NegativeWeights", "flat_values", "pad_clip", "pad_values", "raw_inputs", "valid_matrix"]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from hepflow.ml.bundle import Bundle
-from hepflow.ml.errors import PlanError, TrainingError
+from hepflow.ml.errors import PlanError, TrainingError, check_count
 from hepflow.ml.features import Features
 from hepflow.ml.normalise import Method
 from hepflow.ml.prepare import PreparedData, gather_split, prepare
@@ -98,8 +98,11 @@ def train_keras(df: Any, features: Features | None, model_fn: Callable[..., Any]
         raise PlanError("model_fn must be a function input_shape -> compiled Keras model")
     if strategy not in ("multiworker", "local"):
         raise PlanError(f"strategy must be 'multiworker' or 'local', got {strategy!r}")
-    if epochs < 1 or batch_size < 1:
-        raise PlanError("epochs and batch_size must be >= 1")
+    check_count(epochs, "epochs")
+    check_count(batch_size, "batch_size")
+    check_count(steps_per_epoch, "steps_per_epoch", optional=True)
+    check_count(patience, "patience", minimum=0, optional=True)
+    check_count(shuffle_buffer, "shuffle_buffer", minimum=0)
     if isinstance(df, PreparedData):
         prepared = df
     else:

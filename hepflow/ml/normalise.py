@@ -119,9 +119,36 @@ class Normalisation:
                 "shift": self.shift.tolist(), "scale": self.scale.tolist()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Normalisation:
-        return cls(data["method"], tuple(data["names"]), np.asarray(data["shift"], np.float64),
-                   np.asarray(data["scale"], np.float64))
+    def from_dict(cls, data: Any, where: str = "normalisation") -> Normalisation:
+        """What `to_dict` wrote, checked: a bundle file is untrusted input."""
+        if not isinstance(data, Mapping) or set(data) != {"method", "names", "shift", "scale"}:
+            raise PlanError(f"{where} must be a mapping of exactly method, names, shift and "
+                            f"scale, got {_brief(data)}")
+        if data["method"] not in ("standard", "minmax", "none"):
+            raise PlanError(f"{where}.method: unknown normalisation {data['method']!r}")
+        names = data["names"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise PlanError(f"{where}.names must be a list of column names")
+        arrays = []
+        for key in ("shift", "scale"):
+            values = data[key]
+            if not isinstance(values, list) or len(values) != len(names) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                raise PlanError(f"{where}.{key} must be a list of {len(names)} numbers")
+            try:
+                array = np.asarray(values, np.float64)
+            except OverflowError as err:
+                raise PlanError(f"{where}.{key} holds a number too large for a float") from err
+            if not np.all(np.isfinite(array)) or (key == "scale" and np.any(array <= 0)):
+                raise PlanError(f"{where}.{key} must hold finite numbers"
+                                + (" > 0" if key == "scale" else ""))
+            arrays.append(array)
+        return cls(data["method"], tuple(names), arrays[0], arrays[1])
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 __all__ = ["Method", "Moments", "Normalisation", "Summary", "merge_all"]

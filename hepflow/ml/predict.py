@@ -76,7 +76,14 @@ def Predict(df: Any, bundle: Bundle | str | os.PathLike[str], name: str = "score
     (one value per event, or a collection), else this fails at once.
     """
     if not isinstance(bundle, Bundle):
+        if not isinstance(bundle, (str, os.PathLike)):
+            raise PlanError(f"Predict takes a Bundle or a bundle folder, not "
+                            f"{type(bundle).__name__}")
         bundle = load(bundle)
+    if not isinstance(name, str) or not name:
+        raise PlanError(f"Predict: the column name must be non-empty text, got {name!r}")
+    if output is not None and (isinstance(output, bool) or not isinstance(output, int)):
+        raise PlanError(f"Predict: output must be a class number, got {output!r}")
     n_classes = len(bundle.classes)
     if output is not None and not 0 <= output < max(2, n_classes):
         raise PlanError(f"output={output}, but the model knows classes {bundle.classes}")

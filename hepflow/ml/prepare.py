@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,6 +241,9 @@ def prepare(df: Any, features: Features, *, normalisation: Method = "standard",
     """
     if not isinstance(features, Features):
         raise PlanError(f"expected hepflow.ml.Features, got {type(features).__name__}")
+    if normalisation not in ("standard", "minmax", "none"):
+        raise PlanError(f"normalisation must be 'standard', 'minmax' or 'none', got "
+                        f"{normalisation!r}")
     features.validate(df)
     runner = _client_of(df, client)
     start = time.perf_counter()
@@ -276,16 +279,6 @@ def gather_split(prepared: PreparedData, split: int, *, balance: bool = False,
             np.concatenate([a[2] for a in arrays]))
 
 
-def sizes_by_worker(client: Any, futures: Sequence[Any]) -> dict[str, list[int]]:
-    """Which worker holds each future: worker address -> positions in `futures`."""
-    held = client.who_has(futures)
-    out: dict[str, list[int]] = {}
-    for i, fut in enumerate(futures):
-        owners = sorted(held.get(fut.key, ()))
-        out.setdefault(owners[0] if owners else "", []).append(i)
-    return out
-
-
 __all__ = ["Block", "PreparedData", "build_block", "columns_to_inputs", "gather_split",
-           "model_inputs", "prepare", "provenance", "sizes_by_worker", "split_arrays",
+           "model_inputs", "prepare", "provenance", "split_arrays",
            "summarise"]

@@ -38,6 +38,13 @@ class Split:
 
     def __post_init__(self) -> None:
         parts = (self.train, self.validation, self.test)
+        if any(isinstance(p, bool) or not isinstance(p, (int, float, np.floating))
+               or not np.isfinite(p) for p in parts):
+            raise PlanError(f"Split fractions must be numbers, got {parts}")
+        if not isinstance(self.column, str) or not self.column:
+            raise PlanError(f"Split(column=...) must be a column name, got {self.column!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise PlanError(f"Split(seed=...) must be an integer, got {self.seed!r}")
         if any(p < 0 for p in parts) or not np.isclose(sum(parts), 1.0):
             raise PlanError(f"Split fractions must be >= 0 and add up to 1, got {parts}")
         if self.train <= 0:

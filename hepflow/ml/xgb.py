@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hepflow.ml.bundle import Bundle
-from hepflow.ml.errors import PlanError
+from hepflow.ml.errors import PlanError, check_count
 from hepflow.ml.features import Features
 from hepflow.ml.normalise import Method
 from hepflow.ml.prepare import PreparedData, prepare
@@ -77,6 +77,11 @@ def train_xgboost(df: Any, features: Features | None = None,
     `.booster`, `.history` (per evaluation set and metric) and `.test_auc`
     (weighted, on the test split).
     """
+    check_count(num_boost_round, "num_boost_round")
+    check_count(early_stopping_rounds, "early_stopping_rounds", optional=True)
+    if params is not None and not isinstance(params, Mapping):
+        raise PlanError(f"params must be a mapping of xgboost parameters, got "
+                        f"{type(params).__name__}")
     xgboost = _import_xgboost()
     if isinstance(df, PreparedData):
         prepared = df

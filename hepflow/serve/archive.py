@@ -26,7 +26,7 @@ import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -195,15 +195,8 @@ def bundle_root(root: Path) -> Path:
                      "archive the folder that Bundle.save wrote")
 
 
-def walk_files(root: Path) -> Iterator[Path]:
-    """Every file under `root` (for archiving a bundle folder in the client and tests)."""
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            yield path
-
-
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["bundle_root", "extract", "remove_tree", "sniff", "walk_files"]
+__all__ = ["bundle_root", "extract", "remove_tree", "sniff"]

@@ -25,7 +25,7 @@ _WARNING = ("WARNING: --insecure-no-auth: token checking is OFF. Anyone who can 
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hepflow.errors import HepflowError
+    from hepflow.cli import report_error
     from hepflow.serve.config import load_config
 
     try:
@@ -36,9 +36,10 @@ def _serve(args: argparse.Namespace) -> int:
         if config.insecure_no_auth:
             print(_WARNING.format(host=config.host, port=config.port), file=sys.stderr)
         run(config)
-    except HepflowError as err:
-        print(f"hepflow serve: error: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:
+        if args.debug or getattr(args, "debug_all", False):
+            raise
+        return report_error("serve", err)
     return 0
 
 
@@ -48,9 +49,11 @@ def run(config: object) -> None:
 
     from hepflow.serve.app import create_app
     from hepflow.serve.config import ServeConfig
+    from hepflow.serve.errors import ConfigError
 
     if not isinstance(config, ServeConfig):
-        raise TypeError("run() takes a ServeConfig")
+        raise ConfigError(f"run() takes a ServeConfig (from load_config), not "
+                          f"{type(config).__name__}")
     _log_like_uvicorn(config.log_level)
     app = create_app(config)
     uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level,
@@ -99,6 +102,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--insecure-no-auth", action="store_true",
                        help="switch token checking off (prints a warning; tests only)")
+    serve.add_argument("--debug", action="store_true", help="show tracebacks")
     serve.set_defaults(func=_serve)
 
 

@@ -34,19 +34,16 @@ machines can never silently open a server.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
-import json
+import math
 import re
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hepflow.errors import did_you_mean
+from hepflow.config_loader import Loader
 from hepflow.serve.errors import ConfigError
 
 _SYMMETRIC = ("HS256", "HS384", "HS512")
@@ -59,14 +56,20 @@ _UNITS = {None: 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
 
 def parse_size(value: int | float | str) -> int:
     """Bytes from ``1048576``, ``"64MiB"``, ``"1.5GB"`` or ``"500kB"``."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         raise ConfigError(f"a size must be a number of bytes or e.g. '64MiB', got {value!r}")
     if isinstance(value, (int, float)):
         return int(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"a size must be a number of bytes or e.g. '64MiB', got "
+                          f"{type(value).__name__}")
     match = _SIZE.match(str(value))
     if not match:
         raise ConfigError(f"cannot read size {value!r}: use bytes or e.g. '64MiB', '1GB'")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    size = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(size):
+        raise ConfigError(f"size {value!r} is too large")
+    return int(size)
 
 
 def check_key_url(url: str) -> None:
@@ -226,11 +229,11 @@ def load_config(path: str | Path | None = None, *, models: str | Path | None = N
     base = Path.cwd()
     if path is not None:
         file = Path(path)
-        try:
-            text = file.read_text()
-        except OSError as err:
-            raise ConfigError(f"cannot read the serve config {file}: {err.strerror}") from err
-        data = _parse(text, file)
+        data = LOADER.read_file(file, "serve config")
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: the top level must be a mapping of settings")
         base = file.parent
     if "insecure_no_auth" in data:
         raise ConfigError("insecure_no_auth cannot be set in a config file; pass "
@@ -251,86 +254,19 @@ def load_config(path: str | Path | None = None, *, models: str | Path | None = N
     return config
 
 
-def _parse(text: str, file: Path) -> dict[str, Any]:
-    if file.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as err:
-            raise ConfigError(f"{file} is not valid JSON: {err}") from err
-    else:
-        import yaml
+def _sizes(hint: Any, value: Any, name: str) -> Any:
+    """The serve config's own conversion: ``*_bytes`` settings take sizes like ``"64MiB"``."""
+    if hint is int and name.endswith("_bytes"):
+        return parse_size(value)
+    return NotImplemented
 
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{file} is not valid YAML: {err}") from err
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{file}: the top level must be a mapping of settings")
-    return data
+
+LOADER = Loader(ConfigError, hook=_sizes)
 
 
 def build(cls: type[Any], data: Any, where: str) -> Any:
     """Instantiate a config dataclass from plain data, checking keys and types."""
-    if isinstance(data, cls):
-        return data
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where or 'the config'} must be a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{where}.{key}" if where else str(key)
-        if key not in fields:
-            hint = did_you_mean(str(key), fields)
-            raise ConfigError(f"unknown setting `{name}`" + (f"; {hint}" if hint else ""))
-        kwargs[key] = _convert(hints[key], value, name)
-    try:
-        return cls(**kwargs)
-    except TypeError as err:
-        missing = [n for n, f in fields.items() if n not in kwargs
-                   and f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING]
-        raise ConfigError(f"{where or 'the config'}: missing {', '.join(missing)}") from err
-
-
-def _convert(hint: Any, value: Any, name: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, name)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return build(hint, value, name)
-    if origin is tuple:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
-            raise ConfigError(f"`{name}` must be a string or a list of strings, got {value!r}")
-        return tuple(items)
-    if hint is Path:
-        return Path(str(value))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"`{name}` must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if name.endswith("_bytes"):
-            return parse_size(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"`{name}` must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"`{name}` must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"`{name}` must be a string, got {value!r}")
-        return value
-    return value
+    return LOADER.build(cls, data, where)
 
 
 __all__ = ["AuthConfig", "Batching", "Limits", "RoleRule", "ServeConfig", "build",

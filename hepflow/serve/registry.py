@@ -20,7 +20,6 @@ named inside ``bundle.json`` must be a plain file name in the bundle folder.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -34,7 +33,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from hepflow.ml.bundle import Bundle, load, predict_matrix
+from hepflow.errors import PlanError
+from hepflow.ml.bundle import Bundle, load, predict_matrix, read_meta
 from hepflow.ml.prepare import columns_to_inputs, model_inputs
 from hepflow.serve.archive import extract, remove_tree
 from hepflow.serve.batching import MicroBatcher
@@ -85,16 +85,18 @@ class ServedModel:
 
 
 def _check_model_file(folder: Path) -> None:
-    """Refuse a bundle.json whose model file is not a plain file inside the folder."""
+    """Refuse a bundle.json that is hostile or whose model file is not plain and inside.
+
+    `read_meta` bounds the size and nesting of the JSON (100,000 nested
+    brackets would otherwise break the parser with a `RecursionError`, a 500).
+    """
     meta_file = folder / "bundle.json"
     if meta_file.is_symlink() or not meta_file.is_file():
         raise InputError("bundle.json is missing or not a regular file")
     try:
-        meta = json.loads(meta_file.read_text())
-    except (ValueError, UnicodeDecodeError) as err:
-        raise InputError(f"bundle.json is not valid JSON: {err}") from None
-    if not isinstance(meta, dict):
-        raise InputError("bundle.json must hold an object")
+        meta = read_meta(folder)
+    except PlanError as err:
+        raise InputError(_without_paths(str(err), folder)) from err
     model_file = meta.get("model_file")
     if not isinstance(model_file, str) or not _MODEL_FILE.match(model_file):
         raise InputError(f"bundle.json: model_file {model_file!r} must be a plain file name "
@@ -102,6 +104,13 @@ def _check_model_file(folder: Path) -> None:
     target = folder / model_file
     if target.is_symlink() or not target.is_file():
         raise InputError(f"the bundle's model file {model_file} is missing")
+
+
+def _without_paths(text: str, folder: Path) -> str:
+    """A refusal's first line, without the server's staging folder (clients see it)."""
+    text = text.replace(str(folder) + os.sep, "").replace(str(folder), "the bundle")
+    lines = text.strip().splitlines()
+    return lines[0][:300] if lines else ""
 
 
 def probe_batch(features: Any) -> RawBatch:
@@ -130,9 +139,12 @@ def open_bundle(folder: Path) -> Bundle:
                              columns_to_inputs(bundle.features, bundle.normalisation, columns))
     except InputError:
         raise
-    except Exception as err:  # noqa: BLE001 - any failure of untrusted content is a refusal
-        text = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
-        raise InputError(f"the bundle cannot be loaded: {type(err).__name__}: {text}") from None
+    except PlanError as err:
+        raise InputError(f"the bundle cannot be loaded: {_without_paths(str(err), folder)}"
+                         ) from err
+    except Exception as err:  # any failure of untrusted content is a refusal
+        text = _without_paths(str(err), folder)
+        raise InputError(f"the bundle cannot be loaded: {type(err).__name__}: {text}") from err
     if out.shape[0] != 3:
         raise InputError(f"the bundle's model answered {out.shape[0]} rows for three events")
     return bundle
