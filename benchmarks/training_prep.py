@@ -45,7 +45,7 @@ def features(df: Any) -> tuple[Any, list[str]]:
              .Define("n_jets", "size(jet_pt)")
              .Define("n_btag", "Sum(jet_btag > 0.5)")
              .Define("ht", "Sum(jet_pt)")
-             .Define("order", "Reverse(ArgSort(jet_pt))"))
+             .Define("order", "Reverse(Argsort(jet_pt))"))
     names = ["lep_pt", "lep_eta", "lep_is_mu", "n_jets", "n_btag", "ht", "MET_pt", "MET_phi"]
     for i in range(JETS):
         for var in ("pt", "eta", "btag"):

@@ -109,7 +109,7 @@ def test_rdatasetspec_range_and_friends(files: list[str], friend_files: list[str
     assert np.array_equal(k.GetValue(), np.arange(1_200, 5_100))
     assert np.all(ratios.GetValue() == 2.0)
     assert total.GetValue() == pytest.approx(2 * met[1_200:5_100].sum(), rel=1e-12)
-    chunks = df._lm.chunks  # type: ignore[attr-defined]
+    chunks = df._runner.chunks  # type: ignore[attr-defined]
     assert any(len(c.friends) == 2 for c in chunks)  # a chunk across both friend files
     lazy = df.AsAwkward(["calib.k", "MET_pt"]).compute(scheduler="sync")
     assert np.array_equal(ak.to_numpy(lazy["calib.k"]), np.arange(1_200, 5_100))
@@ -201,7 +201,7 @@ def test_fsspec_urls_read_like_local_files(files: list[str]) -> None:
     assert total.run_info().metrics.bytes_read > 0
     pattern = "simplecache::file://" + str(Path(files[0]).parent / "*.root")
     listed = hepflow.RDataFrame("Events", pattern, client="sync")
-    assert [f.url for f in listed._lm.prepared.files] == [  # type: ignore[attr-defined]
+    assert [f.url for f in listed._runner.prepared.files] == [  # type: ignore[attr-defined]
         "simplecache::file://" + p for p in sorted(files)]
     with pytest.raises(hepflow.PlanError, match="no files match"):
         hepflow.RDataFrame("Events", "simplecache::file:///nonexistent/dir/*.root",
@@ -235,7 +235,7 @@ def site(files: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator
 @pytest.mark.timeout(120)
 def test_root_glob_is_listed_on_the_server(site: XRootDServer, files: list[str]) -> None:
     df = hepflow.RDataFrame("Events", site.url("store/sample_*.root"), client="sync")
-    urls = [f.url for f in df._lm.prepared.files]  # type: ignore[attr-defined]
+    urls = [f.url for f in df._runner.prepared.files]  # type: ignore[attr-defined]
     assert urls == [site.url("store/" + Path(p).name) for p in sorted(files)]
     assert df.Sum("MET_pt").GetValue() == pytest.approx(
         float(_eager(sorted(files), "MET_pt").sum(dtype=np.float64)), rel=1e-12)

@@ -79,11 +79,11 @@ def test_column_types_come_from_the_fields() -> None:
     path = REALDATA / "test_stl_containers_rntuple_v1-0-0-0.root"
     df = hepflow.RDataFrame("ntuple", str(path), client="sync")
     assert df.GetColumnType("vector_int32") == "RVec<int>"
-    assert df.GetColumnType("array_float") == "RVec<double>"
-    assert df.GetColumnType("lorentz_vector.pt") == "double"
-    assert df.GetColumnType("array_lv.eta") == "RVec<double>"
-    assert df.GetColumnType(SIZEOF + "vector_int32") == "int"
-    assert df.GetColumnType(SIZEOF + "vector_vector_int32") == "RVec<int>"
+    assert df.GetColumnType("array_float") == "RVec<float>"
+    assert df.GetColumnType("lorentz_vector.pt") == "float"
+    assert df.GetColumnType("array_lv.eta") == "RVec<float>"
+    assert df.GetColumnType(SIZEOF + "vector_int32") == "long"
+    assert df.GetColumnType(SIZEOF + "vector_vector_int32") == "RVec<long>"
     assert df.GetColumnType("string") == "object"
     total = df.Define("s", "Sum(vector_int32) + R_rdf_sizeof_vector_int32").Sum("s")
     with uproot.open(path) as f:
@@ -203,7 +203,7 @@ def test_mixed_ttree_and_rntuple_dataset(where: str, converted_ttree: str,
     ds = Dataset((Sample("rntuple", (FileSpec((str(DIMUON),)),)),
                   Sample("ttree", (FileSpec((converted_ttree,)),))))
     df = hepflow.RDataFrame(ds, client=client, chunk_entries=400)
-    assert [f.format for f in df._lm.prepared.files] == ["rntuple", "ttree"]  # type: ignore
+    assert [f.format for f in df._runner.prepared.files] == ["rntuple", "ttree"]  # type: ignore
     assert set(df.GetColumnNames()) == set(MUON)  # RNTuple-only columns are not shared
     booked = _dimuon(df)
     got = _values(booked)

@@ -47,7 +47,7 @@ def test_matches_uproot_on_nanoaod_like_files(tmp_path, compression, branches, b
     assert len(got.branches) == branches
     kinds = {t.kind for t in got.branches.values()}
     assert kinds == {"scalar", "jagged"}
-    assert {"float", "int", "bool"} <= {t.dtype for t in got.branches.values()}
+    assert {"float", "int", "bool"} <= {t.category for t in got.branches.values()}
     assert len(got.cluster_starts) > 1
 
 

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from hepflow.dataset.chunks import Chunk, FileInfo, FriendPiece, cut_chunks
 from hepflow.dataset.scan import preprocess_files
 from hepflow.dataset.spec import Dataset, EntryRange, FileSpec
 from hepflow.errors import PlanError
-from hepflow.plan.types import ColumnType
+from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,26 @@ def common_columns(infos: Sequence[FileInfo]) -> dict[str, ColumnType]:
         return {}
     out = dict(infos[0].branches)
     for info in infos[1:]:
-        out = {name: kind for name, kind in out.items() if name in info.branches}
+        out = {name: _wider(kind, info.branches[name]) for name, kind in out.items()
+               if name in info.branches}
     return out
+
+
+def _same_family(a: ColumnType, b: ColumnType) -> bool:
+    """Equal shape, and both integers or both floating point (widths may differ)."""
+    return a.kind == b.kind and (a.dtype == b.dtype or (
+        a.category == b.category and a.category in ("int", "float")))
+
+
+def _wider(a: ColumnType, b: ColumnType) -> ColumnType:
+    """The type holding both: a TTree's `Int_t nMuon` and an RNTuple's `std::int64_t`.
+
+    Files converted between formats often change integer widths; the schema
+    then takes the wider type, so expressions never assume a narrower one."""
+    if a.dtype == b.dtype or not _same_family(a, b):
+        return a
+    wide = np.promote_types(a.numpy, b.numpy)
+    return column_type(a.kind, dtype_kind(wide))
 
 
 def _check_friend(alias: str, chain: Sequence[FileInfo], infos: Sequence[FileInfo],
@@ -166,7 +186,7 @@ def _check_schemas(infos: list[FileInfo]) -> None:
     for info in infos[1:]:
         for name, kind in first.branches.items():
             other = info.branches.get(name)
-            if other is not None and (other.kind, other.dtype) != (kind.kind, kind.dtype):
+            if other is not None and not _same_family(kind, other):
                 raise PlanError(f"column {name} is {kind} in {first.url} but {other} in "
                                 f"{info.url}; all files of a dataset need the same types")
 
