@@ -259,6 +259,11 @@ def test_npy_and_arrow_bodies() -> None:
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(BadRequest, match="object arrays"):
         parse(buffer.getvalue(), "application/x-npy", flat_spec)
+    deep = b'{"inputs": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    with pytest.raises(BadRequest, match="nests lists or objects too deeply"):
+        parse(deep, "application/json", flat_spec)
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        parse(b'{"inputs": {"a": [' + b"9" * 5000 + b"]}}", "application/json", flat_spec)
 
     import pyarrow as pa
 
