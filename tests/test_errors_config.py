@@ -180,3 +180,11 @@ def test_damaged_job_records_are_submit_errors(tmp_path: Path,
         assert words in str(info.value) and str(broken) in str(info.value)
     with pytest.raises(SubmitError, match="no detached job '99'"):
         find_job("99")
+
+
+@pytest.mark.parametrize("workers", [0, -1, "2", 2.5, True])
+def test_local_cluster_refuses_a_bad_worker_count(workers: Any) -> None:
+    from hepflow.cluster import local_cluster
+
+    with pytest.raises(ClusterConfigError, match="number of workers must be an integer >= 1"):
+        local_cluster(workers)

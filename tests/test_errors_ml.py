@@ -209,3 +209,20 @@ def test_a_good_bundle_still_loads_and_predicts(bundle_dir: Path) -> None:
     columns["Jet_pt"] = ak.Array(columns["Jet_pt"])
     columns["Jet_eta"] = ak.Array(columns["Jet_eta"])
     assert bundle.predict_columns(columns).shape == (2,)
+
+
+def test_keras_payloads_are_checked_before_keras_reads_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import zipfile
+
+    import hepflow.ml.bundle as bundle_module
+
+    with pytest.raises(PlanError, match="not a Keras archive"):
+        bundle_module.load_model("keras", b"not a zip at all", "token-not-a-zip")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model.weights.h5", b"\0" * 2000)
+    monkeypatch.setattr(bundle_module, "MAX_KERAS_UNPACKED", 1000)
+    with pytest.raises(PlanError, match="unpacks to 2000 bytes in 1 files"):
+        bundle_module.load_model("keras", buffer.getvalue(), "token-bomb")

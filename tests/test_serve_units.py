@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hepflow.errors import PlanError
 from hepflow.ml.features import Features, Jagged
 from hepflow.ml.features import raw_inputs as ml_raw_inputs
 from hepflow.serve.archive import _safe_name, sniff
@@ -259,6 +260,11 @@ def test_npy_and_arrow_bodies() -> None:
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(BadRequest, match="object arrays"):
         parse(buffer.getvalue(), "application/x-npy", flat_spec)
+    deep = b'{"inputs": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    with pytest.raises(BadRequest, match="nests lists or objects too deeply"):
+        parse(deep, "application/json", flat_spec)
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        parse(b'{"inputs": {"a": [' + b"9" * 5000 + b"]}}", "application/json", flat_spec)
 
     import pyarrow as pa
 
@@ -315,7 +321,7 @@ def test_client_helpers() -> None:
     assert rows == 2 and ak.to_list(columns["J"]) == [[1.0], []]
     with pytest.raises(ValueError, match="different numbers"):
         to_columns({"a": [1, 2], "b": [1]}, ["a", "b"], set())
-    with pytest.raises(TypeError):
+    with pytest.raises(PlanError, match="predict takes a dict of columns"):
         to_columns("text", ["a"], set())
 
 
@@ -344,3 +350,25 @@ def test_request_timeout_is_503(tmp_path: Path) -> None:
         answer = httpx.post(server.url + "/v1/models/bdt:predict", json=row)
         assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
         assert "limit" in answer.json()["message"]
+
+
+def test_client_errors_are_hepflow_errors(tmp_path: Path) -> None:
+    import socket
+
+    from hepflow.serve.client import Client, ServeClientError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Client(f"http://127.0.0.1:{port}", timeout=2, retries=0) as client:
+        assert client.ready() is False
+        with pytest.raises(ServeClientError, match=f"no answer from http://127.0.0.1:{port}"
+                                                   "/v1/models") as info:
+            client.models()
+        assert info.value.status == 0 and "HTTP 0" not in str(info.value)
+        with pytest.raises(PlanError, match="cannot read the bundle archive"):
+            client.upload("x", tmp_path / "missing.tar.gz")
+        with pytest.raises(PlanError, match="upload takes a Bundle"):
+            client.upload("x", 42)
+    with pytest.raises(PlanError, match="batch_rows must be at least 1"):
+        Client("http://127.0.0.1:1", batch_rows=0)

@@ -150,7 +150,7 @@ def _local(cfg: ClusterConfig) -> Any:
                               "dashboard_address": options.dashboard_address}
     if options.memory_limit is not None:
         kwargs["memory_limit"] = options.memory_limit
-    workers = cfg.workers
+    workers = cfg.workers or None  # 0, like None, means one worker per core here
     if cfg.adapt is not None:
         workers = max(cfg.adapt.minimum, 1)
     return local_cluster(workers, **kwargs)

@@ -27,6 +27,12 @@ def local_cluster(n_workers: int | None = None, **kwargs: Any) -> Any:
     """A `distributed.LocalCluster` with process workers, one thread each, free ports."""
     import distributed
 
+    from hepflow.cluster.errors import ClusterConfigError
+
+    if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int)
+                                  or n_workers < 1):
+        raise ClusterConfigError(f"local_cluster: the number of workers must be an integer "
+                                 f">= 1 (or None for one per core), got {n_workers!r}")
     workers = n_workers or max(1, min(os.cpu_count() or 1, 8))
     options: dict[str, Any] = {"n_workers": workers, "threads_per_worker": 1,
                                "processes": True, "dashboard_address": ":0"}

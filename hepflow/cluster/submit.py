@@ -199,8 +199,11 @@ def submit_detached(analysis: str | os.PathLike[str], cluster: Any, *,
     dataset_path = Path(dataset).resolve() if dataset is not None else None
     if dataset_path is not None and not dataset_path.is_file():
         raise SubmitError(f"dataset file {dataset} does not exist")
-    out = Path(outdir).resolve()
-    report_path = Path(report).resolve() if report is not None else out / "run.json"
+    from hepflow.analysis import check_output_folder, check_report_file
+
+    out = check_output_folder(Path(outdir).resolve())
+    report_path = check_report_file(Path(report).resolve()) if report is not None \
+        else out / "run.json"
     stamp = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     jobdir = out / "jobs" / stamp
     (jobdir / "workers").mkdir(parents=True, exist_ok=True)

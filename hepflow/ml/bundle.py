@@ -13,11 +13,13 @@ On disk a bundle is a directory: `bundle.json` plus the model file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import tempfile
 import threading
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,6 +252,7 @@ def load_model(kind: str, payload: bytes, token: str) -> Any:
             model.load_model(bytearray(payload))
             model.set_param({"nthread": 1})
         else:
+            _check_keras_archive(payload)
             from hepflow.ml.tfsetup import import_keras
 
             keras = import_keras()
@@ -259,6 +262,25 @@ def load_model(kind: str, payload: bytes, token: str) -> Any:
                 model = keras.saving.load_model(file, compile=False)
         _loaded[token] = model
         return model
+
+
+#: Most a `.keras` file may unpack to: it is a zip, and a bundle from elsewhere could hold
+#: a small one that unpacks to far more than any model (read sizes stop at the declared ones).
+MAX_KERAS_UNPACKED = 4 * 2**30
+_MAX_KERAS_MEMBERS = 10_000
+
+
+def _check_keras_archive(payload: bytes) -> None:
+    """Refuse a `.keras` payload that is not a zip, or whose members add up to too much."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as err:
+        raise PlanError(f"the bundle's model file is not a Keras archive: {err}") from err
+    total = sum(m.file_size for m in members)
+    if len(members) > _MAX_KERAS_MEMBERS or total > MAX_KERAS_UNPACKED:
+        raise PlanError(f"the bundle's Keras model unpacks to {total} bytes in {len(members)} "
+                        f"files, more than a model may ({MAX_KERAS_UNPACKED} bytes)")
 
 
 def predict_matrix(kind: str, model: Any, inputs: np.ndarray) -> np.ndarray:

@@ -11,6 +11,10 @@ order. Answers 429 and 503 are retried after their ``Retry-After``.
 ``df.Define("score", model, model.columns)``: each chunk's events go to the
 server in batches, as an alternative to loading the bundle on every worker.
 It pickles without its connection, so it travels to Dask workers.
+
+Errors: inputs that cannot be sent (a missing column, a wrong type, a bad
+URL) are `PlanError` (a `ValueError`); a refusal by the server, or no answer
+at all (``status`` 0), is a `ServeClientError`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from hepflow.errors import HepflowError
+from hepflow.errors import HepflowError, PlanError
 
 ARROW = "application/vnd.apache.arrow.stream"
 TOKEN_ENV = "HEPFLOW_SERVE_TOKEN"
@@ -38,8 +42,8 @@ class ServeClientError(HepflowError, RuntimeError):
     """The server refused or failed a request; `status` and the server's message say why."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
+        super().__init__(f"HTTP {status}: {message}" if status else message)
+        self.status = status  # 0: no answer at all (refused, timed out, TLS failure)
         self.message = message
 
 
@@ -68,7 +72,7 @@ class Client:
         import httpx
 
         if batch_rows < 1:
-            raise ValueError("batch_rows must be at least 1")
+            raise PlanError("batch_rows must be at least 1")
         self.url = url.rstrip("/")
         self._token = token if token is not None else os.environ.get(TOKEN_ENV)
         self.batch_rows = batch_rows
@@ -97,9 +101,15 @@ class Client:
 
     def _request(self, method: str, path: str, *, content: bytes | None = None,
                  headers: Mapping[str, str] | None = None) -> Any:
+        import httpx
+
         for attempt in range(self.retries + 1):
-            answer = self._http.request(method, path, content=content,
-                                        headers=self._headers(headers))
+            try:
+                answer = self._http.request(method, path, content=content,
+                                            headers=self._headers(headers))
+            except httpx.HTTPError as err:
+                raise ServeClientError(0, f"no answer from {self.url}{path}: "
+                                          f"{type(err).__name__}: {err}") from err
             if answer.status_code in (429, 503) and attempt < self.retries:
                 time.sleep(_retry_after(answer.headers.get("retry-after")))
                 continue
@@ -112,20 +122,34 @@ class Client:
             raise ServeClientError(answer.status_code, str(message))
         return answer
 
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = self._request(method, path, **kwargs)
+        try:
+            return answer.json()
+        except ValueError as err:
+            raise ServeClientError(answer.status_code, f"{self.url}{path} answered without "
+                                   "JSON; is this a hepflow serve URL?") from err
+
     # -- models ----------------------------------------------------------------------------
 
     def models(self) -> list[dict[str, Any]]:
         """Summaries of the served models."""
-        return list(self._request("GET", "/v1/models").json()["models"])
+        return list(self._json("GET", "/v1/models")["models"])
 
     def model(self, name: str) -> dict[str, Any]:
         """One model's feature spec, normalisation, metrics and provenance."""
-        info = dict(self._request("GET", f"/v1/models/{name}").json())
+        info = dict(self._json("GET", f"/v1/models/{name}"))
         self._info[name] = info
         return info
 
     def ready(self) -> bool:
-        return bool(self._http.get("/readyz").status_code == 200)
+        """Whether the server answers that it is ready (False also when it does not answer)."""
+        import httpx
+
+        try:
+            return bool(self._http.get("/readyz").status_code == 200)
+        except httpx.HTTPError:
+            return False
 
     def upload(self, name: str, source: Any) -> dict[str, Any]:
         """Serve a bundle as `name`: a `Bundle`, a bundle folder, or an archive file."""
@@ -135,12 +159,19 @@ class Client:
             with tempfile.TemporaryDirectory(prefix="hepflow-upload-") as tmp:
                 source.save(tmp)
                 payload = archive_folder(Path(tmp))
+        elif not isinstance(source, (str, os.PathLike)):
+            raise PlanError(f"upload takes a Bundle, a bundle folder or an archive file, not "
+                            f"{type(source).__name__}")
         elif Path(source).is_dir():
             payload = archive_folder(Path(source))
         else:
-            payload = Path(source).read_bytes()
-        info = self._request("PUT", f"/v1/models/{name}", content=payload,
-                             headers={"Content-Type": "application/octet-stream"}).json()
+            try:
+                payload = Path(source).read_bytes()
+            except OSError as err:
+                raise PlanError(f"cannot read the bundle archive {source}: "
+                                f"{err.strerror or err}") from err
+        info = self._json("PUT", f"/v1/models/{name}", content=payload,
+                          headers={"Content-Type": "application/octet-stream"})
         self._info.pop(name, None)
         return dict(info)
 
@@ -186,7 +217,7 @@ def to_columns(data: Any, inputs: Sequence[str], jagged: set[str],
 
     if isinstance(data, np.ndarray) and data.dtype.names is None:
         if jagged or data.ndim != 2 or data.shape[1] != len(inputs):
-            raise ValueError(f"a plain matrix needs shape (events, {len(inputs)}) with columns "
+            raise PlanError(f"a plain matrix needs shape (events, {len(inputs)}) with columns "
                              f"{', '.join(inputs)} (flat-input models only); got {data.shape}")
         source: Mapping[str, Any] = {c: data[:, i] for i, c in enumerate(inputs)}
     elif isinstance(data, np.ndarray):
@@ -198,11 +229,11 @@ def to_columns(data: Any, inputs: Sequence[str], jagged: set[str],
     elif isinstance(data, Mapping):
         source = data
     else:
-        raise TypeError("predict takes a dict of columns, an awkward record array, a pandas "
+        raise PlanError("predict takes a dict of columns, an awkward record array, a pandas "
                         f"DataFrame or a numpy array, not {type(data).__name__}")
     missing = [c for c in inputs if c not in source]
     if missing:
-        raise ValueError(f"the model needs column(s) {', '.join(missing)}")
+        raise PlanError(f"the model needs column(s) {', '.join(missing)}")
     out: dict[str, Any] = {}
     for name in inputs:
         value = source[name]
@@ -214,7 +245,7 @@ def to_columns(data: Any, inputs: Sequence[str], jagged: set[str],
                                    else value)
     lengths = {len(v) for v in out.values()}
     if len(lengths) > 1:
-        raise ValueError("the input columns have different numbers of events")
+        raise PlanError("the input columns have different numbers of events")
     return out, lengths.pop() if lengths else 0
 
 
@@ -283,11 +314,11 @@ def split_model_url(url: str) -> tuple[str, str]:
     path = parts.path.rstrip("/")
     marker = "/v1/models/"
     if marker not in path:
-        raise ValueError(f"{url!r} is not a model URL (…/v1/models/<name>)")
+        raise PlanError(f"{url!r} is not a model URL (…/v1/models/<name>)")
     prefix, name = path.rsplit(marker, 1)
     name = name.removesuffix(":predict")
     if not name or "/" in name:
-        raise ValueError(f"{url!r} does not end in a model name")
+        raise PlanError(f"{url!r} does not end in a model name")
     return f"{parts.scheme}://{parts.netloc}{prefix}", name
 
 
@@ -327,7 +358,7 @@ class RemoteModel:
     def __call__(self, *columns: Any) -> np.ndarray:
         names = self.columns
         if len(columns) != len(names):
-            raise ValueError(f"{self.name} reads {len(names)} columns ({', '.join(names)}), "
+            raise PlanError(f"{self.name} reads {len(names)} columns ({', '.join(names)}), "
                              f"got {len(columns)}")
         return self._get_client().predict(self.name, dict(zip(names, columns, strict=True)))
 

@@ -203,7 +203,9 @@ def parse_json(body: bytes, spec: InputSpec) -> RawBatch:
         data = json.loads(body, parse_constant=None if spec.allow_nan else _no_constants)
     except BadRequest:
         raise
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise BadRequest("the body nests lists or objects too deeply to be inputs") from None
+    except ValueError:
         raise BadRequest("the body is not valid JSON") from None
     if not isinstance(data, dict) or len(data) != 1 or not ({"instances", "inputs"} & data.keys()):
         raise BadRequest('send {"instances": [{feature: value, ...}, ...]} or '

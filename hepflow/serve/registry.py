@@ -46,7 +46,6 @@ from hepflow.serve.metrics import ServeMetrics
 log = logging.getLogger("hepflow.serve.registry")
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_MODEL_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def valid_name(name: str) -> bool:
@@ -97,10 +96,7 @@ def _check_model_file(folder: Path) -> None:
         meta = read_meta(folder)
     except PlanError as err:
         raise InputError(_without_paths(str(err), folder)) from err
-    model_file = meta.get("model_file")
-    if not isinstance(model_file, str) or not _MODEL_FILE.match(model_file):
-        raise InputError(f"bundle.json: model_file {model_file!r} must be a plain file name "
-                         "in the bundle folder")
+    model_file = str(meta["model_file"])  # a plain file name: `read_meta` checked it
     target = folder / model_file
     if target.is_symlink() or not target.is_file():
         raise InputError(f"the bundle's model file {model_file} is missing")
