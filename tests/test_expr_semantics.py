@@ -876,3 +876,15 @@ def test_empty_chunk() -> None:
     for text in ("Sum(Muon_pt) + 1", "nMuon > 0 && Muon_pt[0] > 3", "Muon_pt * 2",
                  "nMuon > 1 ? Take(Muon_pt, 2) : Muon_pt", "1 + 2"):
         assert run(text, []) == []
+
+
+@pytest.mark.parametrize("text", [
+    # found by the property tests: int32 meeting uint64 in Where went through double
+    "(Where((Jet_pt > 0.), (Jet_jetId + Jet_jetId), (event + PV_npvs)) + Jet_jetId)",
+    "Take(Jet_jetId, 2, event - 1)",
+    "Concatenate(Jet_jetId, Muon_charge - event)",
+])
+def test_property_findings_stay_fixed(text: str) -> None:
+    ev = event([(1.0, 0.0, 0.0, 0.1, -1, False)], [(0.0, 0.0)])
+    ev.update(event=0, PV_npvs=-1, Jet_jetId=[0])
+    check(text, [ev, EVENTS_BY_HAND[0]])

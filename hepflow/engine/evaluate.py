@@ -21,6 +21,7 @@ from hepflow.engine import vecops
 from hepflow.engine.fourvector import FourVector
 from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, leaf_dtype
 from hepflow.plan.expr import sampleinfo
+from hepflow.plan.expr.declare import DeclaredFunction
 from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
 from hepflow.plan.types import ColumnType, numpy_dtype
 
@@ -79,6 +80,8 @@ _BUILDERS = frozenset({"Range", "RVec"})
 
 
 def _call(tree: Typed, frame: Frame) -> Value:
+    if isinstance(tree.value, DeclaredFunction):
+        return _declared(tree.value, tree, frame)
     name = str(tree.value)
     impl = vecops.IMPLEMENTATIONS[name]
     args = [_eval(a, frame) for a in tree.args]
@@ -86,6 +89,31 @@ def _call(tree: Typed, frame: Frame) -> Value:
         args = [_broadcast(v, a.type, frame.n) for v, a in zip(args, tree.args, strict=True)]
     out = impl(tree.type, *args) if name in vecops.TYPED else impl(*args)
     return as_type(out, tree.type)
+
+
+def _declared(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
+    """Call a user function on whole columns, in its declared types, and check its answer."""
+    args = [as_type(_broadcast(_eval(a, frame), a.type, frame.n), t)
+            for a, t in zip(tree.args, func.arg_types, strict=True)]
+    try:
+        out = func.func(*args)
+    except Exception as exc:  # the user's code may raise anything
+        raise EvaluationFailure(f"the declared function {func.name} raised "
+                                f"{type(exc).__name__}: {exc}") from exc
+    want = func.return_type
+    if want.kind == "jagged":
+        out = out if isinstance(out, ak.Array) else ak.Array(out)
+        if out.ndim != 2:
+            raise EvaluationFailure(f"{func.name} is declared to return {want} but returned "
+                                    f"{out.type}")
+    elif not isinstance(out, FourVector):
+        out = np.asarray(ak.to_numpy(out) if isinstance(out, ak.Array) else out)
+        if out.ndim != 1:
+            raise EvaluationFailure(f"{func.name} is declared to return {want}, one value per "
+                                    f"event, but returned an array of shape {out.shape}")
+    if len(out) != frame.n:
+        raise EvaluationFailure(f"{func.name} returned {len(out)} values for {frame.n} events")
+    return as_type(out, want)
 
 
 def truth(x: Value) -> Value:

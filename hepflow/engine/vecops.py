@@ -174,9 +174,10 @@ def size(v: ak.Array) -> np.ndarray:
     return np.asarray(ak.to_numpy(ak.num(v, axis=1)), dtype=np.int64)
 
 
-@implements("Where")
-def Where(cond: ak.Array, a: Value, b: Value) -> ak.Array:
-    return ak.where(cond != 0, a, b)
+@implements("Where", typed=True)
+def Where(out: ColumnType, cond: ak.Array, a: Value, b: Value) -> ak.Array:
+    """Both choices in the result type first: int32 meeting uint64 must not go via double."""
+    return ak.where(cond != 0, as_type(a, out), as_type(b, out))
 
 
 def _counts(n: Value, length: int, what: str) -> np.ndarray:
@@ -191,14 +192,16 @@ def _ragged(values: np.ndarray, counts: np.ndarray) -> ak.Array:
     return ak.unflatten(values, counts)
 
 
-@implements("Take")
-def Take(v: ak.Array, idx: Value, default: Value = None) -> ak.Array:
+@implements("Take", typed=True)
+def Take(out: ColumnType, v: ak.Array, idx: Value, default: Value = None) -> ak.Array:
     """ROOT's Take: by indices, or the first (n > 0) / last (n < 0) n elements.
 
     Without a default, asking for more elements than an event has fails. With
     one, missing elements are the default (placed first for n < 0, as in ROOT).
     `n` and the default may differ from event to event.
     """
+    if default is not None:
+        v, default = as_type(v, out), as_type(default, out)
     if isinstance(idx, ak.Array):
         if leaf_dtype(idx) == np.bool_:
             return v[idx]
@@ -294,14 +297,9 @@ def Drop(v: ak.Array, idx: ak.Array) -> ak.Array:
     return _ragged(ak.to_numpy(flat), np.bincount(event[keep], minlength=counts.size))
 
 
-@implements("Concatenate")
-def Concatenate(a: ak.Array, b: ak.Array) -> ak.Array:
-    return ak.concatenate([f64(a), f64(b)] if float in (_kind(a), _kind(b)) else [a, b], axis=1)
-
-
-def _kind(v: ak.Array) -> type:
-    dtype = leaf_dtype(v)
-    return float if dtype is not None and np.issubdtype(dtype, np.floating) else int
+@implements("Concatenate", typed=True)
+def Concatenate(out: ColumnType, a: ak.Array, b: ak.Array) -> ak.Array:
+    return ak.concatenate([as_type(a, out), as_type(b, out)], axis=1)
 
 
 @implements("Intersect")

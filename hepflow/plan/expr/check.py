@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 
 from hepflow.errors import ExpressionError, did_you_mean
-from hepflow.plan.expr import cxxtypes, sampleinfo
+from hepflow.plan.expr import cxxtypes, declare, sampleinfo
 from hepflow.plan.expr import nodes as n
 from hepflow.plan.expr.functions import (
     CONSTANTS,
@@ -268,6 +268,8 @@ class _Checker:
             template = cxxtypes.RVEC_ALIASES[short]
         else:
             canonical = resolve_function(node.func)
+        if canonical is None and declare.lookup(node.func) is not None and template is None:
+            return self.declared(node, declare.lookup(node.func))
         if canonical is None:
             name = node.func.lstrip(".")
             base = name.split("::")[-1]
@@ -298,6 +300,22 @@ class _Checker:
             rtype = ColumnType("combos", rtype.dtype, int(k.value))
         may_fail = spec.may_fail or any(a.may_fail for a in args)
         return Typed("call", rtype, args, canonical, may_fail)
+
+    def declared(self, node: n.Call, func: declare.DeclaredFunction | None) -> Typed:
+        """A call of a function registered with hepflow.Declare, checked against its
+        declared signature; the tree holds the function itself."""
+        assert func is not None
+        if len(node.args) != len(func.arg_types):
+            raise self.fail(f"{func.name} takes {len(func.arg_types)} argument(s), got "
+                            f"{len(node.args)} (declared as {func!r})", node)
+        args = tuple(self.check(a) for a in node.args)
+        for arg, raw, want in zip(args, node.args, func.arg_types, strict=True):
+            got = arg.type
+            vector_mismatch = (got.category == "vector") != (want.category == "vector")
+            if got.kind != want.kind or vector_mismatch or got.category == "other":
+                raise self.fail(f"{func.name} expects {want} here, not {got} (declared as "
+                                f"{func!r})", raw)
+        return Typed("call", func.return_type, args, func, True)
 
     def templated(self, name: str, template: DType | None, rtype: ColumnType,
                   node: n.Call) -> ColumnType:
