@@ -883,6 +883,8 @@ def test_empty_chunk() -> None:
     "(Where((Jet_pt > 0.), (Jet_jetId + Jet_jetId), (event + PV_npvs)) + Jet_jetId)",
     "Take(Jet_jetId, 2, event - 1)",
     "Concatenate(Jet_jetId, Muon_charge - event)",
+    # std::max of UInt_t and int: both become unsigned int first
+    "((nMuon + nMuon) + max(nMuon, (nMuon > 0 ? (Muon_charge)[0] : 0)))",
 ])
 def test_property_findings_stay_fixed(text: str) -> None:
     ev = event([(1.0, 0.0, 0.0, 0.1, -1, False)], [(0.0, 0.0)])

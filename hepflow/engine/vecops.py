@@ -243,7 +243,8 @@ def _take_or_default(v: ak.Array, src: ak.Array, default: Value) -> ak.Array:
     if v_bool != d_bool:  # bool meets a number: both become numbers, as in C++
         v = ak.values_astype(v, np.int64) if v_bool else v
         default = np.asarray(default, dtype=np.int64) if d_bool else default
-    picked = ak.fill_none(v[ak.mask(src, valid)], False if v_bool and d_bool else 0)
+    zero = np.zeros((), dtype=leaf_dtype(v) or np.float64)[()]  # keeps uint64 off double
+    picked = ak.fill_none(v[ak.mask(src, valid)], zero)
     return ak.where(valid, picked, default)
 
 
@@ -474,8 +475,9 @@ def _math2(func: Callable[[Any, Any], Any]) -> Impl:
 
 
 def _minmax(func: Callable[[Any, Any], Any]) -> Impl:
-    def apply(a: Value, b: Value) -> Value:
-        return func(float_if_float(a), float_if_float(b))
+    """std::max/min on both values converted to their common type first."""
+    def apply(out: ColumnType, a: Value, b: Value) -> Value:
+        return func(as_type(a, out), as_type(b, out))
     return apply
 
 
@@ -492,8 +494,8 @@ implements("round")(_round)
 implements("pow")(_math2(np.power))
 implements("atan2")(_math2(np.arctan2))
 implements("hypot")(_math2(np.hypot))
-implements("max")(_minmax(np.maximum))
-implements("min")(_minmax(np.minimum))
+implements("max", typed=True)(_minmax(np.maximum))
+implements("min", typed=True)(_minmax(np.minimum))
 
 
 def _construct(out: ColumnType, *coords: ak.Array) -> fourvector.FourVector:
