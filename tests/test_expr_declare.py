@@ -87,3 +87,21 @@ def test_declare_rejects_bad_declarations() -> None:
         Declare("f-g", lambda v: v, ["double"], "double")
     assert parse_type("ROOT::VecOps::RVec<unsigned int>") == jagged("uint32")
     assert parse_type("RVecF") == jagged("float32")
+
+
+def test_map_applies_a_declared_function_to_every_element() -> None:
+    Declare("pt_over_eta", lambda pt, eta: pt / (1.0 + eta * eta), ["double", "double"],
+            "double")
+    got = run("Map(Muon_pt, Muon_eta, pt_over_eta)")
+    for values, ev in zip(got, EVENTS_BY_HAND, strict=True):
+        want = [float(np.float32(p)) / (1.0 + float(np.float32(e)) ** 2)
+                for p, e in zip(ev["Muon_pt"], ev["Muon_eta"], strict=True)]
+        assert values == pytest.approx(want, rel=1e-12)
+    assert compile_expression("Map(Jet_pt, Jet_pt, pt_over_eta)", SCHEMA).type == \
+        jagged("float64")
+    with pytest.raises(ExpressionError, match="needs 2 collection"):
+        compile_expression("Map(Jet_pt, pt_over_eta)", SCHEMA)
+    with pytest.raises(ExpressionError, match="declared with hepflow.Declare"):
+        compile_expression("Map(Jet_pt, nosuchfunction)", SCHEMA)
+    with pytest.raises(EvaluationFailure, match="differ in size"):
+        run("Map(Muon_pt, Jet_pt, pt_over_eta)")

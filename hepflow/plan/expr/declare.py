@@ -39,6 +39,13 @@ class DeclaredFunction:
         return f"{self.return_type} {self.name}({args})"
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Mapped:
+    """`Map(v1, ..., f)`: a declared function of single values applied to every element."""
+
+    func: DeclaredFunction
+
+
 _DECLARED: dict[str, DeclaredFunction] = {}
 _LOCK = threading.Lock()
 
@@ -106,4 +113,4 @@ def declared_names() -> list[str]:
         return sorted(_DECLARED)
 
 
-__all__ = ["Declare", "DeclaredFunction", "declared_names", "lookup", "parse_type"]
+__all__ = ["Declare", "DeclaredFunction", "Mapped", "declared_names", "lookup", "parse_type"]
