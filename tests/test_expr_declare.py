@@ -101,7 +101,7 @@ def test_map_applies_a_declared_function_to_every_element() -> None:
         jagged("float64")
     with pytest.raises(ExpressionError, match="needs 2 collection"):
         compile_expression("Map(Jet_pt, pt_over_eta)", SCHEMA)
-    with pytest.raises(ExpressionError, match="declared with hepflow.Declare"):
+    with pytest.raises(ExpressionError, match=r"declared with hepflow\.Declare"):
         compile_expression("Map(Jet_pt, nosuchfunction)", SCHEMA)
     with pytest.raises(EvaluationFailure, match="differ in size"):
         run("Map(Muon_pt, Jet_pt, pt_over_eta)")
