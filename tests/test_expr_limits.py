@@ -206,3 +206,12 @@ def test_mutated_expressions_raise_only_hepflow_errors(text: str, data: st.DataO
     insert = data.draw(ALPHABET)
     drop = data.draw(st.integers(0, 3))
     _only_hepflow_errors(text[:cut] + insert + text[cut + drop:])
+
+
+def test_deep_nesting_within_the_limit_checks_evaluates_and_pickles() -> None:
+    text = "abs(" * 95 + "(int)nMuon - 1" + ")" * 95
+    expr = compile_expression(text, SCHEMA)
+    assert pickle.loads(pickle.dumps(expr)).tree == expr.tree
+    assert run(text) == [1, 1, 0, 2]
+    err = error("-(" * 60 + "sqrt(" * 50 + "MET_pt" + ")" * 110)
+    assert "nests more than 100" in err.reason

@@ -282,7 +282,19 @@ class Grammar:
 
     def scalar_float(self, _: str, d: int) -> str:
         choice = self.pick(["arith", "arith", "neg", "math1", "math2", "reduce", "reduce",
-                            "dphi", "mass", "abs", "minmax", "fmod", "size_div"])
+                            "dphi", "mass", "abs", "minmax", "fmod", "size_div", "cast",
+                            "dot", "dr2"])
+        if choice == "cast":
+            inner = self.scalar(self.draw(NUM), d)
+            return self.pick([f"(float){inner}", f"double({inner})", f"(Double_t)({inner})",
+                              f"static_cast<float>({inner})"])
+        if choice == "dot":
+            length = self.pick(["mu", "jet"])
+            a, b = self.coll("float", length, d), self.coll(self.draw(NUM), length, d)
+            return self.pick([f"Dot({a}, {b})", f"Product({a})"])
+        if choice == "dr2":
+            return (f"DeltaR2({self.scalar('float', d)}, {self.scalar('float', d)}, "
+                    f"{self.scalar('float', d)}, {self.scalar('float', d)})")
         if choice == "arith":
             a, b = self.scalar("float", d), self.scalar(self.draw(NUM), d)
             if self.chance():
@@ -315,7 +327,19 @@ class Grammar:
 
     def scalar_int(self, _: str, d: int) -> str:
         choice = self.pick(["arith", "arith", "div", "bits", "shift", "count", "count",
-                            "arg", "sumint", "abs", "bools", "unary", "minmax"])
+                            "arg", "sumint", "abs", "bools", "unary", "minmax", "cast",
+                            "cast", "dotint"])
+        if choice == "cast":  # a float operand is kept small enough for every type
+            inner = self.pick([self.scalar("int", d), self.scalar("bool", d),
+                               f"({self.scalar('float', d)} > 1. ? 3.7 : -2.5)"])
+            kind = self.pick(["(int)", "(unsigned int)", "(ULong64_t)", "(short)",
+                              "(unsigned char)", "(long long)", "static_cast<int>",
+                              "static_cast<UInt_t>", "int", "Long64_t"])
+            return f"{kind}({inner})"
+        if choice == "dotint":
+            length = self.pick(["mu", "jet"])
+            a, b = self.coll("int", length, d), self.coll("int", length, d)
+            return self.pick([f"Dot({a}, {b})", f"Product({a})"])
         if choice == "arith":
             op = self.pick(["+", "-", "*"])
             return f"({self.scalar('int', d)} {op} {self.scalar('int', d)})"
@@ -492,8 +516,28 @@ class Grammar:
         base = self.coll(dtype, length, d)
         choice = self.pick(["mask", "mask", "take_n", "take_default", "take_idx",
                             "self_mask", "combos", "ternary", "scalar_op"])
+        if self.chance(0.25):
+            choice = self.pick(["concat", "drop", "intersect", "rvec"])
         if dtype == "int" and self.chance(0.4):
-            choice = self.pick(["nonzero", "combo_idx"])
+            choice = self.pick(["nonzero", "combo_idx", "range"])
+        if choice == "concat":
+            other = self.coll(self.pick([dtype, "int"]) if dtype != "bool" else "bool",
+                              self.pick(["mu", "jet"]), d)
+            return f"Concatenate({base}, {other})"
+        if choice == "drop":
+            return f"Drop({base}, {self.coll('int', self.pick(['mu', 'jet']), d)})"
+        if choice == "intersect":
+            return f"Intersect({base}, {self.coll(dtype, self.pick(['mu', 'jet']), d)})"
+        if choice == "rvec":
+            count = self.pick(["nMuon", "nJet", "2", "(nJet + 1)", "size(Jet_pt)"])
+            cxx = {"float": "double", "int": self.pick(["int", "unsigned int", "Long64_t"]),
+                   "bool": "bool"}[dtype]
+            return f"RVec<{cxx}>({count}, {self.scalar_leaf(dtype)})"
+        if choice == "range":
+            return self.pick([f"Range({self.pick(['nMuon', 'nJet', '3'])})",
+                              f"Range({self.pick(['0', '-2', 'PV_npvs % 5'])}, "
+                              f"{self.pick(['nMuon', '4', '(int)nJet - 2'])}"
+                              f"{self.pick(['', ', 2', ', -1', ', 3'])})"])
         if dtype == "float" and self.chance(0.15):
             choice = "masses"
         if choice == "mask":
@@ -876,3 +920,17 @@ def test_empty_chunk() -> None:
     for text in ("Sum(Muon_pt) + 1", "nMuon > 0 && Muon_pt[0] > 3", "Muon_pt * 2",
                  "nMuon > 1 ? Take(Muon_pt, 2) : Muon_pt", "1 + 2"):
         assert run(text, []) == []
+
+
+@pytest.mark.parametrize("text", [
+    # found by the property tests: int32 meeting uint64 in Where went through double
+    "(Where((Jet_pt > 0.), (Jet_jetId + Jet_jetId), (event + PV_npvs)) + Jet_jetId)",
+    "Take(Jet_jetId, 2, event - 1)",
+    "Concatenate(Jet_jetId, Muon_charge - event)",
+    # std::max of UInt_t and int: both become unsigned int first
+    "((nMuon + nMuon) + max(nMuon, (nMuon > 0 ? (Muon_charge)[0] : 0)))",
+])
+def test_property_findings_stay_fixed(text: str) -> None:
+    ev = event([(1.0, 0.0, 0.0, 0.1, -1, False)], [(0.0, 0.0)])
+    ev.update(event=0, PV_npvs=-1, Jet_jetId=[0])
+    check(text, [ev, EVENTS_BY_HAND[0]])

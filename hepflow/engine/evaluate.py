@@ -21,6 +21,7 @@ from hepflow.engine import vecops
 from hepflow.engine.fourvector import FourVector
 from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, leaf_dtype
 from hepflow.plan.expr import sampleinfo
+from hepflow.plan.expr.declare import DeclaredFunction, Mapped
 from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
 from hepflow.plan.types import ColumnType, numpy_dtype
 
@@ -79,6 +80,10 @@ _BUILDERS = frozenset({"Range", "RVec"})
 
 
 def _call(tree: Typed, frame: Frame) -> Value:
+    if isinstance(tree.value, DeclaredFunction):
+        return _declared(tree.value, tree, frame)
+    if isinstance(tree.value, Mapped):
+        return _mapped(tree.value.func, tree, frame)
     name = str(tree.value)
     impl = vecops.IMPLEMENTATIONS[name]
     args = [_eval(a, frame) for a in tree.args]
@@ -86,6 +91,52 @@ def _call(tree: Typed, frame: Frame) -> Value:
         args = [_broadcast(v, a.type, frame.n) for v, a in zip(args, tree.args, strict=True)]
     out = impl(tree.type, *args) if name in vecops.TYPED else impl(*args)
     return as_type(out, tree.type)
+
+
+def _declared(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
+    """Call a user function on whole columns, in its declared types, and check its answer."""
+    args = [as_type(_broadcast(_eval(a, frame), a.type, frame.n), t)
+            for a, t in zip(tree.args, func.arg_types, strict=True)]
+    try:
+        out = func.func(*args)
+    except Exception as exc:  # the user's code may raise anything
+        raise EvaluationFailure(f"the declared function {func.name} raised "
+                                f"{type(exc).__name__}: {exc}") from exc
+    want = func.return_type
+    if want.kind == "jagged":
+        out = out if isinstance(out, ak.Array) else ak.Array(out)
+        if out.ndim != 2:
+            raise EvaluationFailure(f"{func.name} is declared to return {want} but returned "
+                                    f"{out.type}")
+    elif not isinstance(out, FourVector):
+        out = np.asarray(ak.to_numpy(out) if isinstance(out, ak.Array) else out)
+        if out.ndim != 1:
+            raise EvaluationFailure(f"{func.name} is declared to return {want}, one value per "
+                                    f"event, but returned an array of shape {out.shape}")
+    if len(out) != frame.n:
+        raise EvaluationFailure(f"{func.name} returned {len(out)} values for {frame.n} events")
+    return as_type(out, want)
+
+
+def _mapped(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
+    """`Map(v..., f)`: f on the flat contents of equally long collections, regrouped."""
+    colls = [_eval(a, frame) for a in tree.args]
+    counts = vecops.size(colls[0])
+    for c in colls[1:]:
+        if not np.array_equal(vecops.size(c), counts):
+            raise EvaluationFailure(f"Map with {func.name}: the collections differ in size "
+                                    "in some events")
+    flat = [as_type(np.asarray(ak.to_numpy(ak.flatten(c, axis=1))), t)
+            for c, t in zip(colls, func.arg_types, strict=True)]
+    try:
+        out = np.asarray(func.func(*flat))
+    except Exception as exc:  # the user's code may raise anything
+        raise EvaluationFailure(f"the declared function {func.name} raised "
+                                f"{type(exc).__name__}: {exc}") from exc
+    if out.shape != (int(counts.sum()),):
+        raise EvaluationFailure(f"{func.name} returned {out.shape} values for "
+                                f"{int(counts.sum())} elements")
+    return ak.unflatten(as_type(out, func.return_type), counts)
 
 
 def truth(x: Value) -> Value:

@@ -174,9 +174,10 @@ def size(v: ak.Array) -> np.ndarray:
     return np.asarray(ak.to_numpy(ak.num(v, axis=1)), dtype=np.int64)
 
 
-@implements("Where")
-def Where(cond: ak.Array, a: Value, b: Value) -> ak.Array:
-    return ak.where(cond != 0, a, b)
+@implements("Where", typed=True)
+def Where(out: ColumnType, cond: ak.Array, a: Value, b: Value) -> ak.Array:
+    """Both choices in the result type first: int32 meeting uint64 must not go via double."""
+    return ak.where(cond != 0, as_type(a, out), as_type(b, out))
 
 
 def _counts(n: Value, length: int, what: str) -> np.ndarray:
@@ -191,14 +192,16 @@ def _ragged(values: np.ndarray, counts: np.ndarray) -> ak.Array:
     return ak.unflatten(values, counts)
 
 
-@implements("Take")
-def Take(v: ak.Array, idx: Value, default: Value = None) -> ak.Array:
+@implements("Take", typed=True)
+def Take(out: ColumnType, v: ak.Array, idx: Value, default: Value = None) -> ak.Array:
     """ROOT's Take: by indices, or the first (n > 0) / last (n < 0) n elements.
 
     Without a default, asking for more elements than an event has fails. With
     one, missing elements are the default (placed first for n < 0, as in ROOT).
     `n` and the default may differ from event to event.
     """
+    if default is not None:
+        v, default = as_type(v, out), as_type(default, out)
     if isinstance(idx, ak.Array):
         if leaf_dtype(idx) == np.bool_:
             return v[idx]
@@ -240,7 +243,8 @@ def _take_or_default(v: ak.Array, src: ak.Array, default: Value) -> ak.Array:
     if v_bool != d_bool:  # bool meets a number: both become numbers, as in C++
         v = ak.values_astype(v, np.int64) if v_bool else v
         default = np.asarray(default, dtype=np.int64) if d_bool else default
-    picked = ak.fill_none(v[ak.mask(src, valid)], False if v_bool and d_bool else 0)
+    zero = np.zeros((), dtype=leaf_dtype(v) or np.float64)[()]  # keeps uint64 off double
+    picked = ak.fill_none(v[ak.mask(src, valid)], zero)
     return ak.where(valid, picked, default)
 
 
@@ -294,14 +298,9 @@ def Drop(v: ak.Array, idx: ak.Array) -> ak.Array:
     return _ragged(ak.to_numpy(flat), np.bincount(event[keep], minlength=counts.size))
 
 
-@implements("Concatenate")
-def Concatenate(a: ak.Array, b: ak.Array) -> ak.Array:
-    return ak.concatenate([f64(a), f64(b)] if float in (_kind(a), _kind(b)) else [a, b], axis=1)
-
-
-def _kind(v: ak.Array) -> type:
-    dtype = leaf_dtype(v)
-    return float if dtype is not None and np.issubdtype(dtype, np.floating) else int
+@implements("Concatenate", typed=True)
+def Concatenate(out: ColumnType, a: ak.Array, b: ak.Array) -> ak.Array:
+    return ak.concatenate([as_type(a, out), as_type(b, out)], axis=1)
 
 
 @implements("Intersect")
@@ -476,8 +475,9 @@ def _math2(func: Callable[[Any, Any], Any]) -> Impl:
 
 
 def _minmax(func: Callable[[Any, Any], Any]) -> Impl:
-    def apply(a: Value, b: Value) -> Value:
-        return func(float_if_float(a), float_if_float(b))
+    """std::max/min on both values converted to their common type first."""
+    def apply(out: ColumnType, a: Value, b: Value) -> Value:
+        return func(as_type(a, out), as_type(b, out))
     return apply
 
 
@@ -494,8 +494,8 @@ implements("round")(_round)
 implements("pow")(_math2(np.power))
 implements("atan2")(_math2(np.arctan2))
 implements("hypot")(_math2(np.hypot))
-implements("max")(_minmax(np.maximum))
-implements("min")(_minmax(np.minimum))
+implements("max", typed=True)(_minmax(np.maximum))
+implements("min", typed=True)(_minmax(np.minimum))
 
 
 def _construct(out: ColumnType, *coords: ak.Array) -> fourvector.FourVector:

@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 
 from hepflow.errors import ExpressionError, did_you_mean
-from hepflow.plan.expr import cxxtypes, sampleinfo
+from hepflow.plan.expr import cxxtypes, declare, sampleinfo
 from hepflow.plan.expr import nodes as n
 from hepflow.plan.expr.functions import (
     CONSTANTS,
@@ -263,11 +263,15 @@ class _Checker:
             return sampleinfo.check_call(node, self.text, self.samples)
         template = node.template
         short = cxxtypes.strip_namespace(node.func)
+        if short == "Map" and template is None:
+            return self.mapped(node)
         if short in cxxtypes.RVEC_ALIASES and template is None:
             canonical: str | None = "RVec"
             template = cxxtypes.RVEC_ALIASES[short]
         else:
             canonical = resolve_function(node.func)
+        if canonical is None and declare.lookup(node.func) is not None and template is None:
+            return self.declared(node, declare.lookup(node.func))
         if canonical is None:
             name = node.func.lstrip(".")
             base = name.split("::")[-1]
@@ -298,6 +302,45 @@ class _Checker:
             rtype = ColumnType("combos", rtype.dtype, int(k.value))
         may_fail = spec.may_fail or any(a.may_fail for a in args)
         return Typed("call", rtype, args, canonical, may_fail)
+
+    def declared(self, node: n.Call, func: declare.DeclaredFunction | None) -> Typed:
+        """A call of a function registered with hepflow.Declare, checked against its
+        declared signature; the tree holds the function itself."""
+        assert func is not None
+        if len(node.args) != len(func.arg_types):
+            raise self.fail(f"{func.name} takes {len(func.arg_types)} argument(s), got "
+                            f"{len(node.args)} (declared as {func!r})", node)
+        args = tuple(self.check(a) for a in node.args)
+        for arg, raw, want in zip(args, node.args, func.arg_types, strict=True):
+            got = arg.type
+            vector_mismatch = (got.category == "vector") != (want.category == "vector")
+            if got.kind != want.kind or vector_mismatch or got.category == "other":
+                raise self.fail(f"{func.name} expects {want} here, not {got} (declared as "
+                                f"{func!r})", raw)
+        return Typed("call", func.return_type, args, func, True)
+
+    def mapped(self, node: n.Call) -> Typed:
+        """ROOT's `Map(v1, ..., f)` with `f` declared through hepflow.Declare on single
+        values: f applied to the elements of equally long collections."""
+        last = node.args[-1] if node.args else None
+        func = declare.lookup(last.name) if isinstance(last, n.Name) else None
+        if last is None or func is None:
+            raise self.fail("Map(v, f) needs a function declared with hepflow.Declare as "
+                            "its last argument (lambdas are not part of the language)",
+                            last or node)
+        if func.return_type.kind != "scalar" or \
+                any(t.kind != "scalar" for t in func.arg_types):
+            raise self.fail(f"Map applies {func.name} to single elements, so it must be "
+                            f"declared on single values, not as {func!r}", last)
+        colls = node.args[:-1]
+        if len(colls) != len(func.arg_types):
+            raise self.fail(f"Map with {func.name} needs {len(func.arg_types)} collection(s), "
+                            f"got {len(colls)}", node)
+        args = tuple(self.check(a) for a in colls)
+        for arg, raw in zip(args, colls, strict=True):
+            if arg.type.kind != "jagged" or arg.type.category in ("other", "vector"):
+                raise self.fail(f"Map needs collections of numbers, not {arg.type}", raw)
+        return Typed("call", jagged(func.return_type.dtype), args, declare.Mapped(func), True)
 
     def templated(self, name: str, template: DType | None, rtype: ColumnType,
                   node: n.Call) -> ColumnType:

@@ -1,0 +1,116 @@
+"""User functions callable from expression strings: hepflow's `gInterpreter.Declare`.
+
+    hepflow.Declare("scaled_pt", lambda pt, eta: pt * (1 + 0.01 * abs(eta)),
+                    ["RVec<float>", "RVec<float>"], "RVec<double>")
+    df.Define("x", "Sum(scaled_pt(Jet_pt, Jet_eta)) * 2")
+
+The function receives whole columns (numpy arrays for one value per event,
+awkward arrays for collections, already converted to the declared types) and
+returns one column. Calls are type-checked when the plan is built, from the
+declared signature. The checked tree holds the `DeclaredFunction` itself, so
+it travels to the workers inside the pickled plan (cloudpickle carries
+lambdas and closures): workers never look a name up in a registry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hepflow.errors import PlanError
+from hepflow.plan.expr import cxxtypes
+from hepflow.plan.expr.functions import FUNCTIONS, resolve_function
+from hepflow.plan.types import ColumnType, column_type
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DeclaredFunction:
+    """A Python function with a C++-style signature, callable from expressions."""
+
+    name: str
+    func: Callable[..., Any]
+    arg_types: tuple[ColumnType, ...]
+    return_type: ColumnType
+
+    def __repr__(self) -> str:
+        args = ", ".join(str(t) for t in self.arg_types)
+        return f"{self.return_type} {self.name}({args})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Mapped:
+    """`Map(v1, ..., f)`: a declared function of single values applied to every element."""
+
+    func: DeclaredFunction
+
+
+_DECLARED: dict[str, DeclaredFunction] = {}
+_LOCK = threading.Lock()
+
+
+def parse_type(spelled: str | ColumnType) -> ColumnType:
+    """`"RVec<float>"`, `"ROOT::VecOps::RVec<unsigned int>"`, `"double"` or a ColumnType."""
+    if isinstance(spelled, ColumnType):
+        return spelled
+    text = " ".join(str(spelled).split())
+    kind: str = "scalar"
+    base = cxxtypes.strip_namespace(text)
+    if base in cxxtypes.RVEC_ALIASES:
+        return column_type("jagged", cxxtypes.RVEC_ALIASES[base])
+    if base.startswith("RVec<") and base.endswith(">"):
+        kind, text = "jagged", base[len("RVec<"):-1].strip()
+    dtype = cxxtypes.type_from_words(text.split())
+    if dtype is None:
+        raise PlanError(f"`{spelled}` is not a type hepflow knows; use e.g. \"double\", "
+                        "\"int\", \"RVec<float>\"")
+    return column_type("jagged" if kind == "jagged" else "scalar", dtype)
+
+
+def Declare(name: str, func: Callable[..., Any], arg_types: Sequence[str | ColumnType],
+            return_type: str | ColumnType) -> DeclaredFunction:
+    """Make `func` callable as `name(...)` in Define and Filter strings.
+
+    Parameters
+    ----------
+    name : str
+        The name used in expressions (a C++ identifier, not a built-in function).
+    func : callable
+        Takes one column per argument and returns one column of `return_type`.
+    arg_types, return_type : str or ColumnType
+        C++ spellings: "double", "int", "unsigned int", "RVec<float>", ...
+
+    Returns
+    -------
+    DeclaredFunction
+        Declaring the same name again replaces it for plans built afterwards.
+    """
+    if not name.isidentifier() or not name.isascii():
+        raise PlanError(f"cannot declare {name!r}: a function name is a C++ identifier")
+    if resolve_function(name) is not None or name in FUNCTIONS:
+        raise PlanError(f"cannot declare `{name}`: it is a built-in function of the "
+                        "expression language")
+    if cxxtypes.is_type_word(name) or name in ("static_cast", "Construct", "RVec"):
+        raise PlanError(f"cannot declare `{name}`: it is a C++ type or keyword")
+    if not callable(func):
+        raise PlanError(f"Declare({name!r}, ...) needs a callable, not {type(func).__name__}")
+    declared = DeclaredFunction(name, func, tuple(parse_type(t) for t in arg_types),
+                                parse_type(return_type))
+    with _LOCK:
+        _DECLARED[name] = declared
+    return declared
+
+
+def lookup(name: str) -> DeclaredFunction | None:
+    """The function declared under `name`, when the plan is built (never on workers)."""
+    with _LOCK:
+        return _DECLARED.get(name)
+
+
+def declared_names() -> list[str]:
+    with _LOCK:
+        return sorted(_DECLARED)
+
+
+__all__ = ["Declare", "DeclaredFunction", "Mapped", "declared_names", "lookup", "parse_type"]
