@@ -10,6 +10,7 @@ from hepflow.errors import (
     ReadError,
 )
 from hepflow.options import Options
+from hepflow.plan.expr.declare import Declare
 from hepflow.rdataframe import FromSpec, RDataFrame, RunGraphs, VariationsFor
 
 __version__ = "0.1.0"
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccountingError",
     "Dataset",
+    "Declare",
     "FileSpec",
     "FromSpec",
     "PreparedDataset",
