@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import dask.config
 
@@ -56,13 +57,14 @@ def apply(settings: Mapping[str, int] | None = None) -> dict[str, int]:
         if not todo:
             return dict(_applied)
         try:
-            from XRootD.client import EnvPutInt
+            from XRootD import client as xrdcl
         except ImportError:
             return dict(_applied)
+        put_int: Callable[[str, int], Any] = getattr(xrdcl, "EnvPutInt")  # noqa: B009 - untyped
         for name, value in todo.items():
             if name in os.environ:
                 continue
-            EnvPutInt(XRDCL_ENV_KEYS[name], int(value))
+            put_int(XRDCL_ENV_KEYS[name], int(value))
             _applied[name] = int(value)
         return dict(_applied)
 
