@@ -706,7 +706,8 @@ class RDataFrame:
         Returns
         -------
         RResultPtr
-            The merged accumulator (a copy of `aggIdentity` if nothing reaches here).
+            The merged accumulator: one chunk's fold merged with the next, in
+            order (a chunk no event reaches contributes `aggIdentity`).
 
         Examples
         --------
@@ -942,8 +943,9 @@ class RDataFrame:
         if entries < 0:
             raise PlanError(f"RDataFrame(N) needs N >= 0 entries, got {entries}")
         size = max(1, int(options.chunk_entries))
+        # N = 0 is one chunk of no entries: a run over no chunk has no task to merge into
         chunks = [Chunk(i, 0, "", "", start, min(start + size, entries), start)
-                  for i, start in enumerate(range(0, entries, size))]
+                  for i, start in enumerate(range(0, max(entries, 1), size))]
         self._graph = AnalysisGraph(EmptySource("", (), {}, None, entries), {})
         self._runner = Runner(self._graph, chunks, options, client, None)
         self._node = self._graph.source
