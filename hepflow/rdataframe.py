@@ -766,7 +766,9 @@ class RDataFrame:
         prints goes to the workers' logs and what it changes are the workers'
         copies of Python objects, never the client's. Use it for side effects
         where the workers are (e.g. one output file per chunk); results for
-        the client come from the other actions (Aggregate, Take, ...).
+        the client come from the other actions (Aggregate, Take, ...). A chunk
+        retried after a lost worker calls `f` again for its entries, so side
+        effects should be idempotent per chunk.
 
         Parameters
         ----------
