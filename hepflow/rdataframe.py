@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import awkward as ak
 import dask.base
@@ -51,7 +51,6 @@ from hepflow.results.graphs import GraphAsymmErrorsResult, GraphResult
 from hepflow.results.statistic import Statistic
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
-_NO_IDENTITY = object()  # Aggregate called without aggIdentity
 
 
 def _dataset(spec: Any, files: Any) -> Dataset:
@@ -514,6 +513,8 @@ class RDataFrame:
 
     # -- more histograms, graphs, user actions, missing branches (see plan/actions) -------
 
+    _NO_IDENTITY: ClassVar[object] = object()  # Aggregate called without aggIdentity
+
     def Histo3D(self, model: Any, x: str, y: str, z: str, weight: str | None = None,
                 ) -> RResultPtr[Any]:
         """A 3D histogram (`hist.Hist`) of three columns, optionally weighted.
@@ -718,7 +719,7 @@ class RDataFrame:
         >>> df.Aggregate(lambda acc, x: acc + np.sum(x), lambda a, b: a + b, "MET_pt",
         ...              0.0, vectorized=True)                            # doctest: +SKIP
         """
-        if aggIdentity is _NO_IDENTITY:
+        if aggIdentity is self._NO_IDENTITY:
             raise PlanError("Aggregate needs aggIdentity, the accumulator each chunk starts "
                             "from (e.g. 0 for a sum, [] for a list): ROOT default-constructs "
                             "it from the C++ type, which Python does not know")
@@ -850,7 +851,8 @@ class RDataFrame:
         >>> df.FilterAvailable("Jet_btag").Histo1D(model, "Jet_btag")    # doctest: +SKIP
         """
         missing = self._missing_ranges(column, "FilterAvailable")
-        return self._derive(FilterAvailable(self._node, column, missing))
+        return self._derive(FilterAvailable(self._node, column, self._check_column(column),
+                                            missing))
 
     def FilterMissing(self, column: str) -> RDataFrame:
         """Keep the entries of the files that lack branch `column` (FilterAvailable's complement).
@@ -860,7 +862,8 @@ class RDataFrame:
         >>> df.FilterMissing("Jet_btag").Count()                          # doctest: +SKIP
         """
         missing = self._missing_ranges(column, "FilterMissing")
-        return self._derive(FilterAvailable(self._node, column, missing, keep_missing=True))
+        return self._derive(FilterAvailable(self._node, column, self._check_column(column),
+                                            missing, keep_missing=True))
 
     def DefaultValueFor(self, column: str, default: Any) -> RDataFrame:
         """Branch `column`, or `default` for every entry of the files that lack it.

@@ -379,10 +379,15 @@ def test_default_value_for_lowering() -> None:
     assert filled.dtype == np.float64 and filled.tolist() == [-1.0, -1.0]
     assert ak.to_list(coll.evaluate(gone, "v")) == [[0.5, 1.5], [0.5, 1.5]]  # type: ignore
     assert coll.evaluate(there, "v") is there.column(source, "v")  # type: ignore[arg-type]
-    keep = FilterAvailable(source, "x", ((100, 200),))
-    drop = FilterAvailable(source, "x", ((100, 200),), keep_missing=True)
+    keep = FilterAvailable(source, "v", jagged("float"), ((100, 200),))
+    drop = FilterAvailable(source, "v", jagged("float"), ((100, 200),), keep_missing=True)
     assert keep.select(there) == ("all",) and keep.select(gone) == ("kept", 0)  # type: ignore
     assert drop.select(there) == ("kept", 0) and drop.select(gone) == ("all",)  # type: ignore
+    # below FilterAvailable the column never comes from a file that lacks it
+    assert "v" in keep.defines() and "v" not in drop.defines()
+    nothing = keep.evaluate(gone, "v")  # type: ignore[arg-type]
+    assert len(nothing) == 0 and str(ak.type(nothing)) == "0 * var * float64"
+    assert keep.evaluate(there, "v") is there.column(source, "v")  # type: ignore[arg-type]
 
 
 @pytest.mark.cluster
