@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import awkward as ak
 import dask.base
 import numpy as np
 
+from hepflow.dataset.chunks import Chunk
 from hepflow.dataset.files import expand_files
 from hepflow.dataset.prepare import PreparedDataset, preprocess
 from hepflow.dataset.sampleinfo import SampleInfo
@@ -33,8 +34,11 @@ from hepflow.plan.handles import RResultMap, RResultPtr
 from hepflow.plan.nodes import (
     Alias,
     Computation,
+    DefaultValueFor,
     Define,
+    EmptySource,
     Filter,
+    FilterAvailable,
     PerSampleValue,
     PlanNode,
     PyFunction,
@@ -45,6 +49,7 @@ from hepflow.plan.nodes import Vary as VaryNode
 from hepflow.plan.types import UNKNOWN, ColumnType, dtype_kind
 from hepflow.plan.variations import PickVariation, split_braces
 from hepflow.results.cutflow import CutflowReport
+from hepflow.results.graphs import GraphAsymmErrorsResult, GraphResult
 from hepflow.results.statistic import Statistic
 
 T = TypeVar("T")
@@ -99,9 +104,11 @@ class RDataFrame:
 
     Parameters
     ----------
-    treename : str, Dataset, PreparedDataset or mapping
+    treename : str, Dataset, PreparedDataset, mapping or int
         The tree name (with `files`), or a whole dataset: a `Dataset`, a dict in
-        one of the dataset layouts, or the path of a dataset spec file.
+        one of the dataset layouts, or the path of a dataset spec file. An
+        integer N gives ROOT's empty source: N entries, no file, only
+        `rdfentry_` to Define from (chunked by `chunk_entries`).
     files : str, path or list, optional
         A path, a glob, a list of them, or `root://`/`https://` URLs.
     client : distributed.Client or "sync", optional
@@ -117,7 +124,7 @@ class RDataFrame:
     >>> n.GetValue()                                                  # doctest: +SKIP
     """
 
-    def __init__(self, treename: str | Dataset | PreparedDataset | Mapping[str, Any],
+    def __init__(self, treename: int | str | Dataset | PreparedDataset | Mapping[str, Any],
                  files: Any = None, *, client: Any = None, options: Options | None = None,
                  chunk_entries: int | None = None, chunk_bytes: int | None = None,
                  read_policy: str | None = None) -> None:
@@ -125,6 +132,9 @@ class RDataFrame:
                                               chunk_bytes=chunk_bytes,
                                               read_policy=read_policy).resolved()
         scheduler = None if client == "sync" else clients.resolve(client)
+        if isinstance(treename, int) and not isinstance(treename, bool):
+            self._empty_source(treename, opts, client if client == "sync" else scheduler)
+            return
         prepared = treename if isinstance(treename, PreparedDataset) else preprocess(
             _dataset(treename, files), scheduler, chunk_entries=opts.chunk_entries,
             chunk_bytes=opts.chunk_bytes, use_cache=opts.use_cache)
@@ -559,8 +569,10 @@ class RDataFrame:
 
         Parameters
         ----------
-        model : tuple or HistModel
-            `(name, title, nbins, lo, hi)` or `(name, title, nbins, edges)`.
+        model : tuple, HistModel or str
+            `(name, title, nbins, lo, hi)` or `(name, title, nbins, edges)`; or a
+            column name alone (then `column` is the optional weight): ROOT's
+            automatic binning, 128 bins from the data's range, as ROOT computes it.
         column : str
             The values (every element of a collection).
         weight : str, optional
@@ -575,9 +587,12 @@ class RDataFrame:
         --------
         >>> df.Histo1D(("pt", "p_{T};GeV", 50, 0, 100), "Muon_pt")        # doctest: +SKIP
         """
+        if isinstance(model, str):
+            if weight is not None:
+                raise PlanError("Histo1D(column, weight) takes at most two column names")
+            return self._auto_histo1d(model, column)
         if column is None:
-            raise PlanError("Histo1D needs a model tuple (name, title, nbins, lo, hi) and a "
-                            "column; automatic binning is not supported")
+            raise PlanError("Histo1D(model, column): a model tuple needs the column to fill")
         parsed = act.parse_model(model, 1)
         self._numeric(column, "Histo1D")
         if weight:
@@ -608,6 +623,450 @@ class RDataFrame:
         for c in (x, y) + ((weight,) if weight else ()):
             self._numeric(c, "Profile1D")
         return self._book(act.Histo(self._node, parsed, (x, y), weight, kind="profile"))
+
+    # -- more histograms, graphs, user actions, missing branches (see plan/actions) -------
+
+    _NO_IDENTITY: ClassVar[object] = object()  # Aggregate called without aggIdentity
+
+    def Histo3D(self, model: Any, x: str, y: str, z: str, weight: str | None = None,
+                ) -> RResultPtr[Any]:
+        """A 3D histogram (`hist.Hist`) of three columns, optionally weighted.
+
+        Parameters
+        ----------
+        model : tuple or HistModel
+            Histo1D's model with the y and z axes appended, as ROOT's TH3DModel:
+            `(name, title, nx, xlo, xhi, ny, ylo, yhi, nz, zlo, zhi)`, each axis
+            also as `(n, edges)`.
+        x, y, z : str
+            The values of each axis (per event, or collections of equal sizes).
+        weight : str, optional
+            A weight column (per event, broadcast to collection elements).
+
+        Returns
+        -------
+        RResultPtr[hist.Hist]
+            Double storage, or Weight storage when weighted; flow bins kept.
+
+        Examples
+        --------
+        >>> df.Histo3D(("h", "", 10, 0, 100, 10, -3, 3, 8, -4, 4),
+        ...            "Muon_pt", "Muon_eta", "Muon_phi")                 # doctest: +SKIP
+        """
+        parsed = act.parse_model(model, 3)
+        for c in (x, y, z) + ((weight,) if weight else ()):
+            self._numeric(c, "Histo3D")
+        return self._book(act.Histo(self._node, parsed, (x, y, z), weight))
+
+    def HistoND(self, model: Any, columns: Sequence[str], weight: str | None = None,
+                ) -> RResultPtr[Any]:
+        """An N-dimensional histogram (`hist.Hist`), with ROOT's THnDModel model.
+
+        Parameters
+        ----------
+        model : tuple or HistModel
+            `(name, title, ndim, nbins_list, lo_list, hi_list)` or
+            `(name, title, ndim, nbins_list, edges_list)`.
+        columns : sequence of str
+            One column per axis; as in ROOT, one more column is the weight.
+        weight : str, optional
+            The weight column, if not given as the last of `columns`.
+
+        Returns
+        -------
+        RResultPtr[hist.Hist]
+
+        Examples
+        --------
+        >>> df.HistoND(("h", "", 4, [10] * 4, [0, -3, -4, 0], [100, 3, 4, 10]),
+        ...            ["Muon_pt", "Muon_eta", "Muon_phi", "nMuon"])      # doctest: +SKIP
+        """
+        parsed = act.parse_nd_model(model)
+        names = tuple(columns)
+        ndim = len(parsed.axes)
+        if len(names) == ndim + 1 and weight is None:
+            names, weight = names[:-1], names[-1]
+        if len(names) != ndim:
+            raise PlanError(f"HistoND: a {ndim}-dimensional model needs {ndim} columns "
+                            f"(or {ndim + 1} with the weight last), got {len(names)}")
+        for c in names + ((weight,) if weight else ()):
+            self._numeric(c, "HistoND")
+        return self._book(act.Histo(self._node, parsed, names, weight))
+
+    def Profile2D(self, model: Any, x: str, y: str, z: str, weight: str | None = None,
+                  ) -> RResultPtr[Any]:
+        """A 2D profile: the mean of z in bins of (x, y), as a `hist.Hist` with Mean storage.
+
+        Parameters
+        ----------
+        model : tuple or HistModel
+            `(name, title, nx, xlo, xhi, ny, ylo, yhi)` (each axis also as
+            `(n, edges)`); ROOT's optional z range and option are not accepted.
+        x, y : str
+            The binning columns.
+        z : str
+            The profiled values.
+        weight : str, optional
+            A weight column: WeightedMean storage.
+
+        Returns
+        -------
+        RResultPtr[hist.Hist]
+            `.values()` are the means, `.counts()` the entries per bin.
+
+        Examples
+        --------
+        >>> df.Profile2D(("p", "", 10, 0, 100, 10, -3, 3), "Muon_pt", "Muon_eta",
+        ...              "Muon_dxy")                                      # doctest: +SKIP
+        """
+        parsed = act.parse_model(model, 2)
+        for c in (x, y, z) + ((weight,) if weight else ()):
+            self._numeric(c, "Profile2D")
+        return self._book(act.Histo(self._node, parsed, (x, y, z), weight, kind="profile"))
+
+    def _auto_histo1d(self, column: str, weight: str | None = None) -> RResultPtr[Any]:
+        """Histo1D(column[, weight]) without a model: ROOT's automatic 128-bin axis.
+
+        The axis is the one ROOT's multi-threaded run gives: 128 bins from the
+        smallest value on [min, 2·max - min) (see `plan.actions.autohisto`). Every
+        value travels to the client, as ROOT buffers them all: pass a model
+        for large inputs.
+        """
+        self._numeric(column, "Histo1D")
+        if weight:
+            self._numeric(weight, "Histo1D weight")
+        return self._book(act.AutoHisto(self._node, column, weight))
+
+    def Graph(self, x: str, y: str) -> RResultPtr[GraphResult]:
+        """The points (x, y) of every event reaching this node, as ROOT's TGraph.
+
+        Parameters
+        ----------
+        x, y : str
+            Per-event values, or collections of equal sizes (one point per element).
+
+        Returns
+        -------
+        RResultPtr[GraphResult]
+            `GetX()`, `GetY()` (float64 numpy arrays in entry order), `GetN()`.
+
+        Examples
+        --------
+        >>> g = df.Graph("MET_pt", "MET_phi").GetValue()                  # doctest: +SKIP
+        >>> g.GetN(), g.GetX()[:3]                                        # doctest: +SKIP
+        """
+        for c in (x, y):
+            self._numeric(c, "Graph")
+        return self._book(act.Graph(self._node, (x, y)))
+
+    def GraphAsymmErrors(self, x: str, y: str, exl: str, exh: str, eyl: str, eyh: str,
+                         ) -> RResultPtr[GraphAsymmErrorsResult]:
+        """Points with asymmetric errors, as ROOT's TGraphAsymmErrors.
+
+        Parameters
+        ----------
+        x, y : str
+            The points' coordinates.
+        exl, exh, eyl, eyh : str
+            Low and high errors in x and in y (all six per event, or all
+            collections of equal sizes).
+
+        Returns
+        -------
+        RResultPtr[GraphAsymmErrorsResult]
+            `GetX()`, `GetY()`, `GetEXlow()`, `GetEXhigh()`, `GetEYlow()`,
+            `GetEYhigh()`, `GetN()`; points in entry order.
+
+        Examples
+        --------
+        >>> df.GraphAsymmErrors("x", "y", "exl", "exh", "eyl", "eyh")     # doctest: +SKIP
+        """
+        names = (x, y, exl, exh, eyl, eyh)
+        for c in names:
+            self._numeric(c, "GraphAsymmErrors")
+        return self._book(act.Graph(self._node, names))
+
+    def Aggregate(self, aggregator: Callable[[Any, Any], Any], merger: Callable[[Any, Any], Any],
+                  column: str, aggIdentity: Any = _NO_IDENTITY, *,
+                  vectorized: bool = False) -> RResultPtr[Any]:
+        """Fold a column with your own Python functions, as ROOT's `Aggregate`.
+
+        Each chunk (ROOT: each thread) starts from a copy of `aggIdentity` and
+        calls `acc = aggregator(acc, value)` once per entry, in entry order; the
+        chunks' accumulators are then combined with `acc = merger(a, b)` in
+        chunk order, however the reduction is shaped. Both functions run on the
+        workers and must be picklable (a lambda or a module-level function).
+        Either may update its first argument in place and return None (ROOT's
+        `void(U&, T)` form). `aggIdentity` is counted once per chunk, so it
+        must be neutral for `merger` (0 for a sum, [] for a concatenation).
+
+        Parameters
+        ----------
+        aggregator : callable
+            `(acc, value) -> acc`. A value is a Python number for a per-event
+            column and a numpy array (the event's elements) for a collection.
+        merger : callable
+            `(acc, acc) -> acc`; should be associative (ROOT merges threads in
+            no fixed order; here the order is fixed, so it need not commute).
+        column : str
+            The column aggregated.
+        aggIdentity : object
+            The starting accumulator (ROOT default-constructs it from its C++
+            type; Python has no such type, so it is required).
+        vectorized : bool
+            Call `aggregator(acc, values)` once per chunk with the chunk's whole
+            column (numpy, or awkward for collections) instead of once per entry.
+
+        Returns
+        -------
+        RResultPtr
+            The merged accumulator: one chunk's fold merged with the next, in
+            order (a chunk no event reaches contributes `aggIdentity`).
+
+        Examples
+        --------
+        >>> df.Aggregate(lambda acc, x: acc + x, lambda a, b: a + b, "nMuon", 0)
+        ...                                                               # doctest: +SKIP
+        >>> df.Aggregate(lambda acc, v: acc + [v.max(initial=0)], lambda a, b: a + b,
+        ...              "Muon_pt", [])                                   # doctest: +SKIP
+        >>> df.Aggregate(lambda acc, x: acc + np.sum(x), lambda a, b: a + b, "MET_pt",
+        ...              0.0, vectorized=True)                            # doctest: +SKIP
+        """
+        if aggIdentity is self._NO_IDENTITY:
+            raise PlanError("Aggregate needs aggIdentity, the accumulator each chunk starts "
+                            "from (e.g. 0 for a sum, [] for a list): ROOT default-constructs "
+                            "it from the C++ type, which Python does not know")
+        if not callable(aggregator) or not callable(merger):
+            raise PlanError("Aggregate takes two callables: aggregator(acc, value) and "
+                            "merger(acc, acc)")
+        return self._book(act.Aggregate(self._node, aggregator, merger, column, aggIdentity,
+                                        vectorized))
+
+    def Reduce(self, f: Callable[[Any, Any], Any], column: str, redIdentity: Any = 0,
+               ) -> RResultPtr[Any]:
+        """Reduce a column with one binary function, as ROOT's `Reduce`.
+
+        `acc = f(acc, value)` per entry from `redIdentity` in each chunk, then
+        `f(a, b)` merges the chunks' results in chunk order: `f` must be
+        associative and `redIdentity` neutral for it (it is used once per chunk).
+
+        Parameters
+        ----------
+        f : callable
+            `(T, T) -> T`, e.g. `max` or `lambda a, b: a + b`; runs on the workers.
+        column : str
+            A per-event column (values are Python numbers).
+        redIdentity : object
+            The starting value; 0 by default, as ROOT's default-constructed number.
+
+        Returns
+        -------
+        RResultPtr
+
+        Examples
+        --------
+        >>> df.Reduce(max, "nJet", 0).GetValue()                          # doctest: +SKIP
+        """
+        if not callable(f):
+            raise PlanError("Reduce takes a callable f(a, b)")
+        return self._book(act.Aggregate(self._node, f, f, column, redIdentity, what="Reduce"))
+
+    def Foreach(self, f: Callable[..., Any], columns: Sequence[str] = ()) -> None:
+        """Call `f(*values)` for every entry reaching this node, on the workers; runs now.
+
+        As ROOT's Foreach this is an instant action: it runs the event loop
+        (with every other booked result) and returns None. `f` runs in the
+        worker processes, chunk by chunk in entry order within a chunk: what it
+        prints goes to the workers' logs and what it changes are the workers'
+        copies of Python objects, never the client's. Use it for side effects
+        where the workers are (e.g. one output file per chunk); results for
+        the client come from the other actions (Aggregate, Take, ...). A chunk
+        retried after a lost worker calls `f` again for its entries, so side
+        effects should be idempotent per chunk.
+
+        Parameters
+        ----------
+        f : callable
+            Called with one value per column (Python numbers, numpy arrays for
+            collections); its return value is ignored. Must be picklable.
+        columns : sequence of str
+            The columns passed to `f`, in order.
+
+        Returns
+        -------
+        None
+
+        Examples
+        --------
+        >>> df.Foreach(lambda pt, eta: None, ["MET_pt", "MET_phi"])       # doctest: +SKIP
+        """
+        self._book(act.Foreach(self._node, f, tuple(columns))).GetValue()
+
+    def ForeachSlot(self, f: Callable[..., Any], columns: Sequence[str] = ()) -> None:
+        """Foreach, with the slot number first: `f(slot, *values)`, on the workers; runs now.
+
+        `slot` is a small integer unique to the worker thread running the
+        chunk (0 … threads-1 within one worker process), so per-thread state
+        kept by `f` in its process is never touched by two chunks at once.
+        Slots of different worker processes overlap.
+
+        Parameters
+        ----------
+        f : callable
+            `(slot, *values)`; its return value is ignored.
+        columns : sequence of str
+            The columns passed after the slot.
+
+        Returns
+        -------
+        None
+
+        Examples
+        --------
+        >>> df.ForeachSlot(lambda slot, x: None, ["MET_pt"])              # doctest: +SKIP
+        """
+        self._book(act.Foreach(self._node, f, tuple(columns), slot=True)).GetValue()
+
+    def _missing_ranges(self, column: str, verb: str) -> tuple[tuple[int, int], ...]:
+        """The `rdfentry_` ranges of the files lacking branch `column`."""
+        ctype = self._check_column(column)
+        found = self._node.lookup(column)
+        if found is None or not isinstance(found[1], Source) or \
+                found[1].branch_of(column) is None:
+            raise PlanError(f"{verb}: `{column}` ({ctype}) is not a branch of the dataset; "
+                            "only branches can be missing from some files")
+        ranges, offset = [], 0
+        for info in self._graph.source.data:
+            entries = int(info.num_entries)
+            if column not in info.branches:
+                ranges.append((offset, offset + entries))
+            offset += entries
+        return tuple(ranges)
+
+    def FilterAvailable(self, column: str) -> RDataFrame:
+        """Keep the entries of the files that have branch `column`.
+
+        For datasets whose files have different branch sets. The decision is
+        per file, from the branch lists read at preprocessing; the branch is
+        not read.
+
+        Parameters
+        ----------
+        column : str
+            A branch of the dataset.
+
+        Returns
+        -------
+        RDataFrame
+
+        Examples
+        --------
+        >>> df.FilterAvailable("Jet_btag").Histo1D(model, "Jet_btag")    # doctest: +SKIP
+        """
+        missing = self._missing_ranges(column, "FilterAvailable")
+        return self._derive(FilterAvailable(self._node, column, self._check_column(column),
+                                            missing))
+
+    def FilterMissing(self, column: str) -> RDataFrame:
+        """Keep the entries of the files that lack branch `column` (FilterAvailable's complement).
+
+        Examples
+        --------
+        >>> df.FilterMissing("Jet_btag").Count()                          # doctest: +SKIP
+        """
+        missing = self._missing_ranges(column, "FilterMissing")
+        return self._derive(FilterAvailable(self._node, column, self._check_column(column),
+                                            missing, keep_missing=True))
+
+    def DefaultValueFor(self, column: str, default: Any) -> RDataFrame:
+        """Branch `column`, or `default` for every entry of the files that lack it.
+
+        Parameters
+        ----------
+        column : str
+            A branch of the dataset.
+        default : number, bool or sequence
+            A number (or bool) for a per-event branch, a list for a collection
+            branch (each event then gets that list).
+
+        Returns
+        -------
+        RDataFrame
+
+        Examples
+        --------
+        >>> df.DefaultValueFor("Jet_btag", []).DefaultValueFor("genWeight", 1.0)  # doctest: +SKIP
+        """
+        missing = self._missing_ranges(column, "DefaultValueFor")
+        ctype = self._check_column(column)
+        if ctype.is_collection:
+            if isinstance(default, (str, bytes)) or not isinstance(default, Sequence):
+                raise PlanError(f"DefaultValueFor: `{column}` is a collection ({ctype}); "
+                                f"the default must be a list, e.g. [], got {default!r}")
+            probe = np.asarray(default)
+        else:
+            probe = np.asarray(default)
+            if probe.ndim != 0:
+                raise PlanError(f"DefaultValueFor: `{column}` has one value per event "
+                                f"({ctype}); the default must be one number, got {default!r}")
+        if probe.size and dtype_kind(probe.dtype) == "other":
+            raise PlanError(f"DefaultValueFor: the default of `{column}` must be numeric, "
+                            f"got {default!r}")
+        return self._derive(DefaultValueFor(self._node, column, default, ctype, missing))
+
+    def _per_sample_value(self, name: str, expression: str | Callable[[SampleInfo], Any],
+                          verb: str) -> PerSampleValue:
+        """The values of a DefinePerSample/RedefinePerSample expression, one per sample."""
+        samples = self._graph.samples or {"": SampleInfo("", 0, {})}
+        if isinstance(expression, str):
+            values, ctype = _per_sample_values(expression, samples)
+            text = expression
+        elif callable(expression):
+            values = {s: expression(info) for s, info in samples.items()}
+            probe = np.asarray(list(values.values()))
+            ctype = ColumnType("scalar", dtype_kind(probe.dtype))
+            text = getattr(expression, "__qualname__", "callable") + "(sample)"
+        else:
+            raise PlanError(f"{verb} takes an expression string or a callable")
+        if ctype.dtype == "other":
+            raise PlanError(f"{verb} `{name}`: values must be numbers or booleans")
+        return PerSampleValue(values, ctype, text)
+
+    def RedefinePerSample(self, name: str, expression: str | Callable[[SampleInfo], Any],
+                          ) -> RDataFrame:
+        """Replace an existing column with a value fixed per sample (see `DefinePerSample`).
+
+        Parameters
+        ----------
+        name : str
+            An existing column (a branch or a Define).
+        expression : str or callable
+            As for `DefinePerSample`: over the samples' metadata, or a callable
+            receiving a `SampleInfo`; computed once per sample, on the client.
+
+        Returns
+        -------
+        RDataFrame
+
+        Examples
+        --------
+        >>> df.RedefinePerSample("weight", "xsec * lumi / sumw")         # doctest: +SKIP
+        """
+        self._check_column(name)
+        value = self._per_sample_value(name, expression, "RedefinePerSample")
+        return self._derive(Define(self._node, name, value, redefine=True))
+
+    def _empty_source(self, entries: int, options: Options, client: Any) -> None:
+        """`RDataFrame(N)`: N entries in chunks of `options.chunk_entries`, no file opened."""
+        if entries < 0:
+            raise PlanError(f"RDataFrame(N) needs N >= 0 entries, got {entries}")
+        size = max(1, int(options.chunk_entries))
+        # N = 0 is one chunk of no entries: a run over no chunk has no task to merge into
+        chunks = [Chunk(i, 0, "", "", start, min(start + size, entries), start)
+                  for i, start in enumerate(range(0, max(entries, 1), size))]
+        self._graph = AnalysisGraph(EmptySource("", (), {}, None, entries), {})
+        self._runner = Runner(self._graph, chunks, options, client, None)
+        self._node = self._graph.source
 
     def Take(self, column: str) -> RResultPtr[Any]:
         """All values of a column in entry order (numpy, or awkward for collections).

@@ -54,6 +54,23 @@ class _Chunk:
 
 FILTER = Filter(SOURCE, None, "f")  # type: ignore[arg-type]
 
+
+def _collect(acc: list[float], value: float) -> list[float]:
+    return [*acc, value]
+
+
+def _collect_chunk(acc: list[int], values: ak.Array) -> list[int]:
+    return [*acc, len(values)]
+
+
+def _concatenate(a: list[float], b: list[float]) -> list[float]:
+    return a + b
+
+
+def _ignore(*values: Any) -> None:
+    return None
+
+
 ACTIONS: list[act.Action[Any, Any]] = [
     act.Count(SOURCE),
     act.Stat(SOURCE, "Sum", "x"),
@@ -65,6 +82,14 @@ ACTIONS: list[act.Action[Any, Any]] = [
     act.Display(SOURCE, ("x",), 7),
     act.Report(SOURCE, (FILTER,)),
     act.Stats(SOURCE, "v", "w"),
+    act.Histo(SOURCE, HistModel("p2", "", (AxisModel(4, -3, 3), AxisModel(3, 0, 3))),
+              ("x", "w", "x"), "w", "profile"),
+    act.Graph(SOURCE, ("x", "w")),
+    act.Graph(SOURCE, ("x", "w", "w", "w", "x", "x")),
+    act.Aggregate(SOURCE, _collect, _concatenate, "x", []),
+    act.Aggregate(SOURCE, _collect_chunk, _concatenate, "v", [], vectorized=True),
+    act.AutoHisto(SOURCE, "v", "w"),
+    act.Foreach(SOURCE, _ignore, ("x", "v")),
 ]
 
 

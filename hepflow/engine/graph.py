@@ -58,7 +58,7 @@ def build_graph(kernel: Kernel, chunks: Sequence[Chunk], offsets: Sequence[Seque
             merged.append(key)
         layer = merged
         level += 1
-    return dsk, layer[0]
+    return dsk, (layer[0] if layer else None)  # no chunks: nothing to compute
 
 
 __all__ = ["build_graph", "graph_token"]

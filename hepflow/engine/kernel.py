@@ -235,8 +235,11 @@ class Kernel:
         began = time.time()
         start = time.perf_counter()
         try:
-            arrays, stats = read_chunk(chunk, self.branches, self.read,
-                                       self.layouts.get(chunk.file_index))
+            if chunk.url:
+                arrays, stats = read_chunk(chunk, self.branches, self.read,
+                                           self.layouts.get(chunk.file_index))
+            else:  # RDataFrame(N): entries without a file, nothing to read
+                arrays, stats = {}, ReadStats(0, 0.0, "", 0)
         except ReadError as exc:
             self._emit(chunk, began, start, None, None, 0.0, error=str(exc))
             if self.read.policy != "skip":

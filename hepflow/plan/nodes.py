@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+import awkward as ak
 import dask.base
 import numpy as np
 
@@ -436,6 +437,117 @@ class Shared(PlanNode):
         return f"(as nominal) {self.origin.describe()}"
 
 
-__all__ = ["Alias", "Computation", "Define", "Filter", "PerSampleValue", "PlanNode",
-           "PyFunction", "Range", "SPECIAL_COLUMNS", "Schema", "Shared", "Source", "Vary",
-           "reads"]
+@dataclass(frozen=True, slots=True, eq=False)
+class EmptySource(Source):
+    """`RDataFrame(N)`: N entries and no file, only `rdfentry_` and `rdfslot_` to start from."""
+
+    entries: int = 0
+
+    def describe(self) -> str:
+        return "Empty source (RDataFrame(N), no file)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (EmptySource, (self.tree, (), self.branches, None, self.entries))
+
+    def __dask_tokenize__(self) -> object:
+        return dask.base.tokenize("EmptySource", self.entries)
+
+
+_DTYPES: dict[str, type] = {"bool": np.bool_, "int": np.int64, "float": np.float64}
+
+
+def _in_ranges(start: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(lo <= start < hi for lo, hi in ranges)
+
+
+def _constant(ctype: ColumnType, value: Any, n: int) -> Any:
+    """`n` events of `value` (a number, or one list for a collection), in the column's kind."""
+    dtype = _DTYPES.get(ctype.dtype)
+    if ctype.is_collection:
+        one = np.asarray(value, dtype=dtype).reshape(-1)
+        return ak.unflatten(np.tile(one, n), np.full(n, one.size, dtype=np.int64))
+    return np.full(n, value, dtype=dtype)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FilterAvailable(PlanNode):
+    """Keep the entries whose file has branch `column` (`keep_missing`: those lacking it).
+
+    `missing` holds the `rdfentry_` ranges of the files that lack the branch,
+    learned at build time from each file's branch list. A chunk never spans
+    two files, so the whole chunk passes or fails. The selection itself does
+    not read the branch; below FilterAvailable the column is provided by this
+    node, so that a chunk of a file lacking it (where no event passes) never
+    asks the file for it.
+    """
+
+    parent: PlanNode
+    column: str
+    type: ColumnType
+    missing: tuple[tuple[int, int], ...]
+    keep_missing: bool = False
+    selects: ClassVar[bool] = True
+
+    def defines(self) -> Mapping[str, ColumnType]:
+        return {} if self.keep_missing else {self.column: self.type}
+
+    def column_reads(self, name: str) -> frozenset[str]:
+        return frozenset((self.column,))
+
+    def select(self, ctx: ChunkContext) -> View:
+        parent = ctx.view(self.parent)
+        lacking = _in_ranges(ctx.global_start, self.missing)
+        if lacking == self.keep_missing:
+            return ctx.narrow(parent, None)
+        return ctx.narrow(parent, np.zeros(0, dtype=np.int64))
+
+    def evaluate(self, ctx: ChunkContext, name: str) -> Any:
+        if _in_ranges(ctx.global_start, self.missing):
+            return _constant(self.type, [] if self.type.is_collection else 0, 0)
+        return ctx.column(self.parent, self.column)
+
+    def describe(self) -> str:
+        verb = "FilterMissing" if self.keep_missing else "FilterAvailable"
+        return f"{verb}({self.column})   [{len(self.missing)} file range(s) lack it]"
+
+    def __dask_tokenize__(self) -> object:
+        return dask.base.tokenize("FilterAvailable", self.parent, self.column, str(self.type),
+                                  self.missing, self.keep_missing)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DefaultValueFor(PlanNode):
+    """Column `column` as read, or `default` in the files that lack the branch.
+
+    The branch is read only in the chunks of files that have it; elsewhere each
+    event gets `default` (one number, or one list for a collection column).
+    """
+
+    parent: PlanNode
+    column: str
+    default: Any
+    type: ColumnType
+    missing: tuple[tuple[int, int], ...]
+
+    def defines(self) -> Mapping[str, ColumnType]:
+        return {self.column: self.type}
+
+    def column_reads(self, name: str) -> frozenset[str]:
+        return frozenset((self.column,))
+
+    def evaluate(self, ctx: ChunkContext, name: str) -> Any:
+        if not _in_ranges(ctx.global_start, self.missing):
+            return ctx.column(self.parent, self.column)
+        return _constant(self.type, self.default, ctx.view(self).n)
+
+    def describe(self) -> str:
+        return f"DefaultValueFor {self.column} = {self.default!r}   [{self.type}]"
+
+    def __dask_tokenize__(self) -> object:
+        return dask.base.tokenize("DefaultValueFor", self.parent, self.column,
+                                  repr(self.default), str(self.type), self.missing)
+
+
+__all__ = ["Alias", "Computation", "DefaultValueFor", "Define", "EmptySource", "Filter",
+           "FilterAvailable", "PerSampleValue", "PlanNode", "PyFunction", "Range",
+           "SPECIAL_COLUMNS", "Schema", "Shared", "Source", "Vary", "reads"]

@@ -58,9 +58,12 @@ def empty_hist(model: HistModel, columns: tuple[str, ...], weighted: bool,
     """An empty histogram; under/overflow bins are kept, as ROOT keeps them."""
     titles = [part.strip() for part in model.title.split(";")]
     axes = []
+    seen: set[str] = set()
     for i, (axis, column) in enumerate(zip(model.axes, columns, strict=False)):
         label = titles[i + 1] if len(titles) > i + 1 and titles[i + 1] else column
-        axes.append(_axis(axis, column, label))
+        name = column if column not in seen else f"{column}_{i}"  # ROOT allows x vs x
+        seen.add(name)
+        axes.append(_axis(axis, name, label))
     if kind == "profile":
         storage: hist.storage.Storage = (hist.storage.WeightedMean() if weighted
                                          else hist.storage.Mean())

@@ -1,7 +1,9 @@
-"""Histo1D, Histo2D and Profile1D: `hist.Hist` partials merged by addition.
+"""Histo1D/2D/3D, HistoND and Profile1D/2D: `hist.Hist` partials merged by addition.
 
 Histogram models accept RDataFrame's tuple forms: `(name, title, nbins, lo, hi)`
-or `(name, title, nbins, edges)`; 2D models append the y axis.
+or `(name, title, nbins, edges)`; 2D and 3D models append the y and z axes.
+N-dimensional models take ROOT's `THnDModel` form: `(name, title, ndim, nbins_list,
+lo_list, hi_list)` or `(name, title, ndim, nbins_list, edges_list)`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hepflow.plan.nodes import PlanNode
 from hepflow.results.histograms import AxisModel, HistKind, HistModel, Histogram, empty_hist
 
 _AXIS_NAMES = ("x", "y", "z")
+_MAX_FIXED_DIM = len(_AXIS_NAMES)
 
 
 def _axis(spec: Sequence[Any], what: str) -> tuple[AxisModel, int]:
@@ -68,6 +71,39 @@ def parse_model(model: Any, ndim: int) -> HistModel:
     return HistModel(name, title, tuple(axes))
 
 
+def parse_nd_model(model: Any) -> HistModel:
+    """Accept ROOT's `THnDModel` tuples (or a HistModel) for `HistoND`.
+
+    `(name, title, ndim, [nbins...], [lo...], [hi...])` gives regular axes and
+    `(name, title, ndim, [nbins...], [[edges...]...])` variable ones, as the two
+    constructors of `ROOT::RDF::THnDModel`.
+    """
+    if isinstance(model, HistModel):
+        return model
+    if not isinstance(model, Sequence) or isinstance(model, str) or len(model) not in (5, 6):
+        raise PlanError("a HistoND model is (name, title, ndim, nbins_list, lo_list, hi_list) "
+                        "or (name, title, ndim, nbins_list, edges_list), as ROOT's THnDModel")
+    name, title, ndim = str(model[0]), str(model[1]), model[2]
+    if not isinstance(ndim, int) or isinstance(ndim, bool) or ndim < 1:
+        raise PlanError(f"the HistoND dimension must be a positive integer, got {ndim!r}")
+    lists = [_sequence(item, ndim, what) for item, what in
+             zip(model[3:], ("nbins", "lo" if len(model) == 6 else "edges", "hi"),
+                 strict=False)]
+    if len(model) == 6:
+        specs = [[n, lo, hi] for n, lo, hi in zip(*lists, strict=True)]
+    else:
+        specs = [[n, edges] for n, edges in zip(*lists, strict=True)]
+    axes = tuple(_axis(spec, f"axis {i}")[0] for i, spec in enumerate(specs))
+    return HistModel(name, title, axes)
+
+
+def _sequence(item: Any, ndim: int, what: str) -> list[Any]:
+    if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != ndim:
+        raise PlanError(f"the HistoND model needs a list of {ndim} {what} (one per axis), "
+                        f"got {item!r}")
+    return list(item)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Histo(Action[Histogram, Histogram]):
     """A histogram of `values` (one column per axis), or a profile of values[-1] in the others.
@@ -92,7 +128,10 @@ class Histo(Action[Histogram, Histogram]):
     @property
     def label(self) -> str:
         n = len(self.axes_columns)
-        what = f"Profile{n}D" if self.kind == "profile" else f"Histo{n}D"
+        if self.kind == "profile":
+            what = f"Profile{n}D"
+        else:
+            what = f"Histo{n}D" if n <= _MAX_FIXED_DIM else "HistoND"
         return f"{what}({self.model.name!r})"
 
     def empty(self) -> Histogram:
@@ -130,4 +169,4 @@ class Histo(Action[Histogram, Histogram]):
         return partial
 
 
-__all__ = ["Histo", "parse_model"]
+__all__ = ["Histo", "parse_model", "parse_nd_model"]
