@@ -290,8 +290,8 @@ class BasketError(Damaged):
     def __init__(self, branch: str, basket: int, first: int, last: int, what: str) -> None:
         self.branch, self.basket, self.first, self.last, self.what = \
             branch, basket, first, last, what
-        super().__init__(f"branch {branch!r}, basket {basket} (entries {first}-{last}) is "
-                         f"damaged: {what}")
+        super().__init__(f"branch {branch!r}, basket {basket} (entries {first}-{last}): "
+                         f"{what}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (BasketError, (self.branch, self.basket, self.first, self.last, self.what))
