@@ -14,7 +14,6 @@ from hepflow.io import reader
 from hepflow.io.baskets import LayoutTable, layouts_of
 from hepflow.io.treemeta import Unsupported, read_tree_meta
 
-
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 

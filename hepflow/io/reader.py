@@ -26,13 +26,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import awkward as ak
 import numpy as np
 import uproot
 
-from hepflow.dataset.chunks import Chunk
 from hepflow.errors import ReadError
 from hepflow.io import xrootd_env
 from hepflow.io.baskets import BasketError, BasketTiming, BranchLayout, read_branches
@@ -40,6 +39,26 @@ from hepflow.io.policy import ReadOptions
 from hepflow.io.uproot_private import TimingExecutor
 
 _MAX_OPEN = 16
+
+
+class Chunk(Protocol):
+    """What reading needs to know of a chunk: plain values, so io does not depend on datasets
+    (`hepflow.dataset.chunks.Chunk` is one)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def urls(self) -> tuple[str, ...]: ...
+    @property
+    def tree(self) -> str: ...
+    @property
+    def entry_start(self) -> int: ...
+    @property
+    def entry_stop(self) -> int: ...
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def num_entries(self) -> int: ...
 _lock = threading.Lock()
 _files: OrderedDict[str, Any] = OrderedDict()
 _trees: dict[tuple[str, str], Any] = {}
