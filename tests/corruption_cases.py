@@ -75,7 +75,8 @@ def make_cases(path: str, tree: str, branches: list[str]) -> list[dict[str, Any]
     cases: list[dict[str, Any]] = []
     for name in branches:
         layout = info.layouts[name]
-        for basket in sorted({0, len(layout.seeks) - 1}):
+        free = [i for i, seek in enumerate(layout.seeks) if seek > 0]  # not in the TTree key
+        for basket in sorted({free[0], free[-1]}):
             seek = layout.seeks[basket]
             head = _basket_header(data, seek)
             keylen = head["keylen"]

@@ -24,6 +24,7 @@ import pytest
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {
+    "root640-extras-embedded-lz4.root": "LZ4",
     "uproot-HZZ.root": "ZLIB", "uproot-HZZ-lz4.root": "LZ4", "uproot-HZZ-lzma.root": "LZMA",
     "uproot-HZZ-zstd.root": "ZSTD", "uproot-HZZ-uncompressed.root": "uncompressed",
 }
@@ -39,7 +40,7 @@ def _run(cases: list[dict], timeout: float) -> subprocess.CompletedProcess[str]:
 
 
 def _cases() -> list[dict]:
-    missing = [f for f in FILES if not (REALDATA / f).exists()]
+    missing = [f for f in FILES if f.startswith("uproot") and not (REALDATA / f).exists()]
     if missing:
         pytest.skip(f"{REALDATA} (ROOT-written test files) lacks {missing}")
     sys.path.insert(0, str(ROOT / "tests"))
@@ -47,7 +48,10 @@ def _cases() -> list[dict]:
         from corruption_cases import make_cases
     finally:
         sys.path.pop(0)
-    return [c for f in FILES for c in make_cases(str(REALDATA / f), "events", BRANCHES)]
+    cases = [c for f in FILES if f.startswith("uproot")
+             for c in make_cases(str(REALDATA / f), "events", BRANCHES)]
+    extras = ROOT / "tests" / "data" / "root640-extras-embedded-lz4.root"  # std::vector, LZ4
+    return cases + make_cases(str(extras), "Events", ["nMuon", "Muon_pt", "Track_pt"])
 
 
 @pytest.mark.timeout(240)

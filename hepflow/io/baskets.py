@@ -397,10 +397,10 @@ def _assemble(name: str, layout: BranchLayout, baskets: range,
         mismatch = np.flatnonzero(all_counts[lo:hi] != counter)
         if mismatch.size:
             entry = start + int(mismatch[0])
-            raise BasketError(name, layout.baskets_for(entry, entry + 1).start, entry, entry + 1,
-                              f"entry {entry} holds {int(all_counts[lo + mismatch[0]])} values "
-                              f"where its counter branch {layout.counter!r} says "
-                              f"{int(counter[mismatch[0]])}")
+            held = int(all_counts[lo + mismatch[0]])
+            _expect(False, name, layout, layout.baskets_for(entry, entry + 1).start,
+                    f"entry {entry} holds {held} value{'' if held == 1 else 's'} where its "
+                    f"counter branch {layout.counter!r} says {int(counter[mismatch[0]])}")
     cumulative = np.concatenate([[0], np.cumsum(all_counts)])
     piece = values.decode(content[cumulative[lo] * values.itemsize:
                                   cumulative[hi] * values.itemsize])
