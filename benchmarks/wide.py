@@ -51,6 +51,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,12 +95,20 @@ VARIANTS = ("hepflow-cold", "hepflow-warm", "hepflow-hot", "hand-written", "hand
 
 
 def ensure_wide_sample(outdir: Path, events_per_file: int, files: int, branches: int,
-                       seed: int = SEED) -> tuple[list[str], dict[str, Any]]:
+                       seed: int = SEED, root_python: str | None = None,
+                       ) -> tuple[list[str], dict[str, Any]]:
     """The sample's files and facts about them, generated once and reused while the
-    manifest matches the arguments."""
+    manifest matches the arguments.
+
+    With `root_python` (an interpreter with PyROOT) ROOT itself writes the files,
+    through benchmarks/root_nanoaod.py: TBranch v13 with class references and
+    each branch's last basket embedded in the TTree key, as CMSSW's NanoAOD.
+    """
+    generator = "benchmarks/root_nanoaod.py (ROOT, embedded baskets)" if root_python else \
+        "hepflow.samples.make_sample"
     wanted = {"events": events_per_file * files, "events_per_file": events_per_file,
               "files": files, "branches": branches, "seed": seed, "compression": COMPRESSION,
-              "generator": "hepflow.samples.make_sample"}
+              "generator": generator}
     outdir.mkdir(parents=True, exist_ok=True)
     manifest = outdir / MANIFEST
     try:
@@ -115,11 +124,18 @@ def ensure_wide_sample(outdir: Path, events_per_file: int, files: int, branches:
     from hepflow.samples import make_sample
 
     print(f"sample: generating {files} {COMPRESSION} files x {events_per_file:,} events x "
-          f"{branches} branches in {outdir} ...", flush=True)
+          f"{branches} branches in {outdir} with {generator} ...", flush=True)
     manifest.unlink(missing_ok=True)
     start = time.perf_counter()
-    paths = make_sample(outdir, events=events_per_file * files, files=files, seed=seed,
-                        compression=COMPRESSION, branches=branches)
+    if root_python:
+        paths = [outdir / f"root-nanoaod-{i:03d}.root" for i in range(files)]
+        writer = Path(__file__).resolve().parent / "root_nanoaod.py"
+        subprocess.run([root_python, str(writer), *map(str, paths), "--events",
+                        str(events_per_file), "--branches", str(branches), "--embedded",
+                        "--compression", "505", "--seed", str(seed)], check=True)
+    else:
+        paths = make_sample(outdir, events=events_per_file * files, files=files, seed=seed,
+                            compression=COMPRESSION, branches=branches)
     seconds = time.perf_counter() - start
     import uproot
 
@@ -287,6 +303,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="do not import the analysis libraries on new workers: the first "
                         "tasks of a run on new workers then pay for the imports")
     p.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
+    p.add_argument("--root-python", default=None,
+                   help="a Python with PyROOT (e.g. a venv with `pip install root`): ROOT "
+                        "itself then writes the files (benchmarks/root_nanoaod.py), with "
+                        "embedded baskets like CMSSW's NanoAOD; they go to OUTDIR/root-*")
     return p.parse_args(argv)
 
 
@@ -311,8 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples: dict[int, list[str]] = {}
     facts: dict[int, dict[str, Any]] = {}
     for width in widths:
+        folder = f"root-branches-{width}" if args.root_python else f"branches-{width}"
         samples[width], facts[width] = ensure_wide_sample(
-            outdir / f"branches-{width}", args.events_per_file, args.files, width)
+            outdir / folder, args.events_per_file, args.files, width,
+            root_python=args.root_python)
     events = args.events_per_file * args.files
 
     import dask

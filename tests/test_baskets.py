@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -94,3 +96,50 @@ def test_rewritten_file_falls_back_to_fresh_metadata(wide_file, tmp_path):
     reader.close_all()
     with pytest.raises(hepflow.ReadError, match="different file"):
         reader.read_chunk(chunk, ["Muon_pt"], layout=layout)
+
+
+@pytest.mark.parametrize("algorithm", [uproot.ZLIB(4), uproot.LZMA(4), uproot.LZ4(4),
+                                       uproot.ZSTD(4)])
+def test_compressed_blocks_are_checked(algorithm):
+    from hepflow.io.compression import Damaged, decompress
+
+    plain = np.repeat(np.arange(50, dtype=">i4"), 100).tobytes()
+    packed = uproot.compression.compress(plain, algorithm)
+    assert decompress(packed, len(plain)).tobytes() == plain
+    with pytest.raises(Damaged, match=r"declares|more than"):
+        decompress(packed, len(plain) + 4)  # fObjlen too large
+    with pytest.raises(Damaged, match="more than"):
+        decompress(packed, len(plain) - 4)
+    with pytest.raises(Damaged, match=r"remain|stray"):
+        decompress(packed[:-3], len(plain))  # cut short
+    with pytest.raises(Damaged, match="names no compression algorithm"):
+        decompress(b"QQ" + packed[2:], len(plain))
+
+
+def test_basket_header_fields_are_checked_against_the_basket_table(tmp_path):
+    from hepflow.io.basketbytes import Damaged, basket_contents
+
+    path = str(tmp_path / "one.root")
+    with uproot.recreate(path, compression=None) as f:
+        f.mktree("Events", {"n": np.int32, "x": "var * float32"}, counter_name=lambda _: "n")
+        f["Events"].extend({"n": np.array([1, 0, 2], np.int32),
+                            "x": ak.Array([[1.0], [], [2.0, 3.0]])})
+    with uproot.open(path) as f:
+        layout = layouts_of(f["Events"])["x"]
+    raw = np.frombuffer(Path(path).read_bytes(), np.uint8)
+    basket = raw[layout.seeks[0]:layout.seeks[0] + layout.nbytes[0]].copy()
+    data, offsets = basket_contents(basket, layout.nbytes[0], 3, False)
+    assert offsets.tolist() == [0, 4, 4, 12] and len(data) == 12
+    with pytest.raises(Damaged, match="holds 3 entries where the branch's basket table says 4"):
+        basket_contents(basket, layout.nbytes[0], 4, False)
+    with pytest.raises(Damaged, match="fNbytes"):
+        basket_contents(basket[:-1], layout.nbytes[0] - 1, 3, False)
+    with pytest.raises(Damaged, match="the file ends inside the basket"):
+        basket_contents(basket[:-1], layout.nbytes[0], 3, False)
+    backwards = basket.copy()
+    keylen = int(backwards[14:16].view(">i2")[0])
+    area = keylen + 12  # entry offsets: [count, 72, 76, 76, 0] after the 12 data bytes
+    backwards[area + 8:area + 12] = np.frombuffer(np.int32(keylen + 2).astype(">i4").tobytes(),
+                                                  np.uint8)
+    with pytest.raises(Damaged, match="go backwards"):
+        basket_contents(backwards, layout.nbytes[0], 3, False)

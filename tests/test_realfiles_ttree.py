@@ -103,6 +103,7 @@ def test_every_column_matches_uproot_and_the_path_is_known(name):
             assert list(meta.layouts) == list(model)
             assert all(meta.layouts[n] == model[n] for n in model)
         assert layouts.read_path == ("baskets" if not skipped else "mixed")
+        assert layouts.metadata == ("hepflow" if parsed else "uproot")
         num = ttree.num_entries
         readable = [n for n in names
                     if not isinstance(ttree[n].interpretation,

@@ -31,6 +31,7 @@ def _same(got: scan.TreeMeta, want: scan.TreeMeta) -> None:
     for name in want.layouts:
         assert got.layouts[name] == want.layouts[name], name
     assert got.layouts.skipped == want.layouts.skipped
+    assert (got.layouts.metadata, want.layouts.metadata) == ("hepflow", "uproot")
 
 
 @pytest.mark.parametrize("compression,branches,basket_entries", [
@@ -153,6 +154,7 @@ def test_layout_table_packs_and_round_trips(tmp_path):
     unpickled = pickle.loads(pickle.dumps(table))
     for other in (again, unpickled):
         assert list(other) == list(table)
+        assert (other.skipped, other.metadata) == (table.skipped, table.metadata)
         assert all(other[name] == table[name] for name in table)
     assert "no_such_branch" not in table
     with pytest.raises(KeyError):

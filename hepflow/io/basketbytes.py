@@ -121,9 +121,11 @@ def basket_contents(buf: np.ndarray, nbytes: int, entries: int, embedded: bool,
     holds; `buf` is the basket's bytes from its key on (for an embedded basket,
     up to the end of its object in the TTree payload).
     """
-    if len(buf) != nbytes:
+    if len(buf) < nbytes:
         raise Damaged(f"the file ends inside the basket: {len(buf)} of its {nbytes} bytes "
                       f"are there")
+    if len(buf) > nbytes:
+        raise Damaged(f"{len(buf)} bytes were read for a {nbytes}-byte basket")
     if len(buf) < _MIN_KEYLEN:
         raise Damaged(f"the basket is {len(buf)} bytes long, shorter than its header")
     raw = buf.tobytes() if len(buf) < 4096 else buf.data

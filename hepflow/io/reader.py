@@ -10,10 +10,13 @@ preprocessing is refused: it is a different file under the same name. Every
 failure becomes a `ReadError` naming the file, the replica and the entry range.
 
 Chunks whose branches all have basket layouts are read straight from the
-baskets (`hepflow.io.baskets`); a chunk the basket reader finds damaged or
-cannot read is read once more through uproot before it counts as failed, so
-only a file that uproot cannot read either fails. `ReadStats.read_path` says
-which way each chunk went.
+baskets (`hepflow.io.baskets`). A basket that fails its integrity checks is a
+damaged file: the chunk fails at once with a `ReadError` naming the branch,
+basket and entries (other replicas are still tried, retrying the same bytes
+is not), and it is never handed to uproot, which checks less and would read
+some damage as different numbers (tests/test_corruption.py has such cases).
+Any other failure of the basket reader gets one read through uproot before
+the chunk counts as failed. `ReadStats.read_path` says which way each chunk went.
 """
 
 from __future__ import annotations
@@ -23,13 +26,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import awkward as ak
 import numpy as np
 import uproot
 
-from hepflow.dataset.chunks import Chunk
 from hepflow.errors import ReadError
 from hepflow.io import xrootd_env
 from hepflow.io.baskets import BasketError, BasketTiming, BranchLayout, read_branches
@@ -37,6 +39,26 @@ from hepflow.io.policy import ReadOptions
 from hepflow.io.uproot_private import TimingExecutor
 
 _MAX_OPEN = 16
+
+
+class Chunk(Protocol):
+    """What reading needs to know of a chunk: plain values, so io does not depend on datasets
+    (`hepflow.dataset.chunks.Chunk` is one)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def urls(self) -> tuple[str, ...]: ...
+    @property
+    def tree(self) -> str: ...
+    @property
+    def entry_start(self) -> int: ...
+    @property
+    def entry_stop(self) -> int: ...
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def num_entries(self) -> int: ...
 _lock = threading.Lock()
 _files: OrderedDict[str, Any] = OrderedDict()
 _trees: dict[tuple[str, str], Any] = {}
@@ -151,7 +173,8 @@ def close_all() -> None:
 
 
 class _Refused(ReadError):
-    """A replica that answers but holds the wrong file: retrying it cannot help."""
+    """A replica that answers but holds the wrong file, or damaged bytes: retrying it cannot
+    help (another replica may)."""
 
 
 FileLayout = tuple[int, Mapping[str, BranchLayout]]
@@ -224,8 +247,7 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
     except FileNotFoundError as exc:
         raise fail(f"file not found ({exc})") from exc
     except Exception as exc:
-        raise fail(f"cannot open the file or tree {chunk.tree!r}: {type(exc).__name__}: "
-                   f"{exc}") from exc
+        raise fail(f"cannot open the file or tree {chunk.tree!r}: {_in_words(exc)}") from exc
     if ttree.num_entries < chunk.entry_stop:
         raise fail(f"the tree has only {ttree.num_entries} entries", _Refused)
     if not branches:
@@ -265,6 +287,9 @@ class _BasketFailure(Exception):
 def _in_words(exc: BaseException) -> str:
     """An uproot or numpy error about a damaged file, said as what is wrong with the file."""
     text = f"{type(exc).__name__}: {exc}".strip()
+    if "expected Chunk of length" in text or "received 0 bytes" in text:
+        return f"the file ends before the data it lists: it was cut short, e.g. by an " \
+               f"incomplete copy ({text})"
     if isinstance(exc, IndexError) or "out of bounds" in text:
         return f"its data points outside its own buffer, the file is damaged ({text})"
     if "wrong number of entries" in text or ("expected" in text and "obtained" in text):
@@ -280,15 +305,16 @@ def _read_baskets(handle: Any, layouts: Mapping[str, BranchLayout], chunk: Chunk
                   fail: Any) -> tuple[dict[str, Any], int]:
     """The fast path: the chunk's baskets straight from the file (see `hepflow.io.baskets`).
 
-    A damaged basket, or bytes that cannot be fetched, raise `_BasketFailure`
-    so the caller reads the chunk through uproot once before calling it failed.
+    A damaged basket is a `ReadError` at once; any other failure raises
+    `_BasketFailure`, so the caller reads the chunk through uproot once before
+    calling it failed.
     """
     basket_timing = BasketTiming()
     try:
         arrays = read_branches(handle, layouts, chunk.entry_start, chunk.entry_stop,
                                basket_timing, names=branches, tree=chunk.tree)
     except BasketError as exc:
-        raise _BasketFailure(str(exc)) from exc
+        raise fail(f"the file is damaged: {exc}", _Refused) from exc
     except Exception as exc:
         raise _BasketFailure(f"{type(exc).__name__}: {exc}") from exc
     assert timing.decompress is not None and timing.interpret is not None

@@ -274,7 +274,7 @@ def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
     baskets_at = cols.counted_end(leaves_at)
     slots, first_basket = cols.objarray(baskets_at)
     arrays_at = cols.counted_end(baskets_at)
-    embedded_at, embedded_size = _embedded(cols, first_basket, slots, arrays_at)
+    embedded_at, embedded_size = _embedded(cols, first_basket, slots, arrays_at, n)
     e = (embedded_size > 0).astype(np.int64)
     total = n + e
     _require((n >= 0) & (n < max_baskets) & (entries == num_entries) &
@@ -319,7 +319,7 @@ def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
 
 
 def _embedded(cols: _Columns, first: np.ndarray, slots: np.ndarray, end: np.ndarray,
-              ) -> tuple[np.ndarray, np.ndarray]:
+              written: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(start, length) of the basket each branch holds in the TTree itself, or (0, 0).
 
     A branch's fBaskets array is all null pointers unless the tree was written
@@ -331,6 +331,20 @@ def _embedded(cols: _Columns, first: np.ndarray, slots: np.ndarray, end: np.ndar
     plain = (end - first == 4 * slots)
     if plain.all() and not _gather(cols.raw, first, 4 * slots).any():
         return at, size
+    held = np.flatnonzero(~plain)
+    if held.size and not _gather(cols.raw, first[plain], 4 * slots[plain]).any():
+        # ROOT's usual layout, checked for all branches at once: null pointers for the
+        # baskets written on their own, the TBasket, then null pointers to the end.
+        pos = first[held] + 4 * written[held]
+        before = _gather(cols.raw, first[held], 4 * written[held])
+        object_end = cols.counted_end(pos)
+        after = end[held] - object_end
+        if not before.any() and (after == 4 * (slots[held] - written[held] - 1)).all() and \
+                not _gather(cols.raw, object_end, after).any():
+            names, starts = _classes(cols, pos)
+            _require(names == "TBasket", "an object other than a TBasket in a basket list")
+            at[held], size[held] = starts, object_end - starts
+            return at, size
     for i in range(len(first)):
         pos, stop = int(first[i]), int(end[i])
         while pos < stop:
