@@ -123,18 +123,25 @@ def friend_pieces(chunk: Chunk, friends: Sequence[tuple[str, Sequence[FileInfo]]
 
 
 def common_columns(infos: Sequence[FileInfo]) -> dict[str, ColumnType]:
-    """Columns every file has (in the first file's order): a dataset's schema.
+    """A dataset's schema: every branch some file of each format has (first file's order).
 
-    Files of one format must have the same columns (`_check_schemas`); when
-    TTrees and RNTuples are mixed, a column only one format has (an RNTuple's
-    `_collection0.Muon_pt` or `R_rdf_sizeof_Muon_pt`) is not in the schema.
+    Files of one format may differ in their branches, as ROOT's RDataFrame allows:
+    a branch missing in some files is there for `FilterAvailable`,
+    `FilterMissing` and `DefaultValueFor`, and reading it elsewhere is an error
+    naming the file. When TTrees and RNTuples are mixed, a column only one
+    format has (an RNTuple's `R_rdf_sizeof_Muon_pt`) is not in the schema.
     """
     if not infos:
         return {}
-    out = dict(infos[0].branches)
-    for info in infos[1:]:
-        out = {name: _wider(kind, info.branches[name]) for name, kind in out.items()
-               if name in info.branches}
+    per_format: dict[str, dict[str, ColumnType]] = {}
+    for info in infos:
+        union = per_format.setdefault(info.format, {})
+        for name, kind in info.branches.items():
+            union[name] = _wider(union[name], kind) if name in union else kind
+    formats = list(per_format.values())
+    out = dict(formats[0])
+    for other in formats[1:]:
+        out = {name: _wider(kind, other[name]) for name, kind in out.items() if name in other}
     return out
 
 
@@ -168,20 +175,9 @@ def _check_friend(alias: str, chain: Sequence[FileInfo], infos: Sequence[FileInf
 
 
 def _check_schemas(infos: list[FileInfo]) -> None:
-    """Files of one tree and format must agree on their columns and on each column's type."""
+    """The files of a dataset must agree on each shared column's type (widths may differ)."""
     if not infos:
         return
-    for fmt in dict.fromkeys(i.format for i in infos):
-        same = [i for i in infos if i.format == fmt]
-        first = same[0]
-        for info in same[1:]:
-            if info.tree != first.tree:
-                continue
-            missing = set(first.branches) - set(info.branches)
-            if missing:
-                raise PlanError(f"{info.url} lacks branches {sorted(missing)[:5]} that "
-                                f"{first.url} has; all files of a dataset need the same "
-                                "branches")
     first = infos[0]
     for info in infos[1:]:
         for name, kind in first.branches.items():

@@ -111,7 +111,12 @@ class _ChunkRun:
         return self.chunk.num_entries
 
     def branch(self, name: str) -> Any:
-        return self.arrays[name]
+        try:
+            return self.arrays[name]
+        except KeyError:
+            raise EvaluationError(
+                f"branch `{name}` is missing in {self.chunk.describe()}; guard its use with "
+                f"FilterAvailable(\"{name}\") or give it a DefaultValueFor") from None
 
     def all_events(self) -> _View:
         return self.root

@@ -255,7 +255,8 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
     source = handle.source
     before = int(getattr(source, "num_requested_bytes", 0) or 0)
     try:
-        arrays = ttree.arrays(list(branches), entry_start=chunk.entry_start,
+        present = [b for b in branches if b in ttree]  # a file may lack some (FilterAvailable)
+        arrays = ttree.arrays(present, entry_start=chunk.entry_start,
                               entry_stop=chunk.entry_stop, library="ak", how=dict,
                               decompression_executor=timing.decompress,
                               interpretation_executor=timing.interpret)

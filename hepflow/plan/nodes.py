@@ -453,8 +453,6 @@ class EmptySource(Source):
         return dask.base.tokenize("EmptySource", self.entries)
 
 
-_DTYPES: dict[str, type] = {"bool": np.bool_, "int": np.int64, "float": np.float64}
-
 
 def _in_ranges(start: int, ranges: tuple[tuple[int, int], ...]) -> bool:
     return any(lo <= start < hi for lo, hi in ranges)
@@ -462,7 +460,7 @@ def _in_ranges(start: int, ranges: tuple[tuple[int, int], ...]) -> bool:
 
 def _constant(ctype: ColumnType, value: Any, n: int) -> Any:
     """`n` events of `value` (a number, or one list for a collection), in the column's kind."""
-    dtype = _DTYPES.get(ctype.dtype)
+    dtype = ctype.numpy if ctype.dtype != "other" else None
     if ctype.is_collection:
         one = np.asarray(value, dtype=dtype).reshape(-1)
         return ak.unflatten(np.tile(one, n), np.full(n, one.size, dtype=np.int64))
