@@ -241,7 +241,23 @@ class Source(PlanNode):
         return ctx.branch(name)
 
     def describe(self) -> str:
-        return f"Source: tree {self.tree!r}, {len(self.data)} file(s)"
+        """Tree name, files, their formats and how their bytes will be read.
+
+        The read path is shown so that a slow fallback to uproot's full model
+        (an unusual branch layout) is visible before the run."""
+        formats: dict[str, int] = {}
+        paths: dict[str, int] = {}
+        for info in self.data:
+            fmt = {"rntuple": "RNTuple"}.get(getattr(info, "format", ""), "TTree")
+            formats[fmt] = formats.get(fmt, 0) + 1
+            layouts = getattr(info, "layouts", None)
+            path = "RNTuple pages" if fmt == "RNTuple" else getattr(layouts, "read_path",
+                                                                    "uproot")
+            paths[path] = paths.get(path, 0) + 1
+        kinds = ", ".join(f"{n} {k}" for k, n in formats.items()) or "no files"
+        reads = ", ".join(f"{n} via {p}" for p, n in paths.items())
+        return (f"Source: {self.tree!r}, {len(self.data)} file(s) ({kinds}"
+                + (f"; read: {reads}" if reads else "") + ")")
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Ship without `data`: workers get their chunks and basket layouts in the tasks.
@@ -451,7 +467,6 @@ class EmptySource(Source):
 
     def __dask_tokenize__(self) -> object:
         return dask.base.tokenize("EmptySource", self.entries)
-
 
 
 def _in_ranges(start: int, ranges: tuple[tuple[int, int], ...]) -> bool:
