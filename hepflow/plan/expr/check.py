@@ -270,8 +270,11 @@ class _Checker:
             template = cxxtypes.RVEC_ALIASES[short]
         else:
             canonical = resolve_function(node.func)
-        if canonical is None and declare.lookup(node.func) is not None and template is None:
-            return self.declared(node, declare.lookup(node.func))
+        user = declare.lookup(node.func) if canonical is None and template is None else None
+        if isinstance(user, declare.DeclaredCorrection):
+            return self.correction(node, user)
+        if user is not None:
+            return self.declared(node, user)
         if canonical is None:
             name = node.func.lstrip(".")
             base = name.split("::")[-1]
@@ -318,6 +321,30 @@ class _Checker:
                 raise self.fail(f"{func.name} expects {want} here, not {got} (declared as "
                                 f"{func!r})", raw)
         return Typed("call", func.return_type, args, func, True)
+
+    def correction(self, node: n.Call, corr: declare.DeclaredCorrection) -> Typed:
+        """A correctionlib correction: numbers per event or per element, strings fixed."""
+        if len(node.args) != len(corr.inputs):
+            raise self.fail(f"{corr.name} takes {len(corr.inputs)} argument(s), got "
+                            f"{len(node.args)} ({corr!r})", node)
+        strings: list[tuple[int, str]] = []
+        args: list[Typed] = []
+        for i, (raw, (name, kind)) in enumerate(zip(node.args, corr.inputs, strict=True)):
+            if kind == "string":
+                if not (isinstance(raw, n.Literal) and isinstance(raw.value, str)):
+                    raise self.fail(f"input `{name}` of {corr.name} is a string: write it "
+                                    'in quotes, e.g. "nominal"', raw)
+                strings.append((i, raw.value))
+                continue
+            arg = self.check(raw)
+            if arg.type.kind not in ("scalar", "jagged") or \
+                    arg.type.category in ("other", "vector"):
+                raise self.fail(f"input `{name}` of {corr.name} needs numbers, not "
+                                f"{arg.type}", raw)
+            args.append(arg)
+        kind = "jagged" if any(a.type.kind == "jagged" for a in args) else "scalar"
+        return Typed("call", column_type(kind, "float64"), tuple(args),
+                     declare.CorrectionCall(corr, tuple(strings)), True)
 
     def mapped(self, node: n.Call) -> Typed:
         """ROOT's `Map(v1, ..., f)` with `f` declared through hepflow.Declare on single
