@@ -306,10 +306,9 @@ class _Checker:
         may_fail = spec.may_fail or any(a.may_fail for a in args)
         return Typed("call", rtype, args, canonical, may_fail)
 
-    def declared(self, node: n.Call, func: declare.DeclaredFunction | None) -> Typed:
+    def declared(self, node: n.Call, func: declare.DeclaredFunction) -> Typed:
         """A call of a function registered with hepflow.Declare, checked against its
         declared signature; the tree holds the function itself."""
-        assert func is not None
         if len(node.args) != len(func.arg_types):
             raise self.fail(f"{func.name} takes {len(func.arg_types)} argument(s), got "
                             f"{len(node.args)} (declared as {func!r})", node)
@@ -351,7 +350,7 @@ class _Checker:
         values: f applied to the elements of equally long collections."""
         last = node.args[-1] if node.args else None
         func = declare.lookup(last.name) if isinstance(last, n.Name) else None
-        if last is None or func is None:
+        if last is None or not isinstance(func, declare.DeclaredFunction):
             raise self.fail("Map(v, f) needs a function declared with hepflow.Declare as "
                             "its last argument (lambdas are not part of the language)",
                             last or node)
