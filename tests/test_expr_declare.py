@@ -105,3 +105,49 @@ def test_map_applies_a_declared_function_to_every_element() -> None:
         compile_expression("Map(Jet_pt, nosuchfunction)", SCHEMA)
     with pytest.raises(EvaluationFailure, match="differ in size"):
         run("Map(Muon_pt, Jet_pt, pt_over_eta)")
+
+
+def _muon_sf_file(tmp_path: Any) -> Any:
+    cs = pytest.importorskip("correctionlib.schemav2")
+    by_pt = cs.Binning(nodetype="binning", input="pt", edges=[0, 30, 1000], content=[1.1, 0.9],
+                       flow="clamp")
+    syst = cs.Category(nodetype="category", input="syst", content=[
+        cs.CategoryItem(key="nominal", value=by_pt),
+        cs.CategoryItem(key="up", value=cs.Formula(nodetype="formula", variables=["eta"],
+                                                   parser="TFormula", expression="1+0.1*x"))])
+    corr = cs.Correction(name="muon_id", version=1, output=cs.Variable(name="w", type="real"),
+                         inputs=[cs.Variable(name="eta", type="real"),
+                                 cs.Variable(name="pt", type="real"),
+                                 cs.Variable(name="syst", type="string")], data=syst)
+    path = tmp_path / "muon.json"
+    path.write_text(cs.CorrectionSet(schema_version=2, corrections=[corr]).model_dump_json())
+    return path
+
+
+def test_correctionlib_scale_factors_on_flat_and_jagged_columns(tmp_path: Any) -> None:
+    import correctionlib
+
+    from hepflow.plan.expr.declare import declare_correction
+
+    path = _muon_sf_file(tmp_path)
+    declare_correction("muon_sf", path, "muon_id")
+    eager = correctionlib.CorrectionSet.from_file(str(path))["muon_id"]
+    got = run("muon_sf(Muon_eta, Muon_pt, \"nominal\")")
+    for values, ev in zip(got, EVENTS_BY_HAND, strict=True):
+        eta = np.asarray(ev["Muon_eta"], dtype=np.float32).astype(np.float64)
+        pt = np.asarray(ev["Muon_pt"], dtype=np.float32).astype(np.float64)
+        assert values == eager.evaluate(eta, pt, "nominal").tolist()
+    up = run("Sum(muon_sf(Muon_eta, 20., \"up\"))")
+    assert up == pytest.approx([sum(1 + 0.1 * float(np.float32(e)) for e in ev["Muon_eta"])
+                                for ev in EVENTS_BY_HAND], rel=1e-12)
+    flat = run("muon_sf(0.5, MET_pt, \"nominal\")")
+    assert flat == [1.1, 1.1, 1.1, 0.9]
+    shipped = pickle.loads(cloudpickle.dumps(compile_expression(
+        "muon_sf(Muon_eta, Muon_pt, \"nominal\")", SCHEMA)))
+    assert ak.to_list(evaluate(shipped.tree, make_frame(EVENTS_BY_HAND))) == got
+    with pytest.raises(ExpressionError, match="is a string"):
+        compile_expression("muon_sf(Muon_eta, Muon_pt, nMuon)", SCHEMA)
+    with pytest.raises(EvaluationFailure, match="correction muon_sf"):
+        run("muon_sf(Muon_eta, Muon_pt, \"down\")")
+    with pytest.raises(PlanError, match="no correction 'nope'"):
+        declare_correction("other_sf", path, "nope")

@@ -21,7 +21,7 @@ from hepflow.engine import vecops
 from hepflow.engine.fourvector import FourVector
 from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, leaf_dtype
 from hepflow.plan.expr import sampleinfo
-from hepflow.plan.expr.declare import DeclaredFunction, Mapped
+from hepflow.plan.expr.declare import CorrectionCall, DeclaredFunction, Mapped
 from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
 from hepflow.plan.types import ColumnType, numpy_dtype
 
@@ -84,6 +84,8 @@ def _call(tree: Typed, frame: Frame) -> Value:
         return _declared(tree.value, tree, frame)
     if isinstance(tree.value, Mapped):
         return _mapped(tree.value.func, tree, frame)
+    if isinstance(tree.value, CorrectionCall):
+        return _correction(tree.value, tree, frame)
     name = str(tree.value)
     impl = vecops.IMPLEMENTATIONS[name]
     args = [_eval(a, frame) for a in tree.args]
@@ -137,6 +139,31 @@ def _mapped(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
         raise EvaluationFailure(f"{func.name} returned {out.shape} values for "
                                 f"{int(counts.sum())} elements")
     return ak.unflatten(as_type(out, func.return_type), counts)
+
+
+def _correction(call: CorrectionCall, tree: Typed, frame: Frame) -> Value:
+    """correctionlib on flat numpy arrays: collections are flattened and regrouped."""
+    values = [_broadcast(_eval(a, frame), a.type, frame.n) for a in tree.args]
+    counts = None
+    if any(isinstance(v, ak.Array) for v in values):
+        values = list(ak.broadcast_arrays(*[v if isinstance(v, ak.Array) else ak.Array(v)
+                                            for v in values]))
+        counts = vecops.size(values[0])
+        values = [ak.to_numpy(ak.flatten(v, axis=1)) for v in values]
+    inputs: list[Any] = []
+    numbers = iter(values)
+    strings = dict(call.strings)
+    for i, (_, kind) in enumerate(call.correction.inputs):
+        if i in strings:
+            inputs.append(strings[i])
+        else:
+            inputs.append(np.asarray(next(numbers), dtype=np.int64 if kind == "int"
+                                     else np.float64))
+    try:
+        out = np.asarray(call.correction.correction.evaluate(*inputs), dtype=np.float64)
+    except Exception as exc:  # correctionlib raises plain Python errors for bad inputs
+        raise EvaluationFailure(f"correction {call.correction.name}: {exc}") from exc
+    return out if counts is None else ak.unflatten(out, counts)
 
 
 def truth(x: Value) -> Value:

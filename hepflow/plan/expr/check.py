@@ -270,8 +270,11 @@ class _Checker:
             template = cxxtypes.RVEC_ALIASES[short]
         else:
             canonical = resolve_function(node.func)
-        if canonical is None and declare.lookup(node.func) is not None and template is None:
-            return self.declared(node, declare.lookup(node.func))
+        user = declare.lookup(node.func) if canonical is None and template is None else None
+        if isinstance(user, declare.DeclaredCorrection):
+            return self.correction(node, user)
+        if user is not None:
+            return self.declared(node, user)
         if canonical is None:
             name = node.func.lstrip(".")
             base = name.split("::")[-1]
@@ -303,10 +306,9 @@ class _Checker:
         may_fail = spec.may_fail or any(a.may_fail for a in args)
         return Typed("call", rtype, args, canonical, may_fail)
 
-    def declared(self, node: n.Call, func: declare.DeclaredFunction | None) -> Typed:
+    def declared(self, node: n.Call, func: declare.DeclaredFunction) -> Typed:
         """A call of a function registered with hepflow.Declare, checked against its
         declared signature; the tree holds the function itself."""
-        assert func is not None
         if len(node.args) != len(func.arg_types):
             raise self.fail(f"{func.name} takes {len(func.arg_types)} argument(s), got "
                             f"{len(node.args)} (declared as {func!r})", node)
@@ -319,12 +321,36 @@ class _Checker:
                                 f"{func!r})", raw)
         return Typed("call", func.return_type, args, func, True)
 
+    def correction(self, node: n.Call, corr: declare.DeclaredCorrection) -> Typed:
+        """A correctionlib correction: numbers per event or per element, strings fixed."""
+        if len(node.args) != len(corr.inputs):
+            raise self.fail(f"{corr.name} takes {len(corr.inputs)} argument(s), got "
+                            f"{len(node.args)} ({corr!r})", node)
+        strings: list[tuple[int, str]] = []
+        args: list[Typed] = []
+        for i, (raw, (name, kind)) in enumerate(zip(node.args, corr.inputs, strict=True)):
+            if kind == "string":
+                if not (isinstance(raw, n.Literal) and isinstance(raw.value, str)):
+                    raise self.fail(f"input `{name}` of {corr.name} is a string: write it "
+                                    'in quotes, e.g. "nominal"', raw)
+                strings.append((i, raw.value))
+                continue
+            arg = self.check(raw)
+            if arg.type.kind not in ("scalar", "jagged") or \
+                    arg.type.category in ("other", "vector"):
+                raise self.fail(f"input `{name}` of {corr.name} needs numbers, not "
+                                f"{arg.type}", raw)
+            args.append(arg)
+        kind = "jagged" if any(a.type.kind == "jagged" for a in args) else "scalar"
+        return Typed("call", column_type(kind, "float64"), tuple(args),
+                     declare.CorrectionCall(corr, tuple(strings)), True)
+
     def mapped(self, node: n.Call) -> Typed:
         """ROOT's `Map(v1, ..., f)` with `f` declared through hepflow.Declare on single
         values: f applied to the elements of equally long collections."""
         last = node.args[-1] if node.args else None
         func = declare.lookup(last.name) if isinstance(last, n.Name) else None
-        if last is None or func is None:
+        if last is None or not isinstance(func, declare.DeclaredFunction):
             raise self.fail("Map(v, f) needs a function declared with hepflow.Declare as "
                             "its last argument (lambdas are not part of the language)",
                             last or node)

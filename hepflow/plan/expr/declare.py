@@ -14,6 +14,7 @@ lambdas and closures): workers never look a name up in a registry.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,33 @@ class Mapped:
     func: DeclaredFunction
 
 
-_DECLARED: dict[str, DeclaredFunction] = {}
+@dataclass(frozen=True, slots=True, eq=False)
+class DeclaredCorrection:
+    """A correctionlib correction callable as `name(Muon_eta, Muon_pt, "nominal")`.
+
+    `inputs` are the correction's (name, type) pairs, type "real", "int" or
+    "string"; string inputs must be string literals in the expression.
+    `correction` is correctionlib's high-level Correction (it pickles).
+    """
+
+    name: str
+    correction: Any
+    inputs: tuple[tuple[str, str], ...]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{t} {n}" for n, t in self.inputs)
+        return f"correction {self.name}({args})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CorrectionCall:
+    """One call of a correction: the string arguments, fixed when the plan is built."""
+
+    correction: DeclaredCorrection
+    strings: tuple[tuple[int, str], ...]  # (input position, value)
+
+
+_DECLARED: dict[str, DeclaredFunction | DeclaredCorrection] = {}
 _LOCK = threading.Lock()
 
 
@@ -68,6 +95,16 @@ def parse_type(spelled: str | ColumnType) -> ColumnType:
     return column_type("jagged" if kind == "jagged" else "scalar", dtype)
 
 
+def _check_name(name: str) -> None:
+    if not name.isidentifier() or not name.isascii():
+        raise PlanError(f"cannot declare {name!r}: a function name is a C++ identifier")
+    if resolve_function(name) is not None or name in FUNCTIONS:
+        raise PlanError(f"cannot declare `{name}`: it is a built-in function of the "
+                        "expression language")
+    if cxxtypes.is_type_word(name) or name in ("static_cast", "Construct", "RVec", "Map"):
+        raise PlanError(f"cannot declare `{name}`: it is a C++ type or keyword")
+
+
 def Declare(name: str, func: Callable[..., Any], arg_types: Sequence[str | ColumnType],
             return_type: str | ColumnType) -> DeclaredFunction:
     """Make `func` callable as `name(...)` in Define and Filter strings.
@@ -86,13 +123,7 @@ def Declare(name: str, func: Callable[..., Any], arg_types: Sequence[str | Colum
     DeclaredFunction
         Declaring the same name again replaces it for plans built afterwards.
     """
-    if not name.isidentifier() or not name.isascii():
-        raise PlanError(f"cannot declare {name!r}: a function name is a C++ identifier")
-    if resolve_function(name) is not None or name in FUNCTIONS:
-        raise PlanError(f"cannot declare `{name}`: it is a built-in function of the "
-                        "expression language")
-    if cxxtypes.is_type_word(name) or name in ("static_cast", "Construct", "RVec"):
-        raise PlanError(f"cannot declare `{name}`: it is a C++ type or keyword")
+    _check_name(name)
     if not callable(func):
         raise PlanError(f"Declare({name!r}, ...) needs a callable, not {type(func).__name__}")
     declared = DeclaredFunction(name, func, tuple(parse_type(t) for t in arg_types),
@@ -102,7 +133,33 @@ def Declare(name: str, func: Callable[..., Any], arg_types: Sequence[str | Colum
     return declared
 
 
-def lookup(name: str) -> DeclaredFunction | None:
+def declare_correction(name: str, source: Any, key: str) -> DeclaredCorrection:
+    """Make correction `key` of a correctionlib file (path, .json or .json.gz) or
+    `correctionlib.CorrectionSet` callable as `name(...)` in expressions.
+
+    Numeric inputs may be per-event values or collections (then the result is one
+    value per element); string inputs (e.g. the systematic) are string literals.
+    """
+    _check_name(name)
+    try:
+        import correctionlib
+    except ImportError as exc:  # pragma: no cover - correctionlib is installed with hepflow
+        raise PlanError("declare_correction needs the correctionlib package") from exc
+    cset = correctionlib.CorrectionSet.from_file(str(source)) \
+        if isinstance(source, (str, os.PathLike)) else source
+    try:
+        correction = cset[key]
+    except (KeyError, IndexError, TypeError) as exc:
+        keys = ", ".join(sorted(cset.keys())) if hasattr(cset, "keys") else "?"
+        raise PlanError(f"no correction {key!r} in {source!r}; it has: {keys}") from exc
+    inputs = tuple((str(i.name), str(i.type)) for i in correction.inputs)
+    declared = DeclaredCorrection(name, correction, inputs)
+    with _LOCK:
+        _DECLARED[name] = declared
+    return declared
+
+
+def lookup(name: str) -> DeclaredFunction | DeclaredCorrection | None:
     """The function declared under `name`, when the plan is built (never on workers)."""
     with _LOCK:
         return _DECLARED.get(name)
@@ -113,4 +170,5 @@ def declared_names() -> list[str]:
         return sorted(_DECLARED)
 
 
-__all__ = ["Declare", "DeclaredFunction", "Mapped", "declared_names", "lookup", "parse_type"]
+__all__ = ["CorrectionCall", "Declare", "DeclaredCorrection", "DeclaredFunction", "Mapped",
+           "declare_correction", "declared_names", "lookup", "parse_type"]
