@@ -10,7 +10,7 @@ from hepflow.errors import (
     ReadError,
 )
 from hepflow.options import Options
-from hepflow.plan.expr.declare import Declare
+from hepflow.plan.expr.declare import Declare, declare_correction
 from hepflow.rdataframe import FromSpec, RDataFrame, RunGraphs, VariationsFor
 
 __version__ = "0.1.0"
@@ -34,4 +34,5 @@ __all__ = [
     "RunGraphs",
     "VariationsFor",
     "__version__",
+    "declare_correction",
 ]

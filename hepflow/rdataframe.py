@@ -78,7 +78,7 @@ def _infer_type(func: Callable[..., Any], types: Sequence[ColumnType]) -> Column
     """Learn a callable's output shape by calling it on empty arrays of the input types."""
     args = []
     for t in types:
-        dtype = {"bool": np.bool_, "int": np.int64, "float": np.float64}.get(t.dtype, np.float64)
+        dtype = t.numpy if t.category in ("bool", "int", "float") else np.float64
         flat: np.ndarray = np.zeros(0, dtype=dtype)
         args.append(ak.unflatten(flat, np.zeros(0, np.int64)) if t.kind == "jagged"
                     else ak.Array(flat))
@@ -497,7 +497,7 @@ class RDataFrame:
 
     def _numeric(self, name: str, what: str) -> None:
         ctype = self._check_column(name)
-        if ctype.kind == "combos" or ctype.dtype == "other":
+        if ctype.kind == "combos" or ctype.category in ("other", "vector"):
             raise PlanError(f"{what}: column `{name}` ({ctype}) holds no numbers")
 
     def Count(self) -> RResultPtr[int]:

@@ -26,8 +26,8 @@ from hepflow.plan.expr.typed import Expression
 from hepflow.plan.types import ColumnType, scalar
 
 SPECIAL_COLUMNS: dict[str, ColumnType] = {
-    "rdfentry_": scalar("int"),
-    "rdfslot_": scalar("int"),
+    "rdfentry_": scalar("uint64"),  # ULong64_t, as in ROOT
+    "rdfslot_": scalar("uint32"),
 }
 
 
@@ -235,9 +235,9 @@ class Source(PlanNode):
 
     def evaluate(self, ctx: ChunkContext, name: str) -> Any:
         if name == "rdfentry_":
-            return ctx.global_start + np.arange(ctx.num_entries, dtype=np.int64)
+            return ctx.global_start + np.arange(ctx.num_entries, dtype=np.uint64)
         if name == "rdfslot_":
-            return np.zeros(ctx.num_entries, dtype=np.int64)
+            return np.zeros(ctx.num_entries, dtype=np.uint32)
         return ctx.branch(name)
 
     def describe(self) -> str:
