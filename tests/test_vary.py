@@ -135,3 +135,45 @@ def test_vary_mistakes_fail_at_build_time(sample_files: list[str]) -> None:
     once = df.Vary("MET_pt", "RVecD{MET_pt}", ["x"], "v")
     with pytest.raises(PlanError, match="already exists"):
         once.Vary("MET_phi", "RVecD{MET_phi}", ["x"], "v")
+
+
+@pytest.mark.cluster
+def test_correctionlib_systematics_through_vary(sample_files: list[str], client: Any,
+                                                eager: dict[str, ak.Array],
+                                                tmp_path: Any) -> None:
+    """A correctionlib scale factor and its up/down variations, all in one pass."""
+    cs = pytest.importorskip("correctionlib.schemav2")
+    import correctionlib
+
+    def by_pt(scale: float) -> Any:
+        return cs.Binning(nodetype="binning", input="pt", edges=[0, 20, 40, 1000],
+                          content=[0.9 * scale, 0.95 * scale, 0.99 * scale], flow="clamp")
+
+    data = cs.Category(nodetype="category", input="syst", content=[
+        cs.CategoryItem(key=k, value=by_pt(f)) for k, f in
+        (("nominal", 1.0), ("systup", 1.02), ("systdown", 0.98))])
+    corr = cs.Correction(name="muon_id", version=1, output=cs.Variable(name="sf", type="real"),
+                         inputs=[cs.Variable(name="eta", type="real"),
+                                 cs.Variable(name="pt", type="real"),
+                                 cs.Variable(name="syst", type="string")], data=data)
+    path = tmp_path / "muon_sf.json"
+    path.write_text(cs.CorrectionSet(schema_version=2, corrections=[corr]).model_dump_json())
+    hepflow.declare_correction("muon_sf", path, "muon_id")
+
+    df = hepflow.RDataFrame("Events", sample_files, client=client, chunk_entries=8_000)
+    w = df.Filter("nMuon >= 1").Define(
+        "sf", 'Product(muon_sf(abs(Muon_eta), Muon_pt, "nominal"))')
+    w = w.Vary("sf", ['Product(muon_sf(abs(Muon_eta), Muon_pt, "systdown"))',
+                      'Product(muon_sf(abs(Muon_eta), Muon_pt, "systup"))'],
+               ["down", "up"], "muon_sf")
+    total = VariationsFor(w.Sum("sf"))
+    evaluator = correctionlib.CorrectionSet.from_file(str(path))["muon_id"]
+    sel = np.asarray(eager["nMuon"]) >= 1
+    pt, eta = eager["Muon_pt"][sel], eager["Muon_eta"][sel]
+    counts = np.asarray(ak.num(pt))
+    flat_pt = ak.to_numpy(ak.flatten(pt)).astype(np.float64)
+    flat_eta = np.abs(ak.to_numpy(ak.flatten(eta)).astype(np.float64))
+    for key, syst in (("nominal", "nominal"), ("muon_sf:up", "systup"),
+                      ("muon_sf:down", "systdown")):
+        sf = ak.unflatten(evaluator.evaluate(flat_eta, flat_pt, syst), counts)
+        assert total[key] == pytest.approx(float(np.sum(ak.prod(sf, axis=1))), rel=1e-12)
