@@ -113,7 +113,7 @@ def test_skip_policy_reports_a_damaged_basket_like_an_unreadable_chunk(tmp_path)
     df = hepflow.RDataFrame("events", [str(good), str(bad)], client="sync",
                             read_policy="skip")
     total = df.Define("px", "Sum(Muon_Px)").Sum("px").GetValue()
-    info = df._lm.last_run
+    info = df._runner.last_run
     assert info is not None and len(info.failures) == 1 and not info.complete
     reason = info.failures[0].reason
     assert str(bad) in reason and "'Muon_Px', basket 0 (entries 0-" in reason, reason

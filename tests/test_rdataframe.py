@@ -192,12 +192,12 @@ def test_snapshot_roundtrip(df, eager, workdir):
     assert not [p for p in workdir.iterdir() if p.name.startswith(".")]
 
 
-def test_asawkward_is_lazy_dask_awkward(df, eager):
+def test_asawkward_is_lazy_dask_awkward(df, eager, client):
     import dask_awkward as dak
 
     arr = df.Filter("nMuon == 2").Define("lead", "Muon_pt[0]").AsAwkward(["lead", "Muon_eta"])
     assert isinstance(arr, dak.Array)
-    computed = arr.compute(scheduler="sync")
+    computed = client.compute(arr).result()  # on the cluster's process workers
     mask = np.asarray(eager["nMuon"]) == 2
     assert ak.to_list(computed["Muon_eta"]) == ak.to_list(eager["Muon_eta"][mask])
 

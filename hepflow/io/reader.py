@@ -26,7 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import awkward as ak
 import numpy as np
@@ -59,6 +59,12 @@ class Chunk(Protocol):
     def uuid(self) -> str: ...
     @property
     def num_entries(self) -> int: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def friends(self) -> tuple[Any, ...]: ...
+
+
 _lock = threading.Lock()
 _files: OrderedDict[str, Any] = OrderedDict()
 _trees: dict[tuple[str, str], Any] = {}
@@ -185,7 +191,7 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
     """The chunk's branches (numpy for flat, awkward for jagged) and what reading cost."""
     if chunk.format != "ttree" or chunk.friends:  # RNTuple and friend trees: io/sources.py
         from hepflow.io.sources import read_chunk as read_other
-        return read_other(chunk, branches, options, layout)
+        return read_other(cast(Any, chunk), branches, options, layout)
     options = options or ReadOptions()
     errors: list[ReadError] = []
     attempts = 0
