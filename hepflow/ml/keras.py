@@ -24,7 +24,8 @@ from hepflow.ml.normalise import Method
 from hepflow.ml.prepare import PreparedData, gather_split, prepare
 from hepflow.ml.results import TrainResult, finish
 from hepflow.ml.split import TRAIN, VALIDATION
-from hepflow.ml.tfloop import LoopConfig, check_model_fn, free_port, registered_spec, run
+from hepflow.ml.tfloop import LoopConfig, check_model_fn, registered_spec, run
+from hepflow.util.net import free_port
 
 
 def _assign(sizes: Sequence[int], owners: Sequence[str], workers: Sequence[str],
@@ -64,7 +65,7 @@ def _cluster_spec(client: Any, workers: Sequence[str]) -> list[str]:
     existing = client.run(registered_spec, workers=list(workers))
     specs = {tuple(s) if s else None for s in existing.values()}
     if specs == {None}:
-        ports = client.run(free_port, workers=list(workers))
+        ports = client.run(free_port, "", workers=list(workers))  # every interface
         return [f"{get_address_host(w)}:{ports[w]}" for w in workers]
     if len(specs) == 1 and None not in specs:
         spec = list(next(iter(specs)))  # type: ignore[arg-type]

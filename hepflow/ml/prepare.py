@@ -22,6 +22,7 @@ from hepflow.ml.errors import PlanError
 from hepflow.ml.features import Features, pad_values, raw_inputs, valid_matrix
 from hepflow.ml.normalise import Method, Moments, Normalisation, Summary, merge_all
 from hepflow.ml.split import TRAIN
+from hepflow.util.jsondata import jsonable
 
 _FAN_IN = 8
 
@@ -158,25 +159,13 @@ def provenance(df: Any) -> dict[str, Any]:
         entry["entries"] += int(getattr(info, "num_entries", 0))
     for name, sinfo in (getattr(graph, "samples", None) or {}).items():
         if name in samples:
-            samples[name]["metadata"] = _jsonable(dict(sinfo.metadata))
+            samples[name]["metadata"] = jsonable(dict(sinfo.metadata))
     out["dataset"] = {"tree": getattr(source, "tree", ""), "samples": samples}
     try:
         out["selection"] = df.explain()
     except Exception as exc:  # noqa: BLE001 - provenance must never stop a training
         out["selection"] = f"(cannot describe: {exc})"
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 @dataclass

@@ -59,13 +59,6 @@ class LoopConfig:
     timeout: float
 
 
-def free_port() -> int:
-    """A port that is free now on this worker's machine (for the TensorFlow server)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("", 0))
-        return int(sock.getsockname()[1])
-
-
 def registered_spec() -> list[str] | None:
     """The cluster spec this process's TensorFlow collectives were set up with, if any."""
     return _state.get("spec")
@@ -299,5 +292,5 @@ def worker_task(model_fn: Callable[..., Any], cfg: LoopConfig, spec: Sequence[st
     return run(model_fn, cfg, train, validation, spec, index)
 
 
-__all__ = ["LoopConfig", "check_model_fn", "free_port", "registered_spec", "run",
+__all__ = ["LoopConfig", "check_model_fn", "registered_spec", "run",
            "weights_digest", "worker_task"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -370,23 +370,6 @@ def _finite(values: Any) -> Any:
     return values if values == values and abs(values) != float("inf") else None
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON data from bundle metadata (numpy scalars, NaN -> null, tuples -> lists)."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
-        return None
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
 __all__ = ["ARROW", "CONTENT_TYPES", "JSON", "NPY", "InputSpec", "RawBatch", "concat",
-           "encode", "jsonable", "parse", "parse_arrow", "parse_json", "parse_npy",
+           "encode", "parse", "parse_arrow", "parse_json", "parse_npy",
            "raw_inputs", "wanted_format"]

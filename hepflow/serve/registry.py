@@ -40,8 +40,9 @@ from hepflow.serve.archive import extract, remove_tree
 from hepflow.serve.batching import MicroBatcher
 from hepflow.serve.config import ServeConfig
 from hepflow.serve.errors import ConfigError, InputError
-from hepflow.serve.inputs import CONTENT_TYPES, InputSpec, RawBatch, jsonable, raw_inputs
+from hepflow.serve.inputs import CONTENT_TYPES, InputSpec, RawBatch, raw_inputs
 from hepflow.serve.metrics import ServeMetrics
+from hepflow.util.jsondata import jsonable
 
 log = logging.getLogger("hepflow.serve.registry")
 
