@@ -28,7 +28,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hepflow tests benchmarks
-	$(BIN)/mypy --strict hepflow/plan hepflow/engine hepflow/results hepflow/io hepflow/dataset hepflow/rdataframe.py
+	$(BIN)/mypy --strict hepflow/plan hepflow/engine hepflow/results hepflow/io hepflow/dataset hepflow/frame hepflow/rdataframe.py
 
 clean:
 	rm -rf $(VENV) demo-sample bench-sample

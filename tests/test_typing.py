@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ["hepflow/plan", "hepflow/engine", "hepflow/results", "hepflow/io", "hepflow/dataset",
-        "hepflow/rdataframe.py"]
+        "hepflow/frame", "hepflow/rdataframe.py"]
 
 #: package -> hepflow packages it must never import (even inside functions).
 FORBIDDEN = {

@@ -1,0 +1,1 @@
+"""The parts of the RDataFrame facade (`hepflow.rdataframe` puts them together)."""
