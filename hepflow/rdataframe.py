@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 import dask.base
 
-from hepflow.dataset.chunks import Chunk
 from hepflow.dataset.prepare import PreparedDataset, preprocess
 from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.dataset.spec import Dataset
@@ -24,6 +23,7 @@ from hepflow.errors import PlanError
 from hepflow.frame.actions import Actions
 from hepflow.frame.base import _dataset
 from hepflow.frame.transformations import Transformations
+from hepflow.io.chunk import Chunk
 from hepflow.options import Options
 from hepflow.plan import actions as act
 from hepflow.plan.graph import AnalysisGraph

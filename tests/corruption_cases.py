@@ -32,9 +32,9 @@ import awkward as ak
 import numpy as np
 
 from hepflow.dataset import scan
-from hepflow.dataset.chunks import Chunk
 from hepflow.errors import ReadError
 from hepflow.io import reader
+from hepflow.io.chunk import Chunk
 from hepflow.io.policy import ReadOptions
 
 _KEY = struct.Struct(">ihiIhh")

@@ -36,12 +36,12 @@ from hepflow.serve.inputs import (
     RawBatch,
     concat,
     encode,
-    jsonable,
     parse,
     raw_inputs,
 )
 from hepflow.serve.ratelimit import RateLimiter
 from hepflow.serve.registry import fast_preparation_agrees, valid_name
+from hepflow.util.jsondata import jsonable
 
 # -- preparation: the fast path equals the training layer's --------------------------------
 

@@ -15,7 +15,8 @@ CORE = ["hepflow/plan", "hepflow/engine", "hepflow/results", "hepflow/io", "hepf
 
 #: package -> hepflow packages it must never import (even inside functions).
 FORBIDDEN = {
-    "hepflow.io": ("hepflow.plan.nodes", "hepflow.plan.actions", "hepflow.engine",
+    "hepflow.io": ("hepflow.dataset", "hepflow.plan.nodes", "hepflow.plan.actions",
+                   "hepflow.engine",
                    "hepflow.rdataframe", "hepflow.ml", "hepflow.observe"),
     "hepflow.results": ("hepflow.plan.nodes", "hepflow.plan.actions", "hepflow.engine",
                         "hepflow.rdataframe"),

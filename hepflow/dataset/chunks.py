@@ -11,10 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hepflow.io.baskets import LayoutTable
+from hepflow.io.chunk import TTREE, Chunk
 from hepflow.plan.types import ColumnType
-
-TTREE = "ttree"
-RNTUPLE = "rntuple"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,58 +35,6 @@ class FileInfo:
     @property
     def urls(self) -> tuple[str, ...]:
         return self.replicas or (self.url,)
-
-
-@dataclass(frozen=True, slots=True)
-class FriendPiece:
-    """Entries [entry_start, entry_stop) of one file of a friend chain named `alias`.
-
-    A chunk's friend entries are the ones with the same position in the friend
-    chain as the chunk's entries in the main chain (ROOT's friend rule), so one
-    chunk may need pieces of two friend files; they are concatenated in order.
-    """
-
-    alias: str
-    url: str
-    tree: str
-    entry_start: int
-    entry_stop: int
-    uuid: str = ""
-    replicas: tuple[str, ...] = ()
-    format: str = TTREE
-
-    @property
-    def num_entries(self) -> int:
-        return self.entry_stop - self.entry_start
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Entries [entry_start, entry_stop) of one file; `index` orders chunks in the dataset."""
-
-    index: int
-    file_index: int
-    url: str
-    tree: str
-    entry_start: int
-    entry_stop: int
-    global_start: int
-    uuid: str = ""
-    replicas: tuple[str, ...] = ()
-    sample: str = ""
-    format: str = TTREE
-    friends: tuple[FriendPiece, ...] = ()
-
-    @property
-    def num_entries(self) -> int:
-        return self.entry_stop - self.entry_start
-
-    @property
-    def urls(self) -> tuple[str, ...]:
-        return self.replicas or (self.url,)
-
-    def describe(self) -> str:
-        return f"entries {self.entry_start}-{self.entry_stop} of {self.url}"
 
 
 def cut_chunks(files: Sequence[FileInfo], target_entries: int,
@@ -126,4 +72,4 @@ def cut_chunks(files: Sequence[FileInfo], target_entries: int,
     return chunks
 
 
-__all__ = ["RNTUPLE", "TTREE", "Chunk", "FileInfo", "FriendPiece", "cut_chunks"]
+__all__ = ["FileInfo", "cut_chunks"]

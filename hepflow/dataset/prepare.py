@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from hepflow.dataset.chunks import Chunk, FileInfo, FriendPiece, cut_chunks
+from hepflow.dataset.chunks import FileInfo, cut_chunks
 from hepflow.dataset.scan import preprocess_files
 from hepflow.dataset.spec import Dataset, EntryRange, FileSpec
 from hepflow.errors import PlanError
+from hepflow.io.chunk import Chunk, FriendPiece
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 

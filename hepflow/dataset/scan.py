@@ -22,11 +22,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hepflow.dataset.chunks import RNTUPLE, FileInfo
+from hepflow.dataset.chunks import FileInfo
 from hepflow.dataset.files import is_remote
 from hepflow.errors import ReadError
 from hepflow.io import rntuple
 from hepflow.io.baskets import LayoutTable, layouts_of
+from hepflow.io.chunk import RNTUPLE
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 

@@ -14,11 +14,11 @@ from typing import Any
 import awkward as ak
 import dask_awkward as dak
 
-from hepflow.dataset.chunks import Chunk
 from hepflow.engine.columns import needed_branches
 from hepflow.engine.kernel import Kernel
 from hepflow.engine.runner import Runner
 from hepflow.errors import PlanError
+from hepflow.io.chunk import Chunk
 from hepflow.plan.actions import AsNumpy
 from hepflow.plan.nodes import PlanNode
 

@@ -19,11 +19,11 @@ import awkward as ak
 import dask.base
 import numpy as np
 
-from hepflow.dataset.chunks import Chunk
 from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.vecops import EvaluationFailure
 from hepflow.errors import EvaluationError, HepflowError, ReadError
+from hepflow.io.chunk import Chunk
 from hepflow.io.policy import ReadOptions
 from hepflow.io.reader import FileLayout, ReadStats, read_chunk
 from hepflow.observe.events import emit_chunk

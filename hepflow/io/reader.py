@@ -43,7 +43,7 @@ _MAX_OPEN = 16
 
 class Chunk(Protocol):
     """What reading needs to know of a chunk: plain values, so io does not depend on datasets
-    (`hepflow.dataset.chunks.Chunk` is one)."""
+    (`hepflow.io.chunk.Chunk` is one)."""
 
     @property
     def url(self) -> str: ...

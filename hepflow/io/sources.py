@@ -17,9 +17,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepflow.dataset.chunks import RNTUPLE, Chunk, FriendPiece
 from hepflow.errors import ReadError
 from hepflow.io import rntuple
+from hepflow.io.chunk import RNTUPLE, Chunk, FriendPiece
 from hepflow.io.policy import ReadOptions
 
 
