@@ -9,6 +9,7 @@ on a real cluster against numpy.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -212,3 +213,20 @@ def test_task_keys_come_from_plan_content(sample_files: list[str]) -> None:
     assert first == again
     assert not first & other
     assert all(str(k if isinstance(k, str) else k[0]).startswith("hepflow-") for k in first)
+
+
+def test_any_error_in_a_chunk_names_file_entries_and_expression(sample_files: list[str]) -> None:
+    """Whatever Python exception user code raises, the run reports hepflow's error."""
+    def broken(pt: Any) -> Any:
+        if len(pt):  # the build-time probe on no events passes
+            raise KeyError("no such calibration")
+        return pt
+
+    df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
+    handle = df.Define("calibrated", broken, ["MET_pt"]).Sum("calibrated")
+    with pytest.raises(hepflow.EvaluationError) as info:
+        handle.GetValue()
+    text = str(info.value)
+    assert "Define calibrated" in text and "KeyError" in text
+    assert re.search(r"entries \d+-\d+ of \S+sample_\d+\.root", text)
+    assert isinstance(info.value.__cause__, KeyError)

@@ -220,3 +220,19 @@ def test_second_run_over_100_files_starts_at_once(tmp_path, client, monkeypatch)
     assert time.perf_counter() - start < 0.5
     monkeypatch.undo()
     assert handle.per_sample()["a"] + handle.per_sample()["b"] == handle.GetValue()
+
+
+def test_dataset_file_mistakes_are_plan_errors(tmp_path):
+    """A missing file, a folder, undecodable bytes or bad YAML: one clear PlanError each."""
+    from hepflow import Dataset, PlanError
+
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("samples: [unclosed\n  more: {\n")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00samples")
+    for path, words in ((tmp_path / "missing.yaml", "cannot read the dataset file"),
+                        (tmp_path, "is a folder"), (binary, "cannot read the dataset file"),
+                        (bad_yaml, "cannot parse dataset file")):
+        with pytest.raises(PlanError, match=words) as info:
+            Dataset.load(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)

@@ -43,12 +43,20 @@ def _known(mapping: Mapping[str, Any], allowed: Sequence[str], where: str) -> No
 
 def load(path: str | os.PathLike[str]) -> Dataset:
     """Load YAML or JSON, recognising hepflow, coffea and RDatasetSpec layouts."""
-    text = Path(path).read_text()
+    try:
+        text = Path(path).read_text()
+    except IsADirectoryError as exc:
+        raise PlanError(f"the dataset file {path} is a folder; give a .yaml or .json "
+                        "file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PlanError(f"cannot read the dataset file {path}: {why}") from exc
     try:
         data = yaml.safe_load(text) if str(path).endswith((".yaml", ".yml")) \
             else json.loads(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise PlanError(f"cannot parse dataset file {path}: {exc}") from None
+        first = " ".join(str(exc).split())  # YAML's message spans lines: one line here
+        raise PlanError(f"cannot parse dataset file {path}: {first}") from exc
     return from_dict(data, base=Path(path).parent, source=str(path))
 
 
