@@ -176,10 +176,12 @@ def run_hepflow(agc: ModuleType, files: Sequence[str], client: Any,
 
 
 def run_coffea_stack(agc: ModuleType, files: Sequence[str], steps_per_file: int) -> Outcome:
-    import dask
-    import dask_awkward as dak
     import hist.dask
     import uproot
+
+    # dask and dask_awkward export their functions untyped (mypy --strict rejects them).
+    dask: Any = importlib.import_module("dask")
+    dak: Any = importlib.import_module("dask_awkward")
 
     def apply(fn: Callable[..., Any], *args: Any, like: Any) -> Any:
         if like is None:

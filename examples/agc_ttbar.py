@@ -11,7 +11,8 @@ AGC's cabinetry fit reads::
 
     python examples/agc_ttbar.py --dataset D.yaml --output agc_histograms.root
 
-or import it and call `book(df)`, which returns one `RResultMap` per region.
+or import it and call `book(df)`, which returns one `RResultMap` (the
+histogram under every variation) per region.
 
 The analysis follows the AGC's ttbar single-lepton selection (CMS 2015
 NanoAOD) on hepflow's NanoAOD-like samples:
@@ -47,12 +48,15 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import awkward as ak
 import numpy as np
 
 import hepflow
+
+if TYPE_CHECKING:
+    from hepflow.plan.handles import RResultMap
 
 #: DeepFlavour working point for a b-tagged jet.
 BTAG_WP = 0.5
@@ -189,7 +193,7 @@ def with_observables(region_4j1b: Any, region_4j2b: Any) -> tuple[Any, Any]:
     return ht, top
 
 
-def book(df: Any) -> dict[str, hepflow.RResultMap[Any]]:
+def book(df: Any) -> dict[str, RResultMap[Any]]:
     """Book both regions' histograms under every variation; region -> `RResultMap`.
 
     Nothing runs until a value is read; then every variation of both regions
@@ -199,7 +203,7 @@ def book(df: Any) -> dict[str, hepflow.RResultMap[Any]]:
 
 
 def book_histograms(ht: Any, top: Any, weight: str | None = "weight",
-                    ) -> dict[str, hepflow.RResultMap[Any]]:
+                    ) -> dict[str, RResultMap[Any]]:
     """The observable of each region filled with `weight` (None: unweighted counts)."""
     frames = {"4j1b": ht, "4j2b": top}
     maps = {}
@@ -217,13 +221,13 @@ def histogram_name(region: str, variation: str, sample: str | None = None) -> st
     return f"{region}_{tag}" if sample is None else f"{region}_{sample}_{tag}"
 
 
-def handles(maps: Mapping[str, hepflow.RResultMap[Any]]) -> dict[str, Any]:
+def handles(maps: Mapping[str, RResultMap[Any]]) -> dict[str, Any]:
     """Every histogram handle by its output name, for the analysis-file runner."""
     return {histogram_name(region, key): varied.handle(key)
             for region, varied in maps.items() for key in varied}
 
 
-def write_histograms(maps: Mapping[str, hepflow.RResultMap[Any]], path: str | Path,
+def write_histograms(maps: Mapping[str, RResultMap[Any]], path: str | Path,
                      ) -> list[str]:
     """Write ``<region>_<sample>_<variation>`` histograms with uproot; returns the names.
 
