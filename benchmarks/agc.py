@@ -366,6 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{label:36s} {value:6.3f}")
     print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f} on "
           f"{os.cpu_count() or 1} CPUs")
+    spread = {name: max(st["total_s"]) / min(st["total_s"]) for name, st in stats.items()}
+    noisy = [f"{name} {value:.1f}x" for name, value in spread.items() if value > 1.3]
+    if noisy:
+        print(f"note: noisy timings (slowest/fastest run: {', '.join(noisy)}); something else "
+              "was using the CPUs -- compare best-of values, or rerun on a quiet machine")
     if mismatches:
         for name, problems in mismatches.items():
             for p in problems:
@@ -385,7 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versions": package_versions(("hepflow", "dask", "distributed", "dask-awkward",
                                       "dask-histogram", "uproot", "awkward", "hist", "numpy",
                                       "coffea")),
-        "results": stats, "ratios": ratios, "match": not mismatches, "mismatches": mismatches,
+        "results": stats, "ratios": ratios, "spread": spread, "match": not mismatches,
+        "mismatches": mismatches,
     }
     write_summary(args.json, summary)
     return 1 if mismatches else 0

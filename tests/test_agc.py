@@ -49,6 +49,11 @@ def test_every_variation_matches_eager(sample_files: list[str], reference: Outco
     got = Outcome(0.0, 0.0, {r: {k: m[k] for k in m} for r, m in weighted.items()},
                   {r: {k: m[k] for k in m} for r, m in counts.items()})
     assert compare(reference, got) == []
+    moved = got.counts["4j2b"]["pt_res:up"].copy()
+    moved[3] = moved[3] + 1  # one event in another bin is a mismatch
+    shifted = Outcome(0.0, 0.0, got.weighted, {**got.counts, "4j2b": {
+        **got.counts["4j2b"], "pt_res:up": moved}})
+    assert [p.split(":")[0] for p in compare(reference, shifted)] == ["counts 4j2b pt_res"]
     for region in ("4j1b", "4j2b"):  # the variations really move the histograms
         nominal = reference.weighted[region]["nominal"].values()
         for key in ("pt_scale:up", "pt_res:up", "btag_var_0:up"):
