@@ -10,6 +10,7 @@ from hepflow.errors import (
     ReadError,
 )
 from hepflow.options import Options
+from hepflow.plan.handles import RResultMap, RResultPtr
 from hepflow.plan.expr.declare import Declare, declare_correction
 from hepflow.rdataframe import FromSpec, RDataFrame, RunGraphs, VariationsFor
 
@@ -30,6 +31,8 @@ __all__ = [
     "Options",
     "PlanError",
     "RDataFrame",
+    "RResultMap",
+    "RResultPtr",
     "ReadError",
     "RunGraphs",
     "VariationsFor",
