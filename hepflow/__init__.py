@@ -10,8 +10,8 @@ from hepflow.errors import (
     ReadError,
 )
 from hepflow.options import Options
-from hepflow.plan.handles import RResultMap, RResultPtr
 from hepflow.plan.expr.declare import Declare, declare_correction
+from hepflow.plan.handles import RResultMap, RResultPtr
 from hepflow.rdataframe import FromSpec, RDataFrame, RunGraphs, VariationsFor
 
 __version__ = "0.1.0"
