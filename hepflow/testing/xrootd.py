@@ -80,6 +80,10 @@ class _PortInUse(XRootDServerError):
     """Internal: the chosen port was taken between picking it and binding it."""
 
 
+class _CrashedAtStart(XRootDServerError):
+    """The server process died from a signal before it was ready (worth one more try)."""
+
+
 def xrootd_binary() -> str | None:
     """Path of the ``xrootd`` daemon, or None when Debian's package is absent."""
     found = shutil.which("xrootd")
@@ -357,16 +361,19 @@ class XRootDServer(Service):
                 "xrootd-server (see deployments/xrootd/debian-packages.txt)"
             )
         self._prepare()
-        attempts = 1 if self._port_pinned else 5
+        # A pinned port (a restart) gets a second try after a crash at start-up: xrootd
+        # has been seen to die with SIGSEGV while starting on a loaded machine.
+        attempts = 2 if self._port_pinned else 5
         for attempt in range(attempts):
             if not self._port_pinned:
                 self._port = free_port(self.host)
             try:
                 self._launch(binary)
                 self._wait_ready(time.monotonic() + self.startup_timeout)
-            except _PortInUse:
+            except (_PortInUse, _CrashedAtStart) as exc:
                 self._reap()
-                if attempt + 1 == attempts:
+                if attempt + 1 == attempts or (self._port_pinned and
+                                               isinstance(exc, _PortInUse)):
                     raise
                 continue
             except BaseException:
@@ -623,7 +630,11 @@ class XRootDServer(Service):
             if self._proc.poll() is not None or _FAILED_LINE in log:
                 if _ADDRESS_IN_USE in log.lower():
                     raise _PortInUse(f"port {self._port} is already in use")
-                raise self._fail(f"exited during start-up (status {self._proc.poll()})")
+                status = self._proc.poll()
+                if status is not None and status < 0:  # killed by a signal while starting
+                    raise _CrashedAtStart(self._fail(f"crashed during start-up (signal "
+                                                     f"{-status})").args[0])
+                raise self._fail(f"exited during start-up (status {status})")
             if not initialised:
                 initialised = _READY_LINE in log
             if initialised:
