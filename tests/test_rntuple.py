@@ -9,7 +9,6 @@ a dataset may mix TTree and RNTuple files.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import awkward as ak
@@ -120,9 +119,7 @@ def test_chunks_follow_clusters(name: str) -> None:
     ranged = hepflow.RDataFrame(coarse, client="sync").Range(95, 410)
     assert ak.to_list(ranged.Take("int_vector").GetValue()) == ak.to_list(one[95:410])
     lazy = hepflow.RDataFrame(coarse, client="sync").AsAwkward(["int_vector"])
-    with warnings.catch_warnings():  # this dataframe runs in-process even if a cluster is up
-        warnings.filterwarnings("ignore", "Running on a single-machine scheduler")
-        computed = lazy.compute(scheduler="sync")
+    computed = lazy.compute(scheduler="sync")
     assert ak.to_list(computed["int_vector"]) == ak.to_list(one)
 
 
