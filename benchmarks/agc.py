@@ -30,18 +30,17 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from benchmarks.dimuon import ensure_sample, write_summary
+from benchmarks.dimuon import Series, ensure_sample, write_summary
 from hepflow.observe.environment import machine_info, package_versions
 
 TREE = "Events"
@@ -254,25 +253,6 @@ def compare(reference: Outcome, other: Outcome) -> list[str]:
 
 
 # -- driving ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Series:
-    name: str
-    describe: str
-    func: Callable[[], Outcome]
-    warmup: Outcome | None = None
-    runs: list[Outcome] = field(default_factory=list)
-
-    def stats(self) -> dict[str, Any]:
-        totals = [r.total_s for r in self.runs]
-        return {"describe": self.describe, "total_s": totals,
-                "build_s": [r.build_s for r in self.runs],
-                "compute_s": [r.compute_s for r in self.runs],
-                "warmup_total_s": self.warmup.total_s if self.warmup else None,
-                "best_total_s": min(totals), "median_total_s": statistics.median(totals),
-                "best_build_s": min(r.build_s for r in self.runs),
-                "best_compute_s": min(r.compute_s for r in self.runs)}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

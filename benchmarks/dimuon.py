@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -242,13 +242,25 @@ def compare(reference: Outcome, other: Outcome) -> list[str]:
 # -- driving ---------------------------------------------------------------------------------
 
 
+class Timed(Protocol):
+    """What a series needs of a run's outcome (each benchmark has its own results)."""
+
+    build_s: float
+    compute_s: float
+
+    @property
+    def total_s(self) -> float: ...
+
+
 @dataclass
 class Series:
+    """One implementation's warm-up and timed runs (shared by the benchmarks)."""
+
     name: str
     describe: str
-    func: Callable[[], Outcome]
-    warmup: Outcome | None = None
-    runs: list[Outcome] = field(default_factory=list)
+    func: Callable[[], Any]
+    warmup: Timed | None = None
+    runs: list[Any] = field(default_factory=list)
 
     def stats(self) -> dict[str, Any]:
         totals = [r.total_s for r in self.runs]

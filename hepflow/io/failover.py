@@ -1,6 +1,6 @@
-"""Retries with backoff and failover across replicas, for readers other than the TTree one.
+"""Retries with backoff and failover across replicas, for every reader (TTree, RNTuple).
 
-The rule is `hepflow.io.reader`'s: each replica is tried `retries + 1` times
+Each replica is tried `retries + 1` times
 with exponential backoff before the next one; a replica that answers with the
 wrong file (`Refused`) is not retried; a failure forgets the open handle so a
 retry reopens it; when every replica failed the error names them all.
@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from hepflow.errors import ReadError
 from hepflow.io.policy import ReadOptions
 
-# one attempt on one replica URL with a timeout: (arrays, bytes read, seconds opening)
-Attempt = Callable[[str, float], tuple[dict[str, Any], int, float]]
+if TYPE_CHECKING:
+    from hepflow.io.reader import ReadStats
+
+#: One attempt on one replica URL with a timeout: the arrays and what the attempt cost
+#: (its seconds, replica, attempt count and unpacked bytes are filled in by the loop).
+Attempt = Callable[[str, float], tuple[dict[str, Any], "ReadStats"]]
 
 
 class Refused(ReadError):
-    """A replica that answers but holds the wrong file: retrying it cannot help."""
+    """A replica that answers but holds the wrong file, or damaged bytes: retrying it cannot
+    help (another replica may)."""
 
 
 def read_with_failover(chunk: Any, options: ReadOptions | None,
-                       attempt: Attempt) -> tuple[dict[str, Any], Any]:
+                       attempt: Attempt) -> tuple[dict[str, Any], ReadStats]:
     """Run `attempt` over the chunk's replicas until one succeeds; (arrays, ReadStats)."""
-    from hepflow.io.reader import ReadStats, forget
+    from hepflow.io.reader import forget
 
     options = options or ReadOptions()
     errors: list[ReadError] = []
@@ -36,7 +42,7 @@ def read_with_failover(chunk: Any, options: ReadOptions | None,
         for tried in range(options.retries + 1):
             attempts += 1
             try:
-                arrays, nbytes, open_seconds = attempt(url, options.timeout)
+                arrays, stats = attempt(url, options.timeout)
             except Refused as exc:
                 errors.append(exc)
                 forget(url, chunk.tree)
@@ -48,8 +54,8 @@ def read_with_failover(chunk: Any, options: ReadOptions | None,
                     time.sleep(options.backoff * (2 ** tried))
                 continue
             unpacked = sum(int(getattr(a, "nbytes", 0)) for a in arrays.values())
-            return arrays, ReadStats(nbytes, time.perf_counter() - start, url, attempts,
-                                     open_seconds, 0.0, 0.0, unpacked)
+            return arrays, replace(stats, seconds=time.perf_counter() - start, replica=url,
+                                   attempts=attempts, bytes_uncompressed=unpacked)
     if len(chunk.urls) > 1:
         last = {e.replica: e for e in errors}  # the last failure of each replica
         causes = "; ".join(f"{e.replica}: {e.cause}" for e in last.values())

@@ -35,6 +35,7 @@ import uproot
 from hepflow.errors import ReadError
 from hepflow.io import xrootd_env
 from hepflow.io.baskets import BasketError, BasketTiming, BranchLayout, read_branches
+from hepflow.io.failover import Refused, read_with_failover
 from hepflow.io.policy import ReadOptions
 from hepflow.io.uproot_private import TimingExecutor
 
@@ -178,11 +179,6 @@ def close_all() -> None:
         handle.close()
 
 
-class _Refused(ReadError):
-    """A replica that answers but holds the wrong file, or damaged bytes: retrying it cannot
-    help (another replica may)."""
-
-
 FileLayout = tuple[int, Mapping[str, BranchLayout]]
 
 
@@ -192,37 +188,15 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
     if chunk.format != "ttree" or chunk.friends:  # RNTuple and friend trees: io/sources.py
         from hepflow.io.sources import read_chunk as read_other
         return read_other(cast(Any, chunk), branches, options, layout)
-    options = options or ReadOptions()
-    errors: list[ReadError] = []
-    attempts = 0
-    start = time.perf_counter()
-    for url in chunk.urls:
-        for attempt in range(options.retries + 1):
-            attempts += 1
-            timing = _Timing(0.0, TimingExecutor(), TimingExecutor())
-            try:
-                arrays, nbytes = _read(url, chunk, branches, options.timeout, timing, layout)
-                assert timing.decompress is not None and timing.interpret is not None
-                unpacked = sum(int(getattr(a, "nbytes", 0)) for a in arrays.values())
-                return arrays, ReadStats(nbytes, time.perf_counter() - start, url, attempts,
-                                         timing.open_seconds, timing.decompress.seconds,
-                                         timing.interpret.seconds, unpacked, timing.read_path,
-                                         timing.basket_failure)
-            except _Refused as exc:
-                errors.append(exc)
-                forget(url, chunk.tree)
-                break
-            except ReadError as exc:
-                errors.append(exc)
-                forget(url, chunk.tree)
-                if attempt < options.retries:
-                    time.sleep(options.backoff * (2 ** attempt))
-    if len(chunk.urls) > 1:
-        causes = "; ".join(f"{e.replica}: {e.cause}" for e in errors[-len(chunk.urls):])
-        raise ReadError(chunk.url, chunk.entry_start, chunk.entry_stop,
-                        f"all {len(chunk.urls)} replicas failed ({causes})",
-                        replica=errors[-1].replica)
-    raise errors[-1]
+    def attempt(url: str, timeout: float) -> tuple[dict[str, Any], ReadStats]:
+        timing = _Timing(0.0, TimingExecutor(), TimingExecutor())
+        arrays, nbytes = _read(url, chunk, branches, timeout, timing, layout)
+        assert timing.decompress is not None and timing.interpret is not None
+        return arrays, ReadStats(nbytes, 0.0, url, 0, timing.open_seconds,
+                                 timing.decompress.seconds, timing.interpret.seconds, 0,
+                                 timing.read_path, timing.basket_failure)
+
+    return read_with_failover(chunk, options, attempt)
 
 
 def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
@@ -236,7 +210,7 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
         handle = open_file(url, timeout)
         if chunk.uuid and str(handle.uuid) != chunk.uuid:
             raise fail(f"this is a different file (UUID {handle.uuid}, expected "
-                       f"{chunk.uuid}); refusing it", _Refused)
+                       f"{chunk.uuid}); refusing it", Refused)
         if fast and layout is not None and int(handle.fEND) != layout[0]:
             fast = False  # rewritten since preprocessing: read its metadata afresh
         if fast and layout is not None:
@@ -255,7 +229,7 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
     except Exception as exc:
         raise fail(f"cannot open the file or tree {chunk.tree!r}: {_in_words(exc)}") from exc
     if ttree.num_entries < chunk.entry_stop:
-        raise fail(f"the tree has only {ttree.num_entries} entries", _Refused)
+        raise fail(f"the tree has only {ttree.num_entries} entries", Refused)
     if not branches:
         return {}, 0
     source = handle.source
@@ -321,7 +295,7 @@ def _read_baskets(handle: Any, layouts: Mapping[str, BranchLayout], chunk: Chunk
         arrays = read_branches(handle, layouts, chunk.entry_start, chunk.entry_stop,
                                basket_timing, names=branches, tree=chunk.tree)
     except BasketError as exc:
-        raise fail(f"the file is damaged: {exc}", _Refused) from exc
+        raise fail(f"the file is damaged: {exc}", Refused) from exc
     except Exception as exc:
         raise _BasketFailure(f"{type(exc).__name__}: {exc}") from exc
     assert timing.decompress is not None and timing.interpret is not None

@@ -154,9 +154,13 @@ def read_chunk(chunk: Any, branches: Sequence[str], options: Any = None
                ) -> tuple[dict[str, Any], Any]:
     """`hepflow.io.reader.read_chunk` for an RNTuple chunk: same retries, failover, stats."""
     from hepflow.io.failover import read_with_failover
+    from hepflow.io.reader import ReadStats
 
-    return read_with_failover(chunk, options, lambda url, timeout: _read(url, chunk, branches,
-                                                                         timeout))
+    def attempt(url: str, timeout: float) -> tuple[dict[str, Any], ReadStats]:
+        arrays, nbytes, open_seconds = _read(url, chunk, branches, timeout)
+        return arrays, ReadStats(nbytes, 0.0, url, 0, open_seconds)
+
+    return read_with_failover(chunk, options, attempt)
 
 
 def _read(url: str, chunk: Any, branches: Sequence[str],

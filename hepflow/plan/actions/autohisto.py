@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import awkward as ak
 import numpy as np
 
-from hepflow.errors import EvaluationError
-from hepflow.plan.actions.base import Action, flat_values
+from hepflow.plan.actions.base import Action, flat_values, flat_weights
 from hepflow.plan.context import FillContext
 from hepflow.plan.nodes import PlanNode
 from hepflow.results.histograms import AxisModel, HistModel, Histogram, empty_hist
@@ -68,15 +66,8 @@ class AutoHisto(Action[Pieces, Histogram]):
         data = flat_values(values).astype(np.float64, copy=False)
         if self.weight is None:
             return Pieces(((ctx.chunk_index, (data, None)),))
-        weights = ctx.column(self.node, self.weight)
-        if isinstance(values, ak.Array) and values.ndim > 1:
-            try:
-                weights = ak.broadcast_arrays(values, weights)[1]
-            except ValueError as exc:
-                raise EvaluationError(f"{self.label}: the weight does not match the values' "
-                                      f"collection sizes on {ctx.describe()}: {exc}") from None
-        return Pieces(((ctx.chunk_index,
-                        (data, flat_values(weights).astype(np.float64, copy=False))),))
+        weights = flat_weights(values, ctx.column(self.node, self.weight), self.label, ctx)
+        return Pieces(((ctx.chunk_index, (data, weights)),))
 
     def merge(self, a: Pieces, b: Pieces) -> Pieces:
         return a.merge(b)

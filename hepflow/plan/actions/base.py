@@ -19,6 +19,7 @@ import awkward as ak
 import dask.base
 import numpy as np
 
+from hepflow.errors import EvaluationError
 from hepflow.plan.context import FillContext
 from hepflow.plan.nodes import PlanNode
 
@@ -74,6 +75,18 @@ def flat_values(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def flat_weights(values: Any, weights: Any, label: str, ctx: FillContext) -> np.ndarray:
+    """`weights` as float64, one per element of `values`: a per-event weight applies to
+    every element of a collection, as ROOT fills an `RVec` column with a scalar weight."""
+    if isinstance(values, ak.Array) and values.ndim > 1:
+        try:
+            weights = ak.broadcast_arrays(values, weights)[1]
+        except ValueError as exc:
+            raise EvaluationError(f"{label}: the weight does not match the values' "
+                                  f"collection sizes on {ctx.describe()}: {exc}") from None
+    return flat_values(weights).astype(np.float64, copy=False)
+
+
 def as_piece(value: Any) -> Any:
     """A column's values as a compact, picklable piece (awkward packed, numpy contiguous)."""
     if isinstance(value, ak.Array):
@@ -81,4 +94,4 @@ def as_piece(value: Any) -> Any:
     return np.ascontiguousarray(value)
 
 
-__all__ = ["Action", "as_piece", "flat_values"]
+__all__ = ["Action", "as_piece", "flat_values", "flat_weights"]

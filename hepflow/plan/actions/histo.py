@@ -16,7 +16,7 @@ import awkward as ak
 import numpy as np
 
 from hepflow.errors import EvaluationError, PlanError
-from hepflow.plan.actions.base import Action, flat_values
+from hepflow.plan.actions.base import Action, flat_values, flat_weights
 from hepflow.plan.context import FillContext
 from hepflow.plan.nodes import PlanNode
 from hepflow.results.histograms import AxisModel, HistKind, HistModel, Histogram, empty_hist
@@ -144,17 +144,11 @@ class Histo(Action[Histogram, Histogram]):
         if any(jagged) and not all(jagged):
             raise EvaluationError(f"{self.label}: cannot mix per-event values and collections "
                                   f"({', '.join(self.values)}) on {ctx.describe()}")
-        if weight is not None and any(jagged):
-            try:
-                weight = ak.broadcast_arrays(columns[0], weight)[1]
-            except ValueError as exc:
-                raise EvaluationError(f"{self.label}: the weight does not match the values' "
-                                      f"collection sizes on {ctx.describe()}: {exc}") from None
         data = [flat_values(c).astype(np.float64, copy=False) for c in columns]
         h = self.empty()
         kwargs: dict[str, Any] = {}
         if weight is not None:
-            kwargs["weight"] = flat_values(weight).astype(np.float64, copy=False)
+            kwargs["weight"] = flat_weights(columns[0], weight, self.label, ctx)
         if self.kind == "profile":
             h.fill(*data[:-1], sample=data[-1], **kwargs)
         else:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import awkward as ak
-
-from hepflow.errors import EvaluationError
-from hepflow.plan.actions.base import Action, flat_values
+from hepflow.plan.actions.base import Action, flat_values, flat_weights
 from hepflow.plan.context import FillContext
 from hepflow.plan.nodes import PlanNode
 from hepflow.results.statistic import Statistic
@@ -39,14 +36,8 @@ class Stats(Action[Statistic, Statistic]):
         values = ctx.column(self.node, self.column)
         if self.weight is None:
             return Statistic.of(flat_values(values), name=self.column)
-        weights = ctx.column(self.node, self.weight)
-        if isinstance(values, ak.Array) and values.ndim > 1:
-            try:
-                weights = ak.broadcast_arrays(values, weights)[1]
-            except ValueError as exc:
-                raise EvaluationError(f"{self.label}: the weight does not match the values' "
-                                      f"collection sizes on {ctx.describe()}: {exc}") from None
-        return Statistic.of(flat_values(values), flat_values(weights), name=self.column)
+        weights = flat_weights(values, ctx.column(self.node, self.weight), self.label, ctx)
+        return Statistic.of(flat_values(values), weights, name=self.column)
 
     def merge(self, a: Statistic, b: Statistic) -> Statistic:
         return a.merge(b)
