@@ -217,13 +217,19 @@ def run(path: str | os.PathLike[str], *, dataset: Dataset | str | None = None,
     values = compute(handles)
     seconds = time.perf_counter() - start
     summary = write_outputs(values, handles, outdir, seconds)
-    if report_file is not None:
-        try:
-            report_file.write_text(json.dumps(summary, indent=2, default=str))
-        except OSError as err:
-            raise OutputError(f"cannot write the run report {report_file}: "
-                              f"{err.strerror or err}") from err
+    write_report(report_file, summary)
     return summary
+
+
+def write_report(report_file: Path | None, summary: Mapping[str, Any]) -> None:
+    """The run report as JSON (nothing when no file is asked for), or an OutputError."""
+    if report_file is None:
+        return
+    try:
+        report_file.write_text(json.dumps(summary, indent=2, default=str))
+    except OSError as err:
+        raise OutputError(f"cannot write the run report {report_file}: "
+                          f"{err.strerror or err}") from err
 
 
 __all__ = ["check_output_folder", "check_report_file", "compute", "dataset", "load", "run",

@@ -57,7 +57,6 @@ from hepflow.cluster.config import (
     write_cluster_config,
 )
 from hepflow.cluster.errors import SubmitError
-from hepflow.errors import OutputError
 
 #: Environment variables a detached driver inherits explicitly (HTCondor starts jobs
 #: with an empty environment; for Slurm it makes the script self-contained).
@@ -78,7 +77,7 @@ def submit(analysis: str | os.PathLike[str], cluster: Any, *,
     dashboard link as soon as the cluster is up (the CLI and detached
     drivers, whose logs are read while the run goes on).
     """
-    from hepflow.analysis import check_output_folder, check_report_file, run
+    from hepflow.analysis import check_output_folder, check_report_file, run, write_report
     from hepflow.cluster.connect import connect
 
     cfg = load_cluster_config(cluster)
@@ -95,12 +94,7 @@ def submit(analysis: str | os.PathLike[str], cluster: Any, *,
         summary = run(analysis, dataset=os.fspath(dataset) if dataset is not None else None,
                       outdir=outdir)
     summary["cluster"] = where
-    if report_file is not None:
-        try:
-            report_file.write_text(json.dumps(summary, indent=2, default=str))
-        except OSError as err:
-            raise OutputError(f"cannot write the run report {report_file}: "
-                              f"{err.strerror or err}") from err
+    write_report(report_file, summary)
     return summary
 
 
