@@ -604,6 +604,12 @@ def test_scalar_expressions_match_reference(text: str, events: list[dict[str, An
     check(text, events)
 
 
+def test_dot_of_long_and_unsigned_long_wraps_as_cpp() -> None:
+    """Found by the property test: Dot of `unsigned long` and `int` elements stays integer."""
+    check("Dot(abs((Muon_charge + event)), Muon_charge)",
+          [event(muons=[(0.0, 0.0, 0.0, 0.1, -1, False)]), event()])
+
+
 @SETTINGS
 @given(text=expressions(kind="jagged"), events=EVENTS)
 def test_collection_expressions_match_reference(text: str, events: list[dict[str, Any]]) -> None:

@@ -315,8 +315,13 @@ def Intersect(a: ak.Array, b: ak.Array) -> ak.Array:
 def Dot(a: ak.Array, b: ak.Array) -> np.ndarray:
     if not np.array_equal(size(a), size(b)):
         raise EvaluationFailure("Dot: the two collections differ in size in some events")
+    left, right = _sum_ready(a), _sum_ready(b)
+    kinds = {leaf_dtype(left), leaf_dtype(right)}
+    if kinds == {np.dtype(np.uint64), np.dtype(np.int64)}:
+        # long with unsigned long is unsigned long in C++ (numpy would go to double)
+        left, right = (ak.values_astype(v, np.uint64) for v in (left, right))
     with np.errstate(over="ignore"):
-        products = _sum_ready(a) * _sum_ready(b)
+        products = left * right
     return Sum(products)
 
 
