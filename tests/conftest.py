@@ -12,9 +12,16 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from hepflow.serve.testing import LocalIssuer
+
+# The suite (and CI) explores the same examples on every run, so a red run is
+# reproducible and never a matter of luck; HYPOTHESIS_PROFILE=explore searches afresh.
+settings.register_profile("default", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 _CACHE = tempfile.mkdtemp(prefix="hepflow-test-cache-")
 os.environ["HEPFLOW_CACHE_DIR"] = _CACHE
