@@ -202,7 +202,7 @@ def _check_offsets(offsets: np.ndarray) -> None:
     if offsets[0] != 0:
         raise Damaged(f"its first entry starts at byte {int(offsets[0])} of the data, not 0")
     steps = np.diff(offsets)
-    if (steps < 0).any():
+    if len(steps) and steps.min() < 0:
         bad = int(np.flatnonzero(steps < 0)[0])
         raise Damaged(f"its entry offsets go backwards at entry {bad} of the basket "
                       f"({int(offsets[bad])} then {int(offsets[bad + 1])}): they point "

@@ -405,10 +405,14 @@ def _assemble(name: str, layout: BranchLayout, baskets: range,
             _expect(False, name, layout, layout.baskets_for(entry, entry + 1).start,
                     f"entry {entry} holds {held} value{'' if held == 1 else 's'} where its "
                     f"counter branch {layout.counter!r} says {int(counter[mismatch[0]])}")
-    cumulative = np.concatenate([[0], np.cumsum(all_counts)])
-    piece = values.decode(content[cumulative[lo] * values.itemsize:
-                                  cumulative[hi] * values.itemsize])
-    return ak.unflatten(piece, all_counts[lo:hi])
+    offsets = np.empty(hi - lo + 1, dtype=np.int64)
+    offsets[0] = 0
+    np.cumsum(all_counts[lo:hi], out=offsets[1:])
+    first = int(all_counts[:lo].sum())
+    piece = values.decode(content[first * values.itemsize:
+                                  (first + int(offsets[-1])) * values.itemsize])
+    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets),
+                                                ak.contents.NumpyArray(piece)))
 
 
 def _lists(name: str, layout: BranchLayout, baskets: range,
@@ -425,15 +429,35 @@ def _lists(name: str, layout: BranchLayout, baskets: range,
                     f"it has {len(data)} bytes of data but no entry offsets")
             counts.append(np.zeros(layout.entries[i + 1] - layout.entries[i], np.int64))
             continue
-        lengths = np.diff(offsets) - header
-        _expect(bool((lengths >= 0).all()) and not (lengths % size).any(), name, layout, i,
-                f"an entry's size is not a whole number of {size}-byte values"
-                + (" after its std::vector header" if header else ""))
+        lengths = np.diff(offsets)
         if header:
-            data = _strip_vector_headers(name, layout, i, data, offsets, lengths // size)
-        counts.append(lengths // size)
+            lengths -= header
+        counts.append(_whole_values(name, layout, i, lengths, size, header))
+        if header:
+            data = _strip_vector_headers(name, layout, i, data, offsets, counts[-1])
         datas.append(data)
     return (np.concatenate(counts) if counts else np.zeros(0, np.int64)), _join(datas)
+
+
+def _whole_values(name: str, layout: BranchLayout, basket: int, lengths: np.ndarray,
+                  size: int, header: int) -> np.ndarray:
+    """Values per entry from entry byte lengths, each checked to be a whole number of values.
+
+    One OR-reduction checks every length at once: it is negative if any length
+    is, and has a low bit set if any length is not a multiple of a power-of-two
+    `size` (every numeric type's); other sizes take the general check.
+    """
+    if size & (size - 1) == 0:
+        every = int(np.bitwise_or.reduce(lengths)) if len(lengths) else 0
+        ok = every >= 0 and not every & (size - 1)
+        counts = lengths >> (size.bit_length() - 1) if ok else lengths
+    else:
+        ok = bool((lengths >= 0).all()) and not (lengths % size).any()
+        counts = lengths // size
+    _expect(ok, name, layout, basket,
+            f"an entry's size is not a whole number of {size}-byte values"
+            + (" after its std::vector header" if header else ""))
+    return counts
 
 
 def _strip_vector_headers(name: str, layout: BranchLayout, basket: int, data: np.ndarray,
