@@ -21,6 +21,7 @@ import numpy as np
 
 from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.engine.evaluate import evaluate
+from hepflow.engine.narrowing import Selections, take_events
 from hepflow.engine.vecops import EvaluationFailure
 from hepflow.errors import EvaluationError, HepflowError, ReadError
 from hepflow.io.chunk import Chunk
@@ -37,13 +38,14 @@ from hepflow.results.records import ChunkRecord, PhaseSeconds
 class _View:
     """A set of events of the chunk: `index` picks them out of the parent view."""
 
-    __slots__ = ("cache", "index", "n", "parent")
+    __slots__ = ("cache", "index", "n", "parent", "selections")
 
     def __init__(self, parent: _View | None, index: np.ndarray | None, n: int) -> None:
         self.parent = parent
         self.index = index
         self.n = n
         self.cache: dict[tuple[int, str], Any] = {}
+        self.selections: Selections = {}
 
 
 class _NodeFrame:
@@ -190,7 +192,8 @@ class _ChunkRun:
         else:
             assert view.parent is not None
             above = self._narrow_from(home, view.parent, defining, name)
-            value = above if view.index is None else above[view.index]
+            value = above if view.index is None else \
+                take_events(above, view.index, view.selections)
         view.cache[key] = value
         return value
 

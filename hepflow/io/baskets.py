@@ -355,6 +355,7 @@ def read_branches(file: Any, layouts: Mapping[str, BranchLayout], start: int, st
             at = -layouts[name].seeks[i]
             raw[(name, i)] = payload[at:at + layouts[name].nbytes[i]]
     values: dict[str, Any] = {}
+    shared_offsets: dict[str, np.ndarray] = {}
     for name in reading:
         layout = layouts[name]
         baskets = layout.baskets_for(start, stop)
@@ -373,15 +374,21 @@ def read_branches(file: Any, layouts: Mapping[str, BranchLayout], start: int, st
         counts = None
         if layout.counter in values:
             counts = values[layout.counter]
-        values[name] = _assemble(name, layout, baskets, contents, start, stop, counts)
+        values[name] = _assemble(name, layout, baskets, contents, start, stop, counts,
+                                 shared_offsets)
         timing.interpret_seconds += time.perf_counter() - begin
     return {name: values[name] for name in wanted}
 
 
 def _assemble(name: str, layout: BranchLayout, baskets: range,
               contents: list[tuple[np.ndarray, np.ndarray | None]], start: int, stop: int,
-              counter: np.ndarray | None) -> Any:
-    """The values of entries [start, stop) from the checked contents of `baskets`."""
+              counter: np.ndarray | None, shared_offsets: dict[str, np.ndarray]) -> Any:
+    """The values of entries [start, stop) from the checked contents of `baskets`.
+
+    Lists checked against the same counter branch share one offsets array, so
+    later steps (narrowing by a filter, flattening equally sized collections)
+    can see by identity that they line up.
+    """
     values = decoder(layout.dtype)
     first_entry = layout.entries[baskets.start] if len(baskets) else start
     lo, hi = start - first_entry, stop - first_entry
@@ -405,9 +412,14 @@ def _assemble(name: str, layout: BranchLayout, baskets: range,
             _expect(False, name, layout, layout.baskets_for(entry, entry + 1).start,
                     f"entry {entry} holds {held} value{'' if held == 1 else 's'} where its "
                     f"counter branch {layout.counter!r} says {int(counter[mismatch[0]])}")
-    offsets = np.empty(hi - lo + 1, dtype=np.int64)
-    offsets[0] = 0
-    np.cumsum(all_counts[lo:hi], out=offsets[1:])
+    found = shared_offsets.get(layout.counter) if counter is not None else None
+    if found is None:
+        found = np.empty(hi - lo + 1, dtype=np.int64)
+        found[0] = 0
+        np.cumsum(all_counts[lo:hi], out=found[1:])
+        if counter is not None:
+            shared_offsets[layout.counter] = found
+    offsets = found
     first = int(all_counts[:lo].sum())
     piece = values.decode(content[first * values.itemsize:
                                   (first + int(offsets[-1])) * values.itemsize])
