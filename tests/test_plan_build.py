@@ -45,3 +45,32 @@ def test_unknown_column_fails_at_build_time_before_any_compute(many_chunks):
         many_chunks.Filter("nMuon > 1 && Jet_Pt[0] > 30")
     assert "did you mean `Jet_pt`" in str(info.value)
     assert "^^^^^^" in str(info.value)
+
+
+def _analysis_keys(df, cut: str) -> set:
+    node = df.Filter(cut, "cut").Define("lead", "Max(Jet_pt)")
+    node.Histo1D(("h", "h", 10, 0, 100), "lead")
+    node.Count()
+    return set(node.dask_graph())
+
+
+def test_same_plan_built_twice_gives_the_same_task_keys(many_chunks):
+    """Keys come from the plan's content (nodes memoise their tokens), not from identity."""
+    files = [c.url for c in many_chunks._runner.chunks[:1]]
+    fresh = [hepflow.RDataFrame("Events", files, client="sync", chunk_entries=500)
+             for _ in range(2)]
+    first, second = (_analysis_keys(df, "nMuon >= 1") for df in fresh)
+    assert first == second
+    other = _analysis_keys(fresh[0], "nMuon >= 2")
+    assert not first & other, "a different cut must not share any task key"
+
+
+def test_run_report_names_the_client_side_phases(many_chunks):
+    files = [c.url for c in many_chunks._runner.chunks[:1]]
+    count = hepflow.RDataFrame("Events", files, client="sync").Filter("nMuon >= 1").Count()
+    count.GetValue()
+    info = count.run_info()
+    assert list(info.phases) == ["range_counts", "lower", "submit", "wait", "deliver"]
+    assert all(v >= 0 for v in info.phases.values())
+    assert sum(info.phases.values()) <= info.seconds + 0.05
+    assert info.to_dict()["phases"] == dict(info.phases)

@@ -143,22 +143,49 @@ class Runner:
             booking.handle._deliver(action.finish(total), info, split)
 
 
+class Phases:
+    """Wall-clock seconds of a run's client-side phases, in the order they happen.
+
+    `range_counts` (the counting pass of filtered Ranges), `lower` (kernel,
+    content keys, task graph), `submit` (handing the graph to the scheduler),
+    `wait` (until the merged result is back: the workers' reading and
+    computing, the tree reduction and the result transfer) and `deliver`
+    (accounting checks and turning partials into results).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def done(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._mark
+        self._mark = now
+
+
 def _compute(jobs: Sequence[tuple[dict[Any, Any], Any]], client: Any,
-             show_progress: bool) -> list[Any]:
+             show_progress: bool, phases: Phases | None = None) -> list[Any]:
+    phases = phases or Phases()
     if client is None:
         from dask.local import get_sync
 
-        return [get_sync(dsk, key) for dsk, key in jobs]
+        phases.done("submit")
+        out = [get_sync(dsk, key) for dsk, key in jobs]
+        phases.done("wait")
+        return out
     dsk: dict[Any, Any] = {}
     for part, _ in jobs:
         dsk.update(part)
     futures = client.get(dsk, [key for _, key in jobs], sync=False)
+    phases.done("submit")
     if show_progress:
         from distributed.diagnostics.progressbar import progress
 
         progress(futures)
     try:
-        return list(client.gather(futures))
+        out = list(client.gather(futures))
+        phases.done("wait")
+        return out
     except BaseException:
         # Keys come from the plan's content: release the erred ones now, so that
         # rerunning the same plan computes afresh instead of meeting the old error.
@@ -222,8 +249,10 @@ def run_graphs(runners: Sequence[Runner]) -> None:
 def _run(runners: Sequence[Runner], taken: Sequence[list[Booking]]) -> None:
     client = clients.resolve(runners[0].client)
     start = time.perf_counter()
+    phases = Phases()
     offsets = _range_offsets(runners, [[b.action for b in bookings] for bookings in taken],
                              client)
+    phases.done("range_counts")
     jobs = []
     kernels = []
     for runner, bookings, run_offsets in zip(runners, taken, offsets, strict=True):
@@ -233,17 +262,22 @@ def _run(runners: Sequence[Runner], taken: Sequence[list[Booking]]) -> None:
             jobs.append((dsk, key))
     total_chunks = sum(len(r.chunks) for r in runners)
     show = _show_progress(runners[0].options, total_chunks, client)
-    merged_iter = iter(_compute(jobs, client, show))
+    phases.done("lower")
+    merged_iter = iter(_compute(jobs, client, show, phases))
     for runner, bookings, kernel in zip(runners, taken, kernels, strict=True):
         merged = next(merged_iter) if runner.chunks else runner.empty_result(kernel)
         runner.check_complete(merged)
+        # `phases.seconds` is shared by every RunInfo of this run; "deliver" lands in
+        # it once every handle has its value, before the run returns.
         info = RunInfo(len(runner.chunks), merged.expected, merged.processed,
                        time.perf_counter() - start, kernel.branches,
                        dict(merged.accounting), merged.failures, merged.metrics,
-                       runner.prepared.dataset if runner.prepared else None)
+                       runner.prepared.dataset if runner.prepared else None,
+                       phases.seconds)
         runner.last_run = info
         runner.runs += 1
         runner.deliver(bookings, merged, info)
+    phases.done("deliver")
 
 
 def _show_progress(options: Options, chunks: int, client: Any) -> bool:

@@ -12,6 +12,7 @@ in RDataFrame.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
@@ -89,6 +90,10 @@ def _field_token(value: object) -> object:
     return value
 
 
+#: Token of each live node (see `PlanNode.__dask_tokenize__`).
+_TOKENS: weakref.WeakKeyDictionary[PlanNode, str] = weakref.WeakKeyDictionary()
+
+
 class PlanNode:
     """Base of transformations; `parent` is None only for `Source`.
 
@@ -97,7 +102,7 @@ class PlanNode:
     loudly instead of failing deep inside Dask.
     """
 
-    __slots__ = ()
+    __slots__ = ("__weakref__",)
     parent: PlanNode | None
     #: True for nodes that drop events (Filter, Range): downstream work sees fewer.
     selects: ClassVar[bool] = False
@@ -182,10 +187,18 @@ class PlanNode:
         """Content, not identity: the same plan built twice gives the same task keys.
 
         Returns a token string: dask does not normalise what `__dask_tokenize__`
-        returns, so nested objects must be tokenized here."""
-        return dask.base.tokenize(
+        returns, so nested objects must be tokenized here. Nodes are immutable,
+        so a node's token is computed once: the actions of a run share most of
+        their lineage, and each run of a dataframe tokenizes it again."""
+        token = _TOKENS.get(self)
+        if token is None:
+            token = _TOKENS[self] = self._content_token()
+        return token
+
+    def _content_token(self) -> str:
+        return str(dask.base.tokenize(
             type(self).__name__,
-            *(_field_token(getattr(self, f.name)) for f in fields(self)))  # type: ignore[arg-type]
+            *(_field_token(getattr(self, f.name)) for f in fields(self))))  # type: ignore[arg-type]
 
 
 class Schema(Mapping[str, ColumnType]):
@@ -267,11 +280,11 @@ class Source(PlanNode):
         """
         return (Source, (self.tree, (), self.branches))
 
-    def __dask_tokenize__(self) -> object:
+    def _content_token(self) -> str:
         files = tuple((getattr(f, "url", str(f)), getattr(f, "uuid", ""),
                        getattr(f, "num_entries", 0)) for f in self.data)
-        return dask.base.tokenize("Source", self.tree, files,
-                                  sorted((k, str(v)) for k, v in self.branches.items()))
+        return str(dask.base.tokenize("Source", self.tree, files,
+                                      sorted((k, str(v)) for k, v in self.branches.items())))
 
 
 class _SourceColumns(Mapping[str, ColumnType]):
@@ -465,8 +478,8 @@ class EmptySource(Source):
     def __reduce__(self) -> tuple[Any, ...]:
         return (EmptySource, (self.tree, (), self.branches, None, self.entries))
 
-    def __dask_tokenize__(self) -> object:
-        return dask.base.tokenize("EmptySource", self.entries)
+    def _content_token(self) -> str:
+        return str(dask.base.tokenize("EmptySource", self.entries))
 
 
 def _in_ranges(start: int, ranges: tuple[tuple[int, int], ...]) -> bool:
@@ -523,9 +536,9 @@ class FilterAvailable(PlanNode):
         verb = "FilterMissing" if self.keep_missing else "FilterAvailable"
         return f"{verb}({self.column})   [{len(self.missing)} file range(s) lack it]"
 
-    def __dask_tokenize__(self) -> object:
-        return dask.base.tokenize("FilterAvailable", self.parent, self.column, str(self.type),
-                                  self.missing, self.keep_missing)
+    def _content_token(self) -> str:
+        return str(dask.base.tokenize("FilterAvailable", self.parent, self.column,
+                                      str(self.type), self.missing, self.keep_missing))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -556,9 +569,9 @@ class DefaultValueFor(PlanNode):
     def describe(self) -> str:
         return f"DefaultValueFor {self.column} = {self.default!r}   [{self.type}]"
 
-    def __dask_tokenize__(self) -> object:
-        return dask.base.tokenize("DefaultValueFor", self.parent, self.column,
-                                  repr(self.default), str(self.type), self.missing)
+    def _content_token(self) -> str:
+        return str(dask.base.tokenize("DefaultValueFor", self.parent, self.column,
+                                      repr(self.default), str(self.type), self.missing))
 
 
 __all__ = ["Alias", "Computation", "DefaultValueFor", "Define", "EmptySource", "Filter",

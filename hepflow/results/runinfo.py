@@ -28,6 +28,9 @@ class RunInfo:
     failures: tuple[Failure, ...] = ()
     metrics: Metrics = field(default_factory=Metrics)
     dataset: Dataset | None = None
+    #: Client-side seconds of this run by phase (`Phases`): where the time outside the
+    #: workers' reading and computing goes.
+    phases: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def events_per_second(self) -> float:
@@ -64,6 +67,7 @@ class RunInfo:
                           "entry_start": f.chunk.entry_start, "entry_stop": f.chunk.entry_stop,
                           "sample": f.chunk.sample, "reason": f.reason}
                          for f in self.failures],
+            "phases": dict(self.phases),
         }
 
     def to_json(self) -> str:
