@@ -171,7 +171,20 @@ def All_(v: ak.Array) -> np.ndarray:
 
 @implements("size", "Length")
 def size(v: ak.Array) -> np.ndarray:
+    offsets = _list_offsets(v)
+    if offsets is not None:
+        return np.diff(offsets)
     return np.asarray(ak.to_numpy(ak.num(v, axis=1)), dtype=np.int64)
+
+
+def _list_offsets(v: Value) -> np.ndarray | None:
+    """The int64 offsets of a plain list array (what the reader and filters produce)."""
+    layout = getattr(v, "layout", None)
+    if isinstance(layout, ak.contents.ListOffsetArray) and not layout.parameters:
+        offsets = np.asarray(layout.offsets.data)
+        if offsets.dtype == np.int64:
+            return offsets
+    return None
 
 
 @implements("Where", typed=True)
@@ -418,11 +431,16 @@ def cartesian(pt: Value, eta: Value, phi: Value, mass: Value) -> tuple[Value, ..
 
 def _flat_collections(arrays: Sequence[ak.Array], name: str) -> tuple[list[np.ndarray],
                                                                          np.ndarray]:
-    """Flat float64 contents of equally sized collections, and the per-event sizes."""
+    """Flat float64 contents of equally sized collections, and the per-event sizes.
+
+    Collections sharing one offsets array (read from one counter branch, or
+    narrowed by the same filter) are equally sized without comparing counts."""
+    offsets = _list_offsets(arrays[0])
     counts = size(arrays[0])
     flats = []
     for array in arrays:
-        if not np.array_equal(size(array), counts):
+        shared = offsets is not None and _list_offsets(array) is offsets
+        if not shared and not np.array_equal(size(array), counts):
             raise EvaluationFailure(f"{name}: the collections differ in size in some events")
         flats.append(np.asarray(ak.to_numpy(ak.flatten(array, axis=1)), dtype=np.float64))
     return flats, counts
