@@ -107,7 +107,7 @@ def test_map_applies_a_declared_function_to_every_element() -> None:
         run("Map(Muon_pt, Jet_pt, pt_over_eta)")
 
 
-def _muon_sf_file(tmp_path: Any) -> Any:
+def _muon_id_sf_file(tmp_path: Any) -> Any:
     cs = pytest.importorskip("correctionlib.schemav2")
     by_pt = cs.Binning(nodetype="binning", input="pt", edges=[0, 30, 1000], content=[1.1, 0.9],
                        flow="clamp")
@@ -129,25 +129,25 @@ def test_correctionlib_scale_factors_on_flat_and_jagged_columns(tmp_path: Any) -
 
     from hepflow.plan.expr.declare import declare_correction
 
-    path = _muon_sf_file(tmp_path)
-    declare_correction("muon_sf", path, "muon_id")
+    path = _muon_id_sf_file(tmp_path)
+    declare_correction("muon_id_sf", path, "muon_id")
     eager = correctionlib.CorrectionSet.from_file(str(path))["muon_id"]
-    got = run("muon_sf(Muon_eta, Muon_pt, \"nominal\")")
+    got = run("muon_id_sf(Muon_eta, Muon_pt, \"nominal\")")
     for values, ev in zip(got, EVENTS_BY_HAND, strict=True):
         eta = np.asarray(ev["Muon_eta"], dtype=np.float32).astype(np.float64)
         pt = np.asarray(ev["Muon_pt"], dtype=np.float32).astype(np.float64)
         assert values == eager.evaluate(eta, pt, "nominal").tolist()
-    up = run("Sum(muon_sf(Muon_eta, 20., \"up\"))")
+    up = run("Sum(muon_id_sf(Muon_eta, 20., \"up\"))")
     assert up == pytest.approx([sum(1 + 0.1 * float(np.float32(e)) for e in ev["Muon_eta"])
                                 for ev in EVENTS_BY_HAND], rel=1e-12)
-    flat = run("muon_sf(0.5, MET_pt, \"nominal\")")
+    flat = run("muon_id_sf(0.5, MET_pt, \"nominal\")")
     assert flat == [1.1, 1.1, 1.1, 0.9]
     shipped = pickle.loads(cloudpickle.dumps(compile_expression(
-        "muon_sf(Muon_eta, Muon_pt, \"nominal\")", SCHEMA)))
+        "muon_id_sf(Muon_eta, Muon_pt, \"nominal\")", SCHEMA)))
     assert ak.to_list(evaluate(shipped.tree, make_frame(EVENTS_BY_HAND))) == got
     with pytest.raises(ExpressionError, match="is a string"):
-        compile_expression("muon_sf(Muon_eta, Muon_pt, nMuon)", SCHEMA)
-    with pytest.raises(EvaluationFailure, match="correction muon_sf"):
-        run("muon_sf(Muon_eta, Muon_pt, \"down\")")
+        compile_expression("muon_id_sf(Muon_eta, Muon_pt, nMuon)", SCHEMA)
+    with pytest.raises(EvaluationFailure, match="correction muon_id_sf"):
+        run("muon_id_sf(Muon_eta, Muon_pt, \"down\")")
     with pytest.raises(PlanError, match="no correction 'nope'"):
         declare_correction("other_sf", path, "nope")

@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 import awkward as ak
 import numpy as np
 
-from hepflow.engine import vecops
+from hepflow.engine import lists, vecops
 from hepflow.engine.fourvector import FourVector
 from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, leaf_dtype
 from hepflow.plan.expr import sampleinfo
@@ -91,8 +91,12 @@ def _call(tree: Typed, frame: Frame) -> Value:
     args = [_eval(a, frame) for a in tree.args]
     if name in _BUILDERS:  # `Range(3)` makes one collection per event, also from constants
         args = [_broadcast(v, a.type, frame.n) for v, a in zip(args, tree.args, strict=True)]
-    out = impl(tree.type, *args) if name in vecops.TYPED else impl(*args)
-    return as_type(out, tree.type)
+    if name in vecops.TYPED:
+        typed, impl = impl, (lambda *values: typed(tree.type, *values))
+    out = None
+    if name in vecops.ELEMENTWISE and any(isinstance(a, ak.Array) for a in args):
+        out = lists.elementwise(impl, *args)
+    return as_type(impl(*args) if out is None else out, tree.type)
 
 
 def _declared(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
@@ -169,13 +173,20 @@ def _correction(call: CorrectionCall, tree: Typed, frame: Frame) -> Value:
 def truth(x: Value) -> Value:
     """`x` as bool, element by element (NaN is true, as in C++)."""
     if isinstance(x, ak.Array):
-        return x if leaf_dtype(x) == np.bool_ else x != 0
+        if leaf_dtype(x) == np.bool_:
+            return x
+        flat = lists.elementwise(lambda v: v != 0, x)
+        return x != 0 if flat is None else flat
     if isinstance(x, (np.ndarray, np.generic)):
         return x if x.dtype == np.bool_ else x != 0
     return bool(x)
 
 
 def _unary(step: UnaryStep, x: Value) -> Value:
+    if isinstance(x, ak.Array):
+        flat = lists.elementwise(lambda v: _unary(step, v), x)
+        if flat is not None:
+            return flat
     if step.op == "!":
         return np.logical_not(truth(x))
     if step.op == "cast" and step.type.dtype == "bool":
@@ -211,6 +222,10 @@ _OPERATORS = {"&": np.bitwise_and, "|": np.bitwise_or, "^": np.bitwise_xor,
 def _binary(step: BinaryStep, a: Value, b: Value) -> Value:
     if isinstance(a, FourVector) and isinstance(b, FourVector):
         return a.combine(b, 1.0 if step.op == "+" else -1.0)
+    if isinstance(a, ak.Array) or isinstance(b, ak.Array):
+        flat = lists.elementwise(lambda x, y: _binary(step, x, y), a, b)
+        if flat is not None:
+            return flat
     common = numpy_dtype(step.common)
     a, b = as_dtype(a, common), as_dtype(b, common)
     with np.errstate(all="ignore"):
@@ -257,7 +272,12 @@ def _logical(step: BinaryStep, acc: Value, right_tree: Typed, frame: Frame) -> V
             out[idx] = np.asarray(sub, dtype=bool)
         return out
     right = truth(_eval(right_tree, frame))
-    return np.logical_and(left, right) if is_and else np.logical_or(left, right)
+    combine = np.logical_and if is_and else np.logical_or
+    if isinstance(left, ak.Array) or isinstance(right, ak.Array):
+        flat = lists.elementwise(combine, left, right)
+        if flat is not None:
+            return flat
+    return combine(left, right)
 
 
 def _single(x: Value) -> bool:
@@ -316,7 +336,8 @@ def _pick(kind: str, base: Value, index: Value) -> Value:
         return vecops.element(base, index)
     if kind == "take":
         return vecops.take_elements(base, index)
-    return base[index]
+    selected = lists.select(base, index)
+    return base[index] if selected is None else selected
 
 
 __all__ = ["Frame", "evaluate", "truth"]

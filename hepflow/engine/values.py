@@ -12,6 +12,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.engine.lists import elementwise
 from hepflow.plan.types import ColumnType
 
 Value = Any  # np.ndarray, ak.Array, a numpy scalar constant or a FourVector
@@ -47,7 +48,10 @@ def as_dtype(x: Value, dtype: np.dtype) -> Value:
     (a NaN or out-of-range float gives whatever the hardware gives: C++ leaves it open)."""
     with np.errstate(all="ignore"):
         if isinstance(x, ak.Array):
-            return x if leaf_dtype(x) == dtype else ak.values_astype(x, dtype)
+            if leaf_dtype(x) == dtype:
+                return x
+            flat = elementwise(lambda v: v.astype(dtype), x)
+            return ak.values_astype(x, dtype) if flat is None else flat
         if isinstance(x, (np.ndarray, np.generic)):
             return x if x.dtype == dtype else x.astype(dtype)
         return np.asarray(x).astype(dtype)[()]

@@ -25,7 +25,7 @@ from typing import Any, Final, TypeVar
 import awkward as ak
 import numpy as np
 
-from hepflow.engine import fourvector
+from hepflow.engine import fourvector, lists
 from hepflow.engine.values import (
     EvaluationFailure,
     Value,
@@ -45,9 +45,13 @@ MAX_ELEMENTS: Final = 2**27  # elements one function may create in one chunk (1 
 
 IMPLEMENTATIONS: dict[str, Impl] = {}
 TYPED: set[str] = set()  # implementations called with the result type first
+#: Implementations that work element by element (on numpy as on awkward arrays): the
+#: evaluator runs them on the flat contents of aligned collections (`engine/lists.py`).
+ELEMENTWISE: set[str] = set()
 
 
-def implements(*names: str, typed: bool = False) -> Callable[[F], F]:
+def implements(*names: str, typed: bool = False,
+               elementwise: bool = False) -> Callable[[F], F]:
     """Register `func` as the implementation of the table's `names`."""
     def register(func: F) -> F:
         for name in names:
@@ -59,6 +63,8 @@ def implements(*names: str, typed: bool = False) -> Callable[[F], F]:
             IMPLEMENTATIONS[name] = func
             if typed:
                 TYPED.add(name)
+            if elementwise:
+                ELEMENTWISE.add(name)
         return func
     return register
 
@@ -187,7 +193,7 @@ def _list_offsets(v: Value) -> np.ndarray | None:
     return None
 
 
-@implements("Where", typed=True)
+@implements("Where", typed=True, elementwise=True)
 def Where(out: ColumnType, cond: ak.Array, a: Value, b: Value) -> ak.Array:
     """Both choices in the result type first: int32 meeting uint64 must not go via double."""
     return ak.where(cond != 0, as_type(a, out), as_type(b, out))
@@ -263,6 +269,9 @@ def _take_or_default(v: ak.Array, src: ak.Array, default: Value) -> ak.Array:
 
 def take_elements(v: ak.Array, idx: ak.Array) -> ak.Array:
     """`v[idx]` per event with C++-style bounds checking (no negative wrap-around)."""
+    flat = lists.take(v, idx)
+    if flat is not None:
+        return flat
     counts = size(v)
     idx = as_dtype(idx, np.dtype(np.int64))  # a size_t past 2^63 is past the end anyway
     bad = ak.any((idx < 0) | (idx >= counts[:, np.newaxis]), axis=1)
@@ -378,13 +387,13 @@ def RVec(out: ColumnType, n: Value, value: Value = None) -> ak.Array:
     return _ragged(values, counts)
 
 
-@implements("abs")
+@implements("abs", elementwise=True)
 def abs_(x: Value) -> Value:
     with np.errstate(over="ignore"):
         return np.abs(x)
 
 
-@implements("fabs")
+@implements("fabs", elementwise=True)
 def fabs(x: Value) -> Value:
     return np.abs(f64(x))
 
@@ -512,13 +521,13 @@ _UFUNCS: Final[dict[str, Callable[[Any], Any]]] = {
     "ceil": np.ceil,
 }
 for _name, _ufunc in _UFUNCS.items():
-    implements(_name)(_math(_ufunc))
-implements("round")(_round)
-implements("pow")(_math2(np.power))
-implements("atan2")(_math2(np.arctan2))
-implements("hypot")(_math2(np.hypot))
-implements("max", typed=True)(_minmax(np.maximum))
-implements("min", typed=True)(_minmax(np.minimum))
+    implements(_name, elementwise=True)(_math(_ufunc))
+implements("round", elementwise=True)(_round)
+implements("pow", elementwise=True)(_math2(np.power))
+implements("atan2", elementwise=True)(_math2(np.arctan2))
+implements("hypot", elementwise=True)(_math2(np.hypot))
+implements("max", typed=True, elementwise=True)(_minmax(np.maximum))
+implements("min", typed=True, elementwise=True)(_minmax(np.minimum))
 
 
 def _construct(out: ColumnType, *coords: ak.Array) -> fourvector.FourVector:
@@ -542,6 +551,6 @@ if _UNIMPLEMENTED:  # the table and the engine must agree; fail at import, not m
     raise RuntimeError("functions declared in hepflow.plan.expr.functions without an "
                        f"implementation in hepflow.engine.vecops: {', '.join(_UNIMPLEMENTED)}")
 
-__all__ = ["IMPLEMENTATIONS", "MAX_ELEMENTS", "TYPED", "EvaluationFailure", "Impl", "Value",
-           "as_dtype", "as_type", "element", "f64", "float_if_float", "guard_elements",
-           "implements", "leaf_dtype", "take_elements"]
+__all__ = ["ELEMENTWISE", "IMPLEMENTATIONS", "MAX_ELEMENTS", "TYPED", "EvaluationFailure",
+           "Impl", "Value", "as_dtype", "as_type", "element", "f64", "float_if_float",
+           "guard_elements", "implements", "leaf_dtype", "take_elements"]
