@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hepflow.engine import lists
+from hepflow.engine.values import EvaluationFailure
 
 counts_st = st.lists(st.integers(0, 5), min_size=1, max_size=30)
 
@@ -142,3 +143,52 @@ def test_the_flat_path_is_taken_on_read_columns(jet_file: str, tmp_path: Path) -
 
     df = hepflow.RDataFrame("Events", [jet_file], client="sync").Filter("nJet > 1")
     assert len(df.Define("y", check, ["Jet_pt", "Jet_phi"]).Take("y").GetValue()) > 0
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_combinations_equal_awkwards_in_order(k: int) -> None:
+    from hepflow.engine.vecops import guard_elements
+
+    rng = np.random.default_rng(k)
+    counts = rng.integers(0, 9, 500)
+    counts[:3] = [0, k - 1, k]  # no element, too few, exactly one combination
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    v = lists.wrap(offsets, rng.random(int(offsets[-1])))
+    got = lists.combinations(v, k, guard_elements)
+    want = ak.argcombinations(v, k, axis=1)
+    assert got is not None and ak.to_list(ak.num(got)) == ak.to_list(ak.num(want))
+    for i in range(k):
+        assert ak.to_list(got[str(i)]) == ak.to_list(want[str(i)])
+        assert got[str(i)].layout.offsets.data is got["0"].layout.offsets.data
+
+
+def test_combinations_refuse_huge_tables_and_totals() -> None:
+    from hepflow.engine.vecops import guard_elements
+
+    many = lists.wrap(np.array([0, 500], dtype=np.int64), np.zeros(500))
+    assert lists.combinations(many, 4, guard_elements) is None  # awkward's path, guarded there
+    events = 200_000
+    offsets = np.arange(0, 60 * events + 1, 60, dtype=np.int64)
+    wide = lists.wrap(offsets, np.zeros(int(offsets[-1])))
+    with pytest.raises(EvaluationFailure, match="Combinations would create"):
+        lists.combinations(wide, 3, guard_elements)
+
+
+def test_trijet_takes_equal_awkward(jet_file: str) -> None:
+    """`Combinations` + `Take` in expressions: the awkward version's values, in its order."""
+    import uproot
+
+    import hepflow
+
+    df = (hepflow.RDataFrame("Events", [jet_file], client="sync")
+          .Define("tri", "Combinations(Jet_pt, 3)")
+          .Define("x", "Take(Jet_pt, tri[0]) + Take(Jet_eta, tri[1]) * Take(Jet_phi, tri[2])")
+          .Define("best", "ArgMax(x)"))
+    got_x, got_best = df.Take("x"), df.Take("best")
+    ev = uproot.open(jet_file)["Events"].arrays(["Jet_pt", "Jet_eta", "Jet_phi"])
+    a, b, c = ak.unzip(ak.argcombinations(ev.Jet_pt, 3, axis=1))
+    f64 = {k: ak.values_astype(ev[k], np.float64) for k in ("Jet_pt", "Jet_eta", "Jet_phi")}
+    want = f64["Jet_pt"][a] + f64["Jet_eta"][b] * f64["Jet_phi"][c]
+    assert ak.to_list(got_x.GetValue()) == ak.to_list(want)
+    best = ak.fill_none(ak.argmax(want, axis=1), -1)  # hepflow: -1 for no element
+    assert got_best.GetValue().tolist() == ak.to_list(best)

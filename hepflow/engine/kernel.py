@@ -35,17 +35,45 @@ from hepflow.results.partials import ChunkResult, Failure, Metrics
 from hepflow.results.records import ChunkRecord, PhaseSeconds
 
 
-class _View:
-    """A set of events of the chunk: `index` picks them out of the parent view."""
+#: The events of a view within an earlier view (None: all of them) and the element
+#: selections of list columns taken along that route.
+Route = tuple[np.ndarray | None, Selections]
 
-    __slots__ = ("cache", "index", "n", "parent", "selections")
+
+class _View:
+    """A set of events of the chunk: `index` picks them out of the parent view.
+
+    `routes` holds, per earlier view (by identity), the events of this one
+    within it: a column is narrowed from the view that defines it in one step,
+    not filter by filter, and columns narrowed along one route share their
+    new offsets.
+    """
+
+    __slots__ = ("cache", "index", "n", "parent", "routes")
 
     def __init__(self, parent: _View | None, index: np.ndarray | None, n: int) -> None:
         self.parent = parent
         self.index = index
         self.n = n
         self.cache: dict[tuple[int, str], Any] = {}
-        self.selections: Selections = {}
+        self.routes: dict[int, Route] = {}
+
+    def route(self, home: _View) -> Route:
+        """The events of this view within `home`, an earlier view on its parent chain."""
+        found = self.routes.get(id(home))
+        if found is None:
+            if self is home:
+                found = (None, {})
+            else:
+                assert self.parent is not None
+                above = self.parent.route(home)
+                if self.index is None:
+                    found = above
+                else:
+                    index = self.index if above[0] is None else above[0][self.index]
+                    found = (index, {})
+            self.routes[id(home)] = found
+        return found
 
 
 class _NodeFrame:
@@ -190,10 +218,9 @@ class _ChunkRun:
         if view is home:
             value = defining.evaluate(self, name)
         else:
-            assert view.parent is not None
-            above = self._narrow_from(home, view.parent, defining, name)
-            value = above if view.index is None else \
-                take_events(above, view.index, view.selections)
+            source = self._narrow_from(home, home, defining, name)
+            index, selections = view.route(home)
+            value = source if index is None else take_events(source, index, selections)
         view.cache[key] = value
         return value
 

@@ -14,6 +14,8 @@ Anything else (nested lists, records, options, misaligned lists) returns
 
 from __future__ import annotations
 
+import itertools
+import math
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -110,7 +112,8 @@ def select(value: Any, mask: Any) -> ak.Array | None:
         np.cumsum(keep, out=running[1:])
         return running[offsets]
 
-    return wrap(_SELECTED.get((offsets, keep), new_offsets), data[keep])
+    # keyed by the mask's arrays: values read with offsets of their own share them too
+    return wrap(_SELECTED.get((moffsets, keep), new_offsets), data[keep])
 
 
 class Memo:
@@ -157,7 +160,8 @@ def take(value: Any, index: Any) -> ak.Array | None:
 
     def positions() -> np.ndarray | None:
         per = np.diff(ioffsets)
-        local64 = local.astype(np.int64, copy=False)
+        # uint64 (size_t) indices as int64 bits: any index >= 2**63 turns negative, out of range
+        local64 = local.view(np.int64) if local.dtype.itemsize == 8 else local.astype(np.int64)
         sizes = np.repeat(np.diff(offsets), per)
         if len(local64) and (local64.min() < 0 or (local64 >= sizes).any()):
             return None
@@ -171,4 +175,56 @@ def take(value: Any, index: Any) -> ak.Array | None:
     return wrap(ioffsets, data[found])
 
 
-__all__ = ["Memo", "Parts", "elementwise", "parts", "select", "take", "wrap"]
+def _tables(largest: int, k: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Every k-subset of range(c), for c = 0..largest, in lexicographic order (ROOT's and
+    itertools'), stacked: one flat column per subset position, and where each c starts."""
+    found = _TABLES.get((largest, k))
+    if found is None:
+        rows = [row for c in range(largest + 1) for row in itertools.combinations(range(c), k)]
+        table = np.array(rows, dtype=np.uint64).reshape(-1, k)
+        starts = np.array([0, *itertools.accumulate(math.comb(c, k)
+                                                    for c in range(largest + 1))],
+                          dtype=np.int64)
+        found = (tuple(np.ascontiguousarray(table[:, i]) for i in range(k)), starts)
+        _TABLES[(largest, k)] = found
+    return found
+
+
+_TABLES: dict[tuple[int, int], tuple[tuple[np.ndarray, ...], np.ndarray]] = {}
+#: Stacked tables above this many indices (events of many elements, large k): awkward's path.
+_TABLE_LIMIT = 4_000_000
+
+
+def combinations(value: Any, k: int, guard: Callable[[int, str], None]) -> ak.Array | None:
+    """ROOT's `Combinations(v, k)`: k index lists, lexicographic per event, or None.
+
+    Each event's indices are rows of one precomputed table per element count
+    (`_tables`), gathered with one numpy index per subset position, so nothing
+    is built combination by combination; the result is a list of records
+    `{"0": i0, "1": i1, ...}` whose index lists share one offsets array (what
+    `trijet[0]`, `Take` and the flat path use). `guard` refuses absurd totals
+    before anything is allocated.
+    """
+    found = parts(value)
+    if found is None or k < 1:
+        return None
+    counts = np.diff(found[0])
+    largest = int(counts.max(initial=0))
+    if math.comb(largest + 1, k + 1) * k > _TABLE_LIMIT:  # the stacked tables' size
+        return None
+    columns, starts = _tables(max(largest, 1), k)
+    sizes = np.diff(starts)[counts]
+    new_offsets = np.empty(len(counts) + 1, dtype=np.int64)
+    new_offsets[0] = 0
+    np.cumsum(sizes, out=new_offsets[1:])
+    total = int(new_offsets[-1])
+    guard(total * k, "Combinations")
+    rows = np.repeat(starts[:-1][counts] - new_offsets[:-1], sizes)
+    rows += np.arange(total, dtype=np.int64)
+    fields = [ak.contents.NumpyArray(column[rows]) for column in columns]
+    return ak.Array(ak.contents.ListOffsetArray(
+        ak.index.Index64(new_offsets),
+        ak.contents.RecordArray(fields, [str(i) for i in range(k)], length=total)))
+
+
+__all__ = ["Memo", "Parts", "combinations", "elementwise", "parts", "select", "take", "wrap"]

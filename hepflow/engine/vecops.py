@@ -196,6 +196,8 @@ def _list_offsets(v: Value) -> np.ndarray | None:
 @implements("Where", typed=True, elementwise=True)
 def Where(out: ColumnType, cond: ak.Array, a: Value, b: Value) -> ak.Array:
     """Both choices in the result type first: int32 meeting uint64 must not go via double."""
+    if not any(isinstance(x, ak.Array) for x in (cond, a, b)):
+        return np.where(np.asarray(cond) != 0, as_type(a, out), as_type(b, out))
     return ak.where(cond != 0, as_type(a, out), as_type(b, out))
 
 
@@ -224,10 +226,9 @@ def Take(out: ColumnType, v: ak.Array, idx: Value, default: Value = None) -> ak.
     if isinstance(idx, ak.Array):
         if leaf_dtype(idx) == np.bool_:
             return v[idx]
-        idx = as_dtype(idx, np.dtype(np.int64))
         if default is None:
             return take_elements(v, idx)
-        return _take_or_default(v, idx, default)
+        return _take_or_default(v, as_dtype(idx, np.dtype(np.int64)), default)
     # ROOT's Take(v, const int n): n converts to int
     n = _counts(as_dtype(as_dtype(idx, np.dtype(np.int32)), np.dtype(np.int64)), len(v),
                 f"Take(v, {_shown(idx)})")
@@ -489,7 +490,8 @@ def InvariantMasses(pt1: Value, eta1: Value, phi1: Value, mass1: Value,
 def Combinations(v: ak.Array, second: Value) -> ak.Array:
     if isinstance(second, ak.Array):
         return ak.argcartesian([v, second], axis=1)
-    return ak.argcombinations(v, int(second), axis=1)
+    fast = lists.combinations(v, int(second), guard_elements)
+    return ak.argcombinations(v, int(second), axis=1) if fast is None else fast
 
 
 def _math(func: Callable[[Any], Any]) -> Impl:
