@@ -53,7 +53,8 @@ def test_callables_get_the_columns_buffers_uncopied(jet_files: list[str]) -> Non
     assert chunks >= 1 and calls == {"a": 1 + chunks, "b": 1 + chunks}  # then once per chunk
     for pa, pb in zip(seen["a"], seen["b"], strict=True):
         assert np.shares_memory(pa, pb)
-    assert total.GetValue() == pytest.approx(float(np.sum(np.asarray(values, dtype=np.float64))), rel=1e-12)
+    expected = float(np.sum(np.asarray(values, dtype=np.float64)))
+    assert total.GetValue() == pytest.approx(expected, rel=1e-12)
 
 
 def test_callable_results_equal_the_expression(jet_files: list[str]) -> None:
