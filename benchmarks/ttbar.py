@@ -262,7 +262,7 @@ def hand_written_graph(events: Any) -> tuple[dict[str, Any], Any]:
     return hists, dak.num(ev[r2], axis=0)
 
 
-def run_hand_written(files: Sequence[str], steps_per_file: int) -> Outcome:
+def run_hand_written(files: Sequence[str], client: Any, steps_per_file: int) -> Outcome:
     """uproot.dask + dask-awkward + hist.dask + vector, computed with one ``dask.compute``."""
     import dask
     import uproot
@@ -272,7 +272,7 @@ def run_hand_written(files: Sequence[str], steps_per_file: int) -> Outcome:
                          open_files=False)
     hists, count = hand_written_graph(events)
     built = time.perf_counter()
-    computed, n = dask.compute(hists, count)
+    computed, n = dask.compute(hists, count, scheduler=client)
     done = time.perf_counter()
     return Outcome(built - start, done - built,
                    {name: _contents(h) for name, h in computed.items()}, int(n))
@@ -363,7 +363,7 @@ def _ways(files: Sequence[str], client: Any, args: argparse.Namespace,
                lambda: run_hepflow(files, client, chunk_entries, "callable")),
         Series("hand-written", f"uproot.dask(steps_per_file={args.steps_per_file}, "
                "open_files=False) + dask-awkward + hist.dask + vector",
-               lambda: run_hand_written(files, args.steps_per_file)),
+               lambda: run_hand_written(files, client, args.steps_per_file)),
     ]
 
 
