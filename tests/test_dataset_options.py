@@ -254,3 +254,24 @@ def test_remote_rntuple_through_xrootd_and_simplecache(site: XRootDServer) -> No
         df = hepflow.RDataFrame("Events", url, client="sync", chunk_entries=250)
         got = df.Take("Muon_pt")
         assert ak.to_list(got.GetValue()) == ak.to_list(pt), url
+
+
+def test_failed_chunks_of_a_dataset_with_friends_are_not_rerun_without_them(
+        files: list[str], friend_files: list[str]) -> None:
+    """`failed_dataset()` cannot keep friends aligned on a subset: it says so, not drops them."""
+    from hepflow.io.chunk import Chunk
+    from hepflow.results.partials import Failure
+    from hepflow.results.runinfo import RunInfo
+
+    ds = Dataset.from_dict({"tree": "Events", "samples": {"a": {"files": files}},
+                            "friends": {"calib": {"tree": "Calib", "files": friend_files}}})
+    chunk = Chunk(0, 0, files[0], "Events", 0, 1_000, 0, sample="a")
+    info = RunInfo(1, 1_000, 0, 0.1, ("MET_pt",), failures=(Failure(chunk, "gone"),),
+                   dataset=ds)
+    with pytest.raises(ValueError, match=r"friends \(calib\) are aligned entry by entry"):
+        info.failed_dataset()
+    alone = Dataset.from_dict({"tree": "Events", "samples": {"a": {"files": files}}})
+    plain = RunInfo(1, 1_000, 0, 0.1, ("MET_pt",), failures=(Failure(chunk, "gone"),),
+                    dataset=alone)
+    rerun = plain.failed_dataset()
+    assert [(f.entry_start, f.entry_stop) for _, f in rerun.files] == [(0, 1_000)]

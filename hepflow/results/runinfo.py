@@ -44,6 +44,12 @@ class RunInfo:
         """A dataset of exactly the chunks that were not processed (same samples, metadata)."""
         if not self.failures:
             raise ValueError("every chunk was processed; there is nothing to rerun")
+        if self.dataset is not None and self.dataset.friends:
+            aliases = ", ".join(f.alias for f in self.dataset.friends)
+            raise ValueError(
+                f"the failed chunks cannot be rerun as a dataset of their own: its friends "
+                f"({aliases}) are aligned entry by entry with the whole chain, and a subset "
+                f"of the chain would pair them with other entries; rerun the whole dataset")
         by_sample: dict[str, list[FileSpec]] = {}
         for failure in self.failures:
             chunk = failure.chunk
