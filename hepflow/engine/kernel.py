@@ -34,7 +34,6 @@ from hepflow.plan.nodes import Computation, PerSampleValue, PlanNode, PyFunction
 from hepflow.results.partials import ChunkResult, Failure, Metrics
 from hepflow.results.records import ChunkRecord, PhaseSeconds
 
-
 #: The events of a view within an earlier view (None: all of them) and the element
 #: selections of list columns taken along that route.
 Route = tuple[np.ndarray | None, Selections]
