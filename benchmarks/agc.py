@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.dimuon import Series, ensure_sample, write_summary
+from benchmarks.dimuon import Series, ensure_sample, weighted_bins_differ, write_summary
 from hepflow.observe.environment import machine_info, package_versions
 
 TREE = "Events"
@@ -238,17 +238,15 @@ def compare(reference: Outcome, other: Outcome) -> list[str]:
             for key, h in varied.items():
                 o = other_set[region][key]
                 a, b = np.asarray(h.values(flow=True)), np.asarray(o.values(flow=True))
+                where = f"{label} {region} {key}"
                 if exact:
-                    ok = np.array_equal(a, b)
+                    problem = None if np.array_equal(a, b) else weighted_bins_differ(
+                        where, a, a, b, b, 0.0)
                 else:
-                    va, vb = np.asarray(h.variances(flow=True)), np.asarray(o.variances(flow=True))
-                    ok = (np.allclose(a, b, rtol=RTOL, atol=RTOL * np.abs(a).max(initial=1.0))
-                          and np.allclose(va, vb, rtol=RTOL,
-                                          atol=RTOL * np.abs(va).max(initial=1.0)))
-                if not ok:
-                    worst = int(np.argmax(np.abs(a - b)))
-                    problems.append(f"{label} {region} {key}: bin {worst} {a[worst]!r} vs "
-                                    f"{b[worst]!r} (totals {a.sum()!r} vs {b.sum()!r})")
+                    problem = weighted_bins_differ(where, a, np.asarray(h.variances(flow=True)),
+                                                   b, np.asarray(o.variances(flow=True)), RTOL)
+                if problem:
+                    problems.append(problem)
     return problems
 
 

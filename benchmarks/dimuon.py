@@ -239,6 +239,19 @@ def compare(reference: Outcome, other: Outcome) -> list[str]:
     return problems
 
 
+def weighted_bins_differ(label: str, a: np.ndarray, va: np.ndarray, b: np.ndarray,
+                         vb: np.ndarray, rtol: float) -> str | None:
+    """Why two weighted histograms (contents `a`, `b`; variances `va`, `vb`) differ beyond
+    `rtol` (relative to each one's largest bin: filling order changes the last bits), or None."""
+    ok = (np.allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max(initial=1.0))
+          and np.allclose(va, vb, rtol=rtol, atol=rtol * np.abs(va).max(initial=1.0)))
+    if ok:
+        return None
+    worst = int(np.argmax(np.abs(a - b)))
+    return (f"{label}: bin {worst} {a[worst]!r} vs {b[worst]!r} "
+            f"(totals {a.sum()!r} vs {b.sum()!r})")
+
+
 # -- driving ---------------------------------------------------------------------------------
 
 

@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.dimuon import Series, ensure_sample, write_summary
+from benchmarks.dimuon import Series, ensure_sample, weighted_bins_differ, write_summary
 from hepflow.observe.environment import machine_info, package_versions
 
 TREE = "Events"
@@ -321,12 +321,9 @@ def compare(reference: Outcome, other: Outcome) -> list[str]:
         if a.shape != b.shape:
             problems.append(f"{name}: {a.size} vs {b.size} bins")
             continue
-        scale, vscale = np.abs(a).max(initial=1.0), np.abs(va).max(initial=1.0)
-        if not (np.allclose(a, b, rtol=RTOL, atol=RTOL * scale)
-                and np.allclose(va, vb, rtol=RTOL, atol=RTOL * vscale)):
-            worst = int(np.argmax(np.abs(a - b)))
-            problems.append(f"{name}: bin {worst} {a[worst]!r} vs {b[worst]!r} "
-                            f"(totals {a.sum()!r} vs {b.sum()!r})")
+        problem = weighted_bins_differ(name, a, va, b, vb, RTOL)
+        if problem:
+            problems.append(problem)
     return problems
 
 
