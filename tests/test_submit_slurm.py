@@ -78,6 +78,7 @@ def _cli(argv: list[str]) -> int:
 def test_slurmcluster_workers_give_the_local_result(slurm, dataset, tmp_path):
     config = _slurm_config(tmp_path, log_directory=str(tmp_path / "worker-logs"))
     config["workers"] = 2
+    config["wait_for"] = 2  # the report counts the workers joined when the run starts
     on_slurm = submit(DIMUON, config, dataset=dataset, outdir=tmp_path / "slurm",
                       report=tmp_path / "slurm.json")
     assert on_slurm["cluster"]["backend"] == "slurm" and on_slurm["cluster"]["workers"] == 2
