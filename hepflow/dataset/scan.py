@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +31,7 @@ from hepflow.io.chunk import RNTUPLE
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
-CACHE_VERSION = 6
+CACHE_VERSION = 7
 
 
 def cache_dir() -> Path:
@@ -136,11 +136,12 @@ def _to_json(info: FileInfo) -> dict[str, Any]:
     }
 
 
-def _from_json(data: dict[str, Any]) -> FileInfo:
+def _from_json(data: dict[str, Any], embedded_file: str | None = None) -> FileInfo:
     return FileInfo(data["url"], data["tree"], int(data["num_entries"]),
                     tuple(data["cluster_starts"]), data["uuid"], tuple(data["replicas"]),
                     data["sample"], _branches_from_json(data["branches"]),
-                    int(data["compressed_bytes"]), LayoutTable.from_json(data["layouts"]),
+                    int(data["compressed_bytes"]),
+                    LayoutTable.from_json(data["layouts"], embedded_file),
                     int(data["file_end"]), str(data["format"]))
 
 
@@ -152,17 +153,31 @@ def _branches_from_json(data: dict[str, list[str]]) -> dict[str, ColumnType]:
 def _load_cached(key: str) -> FileInfo | None:
     path = cache_dir() / f"{key}.json"
     try:
-        return _from_json(json.loads(path.read_text()))
+        return _from_json(json.loads(path.read_text()), str(cache_dir() / f"{key}.embedded"))
     except (OSError, ValueError, KeyError, TypeError):  # unreadable or older format: a miss
         return None
 
 
-def _store(key: str, info: FileInfo) -> None:
+def _store(key: str, info: FileInfo) -> FileInfo:
+    """Write `info` to the cache; returned with its embedded baskets read from there.
+
+    The embedded baskets (`hepflow.io.embedded`) go to a binary file of their
+    own, written before the JSON that points to it, so a reader never finds
+    the JSON without them.
+    """
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
+    embedded = info.layouts.embedded
+    if embedded:
+        target = directory / f"{key}.embedded"
+        tmp = directory / f".{key}.{os.getpid()}.embedded.tmp"
+        tmp.write_bytes(embedded.data())
+        os.replace(tmp, target)
+        info.layouts.embedded = embedded.in_file(str(target))
     tmp = directory / f".{key}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(_to_json(info)))
     os.replace(tmp, directory / f"{key}.json")
+    return info
 
 
 def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], client: Any = None,
@@ -186,16 +201,27 @@ def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], cli
             futures = client.map(inspect_file, [a[0] for a in args], [a[1] for a in args],
                                  [a[2] for a in args], [a[3] for a in args], pure=False,
                                  key=[f"hepflow-preprocess-{batch}-{i}" for i in todo])
-            found = client.gather(futures)
+            found: Iterable[FileInfo] = _one_by_one(client, futures)
         else:
             with ThreadPoolExecutor(max_workers=min(8, len(args))) as pool:
                 found = list(pool.map(lambda a: inspect_file(*a), args))
         for i, info in zip(todo, found, strict=True):
-            results[i] = info
             key = keys[i]
-            if use_cache and key:
-                _store(key, info)
+            results[i] = _store(key, info) if use_cache and key else info
     return [r for r in results if r is not None]
+
+
+def _one_by_one(client: Any, futures: list[Any]) -> Iterator[FileInfo]:
+    """The futures' results in order, each released once taken.
+
+    A file's result holds its embedded baskets (MBs for a wide NanoAOD file);
+    taking them one at a time and writing each to the cache keeps the client
+    from holding those of every file at once.
+    """
+    for future in futures:
+        info: FileInfo = future.result()
+        future.release()
+        yield info
 
 
 __all__ = ["branch_types", "cache_dir", "inspect_file", "preprocess_files"]

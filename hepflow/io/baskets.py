@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import base64
 import itertools
-import threading
+import os
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from hepflow.io import embedded as embedded_store
 from hepflow.io import uproot_private
 from hepflow.io.basketbytes import (
     VECTOR_HEADER,
@@ -40,9 +40,10 @@ from hepflow.io.basketbytes import (
     spec_of,
     truncated_spec,
 )
+from hepflow.io.embedded import EmbeddedBaskets
 
 #: Version of `LayoutTable.to_json`; an entry written by another version is not read.
-LAYOUT_FORMAT = 2
+LAYOUT_FORMAT = 3
 _BYTECOUNT = 0x40000000
 
 
@@ -50,8 +51,9 @@ _BYTECOUNT = 0x40000000
 class BranchLayout:
     """Where a branch's baskets lie and how to interpret them.
 
-    A negative seek is a basket embedded in the TTree key: it starts ``-seek``
-    bytes into the TTree's uncompressed payload.
+    A negative seek is the basket embedded in the TTree key (at most one, the
+    last); its bytes travel with the layout in `embedded`, packed by
+    `hepflow.io.embedded.pack`, so reading it never needs the TTree key.
     """
 
     kind: str  # "flat", "jagged" (sized by a counter branch) or "vector" (std::vector)
@@ -60,6 +62,7 @@ class BranchLayout:
     nbytes: tuple[int, ...]
     entries: tuple[int, ...]  # basket entry boundaries: len(seeks) + 1 values
     counter: str = ""  # the branch holding each entry's size, for "jagged"
+    embedded: bytes = b""  # the embedded basket, packed (see `hepflow.io.embedded`)
 
     def baskets_for(self, start: int, stop: int) -> range:
         """Indices of the baskets holding entries [start, stop)."""
@@ -85,16 +88,18 @@ class LayoutTable(Mapping[str, BranchLayout]):
     way through uproot: see `read_path`. `metadata` says who read the basket
     tables: ``hepflow`` (`hepflow.io.treemeta`, milliseconds) or ``uproot``
     (its full TTree model, about 0.3 ms per branch, for trees the parser does
-    not know, e.g. split objects).
+    not know, e.g. split objects). `embedded` holds the bytes of the baskets
+    embedded in the TTree key, one slot per branch.
     """
 
     __slots__ = ("_built", "_counters", "_dtypes", "_index", "_kinds", "_names", "_numbers",
-                 "_starts", "metadata", "skipped")
+                 "_starts", "embedded", "metadata", "skipped")
 
     def __init__(self, names: Sequence[str] = (), kinds: Sequence[str] = (),
                  dtypes: Sequence[str] = (), numbers: Any = None, starts: Any = None,
                  counters: Sequence[str] | None = None,
-                 skipped: Mapping[str, str] | None = None, metadata: str = "hepflow") -> None:
+                 skipped: Mapping[str, str] | None = None, metadata: str = "hepflow",
+                 embedded: EmbeddedBaskets | None = None) -> None:
         self._names = list(names)
         self._kinds = list(kinds)
         self._dtypes = list(dtypes)
@@ -103,6 +108,7 @@ class LayoutTable(Mapping[str, BranchLayout]):
         self._starts = np.asarray([0] if starts is None else starts, dtype=np.int64)
         self.skipped: dict[str, str] = dict(skipped or {})
         self.metadata = metadata
+        self.embedded = embedded if embedded is not None else EmbeddedBaskets()
         self._index: dict[str, int] | None = None
         self._built: dict[str, BranchLayout] = {}
 
@@ -115,7 +121,8 @@ class LayoutTable(Mapping[str, BranchLayout]):
         np.cumsum([len(r) for r in rows], out=starts[1:])
         numbers = np.fromiter(itertools.chain.from_iterable(rows), np.int64, int(starts[-1]))
         return cls(list(layouts), [v.kind for v in values], [v.dtype for v in values], numbers,
-                   starts, [v.counter for v in values], skipped, metadata)
+                   starts, [v.counter for v in values], skipped, metadata,
+                   EmbeddedBaskets.of([v.embedded or None for v in values]))
 
     @property
     def read_path(self) -> str:
@@ -144,7 +151,7 @@ class LayoutTable(Mapping[str, BranchLayout]):
             n = row[0]
             found = BranchLayout(self._kinds[i], self._dtypes[i], tuple(row[1:1 + n]),
                                  tuple(row[1 + n:1 + 2 * n]), tuple(row[1 + 2 * n:]),
-                                 self._counters[i])
+                                 self._counters[i], self.embedded.packed(i))
             self._built[name] = found
         return found
 
@@ -158,23 +165,52 @@ class LayoutTable(Mapping[str, BranchLayout]):
         return len(self._names)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able form; the integers travel as base64 of little-endian int64."""
+        """A JSON-able form; the integers travel as base64 of little-endian int64.
+
+        The embedded baskets' bytes are not in it, only where they lie:
+        ``embedded.data()`` goes to a file of its own, given to `from_json`.
+        """
         return {"format": LAYOUT_FORMAT, "names": self._names, "kinds": self._kinds,
                 "dtypes": self._dtypes, "counters": self._counters,
                 "numbers": _pack(self._numbers), "starts": _pack(self._starts),
-                "skipped": self.skipped, "metadata": self.metadata}
+                "skipped": self.skipped, "metadata": self.metadata,
+                "embedded": {"offsets": _pack(self.embedded.offsets),
+                             "lengths": _pack(self.embedded.lengths),
+                             "size": self.embedded.size}}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> LayoutTable:
-        """The table `to_json` wrote; KeyError for another format (a cache entry to redo)."""
+    def from_json(cls, data: Mapping[str, Any], embedded_file: str | None = None,
+                  ) -> LayoutTable:
+        """The table `to_json` wrote, its embedded baskets read from `embedded_file`.
+
+        KeyError for another format, or embedded baskets without their file of
+        the promised size: a cache entry to redo.
+        """
         if data.get("format") != LAYOUT_FORMAT:
             raise KeyError(f"basket layouts of format {data.get('format')}, not {LAYOUT_FORMAT}")
+        index = data["embedded"]
+        store = EmbeddedBaskets(_unpack(index["offsets"]), _unpack(index["lengths"]))
+        if store.size != int(index["size"]):
+            raise KeyError("an embedded-basket index that does not add up")
+        if store.size:
+            if embedded_file is None or _file_size(embedded_file) != store.size:
+                raise KeyError(f"embedded baskets missing from {embedded_file}")
+            store = store.in_file(embedded_file)
         return cls(data["names"], data["kinds"], data["dtypes"], _unpack(data["numbers"]),
-                   _unpack(data["starts"]), data["counters"], data["skipped"], data["metadata"])
+                   _unpack(data["starts"]), data["counters"], data["skipped"], data["metadata"],
+                   store)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (LayoutTable, (self._names, self._kinds, self._dtypes, self._numbers,
-                              self._starts, self._counters, self.skipped, self.metadata))
+                              self._starts, self._counters, self.skipped, self.metadata,
+                              self.embedded))
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
 
 
 def _pack(values: np.ndarray) -> str:
@@ -210,12 +246,13 @@ def _describe(interp: Any) -> str:
     return reasons.get(name, f"values uproot interprets as {name}")
 
 
-def layout_of(branch: Any, tree: Any = None, counter: str = "",
+def layout_of(branch: Any, tree: Any = None, counter: str = "", payload: bytes = b"",
               ) -> tuple[BranchLayout | None, str]:
     """(layout, "") of one uproot TBranch, or (None, why it needs uproot's general reader).
 
-    `tree` (the branch's TTree) is needed for baskets embedded in the TTree key,
-    `counter` is the key of the branch holding each entry's size.
+    `tree` (the branch's TTree) and `payload` (its key's uncompressed bytes)
+    are needed for a basket embedded in the TTree key, `counter` is the key
+    of the branch holding each entry's size.
     """
     interp = branch.interpretation
     jagged = uproot.interpretation.jagged.AsJagged
@@ -236,17 +273,24 @@ def layout_of(branch: Any, tree: Any = None, counter: str = "",
     nbytes = [int(x) for x in branch.member("fBasketBytes")[:free]]
     if any(s <= 0 for s in seeks):
         return None, "baskets without a position in the file"
-    for basket in branch.embedded_baskets or ():
-        if tree is None:
+    held = list(branch.embedded_baskets or ())
+    if len(held) > 1:
+        return None, "more than one basket embedded in the TTree"
+    packed = b""
+    for basket in held:
+        if tree is None or not payload:
             return None, "baskets embedded in the TTree"
         entries.append(int(branch.member("fBasketEntry")[len(seeks)]))
-        seeks.append(-uproot_private.model_position(basket, tree))
+        at = uproot_private.model_position(basket, tree)
         keylen = int(basket.member("fKeylen"))
         offsets = 0 if basket.byte_offsets is None else 4 * (basket.num_entries + 1)
-        nbytes.append(2 * keylen + offsets + int(basket.border))
+        size = 2 * keylen + offsets + int(basket.border)
+        seeks.append(-1)
+        nbytes.append(size)
+        packed = embedded_store.pack(payload[at:at + size])
     entries.append(int(branch.num_entries))
     return BranchLayout(kind, spec, tuple(seeks), tuple(nbytes), tuple(entries),
-                        counter if kind == "jagged" else ""), ""
+                        counter if kind == "jagged" else "", packed), ""
 
 
 def layouts_of(ttree: Any) -> LayoutTable:
@@ -259,10 +303,14 @@ def layouts_of(ttree: Any) -> LayoutTable:
             by_leaf[id(leaves[0])] = name
     out: dict[str, BranchLayout] = {}
     skipped: dict[str, str] = {}
+    payload = b""
+    if any(branch.embedded_baskets for _, branch in items):
+        payload, _ = uproot_private.key_payload(ttree.file, ttree.object_path.lstrip("/"))
     for name, branch in items:
         leaves = branch.member("fLeaves")
         count = leaves[0].member("fLeafCount") if len(leaves) == 1 else None
-        layout, why = layout_of(branch, ttree, by_leaf.get(id(count), "") if count else "")
+        layout, why = layout_of(branch, ttree, by_leaf.get(id(count), "") if count else "",
+                                payload)
         if layout is None:
             skipped[name] = why
         else:
@@ -270,7 +318,7 @@ def layouts_of(ttree: Any) -> LayoutTable:
     for name, layout in list(out.items()):  # a counter must itself be readable as integers
         if layout.counter and not _is_counter(out.get(layout.counter)):
             out[name] = BranchLayout(layout.kind, layout.dtype, layout.seeks, layout.nbytes,
-                                     layout.entries, "")
+                                     layout.entries, "", layout.embedded)
     return LayoutTable.of(out, skipped, "uproot")
 
 
@@ -301,35 +349,15 @@ class BasketError(Damaged):
         return (BasketError, (self.branch, self.basket, self.first, self.last, self.what))
 
 
-_payload_lock = threading.Lock()
-_payloads: OrderedDict[tuple[str, str, int, str], bytes] = OrderedDict()
-_MAX_PAYLOADS = 2
-
-
-def _tree_payload(file: Any, tree: str) -> bytes:
-    """The TTree key's uncompressed bytes, where embedded baskets live; a few kept per process."""
-    key = (str(file.file_path), str(file.uuid), int(file.fEND), tree)
-    with _payload_lock:
-        if key in _payloads:
-            _payloads.move_to_end(key)
-            return _payloads[key]
-    data, _ = uproot_private.key_payload(file, tree)
-    with _payload_lock:
-        _payloads[key] = data
-        while len(_payloads) > _MAX_PAYLOADS:
-            _payloads.popitem(last=False)
-    return data
-
-
 def read_branches(file: Any, layouts: Mapping[str, BranchLayout], start: int, stop: int,
                   timing: BasketTiming, names: Sequence[str] | None = None,
-                  tree: str = "") -> dict[str, Any]:
+                  ) -> dict[str, Any]:
     """Entries [start, stop) of branches `names` (default: all of `layouts`).
 
     Flat branches come back as numpy arrays, the others as awkward arrays.
     The counter branch of each counter-sized branch is read too (when
     `layouts` has it) and every entry's size checked against it. A damaged
-    basket raises `BasketError`; `tree` names the TTree key holding embedded baskets.
+    basket raises `BasketError`. An embedded basket comes from its layout.
     """
     wanted = list(layouts) if names is None else list(names)
     counters = [layouts[n].counter for n in wanted
@@ -349,11 +377,17 @@ def read_branches(file: Any, layouts: Mapping[str, BranchLayout], start: int, st
     raw: dict[tuple[str, int], np.ndarray] = dict(
         zip(keys, uproot_private.read_ranges(file, ranges), strict=True))
     timing.bytes_read += sum(hi - lo for lo, hi in ranges)
-    if embedded:
-        payload = np.frombuffer(_tree_payload(file, tree), dtype=np.uint8)
-        for name, i in embedded:
-            at = -layouts[name].seeks[i]
-            raw[(name, i)] = payload[at:at + layouts[name].nbytes[i]]
+    for name, i in embedded:
+        layout = layouts[name]
+        if not layout.embedded:
+            raise BasketError(name, i, layout.entries[i], layout.entries[i + 1],
+                              "the basket embedded in the TTree is missing from its layout")
+        try:
+            raw[(name, i)] = embedded_store.unpack(layout.embedded, layout.nbytes[i])
+        except Exception as exc:  # any failure to unpack is a damaged copy
+            raise BasketError(name, i, layout.entries[i], layout.entries[i + 1],
+                              f"its copy kept from preprocessing does not unpack ({exc})",
+                              ) from exc
     values: dict[str, Any] = {}
     shared_offsets: dict[str, np.ndarray] = {}
     for name in reading:

@@ -293,7 +293,7 @@ def _read_baskets(handle: Any, layouts: Mapping[str, BranchLayout], chunk: Chunk
     basket_timing = BasketTiming()
     try:
         arrays = read_branches(handle, layouts, chunk.entry_start, chunk.entry_stop,
-                               basket_timing, names=branches, tree=chunk.tree)
+                               basket_timing, names=branches)
     except BasketError as exc:
         raise fail(f"the file is damaged: {exc}", Refused) from exc
     except Exception as exc:

@@ -42,6 +42,7 @@ import numpy as np
 from hepflow.io import uproot_private
 from hepflow.io.basketbytes import spec_of
 from hepflow.io.baskets import LayoutTable
+from hepflow.io.embedded import EmbeddedBaskets, pack
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 _BYTECOUNT = 0x40000000
@@ -291,7 +292,7 @@ def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
     owner, k = _ranges(total)
     free = k < n[owner]
     where = np.where(free, seeks_at[owner] + 8 * k, 0)
-    seeks = np.where(free, cols.take(where, ">i8"), -embedded_at[owner])
+    seeks = np.where(free, cols.take(where, ">i8"), -1)  # -1: the embedded basket
     _require(seeks != 0, "a basket without a position")
     sizes = np.where(free, cols.take(np.where(free, sizes_at[owner] + 4 * k, 0), ">i4"),
                      embedded_size[owner])
@@ -309,13 +310,22 @@ def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
     counters = [by_leaf.get(c, "") for c in counter_leaves]
     layouts = LayoutTable(names, ["jagged" if c else "flat" for c in counter_leaves],
                           [d for d, _ in types], numbers, np.append(row_start, numbers.size),
-                          counters)
+                          counters, embedded=_kept(cols, embedded_at, embedded_size))
     strings = {name for name, (d, _) in zip(names, types, strict=True) if not d}
     if strings:
         layouts = LayoutTable.of({x: layouts[x] for x in names if x not in strings},
                                  {x: "strings" for x in names if x in strings})
     return dict(zip(names, (t for _, t in types), strict=True)), layouts, \
         _common_starts(owner, bounds, total, entries), int(zip_bytes.sum())
+
+
+def _kept(cols: _Columns, at: np.ndarray, size: np.ndarray) -> EmbeddedBaskets:
+    """The embedded baskets' bytes, packed for the layouts (see `hepflow.io.embedded`)."""
+    if not size.any():
+        return EmbeddedBaskets()
+    raw = cols.raw
+    return EmbeddedBaskets.of([pack(raw[a:a + n]) if n else None
+                               for a, n in zip(at.tolist(), size.tolist(), strict=True)])
 
 
 def _embedded(cols: _Columns, first: np.ndarray, slots: np.ndarray, end: np.ndarray,
