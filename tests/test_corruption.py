@@ -122,3 +122,45 @@ def test_skip_policy_reports_a_damaged_basket_like_an_unreadable_chunk(tmp_path)
     assert total == pytest.approx(float(np.sum(ak.to_numpy(ak.sum(px, axis=1)))), rel=1e-6)
     with pytest.raises(hepflow.ReadError, match="Muon_Px"):
         hepflow.RDataFrame("events", [str(bad)], client="sync").Sum("Muon_Px").GetValue()
+
+
+def test_a_basket_only_uproot_reads_is_retried_and_the_run_report_says_so(tmp_path):
+    """A key header whose fNbytes is off by one: the basket reader refuses it, uproot reads it
+    exactly (it sizes baskets from the branch's table), and the report names the fallback."""
+    import shutil
+    import struct
+
+    import hepflow
+    from hepflow.dataset import scan
+    from hepflow.observe.events import LOCAL_RECORDS
+
+    source = REALDATA / "uproot-HZZ.root"
+    if not source.exists():
+        pytest.skip(f"{REALDATA} (ROOT-written test files) is not there")
+    good, bad = tmp_path / "good.root", tmp_path / "bad.root"
+    shutil.copy(source, good)
+    data = bytearray(source.read_bytes())
+    seek = scan.inspect_file(str(source), "events").layouts["Muon_Px"].seeks[0]
+    (nbytes,) = struct.unpack_from(">i", data, seek)
+    struct.pack_into(">i", data, seek, nbytes + 1)
+    bad.write_bytes(bytes(data))
+
+    def run(path: Path) -> tuple[float, hepflow.RunInfo]:
+        df = hepflow.RDataFrame("events", str(path), client="sync")
+        total = df.Define("px", "Sum(Muon_Px)").Sum("px").GetValue()
+        info = df._runner.last_run
+        assert info is not None and info.complete
+        return total, info
+
+    want, clean = run(good)
+    got, retried = run(bad)
+    assert got == want
+    assert clean.metrics.read_paths == {"baskets": 1} and not clean.metrics.fallbacks
+    assert retried.metrics.read_paths == {"uproot-retry": 1}
+    (why,) = retried.metrics.fallbacks
+    assert str(bad) in why and "'Muon_Px', basket 0" in why, why
+    report = retried.to_dict()
+    assert report["read_paths"] == {"uproot-retry": 1} and report["read_fallbacks"] == [why]
+    assert "1 through uproot-retry" in str(retried)
+    assert LOCAL_RECORDS[-1].read_path == "uproot-retry"
+    assert LOCAL_RECORDS[-1].to_dict()["read_path"] == "uproot-retry"

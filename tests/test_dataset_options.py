@@ -111,6 +111,8 @@ def test_rdatasetspec_range_and_friends(files: list[str], friend_files: list[str
     assert total.GetValue() == pytest.approx(2 * met[1_200:5_100].sum(), rel=1e-12)
     chunks = df._runner.chunks  # type: ignore[attr-defined]
     assert any(len(c.friends) == 2 for c in chunks)  # a chunk across both friend files
+    as_string = df.Filter("calib.k % 2 == 0").Define("r", "calib.w / MET_pt").Sum("r")
+    assert as_string.GetValue() == pytest.approx(2.0 * len(range(1_200, 5_100, 2)), rel=1e-12)
     lazy = df.AsAwkward(["calib.k", "MET_pt"]).compute(scheduler="sync")
     assert np.array_equal(ak.to_numpy(lazy["calib.k"]), np.arange(1_200, 5_100))
 

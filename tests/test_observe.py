@@ -80,6 +80,7 @@ def test_entry_totals_equal_the_datasets_entries(dimuon_run):
     assert merged["errors"] == 0
     assert sum(w["entries"] for w in merged["workers"].values()) == dimuon_run["entries"]
     assert merged["samples"] == {"": dimuon_run["entries"]}
+    assert merged["read_paths"] == {"baskets": info.chunks} == dict(info.metrics.read_paths)
     assert merged["bytes_compressed"] == info.metrics.bytes_read > 0
     assert merged["bytes_uncompressed"] > merged["bytes_compressed"]
 
@@ -194,6 +195,9 @@ def test_performance_report_writes_standalone_html(observed, sample_files, tmp_p
     data = json.loads(path.with_suffix(".json").read_text())
     assert data["summary"]["entries"] == report["summary"]["entries"] == 40_000
     assert data["summary"]["filters"]["a muon"][0] == 40_000
+    chunks = data["summary"]["chunks"]
+    assert data["summary"]["read_paths"] == {"baskets": chunks}
+    assert "chunks read through" in text and f"baskets: {chunks}" in text
 
 
 def test_sync_runs_are_measured_in_process(sample_files, tmp_path):

@@ -245,3 +245,20 @@ def test_unreadable_replica_fails_over_and_a_lost_file_is_named(tmp_path: Path) 
     with pytest.raises(hepflow.ReadError, match=r"entries 0-1000 of .*dimuon\.root.*all 2 "
                                                 r"replicas failed"):
         hepflow.RDataFrame(prepared, client="sync", options=fast).Sum("Muon_pt").GetValue()
+
+
+def test_dotted_field_names_are_columns_in_expression_strings() -> None:
+    path = REALDATA / "test_stl_containers_rntuple_v1-0-0-0.root"
+    df = hepflow.RDataFrame("ntuple", str(path), client="sync")
+    twice = df.Define("pt2", "lorentz_vector.pt * 2").Sum("pt2")
+    etas = df.Filter("lorentz_vector.pt > 0").Define("n", "Sum(array_lv.eta > 0)").Sum("n")
+    with uproot.open(path) as f:
+        got = f["ntuple"].arrays(["lorentz_vector", "array_lv"])
+    pt = ak.to_numpy(got.lorentz_vector.pt).astype(np.float64)
+    assert twice.GetValue() == pytest.approx(float(np.sum(2 * pt)), rel=1e-12)
+    chosen = got.array_lv.eta[got.lorentz_vector.pt > 0]
+    assert etas.GetValue() == int(ak.sum(chosen > 0))
+    with pytest.raises(hepflow.ExpressionError, match=r"unknown column `lorentz_vector\.ptt`"):
+        df.Define("bad", "lorentz_vector.ptt * 2")
+    with pytest.raises(hepflow.ExpressionError, match=r"`\.size` is not supported"):
+        df.Define("bad", "vector_int32.size")

@@ -292,7 +292,10 @@ class Kernel:
             raise EvaluationError(f"filling the results failed on {chunk.describe()}: "
                                   f"{type(exc).__name__}: {exc}") from exc
         processed = len(next(iter(arrays.values()))) if arrays else chunk.num_entries
-        metrics = Metrics(stats.bytes_read, stats.seconds, time.perf_counter() - computing)
+        metrics = Metrics(stats.bytes_read, stats.seconds, time.perf_counter() - computing,
+                          {stats.read_path: 1} if chunk.url else {},
+                          (f"{chunk.describe()}: {stats.basket_failure}",)
+                          if stats.basket_failure else ())
         self._emit(chunk, began, start, stats, run, computing)
         return ChunkResult(partials, {chunk.sample: (chunk.num_entries, processed)},
                            metrics=metrics)
@@ -331,7 +334,8 @@ class Kernel:
                 interpret=stats.interpret_seconds if stats else 0.0,
                 kernel=evaluate_s, fill=max(0.0, compute_s - evaluate_s),
                 total=end - start),
-            start=began, stop=began + (end - start), error=error))
+            start=began, stop=began + (end - start), error=error,
+            read_path=stats.read_path if stats else ""))
 
 
 __all__ = ["Kernel"]

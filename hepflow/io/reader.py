@@ -89,7 +89,9 @@ class ReadStats:
     decompress_seconds: float = 0.0
     interpret_seconds: float = 0.0
     bytes_uncompressed: int = 0
-    read_path: str = "uproot"  # "baskets", "uproot", or "uproot-retry" after a basket failure
+    #: "baskets", "uproot", "uproot-retry" (uproot after the basket reader failed) or
+    #: "rntuple"; for a chunk with friends, the main tree's
+    read_path: str = "uproot"
     basket_failure: str = ""  # what the basket reader found, when it fell back to uproot
 
     @property
@@ -202,10 +204,14 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
 def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
           timing: _Timing, layout: FileLayout | None = None) -> tuple[dict[str, Any], int]:
     def fail(cause: str, kind: type[ReadError] = ReadError) -> ReadError:
+        if timing.basket_failure:  # what the basket reader found comes first
+            cause = f"the basket reader found: {timing.basket_failure}; read again through " \
+                f"uproot, {cause}"
         return kind(chunk.url, chunk.entry_start, chunk.entry_stop, cause, replica=url)
 
     opening = time.perf_counter()
     fast = layout is not None and all(b in layout[1] for b in branches)
+    damaged = False
     try:
         handle = open_file(url, timeout)
         if chunk.uuid and str(handle.uuid) != chunk.uuid:
@@ -219,6 +225,7 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
                 return _read_baskets(handle, layout[1], chunk, branches, timing, fail)
             except _BasketFailure as failure:
                 timing.read_path, timing.basket_failure = "uproot-retry", failure.reason
+                damaged = failure.damaged
                 opening = time.perf_counter()
         handle, ttree = open_tree(url, chunk.tree, timeout)
         timing.open_seconds = time.perf_counter() - opening
@@ -241,28 +248,57 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
                               decompression_executor=timing.decompress,
                               interpretation_executor=timing.interpret)
     except Exception as exc:
-        before_text = f"the basket reader found: {timing.basket_failure}; " \
-            if timing.basket_failure else ""
-        raise fail(f"{before_text}uproot cannot read it either: {_in_words(exc)}") from exc
+        said = "it fails too" if timing.basket_failure else "uproot cannot read it"
+        raise fail(f"{said}: {_in_words(exc)}",
+                   Refused if damaged else ReadError) from exc
     nbytes = int(getattr(source, "num_requested_bytes", 0) or 0) - before
     out: dict[str, Any] = {}
     for name, array in arrays.items():
         if len(array) != chunk.num_entries:
-            raise fail(f"branch {name} gave {len(array)} entries")
+            raise fail(f"branch {name!r} gave {len(array)} entries", Refused if damaged
+                       else ReadError)
         broken = ak.validity_error(array) if array.ndim > 1 else ""
         if broken:  # offsets that go backwards or past the data: never hand these on
-            raise fail(f"branch {name}: its entry offsets are inconsistent, the file is "
+            raise fail(f"branch {name!r}: its entry offsets are inconsistent, the file is "
                        f"damaged ({broken})")
         out[name] = np.asarray(ak.to_numpy(array)) if array.ndim == 1 else array
+    if layout is not None:
+        _check_counts(out, layout[1], fail)
     return out, max(nbytes, 0)
 
 
-class _BasketFailure(Exception):
-    """The basket reader could not read the chunk; uproot gets one try before it fails."""
+def _check_counts(arrays: Mapping[str, Any], layouts: Mapping[str, BranchLayout],
+                  fail: Any) -> None:
+    """Each list's sizes equal its counter branch's values, as the basket reader checks.
 
-    def __init__(self, reason: str) -> None:
+    uproot does not compare them, so a basket whose offsets were damaged into
+    other, still consistent, sizes would otherwise pass after the basket
+    reader rejected it.
+    """
+    for name, array in arrays.items():
+        layout = layouts.get(name)
+        counter = layout.counter if layout is not None else ""
+        if not counter or counter not in arrays or getattr(array, "ndim", 1) != 2:
+            continue
+        sizes = np.asarray(ak.num(array, axis=1))
+        expected = np.asarray(arrays[counter]).astype(np.int64)
+        if len(sizes) != len(expected) or not np.array_equal(sizes, expected):
+            raise fail(f"branch {name!r}: uproot reads sizes that disagree with its "
+                       f"counter branch {counter!r}, the file is damaged", Refused)
+
+
+class _BasketFailure(Exception):
+    """The basket reader could not read the chunk; uproot gets one try before it fails.
+
+    `damaged` says the basket reader found the bytes inconsistent (`BasketError`):
+    then uproot's result is checked against the counter branches too, and if
+    uproot fails as well the replica is not tried again (another may be).
+    """
+
+    def __init__(self, reason: str, damaged: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.damaged = damaged
 
 
 def _in_words(exc: BaseException) -> str:
@@ -286,16 +322,15 @@ def _read_baskets(handle: Any, layouts: Mapping[str, BranchLayout], chunk: Chunk
                   fail: Any) -> tuple[dict[str, Any], int]:
     """The fast path: the chunk's baskets straight from the file (see `hepflow.io.baskets`).
 
-    A damaged basket is a `ReadError` at once; any other failure raises
-    `_BasketFailure`, so the caller reads the chunk through uproot once before
-    calling it failed.
+    Any failure, a damaged basket included, raises `_BasketFailure`, so the
+    caller reads the chunk through uproot once before calling it failed.
     """
     basket_timing = BasketTiming()
     try:
         arrays = read_branches(handle, layouts, chunk.entry_start, chunk.entry_stop,
                                basket_timing, names=branches)
     except BasketError as exc:
-        raise fail(f"the file is damaged: {exc}", Refused) from exc
+        raise _BasketFailure(f"the file is damaged: {exc}", damaged=True) from exc
     except Exception as exc:
         raise _BasketFailure(f"{type(exc).__name__}: {exc}") from exc
     assert timing.decompress is not None and timing.interpret is not None

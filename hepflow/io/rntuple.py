@@ -158,7 +158,7 @@ def read_chunk(chunk: Any, branches: Sequence[str], options: Any = None
 
     def attempt(url: str, timeout: float) -> tuple[dict[str, Any], ReadStats]:
         arrays, nbytes, open_seconds = _read(url, chunk, branches, timeout)
-        return arrays, ReadStats(nbytes, 0.0, url, 0, open_seconds)
+        return arrays, ReadStats(nbytes, 0.0, url, 0, open_seconds, read_path="rntuple")
 
     return read_with_failover(chunk, options, attempt)
 

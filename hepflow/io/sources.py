@@ -72,7 +72,8 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
     return arrays, ReadStats(nbytes, time.perf_counter() - start, stats.replica, attempts,
                              stats.open_seconds, stats.decompress_seconds,
                              stats.interpret_seconds,
-                             sum(int(getattr(a, "nbytes", 0)) for a in arrays.values()))
+                             sum(int(getattr(a, "nbytes", 0)) for a in arrays.values()),
+                             stats.read_path, stats.basket_failure)
 
 
 def _trimmed(pieces: list[FriendPiece], n: int) -> list[FriendPiece]:

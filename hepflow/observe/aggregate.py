@@ -90,6 +90,8 @@ class RunStats:
     last_seen: float = 0.0
     #: Per-chunk (entries, compressed bytes, total seconds), for the cost model.
     chunk_costs: list[tuple[int, int, float]] = field(default_factory=list)
+    #: Chunks per read path (``baskets``, ``uproot``, ``uproot-retry``, ``rntuple``).
+    read_paths: dict[str, int] = field(default_factory=dict)
 
     def add(self, record: ChunkRecord, seen: float, keep_chunks: int) -> None:
         self.chunks += 1
@@ -109,6 +111,8 @@ class RunStats:
             counts[0] += seen_all
             counts[1] += passed
         self.samples[record.sample] = self.samples.get(record.sample, 0) + record.entries
+        if record.read_path:
+            self.read_paths[record.read_path] = self.read_paths.get(record.read_path, 0) + 1
         self.workers.setdefault(record.worker or "?", WorkerStats()).add(record)
         self.start = min(self.start, record.start)
         self.stop = max(self.stop, record.stop)
@@ -140,6 +144,7 @@ class RunStats:
             "mb_per_second": self.bytes_compressed / wall / 1e6 if wall > 0 else 0.0,
             "filters": {k: list(v) for k, v in self.filters.items()},
             "samples": dict(self.samples),
+            "read_paths": dict(self.read_paths),
             "workers": {k: v.to_dict() for k, v in self.workers.items()},
             "start": self.start if self.chunks else None,
             "stop": self.stop if self.chunks else None,
@@ -290,7 +295,7 @@ def merge_runs(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "runs": [r["run"] for r in runs], "chunks": 0, "errors": 0, "entries": 0,
         "bytes_compressed": 0, "bytes_uncompressed": 0,
         "seconds": dict.fromkeys((*PHASES, OTHER, "total"), 0.0),
-        "filters": {}, "samples": {}, "workers": {}, "chunk_costs": []}
+        "filters": {}, "samples": {}, "read_paths": {}, "workers": {}, "chunk_costs": []}
     starts, stops = [], []
     for r in runs:
         for key in ("chunks", "errors", "entries", "bytes_compressed", "bytes_uncompressed"):
@@ -301,8 +306,9 @@ def merge_runs(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             counts = out["filters"].setdefault(name, [0, 0])
             counts[0] += a
             counts[1] += p
-        for name, n in r["samples"].items():
-            out["samples"][name] = out["samples"].get(name, 0) + n
+        for key in ("samples", "read_paths"):
+            for name, n in r.get(key, {}).items():
+                out[key][name] = out[key].get(name, 0) + n
         for name, w in r["workers"].items():
             mine = out["workers"].setdefault(name, {
                 "chunks": 0, "entries": 0, "bytes_compressed": 0, "bytes_uncompressed": 0,

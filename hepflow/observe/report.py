@@ -121,6 +121,8 @@ def _summary_html(report: Mapping[str, Any]) -> str:
         ("runs", s["run"] or "(none)"),
         ("entries read", f"{s['entries']:,}"),
         ("chunks (unread)", f"{s['chunks']} ({s['errors']})"),
+        ("chunks read through", ", ".join(f"{path}: {n}" for path, n in
+                                          sorted(s.get("read_paths", {}).items())) or "-"),
         ("workers", len(s["workers"])),
         ("wall time, first chunk start to last chunk end", f"{s['wall_seconds']:.3f} s"),
         ("throughput", f"{s['events_per_second']:,.0f} events/s, "
@@ -150,6 +152,9 @@ def _summary_html(report: Mapping[str, Any]) -> str:
                   f"<p>{acc['entries_processed']:,} of {acc['entries_expected']:,} entries "
                   f"in {acc['chunks']} chunks</p>",
                   _table(per_sample, ("sample", "expected", "processed"))]
+        if acc.get("read_fallbacks"):
+            parts.append(_table([(why,) for why in acc["read_fallbacks"]],
+                                ("read through uproot after the basket reader failed",)))
         if acc.get("failures"):
             parts.append(_table([(f["file"], f["entry_start"], f["entry_stop"], f["reason"])
                                  for f in acc["failures"]],

@@ -25,16 +25,32 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """Per-run sums of per-chunk costs."""
+    """Per-run sums of per-chunk costs, and which reader served how many chunks.
+
+    `read_paths` counts chunks per read path (``baskets``, ``uproot``,
+    ``uproot-retry``, ``rntuple``); `fallbacks` says, for the first
+    `MAX_FALLBACKS` chunks the basket reader handed to uproot, why. Both merge
+    associatively (counts add, the list is the first ones in chunk order).
+    """
 
     bytes_read: int = 0
     read_seconds: float = 0.0
     compute_seconds: float = 0.0
+    read_paths: Mapping[str, int] = field(default_factory=dict)
+    fallbacks: tuple[str, ...] = ()
 
     def merge(self, other: Metrics) -> Metrics:
+        paths = dict(self.read_paths)
+        for path, n in other.read_paths.items():
+            paths[path] = paths.get(path, 0) + n
         return Metrics(self.bytes_read + other.bytes_read,
                        self.read_seconds + other.read_seconds,
-                       self.compute_seconds + other.compute_seconds)
+                       self.compute_seconds + other.compute_seconds, paths,
+                       (self.fallbacks + other.fallbacks)[:MAX_FALLBACKS])
+
+
+#: How many fallback reasons a run keeps (`Metrics.fallbacks`).
+MAX_FALLBACKS = 20
 
 
 class Merger(Protocol):

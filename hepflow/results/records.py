@@ -52,7 +52,8 @@ class ChunkRecord:
     why); `filters` maps each named filter to (entries reaching it, entries
     passing it); `start`/`stop` are wall-clock times (epoch seconds) on the
     worker; `worker` is filled in by `emit_chunk` (the worker's address, or
-    "local" without a Dask worker).
+    "local" without a Dask worker); `read_path` says which reader served the
+    chunk, so a slow fallback to uproot shows in every report.
     """
 
     run: str
@@ -71,6 +72,7 @@ class ChunkRecord:
     stop: float = 0.0
     error: str = ""
     worker: str = ""
+    read_path: str = ""  # how the chunk was read: see `hepflow.io.reader.ReadStats.read_path`
 
     def on_worker(self, worker: str) -> ChunkRecord:
         """The same record, marked as run by `worker`."""
@@ -99,7 +101,8 @@ class ChunkRecord:
             seconds=PhaseSeconds(**{name: float(secs.get(name, 0.0))
                                     for name in (*PHASES, "total")}),
             start=float(data.get("start", 0.0)), stop=float(data.get("stop", 0.0)),
-            error=str(data.get("error", "")), worker=str(data.get("worker", "")))
+            error=str(data.get("error", "")), worker=str(data.get("worker", "")),
+            read_path=str(data.get("read_path", "")))
 
 
 __all__ = ["PHASES", "ChunkRecord", "PhaseSeconds"]

@@ -74,6 +74,8 @@ class RunInfo:
                           "sample": f.chunk.sample, "reason": f.reason}
                          for f in self.failures],
             "phases": dict(self.phases),
+            "read_paths": dict(self.metrics.read_paths),
+            "read_fallbacks": list(self.metrics.fallbacks),
         }
 
     def to_json(self) -> str:
@@ -86,6 +88,12 @@ class RunInfo:
                  f"{self.metrics.bytes_read / 1e6:.1f} MB read"]
         for name, (exp, proc) in self.per_sample.items():
             lines.append(f"  sample {name or '(default)'}: {proc} of {exp} entries")
+        if self.metrics.read_paths:
+            paths = ", ".join(f"{n} through {path}"
+                              for path, n in sorted(self.metrics.read_paths.items()))
+            lines.append(f"  chunks read: {paths}")
+        for why in self.metrics.fallbacks:
+            lines.append(f"  read through uproot after the basket reader failed: {why}")
         for f in self.failures:
             lines.append(f"  NOT PROCESSED: {f.chunk.describe()}: {f.reason}")
         return "\n".join(lines)

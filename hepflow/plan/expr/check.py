@@ -99,6 +99,15 @@ class _Checker:
         raise self.fail(f"unknown column `{name}`", node, hint)
 
     def visit_Attribute(self, node: n.Attribute) -> Typed:
+        """A dotted column name, as ROOT allows: an RNTuple subfield ``Muon.pt``, ``f.x``."""
+        dotted = _dotted(node)
+        if dotted is not None and dotted in self.schema:
+            self.columns.add(dotted)
+            return Typed("col", self.schema[dotted], value=dotted)
+        if dotted is not None and any(c.startswith(dotted.split(".")[0] + ".")
+                                      for c in self.schema):
+            raise self.fail(f"unknown column `{dotted}`", node,
+                            did_you_mean(dotted, self.schema))
         raise self.fail(f"`.{node.attr}` is not supported here; use functions such as "
                         "size(v) or methods with parentheses such as p.Pt()", node)
 
@@ -429,6 +438,16 @@ def compile_expression(text: str, schema: Mapping[str, ColumnType],
     checker = _Checker(text, schema, samples)
     typed = checker.check(tree)
     return Expression(text, typed, frozenset(checker.columns))
+
+
+def _dotted(node: n.Node) -> str | None:
+    """``a.b.c`` of a chain of attributes on a name, None for anything else (``f(x).y``)."""
+    if isinstance(node, n.Name):
+        return node.name
+    if isinstance(node, n.Attribute):
+        inner = _dotted(node.base)
+        return None if inner is None else f"{inner}.{node.attr}"
+    return None
 
 
 __all__ = ["MAX_DEPTH", "compile_expression"]
