@@ -118,8 +118,11 @@ def _source_options(url: str, timeout: float | None) -> dict[str, Any]:
         options["skip_instance_cache"] = True
         if timeout:
             options["timeout"] = int(max(1, timeout))
-    elif timeout:
-        options["timeout"] = timeout
+    elif url.startswith("s3://"):
+        if timeout:  # s3fs takes botocore's settings, not uproot's `timeout`
+            options["config_kwargs"] = {"connect_timeout": timeout, "read_timeout": timeout}
+    elif timeout and ("://" not in url or url.startswith(("file://", "http://", "https://"))):
+        options["timeout"] = timeout  # other fsspec filesystems do not all take one
     return options
 
 
