@@ -18,7 +18,7 @@ import pytest
 import uproot
 
 from hepflow.dataset import scan
-from hepflow.io import embedded, reader, uproot_private
+from hepflow.io import reader, uproot_private
 from hepflow.io.baskets import BasketTiming, BranchLayout, read_branches
 from hepflow.io.chunk import Chunk
 from hepflow.io.embedded import EmbeddedBaskets
@@ -29,29 +29,25 @@ FILES = ("root640-nanoaod-embedded.root", "root640-extras-embedded-lz4.root")
 
 def test_the_store_gives_back_each_basket_and_none_for_branches_without():
     baskets = [bytes(range(7)) * 3, None, b"", np.arange(50, dtype=np.uint8).tobytes()]
-    store = EmbeddedBaskets.of([None if b is None else embedded.pack(b) for b in baskets])
+    store = EmbeddedBaskets.of(baskets)
     assert len(store) == 4 and store
     for slot, want in enumerate(baskets):
-        packed = store.packed(slot)
-        if want is None:
-            assert packed == b""
-        else:
-            assert embedded.unpack(packed, len(want)).tobytes() == want
-    assert store.packed(17) == b""
+        assert store.basket(slot) == (b"" if want is None else want)
+    assert store.basket(17) == b""
     again = pickle.loads(pickle.dumps(store))
-    assert [again.packed(i) for i in range(4)] == [store.packed(i) for i in range(4)]
+    assert [again.basket(i) for i in range(4)] == [store.basket(i) for i in range(4)]
     assert not EmbeddedBaskets() and not EmbeddedBaskets.of([None, None])
 
 
 def test_the_store_reads_one_basket_at_a_time_from_its_file(tmp_path):
-    store = EmbeddedBaskets.of([embedded.pack(b"x" * 100), embedded.pack(b"yz" * 40)])
+    store = EmbeddedBaskets.of([b"x" * 100, b"yz" * 40])
     path = tmp_path / "blob"
     path.write_bytes(store.data())
     on_disk = store.in_file(str(path))
-    assert [on_disk.packed(i) for i in range(2)] == [store.packed(i) for i in range(2)]
+    assert [on_disk.basket(i) for i in range(2)] == [store.basket(i) for i in range(2)]
     path.write_bytes(store.data()[:5])
     with pytest.raises(OSError, match="shorter"):
-        on_disk.packed(1)
+        on_disk.basket(1)
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -83,7 +79,7 @@ def test_a_layout_without_its_embedded_basket_is_a_damaged_read():
     damaged = BranchLayout(layout.kind, layout.dtype, layout.seeks, layout.nbytes,
                            layout.entries, layout.counter, layout.embedded[:-3])
     with uproot.open(str(DATA / FILES[0])) as f:
-        for bad, what in ((stripped, "missing"), (damaged, "does not unpack")):
+        for bad, what in ((stripped, "missing"), (damaged, "is \\d+ bytes, not")):
             with pytest.raises(Exception, match=what) as caught:
                 read_branches(f.file, {"MET_pt": bad}, 0, info.num_entries, BasketTiming())
             assert "MET_pt" in str(caught.value)

@@ -201,7 +201,7 @@ def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], cli
             futures = client.map(inspect_file, [a[0] for a in args], [a[1] for a in args],
                                  [a[2] for a in args], [a[3] for a in args], pure=False,
                                  key=[f"hepflow-preprocess-{batch}-{i}" for i in todo])
-            found: Iterable[FileInfo] = _one_by_one(client, futures)
+            found: Iterable[FileInfo] = _in_batches(client, futures)
         else:
             with ThreadPoolExecutor(max_workers=min(8, len(args))) as pool:
                 found = list(pool.map(lambda a: inspect_file(*a), args))
@@ -211,17 +211,23 @@ def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], cli
     return [r for r in results if r is not None]
 
 
-def _one_by_one(client: Any, futures: list[Any]) -> Iterator[FileInfo]:
-    """The futures' results in order, each released once taken.
+#: Preprocessing results gathered at once (`_in_batches`).
+GATHER_BATCH = 16
+
+
+def _in_batches(client: Any, futures: list[Any]) -> Iterator[FileInfo]:
+    """The futures' results in order, gathered `GATHER_BATCH` at a time and then released.
 
     A file's result holds its embedded baskets (MBs for a wide NanoAOD file);
-    taking them one at a time and writing each to the cache keeps the client
-    from holding those of every file at once.
+    gathering a batch (in parallel) and writing it to the cache before the next
+    keeps the client from holding those of every file at once.
     """
-    for future in futures:
-        info: FileInfo = future.result()
-        future.release()
-        yield info
+    for start in range(0, len(futures), GATHER_BATCH):
+        batch = futures[start:start + GATHER_BATCH]
+        infos: list[FileInfo] = client.gather(batch)
+        for future in batch:
+            future.release()
+        yield from infos
 
 
 __all__ = ["branch_types", "cache_dir", "inspect_file", "preprocess_files"]

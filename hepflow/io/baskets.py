@@ -29,7 +29,6 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from hepflow.io import embedded as embedded_store
 from hepflow.io import uproot_private
 from hepflow.io.basketbytes import (
     VECTOR_HEADER,
@@ -52,8 +51,8 @@ class BranchLayout:
     """Where a branch's baskets lie and how to interpret them.
 
     A negative seek is the basket embedded in the TTree key (at most one, the
-    last); its bytes travel with the layout in `embedded`, packed by
-    `hepflow.io.embedded.pack`, so reading it never needs the TTree key.
+    last); its bytes travel with the layout in `embedded`, so reading it
+    never needs the TTree key (see `hepflow.io.embedded`).
     """
 
     kind: str  # "flat", "jagged" (sized by a counter branch) or "vector" (std::vector)
@@ -62,7 +61,7 @@ class BranchLayout:
     nbytes: tuple[int, ...]
     entries: tuple[int, ...]  # basket entry boundaries: len(seeks) + 1 values
     counter: str = ""  # the branch holding each entry's size, for "jagged"
-    embedded: bytes = b""  # the embedded basket, packed (see `hepflow.io.embedded`)
+    embedded: bytes = b""  # the embedded basket's bytes (see `hepflow.io.embedded`)
 
     def baskets_for(self, start: int, stop: int) -> range:
         """Indices of the baskets holding entries [start, stop)."""
@@ -151,7 +150,7 @@ class LayoutTable(Mapping[str, BranchLayout]):
             n = row[0]
             found = BranchLayout(self._kinds[i], self._dtypes[i], tuple(row[1:1 + n]),
                                  tuple(row[1 + n:1 + 2 * n]), tuple(row[1 + 2 * n:]),
-                                 self._counters[i], self.embedded.packed(i))
+                                 self._counters[i], self.embedded.basket(i))
             self._built[name] = found
         return found
 
@@ -276,7 +275,7 @@ def layout_of(branch: Any, tree: Any = None, counter: str = "", payload: bytes =
     held = list(branch.embedded_baskets or ())
     if len(held) > 1:
         return None, "more than one basket embedded in the TTree"
-    packed = b""
+    kept = b""
     for basket in held:
         if tree is None or not payload:
             return None, "baskets embedded in the TTree"
@@ -287,10 +286,10 @@ def layout_of(branch: Any, tree: Any = None, counter: str = "", payload: bytes =
         size = 2 * keylen + offsets + int(basket.border)
         seeks.append(-1)
         nbytes.append(size)
-        packed = embedded_store.pack(payload[at:at + size])
+        kept = bytes(payload[at:at + size])
     entries.append(int(branch.num_entries))
     return BranchLayout(kind, spec, tuple(seeks), tuple(nbytes), tuple(entries),
-                        counter if kind == "jagged" else "", packed), ""
+                        counter if kind == "jagged" else "", kept), ""
 
 
 def layouts_of(ttree: Any) -> LayoutTable:
@@ -382,12 +381,11 @@ def read_branches(file: Any, layouts: Mapping[str, BranchLayout], start: int, st
         if not layout.embedded:
             raise BasketError(name, i, layout.entries[i], layout.entries[i + 1],
                               "the basket embedded in the TTree is missing from its layout")
-        try:
-            raw[(name, i)] = embedded_store.unpack(layout.embedded, layout.nbytes[i])
-        except Exception as exc:  # any failure to unpack is a damaged copy
+        if len(layout.embedded) != layout.nbytes[i]:
             raise BasketError(name, i, layout.entries[i], layout.entries[i + 1],
-                              f"its copy kept from preprocessing does not unpack ({exc})",
-                              ) from exc
+                              f"its copy kept from preprocessing is {len(layout.embedded)} "
+                              f"bytes, not {layout.nbytes[i]}")
+        raw[(name, i)] = np.frombuffer(layout.embedded, dtype=np.uint8)
     values: dict[str, Any] = {}
     shared_offsets: dict[str, np.ndarray] = {}
     for name in reading:

@@ -8,7 +8,8 @@ branch's last basket would have to decompress the whole key: about 50 ms per
 1,500-branch file per worker, more than the rest of the chunk's reading.
 
 Preprocessing decompresses that key anyway, so it keeps each embedded
-basket's bytes here, LZ4-compressed one basket at a time. A run then ships
+basket's bytes here (as they are: LZ4 packs NanoAOD-like values only 1.5x at
+30 ms per file, more than shipping the difference costs). A run then ships
 only the baskets of the branches it reads (`hepflow.io.baskets.BranchLayout`
 ``embedded``), a few kB each. The store lives in memory while fresh and, once
 the preprocessing cache has written it to disk, is read back from that file
@@ -22,25 +23,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import cramjam
 import numpy as np
 
 
-def pack(basket: bytes | np.ndarray) -> bytes:
-    """One embedded basket's bytes, compressed for the store."""
-    return bytes(cramjam.lz4.compress_block(bytes(basket), store_size=False))
-
-
-def unpack(packed: bytes, size: int) -> np.ndarray:
-    """The `size` bytes of a basket `pack` compressed."""
-    return np.frombuffer(bytes(cramjam.lz4.decompress_block(packed, output_len=size)),
-                         dtype=np.uint8)
-
-
 class EmbeddedBaskets:
-    """Compressed embedded baskets of a file's branches, one slot per branch (or none).
+    """The embedded baskets of a file's branches, one slot per branch (or none).
 
-    Slot i of `offsets`/`lengths` says where branch i's packed basket lies in
+    Slot i of `offsets`/`lengths` says where branch i's basket lies in
     the blob; -1 means the branch has none. The blob is either held (`data`)
     or in a file (`path`), checked to have the size the index promises.
     """
@@ -56,13 +45,13 @@ class EmbeddedBaskets:
         self.size = int(self.lengths[self.lengths > 0].sum()) if len(self.lengths) else 0
 
     @classmethod
-    def of(cls, packed: Sequence[bytes | None]) -> EmbeddedBaskets:
-        """A store of the packed baskets of each branch in order (None: no basket)."""
-        lengths = np.asarray([-1 if p is None else len(p) for p in packed], dtype=np.int64)
-        offsets = np.full(len(packed), -1, dtype=np.int64)
+    def of(cls, baskets: Sequence[bytes | None]) -> EmbeddedBaskets:
+        """A store of the baskets of each branch in order (None: no basket)."""
+        lengths = np.asarray([-1 if p is None else len(p) for p in baskets], dtype=np.int64)
+        offsets = np.full(len(baskets), -1, dtype=np.int64)
         held = lengths >= 0
         offsets[held] = np.cumsum(lengths[held]) - lengths[held]
-        return cls(offsets, lengths, b"".join(p for p in packed if p is not None))
+        return cls(offsets, lengths, b"".join(p for p in baskets if p is not None))
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -70,8 +59,8 @@ class EmbeddedBaskets:
     def __bool__(self) -> bool:
         return bool(len(self.offsets)) and bool((self.offsets >= 0).any())
 
-    def packed(self, slot: int) -> bytes:
-        """The packed basket of branch `slot`; b"" if it has none."""
+    def basket(self, slot: int) -> bytes:
+        """The basket of branch `slot`; b"" if it has none."""
         if slot >= len(self.offsets) or self.offsets[slot] < 0:
             return b""
         at, length = int(self.offsets[slot]), int(self.lengths[slot])
@@ -89,7 +78,7 @@ class EmbeddedBaskets:
         return found
 
     def data(self) -> bytes:
-        """Every packed basket, as the blob the index points into."""
+        """Every basket, as the blob the index points into."""
         if self._data is not None:
             return self._data
         if self.path is None:
@@ -105,4 +94,4 @@ class EmbeddedBaskets:
         return (EmbeddedBaskets, (self.offsets, self.lengths, self._data, self.path))
 
 
-__all__ = ["EmbeddedBaskets", "pack", "unpack"]
+__all__ = ["EmbeddedBaskets"]

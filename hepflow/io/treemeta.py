@@ -42,7 +42,7 @@ import numpy as np
 from hepflow.io import uproot_private
 from hepflow.io.basketbytes import spec_of
 from hepflow.io.baskets import LayoutTable
-from hepflow.io.embedded import EmbeddedBaskets, pack
+from hepflow.io.embedded import EmbeddedBaskets
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 _BYTECOUNT = 0x40000000
@@ -320,11 +320,11 @@ def _branches(cols: _Columns, pos: int, size: int, num_entries: int,
 
 
 def _kept(cols: _Columns, at: np.ndarray, size: np.ndarray) -> EmbeddedBaskets:
-    """The embedded baskets' bytes, packed for the layouts (see `hepflow.io.embedded`)."""
+    """The embedded baskets' bytes, kept with the layouts (see `hepflow.io.embedded`)."""
     if not size.any():
         return EmbeddedBaskets()
-    raw = cols.raw
-    return EmbeddedBaskets.of([pack(raw[a:a + n]) if n else None
+    data = cols.data
+    return EmbeddedBaskets.of([data[a:a + n] if n else None
                                for a, n in zip(at.tolist(), size.tolist(), strict=True)])
 
 
