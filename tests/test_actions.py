@@ -24,6 +24,7 @@ from hepflow.plan import actions as act
 from hepflow.plan.nodes import Filter, PlanNode, Source
 from hepflow.plan.types import jagged, scalar
 from hepflow.results.histograms import AxisModel, HistModel
+from hepflow.results.partials import MAX_FALLBACKS, Metrics
 from hepflow.results.pieces import Pieces
 from hepflow.results.statistic import Statistic
 
@@ -230,3 +231,26 @@ def test_any_error_in_a_chunk_names_file_entries_and_expression(sample_files: li
     assert "Define calibrated" in text and "KeyError" in text
     assert re.search(r"entries \d+-\d+ of \S+sample_\d+\.root", text)
     assert isinstance(info.value.__cause__, KeyError)
+
+
+_PATHS = st.sampled_from(["baskets", "uproot", "uproot-retry", "rntuple"])
+_METRICS = st.builds(
+    lambda paths, files, reasons: Metrics(
+        0, 0.0, 0.0, {p: 1 for p in paths}, tuple(reasons), dict(files)),
+    st.lists(_PATHS, max_size=3),
+    st.lists(st.tuples(st.sampled_from(["a.root", "b.root", "c.root"]), _PATHS), max_size=3),
+    st.lists(st.text(max_size=3), max_size=12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=_METRICS, b=_METRICS, c=_METRICS)
+def test_read_path_metrics_merge_associatively(a: Metrics, b: Metrics, c: Metrics) -> None:
+    """Chunks per read path, each file's path and the first fallbacks: any bracketing."""
+    left, right = a.merge(b).merge(c), a.merge(b.merge(c))
+    assert left == right
+    assert sum(left.read_paths.values()) == sum(sum(m.read_paths.values()) for m in (a, b, c))
+    assert left.fallbacks == (a.fallbacks + b.fallbacks + c.fallbacks)[:MAX_FALLBACKS]
+    for name, path in left.file_paths.items():
+        seen = {p for m in (a, b, c) for f, joined in m.file_paths.items() if f == name
+                for p in joined.split("+")}
+        assert set(path.split("+")) == seen

@@ -295,7 +295,8 @@ class Kernel:
         metrics = Metrics(stats.bytes_read, stats.seconds, time.perf_counter() - computing,
                           {stats.read_path: 1} if chunk.url else {},
                           (f"{chunk.describe()}: {stats.basket_failure}",)
-                          if stats.basket_failure else ())
+                          if stats.basket_failure else (),
+                          {chunk.url: stats.read_path} if chunk.url else {})
         self._emit(chunk, began, start, stats, run, computing)
         return ChunkResult(partials, {chunk.sample: (chunk.num_entries, processed)},
                            metrics=metrics)

@@ -28,7 +28,8 @@ class Metrics:
     """Per-run sums of per-chunk costs, and which reader served how many chunks.
 
     `read_paths` counts chunks per read path (``baskets``, ``uproot``,
-    ``uproot-retry``, ``rntuple``); `fallbacks` says, for the first
+    ``uproot-retry``, ``rntuple``) and `file_paths` names each file's (several
+    joined by ``+`` when its chunks were read differently); `fallbacks` says, for the first
     `MAX_FALLBACKS` chunks the basket reader handed to uproot, why. Both merge
     associatively (counts add, the list is the first ones in chunk order).
     """
@@ -38,15 +39,21 @@ class Metrics:
     compute_seconds: float = 0.0
     read_paths: Mapping[str, int] = field(default_factory=dict)
     fallbacks: tuple[str, ...] = ()
+    file_paths: Mapping[str, str] = field(default_factory=dict)
 
     def merge(self, other: Metrics) -> Metrics:
         paths = dict(self.read_paths)
         for path, n in other.read_paths.items():
             paths[path] = paths.get(path, 0) + n
+        files = dict(self.file_paths)
+        for name, path in other.file_paths.items():
+            mine = files.get(name)
+            files[name] = path if mine is None or mine == path else \
+                "+".join(sorted({*mine.split("+"), *path.split("+")}))
         return Metrics(self.bytes_read + other.bytes_read,
                        self.read_seconds + other.read_seconds,
                        self.compute_seconds + other.compute_seconds, paths,
-                       (self.fallbacks + other.fallbacks)[:MAX_FALLBACKS])
+                       (self.fallbacks + other.fallbacks)[:MAX_FALLBACKS], files)
 
 
 #: How many fallback reasons a run keeps (`Metrics.fallbacks`).

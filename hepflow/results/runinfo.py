@@ -16,6 +16,9 @@ from typing import Any
 from hepflow.dataset.spec import Dataset, FileSpec, Sample
 from hepflow.results.partials import Failure, Metrics
 
+#: Read paths that need no mention file by file in `RunInfo`'s text.
+FAST_PATHS = ("baskets", "rntuple")
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -76,6 +79,7 @@ class RunInfo:
             "phases": dict(self.phases),
             "read_paths": dict(self.metrics.read_paths),
             "read_fallbacks": list(self.metrics.fallbacks),
+            "read_path_per_file": dict(self.metrics.file_paths),
         }
 
     def to_json(self) -> str:
@@ -92,6 +96,9 @@ class RunInfo:
             paths = ", ".join(f"{n} through {path}"
                               for path, n in sorted(self.metrics.read_paths.items()))
             lines.append(f"  chunks read: {paths}")
+        for name, path in self.metrics.file_paths.items():
+            if path not in FAST_PATHS:
+                lines.append(f"  read through {path}: {name}")
         for why in self.metrics.fallbacks:
             lines.append(f"  read through uproot after the basket reader failed: {why}")
         for f in self.failures:
