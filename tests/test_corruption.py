@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -88,15 +89,13 @@ def test_no_damaged_basket_gives_a_silent_difference_or_a_crash():
             assert r["unchecked"] and FILES[r["file"]] == "ZSTD", r
 
 
-def test_skip_policy_reports_a_damaged_basket_like_an_unreadable_chunk(tmp_path):
+def _damaged_hzz(tmp_path: Path, field: Callable[[bytes, int], int], delta: int,
+                 ) -> tuple[Path, Path]:
+    """(good, bad) copies of HZZ; in bad, the int32 at `field(data, seek)` of Muon_Px's first
+    basket key is changed by `delta`."""
     import shutil
     import struct
 
-    import awkward as ak
-    import numpy as np
-    import uproot
-
-    import hepflow
     from hepflow.dataset import scan
 
     source = REALDATA / "uproot-HZZ.root"
@@ -105,11 +104,28 @@ def test_skip_policy_reports_a_damaged_basket_like_an_unreadable_chunk(tmp_path)
     good, bad = tmp_path / "good.root", tmp_path / "bad.root"
     shutil.copy(source, good)
     data = bytearray(source.read_bytes())
-    seek = scan.inspect_file(str(source), "events").layouts["Muon_Px"].seeks[0]
-    keylen = struct.unpack_from(">h", data, seek + 14)[0]
-    (last,) = struct.unpack_from(">i", data, seek + keylen - 5)
-    struct.pack_into(">i", data, seek + keylen - 5, last - 4)  # the issue's fLast - 4
+    at = field(bytes(data), scan.inspect_file(str(source), "events").layouts["Muon_Px"].seeks[0])
+    (value,) = struct.unpack_from(">i", data, at)
+    struct.pack_into(">i", data, at, value + delta)
     bad.write_bytes(bytes(data))
+    return good, bad
+
+
+def _f_last(data: bytes, seek: int) -> int:
+    """Where a basket key's fLast lies: the last field before the flag byte."""
+    import struct
+
+    return seek + struct.unpack_from(">h", data, seek + 14)[0] - 5
+
+
+def test_skip_policy_reports_a_damaged_basket_like_an_unreadable_chunk(tmp_path):
+    import awkward as ak
+    import numpy as np
+    import uproot
+
+    import hepflow
+
+    good, bad = _damaged_hzz(tmp_path, _f_last, -4)  # the issue's fLast - 4
     df = hepflow.RDataFrame("events", [str(good), str(bad)], client="sync",
                             read_policy="skip")
     total = df.Define("px", "Sum(Muon_Px)").Sum("px").GetValue()
@@ -127,23 +143,10 @@ def test_skip_policy_reports_a_damaged_basket_like_an_unreadable_chunk(tmp_path)
 def test_a_basket_only_uproot_reads_is_retried_and_the_run_report_says_so(tmp_path):
     """A key header whose fNbytes is off by one: the basket reader refuses it, uproot reads it
     exactly (it sizes baskets from the branch's table), and the report names the fallback."""
-    import shutil
-    import struct
-
     import hepflow
-    from hepflow.dataset import scan
     from hepflow.observe.events import LOCAL_RECORDS
 
-    source = REALDATA / "uproot-HZZ.root"
-    if not source.exists():
-        pytest.skip(f"{REALDATA} (ROOT-written test files) is not there")
-    good, bad = tmp_path / "good.root", tmp_path / "bad.root"
-    shutil.copy(source, good)
-    data = bytearray(source.read_bytes())
-    seek = scan.inspect_file(str(source), "events").layouts["Muon_Px"].seeks[0]
-    (nbytes,) = struct.unpack_from(">i", data, seek)
-    struct.pack_into(">i", data, seek, nbytes + 1)
-    bad.write_bytes(bytes(data))
+    good, bad = _damaged_hzz(tmp_path, lambda data, seek: seek, 1)  # fNbytes, the first field
 
     def run(path: Path) -> tuple[float, hepflow.RunInfo]:
         df = hepflow.RDataFrame("events", str(path), client="sync")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -182,8 +181,8 @@ class LayoutTable(Mapping[str, BranchLayout]):
                   ) -> LayoutTable:
         """The table `to_json` wrote, its embedded baskets read from `embedded_file`.
 
-        KeyError for another format, or embedded baskets without their file of
-        the promised size: a cache entry to redo.
+        KeyError for another format or embedded baskets without their file,
+        OSError/ValueError from `EmbeddedBaskets.in_file`: a cache entry to redo.
         """
         if data.get("format") != LAYOUT_FORMAT:
             raise KeyError(f"basket layouts of format {data.get('format')}, not {LAYOUT_FORMAT}")
@@ -192,8 +191,8 @@ class LayoutTable(Mapping[str, BranchLayout]):
         if store.size != int(index["size"]):
             raise KeyError("an embedded-basket index that does not add up")
         if store.size:
-            if embedded_file is None or _file_size(embedded_file) != store.size:
-                raise KeyError(f"embedded baskets missing from {embedded_file}")
+            if embedded_file is None:
+                raise KeyError("embedded baskets without the file that holds them")
             store = store.in_file(embedded_file)
         return cls(data["names"], data["kinds"], data["dtypes"], _unpack(data["numbers"]),
                    _unpack(data["starts"]), data["counters"], data["skipped"], data["metadata"],
@@ -203,13 +202,6 @@ class LayoutTable(Mapping[str, BranchLayout]):
         return (LayoutTable, (self._names, self._kinds, self._dtypes, self._numbers,
                               self._starts, self._counters, self.skipped, self.metadata,
                               self.embedded))
-
-
-def _file_size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return -1
 
 
 def _pack(values: np.ndarray) -> str:

@@ -48,16 +48,21 @@ class EmbeddedBaskets:
     def of(cls, baskets: Sequence[bytes | None]) -> EmbeddedBaskets:
         """A store of the baskets of each branch in order (None: no basket)."""
         lengths = np.asarray([-1 if p is None else len(p) for p in baskets], dtype=np.int64)
-        offsets = np.full(len(baskets), -1, dtype=np.int64)
+        return cls.joined(lengths, b"".join(p for p in baskets if p is not None))
+
+    @classmethod
+    def joined(cls, lengths: np.ndarray, blob: bytes) -> EmbeddedBaskets:
+        """A store of `blob`, the baskets of length `lengths` (-1: none) one after another."""
+        offsets = np.full(len(lengths), -1, dtype=np.int64)
         held = lengths >= 0
         offsets[held] = np.cumsum(lengths[held]) - lengths[held]
-        return cls(offsets, lengths, b"".join(p for p in baskets if p is not None))
+        return cls(offsets, lengths, blob)
 
     def __len__(self) -> int:
         return len(self.offsets)
 
     def __bool__(self) -> bool:
-        return bool(len(self.offsets)) and bool((self.offsets >= 0).any())
+        return bool((self.offsets >= 0).any())
 
     def basket(self, slot: int) -> bytes:
         """The basket of branch `slot`; b"" if it has none."""
@@ -87,7 +92,14 @@ class EmbeddedBaskets:
             return f.read()
 
     def in_file(self, path: str) -> EmbeddedBaskets:
-        """The same store read from `path`, where `data()` was written."""
+        """The same store read from `path`, where `data()` was written.
+
+        OSError if the file is not there, ValueError if it has another size
+        than the index promises (both: a preprocessing cache entry to redo).
+        """
+        found = os.stat(path).st_size
+        if found != self.size:
+            raise ValueError(f"{path} holds {found} bytes of embedded baskets, not {self.size}")
         return EmbeddedBaskets(self.offsets, self.lengths, None, path)
 
     def __reduce__(self) -> tuple[Any, ...]:

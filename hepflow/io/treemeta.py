@@ -323,9 +323,9 @@ def _kept(cols: _Columns, at: np.ndarray, size: np.ndarray) -> EmbeddedBaskets:
     """The embedded baskets' bytes, kept with the layouts (see `hepflow.io.embedded`)."""
     if not size.any():
         return EmbeddedBaskets()
-    data = cols.data
-    return EmbeddedBaskets.of([data[a:a + n] if n else None
-                               for a, n in zip(at.tolist(), size.tolist(), strict=True)])
+    held = size > 0
+    return EmbeddedBaskets.joined(np.where(held, size, -1),
+                                  _gather(cols.raw, at[held], size[held]).tobytes())
 
 
 def _embedded(cols: _Columns, first: np.ndarray, slots: np.ndarray, end: np.ndarray,
