@@ -29,6 +29,7 @@ import awkward as ak
 import numpy as np
 
 from hepflow.errors import ReadError
+from hepflow.io.rntuple_checksums import Corrupt, verify_envelopes, verify_pages
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 CLASS_NAME = "ROOT::RNTuple"
@@ -105,7 +106,13 @@ def _field_names(form: Any, prefix: str = "") -> list[str]:
 
 
 def describe(ntuple: Any) -> NTupleMeta:
-    """Entries, cluster boundaries, column types and page bytes of an opened RNTuple."""
+    """Entries, cluster boundaries, column types and page bytes of an opened RNTuple.
+
+    Its envelopes are checked against their checksums first, so that a damaged
+    header, footer or page list fails preprocessing instead of describing
+    another RNTuple.
+    """
+    verify_envelopes(ntuple)
     form, _ = ntuple.to_akform()
     empty = ak.Array(form.length_zero_array())
     columns: dict[str, ColumnType] = {}
@@ -126,6 +133,11 @@ def describe(ntuple: Any) -> NTupleMeta:
     return NTupleMeta(int(ntuple.num_entries), starts or (0,), columns, nbytes)
 
 
+def _base(name: str) -> str:
+    """The field a column name reads: `x` for `R_rdf_sizeof_x`, else the name itself."""
+    return name[len(SIZEOF):] if name.startswith(SIZEOF) else name
+
+
 def read_columns(ntuple: Any, names: Sequence[str], entry_start: int,
                  entry_stop: int) -> dict[str, Any]:
     """Exactly `names` for entries [entry_start, entry_stop), one uproot field read each.
@@ -135,7 +147,7 @@ def read_columns(ntuple: Any, names: Sequence[str], entry_start: int,
     filter names, which on a 1,500-field file costs 2.3 s on the first read in
     a process and 4x more per read afterwards than reading 20 fields one by one.
     """
-    bases = {name: name[len(SIZEOF):] if name.startswith(SIZEOF) else name for name in names}
+    bases = {name: _base(name) for name in names}
     got: dict[str, Any] = {}
     out: dict[str, Any] = {}
     for name, base in bases.items():
@@ -190,10 +202,21 @@ def _read(url: str, chunk: Any, branches: Sequence[str],
     if getattr(ntuple, "classname", "") != CLASS_NAME:
         raise fail(f"{chunk.tree!r} is a {getattr(ntuple, 'classname', type(ntuple).__name__)}"
                    f" now, not the RNTuple preprocessing saw", Refused)
+    try:
+        verify_envelopes(ntuple)
+    except Corrupt as exc:
+        raise fail(str(exc), Refused) from exc
     if int(ntuple.num_entries) < chunk.entry_stop:
         raise fail(f"the RNTuple has only {ntuple.num_entries} entries", Refused)
     source = handle.source
     before = int(getattr(source, "num_requested_bytes", 0) or 0)
+    try:
+        verify_pages(ntuple, {_base(name) for name in branches}, chunk.entry_start,
+                     chunk.entry_stop)
+    except Corrupt as exc:
+        raise fail(str(exc), Refused) from exc
+    except Exception as exc:
+        raise fail(f"{type(exc).__name__}: {exc}") from exc
     try:
         arrays = read_columns(ntuple, branches, chunk.entry_start, chunk.entry_stop)
     except Exception as exc:
