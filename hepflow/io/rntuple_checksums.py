@@ -195,9 +195,9 @@ def verify_pages(ntuple: Any, fields: Iterable[str], entry_start: int, entry_sto
         size = int(loc.num_bytes)
         if len(raw) != size + CHECKSUM_BYTES or \
                 xxhash.xxh3_64_intdigest(raw[:size]) != _stored(raw):
-            raise Corrupt(f"field {label}: a page of its {kind} in the cluster of entries {first}-{stop} "
-                          f"(bytes {int(loc.offset)}-{int(loc.offset) + size}) does not match "
-                          f"its xxh3-64 checksum")
+            raise Corrupt(f"field {label}: a page of its {kind} in the cluster of entries "
+                          f"{first}-{stop} (bytes {int(loc.offset)}-{int(loc.offset) + size}) "
+                          f"does not match its xxh3-64 checksum")
 
 
 __all__ = ["CHECKSUM_BYTES", "Corrupt", "check_envelope", "verify_envelopes", "verify_pages"]
