@@ -67,7 +67,7 @@ def check_envelope(raw: np.ndarray, nbytes: int, length: int, kind: int) -> np.n
     if length < 2 * CHECKSUM_BYTES:
         raise Corrupt(f"the {name} envelope is {length} bytes, too short to be one")
     preamble = int.from_bytes(data[:8].tobytes(), "little")
-    if xxhash.xxh3_64_intdigest(data[:-CHECKSUM_BYTES]) != _stored(data):
+    if xxhash.xxh3_64_intdigest(data[:-CHECKSUM_BYTES].data) != _stored(data):
         raise Corrupt(f"the {name} envelope does not match its xxh3-64 checksum")
     if preamble & 0xFFFF != kind or preamble >> 16 != length:
         raise Corrupt(f"the {name} envelope says it is envelope type {preamble & 0xFFFF} of "
@@ -194,7 +194,7 @@ def verify_pages(ntuple: Any, fields: Iterable[str], entry_start: int, entry_sto
                                                     strict=True):
         size = int(loc.num_bytes)
         if len(raw) != size + CHECKSUM_BYTES or \
-                xxhash.xxh3_64_intdigest(raw[:size]) != _stored(raw):
+                xxhash.xxh3_64_intdigest(raw[:size].data) != _stored(raw):
             raise Corrupt(f"field {label}: a page of its {kind} in the cluster of entries "
                           f"{first}-{stop} (bytes {int(loc.offset)}-{int(loc.offset) + size}) "
                           f"does not match its xxh3-64 checksum")

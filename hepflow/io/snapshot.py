@@ -16,7 +16,8 @@ snapshot is three calls:
 
 A TTree keeps the NanoAOD layout: `Muon_pt` and `Muon_eta` with equal sizes
 are written together with one `nMuon` counter. An RNTuple (``format="rntuple"``)
-keeps the columns as they are named, each collection with its own offsets.
+keeps the columns as they are named, each collection with its own offsets, and
+every page followed by its checksum as ROOT writes it (`hepflow.io.rntuple_write`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 import uproot
 
 from hepflow.errors import PlanError, SnapshotError
+from hepflow.io import rntuple_write
 
 SnapshotFormat = Literal["root", "rntuple"]
 FORMATS: tuple[str, ...] = get_args(SnapshotFormat)
@@ -186,11 +188,8 @@ def _write(out: Any, target: SnapshotTarget, values: Mapping[str, Any], create: 
     """Create (or extend) the tree or RNTuple `target.treename` in the open file `out`."""
     data = _plain(values)
     if target.format == "rntuple":
-        table = ak.Array(data)
-        if create:
-            out.mkrntuple(target.treename, table)
-        else:
-            out[target.treename].extend(table)
+        write = rntuple_write.create if create else rntuple_write.extend
+        write(out, target.treename, ak.Array(data))
         return
     grouped = _group_collections(data)
     if create:

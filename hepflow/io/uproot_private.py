@@ -33,6 +33,9 @@ REQUIRED = (
     "uproot.reading.ReadOnlyKey.get_uncompressed_chunk_cursor",
     "uproot.reading.ReadOnlyKey.data_uncompressed_bytes",
     "uproot.source.futures.TrivialExecutor",
+    # hepflow.io.rntuple_write: uproot's RNTuple writer, storing page checksums
+    "uproot.writing._cascadentuple.NTuple.add_rblob",
+    "uproot.writing.writable.WritableNTuple.extend",
 )
 
 
