@@ -11,6 +11,11 @@ of one numeric value per event is a numpy array, a collection of numbers
 array, anything else (strings, records, nested collections) an awkward array
 whose type the planner calls "other".
 
+Before uproot parses or decodes them, the envelopes (header, footer, page
+lists) and every page a chunk reads are checked against the xxh3-64 checksums
+ROOT wrote (`hepflow.io.rntuple_checksums`): uproot checks none of the pages,
+so a flipped byte would otherwise change values silently.
+
 uproot decodes whole clusters and slices them, so chunks are cut on cluster
 boundaries (`cluster_starts`); the entry range a chunk asks for is then read
 exactly. Note that uproot 5.7 also reads the cluster *starting* at
