@@ -125,7 +125,7 @@ def _identity(url: str, tree: str) -> str | None:
     try:
         return _local_key(url, tree, stamp_of(url))
     except NotRegularFile as exc:
-        raise PlanError(f"input file {url}: {exc}") from None
+        raise PlanError(f"input file {exc}") from None
     except OSError:
         return None
 

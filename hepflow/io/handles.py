@@ -21,6 +21,7 @@ file would block the worker forever or read without end (`NotRegularFile`).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -60,22 +61,29 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def stamp_of(url: str) -> Stamp | None:
-    """The `Stamp` of a local regular file; None for a remote URL.
+def regular_file(path: str) -> os.stat_result:
+    """`os.stat(path)` of a regular file, checked before anything opens it.
 
-    Raises `FileNotFoundError` (and other `OSError`s) as `os.stat` does, and
-    `NotRegularFile` for anything that is not a regular file, before anything
-    opens it.
+    Raises `FileNotFoundError` (and other `OSError`s) as `os.stat` does, a
+    `FileNotFoundError` for a name with a NUL character (which no file can
+    have; `os.stat` would raise a bare `ValueError`), and `NotRegularFile`
+    for anything but a regular file.
     """
-    path = local_path(url)
-    if path is None:
-        return None
     if "\0" in path:
-        raise FileNotFoundError(f"{path!r}: a file name cannot contain a NUL character")
+        raise FileNotFoundError(errno.ENOENT, "a file name cannot contain a NUL character", path)
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise NotRegularFile(f"{path} is {_kind(st.st_mode)}, not a regular file; "
                              "refusing to open it")
+    return st
+
+
+def stamp_of(url: str) -> Stamp | None:
+    """The `Stamp` of a local regular file (see `regular_file`); None for a remote URL."""
+    path = local_path(url)
+    if path is None:
+        return None
+    st = regular_file(path)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
@@ -209,4 +217,4 @@ def close_all() -> None:
 
 
 __all__ = ["NotRegularFile", "OpenFile", "Stamp", "close_all", "forget", "local_path",
-           "open_cached", "open_file", "open_tree", "stamp_of"]
+           "open_cached", "open_file", "open_tree", "regular_file", "stamp_of"]
