@@ -81,7 +81,7 @@ def _read(path: str) -> str:
         raise PlanError(f"cannot read the dataset file {path!r}: {why}") from None
 
 
-class _BoundedLoader(yaml.SafeLoader):
+class _BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types
     """PyYAML's safe loader, refusing aliases and nesting deeper than `MAX_DEPTH`."""
 
     _depth = 0
