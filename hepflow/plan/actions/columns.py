@@ -47,7 +47,12 @@ def _table(node: PlanNode, names: Sequence[str], ctx: FillContext,
 
 @dataclass(frozen=True, slots=True, eq=False)
 class AsNumpy(Action[Pieces, dict[str, np.ndarray]]):
-    """Columns as numpy arrays (collections as object arrays of arrays), in entry order."""
+    """Columns as numpy arrays, in entry order.
+
+    A collection column is an object array with one numpy array per event (as ROOT's
+    holds one `RVec` per event), in the column's own type, each a view into one
+    buffer per column.
+    """
 
     node: PlanNode
     names: tuple[str, ...]
