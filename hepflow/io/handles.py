@@ -197,6 +197,13 @@ def open_tree(url: str, tree: str, timeout: float | None = None, *,
     return entry.handle, entry.tree(tree)
 
 
+def open_trees() -> list[tuple[str, str]]:
+    """(url, tree) of every tree deserialised in this process's open files (for checks that
+    a read path never deserialises a TTree)."""
+    with _lock:
+        return [(url, name) for url, entry in _files.items() for name in entry.trees]
+
+
 def forget(url: str, tree: str = "") -> None:
     """Drop a cached handle (after an error, so a retry reopens the file)."""
     with _lock:
@@ -217,4 +224,4 @@ def close_all() -> None:
 
 
 __all__ = ["NotRegularFile", "OpenFile", "Stamp", "close_all", "forget", "local_path",
-           "open_cached", "open_file", "open_tree", "regular_file", "stamp_of"]
+           "open_cached", "open_file", "open_tree", "open_trees", "regular_file", "stamp_of"]

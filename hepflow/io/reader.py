@@ -32,7 +32,14 @@ import numpy as np
 from hepflow.errors import ReadError
 from hepflow.io.baskets import BasketError, BasketTiming, BranchLayout, read_branches
 from hepflow.io.failover import Refused, read_with_failover
-from hepflow.io.handles import close_all, forget, open_cached, open_file, open_tree
+from hepflow.io.handles import (
+    close_all,
+    forget,
+    open_cached,
+    open_file,
+    open_tree,
+    open_trees,
+)
 from hepflow.io.policy import ReadOptions
 from hepflow.io.uproot_private import TimingExecutor
 
@@ -263,4 +270,4 @@ def _read_baskets(handle: Any, layouts: Mapping[str, BranchLayout], chunk: Chunk
 
 
 __all__ = ["FileLayout", "ReadStats", "close_all", "forget", "open_file", "open_tree",
-           "read_chunk"]
+           "open_trees", "read_chunk"]
