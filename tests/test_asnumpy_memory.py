@@ -122,3 +122,37 @@ def test_running_out_of_memory_names_the_result_and_its_size() -> None:
     assert line.startswith("ResultMemoryError True AsNumpy(['Muon_pt', 'Jet_pt']): not "
                            "enough memory for 1,000,000 entries of 2 columns (about "), line
     assert "MiB" in line
+
+
+def test_every_shape_of_column_keeps_its_values() -> None:
+    """Flat, jagged (var and fixed size, several chunks, an empty one), nested and string
+    columns: per event the values the pieces hold, in chunk order."""
+    import awkward as ak
+    import numpy as np
+
+    from hepflow.results.columns import numpy_column
+
+    jagged = [ak.values_astype(ak.Array([[1.5, 2.5], [], [3.5]]), np.float32),
+              ak.to_packed(ak.Array([[1.0]])[:0]),  # an empty chunk, of another type
+              ak.values_astype(ak.Array([[4.0], [5.0, 6.0]])[1:], np.float32)]
+    cases = {
+        "flat": [np.arange(3.0), np.arange(2.0)],
+        "jagged": jagged,
+        "fixed": [ak.to_regular(ak.Array([[1, 2], [3, 4]]), axis=1)],
+        "nested": [ak.Array([[[1], [2, 3]], []])],
+        "strings": [ak.Array([["a", "bc"], []])],
+    }
+    for name, parts in cases.items():
+        got = numpy_column(parts)
+        want = [x for p in parts for x in p.tolist()]
+        assert _plain(got) == want, name
+    assert numpy_column(jagged)[0].dtype == np.float32
+    assert numpy_column(cases["fixed"])[1].tolist() == [3, 4]
+
+
+def _plain(x: object) -> object:
+    import numpy as np
+
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return [_plain(e) for e in x]
+    return x.tolist() if isinstance(x, np.ndarray) else x

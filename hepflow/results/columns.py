@@ -72,7 +72,8 @@ def _views(lists: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """One object array of per-event views into one flat buffer, filled piece by piece."""
     rows = sum(len(offsets) - 1 for offsets, _ in lists)
     size = sum(int(offsets[-1] - offsets[0]) for offsets, _ in lists)
-    flat = np.empty(size, dtype=np.result_type(*(content.dtype for _, content in lists)))
+    filled = [c.dtype for o, c in lists if o[-1] > o[0]]  # an empty chunk's type may differ
+    flat = np.empty(size, dtype=np.result_type(*(filled or [lists[0][1].dtype])))
     out = np.empty(rows, dtype=object)
     row = position = 0
     for offsets, content in lists:
@@ -92,9 +93,20 @@ def _objects(parts: Sequence[Any]) -> np.ndarray:
     row = 0
     for part in parts:
         for item in ak.to_list(part) if isinstance(part, ak.Array) else part.tolist():
-            out[row] = np.asarray(item)
+            out[row] = _element(item)
             row += 1
     return out
+
+
+def _element(item: Any) -> np.ndarray:
+    """One event's value as a numpy array; lists of different lengths as an object array."""
+    try:
+        return np.asarray(item)
+    except ValueError:  # ragged inside the event, as `RVec<RVec<int>>`
+        out = np.empty(len(item), dtype=object)
+        for i, inner in enumerate(item):
+            out[i] = _element(inner)
+        return out
 
 
 __all__ = ["PER_EVENT_BYTES", "nbytes_needed", "numpy_column"]
