@@ -126,3 +126,15 @@ class OutputError(HepflowError, OSError):
 
 
 __all__ += ["AnalysisError", "OutputError"]
+
+
+class ResultMemoryError(HepflowError, MemoryError):
+    """A result does not fit in memory where it is assembled (the client).
+
+    The message names the result (action and columns) and the size it needs,
+    so the physicist can select fewer entries or columns, or write them with
+    `Snapshot` instead; it is still a `MemoryError` for code that catches those.
+    """
+
+
+__all__ += ["ResultMemoryError"]

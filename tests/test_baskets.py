@@ -67,7 +67,7 @@ def test_chunks_never_deserialise_the_ttree(wide_file):
     df = hepflow.RDataFrame("Events", wide_file, client="sync", chunk_entries=1_500)
     reader.close_all()
     total = df.Filter("nMuon >= 1").Define("pt0", "Muon_pt[0]").Sum("pt0").GetValue()
-    assert not reader._trees, "a chunk deserialised the TTree"
+    assert not reader.open_trees(), "a chunk deserialised the TTree"
     with uproot.open(wide_file) as f:
         ev = f["Events"].arrays(["nMuon", "Muon_pt"])
     pt0 = ak.to_numpy(ak.firsts(ev.Muon_pt[ev.nMuon >= 1])).astype(np.float64)
@@ -88,7 +88,7 @@ def test_rewritten_file_falls_back_to_fresh_metadata(wide_file, tmp_path):
     chunk = Chunk(0, 0, str(copy), "Events", 0, 1_500, 0, info.uuid)
     reader.close_all()
     arrays, _ = reader.read_chunk(chunk, ["Muon_pt", "MET_pt"], layout=layout)
-    assert reader._trees, "a size mismatch must fall back to reading the TTree afresh"
+    assert reader.open_trees(), "a size mismatch must fall back to reading the TTree afresh"
     with uproot.open(copy) as f:
         _same(arrays["Muon_pt"], f["Events"]["Muon_pt"].array(entry_stop=1_500))
     other = make_sample(tmp_path / "other", events=1_500, files=1, seed=2, branches=320)[0]

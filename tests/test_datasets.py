@@ -236,3 +236,63 @@ def test_dataset_file_mistakes_are_plan_errors(tmp_path):
         with pytest.raises(PlanError, match=words) as info:
             Dataset.load(path)
         assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def _alias_bomb(levels: int) -> str:
+    """YAML of a few hundred bytes whose aliases expand to 9**levels leaves."""
+    lines = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]")
+    lines.append(f"samples: {{s: {{files: [f.root], metadata: {{x: *l{levels - 1}}}}}}}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(30)
+def test_hostile_dataset_files_are_one_line_plan_errors(tmp_path):
+    """NUL in names, deep nesting, alias bombs and FIFOs: a PlanError each, at once, in
+    little memory (a FIFO would block whoever opens it forever: pytest-timeout catches that)."""
+    import tracemalloc
+
+    from hepflow import PlanError
+    from hepflow.dataset.scan import inspect_file
+
+    (tmp_path / "nul.yaml").write_text('samples: {a: {files: ["a\\0b.root"]}}\n')
+    (tmp_path / "deep.yaml").write_text("[" * 10_000)
+    (tmp_path / "deep.json").write_text("[" * 10_000)
+    (tmp_path / "nested.json").write_text("[" * 200 + "]" * 200)
+    (tmp_path / "bomb.yaml").write_text(_alias_bomb(9))
+    os.mkfifo(tmp_path / "fifo.yaml")
+    os.mkfifo(tmp_path / "fifo.root")
+    fifo = str(tmp_path / "fifo.root")
+    cases = [
+        (lambda: Dataset.load(tmp_path / "nul.yaml"), "cannot contain a NUL"),
+        (lambda: Dataset.load(str(tmp_path / "x\0.yaml")), "cannot contain a NUL"),
+        (lambda: Dataset.from_dict({"samples": {"a": {"files": ["a\0b.root"]}}}),
+         "cannot contain a NUL"),
+        (lambda: Dataset.from_files(["a\0b.root"], "Events"), "cannot contain a NUL"),
+        (lambda: hepflow.RDataFrame("Events", "x\0.root", client="sync"),
+         "cannot contain a NUL"),
+        (lambda: Dataset.load(tmp_path / "deep.yaml"), "nest more than 32 levels"),
+        (lambda: Dataset.load(tmp_path / "deep.json"), "nest more than 32 levels"),
+        (lambda: Dataset.load(tmp_path / "nested.json"), "nest more than 32 levels"),
+        (lambda: Dataset.load(tmp_path / "bomb.yaml"), "aliases .* are not allowed"),
+        (lambda: Dataset.load(tmp_path / "fifo.yaml"), "FIFO .*not a regular file"),
+        (lambda: hepflow.preprocess(Dataset.from_files([fifo], "Events")),
+         "FIFO .*not a regular file"),
+        (lambda: hepflow.RDataFrame("Events", fifo, client="sync"),
+         "FIFO .*not a regular file"),
+    ]
+    for case, words in cases:
+        start = time.perf_counter()
+        with pytest.raises(PlanError, match=words) as info:
+            case()
+        assert time.perf_counter() - start < 5, words
+        assert "\n" not in str(info.value)
+        tracemalloc.start()
+        with pytest.raises(PlanError):
+            case()
+        assert tracemalloc.get_traced_memory()[1] < 50e6, words
+        tracemalloc.stop()
+    # a worker asked to open it refuses it too, rather than blocking
+    with pytest.raises(hepflow.ReadError, match=r"FIFO .*not a regular file"):
+        inspect_file(fifo, "Events")

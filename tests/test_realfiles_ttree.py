@@ -138,7 +138,7 @@ def test_embedded_baskets_in_a_root_written_nanoaod_file():
     df = hepflow.RDataFrame("Events", path, client="sync", chunk_entries=200)
     total = df.Filter("nMuon >= 1").Define("pt0", "Muon_pt[0]").Sum("pt0").GetValue()
     met = df.Sum("MET_pt").GetValue()
-    assert not reader._trees, "a chunk deserialised the TTree"
+    assert not reader.open_trees(), "a chunk deserialised the TTree"
     pt0 = ak.to_numpy(ak.firsts(ev.Muon_pt[ev.nMuon >= 1])).astype(np.float64)
     assert total == pytest.approx(float(pt0.sum()), rel=1e-12)
     assert met == pytest.approx(float(np.sum(ev.MET_pt.to_numpy().astype(np.float64))),

@@ -12,12 +12,19 @@ from dataclasses import dataclass, field
 
 from hepflow.io.baskets import LayoutTable
 from hepflow.io.chunk import TTREE, Chunk
+from hepflow.io.handles import Stamp
 from hepflow.plan.types import ColumnType
 
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
-    """What preprocessing learned about one file."""
+    """What preprocessing learned about one file.
+
+    `stamp` is the local file's identity as the worker saw it when it read the
+    file (not kept in the cache): the preprocessing cache stores the result
+    under that, so a file replaced meanwhile is never filed under the new
+    file's identity with the old file's contents.
+    """
 
     url: str
     tree: str
@@ -31,6 +38,7 @@ class FileInfo:
     layouts: LayoutTable = field(default_factory=LayoutTable, compare=False)
     file_end: int = 0
     format: str = TTREE
+    stamp: Stamp | None = field(default=None, compare=False)
 
     @property
     def urls(self) -> tuple[str, ...]:

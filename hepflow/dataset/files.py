@@ -1,6 +1,8 @@
 """Turning what the user wrote (a path, a glob, a list, a URL) into an ordered file list.
 
-Local paths and `file://` URLs are checked to exist. Any other URL is read
+Local paths and `file://` URLs are checked to exist and to be regular files
+(a FIFO named as a data file would block whoever opens it forever), and no
+name may hold a NUL character. Any other URL is read
 through uproot, which hands `root://` to fsspec-xrootd and every other fsspec
 URL (`s3://bucket/f.root`, `https://...`, chained ones such as
 `simplecache::root://site//store/f.root`) to fsspec. A glob in a URL is
@@ -15,6 +17,7 @@ import os
 from collections.abc import Sequence
 
 from hepflow.errors import PlanError
+from hepflow.io.handles import NotRegularFile, regular_file
 
 REMOTE_SCHEMES = ("root://", "http://", "https://", "xroot://")
 
@@ -24,6 +27,23 @@ def is_remote(url: str) -> bool:
     if url.startswith(REMOTE_SCHEMES) or "::" in url:
         return True
     return "://" in url and not url.startswith("file://")
+
+
+def check_name(url: str, where: str = "input file") -> str:
+    """`url`, if it can name a file at all: a NUL character cannot be in any file's name."""
+    if "\0" in url:
+        raise PlanError(f"{where} {url!r}: a file name cannot contain a NUL character")
+    return url
+
+
+def _check_local(path: str) -> None:
+    """A local input file must exist and be a regular file (not a folder, FIFO or device)."""
+    try:
+        regular_file(path)
+    except NotRegularFile as exc:
+        raise PlanError(f"input file {exc}") from None
+    except OSError:
+        raise PlanError(f"input file {path!r} does not exist") from None
 
 
 def expand_remote(url: str) -> list[str]:
@@ -60,7 +80,7 @@ def expand_files(files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
         raise PlanError("no input files were given")
     out: list[str] = []
     for item in items:
-        text = os.fspath(item)
+        text = check_name(os.fspath(item))
         if is_remote(text):
             out.extend(expand_remote(text) if glob.has_magic(_path_part(text)) else [text])
             continue
@@ -70,10 +90,11 @@ def expand_files(files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
             matches = sorted(glob.glob(text))
             if not matches:
                 raise PlanError(f"no files match {text!r}")
+            for match in matches:
+                _check_local(match)
             out.extend(os.path.abspath(m) for m in matches)
             continue
-        if not os.path.exists(text):
-            raise PlanError(f"input file {text!r} does not exist")
+        _check_local(text)
         out.append(os.path.abspath(text))
     return out
 
@@ -85,4 +106,4 @@ def _path_part(url: str) -> str:
     return rest.split("?", 1)[0]
 
 
-__all__ = ["REMOTE_SCHEMES", "expand_files", "expand_remote", "is_remote"]
+__all__ = ["REMOTE_SCHEMES", "check_name", "expand_files", "expand_remote", "is_remote"]

@@ -3,20 +3,33 @@
 Nothing in a dataset file is silently dropped: a key this module does not know
 is an error naming the key and where it is, because a misspelt `step` or a
 `friends` block nobody reads changes which events a physicist analyses.
+
+A dataset file may come from anywhere, so reading it is bounded: only a
+regular file is opened (a FIFO would block forever), nesting deeper than
+`MAX_DEPTH` is refused (Python's parsers would recurse until `RecursionError`),
+and YAML aliases are refused: nine nested aliases of nine items each are 9^9
+leaves to whoever walks the result, from a file of a few hundred bytes, and a
+list of files and their metadata needs none.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from hepflow.dataset.files import check_name
 from hepflow.dataset.spec import Dataset, EntryRange, FileSpec, Friend, Sample
 from hepflow.errors import PlanError, did_you_mean
+from hepflow.io.handles import NotRegularFile, regular_file
+
+#: How deeply lists and mappings may nest in a dataset file (a real one needs about six).
+MAX_DEPTH = 32
 
 _HEPFLOW_TOP = ("tree", "samples", "friends", "range")
 _HEPFLOW_SAMPLE = ("files", "metadata", "tree")
@@ -43,21 +56,76 @@ def _known(mapping: Mapping[str, Any], allowed: Sequence[str], where: str) -> No
 
 def load(path: str | os.PathLike[str]) -> Dataset:
     """Load YAML or JSON, recognising hepflow, coffea and RDatasetSpec layouts."""
+    text = _read(os.fspath(path))
     try:
-        text = Path(path).read_text()
-    except IsADirectoryError as exc:
-        raise PlanError(f"the dataset file {path} is a folder; give a .yaml or .json "
-                        "file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise PlanError(f"cannot read the dataset file {path}: {why}") from exc
-    try:
-        data = yaml.safe_load(text) if str(path).endswith((".yaml", ".yml")) \
-            else json.loads(text)
+        data = _parse_yaml(text) if str(path).endswith((".yaml", ".yml")) \
+            else _parse_json(text)
     except (ValueError, yaml.YAMLError) as exc:
         first = " ".join(str(exc).split())  # YAML's message spans lines: one line here
         raise PlanError(f"cannot parse dataset file {path}: {first}") from exc
     return from_dict(data, base=Path(path).parent, source=str(path))
+
+
+def _read(path: str) -> str:
+    """The text of a dataset file, refusing anything but a regular file before opening it."""
+    try:
+        regular_file(path)
+        return Path(path).read_text()
+    except NotRegularFile as exc:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            raise PlanError(f"the dataset file {path} is a folder; give a .yaml or .json "
+                            "file") from None
+        raise PlanError(f"the dataset file {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PlanError(f"cannot read the dataset file {path!r}: {why}") from None
+
+
+class _BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types
+    """PyYAML's safe loader, refusing aliases and nesting deeper than `MAX_DEPTH`."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"YAML aliases (*{event.anchor}) are not allowed in a dataset "
+                "file; write the value out", event.start_mark)
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"lists and mappings nest more than {MAX_DEPTH} levels deep",
+                self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader: no arbitrary objects
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        data = json.loads(text)
+    except RecursionError:  # deeper than the interpreter's recursion limit
+        raise ValueError(f"lists and mappings nest more than {MAX_DEPTH} levels deep") from None
+    _check_depth(data)
+    return data
+
+
+def _check_depth(data: Any) -> None:
+    """Refuse nesting deeper than `MAX_DEPTH` (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"lists and mappings nest more than {MAX_DEPTH} levels deep")
+        children = value.values() if isinstance(value, dict) else \
+            value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children)
 
 
 def from_dict(data: Any, base: Path | None = None, source: str = "dataset") -> Dataset:
@@ -214,6 +282,7 @@ def _trees_files(body: Mapping[str, Any], base: Path | None,
 
 
 def _resolve(url: str, base: Path | None) -> str:
+    check_name(url)
     if "://" in url or base is None or os.path.isabs(url):
         return url
     return str((base / url).resolve())

@@ -7,7 +7,11 @@ names and types, page bytes), a TTree by `read_tree_meta` or uproot's model.
 
 It runs as a Dask job on the cluster (one task per file), never as a serial
 loop over remote files on the client, and its results are cached on disk by
-file identity, so the second run over the same files starts at once.
+file identity, so the second run over the same files starts at once. The
+identity a result is filed under is the one the worker saw when it read the
+file (`FileInfo.stamp`), and the worker reads the file as it is now (its
+open-file cache reopens a replaced file), so a file replaced under the same
+name is described afresh, never as the old file.
 """
 
 from __future__ import annotations
@@ -24,14 +28,15 @@ from typing import Any
 
 from hepflow.dataset.chunks import FileInfo
 from hepflow.dataset.files import is_remote
-from hepflow.errors import ReadError
+from hepflow.errors import PlanError, ReadError
 from hepflow.io import rntuple
 from hepflow.io.baskets import LayoutTable, layouts_of
 from hepflow.io.chunk import RNTUPLE
+from hepflow.io.handles import NotRegularFile, Stamp, local_path, open_cached, stamp_of
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 
 
 def cache_dir() -> Path:
@@ -69,25 +74,31 @@ def _meta_from_uproot(ttree: Any) -> TreeMeta:
 
 
 def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str = "") -> FileInfo:
-    """Open one file (trying replicas in turn) and describe its TTree or RNTuple. On a worker."""
-    from hepflow.io.reader import open_file, open_tree
+    """Open one file (trying replicas in turn) and describe its TTree or RNTuple. On a worker.
 
+    The file is described as it is now: a local file replaced since this
+    worker opened it is reopened (its stamp changed), a remote one is always
+    opened afresh.
+    """
     errors = []
     for candidate in tuple(replicas) or (url,):
         try:
-            handle = open_file(candidate)
+            opened = open_cached(candidate, fresh=local_path(candidate) is None)
+            handle = opened.handle
+            stamp = opened.stamp if candidate == url else None
             if _classname(handle, tree) == rntuple.CLASS_NAME:
-                nt = rntuple.describe(open_tree(candidate, tree)[1])
+                nt = rntuple.describe(opened.tree(tree))
                 return FileInfo(url, tree, nt.num_entries, nt.cluster_starts,
                                 str(handle.uuid), tuple(replicas), sample, nt.columns,
-                                nt.compressed_bytes, LayoutTable(), int(handle.fEND), RNTUPLE)
+                                nt.compressed_bytes, LayoutTable(), int(handle.fEND), RNTUPLE,
+                                stamp)
             try:
                 meta = read_tree_meta(handle, tree)
             except Unsupported:
-                meta = _meta_from_uproot(open_tree(candidate, tree)[1])
+                meta = _meta_from_uproot(opened.tree(tree))
             return FileInfo(url, tree, meta.num_entries, meta.cluster_starts,
                             str(handle.uuid), tuple(replicas), sample, meta.branches,
-                            meta.compressed_bytes, meta.layouts, int(handle.fEND))
+                            meta.compressed_bytes, meta.layouts, int(handle.fEND), stamp=stamp)
         except Exception as exc:  # noqa: BLE001 - every replica failure is reported below
             errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
     raise ReadError(url, 0, 0, "cannot preprocess: " + "; ".join(errors))
@@ -106,14 +117,29 @@ def _classname(handle: Any, tree: str) -> str:
 
 
 def _identity(url: str, tree: str) -> str | None:
-    """A cache key for a local file from its path, size and modification time."""
-    if is_remote(url):
-        return None
+    """The cache key of a local file as it is now (None when it cannot be seen here).
+
+    A path that exists but is no regular file (a FIFO would block the worker
+    that opens it forever) is refused here, before any task starts.
+    """
     try:
-        st = os.stat(url)
+        return _local_key(url, tree, stamp_of(url))
+    except NotRegularFile as exc:
+        raise PlanError(f"input file {exc}") from None
     except OSError:
         return None
-    text = f"{CACHE_VERSION}|{os.path.abspath(url)}|{tree}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _local_key(url: str, tree: str, stamp: Stamp | None) -> str | None:
+    """A cache key from a local file's path, size and modification time.
+
+    Not its device and inode: workers and the client may see one shared
+    filesystem under different device (and, for some, inode) numbers.
+    """
+    path = local_path(url)
+    if stamp is None or path is None:
+        return None
+    text = f"{CACHE_VERSION}|{os.path.abspath(path)}|{tree}|{stamp[2]}|{stamp[3]}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -206,7 +232,7 @@ def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], cli
             with ThreadPoolExecutor(max_workers=min(8, len(args))) as pool:
                 found = list(pool.map(lambda a: inspect_file(*a), args))
         for i, info in zip(todo, found, strict=True):
-            key = keys[i]
+            key = _local_key(info.url, info.tree, info.stamp) or keys[i]
             results[i] = _store(key, info) if use_cache and key else info
     return [r for r in results if r is not None]
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hepflow.dataset.files import check_name
 from hepflow.errors import PlanError
 
 EntryRange = tuple[int, int]
@@ -71,6 +72,8 @@ class FileSpec:
     def __post_init__(self) -> None:
         if not self.replicas:
             raise PlanError("a file needs at least one URL")
+        for url in self.replicas:
+            check_name(url)
         where = f"file {self.replicas[0]}"
         if self.steps and (self.entry_start is not None or self.entry_stop is not None):
             raise PlanError(f"{where}: give either an entry range or steps, not both")

@@ -1,8 +1,8 @@
 """Reading the branches of one chunk, with open files kept per worker process.
 
-Opening a file parses its whole TTree (hundreds of branches), which costs far
-more than reading a chunk's few branches; consecutive chunks of the same file
-on the same worker therefore reuse the open file from a small LRU cache.
+Consecutive chunks of the same file on the same worker reuse the open file
+(`hepflow.io.handles`: an LRU cache that reopens a file replaced under the
+same name).
 
 Each replica is tried `retries + 1` times with exponential backoff before the
 next replica is tried. A replica whose file UUID differs from the one seen at
@@ -21,25 +21,27 @@ the chunk counts as failed. `ReadStats.read_path` says which way each chunk went
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import awkward as ak
 import numpy as np
-import uproot
 
 from hepflow.errors import ReadError
-from hepflow.io import xrootd_env
 from hepflow.io.baskets import BasketError, BasketTiming, BranchLayout, read_branches
 from hepflow.io.failover import Refused, read_with_failover
+from hepflow.io.handles import (
+    close_all,
+    forget,
+    open_cached,
+    open_file,
+    open_tree,
+    open_trees,
+)
 from hepflow.io.policy import ReadOptions
 from hepflow.io.uproot_private import TimingExecutor
-
-_MAX_OPEN = 16
 
 
 class Chunk(Protocol):
@@ -64,11 +66,6 @@ class Chunk(Protocol):
     def format(self) -> str: ...
     @property
     def friends(self) -> tuple[Any, ...]: ...
-
-
-_lock = threading.Lock()
-_files: OrderedDict[str, Any] = OrderedDict()
-_trees: dict[tuple[str, str], Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,81 +106,6 @@ class _Timing:
     basket_failure: str = ""
 
 
-def _source_options(url: str, timeout: float | None) -> dict[str, Any]:
-    options: dict[str, Any] = {"object_cache": None, "array_cache": None}
-    if url.startswith(("root://", "xroot://")):
-        options["handler"] = uproot.source.fsspec.FSSpecSource
-        # fsspec-xrootd keeps a failed handle in its cached filesystem; a fresh one per
-        # open lets a retry or a restarted site work (opens are rare: handles are cached).
-        options["skip_instance_cache"] = True
-        if timeout:
-            options["timeout"] = int(max(1, timeout))
-    elif url.startswith("s3://"):
-        if timeout:  # s3fs takes botocore's settings, not uproot's `timeout`
-            options["config_kwargs"] = {"connect_timeout": timeout, "read_timeout": timeout}
-    elif timeout and ("://" not in url or url.startswith(("file://", "http://", "https://"))):
-        options["timeout"] = timeout  # other fsspec filesystems do not all take one
-    return options
-
-
-def open_file(url: str, timeout: float | None = None) -> Any:
-    """An open `uproot.ReadOnlyFile` from this process's LRU cache.
-
-    Opening the file reads only its header and top directory, which is cheap;
-    the TTree (all its branches) is deserialised only if `open_tree` asks.
-    """
-    with _lock:
-        if url in _files:
-            _files.move_to_end(url)
-            return _files[url]
-    if url.startswith(("root://", "xroot://")):
-        xrootd_env.apply()
-    handle = uproot.reading.ReadOnlyFile(url, **_source_options(url, timeout))
-    with _lock:
-        _files[url] = handle
-        while len(_files) > _MAX_OPEN:
-            old_url, old = _files.popitem(last=False)
-            for key in [k for k in _trees if k[0] == old_url]:
-                del _trees[key]
-            old.close()
-    return handle
-
-
-def open_tree(url: str, tree: str, timeout: float | None = None) -> tuple[Any, Any]:
-    """An open (ReadOnlyFile, TTree) pair, deserialising the TTree once per process."""
-    handle = open_file(url, timeout)
-    key = (url, tree)
-    with _lock:
-        if key in _trees:
-            return handle, _trees[key]
-    ttree = handle.root_directory[tree]
-    with _lock:
-        _trees[key] = ttree
-    return handle, ttree
-
-
-def forget(url: str, tree: str = "") -> None:
-    """Drop a cached handle (after an error, so a retry reopens the file)."""
-    with _lock:
-        handle = _files.pop(url, None)
-        for key in [k for k in _trees if k[0] == url]:
-            del _trees[key]
-    if handle is not None:
-        try:
-            handle.close()
-        except Exception:  # noqa: BLE001 - closing a broken handle must not mask the cause
-            pass
-
-
-def close_all() -> None:
-    with _lock:
-        handles = list(_files.values())
-        _files.clear()
-        _trees.clear()
-    for handle in handles:
-        handle.close()
-
-
 FileLayout = tuple[int, Mapping[str, BranchLayout]]
 
 
@@ -216,7 +138,8 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
     fast = layout is not None and all(b in layout[1] for b in branches)
     damaged = False
     try:
-        handle = open_file(url, timeout)
+        opened = open_cached(url, timeout, uuid=chunk.uuid)
+        handle = opened.handle
         if chunk.uuid and str(handle.uuid) != chunk.uuid:
             raise fail(f"this is a different file (UUID {handle.uuid}, expected "
                        f"{chunk.uuid}); refusing it", Refused)
@@ -230,7 +153,7 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
                 timing.read_path, timing.basket_failure = "uproot-retry", failure.reason
                 damaged = failure.damaged
                 opening = time.perf_counter()
-        handle, ttree = open_tree(url, chunk.tree, timeout)
+        ttree = opened.tree(chunk.tree)
         timing.open_seconds = time.perf_counter() - opening
     except ReadError:
         raise
@@ -347,4 +270,4 @@ def _read_baskets(handle: Any, layouts: Mapping[str, BranchLayout], chunk: Chunk
 
 
 __all__ = ["FileLayout", "ReadStats", "close_all", "forget", "open_file", "open_tree",
-           "read_chunk"]
+           "open_trees", "read_chunk"]

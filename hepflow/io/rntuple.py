@@ -191,7 +191,7 @@ def _read(url: str, chunk: Any, branches: Sequence[str],
 
     opening = time.perf_counter()
     try:
-        handle = open_file(url, timeout)
+        handle = open_file(url, timeout, uuid=chunk.uuid)
         if chunk.uuid and str(handle.uuid) != chunk.uuid:
             raise fail(f"this is a different file (UUID {handle.uuid}, expected "
                        f"{chunk.uuid}); refusing it", Refused)

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import awkward as ak
 import numpy as np
 
+from hepflow.errors import ResultMemoryError
 from hepflow.plan.actions.base import Action, as_piece
 from hepflow.plan.context import FillContext
 from hepflow.plan.nodes import PlanNode
+from hepflow.results.columns import nbytes_needed, numpy_column
 from hepflow.results.display import DisplayResult, to_lists
 from hepflow.results.pieces import Pieces, concatenate, head
 
@@ -46,7 +47,12 @@ def _table(node: PlanNode, names: Sequence[str], ctx: FillContext,
 
 @dataclass(frozen=True, slots=True, eq=False)
 class AsNumpy(Action[Pieces, dict[str, np.ndarray]]):
-    """Columns as numpy arrays (collections as object arrays of arrays), in entry order."""
+    """Columns as numpy arrays, in entry order.
+
+    A collection column is an object array with one numpy array per event (as ROOT's
+    holds one `RVec` per event), in the column's own type, each a view into one
+    buffer per column.
+    """
 
     node: PlanNode
     names: tuple[str, ...]
@@ -64,18 +70,23 @@ class AsNumpy(Action[Pieces, dict[str, np.ndarray]]):
         return a.merge(b)
 
     def finish(self, partial: Pieces) -> dict[str, np.ndarray]:
+        """Each column joined in place (`hepflow.results.columns`); running out of memory
+        is a `ResultMemoryError` naming the columns and the size they need."""
         parts = partial.values()
         out: dict[str, np.ndarray] = {}
-        for name in self.names:
-            values = concatenate([p[name] for p in parts]) if parts else np.array([])
-            if isinstance(values, ak.Array):
-                arr = np.empty(len(values), dtype=object)
-                for i, item in enumerate(ak.to_list(values)):
-                    arr[i] = np.asarray(item)
-                out[name] = arr
-            else:
-                out[name] = np.asarray(values)
-        return out
+        try:
+            for name in self.names:
+                out[name] = numpy_column([p[name] for p in parts])
+            return out
+        except MemoryError:
+            pass  # reported below, once the half-built arrays (held by the traceback) are gone
+        out.clear()
+        rows = sum(len(next(iter(p.values()))) for p in parts if p)
+        size = sum(nbytes_needed([p[n] for p in parts]) for n in self.names)
+        raise ResultMemoryError(
+            f"AsNumpy({list(self.names)}): not enough memory for {rows:,} entries of "
+            f"{len(self.names)} columns (about {size / 2**20:,.1f} MiB); select fewer "
+            "columns or entries (Filter, Range), or write them with Snapshot")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
