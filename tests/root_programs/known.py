@@ -1,0 +1,35 @@
+"""Programs that differ from ROOT today, and why: the defects of issue 21 (and new findings).
+
+`both` applies to the in-process and the cluster run; `sync`/`cluster` to one of them.
+Each entry becomes a strict xfail: when the defect is fixed the program passes,
+the strict xfail fails, and the entry is to be removed.
+"""
+
+from __future__ import annotations
+
+I5 = ("issue 21 item 5: RResultPtr does not forward to its value "
+      "(ROOT: ptr.AsString()/Print()/GetMean()/GetEntries() work on the pointer)")
+I6 = ("issue 21 item 6: Display's text is not ROOT's (+-----+ boxes, one element per line, "
+      "%f floats)")
+I11 = ("issue 21 item 11: float arithmetic computed in double where C++ keeps float "
+       "(float results, AsNumpy dtypes)")
+
+KNOWN: dict[str, dict[str, str]] = {
+    "both": {
+        "df002_dataModel": I11 + ": Sum(RVec<float>) is a float in ROOT",
+        "df003_profile2d_zrange": "issue 21 item 8: Profile2D with a z range is refused",
+        "df017_vecOpsHEP": I11 + ": DeltaPhi(float, float) is a float in ROOT",
+        "df024_Display": I6,
+        "df024_Display_forwarding": I5 + ": Display(...).Print()",
+        "df026_AsNumpy_floats": I11 + ": Muon_pt[0] * 2 and Muon_pt[0] + MET_pt are float",
+        "df031_Stats_weighted": "issue 21 item 7: weighted Stats GetMeanErr (TStatistic's "
+                                "integer Neff)",
+        "df031_Stats_forwarding": I5 + ": stats.GetMean(), h.GetMean()",
+        "df036_FilterMissing": "issue 21 item 10: FilterMissing(\"y\").Take(\"x\") reads x in "
+                               "the file without x",
+        "df036_Display": I6,
+        "spec_GetS": "issue 21 item 3: rdfsampleinfo_.GetS is missing",
+    },
+    "sync": {},
+    "cluster": {},
+}
