@@ -29,6 +29,19 @@ KNOWN: dict[str, dict[str, str]] = {
                                "the file without x",
         "df036_Display": I6,
         "spec_GetS": "issue 21 item 3: rdfsampleinfo_.GetS is missing",
+        "df102_NanoAODDimuonAnalysis": I11 + ": InvariantMass of floats is computed in float "
+                                       "(events land in other bins of the 30,000)",
+        "df105_WBosonAnalysis_mc": I11 + ": the product of float scale factors is a float",
+        "df106_HiggsToFourLeptons": "issue 21 item 3: rdfsampleinfo_.GetS is missing and "
+                                    "Contains() must look in \"file/tree\" (AsString), so the "
+                                    "ZZ scale factor 1.3 applies",
+        "df106_variations": "issue 21 items 3 and 4: GetS/Contains as in df106, and Vary of a "
+                            "declared function returning RVec<double> (not a brace list)",
+        "vecops_integer_mask": "issue 21 item 1: an integer RVec inside [] is a mask in ROOT, "
+                               "hepflow takes positions (index out of range)",
+        "vecops_fourvector_collections": "issue 21 item 2: collections of 4-vectors pass the "
+                                         "check, then fail on every chunk (unknown type "
+                                         "FourVector)",
     },
     "sync": {},
     "cluster": {},

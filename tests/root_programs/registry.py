@@ -105,3 +105,9 @@ def all_programs() -> dict[str, Program]:
         programs_hep,
     )
     return PROGRAMS
+
+
+def nonzero(hist: dict[str, Any]) -> dict[str, Any]:
+    """A fine histogram kept short for the references: its non-empty bins by index."""
+    return {key: {str(i): v for i, v in enumerate(values) if v}
+            for key, values in hist.items()}
