@@ -32,10 +32,13 @@ class HepflowAdaptor:
         self._chunk_entries = chunk_entries
         self.RunGraphs = hepflow.RunGraphs
         self.VariationsFor = hepflow.VariationsFor
+        self._twins: dict[str, Callable[..., Any]] = {}
 
     def RDataFrame(self, *args: Any, **kwargs: Any) -> hepflow.RDataFrame:
         kwargs.setdefault("client", self._client)
-        kwargs.setdefault("chunk_entries", self._chunk_entries)
+        empty = isinstance(args[0], int) if args else False
+        # an empty source of N entries is cut in about four chunks, so merging is exercised
+        kwargs.setdefault("chunk_entries", max(1, args[0] // 4) if empty else self._chunk_entries)
         return hepflow.RDataFrame(*args, **kwargs)
 
     def FromSpec(self, path: str) -> hepflow.RDataFrame:
@@ -45,10 +48,13 @@ class HepflowAdaptor:
                                                                Sequence[str], str]]) -> None:
         """hepflow's Declare of the Python twins of ROOT's C++ functions."""
         for name, (func, args, ret) in functions.items():
-            hepflow.Declare(name, func, list(args), ret)
+            self._twins[name] = func
+            if args:
+                hepflow.Declare(name, func, list(args), ret)
 
-    def cpp(self, name: str) -> Any:
-        raise NotImplementedError("programs pass Python callables to hepflow")
+    def fn(self, name: str) -> Callable[..., Any]:
+        """The Python twin declared under `name`, for Reduce and Aggregate."""
+        return self._twins[name]
 
     def h1(self, obj: Any) -> dict[str, Any]:
         h = _value(obj)

@@ -41,7 +41,7 @@ class RootAdaptor:
                 raise RuntimeError(f"ROOT could not declare:\n{cpp}")
             self._declared.add(cpp)
 
-    def cpp(self, name: str) -> Any:
+    def fn(self, name: str) -> Any:
         """A declared C++ function, for actions that take a callable (Reduce, Aggregate)."""
         return getattr(ROOT, name)
 

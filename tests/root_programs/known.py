@@ -37,6 +37,17 @@ KNOWN: dict[str, dict[str, str]] = {
                                     "ZZ scale factor 1.3 applies",
         "df106_variations": "issue 21 items 3 and 4: GetS/Contains as in df106, and Vary of a "
                             "declared function returning RVec<double> (not a brace list)",
+        "distrdf_variations_expression": "issue 21 item 4: Vary takes only brace lists, not "
+                                         "`x * ROOT::RVecD(2, 3.)`",
+        "distrdf_reducer_merge_floats": I11 + ": `1.f/(1.f+rdfentry_)` is a float column",
+        "distrdf_definepersample": "issue 21 item 3: a plain list of files is one sample per "
+                                   "file, Contains() looks in \"file/tree\"",
+        "distrdf_definepersample_asstring": "issue 21 item 3: RSampleInfo::AsString() is "
+                                            "missing",
+        "distrdf_histo_write": I5 + "; the histogram value (hist.Hist) has no GetEntries/"
+                               "GetMean/GetStdDev either",
+        "distrdf_snapshot_rvec": "issue 21 item 9: Snapshot of `b2` next to `b2_vector` raises "
+                                 "KeyInFileError",
         "vecops_integer_mask": "issue 21 item 1: an integer RVec inside [] is a mask in ROOT, "
                                "hepflow takes positions (index out of range)",
         "vecops_fourvector_collections": "issue 21 item 2: collections of 4-vectors pass the "
