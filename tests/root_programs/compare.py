@@ -1,4 +1,4 @@
-"""How a result is compared with ROOT's: exact for integers and strings, 1e-9 relative for floats."""
+"""How a result is compared with ROOT's: integers and strings exactly, floats to 1e-9 relative."""
 
 from __future__ import annotations
 

@@ -48,6 +48,7 @@ KNOWN: dict[str, dict[str, str]] = {
                                "GetMean/GetStdDev either",
         "distrdf_snapshot_rvec": "issue 21 item 9: Snapshot of `b2` next to `b2_vector` raises "
                                  "KeyInFileError",
+        "distrdf_snapshot_floats": I11 + ": a float column is written as Double_t",
         "vecops_integer_mask": "issue 21 item 1: an integer RVec inside [] is a mask in ROOT, "
                                "hepflow takes positions (index out of range)",
         "vecops_fourvector_collections": "issue 21 item 2: collections of 4-vectors pass the "
@@ -56,4 +57,16 @@ KNOWN: dict[str, dict[str, str]] = {
     },
     "sync": {},
     "cluster": {},
+    # files written by Snapshot, by "<program>/<file>"
+    "snapshots": {
+        "df007_snapshot/df007_snapshot.root":
+            "new: Snapshot writes the counter nMuon of Muon_eta[nMuon] as Int_t; ROOT keeps "
+            "the input's UInt_t",
+        "distrdf_snapshot_nano/distrdf_snapshot_nano.root":
+            "new: Snapshot writes the counters nMuon, nJet as Int_t; ROOT keeps UInt_t",
+        "distrdf_snapshot_floats/distrdf_snapshot_floats.root":
+            I11 + ": Snapshot writes Double_t where ROOT writes Float_t",
+        "distrdf_snapshot_rvec/distrdf_snapshot_rvec.root":
+            "issue 21 item 9: Snapshot of `b2` next to `b2_vector` raises KeyInFileError",
+    },
 }

@@ -278,3 +278,16 @@ def distrdf_snapshot_nano(R: Any, data: Inputs) -> dict[str, Any]:
             "count": back.Count().GetValue(),
             "h": R.h1(back.Histo1D(("pt", "", 20, 0, 200), "Muon_pt")),
             "met": back.Sum("MET_pt").GetValue()}
+
+
+@program(D + "check_reducer_merge.py (Snapshot of float arithmetic)")
+def distrdf_snapshot_floats(R: Any, data: Inputs) -> dict[str, Any]:
+    """`Muon_pt[0] * 2` is a float in C++, so ROOT's Snapshot writes Float_t."""
+    out = data.output("distrdf_snapshot_floats.root")
+    df = R.RDataFrame("Events", data.nano[0]).Filter("nMuon >= 1") \
+        .Define("pt2", "Muon_pt[0] * 2").Define("ratio", "Muon_pt[0] / MET_pt")
+    df.Snapshot("Events", out, ["event", "pt2", "ratio"])
+    back = R.RDataFrame("Events", out)
+    return {"types": [str(back.GetColumnType(c)).replace("Float_t", "float")
+                      for c in ("pt2", "ratio")],
+            "sum": back.Sum("pt2").GetValue()}
