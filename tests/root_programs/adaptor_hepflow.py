@@ -73,7 +73,8 @@ class HepflowAdaptor:
         p = _value(obj)
         view = p.view(flow=True)
         return {"means": plain(np.nan_to_num(np.asarray(view.value, dtype=np.float64))),
-                "entries": plain(np.asarray(view.count, dtype=np.float64))}
+                "entries": plain(np.asarray(view.sum_of_weights if hasattr(view, "sum_of_weights")
+                                            else view.count, dtype=np.float64))}
 
     def profile2d(self, obj: Any) -> dict[str, Any]:
         return self.profile1d(obj)

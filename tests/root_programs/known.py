@@ -34,9 +34,11 @@ KNOWN: dict[str, dict[str, str]] = {
         "df105_WBosonAnalysis_mc": I11 + ": the product of float scale factors is a float",
         "df106_HiggsToFourLeptons": "issue 21 item 3: rdfsampleinfo_.GetS is missing and "
                                     "Contains() must look in \"file/tree\" (AsString), so the "
-                                    "ZZ scale factor 1.3 applies",
+                                    "ZZ scale factor 1.3 applies; then the "
+                                    "weight's statement body (new, see define_statement_bodies)",
         "df106_variations": "issue 21 items 3 and 4: GetS/Contains as in df106, and Vary of a "
-                            "declared function returning RVec<double> (not a brace list)",
+                            "declared function returning RVec<double> (not a brace list); then the "
+                            "weight's statement body (new, see define_statement_bodies)",
         "distrdf_variations_expression": "issue 21 item 4: Vary takes only brace lists, not "
                                          "`x * ROOT::RVecD(2, 3.)`",
         "distrdf_reducer_merge_floats": I11 + ": `1.f/(1.f+rdfentry_)` is a float column",
@@ -49,6 +51,10 @@ KNOWN: dict[str, dict[str, str]] = {
         "distrdf_snapshot_rvec": "issue 21 item 9: Snapshot of `b2` next to `b2_vector` raises "
                                  "KeyInFileError",
         "distrdf_snapshot_floats": I11 + ": a float column is written as Double_t",
+        "vecops_float_results": I11 + ": Dot and DeltaR of RVec<float> are float",
+        "define_statement_bodies": "new: Define strings that are C++ statement bodies "
+                                   "(`double x; return ...;`, if/else returns, range-for) are "
+                                   "refused by the parser (\"unexpected character '='\")",
         "vecops_integer_mask": "issue 21 item 1: an integer RVec inside [] is a mask in ROOT, "
                                "hepflow takes positions (index out of range)",
         "vecops_fourvector_collections": "issue 21 item 2: collections of 4-vectors pass the "

@@ -303,3 +303,135 @@ def rntuple_source(R: Any, data: Inputs) -> dict[str, Any]:
         out[name] = {"count": d.Count().GetValue(), "sum_lead": d.Sum("lead").GetValue(),
                      "h": R.h1(d.Histo1D(("n", "", 10, 0, 10), "nJet"))}
     return out
+
+
+V = "tutorials/math/vecops/"
+
+
+@program(V + "vo001_AdoptOrOwnMemory.py / vo004_SortAndSelect.py (ordering functions)")
+def vecops_ordering(R: Any, data: Inputs) -> dict[str, Any]:
+    """Argsort, Take by positions and by count, Reverse, Sort, Nonzero, Where, ArgMax."""
+    df = R.RDataFrame("Events", data.nano[0]).Filter("nJet >= 2")
+    g = (df.Define("order", "Argsort(Jet_eta)")
+           .Define("first_by_eta", "Take(Jet_pt, order)[0]")
+           .Define("two", "Take(Jet_pt, 2)")
+           .Define("last_two", "Take(Jet_pt, -2)")
+           .Define("rev", "Reverse(Jet_eta)")
+           .Define("sorted_eta", "Sort(Jet_eta)")
+           .Define("nz", "Nonzero(Jet_pt > 30)")
+           .Define("where", "Where(Jet_eta > 0, Jet_pt, -Jet_pt)")
+           .Define("amax", "ArgMax(Jet_btagDeepB)")
+           .Define("amin", "ArgMin(Jet_eta)"))
+    return {
+        "order": R.take(R.Take(g.Range(0, 50), "order", "ROOT::RVec<std::size_t>")),
+        "first_by_eta": R.h1(g.Histo1D(("f", "", 20, 0, 200), "first_by_eta")),
+        "two": R.h1(g.Histo1D(("t", "", 20, 0, 200), "two")),
+        "last_two": R.h1(g.Histo1D(("l", "", 20, 0, 200), "last_two")),
+        "rev0": R.h1(g.Define("r0", "rev[0]").Histo1D(("r", "", 12, -3, 3), "r0")),
+        "sorted0": R.h1(g.Define("s0", "sorted_eta[0]").Histo1D(("s", "", 12, -3, 3), "s0")),
+        "nz": R.take(R.Take(g.Range(0, 50), "nz", "ROOT::RVec<std::size_t>")),
+        "where": R.h1(g.Histo1D(("w", "", 20, -200, 200), "where")),
+        "amax": R.h1(g.Histo1D(("a", "", 16, 0, 16), "amax")),
+        "amin": R.h1(g.Histo1D(("b", "", 16, 0, 16), "amin")),
+    }
+
+
+@program(V + "vo004_SortAndSelect.py (combinations, sets, reductions)")
+def vecops_combinations(R: Any, data: Inputs) -> dict[str, Any]:
+    """Combinations of one and two collections, Any/All, Concatenate, Intersect, Drop."""
+    df = R.RDataFrame("Events", data.nano[0]).Filter("nJet >= 2")
+    g = (df.Define("pairs", "Combinations(Jet_pt, 2)")
+           .Define("n_pairs", "pairs[0].size()")
+           .Define("mu_el", "Combinations(Muon_pt, Electron_pt)")
+           .Define("n_mu_el", "mu_el[0].size()")
+           .Define("any_b", "Any(Jet_btagDeepB > 0.9)")
+           .Define("all_c", "All(abs(Jet_eta) < 2.4)")
+           .Define("cat", "Concatenate(Muon_pt, Electron_pt)")
+           .Define("n_cat", "cat.size()")
+           .Define("inter", "Intersect(Nonzero(Jet_pt > 30), Nonzero(abs(Jet_eta) < 1.5))")
+           .Define("n_inter", "inter.size()")
+           .Define("dropped", "Drop(Jet_pt, Nonzero(Jet_pt < 20))")
+           .Define("n_dropped", "dropped.size()"))
+    return {k: g.Sum(k).GetValue() for k in ("n_pairs", "n_mu_el", "any_b", "all_c", "n_cat",
+                                               "n_inter", "n_dropped")}
+
+
+@program(V + "vo003_LogicalOperations.py / vo002_VectorCalculations.py")
+def vecops_arithmetic(R: Any, data: Inputs) -> dict[str, Any]:
+    """Element-wise maths on collections, then binned: sqrt, pow, exp, log, abs, masks."""
+    df = R.RDataFrame("Events", data.nano[0])
+    g = (df.Define("p", "Jet_pt * cosh(Jet_eta)")
+           .Define("pz", "Jet_pt * sinh(Jet_eta)")
+           .Define("lg", "log(Jet_pt)")
+           .Define("sq", "sqrt(Jet_pt)")
+           .Define("pw", "pow(Jet_eta, 2)")
+           .Define("mask", "Jet_pt > 30 && !(abs(Jet_eta) > 2) || Jet_btagDeepB > 0.95")
+           .Define("n_mask", "Sum(mask)")
+           .Define("ht", "Sum(Jet_pt[mask])"))
+    return {"p": R.h1(g.Histo1D(("p", "", 20, 0, 1000), "p")),
+            "pz": R.h1(g.Histo1D(("pz", "", 20, -500, 500), "pz")),
+            "lg": R.h1(g.Histo1D(("lg", "", 20, 0, 6), "lg")),
+            "sq": R.h1(g.Histo1D(("sq", "", 20, 0, 15), "sq")),
+            "pw": R.h1(g.Histo1D(("pw", "", 20, 0, 8), "pw")),
+            "n_mask": g.Sum("n_mask").GetValue(),
+            "ht": R.h1(g.Histo1D(("ht", "", 20, 0, 500), "ht"))}
+
+
+@program(V + "vo002_VectorCalculations.py (float results of VecOps)")
+def vecops_float_results(R: Any, data: Inputs) -> dict[str, Any]:
+    """Sum, Mean, Dot, DeltaR of float collections, as C++ computes them (float or double)."""
+    df = R.RDataFrame("Events", data.nano[0]).Filter("nJet >= 1")
+    g = (df.Define("s", "Sum(Jet_pt)")
+           .Define("m", "Mean(Jet_pt)")
+           .Define("d", "Dot(Jet_pt, Jet_eta)")
+           .Define("dr", "DeltaR(Jet_eta, Jet_eta, Jet_phi, Reverse(Jet_phi))"))
+    return {"s": g.Sum("s").GetValue(), "m": g.Sum("m").GetValue(),
+            "d": g.Sum("d").GetValue(), "dr": g.Define("drs", "Sum(dr)").Sum("drs").GetValue()}
+
+
+@program(T + "df002_dataModel.py / df018 (actions on collection columns)")
+def actions_on_collections(R: Any, data: Inputs) -> dict[str, Any]:
+    """Sum, Mean, Min, Max, Count, weighted histogram and Take of collection columns."""
+    df = R.RDataFrame("Events", data.nano[1])
+    return {"sum": df.Sum("nJet").GetValue(),
+            "mean": df.Mean("Jet_pt").GetValue(),
+            "min": df.Min("Jet_eta").GetValue(), "max": df.Max("Jet_pt").GetValue(),
+            "wh": R.h1(df.Histo1D(("h", "", 10, 0, 100), "Muon_pt", "genWeight")),
+            "h2": R.h2(df.Histo2D(("h2", "", 6, -3, 3, 5, 0, 100), "Muon_eta", "Muon_pt")),
+            "take": R.take(R.Take(df.Range(0, 20), "Muon_charge", "ROOT::RVec<int>"))}
+
+
+@program(T + "df012_DefinesAndFiltersAsStrings.py (Alias, Redefine, statement bodies)")
+def defines_alias_redefine(R: Any, data: Inputs) -> dict[str, Any]:
+    """Alias, Redefine, a Define with statements, unsigned and UChar_t promotions."""
+    df = R.RDataFrame("Events", data.nano[2])
+    g = (df.Alias("met", "MET_pt")
+           .Define("nlep", "nMuon + nElectron")
+           .Redefine("nlep", "nlep * 2u")
+           .Define("diff", "nMuon - 2u")
+           .Define("jet_ids", "Sum(Jet_jetId)"))
+    return {"met": g.Filter("met > 50").Count().GetValue(),
+            "nlep": g.Sum("nlep").GetValue(),
+            "diff_big": g.Filter("diff > 100").Count().GetValue(),
+            "jet_ids": g.Sum("jet_ids").GetValue()}
+
+
+@program(T + "df012_DefinesAndFiltersAsStrings.py (statement bodies, as in df106's weight)")
+def define_statement_bodies(R: Any, data: Inputs) -> dict[str, Any]:
+    """Define strings that are C++ function bodies: declarations, if/else, a range-for."""
+    df = R.RDataFrame("Events", data.nano[2])
+    g = (df.Define("decl", "double x; return nJet > 2 ? MET_pt : 1.;")
+           .Define("body", "int n = 0; for (auto p : Jet_pt) { if (p > 30) n++; } return n;")
+           .Define("cls", "if (nJet > 3) return 2; else if (nJet > 1) return 1; return 0;"))
+    return {"decl": R.h1(g.Histo1D(("d", "", 10, 0, 100), "decl")),
+            "body": g.Sum("body").GetValue(),
+            "cls": R.h1(g.Histo1D(("c", "", 3, 0, 3), "cls"))}
+
+
+@program(T + "df003_profiles.C (weighted Profile1D, Histo2D weighted)")
+def weighted_profiles(R: Any, data: Inputs) -> dict[str, Any]:
+    """Weighted Profile1D and Histo2D with weights of a float column."""
+    df = R.RDataFrame("Events", data.nano).Define("npv", "(double)PV_npvs") \
+        .Define("w", "(double)genWeight")
+    return {"p": R.profile1d(df.Profile1D(("p", "", 10, 0, 40), "npv", "MET_pt", "w")),
+            "h2": R.h2(df.Histo2D(("h", "", 8, 0, 40, 5, 0, 100), "npv", "MET_pt", "w"))}

@@ -319,6 +319,24 @@ def _df106_weighted(R: Any, data: Inputs) -> Any:
                      "mcWeight, xsecs, sumws, lumi) :  1.;")
 
 
+@program(T + "df106_HiggsToFourLeptons.py (declared weights from GetD metadata)")
+def df106_weights(R: Any, data: Inputs) -> dict[str, Any]:
+    """The declared weights() of float scale factors and double metadata, on MC samples."""
+    _declare_df106(R)
+    R.Declare(WEIGHTS_CPP, {"rp_weights": (
+        _weights, ["float"] * 6 + ["double"] * 3, "double")})
+    df = R.FromSpec(_df106_spec(data)).Filter("mcWeight != 0")
+    df = df.DefinePerSample("xsecs", 'rdfsampleinfo_.GetD("xsecs")')
+    df = df.DefinePerSample("lumi", 'rdfsampleinfo_.GetD("lumi")')
+    df = df.DefinePerSample("sumws", 'rdfsampleinfo_.GetD("sumws")')
+    df = df.DefinePerSample("scale", "1.0f")
+    df = _four_leptons(df).Define("weight", "rp_weights(scaleFactor_ELE, scaleFactor_MUON, "
+                                  "scaleFactor_LepTRIGGER, scaleFactor_PILEUP, scale, mcWeight, "
+                                  "xsecs, sumws, lumi)")
+    return {"h": R.h1(df.Histo1D(("m4l", "", 24, 80, 170), "m4l", "weight")),
+            "sumw": df.Sum("weight").GetValue()}
+
+
 @program(T + "df106_HiggsToFourLeptons.py (FromSpec, per-sample weights)")
 def df106_HiggsToFourLeptons(R: Any, data: Inputs) -> dict[str, Any]:
     """The tutorial's spec, metadata, ZZ scale factor and per-category histograms."""
