@@ -55,6 +55,12 @@ KNOWN: dict[str, dict[str, str]] = {
         "define_statement_bodies": "new: Define strings that are C++ statement bodies "
                                    "(`double x; return ...;`, if/else returns, range-for) are "
                                    "refused by the parser (\"unexpected character '='\")",
+        "distrdf_reducer_empty": "new: Min/Max over no entries are inf/-inf in hepflow; ROOT "
+                                 "gives numeric_limits<double>::max()/lowest() "
+                                 "(1.7976931348623157e+308)",
+        "vecops_brace_init": "new: RVec brace initialisers (`ROOT::RVecD{1., 2., x}`) are "
+                             "refused in Define (\"unexpected character '{'\"); hepflow takes "
+                             "them only in Vary",
         "vecops_integer_mask": "issue 21 item 1: an integer RVec inside [] is a mask in ROOT, "
                                "hepflow takes positions (index out of range)",
         "vecops_fourvector_collections": "issue 21 item 2: collections of 4-vectors pass the "

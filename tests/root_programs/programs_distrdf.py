@@ -291,3 +291,23 @@ def distrdf_snapshot_floats(R: Any, data: Inputs) -> dict[str, Any]:
     return {"types": [str(back.GetColumnType(c)).replace("Float_t", "float")
                       for c in ("pt2", "ratio")],
             "sum": back.Sum("pt2").GetValue()}
+
+
+@program(D + "check_reducer_merge.py (actions over no entries)")
+def distrdf_reducer_empty(R: Any, data: Inputs) -> dict[str, Any]:
+    """Mean, Min, Max, StdDev, Sum, Count when a filter keeps no entry of any chunk."""
+    d = R.RDataFrame(10).Define("x", "(double)rdfentry_").Define("i", "(int)rdfentry_") \
+        .Filter("x > 100")
+    return {"mean": d.Mean("x").GetValue(), "min": d.Min("x").GetValue(),
+            "max": d.Max("x").GetValue(), "std": d.StdDev("x").GetValue(),
+            "sum": d.Sum("x").GetValue(), "count": d.Count().GetValue(),
+            "min_int": d.Min("i").GetValue(), "max_int": d.Max("i").GetValue()}
+
+
+@program(D + "check_variations.py (RVec brace initialisers in Define)")
+def vecops_brace_init(R: Any, data: Inputs) -> dict[str, Any]:
+    """`ROOT::RVecD{1., 2., x}` and `ROOT::RVecI{...}` as Define expressions, not only in Vary."""
+    d = R.RDataFrame(12).Define("x", "(double)rdfentry_") \
+        .Define("v", "ROOT::RVecD{1., 2., x}").Define("w", "ROOT::RVecI{1, (int)x}")
+    return {"sum_v": d.Define("sv", "Sum(v)").Sum("sv").GetValue(),
+            "h_w": R.h1(d.Histo1D(("w", "", 12, 0, 12), "w"))}
