@@ -61,6 +61,12 @@ KNOWN: dict[str, dict[str, str]] = {
         "vecops_brace_init": "new: RVec brace initialisers (`ROOT::RVecD{1., 2., x}`) are "
                              "refused in Define (\"unexpected character '{'\"); hepflow takes "
                              "them only in Vary",
+        "df033_column_names": "new: GetColumnNames of an RNTuple lists the R_rdf_sizeof_* "
+                              "columns; ROOT's does not (13 names, hepflow 20)",
+        "df033_column_types": "new: GetColumnType spells types its own way: ROOT gives "
+                              "'UInt_t', 'ULong64_t', 'Bool_t', 'ROOT::VecOps::RVec<Float_t>' "
+                              "for branches and 'ROOT::VecOps::RVec<int>' for a defined column; "
+                              "hepflow 'unsigned int', 'unsigned long', 'bool', 'RVec<float>'",
         "vecops_integer_mask": "issue 21 item 1: an integer RVec inside [] is a mask in ROOT, "
                                "hepflow takes positions (index out of range)",
         "vecops_fourvector_collections": "issue 21 item 2: collections of 4-vectors pass the "

@@ -435,3 +435,42 @@ def weighted_profiles(R: Any, data: Inputs) -> dict[str, Any]:
         .Define("w", "(double)genWeight")
     return {"p": R.profile1d(df.Profile1D(("p", "", 10, 0, 40), "npv", "MET_pt", "w")),
             "h2": R.h2(df.Histo2D(("h", "", 8, 0, 40, 5, 0, 100), "npv", "MET_pt", "w"))}
+
+
+@program(T + "df033_Describe.py (column names of TTree, RNTuple and defined columns)")
+def df033_column_names(R: Any, data: Inputs) -> dict[str, Any]:
+    """GetColumnNames of a NanoAOD-like TTree, its RNTuple copy and a vector tree, plus
+    GetDefinedColumnNames and GetFilterNames."""
+    out = {}
+    for key, (tree, path) in {"ttree": ("Events", data.nano[0]),
+                              "rntuple": ("Events", data.nano_rntuple),
+                              "vectors": ("mini", data.atlas["data"])}.items():
+        out[key] = sorted(str(c) for c in R.RDataFrame(tree, path).GetColumnNames())
+    d = R.RDataFrame("Events", data.nano[0]).Define("a", "nMuon * 2").Filter("a > 1", "f1") \
+        .Define("b", "Muon_pt * 2").Filter("nJet > 0", "f2")
+    out["defined"] = sorted(str(c) for c in d.GetDefinedColumnNames())
+    out["filters"] = [str(c) for c in d.GetFilterNames()]
+    return out
+
+
+@program(T + "df033_Describe.py (GetColumnType)")
+def df033_column_types(R: Any, data: Inputs) -> dict[str, Any]:
+    """GetColumnType of branches and of defined columns, as ROOT spells the C++ types."""
+    d = (R.RDataFrame("Events", data.nano[0])
+         .Define("n2", "nMuon + 1").Define("met2", "MET_pt * 2.").Define("ids", "Jet_jetId * 1"))
+    return {c: str(d.GetColumnType(c)) for c in ("nMuon", "Muon_pt", "event", "HLT_IsoMu24",
+                                                  "Jet_jetId", "n2", "met2", "ids")}
+
+
+@program(T + "df002_dataModel.py (bool branches and bool masks)")
+def bool_columns(R: Any, data: Inputs) -> dict[str, Any]:
+    """Bool branches as filters and masks, bitwise operations on UChar_t collections."""
+    d = R.RDataFrame("Events", data.nano[1])
+    g = (d.Filter("HLT_IsoMu24").Define("tight_pt", "Muon_pt[Muon_tightId]")
+          .Define("n_tight", "Sum(Muon_tightId)")
+          .Define("id_bits", "Sum((Jet_jetId & 2) != 0)"))
+    return {"count": g.Count().GetValue(), "n_tight": g.Sum("n_tight").GetValue(),
+            "h": R.h1(g.Histo1D(("t", "", 10, 0, 100), "tight_pt")),
+            "id_bits": g.Sum("id_bits").GetValue(),
+            "not": d.Filter("!HLT_IsoMu24").Count().GetValue(),
+            "take": R.take(R.Take(d.Range(0, 15), "Muon_tightId", "ROOT::RVec<bool>"))}
