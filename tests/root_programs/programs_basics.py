@@ -401,9 +401,9 @@ def actions_on_collections(R: Any, data: Inputs) -> dict[str, Any]:
             "take": R.take(R.Take(df.Range(0, 20), "Muon_charge", "ROOT::RVec<int>"))}
 
 
-@program(T + "df012_DefinesAndFiltersAsStrings.py (Alias, Redefine, statement bodies)")
+@program(T + "df012_DefinesAndFiltersAsStrings.py (Alias, Redefine, integer promotions)")
 def defines_alias_redefine(R: Any, data: Inputs) -> dict[str, Any]:
-    """Alias, Redefine, a Define with statements, unsigned and UChar_t promotions."""
+    """Alias, Redefine, unsigned arithmetic and UChar_t promotions."""
     df = R.RDataFrame("Events", data.nano[2])
     g = (df.Alias("met", "MET_pt")
            .Define("nlep", "nMuon + nElectron")
