@@ -15,6 +15,7 @@ from hepflow.ml.bundle import Bundle, load
 from hepflow.ml.errors import TrainingError
 from hepflow.ml.features import Features, Jagged
 from hepflow.ml.keras import train_keras
+from hepflow.ml.loader import DataLoader
 from hepflow.ml.metrics import roc_auc, roc_curve
 from hepflow.ml.normalise import Normalisation
 from hepflow.ml.predict import Predict
@@ -25,6 +26,7 @@ from hepflow.ml.xgb import train_xgboost
 
 __all__ = [
     "Bundle",
+    "DataLoader",
     "Features",
     "Jagged",
     "Normalisation",
