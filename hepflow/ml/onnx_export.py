@@ -13,6 +13,7 @@ for xgboost, tf2onnx for Keras; each needs `hepflow[onnx]`.
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Any, ClassVar
 
 from hepflow.ml.bundle import Bundle
@@ -20,6 +21,8 @@ from hepflow.ml.errors import PlanError
 from hepflow.ml.runtimes import INPUTS, SCORES
 
 OPSET = 17
+#: The newest opset onnxmltools converts tree ensembles to.
+XGBOOST_OPSET = 15
 
 
 def _onnx() -> Any:
@@ -43,9 +46,13 @@ class TorchExport:
         _onnx()
         example = torch.zeros((2, bundle.features.n_inputs), dtype=torch.float32)
         buffer = io.BytesIO()
-        torch.onnx.export(bundle.model, (example,), buffer, dynamo=False,
-                          input_names=[INPUTS], output_names=[SCORES], opset_version=OPSET,
-                          dynamic_axes={INPUTS: {0: "events"}, SCORES: {0: "events"}})
+        with warnings.catch_warnings():
+            # a TorchScript module has no Python signature; its one input is named here
+            warnings.filterwarnings("ignore", "no signature found", UserWarning)
+            torch.onnx.export(bundle.model, (example,), buffer, dynamo=False,
+                              input_names=[INPUTS], output_names=[SCORES],
+                              opset_version=OPSET,
+                              dynamic_axes={INPUTS: {0: "events"}, SCORES: {0: "events"}})
         return buffer.getvalue()
 
 
@@ -71,7 +78,7 @@ class XGBoostExport:
         # onnxmltools reads the feature count from the booster's feature names (f0, f1, ...)
         booster.feature_names = [f"f{i}" for i in range(width)]
         model = convert_xgboost(booster, initial_types=[(INPUTS, FloatTensorType([None, width]))],
-                                target_opset=OPSET)
+                                target_opset=XGBOOST_OPSET)
         _name_scores(onnx, model, two_classes=len(bundle.classes) <= 2)
         return bytes(model.SerializeToString())
 
