@@ -98,8 +98,12 @@ class KerasExport:
             raise PlanError("Keras -> ONNX needs tf2onnx: pip install 'hepflow[onnx]'") from exc
         spec = (tf.TensorSpec((None, bundle.features.n_inputs), tf.float32, name=INPUTS),)
         try:
-            model, _ = tf2onnx.convert.from_keras(bundle.model, input_signature=spec,
-                                                  opset=OPSET)
+            # Keras 3 models go through a tf.function: from_keras knows Keras 2 only
+            keras_model = bundle.model
+            function = tf.function(lambda x: keras_model(x, training=False),
+                                   input_signature=spec)
+            model, _ = tf2onnx.convert.from_function(function, input_signature=spec,
+                                                     opset=OPSET)
         except Exception as err:  # noqa: BLE001 - tf2onnx fails in many ways on new TF
             raise PlanError(f"tf2onnx could not convert this Keras model: "
                             f"{type(err).__name__}: {err}") from err
