@@ -145,7 +145,7 @@ def test_bad_loader_arguments(sample_files: list[str], client: Any) -> None:
     df = _frame(sample_files, client)
     with pytest.raises(PlanError, match="split must be one of"):
         ml.DataLoader(df, FEATURES, 10, split="training")
-    with pytest.raises(PlanError, match="expected hepflow.ml.Features"):
+    with pytest.raises(PlanError, match=r"expected hepflow\.ml\.Features"):
         ml.DataLoader(df, ["MET_pt"], 10)
     with pytest.raises(PlanError, match="no column `Jet_ptt`"):
         ml.DataLoader(df, ml.Features(["MET_pt"], {"Jet_ptt": 2}, label="is_ttbar"), 10)

@@ -122,7 +122,7 @@ def test_bad_arguments(prepared: Any) -> None:
         ml.train_torch(prepared, model_fn=None)
     with pytest.raises(PlanError, match="epochs"):
         ml.train_torch(prepared, model_fn=mlp, epochs=0)
-    with pytest.raises(TrainingError, match="torch.nn.Module"):
+    with pytest.raises(TrainingError, match=r"torch\.nn\.Module"):
         ml.train_torch(prepared, model_fn=lambda n: "not a model", epochs=1, timeout_s=60)
     if not torch.cuda.is_available():
         with pytest.raises(TrainingError, match="sees no GPU"):

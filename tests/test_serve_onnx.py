@@ -121,7 +121,7 @@ def test_onnx_bundle_without_scores_output_is_refused(tmp_path: Path) -> None:
 
 
 def test_to_onnx_refuses_unknown_input() -> None:
-    with pytest.raises(PlanError, match="to_onnx takes a hepflow.ml.Bundle"):
+    with pytest.raises(PlanError, match=r"to_onnx takes a hepflow\.ml\.Bundle"):
         ml.to_onnx(object())  # type: ignore[arg-type]
     bundle: Any = xgboost_bundle(n=300, trees=1)
     assert ml.to_onnx(ml.to_onnx(bundle)).kind == "onnx"

@@ -292,7 +292,7 @@ def train_torch(df: Any, features: Features | None = None, model_fn: ModelFn | N
         outputs = client.gather(futures)
     except TrainingError:
         raise
-    except Exception as err:  # noqa: BLE001 - a rank's failure, told with its cause
+    except Exception as err:
         raise TrainingError(f"PyTorch training failed on a worker: {type(err).__name__}: "
                             f"{err}") from err
     seconds = time.perf_counter() - start
@@ -322,7 +322,7 @@ def _rebalance(prepared: PreparedData, ranks: list[tuple[str, list[Any], int]],
         if not set(owners) & chosen:
             worker = names[i % len(names)]
             blocks, n = per[worker]
-            per[worker] = (blocks + [block], n + counts[block])
+            per[worker] = ([*blocks, block], n + counts[block])
             i += 1
     return [(w, b, n) for w, (b, n) in sorted(per.items())]
 
