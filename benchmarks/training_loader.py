@@ -17,9 +17,10 @@ flat features, label and genWeight, batches of ``--batch``:
 * **ROOT RDataLoader** (ROOT 6.40, ``/work/rootenv/bin/python`` or
   ``--root-python``), one process, when available.
 
-Client peak memory is the peak resident set above the process's size before
-the run, sampled every 5 ms. Then ``train_torch`` (a 64-64-1 MLP) on 1 and 2
-workers: seconds per epoch. Target: as_numpy() >= 1M events/s on 2 workers.
+Client peak memory is the peak of the client's traced allocations during the
+run (tracemalloc; for ROOT, the growth of its process's peak resident set).
+Then ``train_torch`` (a 64-64-1 MLP) on 1 and 2 workers: seconds per epoch.
+Target: as_numpy() >= 1M events/s on 2 workers.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,6 @@ from typing import Any
 from benchmarks.dimuon import ensure_sample
 
 TARGET_EVENTS_PER_S = 1_000_000
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 FLAT = ("MET_pt", "MET_phi", "nJet", "nMuon", "nElectron", "CaloMET_pt", "CaloMET_phi",
         "CaloMET_sumEt", "ChsMET_pt", "ChsMET_phi", "ChsMET_sumEt", "GenMET_pt", "GenMET_phi",
         "DeepMETResolutionTune_pt", "DeepMETResolutionTune_phi", "DeepMETResponseTune_pt",
@@ -46,33 +46,24 @@ FLAT = ("MET_pt", "MET_phi", "nJet", "nMuon", "nElectron", "CaloMET_pt", "CaloME
         "BeamSpot_sigmaZ")
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * _PAGE
-
-
 class PeakMemory:
-    """Peak resident memory of this process above its size at entry, sampled in a thread."""
+    """Peak of this process's traced allocations (numpy arrays included) during the run.
+
+    tracemalloc counts what the run holds at its worst, whatever the allocator
+    kept from earlier runs; the resident set would hide reused pages.
+    """
 
     def __enter__(self) -> PeakMemory:
-        self.base = self.peak = _rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
+        tracemalloc.start()
         return self
 
-    def _watch(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, _rss())
-
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss())
+        self.peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
 
     @property
     def mib(self) -> float:
-        return (self.peak - self.base) / 2**20
+        return self.peak / 2**20
 
 
 def columns(df: Any) -> list[str]:
@@ -96,7 +87,7 @@ def timed(name: str, run: Callable[[], int]) -> dict[str, Any]:
     out = {"way": name, "events": events, "seconds": seconds,
            "events_per_s": events / seconds, "client_peak_mib": memory.mib}
     print(f"  {name:<42} {events:>10,} events {seconds:>7.2f} s {events / seconds:>12,.0f}/s "
-          f"peak +{memory.mib:,.0f} MiB", flush=True)
+          f"peak {memory.mib:,.1f} MiB", flush=True)
     return out
 
 
@@ -187,7 +178,7 @@ def root_rdataloader(files: Sequence[str], flat: list[str],
            "seconds": r["seconds"], "events_per_s": r["events"] / r["seconds"],
            "client_peak_mib": r["peak_kib"] / 1024}
     print(f"  {row['way']:<42} {row['events']:>10,} events {row['seconds']:>7.2f} s "
-          f"{row['events_per_s']:>12,.0f}/s peak +{row['client_peak_mib']:,.0f} MiB "
+          f"{row['events_per_s']:>12,.0f}/s peak {row['client_peak_mib']:,.1f} MiB "
           "(ru_maxrss)", flush=True)
     return [row]
 

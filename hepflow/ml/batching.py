@@ -97,7 +97,9 @@ def _rows(arrays: Arrays, order: np.ndarray | None, start: int, stop: int) -> Ar
     if order is None:
         return arrays[0][start:stop], arrays[1][start:stop], arrays[2][start:stop]
     pick = order[start:stop]
-    return arrays[0][pick], arrays[1][pick], arrays[2][pick]
+    # np.take along the rows gathers several times faster than fancy indexing
+    return (np.take(arrays[0], pick, axis=0), np.take(arrays[1], pick),
+            np.take(arrays[2], pick))
 
 
 def count_batches(rows: int, options: BatchOptions) -> int:

@@ -104,7 +104,7 @@ class KerasExport:
                                    input_signature=spec)
             model, _ = tf2onnx.convert.from_function(function, input_signature=spec,
                                                      opset=OPSET)
-        except Exception as err:
+        except Exception as err:  # tf2onnx fails in many ways on models it does not know
             raise PlanError(f"tf2onnx could not convert this Keras model: "
                             f"{type(err).__name__}: {err}") from err
         _name_scores(onnx, model, two_classes=False, output=model.graph.output[0].name)

@@ -69,7 +69,7 @@ class Onnx:
         try:
             session = onnxruntime.InferenceSession(payload, options,
                                                    providers=["CPUExecutionProvider"])
-        except Exception as err:
+        except Exception as err:  # onnxruntime's own error classes are not importable types
             raise PlanError(f"the bundle's model file is not a valid ONNX model: {err}"
                             ) from err
         names = [o.name for o in session.get_outputs()]
