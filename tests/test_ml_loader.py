@@ -151,3 +151,16 @@ def test_bad_loader_arguments(sample_files: list[str], client: Any) -> None:
         ml.DataLoader(df, ml.Features(["MET_pt"], {"Jet_ptt": 2}, label="is_ttbar"), 10)
     with pytest.raises(PlanError, match="epochs"):
         ml.DataLoader(df, FEATURES, 10, epochs=0)
+
+
+def test_as_tensorflow_gives_the_same_batches(sample_files: list[str], client: Any) -> None:
+    pytest.importorskip("tensorflow")
+    df = _frame(sample_files, client)
+    numpy = [tuple(a.copy() for a in b) for b in
+             ml.DataLoader(df, FEATURES, 4096, split="test", set_seed=2).as_numpy()]
+    dataset = ml.DataLoader(df, FEATURES, 4096, split="test", set_seed=2).as_tensorflow()
+    tensors = [tuple(t.numpy() for t in b) for b in dataset]
+    assert len(tensors) == len(numpy) > 1
+    for a, b in zip(numpy, tensors, strict=True):
+        for u, v in zip(a, b, strict=True):
+            np.testing.assert_array_equal(u, v)
