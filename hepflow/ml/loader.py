@@ -5,12 +5,13 @@
         ...
 
 The workers read and prepare chunks (the fused kernel with static column
-pruning, the features' padding and masks, the event-number split); the client
-keeps only `chunks_in_flight` chunk results and a shuffle buffer of
-`batches_in_memory` batches, so memory is bounded by that window, never by the
-dataset. Each selected event of the split comes exactly once per epoch;
-chunk order and rows are shuffled from a generator seeded by `set_seed` and
-the epoch number, so a rerun with the same seed gives the same batches.
+pruning, the features' padding and masks, the event-number split) at most
+`chunks_in_flight` chunks ahead (two per worker unless given); the client holds
+one chunk result and a shuffle buffer of `batches_in_memory` batches, so its
+memory is bounded by that window, never by the dataset. Each selected event of
+the split comes exactly once per epoch; chunk order and rows are shuffled from
+a generator seeded by `set_seed` and the epoch number, so a rerun with the
+same seed gives the same batches.
 Names follow ROOT's `RDataLoader` (`batch_size`, `batches_in_memory`,
 `shuffle`, `drop_remainder`, `set_seed`, `as_numpy`/`as_torch`/`as_tensorflow`,
 `num_batches`, `last_batch_no_of_rows`).
@@ -89,15 +90,15 @@ class DataLoader:
     def __init__(self, df: Any, features: Features | None = None, batch_size: int = 64, *,
                  batches_in_memory: int = 10, shuffle: bool = True,
                  drop_remainder: bool = False, set_seed: int = 0,
-                 split: str | None = "train", epochs: int = 1, chunks_in_flight: int = 2,
+                 split: str | None = "train", epochs: int = 1,
+                 chunks_in_flight: int | None = None,
                  normalisation: Normalisation | None = None, client: Any = None) -> None:
         self.options = BatchOptions(batch_size, batches_in_memory, shuffle, drop_remainder,
                                     set_seed)
         check_count(epochs, "epochs")
-        check_count(chunks_in_flight, "chunks_in_flight")
+        check_count(chunks_in_flight, "chunks_in_flight", optional=True)
         self.split = _split_index(split)
         self.epochs = epochs
-        self.chunks_in_flight = chunks_in_flight
         self._epoch = 0
         if isinstance(df, PreparedData):
             if features is not None and features != df.features:
@@ -122,6 +123,9 @@ class DataLoader:
             self.client = _client_of(df, client)
             self._source = _Reads(features.attach(df), features, self.normalisation,
                                   self.split)
+        # two chunks per worker by default: each computes one while the client takes another
+        self.chunks_in_flight = chunks_in_flight or max(
+            2, 2 * len(self.client.scheduler_info()["workers"]))
         self._rows: int | None = None
 
     # -- what ROOT's RDataLoader tells about itself ----------------------------------------
