@@ -7,7 +7,7 @@ the columns are read statically pruned and selections are applied once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,11 +37,20 @@ class _Partition:
         return ak.zip({n: values[n] for n in self.names}, depth_limit=1)
 
 
-def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str]) -> Any:
+def partition_reader(runner: Runner, node: PlanNode,
+                     names: Sequence[str]) -> Callable[[Chunk], ak.Array]:
+    """The picklable per-chunk callable: one chunk in, a record array of `names` out.
+
+    Also what `hepflow.ml.DataLoader` submits per chunk, without dask-awkward.
+    """
     action = AsNumpy(node, tuple(names))
     kernel = Kernel(tuple(needed_branches([action])), (action,), (), runner.options.read,
                     runner.graph.samples)
-    partition = _Partition(kernel, tuple(names))
+    return _Partition(kernel, tuple(names))
+
+
+def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str]) -> Any:
+    partition = partition_reader(runner, node, names)
     if not runner.chunks:
         raise PlanError("AsAwkward: the dataset has no entries")
     empty_chunk = replace(runner.chunks[0], entry_stop=runner.chunks[0].entry_start)
@@ -51,4 +60,4 @@ def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str]) -> Any
                         label="hepflow-asawkward", meta=meta)
 
 
-__all__ = ["to_dask_awkward"]
+__all__ = ["partition_reader", "to_dask_awkward"]
