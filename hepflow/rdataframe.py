@@ -9,6 +9,7 @@ types preprocessing learned from the files.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -84,9 +85,12 @@ class RDataFrame(Transformations, Actions):
         infos = prepared.files
         tree = infos[0].tree if infos else str(treename)
         source = Source(tree, infos, prepared.branches)
-        samples = {s.name: SampleInfo(s.name, i, dict(s.metadata))
+        named = any(s.name for s in prepared.dataset)
+        samples = {s.name: SampleInfo(s.name, i, dict(s.metadata), named=named)
                    for i, s in enumerate(prepared.dataset)}
-        self._graph = AnalysisGraph(source, samples)
+        files = {(f.sample, f.url): replace(samples[f.sample], file=f.url, tree=f.tree)
+                 for f in infos if f.sample in samples}
+        self._graph = AnalysisGraph(source, samples, files)
         self._runner = Runner(self._graph, prepared.chunks, opts,
                               client if client == "sync" else scheduler, prepared)
         self._node: PlanNode = source

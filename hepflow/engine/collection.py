@@ -40,7 +40,7 @@ class _Partition:
 def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str]) -> Any:
     action = AsNumpy(node, tuple(names))
     kernel = Kernel(tuple(needed_branches([action])), (action,), (), runner.options.read,
-                    runner.graph.samples)
+                    runner.graph.files)
     partition = _Partition(kernel, tuple(names))
     if not runner.chunks:
         raise PlanError("AsAwkward: the dataset has no entries")

@@ -208,7 +208,8 @@ class _ChunkRun:
     # -- internals --------------------------------------------------------------------
 
     def sample_info(self) -> SampleInfo:
-        return self.kernel.samples.get(self.chunk.sample) or SampleInfo(self.chunk.sample, 0)
+        key = (self.chunk.sample, self.chunk.url)
+        return self.kernel.samples.get(key) or SampleInfo(self.chunk.sample, 0, named=False)
 
     def _narrow_from(self, home: _View, view: _View, defining: PlanNode, name: str) -> Any:
         key = (id(defining), name)
@@ -228,7 +229,7 @@ class _ChunkRun:
             if isinstance(comp, Expression):
                 return evaluate(comp.tree, frame)
             if isinstance(comp, PerSampleValue):
-                return np.full(frame.n, comp.values[self.chunk.sample])
+                return np.full(frame.n, comp.values[(self.chunk.sample, self.chunk.url)])
             return _call(comp, frame)
         except HepflowError:
             raise
@@ -260,7 +261,7 @@ class Kernel:
     actions: tuple[Action[Any, Any], ...]
     ranges: tuple[Range, ...] = ()
     read: ReadOptions = field(default_factory=ReadOptions)
-    samples: Mapping[str, SampleInfo] = field(default_factory=dict)
+    samples: Mapping[tuple[str, str], SampleInfo] = field(default_factory=dict)
     run_id: str = ""
     instrument: bool = True
     layouts: Mapping[int, FileLayout] = field(default_factory=dict)

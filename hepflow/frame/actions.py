@@ -491,8 +491,12 @@ class Actions(FrameBase):
             self._check_column(c)
         return to_dask_awkward(self._runner, self._node, names)
 
-    def Display(self, columns: Sequence[str] | str = (), nRows: int = 5) -> RResultPtr[Any]:
-        """The first `nRows` rows of some columns, printed as ROOT prints them.
+    def Display(self, columns: Sequence[str] | str = (), nRows: int = 5,
+                nMaxCollectionElements: int = 10) -> RResultPtr[Any]:
+        """The first `nRows` rows of some columns; `Print()`/`AsString()` give ROOT's text.
+
+        `nMaxCollectionElements` only widens a column holding a longer
+        collection (room for ROOT's `...`): ROOT 6.40 prints every element.
 
         Examples
         --------
@@ -501,7 +505,7 @@ class Actions(FrameBase):
         names = (columns,) if isinstance(columns, str) else tuple(columns)
         if not names:
             names = tuple(self.GetColumnNames())
-        return self._book(act.Display(self._node, names, nRows))
+        return self._book(act.Display(self._node, names, nRows, nMaxCollectionElements))
 
     def Report(self) -> RResultPtr[CutflowReport]:
         """The cutflow of named filters (all of the graph's when called on the source).

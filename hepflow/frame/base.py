@@ -88,7 +88,7 @@ class FrameBase:
         return type(self)._at(self, node)
 
     def _compile(self, expression: str) -> Any:
-        metadata = {s: i.metadata for s, i in self._graph.samples.items()} or None
+        metadata = {s: i.metadata for s, i in self._graph.samples.items() if i.named}
         return compile_expression(expression, self._node.schema(), metadata)
 
     def _computation(self, what: str | Callable[..., Any], columns: Sequence[str] | None,

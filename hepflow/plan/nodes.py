@@ -55,9 +55,9 @@ class PyFunction:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PerSampleValue:
-    """A value fixed per sample (DefinePerSample), computed on the client from metadata."""
+    """A value fixed per file of a sample (DefinePerSample), computed on the client."""
 
-    values: Mapping[str, Any]
+    values: Mapping[tuple[str, str], Any]  # by (sample, file), as ROOT calls it per file
     type: ColumnType
     text: str
 
