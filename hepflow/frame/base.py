@@ -15,6 +15,7 @@ from hepflow.dataset.files import expand_files
 from hepflow.dataset.spec import Dataset
 from hepflow.engine.runner import Runner
 from hepflow.errors import PlanError, did_you_mean
+from hepflow.io.snapshot import SIZEOF_PREFIX
 from hepflow.plan import actions as act
 from hepflow.plan.expr import compile_expression
 from hepflow.plan.graph import AnalysisGraph
@@ -63,7 +64,8 @@ def _infer_type(func: Callable[..., Any], types: Sequence[ColumnType]) -> Column
     except Exception:  # noqa: BLE001 - any failure just means "type unknown until run"
         return UNKNOWN
     if isinstance(out, np.ndarray):
-        return ColumnType("scalar", dtype_kind(out.dtype))
+        kind = "jagged" if out.ndim > 1 else "scalar"  # (n, k): a fixed-size array per event
+        return ColumnType(kind, dtype_kind(out.dtype))
     if isinstance(out, ak.Array):
         leaf = ak.to_numpy(ak.flatten(out, axis=None)).dtype
         return ColumnType("jagged" if out.ndim > 1 else "scalar", dtype_kind(leaf))
@@ -137,9 +139,10 @@ class FrameBase:
             raise PlanError(f"{what}: column `{name}` ({ctype}) holds no numbers")
 
     def GetColumnNames(self) -> list[str]:
-        """Every column visible here (branches and Defines), without `rdf..._` columns."""
-        return [n for n in self._node.schema() if not n.endswith("_") or
-                not n.startswith("rdf")]
+        """Every column visible here (branches and Defines), without `rdf..._` columns
+        and without the counters hepflow's Snapshot gives lone collections."""
+        return [n for n in self._node.schema() if (not n.endswith("_") or
+                not n.startswith("rdf")) and not n.startswith(SIZEOF_PREFIX)]
 
 
 __all__ = ["FrameBase"]
