@@ -145,11 +145,14 @@ class Actions(FrameBase):
                   ) -> RResultPtr[Any]:
         """A profile (mean of y in bins of x) as a `hist.Hist` with Mean storage.
 
+        The model may end with ROOT's `ylow, yup`: y values outside [ylow, yup]
+        are not filled, as in TProfile.
+
         Examples
         --------
         >>> df.Profile1D(("p", "", 20, 0, 100), "Muon_pt", "Muon_eta")    # doctest: +SKIP
         """
-        parsed = act.parse_model(model, 1)
+        parsed = act.parse_model(model, 1, profile=True)
         for c in (x, y) + ((weight,) if weight else ()):
             self._numeric(c, "Profile1D")
         return self._book(act.Histo(self._node, parsed, (x, y), weight, kind="profile"))
@@ -227,7 +230,8 @@ class Actions(FrameBase):
         ----------
         model : tuple or HistModel
             `(name, title, nx, xlo, xhi, ny, ylo, yhi)` (each axis also as
-            `(n, edges)`); ROOT's optional z range and option are not accepted.
+            `(n, edges)`), optionally followed by ROOT's `zlow, zup`: z values
+            outside [zlow, zup] are not filled.
         x, y : str
             The binning columns.
         z : str
@@ -245,7 +249,7 @@ class Actions(FrameBase):
         >>> df.Profile2D(("p", "", 10, 0, 100, 10, -3, 3), "Muon_pt", "Muon_eta",
         ...              "Muon_dxy")                                      # doctest: +SKIP
         """
-        parsed = act.parse_model(model, 2)
+        parsed = act.parse_model(model, 2, profile=True)
         for c in (x, y, z) + ((weight,) if weight else ()):
             self._numeric(c, "Profile2D")
         return self._book(act.Histo(self._node, parsed, (x, y, z), weight, kind="profile"))

@@ -46,6 +46,14 @@ class HistModel:
     name: str
     title: str
     axes: tuple[AxisModel, ...]
+    #: A profile's (low, up) range of the profiled values, as TProfile's ylow/yup and
+    #: TProfile2D's zlow/zup: values outside [low, up] are not filled (None: no range).
+    value_range: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.value_range is not None and self.value_range[0] > self.value_range[1]:
+            raise PlanError(f"a profile's value range needs low <= up, got "
+                            f"{self.value_range}")
 
 
 def _axis(model: AxisModel, name: str, label: str) -> hist.axis.AxesMixin:

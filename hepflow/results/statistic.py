@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _DBL_MAX = sys.float_info.max
+_NAN_AS_INT64 = -(2**63)
 
 
 def _g(value: float, digits: int) -> str:
@@ -84,8 +85,9 @@ class Statistic:
         return self.w2
 
     def GetNeff(self) -> int:
-        """W²/W2 truncated to an integer, as ROOT's `Long64_t GetNeff()`."""
-        return int(self.w * self.w / self.w2) if self.w2 > 0 else 0
+        """W²/W2 truncated to an integer, as ROOT's `Long64_t GetNeff()` (0/0 without
+        entries converts to the smallest Long64_t there, as on x86-64)."""
+        return int(self.w * self.w / self.w2) if self.w2 != 0 else _NAN_AS_INT64
 
     def GetM2(self) -> float:
         return self.m2
@@ -114,7 +116,7 @@ class Statistic:
         var = self.GetVar()
         if neff == 0:
             return math.inf if var > 0 else math.nan
-        return math.sqrt(var / neff)
+        return math.sqrt(var / neff) if var / neff >= 0 else math.nan
 
     def GetMin(self) -> float:
         return self.min
