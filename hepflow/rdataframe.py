@@ -9,8 +9,8 @@ types preprocessing learned from the files.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import dask.base

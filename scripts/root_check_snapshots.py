@@ -18,7 +18,7 @@ from typing import Any
 import ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from snapshot_cases import ARRAY_CASE, CASES, ENTRIES  # noqa: E402
+from snapshot_cases import ARRAY_CASE, CASES, ENTRIES
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "root_snapshot_check.json"
 
@@ -60,7 +60,7 @@ def main() -> int:
         def close(a: Any, b: Any) -> bool:
             if isinstance(a, list):
                 return isinstance(b, list) and len(a) == len(b) and all(
-                    close(x, y) for x, y in zip(a, b))
+                    close(x, y) for x, y in zip(a, b, strict=True))
             return abs(float(a) - float(b)) <= 1e-6 * max(1.0, abs(float(b)))
         equal = all(close(read["values"][c], hepflow_read[key]["values"][c]) for c in columns)
         report["cases"][key] = {

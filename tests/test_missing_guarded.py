@@ -56,7 +56,7 @@ def test_guarded_missing_branch_on_cluster(client: Any) -> None:
 
 def test_unguarded_missing_branch_is_an_error_naming_the_file() -> None:
     df = hepflow.RDataFrame("Events", P.files(), client="sync")
-    with pytest.raises(EvaluationError, match="branch `x` is missing.*missing_y.root"):
+    with pytest.raises(EvaluationError, match=r"branch `x` is missing.*missing_y\.root"):
         df.Take("x").GetValue()
     with pytest.raises(EvaluationError, match="branch `x` is missing"):
         df.Filter("x >= 0").Take("x").GetValue()   # entries of the file without x reach it

@@ -64,8 +64,9 @@ def _infer_type(func: Callable[..., Any], types: Sequence[ColumnType]) -> Column
     except Exception:  # noqa: BLE001 - any failure just means "type unknown until run"
         return UNKNOWN
     if isinstance(out, np.ndarray):
-        kind = "jagged" if out.ndim > 1 else "scalar"  # (n, k): a fixed-size array per event
-        return ColumnType(kind, dtype_kind(out.dtype))
+        if out.ndim > 1:  # (n, k): a fixed-size array per event
+            return ColumnType("jagged", dtype_kind(out.dtype))
+        return ColumnType("scalar", dtype_kind(out.dtype))
     if isinstance(out, ak.Array):
         leaf = ak.to_numpy(ak.flatten(out, axis=None)).dtype
         return ColumnType("jagged" if out.ndim > 1 else "scalar", dtype_kind(leaf))

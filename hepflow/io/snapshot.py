@@ -17,8 +17,9 @@ snapshot is three calls:
 A TTree keeps the NanoAOD layout: `Muon_pt` and `Muon_eta` with equal sizes
 are written together with one `nMuon` counter, as ROOT writes a NanoAOD
 file's arrays back. Any other collection gets its own hidden counter
-(`SIZEOF_PREFIX`), and a fixed-size array per entry a fixed-size leaf. An RNTuple (``format="rntuple"``)
-keeps the columns as they are named, each collection with its own offsets.
+(`SIZEOF_PREFIX`), and a fixed-size array per entry a fixed-size leaf. An
+RNTuple (``format="rntuple"``) keeps the columns as they are named, each
+collection with its own offsets.
 """
 
 from __future__ import annotations
@@ -291,5 +292,5 @@ def finalize(target: SnapshotTarget, parts: Sequence[tuple[str, int]]) -> str:
     return str(path)
 
 
-__all__ = ["FORMATS", "SIZEOF_PREFIX", "SnapshotFormat", "SnapshotPart", "SnapshotTarget", "check_target",
-           "finalize", "write_part"]
+__all__ = ["FORMATS", "SIZEOF_PREFIX", "SnapshotFormat", "SnapshotPart", "SnapshotTarget",
+           "check_target", "finalize", "write_part"]

@@ -86,8 +86,10 @@ def empty_hist(model: HistModel, columns: tuple[str, ...], weighted: bool,
         h: Histogram = hist.Hist(*axes, storage=storage, name=model.name,  # type: ignore[call-overload]
                                  label=titles[0] or model.name)
         return h
-    root = RootHist(*axes, storage=storage, name=model.name, label=titles[0] or model.name)
-    return root.start_stats()
+    root = RootHist(*axes, storage=storage,  # type: ignore[call-overload]
+                    name=model.name, label=titles[0] or model.name)
+    started: Histogram = root.start_stats()
+    return started
 
 
 __all__ = ["AxisModel", "HistKind", "HistModel", "Histogram", "empty_hist"]

@@ -65,7 +65,7 @@ def _array(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-class RootHist(hist.Hist, family=hist):
+class RootHist(hist.Hist, family=hist):  # type: ignore[type-arg]
     """A histogram with ROOT's fill statistics and TH1's accessors (`GetMean`, `Integral`, ...)."""
 
     _fill_stats: FillStats | None = None
@@ -77,7 +77,7 @@ class RootHist(hist.Hist, family=hist):
         self._fill_stats = FillStats.zero(self.ndim)
         return self
 
-    def fill(self, *args: Any, weight: Any = None, sample: Any = None,
+    def fill(self, *args: Any, weight: Any = None, sample: Any = None,  # type: ignore[override]
              threads: int | None = None) -> RootHist:
         if self._fill_stats is not None:
             edges = [np.asarray(a.edges) for a in self.axes]
@@ -108,8 +108,8 @@ class RootHist(hist.Hist, family=hist):
             out._fill_stats = None
         return out
 
-    def project(self, *args: int | str) -> Any:
-        out = super().project(*args)
+    def project(self, *args: int | str, flow: bool = True) -> Any:
+        out = super().project(*args, flow=flow)
         if isinstance(out, RootHist):
             out._fill_stats = None
         return out

@@ -13,7 +13,7 @@ naming the samples that lack it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from hepflow.errors import ExpressionError
 from hepflow.plan.expr import nodes as n
@@ -72,10 +72,11 @@ def name_equals(node: n.Binary, text: str, samples: Mapping[str, Mapping[str, An
     if node.op not in ("==", "!="):
         return None
     for call, lit in ((node.left, node.right), (node.right, node.left)):
+        method = call.func[1:] if isinstance(call, n.Call) else ""
         if is_sampleinfo_call(call) and isinstance(call, n.Call) and \
-                _METHODS.get(call.func[1:], ("", False))[0] == "other" and \
+                method in _METHODS and _METHODS[method][0] == "other" and \
                 isinstance(lit, n.Literal) and isinstance(lit.value, str):
-            spec = check_call(call, text, samples).value
+            spec = cast(tuple[str, ...], check_call(call, text, samples).value)
             return Typed("sampleinfo", scalar("bool"),
                          value=("Equals", lit.value, node.op, *spec))
     return None
