@@ -67,6 +67,7 @@ def test_sampleinfo_of_a_plain_file_list_is_per_file(key: str, expr: str) -> Non
     assert df.Define("v", expr).Sum("v").GetValue() == REFS["sampleinfo"]["plain"][key]
 
 
+@pytest.mark.cluster
 def test_sampleinfo_on_cluster_workers(client: Any) -> None:
     df = hepflow.RDataFrame("Events", _files(), client=client)
     key, expr = P.PLAIN_SAMPLEINFO[0]
@@ -231,3 +232,20 @@ def test_profile_model_errors() -> None:
         df.Profile2D(("p", "", 10, 0, 10, 10, 0, 10, 0, 50, "s"), "px", "py", "z")
     with pytest.raises(hepflow.PlanError, match="extra items"):
         df.Histo1D(("h", "", 10, 0, 10, 3, 4), "x")
+
+
+@pytest.mark.cluster
+def test_th1_stats_and_display_on_cluster_workers(client: Any) -> None:
+    """The fill statistics and the Display rows travel through process workers."""
+    df = hepflow.RDataFrame(P.ENTRIES, client=client, chunk_entries=30)
+    for name, expr in P.DEFINES:
+        df = df.Define(name, expr)
+    spec = P.HISTOS[1]
+    h = _histo(df, spec)
+    for getter, want in REFS["histograms"][spec["key"]]["getters"].items():
+        assert _same(float(getattr(h, getter)()), want, 1e-10), getter
+    files = hepflow.RDataFrame("Events", str(FRAME / "display.root"), client=client,
+                               chunk_entries=3)
+    case = P.DISPLAY_CASES[2]
+    shown = files.Filter(case["filter"]).Display(case["columns"], case["nRows"], case["nMax"])
+    assert shown.AsString() == REFS["display"][2]
