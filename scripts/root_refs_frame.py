@@ -48,6 +48,8 @@ DISPLAY_CASES: list[dict[str, Any]] = [
     {"columns": ["i", "vd", "vb", "s"], "nRows": 10, "nMax": 10, "filter": "i > 2"},
     {"columns": ["s", "vf"], "nRows": 20, "nMax": 2, "filter": ""},
     {"columns": ["d", "l", "b"], "nRows": 2, "nMax": 10, "filter": "i > 100"},
+    {"columns": "v.*", "nRows": 4, "nMax": 10, "filter": ""},
+    {"columns": "", "nRows": 4, "nMax": 10, "filter": ""},
 ]
 
 SAMPLE_SIZES = {"sample1": 5, "sample2": 6, "sample3": 7}

@@ -499,16 +499,25 @@ class Actions(FrameBase):
                 nMaxCollectionElements: int = 10) -> RResultPtr[Any]:
         """The first `nRows` rows of some columns; `Print()`/`AsString()` give ROOT's text.
 
+        `columns` is a list of names, or as in ROOT one regular expression
+        (the whole name must match; "" is every column) whose columns are
+        shown in alphabetical order, as ROOT lists them.
         `nMaxCollectionElements` only widens a column holding a longer
         collection (room for ROOT's `...`): ROOT 6.40 prints every element.
 
         Examples
         --------
-        >>> df.Display(["nMuon", "Muon_pt"]).GetValue().Print()           # doctest: +SKIP
+        >>> df.Display(["nMuon", "Muon_pt"]).Print()                      # doctest: +SKIP
+        >>> df.Display("Muon_.*", 3).Print()                              # doctest: +SKIP
         """
-        names = (columns,) if isinstance(columns, str) else tuple(columns)
-        if not names:
-            names = tuple(self.GetColumnNames())
+        if isinstance(columns, str) or not columns:
+            pattern = re.compile((columns or ".*") if isinstance(columns, str) else ".*")
+            names = tuple(sorted(c for c in self.GetColumnNames() if pattern.fullmatch(c)))
+            if not names:
+                raise PlanError(f"Display: the regular expression {columns!r} matches no "
+                                "column")
+        else:
+            names = tuple(columns)
         return self._book(act.Display(self._node, names, nRows, nMaxCollectionElements))
 
     def Report(self) -> RResultPtr[CutflowReport]:

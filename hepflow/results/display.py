@@ -2,7 +2,8 @@
 
 ROOT 6.40's table: `+-----+` rules between rows, the entry number in the
 `Row` column, one collection element per line, floating-point values with
-`%f`, booleans as `true`/`false`, strings quoted. A column holding a
+`%f`, booleans as `true`/`false`, strings quoted, and no more columns than
+fit in 100 characters (the rest shown as one `...` column). A column holding a
 collection longer than `nMaxCollectionElements` is made at least as wide as
 ROOT's `...` marker, which ROOT reserves but (in 6.40) does not print: every
 element is shown.
@@ -17,6 +18,8 @@ from typing import Any
 import awkward as ak
 
 _ELLIPSIS = "..."
+#: ROOT's widest table line: later columns are replaced by one `...` column.
+_MAX_WIDTH = 100
 
 
 def _cell(value: Any) -> str:
@@ -57,24 +60,38 @@ class DisplayResult:
         return widths
 
     def AsString(self) -> str:
-        """ROOT's text of the table, each line ending in `| ` and a newline."""
+        """ROOT's text of the table, each line ending in `| ` and a newline.
+
+        As ROOT, columns are shown while a line stays within `_MAX_WIDTH`
+        characters; the rest become one `...` column.
+        """
         names = list(self.columns)
         cells = [[_lines(v) for v in self.columns[n]] for n in names]
         nrows = len(self.entries)
         widths = self._widths(names, cells)
+        total, shown = widths[0] + 3, 0
+        while shown < len(names) and total + widths[shown + 1] + 3 <= _MAX_WIDTH:
+            total += widths[shown + 1] + 3
+            shown += 1
+        cut = shown < len(names)
+        if cut:
+            names, cells = names[:shown], cells[:shown]
+            widths = [*widths[:shown + 1], len(_ELLIPSIS)]
+        more = [_ELLIPSIS] if cut else []
         rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+\n"
 
         def line(items: Sequence[str]) -> str:
             return "".join(f"| {item.ljust(w)} " for item, w in zip(items, widths,
                                                                     strict=True)) + "| \n"
 
-        out = [rule, line(["Row", *names]), rule]
+        out = [rule, line(["Row", *names, *more]), rule]
         for row in range(nrows):
             per_column = [column[row] for column in cells]
             height = max([1] + [len(c) for c in per_column])
             for k in range(height):
                 first = str(self.entries[row]) if k == 0 else ""
-                out.append(line([first] + [c[k] if k < len(c) else "" for c in per_column]))
+                out.append(line([first] + [c[k] if k < len(c) else "" for c in per_column]
+                                + more))
             out.append(rule)
         return "".join(out)
 
