@@ -103,7 +103,10 @@ class RDataFrame(Transformations, Actions):
         # N = 0 is one chunk of no entries: a run over no chunk has no task to merge into
         chunks = [Chunk(i, 0, "", "", start, min(start + size, entries), start)
                   for i, start in enumerate(range(0, max(entries, 1), size))]
-        self._graph = AnalysisGraph(EmptySource("", (), {}, None, entries), {})
+        # ROOT's RSampleInfo of an empty source (single-threaded: one task over all entries)
+        info = SampleInfo("", 0, named=False, id=f"Empty source, range: {{0, {entries}}}")
+        self._graph = AnalysisGraph(EmptySource("", (), {}, None, entries), {},
+                                    {("", ""): info})
         self._runner = Runner(self._graph, chunks, options, client, None)
         self._node = self._graph.source
 

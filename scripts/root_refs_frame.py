@@ -72,6 +72,12 @@ SPEC_SAMPLEINFO = [
     ("contains_sample3", 'rdfsampleinfo_.Contains("sample3") ? 1 : 0'),
 ]
 
+#: The same over ROOT's empty source, RDataFrame(ENTRIES) (ROOT run single-threaded).
+EMPTY_SOURCE_SAMPLEINFO = [
+    ("empty", "rdfsampleinfo_.Empty() ? 1 : 0"),
+    ("range", 'rdfsampleinfo_.Contains("Empty source, range: {0, 100}") ? 1 : 0'),
+]
+
 TH1_GETTERS = ["GetMean", "GetStdDev", "GetRMS", "GetMeanError", "GetStdDevError",
                "GetEntries", "GetEffectiveEntries", "GetSumOfWeights", "Integral",
                "GetNbinsX", "GetMaximum", "GetMinimum", "GetMaximumBin", "GetMinimumBin"]
@@ -142,7 +148,9 @@ def sampleinfo() -> dict[str, Any]:
         specs = {key: _number(ROOT.RDF.Experimental.FromSpec(str(spec))
                               .DefinePerSample("v", expr).Sum("v").GetValue())
                  for key, expr in SPEC_SAMPLEINFO}
-    return {"plain": plain, "spec": specs}
+    empty = {key: _number(ROOT.RDataFrame(ENTRIES).DefinePerSample("v", expr).Sum("v")
+                          .GetValue()) for key, expr in EMPTY_SOURCE_SAMPLEINFO}
+    return {"plain": plain, "spec": specs, "empty_source": empty}
 
 
 def display() -> list[str]:

@@ -83,6 +83,13 @@ def test_sampleinfo_of_a_spec_dataset(key: str, expr: str, tmp_path: Path) -> No
         REFS["sampleinfo"]["spec"][key], rel=1e-12)
 
 
+@pytest.mark.parametrize(("key", "expr"), P.EMPTY_SOURCE_SAMPLEINFO)
+def test_sampleinfo_of_the_empty_source(key: str, expr: str) -> None:
+    df = hepflow.RDataFrame(P.ENTRIES, client="sync", chunk_entries=30)
+    want = REFS["sampleinfo"]["empty_source"][key]
+    assert df.DefinePerSample("v", expr).Sum("v").GetValue() == want
+
+
 def test_sampleinfo_as_string_and_callables() -> None:
     files = _files()
     df = hepflow.RDataFrame("Events", files, client="sync")

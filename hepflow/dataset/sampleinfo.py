@@ -25,11 +25,15 @@ class SampleInfo:
     file: str = ""
     tree: str = ""
     named: bool = True
+    #: ROOT's id where it is not "<file>/<tree>" (the empty source's entry range)
+    id: str = ""
 
     # ROOT's RSampleInfo accessors --------------------------------------------------------
 
     def AsString(self) -> str:
-        """ROOT's id of the file: `"<file>/<tree>"` (empty for an empty source)."""
+        """ROOT's id of the file: `"<file>/<tree>"` (`RDataFrame(N)`: its entry range)."""
+        if self.id:
+            return self.id
         return f"{self.file}/{self.tree}" if self.file or self.tree else ""
 
     def Contains(self, substr: str) -> bool:
