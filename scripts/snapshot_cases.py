@@ -31,6 +31,9 @@ CASES: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
                         ("Jet_pt", "ROOT::RVecF(rdfentry_ % 3, 10.f + rdfentry_)"),
                         ("Jet_eta", "ROOT::RVecF(rdfentry_ % 3, -1.f)")],
                        ["nJet", "Jet_pt", "Jet_eta"]),
+    "underscore_define": ([("good_jets", "ROOT::RVecF(rdfentry_ % 3, 1.f)"),
+                           ("good_muons", "ROOT::RVecF(rdfentry_ % 3, 2.f)")],
+                          ["good_jets", "good_muons"]),
 }
 #: Written from a Python callable returning a fixed-size array per event (std::array's shape).
 ARRAY_CASE = "fixed_array"

@@ -66,6 +66,9 @@ class SnapshotTarget:
     columns: tuple[str, ...]
     compression: str = "ZSTD"
     format: SnapshotFormat = "root"
+    #: The input's counter branches (`nMuon`, ...): `Muon_*` collections are written back
+    #: as a NanoAOD record with that counter only where the input has it, as ROOT does.
+    counters: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.treename, str) or not self.treename.strip() \
@@ -163,20 +166,23 @@ class TreeLayout:
         return ("n" if counted in self.records else SIZEOF_PREFIX) + counted
 
 
-def _group_collections(values: Mapping[str, Any]) -> TreeLayout:
+def _group_collections(values: Mapping[str, Any], counters: Sequence[str] = ()) -> TreeLayout:
     """Group equally sized `Prefix_field` collections into NanoAOD-style records.
 
     A prefix becomes a record (written as `Prefix_field[nPrefix]`, as ROOT keeps
-    a NanoAOD file's arrays) only when no selected column is itself named
-    `Prefix` or `nPrefix` with other values, and every field has the same sizes;
-    otherwise each collection is written on its own.
+    a NanoAOD file's arrays) only when `nPrefix` is a counter of the input or a
+    selected column, no selected column is itself named `Prefix` or `nPrefix`
+    with other values, and every field has the same sizes; otherwise each
+    collection is written on its own (as ROOT writes an `RVec` Define).
     """
+    known = set(counters) | set(values)
     groups: dict[str, dict[str, Any]] = {}
     flat: dict[str, Any] = {}
     alone: dict[str, Any] = {}
     for name, value in values.items():
         jagged = isinstance(value, ak.Array) and value.ndim == 2
-        if jagged and "_" in name and name.split("_", 1)[0] not in values:
+        if jagged and "_" in name and name.split("_", 1)[0] not in values and \
+                "n" + name.split("_", 1)[0] in known:
             prefix, field = name.split("_", 1)
             groups.setdefault(prefix, {})[field] = value
         elif jagged:
@@ -227,7 +233,7 @@ def _write(out: Any, target: SnapshotTarget, values: Mapping[str, Any], create: 
         else:
             out[target.treename].extend(table)
         return
-    layout = _group_collections(data)
+    layout = _group_collections(data, target.counters)
     if create:
         # `mktree`, because plain assignment may write an RNTuple; a fixed-size array
         # per entry (a std::array) is a fixed-size leaf, `a[3]/F`.
