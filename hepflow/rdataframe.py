@@ -88,7 +88,8 @@ class RDataFrame(Transformations, Actions):
         named = any(s.name for s in prepared.dataset)
         samples = {s.name: SampleInfo(s.name, i, dict(s.metadata), named=named)
                    for i, s in enumerate(prepared.dataset)}
-        files = {(f.sample, f.url): replace(samples[f.sample], file=f.url, tree=f.tree)
+        files = {(f.sample, f.url): replace(samples[f.sample], file=f.url, tree=f.tree,
+                                            entry_range=(0, int(f.num_entries)))
                  for f in infos if f.sample in samples}
         self._graph = AnalysisGraph(source, samples, files)
         self._runner = Runner(self._graph, prepared.chunks, opts,
@@ -104,7 +105,8 @@ class RDataFrame(Transformations, Actions):
         chunks = [Chunk(i, 0, "", "", start, min(start + size, entries), start)
                   for i, start in enumerate(range(0, max(entries, 1), size))]
         # ROOT's RSampleInfo of an empty source (single-threaded: one task over all entries)
-        info = SampleInfo("", 0, named=False, id=f"Empty source, range: {{0, {entries}}}")
+        info = SampleInfo("", 0, named=False, id=f"Empty source, range: {{0, {entries}}}",
+                          entry_range=(0, entries))
         self._graph = AnalysisGraph(EmptySource("", (), {}, None, entries), {},
                                     {("", ""): info})
         self._runner = Runner(self._graph, chunks, options, client, None)

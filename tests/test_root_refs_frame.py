@@ -95,6 +95,9 @@ def test_sampleinfo_as_string_and_callables() -> None:
     df = hepflow.RDataFrame("Events", files, client="sync")
     names = df.DefinePerSample("k", lambda info: files.index(info.AsString()[:-len("/Events")]))
     assert names.Sum("k").GetValue() == 0 * 5 + 1 * 6 + 2 * 7
+    # ROOT's EntryRange() of these one-cluster files: (0, 5), (0, 6), (0, 7)
+    ends = df.DefinePerSample("end", lambda info: info.EntryRange()[1])
+    assert ends.Sum("end").GetValue() == 5 * 5 + 6 * 6 + 7 * 7
     # ROOT: "sample data was requested but no samples are available"
     with pytest.raises(ExpressionError, match="no samples"):
         df.Define("n", 'rdfsampleinfo_.GetSampleName() == "a"')

@@ -27,6 +27,8 @@ class SampleInfo:
     named: bool = True
     #: ROOT's id where it is not "<file>/<tree>" (the empty source's entry range)
     id: str = ""
+    #: The file's entries, as ROOT's single-threaded run reports them
+    entry_range: tuple[int, int] = (0, 0)
 
     # ROOT's RSampleInfo accessors --------------------------------------------------------
 
@@ -39,6 +41,10 @@ class SampleInfo:
     def Contains(self, substr: str) -> bool:
         """Whether `substr` occurs in `AsString()` (not in the sample name, as in ROOT)."""
         return substr in self.AsString()
+
+    def EntryRange(self) -> tuple[int, int]:
+        """(begin, end) entries of the file (ROOT's multi-threaded run gives each task's)."""
+        return self.entry_range
 
     def Empty(self) -> bool:
         return not self.AsString()
