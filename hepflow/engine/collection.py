@@ -45,7 +45,7 @@ def partition_reader(runner: Runner, node: PlanNode,
     """
     action = AsNumpy(node, tuple(names))
     kernel = Kernel(tuple(needed_branches([action])), (action,), (), runner.options.read,
-                    runner.graph.samples)
+                    runner.graph.files)
     return _Partition(kernel, tuple(names))
 
 

@@ -30,7 +30,14 @@ from hepflow.io.reader import FileLayout, ReadStats, read_chunk
 from hepflow.observe.events import emit_chunk
 from hepflow.plan.actions.base import Action
 from hepflow.plan.expr.typed import Expression
-from hepflow.plan.nodes import Computation, PerSampleValue, PlanNode, PyFunction, Range
+from hepflow.plan.nodes import (
+    Computation,
+    PerSampleValue,
+    PlanNode,
+    PyFunction,
+    Range,
+    empty_column,
+)
 from hepflow.results.partials import ChunkResult, Failure, Metrics
 from hepflow.results.records import ChunkRecord, PhaseSeconds
 
@@ -143,7 +150,7 @@ class _ChunkRun:
         try:
             return self.arrays[name]
         except KeyError:
-            raise EvaluationError(
+            raise MissingBranchError(
                 f"branch `{name}` is missing in {self.chunk.describe()}; guard its use with "
                 f"FilterAvailable(\"{name}\") or give it a DefaultValueFor") from None
 
@@ -208,7 +215,8 @@ class _ChunkRun:
     # -- internals --------------------------------------------------------------------
 
     def sample_info(self) -> SampleInfo:
-        return self.kernel.samples.get(self.chunk.sample) or SampleInfo(self.chunk.sample, 0)
+        key = (self.chunk.sample, self.chunk.url)
+        return self.kernel.samples.get(key) or SampleInfo(self.chunk.sample, 0, named=False)
 
     def _narrow_from(self, home: _View, view: _View, defining: PlanNode, name: str) -> Any:
         key = (id(defining), name)
@@ -217,7 +225,17 @@ class _ChunkRun:
         if view is home:
             value = defining.evaluate(self, name)
         else:
-            source = self._narrow_from(home, home, defining, name)
+            try:
+                source = self._narrow_from(home, home, defining, name)
+            except MissingBranchError:
+                # A branch missing in this file is an error only for entries that reach
+                # its use: here the Filters (FilterMissing, ...) above kept none, as ROOT
+                # never reads it for entries already dropped.
+                if view.n:
+                    raise
+                value = empty_column(defining.lookup(name)[0])  # type: ignore[index]
+                view.cache[key] = value
+                return value
             index, selections = view.route(home)
             value = source if index is None else take_events(source, index, selections)
         view.cache[key] = value
@@ -228,7 +246,7 @@ class _ChunkRun:
             if isinstance(comp, Expression):
                 return evaluate(comp.tree, frame)
             if isinstance(comp, PerSampleValue):
-                return np.full(frame.n, comp.values[self.chunk.sample])
+                return np.full(frame.n, comp.values[(self.chunk.sample, self.chunk.url)])
             return _call(comp, frame)
         except HepflowError:
             raise
@@ -237,6 +255,10 @@ class _ChunkRun:
                 f"{type(exc).__name__}: {exc}"
             raise EvaluationError(
                 f"{what} = `{comp.text}` failed on {self.chunk.describe()}: {cause}") from exc
+
+
+class MissingBranchError(EvaluationError):
+    """A branch the chunk's file lacks was needed for entries that reach its use."""
 
 
 def _call(comp: PyFunction, frame: _NodeFrame) -> Any:
@@ -260,7 +282,7 @@ class Kernel:
     actions: tuple[Action[Any, Any], ...]
     ranges: tuple[Range, ...] = ()
     read: ReadOptions = field(default_factory=ReadOptions)
-    samples: Mapping[str, SampleInfo] = field(default_factory=dict)
+    samples: Mapping[tuple[str, str], SampleInfo] = field(default_factory=dict)
     run_id: str = ""
     instrument: bool = True
     layouts: Mapping[int, FileLayout] = field(default_factory=dict)

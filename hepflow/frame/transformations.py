@@ -104,12 +104,12 @@ class Transformations(FrameBase):
     def _per_sample_value(self, name: str, expression: str | Callable[[SampleInfo], Any],
                           verb: str) -> PerSampleValue:
         """The values of a DefinePerSample/RedefinePerSample expression, one per sample."""
-        samples = self._graph.samples or {"": SampleInfo("", 0, {})}
+        files = self._graph.files or {("", ""): SampleInfo("", 0, {}, named=False)}
         if isinstance(expression, str):
-            values, ctype = _per_sample_values(expression, samples)
+            values, ctype = _per_sample_values(expression, files, self._graph.samples)
             text = expression
         elif callable(expression):
-            values = {s: expression(info) for s, info in samples.items()}
+            values = {key: expression(info) for key, info in files.items()}
             probe = np.asarray(list(values.values()))
             ctype = ColumnType("scalar", dtype_kind(probe.dtype))
             text = getattr(expression, "__qualname__", "callable") + "(sample)"
@@ -438,21 +438,22 @@ class Transformations(FrameBase):
         return [n.name for n in self._node.lineage() if isinstance(n, Filter) and n.name]
 
 
-def _per_sample_values(expression: str, samples: Mapping[str, SampleInfo],
-                       ) -> tuple[dict[str, Any], ColumnType]:
-    """Evaluate a metadata expression once per sample (no event data involved)."""
+def _per_sample_values(expression: str, files: Mapping[tuple[str, str], SampleInfo],
+                       samples: Mapping[str, SampleInfo],
+                       ) -> tuple[dict[tuple[str, str], Any], ColumnType]:
+    """Evaluate a metadata expression once per file, as ROOT does (no event data involved)."""
     from hepflow.engine.evaluate import evaluate
 
-    common = set.intersection(*(set(i.metadata) for i in samples.values())) if samples else set()
-    first = next(iter(samples.values()))
-    schema = {k: ColumnType("scalar", dtype_kind(np.asarray(first.metadata[k]).dtype))
+    infos = list(files.values())
+    common = set.intersection(*(set(i.metadata) for i in infos)) if infos else set()
+    schema = {k: ColumnType("scalar", dtype_kind(np.asarray(infos[0].metadata[k]).dtype))
               for k in common}
     compiled = compile_expression(expression, schema, {s: i.metadata for s, i in
-                                                       samples.items()})
+                                                       samples.items() if i.named})
     values = {}
-    for name, info in samples.items():
+    for key, info in files.items():
         frame = _MetadataFrame(info)
-        values[name] = np.asarray(evaluate(compiled.tree, frame))[0].item()
+        values[key] = np.asarray(evaluate(compiled.tree, frame))[0].item()
     return values, compiled.type
 
 

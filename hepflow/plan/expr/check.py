@@ -161,12 +161,12 @@ class _Checker:
     # ---- binary operators, as one chain along the left spine
 
     def visit_Binary(self, node: n.Binary) -> Typed:
-        by_name = sampleinfo.name_equals(node, self.text)
+        by_name = sampleinfo.name_equals(node, self.text, self.samples)
         if by_name is not None:
             return by_name
         spine: list[n.Binary] = [node]
         while isinstance(spine[-1].left, n.Binary) and \
-                sampleinfo.name_equals(spine[-1].left, self.text) is None:
+                sampleinfo.name_equals(spine[-1].left, self.text, self.samples) is None:
             spine.append(spine[-1].left)
         first = self.check(spine[-1].left)
         operands = [first]
