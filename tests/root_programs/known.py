@@ -17,17 +17,8 @@ I11 = ("issue 21 item 11: float arithmetic computed in double where C++ keeps fl
 KNOWN: dict[str, dict[str, str]] = {
     "both": {
         "df002_dataModel": I11 + ": Sum(RVec<float>) is a float in ROOT",
-        "df003_profile2d_zrange": "issue 21 item 8: Profile2D with a z range is refused",
         "df017_vecOpsHEP": I11 + ": DeltaPhi(float, float) is a float in ROOT",
-        "df024_Display": I6,
-        "df024_Display_forwarding": I5 + ": Display(...).Print()",
         "df026_AsNumpy_floats": I11 + ": Muon_pt[0] * 2 and Muon_pt[0] + MET_pt are float",
-        "df031_Stats_weighted": "issue 21 item 7: weighted Stats GetMeanErr (TStatistic's "
-                                "integer Neff)",
-        "df031_Stats_forwarding": I5 + ": stats.GetMean(), h.GetMean()",
-        "df036_FilterMissing": "issue 21 item 10: FilterMissing(\"y\").Take(\"x\") reads x in "
-                               "the file without x",
-        "df036_Display": I6,
         "spec_GetS": "issue 21 item 3: rdfsampleinfo_.GetS is missing",
         "df102_NanoAODDimuonAnalysis": I11 + ": InvariantMass of floats is computed in float "
                                        "(events land in other bins of the 30,000)",
@@ -42,14 +33,6 @@ KNOWN: dict[str, dict[str, str]] = {
         "distrdf_variations_expression": "issue 21 item 4: Vary takes only brace lists, not "
                                          "`x * ROOT::RVecD(2, 3.)`",
         "distrdf_reducer_merge_floats": I11 + ": `1.f/(1.f+rdfentry_)` is a float column",
-        "distrdf_definepersample": "issue 21 item 3: a plain list of files is one sample per "
-                                   "file, Contains() looks in \"file/tree\"",
-        "distrdf_definepersample_asstring": "issue 21 item 3: RSampleInfo::AsString() is "
-                                            "missing",
-        "distrdf_histo_write": I5 + "; the histogram value (hist.Hist) has no GetEntries/"
-                               "GetMean/GetStdDev either",
-        "distrdf_snapshot_rvec": "issue 21 item 9: Snapshot of `b2` next to `b2_vector` raises "
-                                 "KeyInFileError",
         "distrdf_snapshot_floats": I11 + ": a float column is written as Double_t",
         "vecops_float_results": I11 + ": Dot and DeltaR of RVec<float> are float",
         "define_statement_bodies": "new: Define strings that are C++ statement bodies "
