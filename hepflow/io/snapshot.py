@@ -40,6 +40,7 @@ import uproot
 
 from hepflow.errors import PlanError, SnapshotError
 from hepflow.io import rntuple_write
+from hepflow.io.rntuple import SIZEOF
 
 SnapshotFormat = Literal["root", "rntuple"]
 FORMATS: tuple[str, ...] = get_args(SnapshotFormat)
@@ -150,16 +151,17 @@ def check_target(target: SnapshotTarget, *, create_dirs: bool = False) -> None:
     os.unlink(probe)
 
 
-#: The counter of a collection written on its own: hepflow hides these columns when it
-#: reads a file back (ROOT writes such a column as an RVec branch with no counter, which
-#: uproot cannot write; ROOT reading hepflow's file lists this counter too).
-SIZEOF_PREFIX = "__rdf_sizeof_"
+#: The counter of a collection written on its own. ROOT writes such a column as an RVec
+#: branch with no counter, which uproot cannot write; a counter named with ROOT's own
+#: size-column prefix (that of an RNTuple's `R_rdf_sizeof_x`) is one that ROOT's
+#: RDataFrame and hepflow both hide from the column list.
+SIZEOF_PREFIX = SIZEOF
 
 
 @dataclass(frozen=True, slots=True)
 class TreeLayout:
     """The branches of a TTree snapshot: NanoAOD records with one `n<Prefix>` counter,
-    and the collections written on their own with a `__rdf_sizeof_<name>` counter."""
+    and the collections written on their own with an `R_rdf_sizeof_<name>` counter."""
 
     columns: dict[str, Any]
     records: frozenset[str]

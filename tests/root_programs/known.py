@@ -44,8 +44,6 @@ KNOWN: dict[str, dict[str, str]] = {
         "vecops_brace_init": "new: RVec brace initialisers (`ROOT::RVecD{1., 2., x}`) are "
                              "refused in Define (\"unexpected character '{'\"); hepflow takes "
                              "them only in Vary",
-        "df033_column_names": "new: GetColumnNames of an RNTuple lists the R_rdf_sizeof_* "
-                              "columns; ROOT's does not (13 names, hepflow 20)",
         "df033_column_types": "new: GetColumnType spells types its own way: ROOT gives "
                               "'UInt_t', 'ULong64_t', 'Bool_t', 'ROOT::VecOps::RVec<Float_t>' "
                               "for branches and 'ROOT::VecOps::RVec<int>' for a defined column; "
@@ -67,7 +65,5 @@ KNOWN: dict[str, dict[str, str]] = {
             "new: Snapshot writes the counters nMuon, nJet as Int_t; ROOT keeps UInt_t",
         "distrdf_snapshot_floats/distrdf_snapshot_floats.root":
             I11 + ": Snapshot writes Double_t where ROOT writes Float_t",
-        "distrdf_snapshot_rvec/distrdf_snapshot_rvec.root":
-            "issue 21 item 9: Snapshot of `b2` next to `b2_vector` raises KeyInFileError",
     },
 }
