@@ -224,17 +224,18 @@ def free_socket() -> socket.socket:
 class ServerThread:
     """The app under uvicorn in a background thread, on a free 127.0.0.1 port."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Any, *, http: str | None = None) -> None:
         import uvicorn
 
         from hepflow.serve.app import create_app
+        from hepflow.serve.cli import server_config
 
         self.app = create_app(config)
         self.service = self.app.state.service
         self._socket = free_socket()
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning",
-                                                     lifespan="on", access_log=False))
+        self._server = uvicorn.Server(server_config(self.app, config, http=http,
+                                                    log_level="warning", access_log=False))
         self._thread = threading.Thread(target=self._server.run,
                                         kwargs={"sockets": [self._socket]}, daemon=True,
                                         name="hepflow-serve-test")
@@ -260,9 +261,9 @@ class ServerThread:
 
 
 @contextmanager
-def running(config: Any) -> Iterator[ServerThread]:
+def running(config: Any, *, http: str | None = None) -> Iterator[ServerThread]:
     """A started `ServerThread`, stopped afterwards (even when the test fails)."""
-    server = ServerThread(config)
+    server = ServerThread(config, http=http)
     try:
         yield server.start()
     finally:

@@ -1,0 +1,190 @@
+"""Slow, silent and surplus connections against the real server: predictions keep working.
+
+Every test starts the real app under uvicorn on 127.0.0.1 (`running`), opens a
+bounded number of raw TCP connections that misbehave (send nothing, trickle
+header bytes, send endless headers, or hold a request open), and checks that
+a legitimate predict still answers at once, and that the server closes the
+misbehaving connections when its limits say so (`hepflow.serve.connections`).
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hepflow.serve.config import load_config
+from hepflow.serve.testing import running, xgboost_bundle
+
+ROW = {"instances": [{"MET_pt": 40.0, "HT": 120.0, "Jet_pt": [60.0], "Jet_eta": [0.1]}]}
+HEADER_TIMEOUT = 1.5
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("models")
+    xgboost_bundle(n=300, trees=2).save(folder / "bdt")
+    return folder
+
+
+def serve(models: Path, http: str | None = None, **limits: Any) -> Any:
+    return running(load_config(models=models, insecure_no_auth=True,
+                               limits={"header_timeout_s": HEADER_TIMEOUT, **limits}),
+                   http=http)
+
+
+def connect(server: Any, count: int, first_bytes: bytes = b"") -> list[socket.socket]:
+    port = int(server.url.rsplit(":", 1)[1])
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if first_bytes:
+            sock.sendall(first_bytes)
+        sockets.append(sock)
+    return sockets
+
+
+def predict_quickly(server: Any, within: float = 3.0) -> None:
+    start = time.monotonic()
+    answer = httpx.post(server.url + "/v1/models/bdt:predict", json=ROW, timeout=within)
+    assert answer.status_code == 200, answer.text
+    assert time.monotonic() - start < within
+
+
+def closed_by_server(sockets: list[socket.socket], until: float,
+                     trickle: tuple[socket.socket, ...] = ()
+                     ) -> dict[socket.socket, tuple[float, bytes]]:
+    """When (monotonic time) and with what answer the server closed each socket.
+
+    One more header byte goes to each open socket of `trickle` every 0.2 s,
+    as a slow-header client would send them.
+    """
+    closed: dict[socket.socket, tuple[float, bytes]] = {}
+    received: dict[socket.socket, bytes] = {s: b"" for s in sockets}
+    next_trickle = time.monotonic()
+    while len(closed) < len(sockets) and time.monotonic() < until:
+        still = [s for s in sockets if s not in closed]
+        if trickle and time.monotonic() >= next_trickle:
+            next_trickle += 0.2
+            for sock in set(still) & set(trickle):
+                try:
+                    sock.send(b"X")
+                except OSError:
+                    closed.setdefault(sock, (time.monotonic(), received[sock]))
+        readable, _, _ = select.select(still, [], [], 0.05)
+        for sock in readable:
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                data = b""
+            received[sock] += data
+            if not data:
+                closed.setdefault(sock, (time.monotonic(), received[sock]))
+    return closed
+
+
+def close_all(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()
+
+
+def metric(server: Any, reason: str) -> float:
+    for line in httpx.get(server.url + "/metrics").text.splitlines():
+        if line.startswith(f'hepflow_serve_connections_closed_total{{reason="{reason}"}}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def server(models: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A server with uvicorn's fast protocol (httptools) and its pure-Python one (h11)."""
+    with serve(models, request.param, max_connections=400) as server:
+        yield server
+
+
+def test_trickled_and_silent_headers_do_not_block_predicts_and_are_closed(
+        server: Any) -> None:
+    start = time.monotonic()
+    silent = connect(server, 120)
+    trickling = connect(server, 120, b"POST /v1/models/bdt:predict HTTP/1.1\r\nHost: x\r\nX-")
+    try:
+        predict_quickly(server)
+        closed = closed_by_server(silent + trickling, start + HEADER_TIMEOUT + 8,
+                                  trickle=tuple(trickling))
+        assert len(closed) == len(silent) + len(trickling), \
+            f"{len(silent) + len(trickling) - len(closed)} connections still open"
+        times = [when - start for when, _ in closed.values()]
+        assert min(times) >= HEADER_TIMEOUT * 0.9  # the deadline, not something earlier
+        for sock in trickling:
+            assert closed[sock][1].startswith(b"HTTP/1.1 408 ")
+        for sock in silent:
+            assert closed[sock][1] == b""
+        assert metric(server, "header_timeout") >= 240
+        predict_quickly(server)
+    finally:
+        close_all(silent + trickling)
+
+
+def test_endless_headers_are_cut_off(server: Any) -> None:
+    before = metric(server, "header_too_large")
+    [sock] = connect(server, 1, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    try:
+        with pytest.raises(OSError):  # the server stops reading: the send fails or times out
+            for _ in range(200):  # 200 x 4 KiB, far over max_header_bytes (64 KiB)
+                sock.sendall(b"X-Filler: " + b"y" * 4086 + b"\r\n")
+                time.sleep(0.002)
+        closed = closed_by_server([sock], time.monotonic() + 2)
+        assert sock in closed  # an answer of 431 then EOF, or a reset
+    finally:
+        sock.close()
+    assert metric(server, "header_too_large") == before + 1
+    predict_quickly(server)
+
+
+def test_surplus_connections_evict_idle_ones_not_requests(server: Any) -> None:
+    before = metric(server, "evicted")
+    idle = connect(server, 600)  # more than max_connections = 400
+    try:
+        predict_quickly(server)
+        closed = closed_by_server(idle, time.monotonic() + 0.5)
+        assert len(closed) >= 200  # the oldest ones made room (the rest time out later)
+        assert metric(server, "evicted") - before >= 200
+    finally:
+        close_all(idle)
+
+
+def test_busy_connections_refuse_newcomers_until_they_finish(models: Path) -> None:
+    with serve(models, max_connections=3, request_timeout_s=1.0, keep_alive_s=0.5) as server:
+        waiting_body = (b"POST /v1/models/bdt:predict HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+        busy = connect(server, 3, waiting_body)
+        try:
+            time.sleep(0.2)
+            [late] = connect(server, 1)
+            answer = closed_by_server([late], time.monotonic() + 2)
+            assert answer[late][1].startswith(b"HTTP/1.1 503 "), answer
+            answers = closed_by_server(busy, time.monotonic() + 5)  # the request time limit
+            assert all(a.startswith(b"HTTP/1.1 503 ") for _, a in answers.values()), answers
+            predict_quickly(server)
+            assert metric(server, "refused") == 1
+        finally:
+            close_all(busy)
+
+
+def test_idle_keep_alive_connections_are_closed(models: Path) -> None:
+    with serve(models, keep_alive_s=0.5) as server:
+        [sock] = connect(server, 1, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            start = time.monotonic()
+            closed = closed_by_server([sock], start + 5)
+            when, answer = closed[sock]
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            assert 0.4 <= when - start < 3
+        finally:
+            sock.close()
