@@ -336,8 +336,9 @@ def read_npy(body: bytes, spec: InputSpec) -> np.ndarray:
                              "here; save with numpy's default format (1.0 or 2.0)")
     except BadRequest:
         raise
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, EOFError,
-            OSError):
+    except Exception:  # noqa: BLE001 - numpy parses the header with the tokenizer and
+        # ast.literal_eval, whose refusals of hostile text (TokenError, SyntaxError,
+        # ValueError, RecursionError, ...) have no common base: all mean "not .npy"
         raise BadRequest("the body is not a .npy array") from None
     if dtype.hasobject:
         raise BadRequest("the .npy array holds Python objects; object arrays are refused")

@@ -165,8 +165,8 @@ def _prepared(n: int, seed: int, length: int) -> tuple[Any, Any, np.ndarray, np.
     from hepflow.ml.normalise import Moments, Normalisation
     from hepflow.ml.prepare import model_inputs
 
-    features = Features(FLAT, [Jagged(JAGGED, length, name="Jet")], label="label",
-                        classes=("background", "signal"))
+    jagged = [Jagged(JAGGED, length, name="Jet")] if length else []
+    features = Features(FLAT, jagged, label="label", classes=("background", "signal"))
     data = events(n, seed)
     values, mask = raw_inputs(features, data)
     moments = Moments.of(values, valid_matrix(features, mask))
@@ -176,7 +176,7 @@ def _prepared(n: int, seed: int, length: int) -> tuple[Any, Any, np.ndarray, np.
 
 def xgboost_bundle(*, n: int = 4000, seed: int = 1, trees: int = 20, depth: int = 3,
                    jets: int = 3) -> Any:
-    """A real xgboost `Bundle` trained on generated events."""
+    """A real xgboost `Bundle` trained on generated events (flat inputs only if `jets` is 0)."""
     import xgboost
 
     from hepflow.ml.bundle import Bundle
