@@ -168,6 +168,12 @@ def arrow_columns(table: pa.Table) -> dict[str, Any]:
     return out
 
 
+def finite_in_float32(values: np.ndarray) -> bool:
+    """Whether the values stay finite as float32, in which models compute."""
+    wide = np.asarray(values, dtype=np.float64)
+    return bool(np.isfinite(wide).all() and (np.abs(wide) <= np.finfo(np.float32).max).all())
+
+
 def arrow_verdict(body: bytes) -> tuple[bool, dict[str, Any] | None]:
     """(valid, columns) of an Arrow body, decided without the server's code."""
     try:
@@ -201,7 +207,7 @@ def arrow_verdict(body: bytes) -> tuple[bool, dict[str, Any] | None]:
             values = ak.to_numpy(ak.flatten(columns[name], axis=1))
         else:
             values = columns[name]
-        if not np.isfinite(values).all():
+        if not finite_in_float32(values):
             return False, None
     if not np.array_equal(counts[0], counts[1]):
         return False, None
@@ -455,7 +461,7 @@ def npy_verdict(body: bytes) -> tuple[bool, dict[str, Any] | None]:
         if values.ndim != 1 or values.dtype.kind not in "biuf":
             return False, None
         columns[name] = values.astype(np.float64)
-        if not np.isfinite(columns[name]).all():
+        if not finite_in_float32(columns[name]):
             return False, None
     return True, columns
 

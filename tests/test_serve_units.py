@@ -295,6 +295,9 @@ def test_json_limits_and_nan() -> None:
     with pytest.raises(InputError, match="NaN"):
         parse(b'{"inputs": {"a": [1e400]}}', "application/json",
               InputSpec(("a",), (), allow_nan=False))
+    with pytest.raises(InputError, match="beyond ±3.4e"):  # infinite as float32
+        parse(b'{"inputs": {"a": [1.0, -1e39]}}', "application/json",
+              InputSpec(("a",), (), allow_nan=False))
 
 
 def test_response_encoding_and_metadata() -> None:

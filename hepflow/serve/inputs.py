@@ -96,6 +96,11 @@ def raw_inputs(features: Any, batch: RawBatch) -> tuple[np.ndarray, np.ndarray]:
     small batch. `hepflow.serve.registry` compares the two on every bundle it
     loads and uses the training layer's whenever they differ.
     """
+    with np.errstate(over="ignore"):  # beyond float32 is refused, or infinite by allow_nan
+        return _raw_inputs(features, batch)
+
+
+def _raw_inputs(features: Any, batch: RawBatch) -> tuple[np.ndarray, np.ndarray]:
     n = batch.rows
     parts: list[np.ndarray] = [batch.flat[c].astype(np.float32, copy=False)[:, None]
                                for c in features.flat]
@@ -132,6 +137,9 @@ def concat(batches: Sequence[RawBatch]) -> RawBatch:
 # -- checks shared by every format ----------------------------------------------------------
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _numeric(values: Any, name: str, allow_nan: bool) -> np.ndarray:
     """A 1-d float array from a list of numbers, refusing strings, nulls, nesting, NaN."""
     try:
@@ -145,8 +153,12 @@ def _numeric(values: Any, name: str, allow_nan: bool) -> np.ndarray:
                                 if arr.ndim > 1 else "; got lists, nulls or mixed types"))
         raise InputError(f"`{name}`: values must be numbers, got {arr.dtype.kind!r} data")
     out = arr if arr.dtype.kind == "f" else arr.astype(np.float64)
-    if not allow_nan and out.size and not np.isfinite(out).all():
-        raise InputError(f"`{name}`: NaN or infinite values are not allowed")
+    if not allow_nan and out.size:
+        if not np.isfinite(out).all():
+            raise InputError(f"`{name}`: NaN or infinite values are not allowed")
+        if out.itemsize > 4 and (out.max() > _FLOAT32_MAX or out.min() < -_FLOAT32_MAX):
+            raise InputError(f"`{name}`: values beyond ±{_FLOAT32_MAX:.3g} are not allowed "
+                             "(models compute in float32, where they would be infinite)")
     return out
 
 

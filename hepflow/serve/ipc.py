@@ -56,37 +56,46 @@ def read_stream(body: bytes, check_schema: Any) -> Any:
 
     `check_schema(schema)` is called with the stream's schema before any
     record batch is read, so that a body with the wrong columns or types is
-    refused before its data is decoded.
+    refused before its data is decoded. The messages are then looked over
+    (kinds, count, compression) without decoding them, and only then read by
+    Arrow's own stream reader, batch by batch, each fully validated.
     """
     import pyarrow as pa
 
+    source = pa.py_buffer(body)
     try:
-        messages = iter(pa.ipc.MessageReader.open_stream(pa.py_buffer(body)))
-        first = next(messages, None)
-        if first is None or first.type != "schema":
-            raise BadRequest("the Arrow IPC stream does not start with a schema")
-        schema = pa.ipc.read_schema(first)
-        check_schema(schema)
+        reader = pa.ipc.open_stream(source)
+        check_schema(reader.schema)
+        _check_messages(pa.ipc.MessageReader.open_stream(source))
         batches = []
-        for message in messages:
-            if message.type != "record batch":
-                raise BadRequest(f"unexpected {message.type} message in the Arrow IPC stream "
-                                 "(send plain record batches of numeric columns)")
-            if len(batches) == MAX_BATCHES:
-                raise BadRequest(f"more than {MAX_BATCHES} record batches in one body; send "
-                                 "fewer, larger batches")
-            if _compressed(message.metadata.to_pybytes()):
-                raise BadRequest("compressed Arrow IPC record batches are not accepted; "
-                                 "send them uncompressed")
-            batch = pa.ipc.read_record_batch(message, schema)
+        for batch in reader:
             batch.validate(full=True)
             batches.append(batch)
-        return pa.Table.from_batches(batches, schema)
+        return pa.Table.from_batches(batches, reader.schema)
     except (BadRequest, InputError):
         raise
     except (pa.ArrowException, ValueError, TypeError, OSError, EOFError, IndexError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise BadRequest(f"the body is not a valid Arrow IPC stream: {reason}") from None
+
+
+def _check_messages(messages: Any) -> None:
+    """A schema, then at most `MAX_BATCHES` uncompressed record batches: nothing else."""
+    first = next(iter(messages), None)
+    if first is None or first.type != "schema":
+        raise BadRequest("the Arrow IPC stream does not start with a schema")
+    count = 0
+    for message in messages:
+        if message.type != "record batch":
+            raise BadRequest(f"unexpected {message.type} message in the Arrow IPC stream "
+                             "(send plain record batches of numeric columns)")
+        count += 1
+        if count > MAX_BATCHES:
+            raise BadRequest(f"more than {MAX_BATCHES} record batches in one body; send "
+                             "fewer, larger batches")
+        if _compressed(message.metadata.to_pybytes()):
+            raise BadRequest("compressed Arrow IPC record batches are not accepted; "
+                             "send them uncompressed")
 
 
 # -- the few flatbuffer reads needed to see compression -------------------------------------
