@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +190,15 @@ def test_idle_keep_alive_connections_are_closed(models: Path) -> None:
             assert 0.4 <= when - start < 3
         finally:
             sock.close()
+
+
+@pytest.mark.parametrize(("soft", "hard", "allowed"), [(300, 4000, 1000), (300, 300, 172)])
+def test_connection_cap_fits_the_open_file_limit(soft: int, hard: int, allowed: int) -> None:
+    """Past the open-file limit `accept` fails before the guard could make room: stay under."""
+    code = ("import resource\n"
+            f"resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}))\n"
+            "from hepflow.serve.connections import fit_open_files\n"
+            "print(fit_open_files(1000), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.split() == [str(allowed), str(max(soft, min(hard, 1128)))]
