@@ -149,6 +149,9 @@ def test_many_batches_and_sliced_lists_are_read(http: httpx.Client,
     assert answer.status_code == 200, answer.text
     expected = bundles["bdt"].predict_columns(arrow_columns(table))
     np.testing.assert_allclose(answer.json()["predictions"], expected, rtol=1e-6)
+    too_many_rows = pa.concat_tables([table] * 30)  # 1050 rows, in batches of 35
+    answer = post(http, "bdt", arrow_body(too_many_rows, chunk=35), ARROW)
+    assert answer.status_code == 413 and "limit is 1000" in answer.json()["message"]
     many = pa.concat_tables([table.slice(0, 1)] * 1100)
     answer = post(http, "bdt", arrow_body(many, chunk=1), ARROW)
     assert answer.status_code == 400 and "record batches" in answer.json()["message"]

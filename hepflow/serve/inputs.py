@@ -264,9 +264,9 @@ def parse_arrow(body: bytes, spec: InputSpec) -> RawBatch:
     """
     import pyarrow.compute as pc
 
-    table = read_stream(body, lambda schema: _check_arrow_schema(spec, schema))
+    table = read_stream(body, lambda schema: _check_arrow_schema(spec, schema),
+                        lambda rows: check_rows(spec, rows))
     rows = table.num_rows
-    check_rows(spec, rows)
     flat: dict[str, np.ndarray] = {}
     jagged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in spec.columns:

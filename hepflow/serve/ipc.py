@@ -25,7 +25,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from hepflow.serve.errors import BadRequest, InputError
+from hepflow.serve.errors import BadRequest, ServeError
 
 #: Record batches one body may hold (the Python client sends one).
 MAX_BATCHES = 1024
@@ -51,12 +51,13 @@ def is_number_list(kind: Any) -> bool:
     return bool(lists and is_number(kind.value_type))
 
 
-def read_stream(body: bytes, check_schema: Any) -> Any:
+def read_stream(body: bytes, check_schema: Any, check_rows: Any) -> Any:
     """The `pyarrow.Table` of an IPC stream body, fully validated.
 
     `check_schema(schema)` is called with the stream's schema before any
     record batch is read, so that a body with the wrong columns or types is
-    refused before its data is decoded. The messages are then looked over
+    refused before its data is decoded; `check_rows(rows)` with the rows so
+    far before each batch is validated. The messages are then looked over
     (kinds, count, compression) without decoding them, and only then read by
     Arrow's own stream reader, batch by batch, each fully validated.
     """
@@ -68,11 +69,14 @@ def read_stream(body: bytes, check_schema: Any) -> Any:
         check_schema(reader.schema)
         _check_messages(pa.ipc.MessageReader.open_stream(source))
         batches = []
+        rows = 0
         for batch in reader:
+            rows += batch.num_rows
+            check_rows(rows)
             batch.validate(full=True)
             batches.append(batch)
         return pa.Table.from_batches(batches, reader.schema)
-    except (BadRequest, InputError):
+    except ServeError:
         raise
     except (pa.ArrowException, ValueError, TypeError, OSError, EOFError, IndexError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
