@@ -35,8 +35,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def serve(models: Path, http: str | None = None, **limits: Any) -> Any:
-    return running(load_config(models=models, insecure_no_auth=True,
+def serve(models: Path, http: str | None = None, batching: Any = None, **limits: Any) -> Any:
+    return running(load_config(models=models, insecure_no_auth=True, batching=batching,
                                limits={"header_timeout_s": HEADER_TIMEOUT, **limits}),
                    http=http)
 
@@ -94,6 +94,15 @@ def closed_by_server(sockets: list[socket.socket], until: float,
 def close_all(sockets: list[socket.socket]) -> None:
     for sock in sockets:
         sock.close()
+
+
+def wait_for(server: Any, sample: str, value: float, within: float = 5.0) -> None:
+    """Until the server's own metrics registry shows `sample` at `value` (read in process)."""
+    registry = server.service.metrics.registry
+    deadline = time.monotonic() + within
+    while registry.get_sample_value(sample) != value:
+        assert time.monotonic() < deadline, f"{sample} never reached {value}"
+        time.sleep(0.01)
 
 
 def metric(server: Any, reason: str) -> float:
@@ -161,22 +170,44 @@ def test_surplus_connections_evict_idle_ones_not_requests(server: Any) -> None:
         close_all(idle)
 
 
-def test_busy_connections_refuse_newcomers_until_they_finish(models: Path) -> None:
-    with serve(models, max_connections=3, request_timeout_s=1.0, keep_alive_s=0.5) as server:
-        waiting_body = (b"POST /v1/models/bdt:predict HTTP/1.1\r\nHost: x\r\n"
-                        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
-        busy = connect(server, 3, waiting_body)
+def test_requests_that_never_send_their_body_make_room(models: Path) -> None:
+    with serve(models, max_connections=3) as server:
+        stalled = connect(server, 3, b"POST /v1/models/bdt:predict HTTP/1.1\r\nHost: x\r\n"
+                                     b"Content-Type: application/json\r\n"
+                                     b"Content-Length: 100\r\n\r\n{")
         try:
-            time.sleep(0.2)
+            wait_for(server, "hepflow_serve_inflight_requests", 3)
+            predict_quickly(server)  # needs a connection: the oldest stalled one made room
+            answers = closed_by_server(stalled, time.monotonic() + 2)
+            assert [a for _, a in answers.values()] == [b"HTTP/1.1 408 Request Timeout\r\n"
+                                                        b"content-length: 0\r\nconnection: "
+                                                        b"close\r\n\r\n"], answers
+            assert stalled[0] in answers
+            assert metric(server, "evicted_body") >= 1
+        finally:
+            close_all(stalled)
+
+
+def test_connections_all_answering_refuse_newcomers(models: Path) -> None:
+    """Three whole requests held by the micro-batcher's 1 s delay: a fourth connection is 503."""
+    with serve(models, max_connections=3, keep_alive_s=0.5,
+               batching={"max_delay_ms": 1000}) as server:
+        body = b'{"inputs": {"MET_pt": [1.0], "HT": [2.0], "Jet_pt": [[]], "Jet_eta": [[]]}}'
+        whole = (b"POST /v1/models/bdt:predict HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/json\r\nContent-Length: " + str(len(body)).encode()
+                 + b"\r\n\r\n" + body)
+        answering = connect(server, 3, whole)
+        try:
+            wait_for(server, "hepflow_serve_inflight_requests", 3)
             [late] = connect(server, 1)
             answer = closed_by_server([late], time.monotonic() + 2)
             assert answer[late][1].startswith(b"HTTP/1.1 503 "), answer
-            answers = closed_by_server(busy, time.monotonic() + 5)  # the request time limit
-            assert all(a.startswith(b"HTTP/1.1 503 ") for _, a in answers.values()), answers
+            answers = closed_by_server(answering, time.monotonic() + 5)
+            assert all(a.startswith(b"HTTP/1.1 200 ") for _, a in answers.values()), answers
             predict_quickly(server)
             assert metric(server, "refused") == 1
         finally:
-            close_all(busy)
+            close_all(answering)
 
 
 def test_idle_keep_alive_connections_are_closed(models: Path) -> None:

@@ -14,9 +14,11 @@ the attack its goal. Here, per server (one `ConnectionGuard`):
   closed (408 or 431 first where bytes had arrived);
 * at `max_connections` open connections a new one closes the connection that
   has waited longest *without a request in progress* (still waiting for
-  headers, or idle between requests), so idle and slow connections can never
-  crowd out a request; only when every connection is busy answering is the
-  new one refused (503).
+  headers, or idle between requests); failing that, the one whose request has
+  waited longest for the rest of its body (408). So neither idle connections
+  nor requests that never finish sending can crowd out real requests; only
+  when every connection holds a whole request still being answered is the new
+  one refused (503).
 
 The guard wraps whichever of uvicorn's HTTP/1.1 protocols is used (httptools
 or h11): both set ``cycle`` when a request's headers are complete and call
@@ -63,11 +65,18 @@ class ConnectionGuard:
             self.on_close(reason)
 
     def make_room(self) -> bool:
-        """Close the longest-idle connection; False when every connection is busy."""
-        if not self.idle:
+        """Close the longest-idle connection, else the longest wait for a body.
+
+        False when every connection holds a whole request still being answered.
+        """
+        if self.idle:
+            next(iter(self.idle)).close_by_guard(None, "evicted")
+            return True
+        receiving = [c for c in self.open if c.receiving_body()]
+        if not receiving:
             return False
-        victim = next(iter(self.idle))
-        victim.close_by_guard(None, "evicted")
+        victim = min(receiving, key=lambda c: c.request_started)
+        victim.close_by_guard(_TIMEOUT, "evicted_body")
         return True
 
 
@@ -77,12 +86,14 @@ class _Guarded(_Protocol):
     guard: ClassVar[ConnectionGuard]
     _header_timer: asyncio.TimerHandle | None
     _header_bytes: int
+    request_started: float
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         guard = self.guard
         self._header_timer = None
         self._header_bytes = 0
+        self.request_started = 0.0
         if len(guard.open) >= guard.max_connections and not guard.make_room():
             guard.closed("refused")
             transport.write(_BUSY)
@@ -107,6 +118,7 @@ class _Guarded(_Protocol):
         if self.cycle is not before:  # a request's headers are complete: it runs now
             self._disarm()
             self._header_bytes = 0
+            self.request_started = self.loop.time()
             self.guard.idle.pop(self, None)
         elif waiting and self._header_bytes > self.guard.max_header_bytes:
             self.close_by_guard(_HEADERS_TOO_LARGE, "header_too_large")
@@ -122,6 +134,10 @@ class _Guarded(_Protocol):
     def _waiting(self) -> bool:
         """No request in progress: waiting for (the rest of) the next request's headers."""
         return self.cycle is None or bool(self.cycle.response_complete)
+
+    def receiving_body(self) -> bool:
+        """A request is in progress and its body has not all arrived yet."""
+        return not self._waiting() and bool(self.cycle.more_body)
 
     def _arm(self) -> None:
         self._disarm()
