@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -182,6 +182,9 @@ class Service:
                     response = await asyncio.wait_for(handler(request, principal), timeout)
             except ServeError as err:
                 response = _error(err)
+            except ClientDisconnect:  # gone mid-body: nobody to answer, nothing to log
+                response = _error(BadRequest("the client disconnected before sending the "
+                                             "whole request"))
             except asyncio.TimeoutError:
                 response = _error(Unavailable(
                     f"the request took longer than the server's {timeout:g} s limit",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 _EPILOG = """examples:
   hepflow serve --models ./models --config serve.yaml
@@ -47,6 +48,7 @@ def run(config: object) -> None:
     """Run the server in this process until interrupted (uvloop and httptools if present)."""
     import uvicorn
 
+    from hepflow.errors import HepflowError
     from hepflow.serve.app import create_app
     from hepflow.serve.config import ServeConfig
     from hepflow.serve.errors import ConfigError
@@ -55,12 +57,41 @@ def run(config: object) -> None:
         raise ConfigError(f"run() takes a ServeConfig (from load_config), not "
                           f"{type(config).__name__}")
     _log_like_uvicorn(config.log_level)
-    app = create_app(config)
-    uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level,
-                access_log=config.access_log, loop=_best("uvloop", "asyncio"),
-                http=_best("httptools", "h11"),
-                limit_concurrency=config.limits.max_connections, timeout_keep_alive=15,
-                server_header=False, lifespan="on")
+    server = uvicorn.Server(server_config(create_app(config), config))
+    server.run()
+    if not server.started:
+        raise HepflowError(f"the server did not start on {config.host}:{config.port} (the "
+                           "log above says why)")
+
+
+def server_config(app: Any, config: Any, *, http: str | None = None, **changes: Any) -> Any:
+    """The `uvicorn.Config` of a served app: its address, and the connection limits.
+
+    One place for `run` and for the tests' `ServerThread`, so that tests run
+    the server exactly as deployed: the guarded HTTP protocol (header deadline,
+    connection cap; `hepflow.serve.connections`), the keep-alive timeout, no
+    WebSocket upgrades (no route takes them) and no ``Server`` header. `http`
+    picks uvicorn's HTTP protocol ("httptools" when installed, else "h11").
+    """
+    import uvicorn
+
+    from hepflow.serve.connections import ConnectionGuard, fit_open_files, guarded_protocol
+
+    limits = config.limits
+    metrics = app.state.service.metrics
+    guard = ConnectionGuard(limits.header_timeout_s, limits.max_header_bytes,
+                            fit_open_files(limits.max_connections),
+                            on_close=lambda reason: metrics.connections_closed.labels(
+                                reason).inc())
+    http = http or _best("httptools", "h11")
+    settings: dict[str, Any] = {
+        "host": config.host, "port": config.port, "log_level": config.log_level,
+        "access_log": config.access_log, "loop": _best("uvloop", "asyncio"),
+        "http": guarded_protocol(http, guard), "ws": "none",
+        "timeout_keep_alive": limits.keep_alive_s,
+        "h11_max_incomplete_event_size": limits.max_header_bytes,
+        "server_header": False, "lifespan": "on", **changes}
+    return uvicorn.Config(app, **settings)
 
 
 def _log_like_uvicorn(level: str) -> None:
