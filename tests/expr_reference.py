@@ -423,11 +423,10 @@ class Reference:
             return base[index]
         if not isinstance(index, list):
             return at(base, index)
-        if self.infer(node.index)[1] == "bool":
-            if len(index) != len(base):
-                raise RefFailure("mask of a different length")
-            return [x for x, keep in zip(base, index, strict=True) if keep]
-        return [at(base, i) for i in index]
+        # ROOT: any integer or boolean collection inside [] is a mask (nonzero keeps)
+        if len(index) != len(base):
+            raise RefFailure("mask of a different length")
+        return [x for x, keep in zip(base, index, strict=True) if keep != 0]
 
     def _call(self, node: n.Call, ev: Mapping[str, Any]) -> Any:
         name = function_name(node.func)

@@ -559,7 +559,7 @@ class Grammar:
             return f"({inner})[{inner} {self.pick(['>', '!='])} {self.scalar(dtype, 0)}]"
         if choice == "combos":
             k = self.pick([0, 1])
-            return f"{base}[Combinations({base}, 2)[{k}]]"
+            return f"Take({base}, Combinations({base}, 2)[{k}])"
         if choice == "ternary":
             other = self.coll(dtype, self.pick(["mu", "jet"]), d)
             return f"({self.scalar('bool', d)} ? {base} : {other})"
@@ -743,7 +743,7 @@ def test_short_circuit_guards_indexing() -> None:
 
 @pytest.mark.parametrize("text", [
     "Muon_pt[0] > 20", "Muon_pt[1]", "Muon_pt[nMuon]", "Muon_pt[nMuon - 1]",
-    "Muon_pt[0 - 1]", "Muon_pt[Muon_charge]", "Take(Muon_pt, 2)", "Take(Muon_pt, -1)",
+    "Muon_pt[0 - 1]", "Take(Muon_pt, Muon_charge)", "Take(Muon_pt, 2)", "Take(Muon_pt, -1)",
     "HLT_IsoMu24 || Muon_pt[0] > 0",
 ])
 def test_unguarded_index_out_of_range_raises(text: str) -> None:
@@ -781,8 +781,20 @@ def test_ordering_and_selection() -> None:
         [40.0, -1.0], [], [-1.0], [10.0, 30.0, -1.0]]
     assert run("Where(Muon_tight, 1, 0)") == [[1, 0], [], [1], [0, 1, 1]]
     assert run("Muon_pt[Muon_pt > 20]") == [[40.0, 25.5], [], [], [30.0, 30.0]]
-    assert run("Muon_pt[Argsort(Muon_eta)]") == [[25.5, 40.0], [], [5.0], [30.0, 10.0, 30.0]]
+    # an integer collection inside [] is a mask, as in ROOT: nonzero elements are kept
+    assert run("Muon_pt[Argsort(Muon_eta)]") == [[40.0], [], [], [10.0, 30.0]]
+    assert run("Muon_pt[Muon_charge]") == [[40.0, 25.5], [], [5.0], [10.0, 30.0, 30.0]]
+    assert run("Muon_pt[Muon_charge > 0]") == [[40.0], [], [], [10.0, 30.0]]
     assert run("Muon_charge[Muon_tight && Muon_pt > 20]") == [[1], [], [], [1, -1]]
+
+
+def test_integer_collection_index_is_a_mask_as_in_root() -> None:
+    """ROOT's `{10,20,30}[{2,0,1}]` is `{10,30}`; positions are `Take`'s job."""
+    assert run("Jet_pt[Jet_jetId]") == [[50.0, 30.0, 30.0], [], [35.0], []]
+    assert run("Jet_pt[Jet_jetId - 6]") == [[], [], [], []]
+    assert run("Take(Jet_pt, Argsort(Jet_eta))") == [[30.0, 50.0, 30.0], [], [35.0], []]
+    with pytest.raises(EvaluationFailure, match="mask of 3"):
+        run("Muon_pt[Jet_jetId]")
 
 
 def test_take() -> None:
@@ -815,10 +827,10 @@ def test_combinations() -> None:
     assert run("Combinations(Muon_pt, 3)[2]") == [[], [], [], [2]]
     assert run("Combinations(Muon_pt, Jet_pt)[0]") == [[0, 0, 0, 1, 1, 1], [], [0], []]
     assert run("Combinations(Muon_pt, Jet_pt)[1]") == [[0, 1, 2, 0, 1, 2], [], [0], []]
-    assert run("Muon_pt[Combinations(Muon_pt, 2)[0]] + Muon_pt[Combinations(Muon_pt, 2)[1]]") \
-        == [[65.5], [], [], [40.0, 40.0, 60.0]]
-    assert run("Sum(Muon_charge[Combinations(Muon_pt, 2)[0]] * "
-               "Muon_charge[Combinations(Muon_pt, 2)[1]] < 0)") == [1, 0, 0, 2]
+    assert run("Take(Muon_pt, Combinations(Muon_pt, 2)[0]) + "
+               "Take(Muon_pt, Combinations(Muon_pt, 2)[1])") == [[65.5], [], [], [40.0, 40.0, 60.0]]
+    assert run("Sum(Take(Muon_charge, Combinations(Muon_pt, 2)[0]) * "
+               "Take(Muon_charge, Combinations(Muon_pt, 2)[1]) < 0)") == [1, 0, 0, 2]
 
 
 def test_math_functions_follow_libm() -> None:

@@ -334,10 +334,7 @@ def _index(tree: Typed, frame: Frame) -> Value:
 def _pick(kind: str, base: Value, index: Value) -> Value:
     if kind == "element":
         return vecops.element(base, index)
-    if kind == "take":
-        return vecops.take_elements(base, index)
-    selected = lists.select(base, index)
-    return base[index] if selected is None else selected
+    return vecops.mask(base, index)
 
 
 __all__ = ["Frame", "evaluate", "truth"]

@@ -285,6 +285,26 @@ def take_elements(v: ak.Array, idx: ak.Array) -> ak.Array:
     return v[idx]
 
 
+def mask(v: ak.Array, conds: ak.Array) -> ak.Array:
+    """`v[conds]` as ROOT's `RVec::operator[](const RVec<V>&)`: the elements where `conds`
+    is nonzero (any integer or boolean collection), which must be as long as `v` in
+    every event."""
+    if leaf_dtype(conds) != np.bool_:
+        flat = lists.elementwise(lambda c: c != 0, conds)
+        conds = conds != 0 if flat is None else flat
+    selected = lists.select(v, conds)
+    if selected is not None:
+        return selected
+    counts, ncond = size(v), size(conds)
+    if not np.array_equal(counts, ncond):
+        first = int(np.flatnonzero(counts != ncond)[0])
+        raise EvaluationFailure(
+            f"cannot index a collection of {int(counts[first])} elements with a mask of "
+            f"{int(ncond[first])} (event {first} of this chunk): ROOT's v[mask] needs "
+            "equally long collections (Take(v, indices) takes positions)")
+    return v[conds]
+
+
 def element(v: ak.Array, idx: Value) -> np.ndarray:
     """`v[i]` per event: one element each, failing loudly when an event is too short."""
     counts = size(v)
@@ -555,4 +575,4 @@ if _UNIMPLEMENTED:  # the table and the engine must agree; fail at import, not m
 
 __all__ = ["ELEMENTWISE", "IMPLEMENTATIONS", "MAX_ELEMENTS", "TYPED", "EvaluationFailure",
            "Impl", "Value", "as_dtype", "as_type", "element", "f64", "float_if_float",
-           "guard_elements", "implements", "leaf_dtype", "take_elements"]
+           "guard_elements", "implements", "leaf_dtype", "mask", "take_elements"]
