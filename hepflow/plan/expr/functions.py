@@ -111,10 +111,23 @@ def _indices_of(name: str) -> Rule:
     return rule
 
 
-def _elementwise_double(name: str) -> Rule:
+def _floating(args: Sequence[ColumnType]) -> DType:
+    """The floating type C++ computes in: float when every argument is a float (the
+    `float` overloads of <cmath>, ROOT::VecOps' `Common_t`), else double (an integer
+    argument makes double, as C++11's extra <cmath> overloads do)."""
+    return "float32" if all(t.dtype == "float32" for t in args) else "float64"
+
+
+def _elementwise_float(name: str) -> Rule:
     def rule(args: Sequence[ColumnType]) -> ColumnType:
-        return _broadcast(args, "float64", name)
+        return _broadcast(args, _floating(args), name)
     return rule
+
+
+def _min_max(args: Sequence[ColumnType]) -> DType:
+    """ROOT's Max/Min return the element type; hepflow gives integers as double so that
+    an empty collection can answer NaN."""
+    return args[0].dtype if args[0].category == "float" else "float64"
 
 
 def _common(name: str) -> Rule:
@@ -146,12 +159,13 @@ def _where(args: Sequence[ColumnType]) -> ColumnType:
     return jagged(conditional(args[1].dtype, args[2].dtype))
 
 
-def _collections(name: str, result: ColumnType) -> Rule:
+def _collections(name: str, kind: Kind) -> Rule:
+    """Collections of numbers in, ROOT's `Common_t` of their element types out."""
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         for i, t in enumerate(args):
             _collection(t, i, name)
             _numeric(t, i, name)
-        return result
+        return column_type(kind, _floating(args))
     return rule
 
 
@@ -180,9 +194,9 @@ def _any_all(name: str) -> Rule:
 
 
 def _abs(args: Sequence[ColumnType]) -> ColumnType:
-    """std::abs keeps a (promoted) integer type; floating point gives double."""
+    """std::abs keeps a (promoted) integer type and a floating type."""
     dtype = args[0].dtype
-    return _broadcast(args, "float64" if category(dtype) == "float" else
+    return _broadcast(args, dtype if category(dtype) == "float" else
                       integral_promotion(dtype), "abs")
 
 
@@ -258,8 +272,8 @@ def _build() -> dict[str, FunctionSpec]:
     add("Product", 1, 1, _reduction(lambda d: arithmetic(d, d))("Product"))
     add("Mean", 1, 1, _reduction(lambda d: "float64")("Mean"))
     add("StdDev", 1, 1, _reduction(lambda d: "float64")("StdDev"))
-    add("Max", 1, 1, _reduction(lambda d: "float64")("Max"))
-    add("Min", 1, 1, _reduction(lambda d: "float64")("Min"))
+    add("Max", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Max"))
+    add("Min", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Min"))
     add("ArgMax", 1, 1, _reduction(lambda d: "int64")("ArgMax"))
     add("ArgMin", 1, 1, _reduction(lambda d: "int64")("ArgMin"))
     add("Argsort", 1, 1, _indices_of("Argsort"))
@@ -282,20 +296,18 @@ def _build() -> dict[str, FunctionSpec]:
     add("Range", 1, 3, _range, may_fail=True)
     add("RVec", 1, 2, _rvec, may_fail=True)
     add("abs", 1, 1, _abs)
-    add("fabs", 1, 1, _elementwise_double("fabs"))
+    add("fabs", 1, 1, _elementwise_float("fabs"))
     for name in _MATH1:
-        add(name, 1, 1, _elementwise_double(name))
+        add(name, 1, 1, _elementwise_float(name))
     for name in ("pow", "atan2", "hypot"):
-        add(name, 2, 2, _elementwise_double(name))
+        add(name, 2, 2, _elementwise_float(name))
     add("max", 2, 2, _common("max"))
     add("min", 2, 2, _common("min"))
-    add("DeltaPhi", 2, 2, _elementwise_double("DeltaPhi"))
-    add("DeltaR", 4, 4, _elementwise_double("DeltaR"))
-    add("DeltaR2", 4, 4, _elementwise_double("DeltaR2"))
-    add("InvariantMass", 4, 4, _collections("InvariantMass", scalar("float64")),
-        may_fail=True)
-    add("InvariantMasses", 8, 8, _collections("InvariantMasses", jagged("float64")),
-        may_fail=True)
+    add("DeltaPhi", 2, 2, _elementwise_float("DeltaPhi"))
+    add("DeltaR", 4, 4, _elementwise_float("DeltaR"))
+    add("DeltaR2", 4, 4, _elementwise_float("DeltaR2"))
+    add("InvariantMass", 4, 4, _collections("InvariantMass", "scalar"), may_fail=True)
+    add("InvariantMasses", 8, 8, _collections("InvariantMasses", "jagged"), may_fail=True)
     add("Combinations", 2, 2, _combinations)
     add("Construct", 4, 4, _construct, may_fail=True)
     add("PtEtaPhiMVector", 4, 4, _vector_new("PtEtaPhiMVector"))
