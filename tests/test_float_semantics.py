@@ -126,3 +126,17 @@ def test_df102_dimuon_mass_is_roots_float() -> None:
     assert out["mass"].astype(np.float64).tolist() == ref["mass"]
     in_double = np.asarray(ref["mass_double"])
     assert (np.asarray(ref["mass"]) != in_double).any()  # the float answer is another one
+
+
+def test_snapshot_writes_float_where_root_does(tmp_path: Path) -> None:
+    """A float result is written as Float_t (RVec<float> as float[]), a double as Double_t."""
+    import uproot
+
+    out = tmp_path / "floats.root"
+    (hepflow.RDataFrame("t", str(DATA / "float_semantics.root"), client="sync")
+     .Define("f", "x * 2").Define("dd", "x * 2.0").Define("fv", "v * 2")
+     .Snapshot("t", str(out), ["f", "dd", "fv"]))
+    tree = uproot.open(out)["t"]
+    assert tree["f"].typename == "float"
+    assert tree["dd"].typename == "double"
+    assert tree["fv"].array().layout.content.dtype == np.float32

@@ -23,6 +23,7 @@ from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, l
 from hepflow.plan.expr import sampleinfo
 from hepflow.plan.expr.declare import CorrectionCall, DeclaredFunction, Mapped
 from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
+from hepflow.plan.expr.variation import VariationPick
 from hepflow.plan.types import ColumnType, numpy_dtype
 
 
@@ -86,6 +87,8 @@ def _call(tree: Typed, frame: Frame) -> Value:
         return _mapped(tree.value.func, tree, frame)
     if isinstance(tree.value, CorrectionCall):
         return _correction(tree.value, tree, frame)
+    if isinstance(tree.value, VariationPick):
+        return _variation(tree.value, tree, frame)
     name = str(tree.value)
     impl = vecops.IMPLEMENTATIONS[name]
     args = [_eval(a, frame) for a in tree.args]
@@ -143,6 +146,20 @@ def _mapped(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
         raise EvaluationFailure(f"{func.name} returned {out.shape} values for "
                                 f"{int(counts.sum())} elements")
     return ak.unflatten(as_type(out, func.return_type), counts)
+
+
+def _variation(pick: VariationPick, tree: Typed, frame: Frame) -> Value:
+    """One tag's entry of a Vary expression's per-event RVec, which must hold exactly one
+    entry per tag, as ROOT requires."""
+    values = _broadcast(_eval(tree.args[0], frame), tree.args[0].type, frame.n)
+    counts = vecops.size(values)
+    wrong = np.flatnonzero(counts != pick.ntags)
+    if wrong.size:
+        first = int(wrong[0])
+        raise EvaluationFailure(f"Vary {pick.name!r}: its expression gives {int(counts[first])} "
+                                f"values in event {first} of this chunk, but the Vary has "
+                                f"{pick.ntags} tags")
+    return vecops.element(values, np.int64(pick.tag))
 
 
 def _correction(call: CorrectionCall, tree: Typed, frame: Frame) -> Value:
