@@ -212,5 +212,5 @@ def test_vary_expression_with_the_wrong_number_of_values_names_the_vary(
     df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
     wrong = VariationsFor(df.Vary("MET_pt", "RVecF(nJet, MET_pt)", ["a", "b"], "jetwise")
                           .Sum("MET_pt"))
-    with pytest.raises(EvaluationError, match="Vary 'jetwise'.*but the Vary has 2 tags"):
+    with pytest.raises(EvaluationError, match=r"Vary 'jetwise'.*but the Vary has 2 tags"):
         wrong["jetwise:a"]
