@@ -96,10 +96,21 @@ def _call(tree: Typed, frame: Frame) -> Value:
         args = [_broadcast(v, a.type, frame.n) for v, a in zip(args, tree.args, strict=True)]
     if name in vecops.TYPED:
         typed, impl = impl, (lambda *values: typed(tree.type, *values))
+    if name in vecops.ON_VECTORS and any(isinstance(a, FourVector) for a in args):
+        return _on_vectors(name, impl, args)
     out = None
     if name in vecops.ELEMENTWISE and any(isinstance(a, ak.Array) for a in args):
         out = lists.elementwise(impl, *args)
     return as_type(impl(*args) if out is None else out, tree.type)
+
+
+def _on_vectors(name: str, impl: vecops.Impl, args: list[Value]) -> Value:
+    """A collection function on RVecs of 4-vectors: by the shape of one coordinate
+    (size, Combinations), or on every coordinate alike (Take, Drop, Reverse, whose
+    4-vectors are their first argument: the checker refuses them as indices)."""
+    if name in vecops.SHAPE_ONLY:
+        return impl(*(a.coords[0] if isinstance(a, FourVector) else a for a in args))
+    return args[0].map(lambda c: impl(c, *args[1:]))
 
 
 def _declared(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:

@@ -44,6 +44,11 @@ MAX_ELEMENTS: Final = 2**27  # elements one function may create in one chunk (1 
 
 
 IMPLEMENTATIONS: dict[str, Impl] = {}
+#: Functions that only look at a collection's shape: on 4-vectors, one coordinate stands in.
+SHAPE_ONLY: Final = frozenset({"size", "Length", "Enumerate", "Combinations"})
+#: Functions that move a collection's elements: on 4-vectors, applied to each coordinate.
+PER_COORDINATE: Final = frozenset({"Take", "Drop", "Reverse"})
+ON_VECTORS: Final = SHAPE_ONLY | PER_COORDINATE
 TYPED: set[str] = set()  # implementations called with the result type first
 #: Implementations that work element by element (on numpy as on awkward arrays): the
 #: evaluator runs them on the flat contents of aligned collections (`engine/lists.py`).
@@ -638,6 +643,7 @@ if _UNIMPLEMENTED:  # the table and the engine must agree; fail at import, not m
     raise RuntimeError("functions declared in hepflow.plan.expr.functions without an "
                        f"implementation in hepflow.engine.vecops: {', '.join(_UNIMPLEMENTED)}")
 
-__all__ = ["ELEMENTWISE", "IMPLEMENTATIONS", "MAX_ELEMENTS", "TYPED", "EvaluationFailure",
+__all__ = ["ELEMENTWISE", "IMPLEMENTATIONS", "MAX_ELEMENTS", "ON_VECTORS", "PER_COORDINATE",
+           "SHAPE_ONLY", "TYPED", "EvaluationFailure",
            "Impl", "Value", "as_dtype", "as_type", "element", "f64", "float_if_float",
            "guard_elements", "implements", "leaf_dtype", "mask", "take_elements"]

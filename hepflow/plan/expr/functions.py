@@ -70,6 +70,13 @@ def _integer(t: ColumnType, i: int, name: str) -> None:
         raise SignatureError(f"{name} needs integers as argument {i + 1}, but got {t}", i)
 
 
+def _no_vectors(t: ColumnType, i: int, name: str) -> None:
+    """ROOT cannot order, compare or test 4-vectors (no operator<, no conversion to bool)."""
+    if t.category == "vector":
+        raise SignatureError(f"{name} cannot be applied to 4-vectors ({t}); apply it to a "
+                             "component, e.g. " + name + "(v.Pt())", i)
+
+
 def _per_event(t: ColumnType, i: int, name: str) -> None:
     if t.kind != "scalar":
         raise SignatureError(f"{name} needs one value per event as argument {i + 1}, "
@@ -99,6 +106,8 @@ def _reduction(result: Callable[[DType], DType]) -> Callable[[str], Rule]:
 def _same_collection(name: str) -> Rule:
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         _collection(args[0], 0, name)
+        if name != "Reverse":
+            _no_vectors(args[0], 0, name)
         return args[0]
     return rule
 
@@ -107,6 +116,8 @@ def _indices_of(name: str) -> Rule:
     """A collection of `size_t` positions (Argsort, Nonzero, Enumerate)."""
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         _collection(args[0], 0, name)
+        if name != "Enumerate":
+            _no_vectors(args[0], 0, name)
         return jagged("uint64")
     return rule
 
@@ -145,6 +156,7 @@ def _take(args: Sequence[ColumnType]) -> ColumnType:
     if idx.kind == "scalar" and idx.dtype == "bool":
         raise SignatureError("Take(v, n) needs an integer n", 1)
     if len(args) == 3:
+        _no_vectors(args[0], 0, "Take with a default")
         _numeric(args[2], 2, "Take")
         if args[2].kind != "scalar":
             raise SignatureError("the default value of Take must be a single value", 2)
@@ -154,6 +166,7 @@ def _take(args: Sequence[ColumnType]) -> ColumnType:
 
 def _where(args: Sequence[ColumnType]) -> ColumnType:
     _collection(args[0], 0, "Where")
+    _no_vectors(args[0], 0, "Where")
     for i in (1, 2):
         _numeric(args[i], i, "Where")
     return jagged(conditional(args[1].dtype, args[2].dtype))
@@ -189,6 +202,7 @@ def _size(name: str) -> Rule:
 def _any_all(name: str) -> Rule:
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         _collection(args[0], 0, name)
+        _no_vectors(args[0], 0, name)
         return scalar("bool")
     return rule
 
