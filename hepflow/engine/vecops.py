@@ -588,8 +588,8 @@ def InvariantMasses(pt1: Value, eta1: Value, phi1: Value, mass1: Value,
     flats, counts = _flat_collections((pt1, eta1, phi1, mass1, pt2, eta2, phi2, mass2),
                                       "InvariantMasses")
     common = flats[0].dtype
-    x1, y1, z1, _ = cartesian(*flats[:4], common)
-    x2, y2, z2, _ = cartesian(*flats[4:], common)
+    x1, y1, z1, _ = cartesian(flats[0], flats[1], flats[2], flats[3], common)
+    x2, y2, z2, _ = cartesian(flats[4], flats[5], flats[6], flats[7], common)
     return _ragged(_pair_masses(x1, y1, z1, flats[3], x2, y2, z2, flats[7]), counts)
 
 
