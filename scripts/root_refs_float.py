@@ -61,7 +61,7 @@ EXPRESSIONS = [
     "Sum(w)", "Mean(w)",
     "ROOT::VecOps::DeltaPhi(x2, x)", "DeltaPhi(v2, x2)", "DeltaR(v2, eta, v2, phi)", "DeltaR2(v2, eta, v2, phi)",
     "InvariantMass(pt, eta, phi, m)", "InvariantMasses(pt, eta, phi, m, v, v2, phi, m)",
-    "max(x, x2)", "Dot(v, v2)",
+    "max(x, x2)", "Dot(v, v2)", "Where(v > 20.f, v, 0.)", "Where(v > 20.f, 1., v)",
 ]
 
 

@@ -390,7 +390,9 @@ class Reference:
             return ("jagged", common(first[1], args[1][1]))
         if name == "Take":
             return ("jagged", first[1] if len(args) == 2 else common(first[1], args[2][1]))
-        if name == "Where":
+        if name == "Where":  # Where(c, RVec<T>, RVec<T>::value_type) is RVec<T>
+            if (args[1][0] == "jagged") != (args[2][0] == "jagged"):
+                return ("jagged", args[1][1] if args[1][0] == "jagged" else args[2][1])
             return ("jagged", common(args[1][1], args[2][1]))
         if name == "abs":
             return (first[0], first[1] if first[1] in FLOATS else promoted(first[1]))

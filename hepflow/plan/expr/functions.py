@@ -169,7 +169,10 @@ def _where(args: Sequence[ColumnType]) -> ColumnType:
     _no_vectors(args[0], 0, "Where")
     for i in (1, 2):
         _numeric(args[i], i, "Where")
-    return jagged(conditional(args[1].dtype, args[2].dtype))
+    a, b = args[1], args[2]
+    if (a.kind == "jagged") != (b.kind == "jagged"):  # ROOT's Where(c, RVec<T>, value_type)
+        return jagged(a.dtype if a.kind == "jagged" else b.dtype)
+    return jagged(conditional(a.dtype, b.dtype))
 
 
 def _collections(name: str, kind: Kind) -> Rule:
