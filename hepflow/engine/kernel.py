@@ -22,7 +22,7 @@ import numpy as np
 from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.narrowing import Selections, take_events
-from hepflow.engine.vecops import EvaluationFailure
+from hepflow.engine.values import EvaluationFailure, as_type
 from hepflow.errors import EvaluationError, HepflowError, ReadError
 from hepflow.io.chunk import Chunk
 from hepflow.io.policy import ReadOptions
@@ -271,7 +271,7 @@ def _call(comp: PyFunction, frame: _NodeFrame) -> Any:
         out = np.asarray(out)
     if len(out) != frame.n:
         raise EvaluationFailure(f"the function returned {len(out)} values for {frame.n} events")
-    return out
+    return as_type(out, comp.type)  # a Vary's callable gives values of the column's type
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -10,7 +10,7 @@ import numpy as np
 from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.errors import ExpressionError, PlanError
 from hepflow.frame.base import FrameBase
-from hepflow.plan.expr import compile_expression
+from hepflow.plan.expr import compile_expression, variation
 from hepflow.plan.nodes import (
     Alias,
     Computation,
@@ -25,7 +25,7 @@ from hepflow.plan.nodes import (
 )
 from hepflow.plan.nodes import Vary as VaryNode
 from hepflow.plan.types import ColumnType, dtype_kind
-from hepflow.plan.variations import PickVariation, split_braces
+from hepflow.plan.variations import PickVariation, is_brace_list, split_braces
 
 if TYPE_CHECKING:
     from hepflow.rdataframe import RDataFrame
@@ -294,7 +294,7 @@ class Transformations(FrameBase):
             if isinstance(node, VaryNode) and node.name == name:
                 raise PlanError(f"Vary: a variation named {name!r} already exists")
         values = tuple(tuple(self._varied(expression, cols, c, t, len(tags), columns,
-                                          types[c])
+                                          types[c], name)
                              for t in range(len(tags))) for c in range(len(cols)))
         for col, ctype, comps in zip(cols, types, values, strict=True):
             for tag, comp in zip(tags, comps, strict=True):
@@ -305,7 +305,8 @@ class Transformations(FrameBase):
 
     def _varied(self, expression: str | Sequence[str] | Callable[..., Any],
                 cols: tuple[str, ...], c: int, t: int, ntags: int,
-                columns: Sequence[str] | None, nominal: ColumnType) -> Computation:
+                columns: Sequence[str] | None, nominal: ColumnType, name: str
+                ) -> Computation:
         """The computation of column `cols[c]` under tag number `t`."""
         if callable(expression):
             if columns is None:
@@ -315,6 +316,9 @@ class Transformations(FrameBase):
                 self._check_column(col)
             return PyFunction(PickVariation(expression, c, t, len(cols) > 1), inputs, nominal)
         if isinstance(expression, str):
+            if not is_brace_list(expression):  # ROOT: any expression giving an RVec per tag
+                return variation.picked(self._compile(expression), t, ntags,
+                                        name, cols[c], nominal)
             items: list[Any] = split_braces(expression)
             if len(cols) > 1:
                 items = [split_braces(item) for item in items]
@@ -334,7 +338,7 @@ class Transformations(FrameBase):
         item = per_column[t]
         if not isinstance(item, str):
             raise PlanError(f"Vary: each varied value is an expression string, got {item!r}")
-        compiled: Computation = self._compile(item)
+        compiled: Computation = variation.converted(self._compile(item), nominal)
         return compiled
 
     def _missing_ranges(self, column: str, verb: str) -> tuple[tuple[int, int], ...]:

@@ -176,12 +176,13 @@ def _rank(dtype: IntDType) -> int:
 
 def arithmetic(a: DType, b: DType) -> DType:
     """The common type of a binary arithmetic or comparison operator (C++'s usual
-    arithmetic conversions; floating point is done in double)."""
+    arithmetic conversions: a double makes double, else a float makes float, so
+    `float * int` and `float * 2.f` stay float and `float * 2.0` is double)."""
     ca, cb = category(a), category(b)
     if "other" in (ca, cb) or "vector" in (ca, cb):
         return "other"
     if "float" in (ca, cb):
-        return "float64"
+        return "float64" if "float64" in (a, b) else "float32"
     pa = cast(IntDType, integral_promotion(a))
     pb = cast(IntDType, integral_promotion(b))
     if pa == pb:

@@ -261,10 +261,10 @@ class _Checker:
             if index.op == "const" and isinstance(index.value, int) and index.value < 0:
                 raise self.fail("negative indices are not allowed (as in C++)", node.index)
             return Typed("index", scalar(btype.dtype), (base, index), "element", True)
-        if itype.kind == "jagged" and itype.dtype == "bool":
+        if itype.kind == "jagged" and itype.category in ("bool", "int"):
+            # ROOT's RVec::operator[](const RVec<V>&) keeps the elements where the value is
+            # nonzero (comparisons give RVec<int>); Take(v, idx) is how ROOT takes positions
             return Typed("index", btype, (base, index), "mask", may_fail)
-        if itype.kind == "jagged" and itype.category == "int":
-            return Typed("index", btype, (base, index), "take", True)
         raise self.fail(f"cannot index a collection with {itype}", node.index)
 
     def visit_Call(self, node: n.Call) -> Typed:
