@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -36,7 +38,7 @@ from hepflow.ml.errors import PlanError, check_count
 from hepflow.ml.features import Features
 from hepflow.ml.normalise import Normalisation
 from hepflow.ml.prepare import PreparedData, build_block, split_arrays
-from hepflow.ml.sampling import Sampling, class_counts, select
+from hepflow.ml.sampling import Picks, Sampling, class_counts, select
 from hepflow.ml.split import SPLIT_NAMES
 
 ALL = -1
@@ -183,34 +185,52 @@ class DataLoader:
     def __iter__(self) -> Iterator[Arrays]:
         first = self._epoch
         self._epoch += self.epochs
-        for epoch in range(first, first + self.epochs):
-            yield from batches(self._chunks(epoch), self.options, self.options.rng(epoch))
+        stream = self._stream(range(first, first + self.epochs))
+        try:
+            for epoch, group in groupby(stream, key=itemgetter(0)):
+                yield from batches((arrays for _, arrays in group), self.options,
+                                   self.options.rng(epoch))
+        finally:
+            stream.close()
 
-    def _chunks(self, epoch: int) -> Iterator[Arrays]:
-        """Chunk results in (shuffled) order, `chunks_in_flight` computing ahead."""
+    def _plan(self, epochs: range) -> Iterator[tuple[int, int, Picks | None]]:
+        """(epoch, chunk index, sampling picks) in the order the chunks are consumed."""
         n = self._source.size
-        picks = (self.sampling.plan(self.class_counts, self.options.rng(epoch, 2)
-                                    if self.options.shuffle else None)
-                 if self.sampling.active else None)
-        order = (self.options.rng(epoch, 1).permutation(n) if self.options.shuffle
-                 else np.arange(n))
-        pending = iter(order.tolist())
-        window: deque[tuple[int, Any]] = deque()
-        for index in pending:
-            window.append((index, self._source.submit(self.client, index)))
-            if len(window) >= self.chunks_in_flight:
-                break
+        for epoch in epochs:
+            picks = (self.sampling.plan(self.class_counts, self.options.rng(epoch, 2)
+                                        if self.options.shuffle else None)
+                     if self.sampling.active else None)
+            order = (self.options.rng(epoch, 1).permutation(n) if self.options.shuffle
+                     else np.arange(n))
+            for index in order.tolist():
+                yield epoch, index, None if picks is None else picks[index]
+
+    def _stream(self, epochs: range) -> Iterator[tuple[int, Arrays]]:
+        """(epoch, chunk result) in order, `chunks_in_flight` computing ahead.
+
+        The window runs on across epoch boundaries: the next epoch's first
+        chunks compute while this one's last batches go out, so only the first
+        epoch of a loop waits for the pipeline to fill.
+        """
+        plan = self._plan(epochs)
+        window: deque[tuple[int, Picks | None, Any]] = deque()
+
+        def submit() -> None:
+            for epoch, index, picks in plan:
+                window.append((epoch, picks, self._source.submit(self.client, index)))
+                return
+
+        for _ in range(self.chunks_in_flight):
+            submit()
         try:
             while window:
-                index, future = window.popleft()
-                following = next(pending, None)
-                if following is not None:
-                    window.append((following, self._source.submit(self.client, following)))
+                epoch, picks, future = window.popleft()
+                submit()
                 arrays = future.result()
                 future.release()
-                yield arrays if picks is None else select(arrays, picks[index])
+                yield epoch, arrays if picks is None else select(arrays, picks)
         finally:
-            for _, future in window:
+            for _, _, future in window:
                 future.cancel()
 
     def as_numpy(self) -> DataLoader:
@@ -302,10 +322,10 @@ class _Blocks(_Source):
         self.size = len(prepared.blocks)
 
     def submit(self, client: Any, index: int) -> Any:
-        block = self.prepared.blocks[index]
-        owners = sorted(client.who_has([block]).get(block.key, ())) or None
-        return client.submit(block_arrays, block, self.features, self.norm, self.split,
-                             pure=False, workers=owners, allow_other_workers=True)
+        # no placement asked: the scheduler runs a task where its block is, and a
+        # who_has round trip per chunk cost more than the chunk's transfer
+        return client.submit(block_arrays, self.prepared.blocks[index], self.features,
+                             self.norm, self.split, pure=False)
 
     def rows(self, client: Any) -> int:
         if self.split == ALL:
