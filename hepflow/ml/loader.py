@@ -206,30 +206,43 @@ class DataLoader:
                 yield epoch, index, None if picks is None else picks[index]
 
     def _stream(self, epochs: range) -> Iterator[tuple[int, Arrays]]:
-        """(epoch, chunk result) in order, `chunks_in_flight` computing ahead.
+        """(epoch, chunk result) in plan order, `chunks_in_flight` computing ahead.
 
-        The window runs on across epoch boundaries: the next epoch's first
-        chunks compute while this one's last batches go out, so only the first
-        epoch of a loop waits for the pipeline to fill.
+        Results come to the client as soon as each is computed (distributed's
+        `as_completed` fetches them in the background), not when the loop asks
+        for them: one fetch at a time, on demand, left the workers idle. The
+        window runs on across epoch boundaries, so only the first epoch of a
+        loop waits for it to fill.
         """
+        from distributed import as_completed
+
         plan = self._plan(epochs)
         window: deque[tuple[int, Picks | None, Any]] = deque()
+        arrived = as_completed(loop=self.client.loop, with_results=True)
+        ready: dict[str, Arrays] = {}
 
         def submit() -> None:
             for epoch, index, picks in plan:
-                window.append((epoch, picks, self._source.submit(self.client, index)))
+                future = self._source.submit(self.client, index)
+                arrived.add(future)
+                window.append((epoch, picks, future))
                 return
 
         for _ in range(self.chunks_in_flight):
             submit()
         try:
             while window:
-                epoch, picks, future = window.popleft()
+                epoch, picks, head = window[0]
+                while head.key not in ready:
+                    future, arrays = next(arrived)
+                    ready[future.key] = arrays
+                    future.release()
+                window.popleft()
+                arrays = ready.pop(head.key)
                 submit()
-                arrays = future.result()
-                future.release()
                 yield epoch, arrays if picks is None else select(arrays, picks)
         finally:
+            arrived.clear()
             for _, _, future in window:
                 future.cancel()
 
@@ -320,12 +333,17 @@ class _Blocks(_Source):
         self.norm = norm
         self.split = split
         self.size = len(prepared.blocks)
+        self._owners: dict[str, Any] | None = None
 
     def submit(self, client: Any, index: int) -> Any:
-        # no placement asked: the scheduler runs a task where its block is, and a
-        # who_has round trip per chunk cost more than the chunk's transfer
-        return client.submit(block_arrays, self.prepared.blocks[index], self.features,
-                             self.norm, self.split, pure=False)
+        # on the block's worker (asked once for all blocks: a who_has round trip per
+        # chunk cost more than the chunk's transfer), else the scheduler moves blocks
+        block = self.prepared.blocks[index]
+        if self._owners is None:
+            self._owners = client.who_has(self.prepared.blocks)
+        owners = sorted(self._owners.get(block.key, ())) or None
+        return client.submit(block_arrays, block, self.features, self.norm, self.split,
+                             pure=False, workers=owners, allow_other_workers=True)
 
     def rows(self, client: Any) -> int:
         if self.split == ALL:
