@@ -164,3 +164,56 @@ def test_as_tensorflow_gives_the_same_batches(sample_files: list[str], client: A
     for a, b in zip(numpy, tensors, strict=True):
         for u, v in zip(a, b, strict=True):
             np.testing.assert_array_equal(u, v)
+
+
+def _labelled(loader: Any) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [(x[:, 0].astype(np.int64), y) for x, y, _ in loader.as_numpy()]
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+
+
+def test_undersampling_and_oversampling_as_root(sample_files: list[str], client: Any) -> None:
+    df = _frame(sample_files, client, chunk_entries=4000)
+    events, labels = _labelled(ml.DataLoader(df, FEATURES, 1000, split=None, shuffle=False))
+    n = [int(np.sum(labels == k)) for k in (0, 1)]
+    minor = int(np.argmin(n))
+    major = 1 - minor
+    by_class = [np.sort(events[labels == k]) for k in (0, 1)]
+
+    def sampled(seed: int, **sampling: Any) -> tuple[np.ndarray, np.ndarray]:
+        return _labelled(ml.DataLoader(df, FEATURES, 999, split=None, set_seed=seed,
+                                       **sampling))
+
+    # undersampling: every minority event once, int(n_minor / ratio) distinct majority ones
+    ev, lab = sampled(4, sampling_type="undersampling", sampling_ratio=0.8)
+    np.testing.assert_array_equal(np.sort(ev[lab == minor]), by_class[minor])
+    picked = ev[lab == major]
+    assert len(picked) == int(n[minor] / 0.8) == len(np.unique(picked))
+    assert abs(n[minor] / len(picked) - 0.8) < 1e-3
+    assert np.isin(picked, by_class[major]).all()
+    again, _ = sampled(4, sampling_type="undersampling", sampling_ratio=0.8)
+    np.testing.assert_array_equal(ev, again)  # reproducible from the seed
+    other, lab_other = sampled(5, sampling_type="undersampling", sampling_ratio=0.8)
+    assert not np.array_equal(np.sort(other[lab_other == major]), np.sort(picked))
+    # with replacement the draw may repeat, and may exceed the majority class
+    ev, lab = sampled(4, sampling_type="undersampling", sampling_ratio=0.1, replacement=True)
+    picked = ev[lab == major]
+    assert len(picked) == int(n[minor] / 0.1) > n[major] > len(np.unique(picked))
+    np.testing.assert_array_equal(np.sort(ev[lab == minor]), by_class[minor])
+    with pytest.raises(PlanError, match=r"sampling_ratio 0\.1 is too low"):
+        ml.DataLoader(df, FEATURES, 999, split=None, sampling_type="undersampling",
+                      sampling_ratio=0.1)
+    # oversampling: every majority event once, int(ratio * n_major) minority draws
+    loader = ml.DataLoader(df, FEATURES, 999, split=None, set_seed=4,
+                           sampling_type="oversampling", sampling_ratio=0.9)
+    ev, lab = _labelled(loader)
+    np.testing.assert_array_equal(np.sort(ev[lab == major]), by_class[major])
+    drawn = ev[lab == minor]
+    assert len(drawn) == int(0.9 * n[major]) == loader.rows - n[major]
+    assert len(np.unique(drawn)) < len(drawn) and np.isin(drawn, by_class[minor]).all()
+    assert abs(len(drawn) / np.sum(lab == major) - 0.9) < 1e-3
+    for bad, match in (({"sampling_type": "smote"}, "sampling_type must be"),
+                       ({"sampling_type": "oversampling", "sampling_ratio": 0},
+                        "sampling_ratio must be"),
+                       ({"sampling_type": "oversampling", "replacement": 1}, "replacement")):
+        with pytest.raises(PlanError, match=match):
+            ml.DataLoader(df, FEATURES, 10, **bad)

@@ -14,7 +14,9 @@ a generator seeded by `set_seed` and the epoch number, so a rerun with the
 same seed gives the same batches.
 Names follow ROOT's `RDataLoader` (`batch_size`, `batches_in_memory`,
 `shuffle`, `drop_remainder`, `set_seed`, `as_numpy`/`as_torch`/`as_tensorflow`,
-`num_batches`, `last_batch_no_of_rows`).
+`num_batches`, `last_batch_no_of_rows`, and `sampling_type`, `sampling_ratio`,
+`replacement` for under- and oversampling of the label's two classes: see
+`hepflow.ml.sampling`).
 
 A `PreparedData` (from `hepflow.ml.prepare`) can stand for the dataframe:
 its blocks already sit on the workers, so epochs cost no reading.
@@ -25,6 +27,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -34,6 +38,7 @@ from hepflow.ml.errors import PlanError, check_count
 from hepflow.ml.features import Features
 from hepflow.ml.normalise import Normalisation
 from hepflow.ml.prepare import PreparedData, build_block, split_arrays
+from hepflow.ml.sampling import Picks, Sampling, class_counts, select
 from hepflow.ml.split import SPLIT_NAMES
 
 ALL = -1
@@ -92,9 +97,12 @@ class DataLoader:
                  drop_remainder: bool = False, set_seed: int = 0,
                  split: str | None = "train", epochs: int = 1,
                  chunks_in_flight: int | None = None,
-                 normalisation: Normalisation | None = None, client: Any = None) -> None:
+                 normalisation: Normalisation | None = None, client: Any = None,
+                 sampling_type: str = "", sampling_ratio: float = 1.0,
+                 replacement: bool = False) -> None:
         self.options = BatchOptions(batch_size, batches_in_memory, shuffle, drop_remainder,
                                     set_seed)
+        self.sampling = Sampling(sampling_type, sampling_ratio, replacement)
         check_count(epochs, "epochs")
         check_count(chunks_in_flight, "chunks_in_flight", optional=True)
         self.split = _split_index(split)
@@ -126,7 +134,13 @@ class DataLoader:
         # two chunks per worker by default: each computes one while the client takes another
         self.chunks_in_flight = chunks_in_flight or max(
             2, 2 * len(self.client.scheduler_info()["workers"]))
+        if self.sampling.active and self.features.label is None:
+            raise PlanError(f"sampling_type={sampling_type!r} needs features with a label "
+                            f"(its two classes are resampled)")
         self._rows: int | None = None
+        self._counts: np.ndarray | None = None
+        if self.sampling.active:
+            self.class_counts  # noqa: B018 - counted now, so a bad ratio fails at once
 
     # -- what ROOT's RDataLoader tells about itself ----------------------------------------
 
@@ -143,8 +157,18 @@ class DataLoader:
     def rows(self) -> int:
         """Events of the split in one epoch (the first call counts them on the workers)."""
         if self._rows is None:
-            self._rows = self._source.rows(self.client)
+            self._rows = (self.sampling.rows(self.class_counts) if self.sampling.active
+                          else self._source.rows(self.client))
         return self._rows
+
+    @property
+    def class_counts(self) -> np.ndarray:
+        """Per chunk, events of label 0, label 1 and other (counted once, on the workers)."""
+        if self._counts is None:
+            counts = self._source.class_counts(self.client)
+            self.sampling.check_counts(counts)
+            self._counts = counts
+        return self._counts
 
     @property
     def num_batches(self) -> int:
@@ -161,31 +185,65 @@ class DataLoader:
     def __iter__(self) -> Iterator[Arrays]:
         first = self._epoch
         self._epoch += self.epochs
-        for epoch in range(first, first + self.epochs):
-            yield from batches(self._chunks(epoch), self.options, self.options.rng(epoch))
+        stream = self._stream(range(first, first + self.epochs))
+        try:
+            for epoch, group in groupby(stream, key=itemgetter(0)):
+                yield from batches((arrays for _, arrays in group), self.options,
+                                   self.options.rng(epoch))
+        finally:
+            stream.close()
 
-    def _chunks(self, epoch: int) -> Iterator[Arrays]:
-        """Chunk results in (shuffled) order, `chunks_in_flight` computing ahead."""
+    def _plan(self, epochs: range) -> Iterator[tuple[int, int, Picks | None]]:
+        """(epoch, chunk index, sampling picks) in the order the chunks are consumed."""
         n = self._source.size
-        order = (self.options.rng(epoch, 1).permutation(n) if self.options.shuffle
-                 else np.arange(n))
-        pending = iter(order.tolist())
-        window: deque[Any] = deque()
-        for index in pending:
-            window.append(self._source.submit(self.client, index))
-            if len(window) >= self.chunks_in_flight:
-                break
+        for epoch in epochs:
+            picks = (self.sampling.plan(self.class_counts, self.options.rng(epoch, 2)
+                                        if self.options.shuffle else None)
+                     if self.sampling.active else None)
+            order = (self.options.rng(epoch, 1).permutation(n) if self.options.shuffle
+                     else np.arange(n))
+            for index in order.tolist():
+                yield epoch, index, None if picks is None else picks[index]
+
+    def _stream(self, epochs: range) -> Iterator[tuple[int, Arrays]]:
+        """(epoch, chunk result) in plan order, `chunks_in_flight` computing ahead.
+
+        Results come to the client as soon as each is computed (distributed's
+        `as_completed` fetches them in the background), not when the loop asks
+        for them: one fetch at a time, on demand, left the workers idle. The
+        window runs on across epoch boundaries, so only the first epoch of a
+        loop waits for it to fill.
+        """
+        from distributed import as_completed
+
+        plan = self._plan(epochs)
+        window: deque[tuple[int, Picks | None, Any]] = deque()
+        arrived = as_completed(loop=self.client.loop, with_results=True)
+        ready: dict[str, Arrays] = {}
+
+        def submit() -> None:
+            for epoch, index, picks in plan:
+                future = self._source.submit(self.client, index)
+                arrived.add(future)
+                window.append((epoch, picks, future))
+                return
+
+        for _ in range(self.chunks_in_flight):
+            submit()
         try:
             while window:
-                future = window.popleft()
-                following = next(pending, None)
-                if following is not None:
-                    window.append(self._source.submit(self.client, following))
-                arrays = future.result()
-                future.release()
-                yield arrays
+                epoch, picks, head = window[0]
+                while head.key not in ready:
+                    future, arrays = next(arrived)
+                    ready[future.key] = arrays
+                    future.release()
+                window.popleft()
+                arrays = ready.pop(head.key)
+                submit()
+                yield epoch, arrays if picks is None else select(arrays, picks)
         finally:
-            for future in window:
+            arrived.clear()
+            for _, _, future in window:
                 future.cancel()
 
     def as_numpy(self) -> DataLoader:
@@ -231,6 +289,12 @@ class _Source:
     def rows(self, client: Any) -> int:
         raise NotImplementedError
 
+    def class_counts(self, client: Any) -> np.ndarray:
+        """Per chunk: events of label 0, of label 1 and of other values (one pass)."""
+        futures = [client.submit(class_counts, self.submit(client, i), pure=False)
+                   for i in range(self.size)]
+        return np.array(client.gather(futures), np.int64).reshape(self.size, 3)
+
 
 def _count(arrays: Arrays) -> int:
     return len(arrays[1])
@@ -269,10 +333,15 @@ class _Blocks(_Source):
         self.norm = norm
         self.split = split
         self.size = len(prepared.blocks)
+        self._owners: dict[str, Any] | None = None
 
     def submit(self, client: Any, index: int) -> Any:
+        # on the block's worker (asked once for all blocks: a who_has round trip per
+        # chunk cost more than the chunk's transfer), else the scheduler moves blocks
         block = self.prepared.blocks[index]
-        owners = sorted(client.who_has([block]).get(block.key, ())) or None
+        if self._owners is None:
+            self._owners = client.who_has(self.prepared.blocks)
+        owners = sorted(self._owners.get(block.key, ())) or None
         return client.submit(block_arrays, block, self.features, self.norm, self.split,
                              pure=False, workers=owners, allow_other_workers=True)
 
