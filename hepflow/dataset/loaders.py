@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from hepflow.dataset.spec import Dataset, EntryRange, FileSpec, Friend, Sample
+from hepflow.dataset.yamlnumbers import with_exponent_floats
 from hepflow.errors import PlanError, did_you_mean
 
 _HEPFLOW_TOP = ("tree", "samples", "friends", "range")
@@ -52,7 +53,8 @@ def load(path: str | os.PathLike[str]) -> Dataset:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PlanError(f"cannot read the dataset file {path}: {why}") from exc
     try:
-        data = yaml.safe_load(text) if str(path).endswith((".yaml", ".yml")) \
+        data = yaml.load(text, with_exponent_floats(yaml.SafeLoader)) \
+            if str(path).endswith((".yaml", ".yml")) \
             else json.loads(text)
     except (ValueError, yaml.YAMLError) as exc:
         first = " ".join(str(exc).split())  # YAML's message spans lines: one line here
