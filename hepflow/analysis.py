@@ -79,23 +79,27 @@ _MODULE = "__hepflow_analysis__"
 def _run_by_value(file: Path) -> dict[str, Any]:
     """Run the file as the module `__hepflow_analysis__` and return its namespace.
 
-    The module exists only on this machine, so while it runs (training is
-    often started from its top level) cloudpickle is told to ship its
-    functions and classes by value: a `model_fn` defined in the file then
-    reaches the workers, which could not import the module by name.
+    The module exists only on this machine, and workers cannot import it by
+    name, so its functions and classes (a `model_fn`, a callable in a `Define`)
+    must travel by value. While it runs (training is often started from its
+    top level), `sys.modules` holds an empty stand-in under its name: pickle
+    then cannot find the file's functions by reference, and distributed falls
+    back to cloudpickle, which is told to ship that module's contents by value.
     """
+    import types
+
     import cloudpickle
 
     spec = importlib.util.spec_from_file_location(_MODULE, file)
     if spec is None or spec.loader is None:
         raise PlanError(f"{file} cannot be loaded as Python")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE] = module
-    cloudpickle.register_pickle_by_value(module)
+    sys.modules[_MODULE] = types.ModuleType(_MODULE, "stand-in: contents travel by value")
+    cloudpickle.register_pickle_by_value(sys.modules[_MODULE])
     try:
         spec.loader.exec_module(module)
     finally:
-        cloudpickle.unregister_pickle_by_value(module)
+        cloudpickle.unregister_pickle_by_value(sys.modules[_MODULE])
         sys.modules.pop(_MODULE, None)
     return dict(vars(module))
 

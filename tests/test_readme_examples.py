@@ -377,6 +377,54 @@ def _needs(session: Session, block: Block) -> None:
         session.namespace["h"] = df.Histo1D(("met", "MET", 50, 0, 200), "MET_pt")
 
 
+_UNGUARDED = """\
+import hepflow
+
+def double(x):
+    return x * 2
+
+class Scale:
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, x):
+        return x * self.k
+
+df = hepflow.RDataFrame("Events", "data/*.root")
+total = df.Define("y", double, ["MET_pt"]).Define("z", Scale(3), ["y"]).Sum("z")
+print("total", total.GetValue())
+"""
+
+
+def test_unguarded_script_and_hepflow_run(tmp_path: Path) -> None:
+    """No main guard, functions and classes of the script on the workers, a quiet exit.
+
+    `python script.py` re-ran the script in every spawned worker (which then
+    started clusters of their own); `hepflow run` sent the file's functions by
+    reference to a module the workers cannot import, and they died.
+    """
+    from hepflow.samples import make_sample
+
+    make_sample(tmp_path / "data", events=2_000, files=2, extra_branches=0)
+    (tmp_path / "script.py").write_text(_UNGUARDED)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    totals, printed = [], []
+    for argv in ([sys.executable, "script.py"], ["hepflow", "run", "script.py", "--workers", "2"]):
+        done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=240, check=False)
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)
+        found = re.search(r"total:? .*?([0-9.e+]+)", done.stdout)
+        assert found, done.stdout
+        totals.append(float(found[1]))
+        printed.append(done.stdout)
+        for noise in ("bootstrapping phase", "lose already computed", "still alive after",
+                      "Traceback"):
+            assert noise not in done.stderr, (argv, done.stderr)
+    assert "started a local Dask cluster" in printed[0] and "dashboard: http" in printed[0]
+    assert totals[0] == pytest.approx(totals[1])
+
+
 def test_models_path_is_one() -> None:
     """Training saves where serving reads, and the predict example sends every input."""
     text = (ROOT / "README.md").read_text()
