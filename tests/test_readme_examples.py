@@ -173,11 +173,14 @@ class Session:
         keep = "".join(f'printf "HEPFLOW_README_{n}=%s\\n" "${{{n}}}" >> {self.env_file}\n'
                        for n in names)
         script.write_text("set -euo pipefail\n" + text + keep)
-        proc = subprocess.Popen(["bash", str(script)], cwd=self.cwd, env=self.environ(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+        # Files, not pipes: a background job (a server) keeps its output open after bash ends.
+        logs = self.cwd / f".block_{block.line}.out", self.cwd / f".block_{block.line}.err"
+        with logs[0].open("w") as stdout, logs[1].open("w") as stderr:
+            proc = subprocess.Popen(["bash", str(script)], cwd=self.cwd, env=self.environ(),
+                                    stdout=stdout, stderr=stderr, start_new_session=True)
         self.groups.append(proc.pid)  # its background jobs (a server) are stopped at the end
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
+        out, err = logs[0].read_text(), logs[1].read_text()
         assert proc.returncode == 0, \
             f"{block} failed:\n{text}\n--- stdout\n{out}\n--- stderr\n{err}"
         self.outputs[str(block)] = out

@@ -17,7 +17,8 @@ _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0
 
 def with_exponent_floats(loader: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
     """A subclass of `loader` that also resolves YAML 1.2 exponent floats (`1.2e9`)."""
-    numbers = type(f"{loader.__name__}WithExponentFloats", (loader,), {})
+    numbers: type[yaml.SafeLoader] = type(f"{loader.__name__}WithExponentFloats",
+                                          (loader,), {})
     numbers.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT,
                                   list("-+.0123456789"))
     return numbers
