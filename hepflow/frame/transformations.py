@@ -450,6 +450,7 @@ def _per_sample_values(expression: str, files: Mapping[tuple[str, str], SampleIn
 
     infos = list(files.values())
     common = set.intersection(*(set(i.metadata) for i in infos)) if infos else set()
+    _refuse_text_used_as_number(expression, samples, common)
     schema = {k: ColumnType("scalar", dtype_kind(np.asarray(infos[0].metadata[k]).dtype))
               for k in common}
     compiled = compile_expression(expression, schema, {s: i.metadata for s, i in
@@ -459,6 +460,27 @@ def _per_sample_values(expression: str, files: Mapping[tuple[str, str], SampleIn
         frame = _MetadataFrame(info)
         values[key] = np.asarray(evaluate(compiled.tree, frame))[0].item()
     return values, compiled.type
+
+
+def _refuse_text_used_as_number(expression: str, samples: Mapping[str, SampleInfo],
+                                common: set[str]) -> None:
+    """A metadata value that is text where the expression needs a number names its sample.
+
+    The metadata the expression reads are found by checking it with every key
+    typed as a number; an expression that needs text somewhere is left to the
+    real check.
+    """
+    number = ColumnType("scalar", dtype_kind(np.dtype(np.float64)))
+    try:
+        probe = compile_expression(expression, dict.fromkeys(common, number))
+    except ExpressionError:
+        return
+    for key in sorted(probe.columns):
+        for sample, info in samples.items():
+            value = info.metadata.get(key)
+            if isinstance(value, str):
+                raise PlanError(f"sample {sample!r}: metadata {key!r} is {value!r}, which is "
+                                f"not a number, but `{expression}` computes with it")
 
 
 class _MetadataFrame:

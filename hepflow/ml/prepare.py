@@ -21,6 +21,7 @@ import numpy as np
 from hepflow.ml.errors import PlanError
 from hepflow.ml.features import Features, pad_values, raw_inputs, valid_matrix
 from hepflow.ml.normalise import Method, Moments, Normalisation, Summary, merge_all
+from hepflow.ml.progress import bar
 from hepflow.ml.split import TRAIN
 from hepflow.util.jsondata import jsonable
 
@@ -244,6 +245,7 @@ def prepare(df: Any, features: Features, *, normalisation: Method = "standard",
     delayed_blocks = [dask.delayed(build_block, pure=True)(p, features, i)
                       for i, p in enumerate(parts)]
     blocks = runner.compute(delayed_blocks)
+    bar(runner, blocks, "hepflow: preparing features")
     partial = [runner.submit(summarise, b, features, pure=False) for b in blocks]
     while len(partial) > 1:
         partial = [runner.submit(_merge, *partial[i:i + _FAN_IN], pure=False)

@@ -18,6 +18,12 @@ _EPILOG = """examples:
   hepflow serve --models ./models --config serve.yaml
   hepflow serve --models ./models --insecure-no-auth      # a local test only
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/models
+
+trying it with auth on, without an OIDC issuer (a local key pair):
+  hepflow serve keygen local.key         # writes local.key and local.pub
+  # serve.yaml: auth: {issuer: hepflow-local, audience: hepflow, public_key_file: local.pub}
+  TOKEN=$(hepflow serve token --config serve.yaml --key local.key)
+  ADMIN=$(hepflow serve token --config serve.yaml --key local.key --scope hepflow:admin)
 """
 
 _WARNING = ("WARNING: --insecure-no-auth: token checking is OFF. Anyone who can reach "
@@ -30,6 +36,10 @@ def _serve(args: argparse.Namespace) -> int:
     from hepflow.serve.config import load_config
 
     try:
+        if args.models is None:
+            from hepflow.serve.errors import ConfigError
+
+            raise ConfigError("no model folder: pass --models DIR")
         config = load_config(args.config, models=args.models,
                              insecure_no_auth=args.insecure_no_auth, host=args.host,
                              port=args.port, log_level=args.log_level,
@@ -42,6 +52,48 @@ def _serve(args: argparse.Namespace) -> int:
             raise
         return report_error("serve", err)
     return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from hepflow.serve.localtoken import keygen
+
+    private, public = keygen(args.key)  # errors: one line from hepflow.cli.main
+    print(f"wrote {private} (private: keep it) and {public} (give it to the server: "
+          f"auth.public_key_file)")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from hepflow.serve.config import load_config
+    from hepflow.serve.localtoken import DEFAULT_SCOPES, mint
+
+    config = load_config(args.config, models=".")  # errors: one line from hepflow.cli.main
+    print(mint(config, args.key, scopes=args.scope or DEFAULT_SCOPES, subject=args.subject,
+               lifetime_s=args.lifetime))
+    return 0
+
+
+def _add_local_token_commands(serve: argparse.ArgumentParser) -> None:
+    """`hepflow serve keygen` and `hepflow serve token`: auth on, no OIDC issuer needed."""
+    local = serve.add_subparsers(dest="serve_command", required=False, metavar="{keygen,token}")
+    keygen = local.add_parser("keygen", help="write a local RSA key pair for trying the "
+                                             "server with auth on")
+    keygen.add_argument("key", help="private key file to write; the public half goes "
+                                    "next to it with the suffix .pub")
+    keygen.set_defaults(func=_keygen)
+    token = local.add_parser("token", help="print a token signed with the local key, for a "
+                                           "server configured with its public half")
+    token.add_argument("--config", required=True, metavar="FILE",
+                       help="the server's config (its auth.public_key_file must be the "
+                            "public half of --key)")
+    token.add_argument("--key", required=True, metavar="FILE", help="the local private key")
+    token.add_argument("--scope", action="append", default=None,
+                       help="a scope to grant (repeatable; default hepflow:predict, "
+                            "uploads and deletes need hepflow:admin)")
+    token.add_argument("--subject", default="local-user", help="the token's `sub`")
+    token.add_argument("--lifetime", type=float, default=3600.0,
+                       help="seconds the token is valid (default 3600)")
+    token.set_defaults(func=_token)
 
 
 def run(config: object) -> None:
@@ -120,7 +172,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                       "metrics; OIDC token auth)",
         description=__doc__, epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    serve.add_argument("--models", required=True, metavar="DIR",
+    serve.add_argument("--models", default=None, metavar="DIR",
                        help="folder with one bundle folder per model (the folder name is the "
                             "model name)")
     serve.add_argument("--config", default=None, metavar="FILE",
@@ -135,6 +187,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                        help="switch token checking off (prints a warning; tests only)")
     serve.add_argument("--debug", action="store_true", help="show tracebacks")
     serve.set_defaults(func=_serve)
+    _add_local_token_commands(serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
