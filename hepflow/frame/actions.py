@@ -43,8 +43,8 @@ class Actions(FrameBase):
         self._numeric(column, what)
         return self._book(act.Stat(self._node, what, column))
 
-    def Sum(self, column: str) -> RResultPtr[Any]:
-        """The sum of a column's values (all elements of a collection); integers stay exact.
+    def Sum(self, column: str) -> RResultPtr[float]:
+        """The sum of a column's values (all elements of a collection), a double as ROOT's.
 
         Examples
         --------
@@ -60,12 +60,12 @@ class Actions(FrameBase):
         """The sample standard deviation (N-1), as ROOT's StdDev; 0 below two entries."""
         return self._stat("StdDev", column)
 
-    def Min(self, column: str) -> RResultPtr[Any]:
-        """The smallest value (+inf without entries, as ROOT)."""
+    def Min(self, column: str) -> RResultPtr[float]:
+        """The smallest value, a double as ROOT's (`numeric_limits<double>::max()` without entries)."""
         return self._stat("Min", column)
 
-    def Max(self, column: str) -> RResultPtr[Any]:
-        """The largest value (-inf without entries, as ROOT)."""
+    def Max(self, column: str) -> RResultPtr[float]:
+        """The largest value, a double as ROOT's (`numeric_limits<double>::lowest()` without entries)."""
         return self._stat("Max", column)
 
     def Stats(self, column: str, weight: str | None = None) -> RResultPtr[Statistic]:

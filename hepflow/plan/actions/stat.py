@@ -14,7 +14,7 @@ StatKind = Literal["Sum", "Mean", "StdDev", "Min", "Max"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Stat(Action[Moments, "float | int"]):
+class Stat(Action[Moments, float]):
     """One of ROOT's statistics actions over all values of a column (collections flattened)."""
 
     node: PlanNode
@@ -37,7 +37,7 @@ class Stat(Action[Moments, "float | int"]):
     def merge(self, a: Moments, b: Moments) -> Moments:
         return a.merge(b)
 
-    def finish(self, partial: Moments) -> float | int:
+    def finish(self, partial: Moments) -> float:
         return partial.value(self.what)
 
 
