@@ -570,10 +570,11 @@ class Actions(FrameBase):
             names = tuple(columns) if columns is not None else tuple(self.GetColumnNames())
         if not names:
             raise PlanError("Snapshot: no columns selected")
-        counters = tuple(n for n, t in self._graph.source.branches.items()
-                         if n.startswith("n") and t.kind == "scalar" and t.category == "int")
+        counter_types = tuple((n, t.numpy.str) for n, t in self._graph.source.branches.items()
+                              if n.startswith("n") and t.kind == "scalar"
+                              and t.category == "int")
         target = SnapshotTarget(treename, os.fspath(filename), names, compression, format,
-                                counters)
+                                tuple(n for n, _ in counter_types), counter_types)
         check_target(target, create_dirs=create_dirs)
         client = self._runner.client
         options = self._runner.options
