@@ -61,11 +61,11 @@ class Actions(FrameBase):
         return self._stat("StdDev", column)
 
     def Min(self, column: str) -> RResultPtr[float]:
-        """The smallest value, a double as ROOT's (`numeric_limits<double>::max()` without entries)."""
+        """The smallest value, a double as ROOT's (`numeric_limits<double>::max()` if none)."""
         return self._stat("Min", column)
 
     def Max(self, column: str) -> RResultPtr[float]:
-        """The largest value, a double as ROOT's (`numeric_limits<double>::lowest()` without entries)."""
+        """The largest value, a double as ROOT's (`numeric_limits<double>::lowest()` if none)."""
         return self._stat("Max", column)
 
     def Stats(self, column: str, weight: str | None = None) -> RResultPtr[Statistic]:

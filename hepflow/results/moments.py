@@ -39,10 +39,6 @@ def _zeros_float() -> Array:
     return np.zeros((), np.float64)
 
 
-_DOUBLE_MAX = float(np.finfo(np.float64).max)
-"""C++'s `std::numeric_limits<double>::max()`; `lowest()` is its negative."""
-
-
 def _inf() -> Array:
     return np.full((), np.inf)
 
@@ -199,29 +195,27 @@ class Moments:
         """Population standard deviation (divides by n): what a normaliser scales by."""
         return np.sqrt(self.variance(0))
 
-    def value(self, what: str) -> float:
-        """The statistic RDataFrame's action of that name returns (scalar moments only).
+    def value(self, what: str) -> float | int:
+        """The statistic of that name (scalar moments only), integers kept exact.
 
-        Always a double, as ROOT's jitted `Sum`/`Min`/`Max`/`Mean`/`StdDev` of a
-        column of any type. `StdDev` is the sample standard deviation (n - 1), as
-        ROOT's; an empty column gives Sum 0, Mean 0, StdDev 0, and Min/Max the
-        double limits ROOT starts from (`numeric_limits<double>::max()` and
-        `lowest()`), not infinities.
+        `StdDev` is the sample standard deviation (n - 1), as ROOT's; an empty
+        column gives Sum 0, Mean 0, StdDev 0, Min +inf and Max -inf. The `Stat`
+        action turns this into the double ROOT's action returns.
         """
         if self.shape != ():
             raise ValueError(f"{what} of per-feature moments (shape {self.shape}): "
                              "take the arrays instead")
         empty = int(self.n) == 0
         if what == "Sum":
-            return float(self.total)
+            return self.total.item()  # type: ignore[no-any-return]
         if what == "Mean":
             return 0.0 if empty else float(self.mean)
         if what == "StdDev":
             return float(np.sqrt(self.variance(1)))
         if what == "Min":
-            return _DOUBLE_MAX if empty else float(self.lo)
+            return float("inf") if empty else self.lo.item()
         if what == "Max":
-            return -_DOUBLE_MAX if empty else float(self.hi)
+            return float("-inf") if empty else self.hi.item()
         raise ValueError(f"unknown statistic {what!r}: one of Sum, Mean, StdDev, Min, Max")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,6 +12,8 @@ from hepflow.plan.nodes import PlanNode
 from hepflow.results.moments import Moments
 
 StatKind = Literal["Sum", "Mean", "StdDev", "Min", "Max"]
+
+_EMPTY_EXTREMES: dict[str, float] = {"Min": sys.float_info.max, "Max": -sys.float_info.max}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -38,7 +41,14 @@ class Stat(Action[Moments, float]):
         return a.merge(b)
 
     def finish(self, partial: Moments) -> float:
-        return partial.value(self.what)
+        """A double, as ROOT's jitted statistics of a column of any type return.
+
+        Without entries ROOT's Min and Max keep the limits they start from,
+        `numeric_limits<double>::max()` and `lowest()`, not infinities.
+        """
+        if self.what in _EMPTY_EXTREMES and not int(partial.n):
+            return _EMPTY_EXTREMES[self.what]
+        return float(partial.value(self.what))
 
 
 __all__ = ["Stat", "StatKind"]
