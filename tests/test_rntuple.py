@@ -79,12 +79,14 @@ def test_every_column_equals_uproot(name: str) -> None:
 def test_column_types_come_from_the_fields() -> None:
     path = REALDATA / "test_stl_containers_rntuple_v1-0-0-0.root"
     df = hepflow.RDataFrame("ntuple", str(path), client="sync")
-    assert df.GetColumnType("vector_int32") == "RVec<int>"
-    assert df.GetColumnType("array_float") == "RVec<float>"
+    # ROOT 6.40 spells RNTuple fields by their field type names
+    assert df.GetColumnType("vector_int32") == "ROOT::VecOps::RVec<std::int32_t>"
+    assert df.GetColumnType("array_float") == "ROOT::VecOps::RVec<float>"
     assert df.GetColumnType("lorentz_vector.pt") == "float"
-    assert df.GetColumnType("array_lv.eta") == "RVec<float>"
-    assert df.GetColumnType(SIZEOF + "vector_int32") == "long"
-    assert df.GetColumnType(SIZEOF + "vector_vector_int32") == "RVec<long>"
+    assert df.GetColumnType("array_lv.eta") == "ROOT::VecOps::RVec<float>"
+    assert df.GetColumnType(SIZEOF + "vector_int32") == "std::uint64_t"
+    assert df.GetColumnType(SIZEOF + "vector_vector_int32") == \
+        "ROOT::VecOps::RVec<std::uint64_t>"
     assert df.GetColumnType("string") == "object"
     total = df.Define("s", "Sum(vector_int32) + R_rdf_sizeof_vector_int32").Sum("s")
     with uproot.open(path) as f:

@@ -43,8 +43,8 @@ class Actions(FrameBase):
         self._numeric(column, what)
         return self._book(act.Stat(self._node, what, column))
 
-    def Sum(self, column: str) -> RResultPtr[Any]:
-        """The sum of a column's values (all elements of a collection); integers stay exact.
+    def Sum(self, column: str) -> RResultPtr[float]:
+        """The sum of a column's values (all elements of a collection), a double as ROOT's.
 
         Examples
         --------
@@ -60,12 +60,12 @@ class Actions(FrameBase):
         """The sample standard deviation (N-1), as ROOT's StdDev; 0 below two entries."""
         return self._stat("StdDev", column)
 
-    def Min(self, column: str) -> RResultPtr[Any]:
-        """The smallest value (+inf without entries, as ROOT)."""
+    def Min(self, column: str) -> RResultPtr[float]:
+        """The smallest value, a double as ROOT's (`numeric_limits<double>::max()` if none)."""
         return self._stat("Min", column)
 
-    def Max(self, column: str) -> RResultPtr[Any]:
-        """The largest value (-inf without entries, as ROOT)."""
+    def Max(self, column: str) -> RResultPtr[float]:
+        """The largest value, a double as ROOT's (`numeric_limits<double>::lowest()` if none)."""
         return self._stat("Max", column)
 
     def Stats(self, column: str, weight: str | None = None) -> RResultPtr[Statistic]:
@@ -570,10 +570,11 @@ class Actions(FrameBase):
             names = tuple(columns) if columns is not None else tuple(self.GetColumnNames())
         if not names:
             raise PlanError("Snapshot: no columns selected")
-        counters = tuple(n for n, t in self._graph.source.branches.items()
-                         if n.startswith("n") and t.kind == "scalar" and t.category == "int")
+        counter_types = tuple((n, t.numpy.str) for n, t in self._graph.source.branches.items()
+                              if n.startswith("n") and t.kind == "scalar"
+                              and t.category == "int")
         target = SnapshotTarget(treename, os.fspath(filename), names, compression, format,
-                                counters)
+                                tuple(n for n, _ in counter_types), counter_types)
         check_target(target, create_dirs=create_dirs)
         client = self._runner.client
         options = self._runner.options

@@ -10,6 +10,7 @@ import numpy as np
 from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.errors import ExpressionError, PlanError
 from hepflow.frame.base import FrameBase
+from hepflow.frame.typenames import column_type_name
 from hepflow.plan.expr import compile_expression, variation
 from hepflow.plan.nodes import (
     Alias,
@@ -430,8 +431,15 @@ class Transformations(FrameBase):
 
 
     def GetColumnType(self, name: str) -> str:
-        """The C++-style type name of a column, e.g. `RVec<float>`."""
-        return str(self._check_column(name))
+        """The C++ type name of a column as ROOT spells it, e.g. `ROOT::VecOps::RVec<Float_t>`.
+
+        A TTree branch is named by its leaf type (`UInt_t`), an RNTuple field by
+        its field type (`std::uint32_t`), a defined column by its C++ type (`int`).
+        """
+        self._check_column(name)
+        spelled = column_type_name(self._node, name)
+        assert spelled is not None  # _check_column found it
+        return spelled
 
     def GetDefinedColumnNames(self) -> list[str]:
         """Columns added by Define (not Redefine) up to here."""

@@ -72,6 +72,9 @@ class SnapshotTarget:
     #: The input's counter branches (`nMuon`, ...): `Muon_*` collections are written back
     #: as a NanoAOD record with that counter only where the input has it, as ROOT does.
     counters: tuple[str, ...] = ()
+    #: The numpy dtype of each input counter (`nMuon` -> `uint32`): ROOT writes a record's
+    #: counter back with the input's leaf type (`UInt_t`), uproot would write `Int_t`.
+    counter_dtypes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.treename, str) or not self.treename.strip() \
@@ -240,8 +243,41 @@ def _write(out: Any, target: SnapshotTarget, values: Mapping[str, Any], create: 
         # per entry (a std::array) is a fixed-size leaf, `a[3]/F`.
         types = {k: (v.type if isinstance(v, ak.Array) else np.dtype((v.dtype, v.shape[1:])))
                  for k, v in layout.columns.items()}
-        out.mktree(target.treename, types, counter_name=layout.counter)
+        tree = out.mktree(target.treename, types, counter_name=layout.counter)
+        _retype_counters(tree, out, {layout.counter(p): np.dtype(d) for p in layout.records
+                                     for n, d in target.counter_dtypes if n == "n" + p})
     out[target.treename].extend(layout.columns)
+
+
+def _retype_counters(tree: Any, out: Any, dtypes: Mapping[str, np.dtype]) -> None:
+    """Give the counters uproot generated (always `Int_t`) the input counters' leaf types.
+
+    uproot has no option for a counter's type; before any entry is written the
+    counter's leaf is retyped and the tree metadata rewritten, moved in the
+    file's cache of trees as uproot's own `add_branches` does.
+    """
+    cascading = tree._cascading
+    changed = False
+    for name, dtype in dtypes.items():
+        index = cascading._branch_lookup.get(name)
+        datum = None if index is None else cascading._branch_data[index]
+        if datum is None or datum["kind"] != "counter" or dtype.kind not in "iu":
+            continue
+        big = dtype.newbyteorder(">")
+        if datum["dtype"] != big:
+            datum["dtype"] = big
+            datum["fTitle"] = f"{name}/{_LEAF_LETTERS[big.kind, big.itemsize]}"
+            changed = True
+    if changed:
+        old = cascading.key.seek_location
+        cascading.write_anew(out.file.sink)
+        out.file._move_tree(old, cascading.key.seek_location)
+
+
+#: ROOT's leaf-type letters of the integer types a counter can have.
+_LEAF_LETTERS: dict[tuple[str, int], str] = {
+    ("i", 1): "B", ("u", 1): "b", ("i", 2): "S", ("u", 2): "s", ("i", 4): "I", ("u", 4): "i",
+    ("i", 8): "L", ("u", 8): "l"}
 
 
 def _part_path(target: SnapshotTarget, chunk_index: int) -> Path:
