@@ -297,3 +297,13 @@ def test_hostile_dataset_files_are_one_line_plan_errors(tmp_path):
     # a worker asked to open it refuses it too, rather than blocking
     with pytest.raises(hepflow.ReadError, match=r"FIFO .*not a regular file"):
         inspect_file(fifo, "Events")
+
+
+@pytest.mark.cluster
+def test_preprocessing_shows_a_bar_of_files_described(two_samples, client, capfd):
+    """Describing many files on the cluster takes minutes: a bar counts them."""
+    ds = Dataset.from_files(two_samples["dy"] + two_samples["tt"], "Events")
+    prepared = hepflow.preprocess(ds, client=client, use_cache=False)
+    assert len(prepared.files) == 3
+    err = capfd.readouterr().err
+    assert "preprocessing" in err and "3/3" in err

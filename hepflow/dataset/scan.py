@@ -26,6 +26,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from hepflow.dataset.chunks import FileInfo
 from hepflow.dataset.files import is_remote
 from hepflow.errors import PlanError, ReadError
@@ -246,14 +248,18 @@ def _in_batches(client: Any, futures: list[Any]) -> Iterator[FileInfo]:
 
     A file's result holds its embedded baskets (MBs for a wide NanoAOD file);
     gathering a batch (in parallel) and writing it to the cache before the next
-    keeps the client from holding those of every file at once.
+    keeps the client from holding those of every file at once. A bar counts the
+    files described, since describing thousands of remote files takes minutes.
     """
-    for start in range(0, len(futures), GATHER_BATCH):
-        batch = futures[start:start + GATHER_BATCH]
-        infos: list[FileInfo] = client.gather(batch)
-        for future in batch:
-            future.release()
-        yield from infos
+    with tqdm(total=len(futures), desc="preprocessing", unit="file", leave=False,
+              disable=len(futures) < 2) as progress:
+        for start in range(0, len(futures), GATHER_BATCH):
+            batch = futures[start:start + GATHER_BATCH]
+            infos: list[FileInfo] = client.gather(batch)
+            for future in batch:
+                future.release()
+            progress.update(len(batch))
+            yield from infos
 
 
 __all__ = ["branch_types", "cache_dir", "inspect_file", "preprocess_files"]
