@@ -49,6 +49,7 @@ from hepflow.serve.inputs import parse, wanted_format
 from hepflow.serve.metrics import ServeMetrics
 from hepflow.serve.ratelimit import RateLimiter
 from hepflow.serve.registry import ModelRegistry, ServedModel
+from hepflow.serve.v2 import v2_routes
 
 log = logging.getLogger("hepflow.serve")
 
@@ -164,8 +165,15 @@ class Service:
         return principal
 
     def guard(self, endpoint: str, role: str | None, handler: Handler, *,
-              timeout: float | None = None) -> Callable[[Request], Awaitable[Response]]:
-        """Wrap a handler with auth, rate limit, time limit, error answers and metrics."""
+              timeout: float | None = None,
+              render: Callable[[ServeError], Response] | None = None,
+              ) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a handler with auth, rate limit, time limit, error answers and metrics.
+
+        `render` writes the error answers (V1's ``{"error": code, "message": ...}``
+        unless given: the V2 protocol has its own).
+        """
+        error = render or _error
         timeout = timeout or self.config.limits.request_timeout_s
         metrics = self.metrics
         models = self.registry.models
@@ -181,18 +189,17 @@ class Service:
                 else:
                     response = await asyncio.wait_for(handler(request, principal), timeout)
             except ServeError as err:
-                response = _error(err)
+                response = error(err)
             except ClientDisconnect:  # gone mid-body: nobody to answer, nothing to log
-                response = _error(BadRequest("the client disconnected before sending the "
+                response = error(BadRequest("the client disconnected before sending the "
                                              "whole request"))
             except asyncio.TimeoutError:
-                response = _error(Unavailable(
+                response = error(Unavailable(
                     f"the request took longer than the server's {timeout:g} s limit",
                     headers={"Retry-After": "1"}))
             except Exception:
                 log.exception("%s %s failed", request.method, request.url.path)
-                response = _json({"error": "internal_error", "message": "internal error; "
-                                  "the server log has the details"}, 500)
+                response = error(ServeError("internal error; the server log has the details"))
             finally:
                 metrics.inflight.dec()
             name = request.path_params.get("name", "")
@@ -378,6 +385,7 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/readyz", g("readyz", None, service.readyz), methods=["GET"]),
         Route("/metrics", g("metrics", None, service.metrics_page), methods=["GET"]),
         Route("/openapi.json", g("openapi", None, service.openapi_page), methods=["GET"]),
+        *v2_routes(service),
     ]
 
     async def http_error(request: Request, exc: Exception) -> Response:
