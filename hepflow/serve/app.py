@@ -149,12 +149,19 @@ class Service:
 
     async def _principal(self, request: Request, role: str) -> Principal:
         peer = request.client.host if request.client else "?"
+        return await self.principal(request.headers.get("authorization"), peer, role)
+
+    async def principal(self, authorization: str | None, peer: str, role: str) -> Principal:
+        """Who sent this ``Authorization`` header from `peer`, rate-limited, holding `role`.
+
+        One check for every protocol (V1 and V2 over HTTP, V2 over gRPC).
+        """
         if self.auth is None:
             if self.limiter.enabled:
                 self._limit("ip:" + peer)
             return ANONYMOUS
         try:
-            principal = await self.auth.authenticate(request.headers.get("authorization"))
+            principal = await self.auth.authenticate(authorization)
         except Unauthorized:
             if self.limiter.enabled:
                 self._limit("ip:" + peer)
@@ -212,7 +219,10 @@ class Service:
     # -- handlers --------------------------------------------------------------------------
 
     def _model(self, request: Request) -> ServedModel:
-        name = request.path_params["name"]
+        return self.model(request.path_params["name"])
+
+    def model(self, name: str) -> ServedModel:
+        """The served model `name`: 404 if there is none, 503 while models still load."""
         served = self.registry.get(name)
         if served is None:
             if not self.ready:
@@ -357,13 +367,23 @@ def create_app(config: ServeConfig) -> Starlette:
     background once the app starts (``/readyz`` says when they are there).
     """
     service = Service(config)
+    grpc_server: Any = None
+    if config.grpc_port is not None:
+        from hepflow.serve.grpc_v2 import GrpcServer, generated_classes
+
+        generated_classes()  # no tritonclient: refused here, before the server starts
+        grpc_server = GrpcServer(service)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await service.start()
         try:
+            if grpc_server is not None:
+                await grpc_server.start()
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await service.stop()
 
     g = service.guard
@@ -397,6 +417,7 @@ def create_app(config: ServeConfig) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})
     app.state.service = service
+    app.state.grpc = grpc_server
     return app
 
 

@@ -84,7 +84,20 @@ def _datatype(value: Any, name: str) -> np.dtype[Any]:
     return dtype
 
 
-def _json_values(data: Any, name: str, datatype: str, count: int) -> np.ndarray:
+def declared(name: str, datatype: Any, shape: Any, spec: InputSpec
+             ) -> tuple[tuple[int, ...], np.dtype[Any], int, int]:
+    """(shape, dtype, values, bytes) an input declares, each checked against the limits."""
+    dims = _shape(shape, name)
+    dtype = _datatype(datatype, name)
+    check_rows(spec, dims[0])
+    count = math.prod(dims)
+    size = count * dtype.itemsize
+    if size > spec.max_bytes:
+        raise TooLarge(f"input `{name}` declares {size} bytes; the limit is {spec.max_bytes}")
+    return dims, dtype, count, size
+
+
+def json_values(data: Any, name: str, datatype: str, count: int) -> np.ndarray:
     """The flattened values of a JSON ``data`` list, checked against the datatype."""
     if not isinstance(data, list):
         raise BadRequest(f"input `{name}`: data must be a list of numbers")
@@ -129,14 +142,8 @@ def read_request(body: bytes, header_length: str | None, spec: InputSpec
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise BadRequest("every input must be an object with a name")
         name = item["name"]
-        shape = _shape(item.get("shape"), name)
-        dtype = _datatype(item.get("datatype"), name)
-        check_rows(spec, shape[0])
-        count = math.prod(shape)
-        size = count * dtype.itemsize
-        if size > spec.max_bytes:
-            raise TooLarge(f"input `{name}` declares {size} bytes; the limit is "
-                           f"{spec.max_bytes}")
+        shape, dtype, count, size = declared(name, item.get("datatype"), item.get("shape"),
+                                             spec)
         params = item.get("parameters") or {}
         if not isinstance(params, dict):
             raise BadRequest(f"input `{name}`: parameters must be an object")
@@ -156,7 +163,7 @@ def read_request(body: bytes, header_length: str | None, spec: InputSpec
             values = np.frombuffer(binary, dtype=dtype, count=count, offset=offset)
             offset += given
         else:
-            values = _json_values(item.get("data"), name, item["datatype"], count)
+            values = json_values(item.get("data"), name, item["datatype"], count)
         tensors.append(Tensor(name, item["datatype"], values.reshape(shape)))
     if offset != len(binary):
         raise BadRequest(f"the body holds {len(binary) - offset} binary bytes that no input "
@@ -254,5 +261,6 @@ def response(request: dict[str, Any], model: str, version: str, scores: np.ndarr
     return text + scores.tobytes(), len(text)
 
 
-__all__ = ["DATATYPES", "HEADER_LENGTH", "OUTPUT", "Tensor", "count_name", "input_metadata",
+__all__ = ["DATATYPES", "HEADER_LENGTH", "OUTPUT", "Tensor", "count_name", "declared",
+           "input_metadata", "json_values",
            "read_request", "response", "to_batch", "wants_binary"]
