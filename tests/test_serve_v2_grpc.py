@@ -74,3 +74,32 @@ def test_tritonclient_grpc_predicts_as_v1(server: Any, issuer: LocalIssuer) -> N
             client.infer("nope", inputs(padded(data, 5)), headers=auth)
     finally:
         client.close()
+
+
+def test_typed_contents_equal_raw_contents(server: Any, issuer: LocalIssuer) -> None:
+    """The V2 proto's typed ``contents`` (KServe's clients use them) read as raw ones do."""
+    import grpc
+    from tritonclient.grpc import service_pb2 as pb
+    from tritonclient.grpc import service_pb2_grpc as pb_grpc
+
+    token = issuer.token(["hepflow:predict"])
+    data = events(40, seed=4)
+    expected = v1_scores(server, token, data)
+    request = pb.ModelInferRequest(model_name="bdt")
+    for name, array in padded(data, 4).items():
+        tensor = request.inputs.add(name=name, shape=list(array.shape),
+                                    datatype="INT64" if array.dtype == np.int64 else "FP32")
+        field = tensor.contents.int64_contents if array.dtype == np.int64 else \
+            tensor.contents.fp32_contents
+        field.extend(array.ravel().tolist())
+    metadata = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(f"127.0.0.1:{server.app.state.grpc.port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        answer = stub.ModelInfer(request, metadata=metadata, timeout=30)
+        got = np.frombuffer(answer.raw_output_contents[0], "<f4")
+        np.testing.assert_array_equal(got, expected)
+        del request.inputs[0].contents.fp32_contents[-1]
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ModelInfer(request, metadata=metadata, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "holds 40 values" in refused.value.details()
