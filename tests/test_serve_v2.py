@@ -155,6 +155,37 @@ def test_hostile_v2_bodies_are_refused_with_v2_errors(http: httpx.Client) -> Non
                        "data": [1.0, 2.0, 3.0] if n in JAGGED else [5 if ":" in n else 1.0]}
                       for n in tensors]}
     refused(json.dumps(lie).encode(), 422, "only 3 wide", None)
+    refused(b"{" * 2_000_001, 413, "the limit is 2000000", None)   # the server's body limit
     assert http.get("/v2/models/nope").status_code == 404
     assert "error" in http.get("/v2/models/nope").json()
     assert httpx.get(str(http.base_url) + "/v2/models/bdt").status_code == 401
+
+
+def test_json_answer_echoes_the_id_and_server_metadata(http: httpx.Client) -> None:
+    tensors = padded(events(3, seed=2), 3)
+    request = {"id": "r-7", "inputs": [
+        {"name": n, "shape": list(a.shape), "datatype": "INT64" if ":" in n else "FP32",
+         "data": a.ravel().tolist()} for n, a in tensors.items()]}
+    answer = http.post("/v2/models/bdt/infer", json=request)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["id"] == "r-7" and body["model_name"] == "bdt"
+    assert body["outputs"][0]["name"] == "score" and body["outputs"][0]["shape"] == [3]
+    assert http.get("/v2").json()["extensions"] == ["binary_tensor_data"]
+    version = http.get("/v2/models/bdt").json()["versions"][0]
+    assert http.get(f"/v2/models/bdt/versions/{version}/ready").json()["ready"] is True
+    assert http.get("/v2/models/bdt/versions/nope/ready").status_code == 404
+
+
+def test_grpc_port_is_checked_and_on_the_command_line(tmp_path) -> None:
+    from hepflow.serve.cli import add_parser
+    from hepflow.serve.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="grpc_port 70000"):
+        load_config(models=tmp_path, insecure_no_auth=True, grpc_port=70000)
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--models", str(tmp_path), "--grpc-port", "8001"])
+    assert args.grpc_port == 8001
