@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from hepflow.serve.app import Service
 
 log = logging.getLogger("hepflow.serve.grpc")
+_timeout: Any = getattr(asyncio, "timeout", None)
 
 #: V2 datatype -> the InferTensorContents field that carries it (FP16 goes raw only).
 _CONTENTS = {"INT8": "int_contents", "INT16": "int_contents", "INT32": "int_contents",
@@ -111,6 +112,9 @@ class InferenceServicer:
                 metadata = dict(context.invocation_metadata() or ())
                 peer = str(context.peer() or "?").rsplit(":", 1)[0]  # ipv4:host:port
                 await service.principal(metadata.get("authorization"), peer, role)
+            if _timeout is not None:  # Python >= 3.11: no extra task per call
+                async with _timeout(timeout):
+                    return await work()
             return await asyncio.wait_for(work(), timeout)
         except ServeError as err:
             code = err.status
