@@ -189,3 +189,15 @@ def test_grpc_port_is_checked_and_on_the_command_line(tmp_path) -> None:
     add_parser(parser.add_subparsers())
     args = parser.parse_args(["serve", "--models", str(tmp_path), "--grpc-port", "8001"])
     assert args.grpc_port == 8001
+
+
+@pytest.mark.parametrize("path", ["/v1/models/bdt:predict", "/v2/models/bdt/infer"])
+def test_a_connection_after_a_413_is_not_misread(server: Any, token: str, path: str) -> None:
+    """An over-limit body is refused unread, so its connection closes: the next request on
+    the client's connection must not be answered from the leftover body (it was 431)."""
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for _ in range(4):
+            big = client.post(path, content=b"{" * 2_000_001, headers=auth)
+            assert big.status_code == 413 and big.headers["connection"] == "close"
+            assert client.get("/healthz").status_code == 200

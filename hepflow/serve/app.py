@@ -59,6 +59,9 @@ _ARCHIVE_TYPES = ("application/x-tar", "application/gzip", "application/x-gzip",
                   "application/x-bzip2", "application/x-xz")
 _PARSE_OFFLOAD_BYTES = 256 * 1024
 _SPOOL_BYTES = 16 * 2**20
+#: Sent with a refusal before the body was read: the rest of that body is still on the
+#: connection, and must not be read as the next request (it would be answered 431).
+_CLOSE = {"Connection": "close"}
 
 Handler = Callable[[Request, Principal], Awaitable[Response]]
 _timeout: Any = getattr(asyncio, "timeout", None)
@@ -266,14 +269,16 @@ class Service:
         limit = self.config.limits.max_upload_bytes
         length = _content_length(request)
         if length is not None and length > limit:
-            raise TooLarge(f"the archive is {length} bytes; the limit is {limit}")
+            raise TooLarge(f"the archive is {length} bytes; the limit is {limit}",
+                           headers=_CLOSE)
         spool = tempfile.SpooledTemporaryFile(_SPOOL_BYTES)
         try:
             size = 0
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(f"the archive is over the {limit}-byte limit")
+                    raise TooLarge(f"the archive is over the {limit}-byte limit",
+                                   headers=_CLOSE)
                 spool.write(chunk)
             if not size:
                 raise BadRequest("the upload is empty")
@@ -349,13 +354,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     length = _content_length(request)
     if length is not None and length > limit:
         raise TooLarge(f"the body is {length} bytes; the limit is {limit} (send large inputs "
-                       "in batches; the Python client does)")
+                       "in batches; the Python client does)", headers=_CLOSE)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(f"the body is over the {limit}-byte limit")
+            raise TooLarge(f"the body is over the {limit}-byte limit", headers=_CLOSE)
         chunks.append(chunk)
     return b"".join(chunks)
 
