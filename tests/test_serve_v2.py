@@ -191,13 +191,17 @@ def test_grpc_port_is_checked_and_on_the_command_line(tmp_path) -> None:
     assert args.grpc_port == 8001
 
 
-@pytest.mark.parametrize("path", ["/v1/models/bdt:predict", "/v2/models/bdt/infer"])
-def test_a_connection_after_a_413_is_not_misread(server: Any, token: str, path: str) -> None:
-    """An over-limit body is refused unread, so its connection closes: the next request on
-    the client's connection must not be answered from the leftover body (it was 431)."""
-    auth = {"Authorization": f"Bearer {token}"}
+@pytest.mark.parametrize("path", ["/v1/models/bdt:predict", "/v2/models/bdt/infer",
+                                  "/v2/no/such/route"])
+@pytest.mark.parametrize("size,status", [(2_000_001, 413), (1_500_000, 401)])
+def test_a_connection_after_a_refused_body_is_not_misread(server: Any, token: str, path: str,
+                                                          size: int, status: int) -> None:
+    """A body refused unread (too large, no token) closes its connection: the client's next
+    request must not be answered from the leftover body (it was 431)."""
+    auth = {"Authorization": f"Bearer {token}"} if status == 413 else {}
     with httpx.Client(base_url=server.url, timeout=30) as client:
         for _ in range(4):
-            big = client.post(path, content=b"{" * 2_000_001, headers=auth)
-            assert big.status_code == 413 and big.headers["connection"] == "close"
+            big = client.post(path, content=b"{" * size, headers=auth)
+            assert big.status_code == (404 if "no/such" in path else status)
+            assert big.headers["connection"] == "close"
             assert client.get("/healthz").status_code == 200

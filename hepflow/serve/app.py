@@ -59,9 +59,7 @@ _ARCHIVE_TYPES = ("application/x-tar", "application/gzip", "application/x-gzip",
                   "application/x-bzip2", "application/x-xz")
 _PARSE_OFFLOAD_BYTES = 256 * 1024
 _SPOOL_BYTES = 16 * 2**20
-#: Sent with a refusal before the body was read: the rest of that body is still on the
-#: connection, and must not be read as the next request (it would be answered 431).
-_CLOSE = {"Connection": "close"}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 Handler = Callable[[Request, Principal], Awaitable[Response]]
 _timeout: Any = getattr(asyncio, "timeout", None)
@@ -212,6 +210,11 @@ class Service:
                 response = error(ServeError("internal error; the server log has the details"))
             finally:
                 metrics.inflight.dec()
+            if response.status_code >= 400 and request.method in _BODY_METHODS:
+                # Refused perhaps before (all of) the body was read: what is left of it is
+                # still on the connection and must not be read as the next request (it
+                # was answered 431), so this connection ends with the answer.
+                response.headers["Connection"] = "close"
             name = request.path_params.get("name", "")
             metrics.request(name if name in models else "", endpoint, response.status_code,
                             time.perf_counter() - start)
@@ -269,16 +272,14 @@ class Service:
         limit = self.config.limits.max_upload_bytes
         length = _content_length(request)
         if length is not None and length > limit:
-            raise TooLarge(f"the archive is {length} bytes; the limit is {limit}",
-                           headers=_CLOSE)
+            raise TooLarge(f"the archive is {length} bytes; the limit is {limit}")
         spool = tempfile.SpooledTemporaryFile(_SPOOL_BYTES)
         try:
             size = 0
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(f"the archive is over the {limit}-byte limit",
-                                   headers=_CLOSE)
+                    raise TooLarge(f"the archive is over the {limit}-byte limit")
                 spool.write(chunk)
             if not size:
                 raise BadRequest("the upload is empty")
@@ -354,13 +355,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     length = _content_length(request)
     if length is not None and length > limit:
         raise TooLarge(f"the body is {length} bytes; the limit is {limit} (send large inputs "
-                       "in batches; the Python client does)", headers=_CLOSE)
+                       "in batches; the Python client does)")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(f"the body is over the {limit}-byte limit", headers=_CLOSE)
+            raise TooLarge(f"the body is over the {limit}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -417,6 +418,8 @@ def create_app(config: ServeConfig) -> Starlette:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
         text = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        if request.method in _BODY_METHODS:  # the body was not read: see `Service.guard`
+            headers["Connection"] = "close"
         return _json({"error": "http_error", "message": str(text)}, status, headers)
 
     app = Starlette(routes=routes, lifespan=lifespan,
