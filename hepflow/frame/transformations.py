@@ -153,7 +153,10 @@ class Transformations(FrameBase):
             The score column's name.
         bundle : model bundle or str
             A bundle from `hepflow.ml` (loaded once per worker), or the URL of a
-            model served by `hepflow serve` (token from `$HEPFLOW_SERVE_TOKEN`).
+            model served by `hepflow serve` (token from `$HEPFLOW_SERVE_TOKEN`):
+            ``.../v1/models/NAME``, or any Open Inference Protocol (KServe V2)
+            server, Triton included: ``http(s)://host/v2/models/NAME`` or
+            ``grpc://host:port/v2/models/NAME``.
         output : int, optional
             Which output of a multi-output model.
 
@@ -161,10 +164,10 @@ class Transformations(FrameBase):
         -------
         RDataFrame
         """
-        if isinstance(bundle, str) and bundle.startswith(("http://", "https://")):
-            from hepflow.serve.client import RemoteModel
+        if isinstance(bundle, str) and bundle.startswith(("http://", "https://", "grpc://")):
+            from hepflow.serve.client import remote_model
 
-            remote = RemoteModel(bundle)
+            remote = remote_model(bundle)
             return self.Define(name, remote, list(remote.columns))
         from hepflow.ml.predict import Predict
 

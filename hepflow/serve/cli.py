@@ -17,7 +17,9 @@ from typing import Any
 _EPILOG = """examples:
   hepflow serve --models ./models --config serve.yaml
   hepflow serve --models ./models --insecure-no-auth      # a local test only
+  hepflow serve --models ./models --config serve.yaml --grpc-port 8001   # + V2 gRPC
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/models
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v2/models/bdt   # V2 metadata
 
 trying it with auth on, without an OIDC issuer (a local key pair):
   hepflow serve keygen local.key         # writes local.key and local.pub
@@ -42,7 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
             raise ConfigError("no model folder: pass --models DIR")
         config = load_config(args.config, models=args.models,
                              insecure_no_auth=args.insecure_no_auth, host=args.host,
-                             port=args.port, log_level=args.log_level,
+                             port=args.port, grpc_port=args.grpc_port,
+                             log_level=args.log_level,
                              access_log=True if args.access_log else None)
         if config.insecure_no_auth:
             print(_WARNING.format(host=config.host, port=config.port), file=sys.stderr)
@@ -180,6 +183,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                             "hepflow/serve/config.py)")
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--grpc-port", type=int, default=None, metavar="PORT",
+                       help="also serve the Open Inference Protocol (KServe V2) over gRPC on "
+                            "this port (needs tritonclient; V2 over HTTP is always on)")
     serve.add_argument("--log-level", default=None,
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true", help="log every request")

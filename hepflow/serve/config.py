@@ -210,6 +210,8 @@ class ServeConfig:
     models: Path
     host: str = "127.0.0.1"
     port: int = 8000
+    #: the port of the V2 (Open Inference Protocol) gRPC service; none without it
+    grpc_port: int | None = None
     auth: AuthConfig | None = None
     limits: Limits = field(default_factory=Limits)
     batching: Batching = field(default_factory=Batching)
@@ -225,6 +227,8 @@ class ServeConfig:
                               "with --insecure-no-auth for a local test")
         if not 0 <= self.port < 65536:
             raise ConfigError(f"port {self.port} is not a TCP port")
+        if self.grpc_port is not None and not 0 <= self.grpc_port < 65536:
+            raise ConfigError(f"grpc_port {self.grpc_port} is not a TCP port")
 
 
 # -- reading ------------------------------------------------------------------------------
