@@ -211,6 +211,10 @@ class Transformations(FrameBase):
                 f"a filter needs one value per event, but this gives {comp.type}; "
                 "reduce the collection first, e.g. Any(...), All(...) or Sum(...) > 0",
                 text, 0, len(text))
+        if comp.type.category == "string":
+            text = expression if isinstance(expression, str) else comp.text
+            raise ExpressionError("a filter needs a boolean (or a number), not a string; "
+                                  'compare it, e.g. cat == "signal"', text, 0, len(text))
         node = Filter(self._node, comp, str(name))
         if name:
             self._graph.register_filter(node)
