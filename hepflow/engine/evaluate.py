@@ -273,7 +273,7 @@ def strings(x: Value) -> Value:
     std::string compares UTF-8 bytes): a constant stays one `str`, so that comparing a
     per-sample column (one value repeated) with a literal is one vectorised pass."""
     if isinstance(x, ak.Array):
-        return np.asarray(ak.to_list(x), dtype=np.str_)
+        return ak.to_numpy(x)  # awkward's strings as numpy's `<U`, without Python objects
     if isinstance(x, np.ndarray) and x.dtype.kind in ("O", "S"):
         return np.char.decode(x, "utf-8") if x.dtype.kind == "S" else x.astype(np.str_)
     return x
