@@ -147,3 +147,10 @@ def test_string_branch_display_matches_root() -> None:
     ascii_rows = REFS["display"].split("| 6 ")[0]  # ROOT pads "béta" by bytes, not letters
     got = _strings_frame().Display(["s", "x"], 7).AsString()
     assert got.startswith(ascii_rows)
+
+
+def test_single_quotes_are_no_string() -> None:
+    """As in C++, where 'abc' is not a string; rdfsampleinfo_ keys may still use them."""
+    df = hepflow.RDataFrame(4, client="sync")
+    with pytest.raises(ExpressionError, match="double quotes"):
+        df.Define("s", "'abc'")

@@ -427,8 +427,10 @@ class Transformations(FrameBase):
             if probe.ndim != 0:
                 raise PlanError(f"DefaultValueFor: `{column}` has one value per event "
                                 f"({ctype}); the default must be one number, got {default!r}")
-        if probe.size and dtype_kind(probe.dtype) == "other":
-            raise PlanError(f"DefaultValueFor: the default of `{column}` must be numeric, "
+        wanted = "string" if ctype.category == "string" else "numeric"
+        got = dtype_kind(probe.dtype) if probe.size else None
+        if got == "other" or (got is not None and (got == "string") != (wanted == "string")):
+            raise PlanError(f"DefaultValueFor: the default of `{column}` must be {wanted}, "
                             f"got {default!r}")
         return self._derive(DefaultValueFor(self._node, column, default, ctype, missing))
 

@@ -75,6 +75,9 @@ class _Checker:
     def visit_Literal(self, node: n.Literal) -> Typed:
         value = node.value
         if isinstance(value, str):
+            if self.text[node.start] != '"':  # C++: 'x' is a char, 'abc' no string at all
+                raise self.fail('a string is written in double quotes, as in C++: "..."',
+                                node)
             return Typed("const", scalar("string"), value=value)
         dtype: DType = node.dtype or ("bool" if isinstance(value, bool) else "int32"
                                       if isinstance(value, int) else "float64")
