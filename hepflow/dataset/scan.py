@@ -38,7 +38,7 @@ from hepflow.io.handles import NotRegularFile, Stamp, local_path, open_cached, s
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
-CACHE_VERSION = 8
+CACHE_VERSION = 9  # 9: std::string branches are `string` columns
 
 
 def cache_dir() -> Path:
@@ -62,6 +62,10 @@ def branch_types(ttree: Any) -> dict[str, ColumnType]:
         elif isinstance(interp, uproot.interpretation.jagged.AsJagged) and isinstance(
                 interp.content, uproot.interpretation.numerical.AsDtype):
             out[name] = column_type("jagged", dtype_kind(interp.content.to_dtype))
+        elif isinstance(interp, uproot.interpretation.strings.AsStrings) and \
+                branch.typename == "std::string":
+            # ROOT's `string` column; a char* leaf stays apart (ROOT reads it as RVec<Char_t>)
+            out[name] = column_type("scalar", "string")
         else:
             out[name] = column_type("scalar", "other")
     return out

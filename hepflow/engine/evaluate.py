@@ -49,7 +49,7 @@ def _broadcast(value: Value, t: ColumnType, n: int) -> Value:
         return value.map(lambda c: _broadcast(c, ColumnType(t.kind, "float64"), n))
     if isinstance(value, ak.Array) or (isinstance(value, np.ndarray) and value.ndim):
         return value
-    dtype = t.numpy if t.category not in ("other", "vector") else None
+    dtype = t.numpy if t.category not in ("other", "vector", "string") else None
     return np.full(n, value, dtype=dtype)
 
 
@@ -248,6 +248,8 @@ _OPERATORS = {"&": np.bitwise_and, "|": np.bitwise_or, "^": np.bitwise_xor,
 
 
 def _binary(step: BinaryStep, a: Value, b: Value) -> Value:
+    if step.common == "string":
+        return _COMPARE[step.op](strings(a), strings(b))
     if isinstance(a, FourVector) and isinstance(b, FourVector):
         return a.combine(b, 1.0 if step.op == "+" else -1.0)
     if isinstance(a, ak.Array) or isinstance(b, ak.Array):
@@ -264,6 +266,17 @@ def _binary(step: BinaryStep, a: Value, b: Value) -> Value:
         if common.kind == "f":
             return a / b if step.op == "/" else np.fmod(a, b)
         return _int_division(step.op, a, b)
+
+
+def strings(x: Value) -> Value:
+    """Strings as numpy compares them in C (lexicographically by code point, as
+    std::string compares UTF-8 bytes): a constant stays one `str`, so that comparing a
+    per-sample column (one value repeated) with a literal is one vectorised pass."""
+    if isinstance(x, ak.Array):
+        return ak.to_numpy(x)  # awkward's strings as numpy's `<U`, without Python objects
+    if isinstance(x, np.ndarray) and x.dtype.kind in ("O", "S"):
+        return np.char.decode(x, "utf-8") if x.dtype.kind == "S" else x.astype(np.str_)
+    return x
 
 
 def _int_division(op: str, a: Value, b: Value) -> Value:

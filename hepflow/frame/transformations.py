@@ -215,6 +215,10 @@ class Transformations(FrameBase):
                 f"a filter needs one value per event, but this gives {comp.type}; "
                 "reduce the collection first, e.g. Any(...), All(...) or Sum(...) > 0",
                 text, 0, len(text))
+        if comp.type.category == "string":
+            text = expression if isinstance(expression, str) else comp.text
+            raise ExpressionError("a filter needs a boolean (or a number), not a string; "
+                                  'compare it, e.g. cat == "signal"', text, 0, len(text))
         node = Filter(self._node, comp, str(name))
         if name:
             self._graph.register_filter(node)
@@ -427,8 +431,10 @@ class Transformations(FrameBase):
             if probe.ndim != 0:
                 raise PlanError(f"DefaultValueFor: `{column}` has one value per event "
                                 f"({ctype}); the default must be one number, got {default!r}")
-        if probe.size and dtype_kind(probe.dtype) == "other":
-            raise PlanError(f"DefaultValueFor: the default of `{column}` must be numeric, "
+        wanted = "string" if ctype.category == "string" else "numeric"
+        got = dtype_kind(probe.dtype) if probe.size else None
+        if got == "other" or (got is not None and (got == "string") != (wanted == "string")):
+            raise PlanError(f"DefaultValueFor: the default of `{column}` must be {wanted}, "
                             f"got {default!r}")
         return self._derive(DefaultValueFor(self._node, column, default, ctype, missing))
 

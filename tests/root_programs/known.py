@@ -9,8 +9,6 @@ from __future__ import annotations
 
 KNOWN: dict[str, dict[str, str]] = {
     "both": {
-        "spec_GetS": "new: a DefinePerSample column of strings (rdfsampleinfo_.GetS) is "
-                     "refused: hepflow has no string-valued columns in expressions",
         "df106_HiggsToFourLeptons": "issue 21 item 3: rdfsampleinfo_.GetS is missing and "
                                     "Contains() must look in \"file/tree\" (AsString), so the "
                                     "ZZ scale factor 1.3 applies; then the "

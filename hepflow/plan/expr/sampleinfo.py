@@ -23,9 +23,9 @@ from hepflow.plan.types import DType, scalar
 NAME = "rdfsampleinfo_"
 #: Each allowed method, the C++ type it returns, and whether it takes a string argument.
 _METHODS: dict[str, tuple[DType, bool]] = {
-    "GetD": ("float64", True), "GetI": ("int64", True), "GetS": ("other", True),
+    "GetD": ("float64", True), "GetI": ("int64", True), "GetS": ("string", True),
     "Contains": ("bool", True), "GetSampleId": ("int64", False),
-    "GetSampleName": ("other", False), "AsString": ("other", False),
+    "GetSampleName": ("string", False), "AsString": ("string", False),
     "Empty": ("bool", False)}
 #: The methods that need a dataset with named samples.
 _SAMPLE_DATA = frozenset({"GetD", "GetI", "GetS", "GetSampleId", "GetSampleName"})
@@ -74,7 +74,7 @@ def name_equals(node: n.Binary, text: str, samples: Mapping[str, Mapping[str, An
     for call, lit in ((node.left, node.right), (node.right, node.left)):
         method = call.func[1:] if isinstance(call, n.Call) else ""
         if is_sampleinfo_call(call) and isinstance(call, n.Call) and \
-                method in _METHODS and _METHODS[method][0] == "other" and \
+                method in _METHODS and _METHODS[method][0] == "string" and \
                 isinstance(lit, n.Literal) and isinstance(lit.value, str):
             spec = cast(tuple[str, ...], check_call(call, text, samples).value)
             return Typed("sampleinfo", scalar("bool"),
