@@ -20,7 +20,7 @@ import pytest
 import uproot
 
 import hepflow
-from hepflow.errors import ExpressionError
+from hepflow.errors import ExpressionError, PlanError
 
 DATA = Path(__file__).parent / "data"
 STRINGS = DATA / "frame" / "strings.root"
@@ -154,3 +154,11 @@ def test_single_quotes_are_no_string() -> None:
     df = hepflow.RDataFrame(4, client="sync")
     with pytest.raises(ExpressionError, match="double quotes"):
         df.Define("s", "'abc'")
+
+
+def test_snapshot_of_a_string_column_is_refused_when_booked(tmp_path: Path) -> None:
+    """What the checker accepts must run: a text column Snapshot cannot write fails at once."""
+    df = hepflow.RDataFrame(4, client="sync").Define("s", '"abc"').Define("x", "1")
+    with pytest.raises(PlanError, match=r"column.*s hold text"):
+        df.Snapshot("t", str(tmp_path / "out.root"), ["x", "s"])
+    assert not (tmp_path / "out.root").exists()

@@ -570,6 +570,12 @@ class Actions(FrameBase):
             names = tuple(columns) if columns is not None else tuple(self.GetColumnNames())
         if not names:
             raise PlanError("Snapshot: no columns selected")
+        schema = self._node.schema()
+        text = [n for n in names if n in schema and schema[n].category == "string"]
+        if text:
+            # uproot writes no std::string branch; refused here rather than on every chunk.
+            raise PlanError(f"Snapshot: column(s) {', '.join(text)} hold text (std::string), "
+                            "which hepflow cannot write to a ROOT file yet; leave them out")
         counter_types = tuple((n, t.numpy.str) for n, t in self._graph.source.branches.items()
                               if n.startswith("n") and t.kind == "scalar"
                               and t.category == "int")

@@ -467,11 +467,16 @@ def _per_sample_values(expression: str, files: Mapping[tuple[str, str], SampleIn
 
     infos = list(files.values())
     common = set.intersection(*(set(i.metadata) for i in infos)) if infos else set()
-    _refuse_text_used_as_number(expression, samples, common)
     schema = {k: ColumnType("scalar", dtype_kind(np.asarray(infos[0].metadata[k]).dtype))
               for k in common}
-    compiled = compile_expression(expression, schema, {s: i.metadata for s, i in
-                                                       samples.items() if i.named})
+    try:
+        compiled = compile_expression(expression, schema, {s: i.metadata for s, i in
+                                                           samples.items() if i.named})
+    except ExpressionError:
+        _refuse_text_used_as_number(expression, samples, common, set(common))
+        raise
+    _refuse_text_used_as_number(expression, samples, common,
+                                {k for k in common if schema[k].category != "string"})
     values = {}
     for key, info in files.items():
         frame = _MetadataFrame(info)
@@ -480,19 +485,19 @@ def _per_sample_values(expression: str, files: Mapping[tuple[str, str], SampleIn
 
 
 def _refuse_text_used_as_number(expression: str, samples: Mapping[str, SampleInfo],
-                                common: set[str]) -> None:
+                                common: set[str], numeric: set[str]) -> None:
     """A metadata value that is text where the expression needs a number names its sample.
 
-    The metadata the expression reads are found by checking it with every key
-    typed as a number; an expression that needs text somewhere is left to the
-    real check.
+    `numeric` are the keys the expression takes as numbers. The metadata the
+    expression reads are found by checking it with every key typed as a number;
+    an expression that needs text somewhere is left to the real check.
     """
     number = ColumnType("scalar", dtype_kind(np.dtype(np.float64)))
     try:
         probe = compile_expression(expression, dict.fromkeys(common, number))
     except ExpressionError:
         return
-    for key in sorted(probe.columns):
+    for key in sorted(probe.columns & numeric):
         for sample, info in samples.items():
             value = info.metadata.get(key)
             if isinstance(value, str):

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 KNOWN: dict[str, dict[str, str]] = {
     "both": {
-        "df106_HiggsToFourLeptons": "issue 21 item 3: rdfsampleinfo_.GetS is missing and "
-                                    "Contains() must look in \"file/tree\" (AsString), so the "
-                                    "ZZ scale factor 1.3 applies; then the "
-                                    "weight's statement body (new, see define_statement_bodies)",
-        "df106_variations": "issue 21 items 3 and 4: GetS/Contains as in df106, and Vary of a "
-                            "declared function returning RVec<double> (not a brace list); then the "
-                            "weight's statement body (new, see define_statement_bodies)",
+        "df106_HiggsToFourLeptons": "not yet (issue 22): the weight's C++ statement body "
+                                    "(`double x; return ...;`), see define_statement_bodies",
+        "df106_variations": "not yet (issue 22): the weight's C++ statement body; and Vary "
+                            "of a collection through one expression returning RVec<RVec<T>>",
         "define_statement_bodies": "new: Define strings that are C++ statement bodies "
                                    "(`double x; return ...;`, if/else returns, range-for) are "
                                    "refused by the parser (\"unexpected character '='\")",
