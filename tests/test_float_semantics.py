@@ -36,14 +36,15 @@ _DTYPES = {"float": "float32", "double": "float64", "bool": "bool", "int": "int3
 
 
 def _want_type(cxx: str) -> tuple[str, str]:
-    """hepflow's type name and numpy dtype for ROOT's GetColumnType. ROOT's comparisons
-    of collections give RVec<int>, hepflow's RVec<bool> (the same 0/1 values)."""
+    """hepflow's type name (ROOT's spelling) and numpy dtype for ROOT's GetColumnType.
+    ROOT's comparisons of collections give RVec<int>, hepflow's RVec<bool> (the same
+    0/1 values)."""
     short = cxx.replace("ROOT::VecOps::", "")
     if short == "RVec<int>":
-        return "RVec<bool>", "bool"
+        return "ROOT::VecOps::RVec<bool>", "bool"
     if short.startswith("RVec<"):
-        return short, _DTYPES[short[5:-1]]
-    return short, _DTYPES[short]
+        return cxx, _DTYPES[short[5:-1]]
+    return cxx, _DTYPES[short]
 
 
 EMPTY_UNDEFINED = ("Max(v)", "Min(v)")
@@ -83,7 +84,7 @@ def test_type_and_values_equal_roots(text: str, results: dict[str, Any]) -> None
     name, dtype = _want_type(ref["type"])
     assert results["types"][text] == name, f"ROOT's type is {ref['type']}"
     array = results["arrays"][text]
-    jagged = name.startswith("RVec")
+    jagged = "RVec<" in name
     if not jagged:
         assert np.asarray(array).dtype == np.dtype(dtype), "AsNumpy keeps ROOT's dtype"
     values = [list(np.asarray(v)) for v in array] if jagged else list(array)
