@@ -255,7 +255,7 @@ def _in_batches(client: Any, futures: list[Any]) -> Iterator[FileInfo]:
     keeps the client from holding those of every file at once. A bar counts the
     files described, since describing thousands of remote files takes minutes.
     """
-    with tqdm(total=len(futures), desc="preprocessing", unit="file", leave=False,
+    with tqdm(total=len(futures), desc="preprocessing", unit="file", leave=False, mininterval=0,
               disable=len(futures) < 2) as progress:
         for start in range(0, len(futures), GATHER_BATCH):
             batch = futures[start:start + GATHER_BATCH]
