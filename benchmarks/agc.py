@@ -40,7 +40,13 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.dimuon import Series, ensure_sample, weighted_bins_differ, write_summary
+from benchmarks.dimuon import (
+    Series,
+    ensure_sample,
+    moved_one_bin,
+    weighted_bins_differ,
+    write_summary,
+)
 from hepflow.observe.environment import machine_info, package_versions
 
 TREE = "Events"
@@ -251,22 +257,10 @@ def compare(reference: Outcome, other: Outcome, moved_fraction: float = 0.0) -> 
                 else:
                     problem = weighted_bins_differ(where, a, np.asarray(h.variances(flow=True)),
                                                    b, np.asarray(o.variances(flow=True)), RTOL)
-                if problem and not _moved_one_bin(a, b, moved_fraction,
+                if problem and not moved_one_bin(a, b, moved_fraction,
                                                   0.0 if exact else RTOL):
                     problems.append(problem)
     return problems
-
-
-def _moved_one_bin(a: np.ndarray, b: np.ndarray, fraction: float, rtol: float) -> bool:
-    """Whether `b` is `a` with at most `fraction` of its content moved to neighbouring bins.
-
-    Each entry moved by one bin shifts the running sum of the bins by its weight
-    once, so the summed shifts count the moved content.
-    """
-    total = float(np.abs(a).sum())
-    if fraction <= 0.0 or not np.isclose(a.sum(), b.sum(), rtol=rtol, atol=rtol * total):
-        return False
-    return float(np.abs(np.cumsum(a) - np.cumsum(b)).sum()) <= fraction * total
 
 
 # -- driving ---------------------------------------------------------------------------------

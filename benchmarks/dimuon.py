@@ -264,6 +264,18 @@ def weighted_bins_differ(label: str, a: np.ndarray, va: np.ndarray, b: np.ndarra
             f"(totals {a.sum()!r} vs {b.sum()!r})")
 
 
+def moved_one_bin(a: np.ndarray, b: np.ndarray, fraction: float, rtol: float) -> bool:
+    """Whether `b` is `a` with at most `fraction` of its content moved to neighbouring bins.
+
+    Each entry moved by one bin shifts the running sum of the bins by its weight
+    once, so the summed shifts count the moved content.
+    """
+    total = float(np.abs(a).sum())
+    if fraction <= 0.0 or not np.isclose(a.sum(), b.sum(), rtol=rtol, atol=rtol * total):
+        return False
+    return float(np.abs(np.cumsum(a) - np.cumsum(b)).sum()) <= fraction * total
+
+
 # -- driving ---------------------------------------------------------------------------------
 
 
