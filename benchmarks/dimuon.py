@@ -240,10 +240,7 @@ def compare(reference: Outcome, other: Outcome, moved_fraction: float = 0.0) -> 
         problems.append("the histograms' bin edges differ")
         return problems
     va, vb = np.asarray(a.values(flow=True)), np.asarray(b.values(flow=True))
-    # bin steps moved, summed over events: 1 per event moved to a neighbouring bin
-    steps = float(np.abs(np.cumsum(va) - np.cumsum(vb)).sum())
-    if not np.array_equal(va, vb) and (va.sum() != vb.sum()
-                                       or steps > moved_fraction * float(va.sum())):
+    if not np.array_equal(va, vb) and not moved_one_bin(va, vb, moved_fraction, 0.0):
         diff = np.flatnonzero(va != vb)
         problems.append(f"{diff.size} of {va.size} bins differ (first at flow-index "
                         f"{diff[0]}: {va[diff[0]]} vs {vb[diff[0]]}; totals {va.sum()} vs "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from hepflow.io.snapshot import SIZEOF_PREFIX
 from hepflow.plan.nodes import (
     Alias,
     DefaultValueFor,
@@ -53,8 +54,6 @@ _DEFINED_ELEMENTS: Final[dict[DType, str]] = {
     **CXX_NAMES, **_LORENTZ, "int8": "char", "int64": "Long64_t"}
 
 SPECIAL_NAMES: Final[dict[str, str]] = {"rdfentry_": "ULong64_t", "rdfslot_": "unsigned int"}
-
-SIZEOF_PREFIX: Final = "R_rdf_sizeof_"
 
 
 def _rvec(element: str) -> str:

@@ -270,6 +270,19 @@ def gather_split(prepared: PreparedData, split: int, *, balance: bool = False,
             np.concatenate([a[2] for a in arrays]))
 
 
+def prepared_for(what: str, df: Any, features: Features | None, *,
+                 normalisation: Method = "standard", client: Any = None) -> PreparedData:
+    """`df` as prepared data: a `PreparedData` as it is, a dataframe through `prepare`.
+
+    What every trainer takes, so that a selection prepared once trains several models.
+    """
+    if isinstance(df, PreparedData):
+        return df
+    if features is None:
+        raise PlanError(f"{what}(df, features, ...): features are missing")
+    return prepare(df, features, normalisation=normalisation, client=client)
+
+
 __all__ = ["Block", "PreparedData", "build_block", "columns_to_inputs", "gather_split",
-           "model_inputs", "prepare", "provenance", "split_arrays",
+           "model_inputs", "prepare", "prepared_for", "provenance", "split_arrays",
            "summarise"]

@@ -32,7 +32,7 @@ from hepflow.ml.device import DeviceChoice, backend, check_choice, import_torch,
 from hepflow.ml.errors import PlanError, TrainingError, check_count
 from hepflow.ml.features import Features
 from hepflow.ml.normalise import Method, Normalisation
-from hepflow.ml.prepare import Block, PreparedData, prepare, split_arrays
+from hepflow.ml.prepare import Block, PreparedData, prepared_for, split_arrays
 from hepflow.ml.results import TrainResult, finish
 from hepflow.ml.split import TRAIN, VALIDATION
 
@@ -256,12 +256,8 @@ def train_torch(df: Any, features: Features | None = None, model_fn: ModelFn | N
         raise PlanError("loss must be a callable (output, y, w) -> scalar tensor")
     options = BatchOptions(batch_size, batches_in_memory, True, False, set_seed)
     import_torch()
-    if isinstance(df, PreparedData):
-        prepared = df
-    else:
-        if features is None:
-            raise PlanError("train_torch(df, features, ...): features are missing")
-        prepared = prepare(df, features, normalisation=normalisation, client=client)
+    prepared = prepared_for("train_torch", df, features, normalisation=normalisation,
+                            client=client)
     classes = prepared.summary.classes
     if classes != list(range(len(classes))):
         raise PlanError(f"labels must be the classes 0..K-1, found {classes}")

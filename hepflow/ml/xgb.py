@@ -20,7 +20,7 @@ from hepflow.ml.bundle import Bundle
 from hepflow.ml.errors import PlanError, check_count
 from hepflow.ml.features import Features
 from hepflow.ml.normalise import Method
-from hepflow.ml.prepare import PreparedData, prepare
+from hepflow.ml.prepare import PreparedData, prepared_for
 from hepflow.ml.progress import shown
 from hepflow.ml.results import TrainResult, finish
 from hepflow.ml.split import TRAIN, VALIDATION
@@ -85,12 +85,8 @@ def train_xgboost(df: Any, features: Features | None = None,
         raise PlanError(f"params must be a mapping of xgboost parameters, got "
                         f"{type(params).__name__}")
     xgboost = _import_xgboost()
-    if isinstance(df, PreparedData):
-        prepared = df
-    else:
-        if features is None:
-            raise PlanError("train_xgboost(df, features, ...): features are missing")
-        prepared = prepare(df, features, normalisation=normalisation, client=client)
+    prepared = prepared_for("train_xgboost", df, features, normalisation=normalisation,
+                            client=client)
     classes = prepared.summary.classes
     full = default_params(classes)
     full.update(dict(params or {}))
