@@ -262,10 +262,10 @@ class DataLoader:
 
     def as_tensorflow(self) -> Any:
         """A `tf.data.Dataset` of `(x, y, w)` batches (one pass per iteration of it)."""
-        from hepflow.ml.tfsetup import import_keras
+        from hepflow.ml.tfsetup import import_keras, import_tf
 
         import_keras()
-        import tensorflow as tf
+        tf = import_tf()
 
         width = self.features.n_inputs
         signature = (tf.TensorSpec((None, width), tf.float32), tf.TensorSpec((None,), tf.float32),

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from hepflow.ml.bundle import Bundle
 from hepflow.ml.errors import PlanError
 from hepflow.ml.runtimes import INPUTS, SCORES
+from hepflow.ml.tfsetup import import_tf
 
 OPSET = 17
 #: The newest opset onnxmltools converts tree ensembles to.
@@ -92,7 +93,7 @@ class KerasExport:
     def convert(bundle: Bundle) -> bytes:
         onnx = _onnx()
         try:
-            import tensorflow as tf
+            tf = import_tf()
             import tf2onnx
         except ImportError as exc:  # pragma: no cover - depends on the installation
             raise PlanError("Keras -> ONNX needs tf2onnx: pip install 'hepflow[onnx]'") from exc
