@@ -34,7 +34,16 @@ from hepflow.errors import PlanError, ReadError
 from hepflow.io import rntuple
 from hepflow.io.baskets import LayoutTable, layouts_of
 from hepflow.io.chunk import RNTUPLE
-from hepflow.io.handles import NotRegularFile, Stamp, local_path, open_cached, stamp_of
+from hepflow.io.handles import (
+    NotRegularFile,
+    RemoteStamp,
+    Stamp,
+    forget,
+    local_path,
+    open_cached,
+    remote_stamp,
+    stamp_of,
+)
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
@@ -149,8 +158,77 @@ def _local_key(url: str, tree: str, stamp: Stamp | None) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _remote_identity(url: str, tree: str) -> str:
-    return hashlib.sha256(f"{CACHE_VERSION}|{url}|{tree}".encode()).hexdigest()
+#: Seconds a remote file's stat may take before its cached description is not trusted.
+REMOTE_STAT_TIMEOUT = 10.0
+
+
+def _remote_identity(url: str, tree: str,
+                     replicas: Sequence[str]) -> tuple[str, RemoteStamp] | None:
+    """The cache key of a remote file as its server describes it now, and that stamp.
+
+    Keyed by what a stat reports (`remote_stamp`), so a file replaced under
+    the same URL, in this session or any earlier one, is a cache miss and is
+    described afresh. The first replica that answers names the file; none
+    answering means no key (no cache), and the workers' preprocessing reports why.
+    """
+    for candidate in tuple(replicas) or (url,):
+        stamp = remote_stamp(candidate, REMOTE_STAT_TIMEOUT)
+        if stamp is not None:
+            text = f"{CACHE_VERSION}|{url}|{tree}|{candidate}|{stamp}"
+            return hashlib.sha256(text.encode()).hexdigest(), stamp
+    return None
+
+
+def _identities(files: Sequence[tuple[str, str, tuple[str, ...], str]], stat_remote: bool
+                ) -> tuple[list[str | None], dict[int, RemoteStamp]]:
+    """Cache keys of `files`, and the stamps of the remote ones that answered a stat.
+
+    Local files are always looked at (one that is no regular file is refused
+    here); the remote ones' stats run side by side, one round trip each.
+    """
+    remote = [i for i, f in enumerate(files) if is_remote(f[0])] if stat_remote else []
+    keys = [None if is_remote(url) else _identity(url, tree) for url, tree, _, _ in files]
+    stamps: dict[int, RemoteStamp] = {}
+    if remote:
+        with ThreadPoolExecutor(max_workers=min(16, len(remote))) as pool:
+            found = pool.map(lambda i: _remote_identity(files[i][0], files[i][1], files[i][2]),
+                             remote)
+            for i, identity in zip(remote, found, strict=True):
+                if identity is not None:
+                    keys[i], stamps[i] = identity
+    return keys, stamps
+
+
+def _forget(urls: Sequence[str]) -> None:
+    for url in urls:
+        forget(url)
+
+
+def _release(client: Any, urls: Sequence[str]) -> None:
+    """Close this session's handles to remote files about to be described, everywhere.
+
+    An XRootD server hands a file that any client still holds open to every
+    new open of its name: a file replaced since a worker read it would be
+    described, and then read, as the old one.
+    """
+    _forget(urls)
+    if client is not None and urls:
+        client.run(_forget, list(urls))
+
+
+def _check_served(info: FileInfo, stamp: RemoteStamp | None) -> None:
+    """The file read must be the one the stat saw: a ROOT file ends where its header says."""
+    if stamp is None or info.file_end == stamp.size:
+        return
+    if info.file_end > stamp.size:
+        why = (f"the file is truncated: its header says it ends at byte {info.file_end}, "
+               f"the server has {stamp.size} bytes")
+    else:
+        why = (f"the server reports {stamp.size} bytes but serves a file of "
+               f"{info.file_end}: the file was replaced while a process still has the old "
+               "one open (an XRootD server serves an open file to every new open of its name); "
+               "close the other readers and run again")
+    raise ReadError(info.url, 0, info.num_entries, why)
 
 
 def _to_json(info: FileInfo) -> dict[str, Any]:
@@ -216,11 +294,10 @@ def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], cli
                      use_cache: bool = True) -> list[FileInfo]:
     """Describe files `(url, tree, replicas, sample)`, from the cache or as one Dask job."""
     results: list[FileInfo | None] = [None] * len(files)
-    keys: list[str | None] = []
+    keys, stamps = _identities(files, stat_remote=use_cache)
     todo: list[int] = []
-    for i, (url, tree, _, sample) in enumerate(files):
-        key = _identity(url, tree) if not is_remote(url) else _remote_identity(url, tree)
-        keys.append(key)
+    for i, (url, _, _, sample) in enumerate(files):
+        key = keys[i]
         cached = _load_cached(key) if (use_cache and key) else None
         if cached is not None:
             results[i] = replace(cached, url=url, replicas=tuple(files[i][2]), sample=sample)
@@ -228,6 +305,7 @@ def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], cli
             todo.append(i)
     if todo:
         args = [files[i] for i in todo]
+        _release(client, [a[0] for a in args if is_remote(a[0])])
         if client is not None:
             batch = uuid.uuid4().hex[:12]
             futures = client.map(inspect_file, [a[0] for a in args], [a[1] for a in args],
@@ -238,6 +316,7 @@ def preprocess_files(files: Sequence[tuple[str, str, tuple[str, ...], str]], cli
             with ThreadPoolExecutor(max_workers=min(8, len(args))) as pool:
                 found = list(pool.map(lambda a: inspect_file(*a), args))
         for i, info in zip(todo, found, strict=True):
+            _check_served(info, stamps.get(i))
             key = _local_key(info.url, info.tree, info.stamp) or keys[i]
             results[i] = _store(key, info) if use_cache and key else info
     return [r for r in results if r is not None]

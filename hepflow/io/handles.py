@@ -11,9 +11,11 @@ or preprocessing records the old file's UUID and entries with the new file's
 identity and every later read refuses the file. So each use of a cached
 local file compares its `Stamp` (inode, size, modification time, one
 `os.stat`) with the one seen when it was opened, and reopens on any change.
-A remote file has no such cheap identity; callers that must see it as it is
-now (preprocessing) ask for a fresh open, and a reader that expects a
-certain UUID reopens once before it calls the file a different one.
+A remote file's identity is what its server reports for a stat
+(`remote_stamp`: size with modification time or ETag), one round trip and no
+open; callers that must see it as it is now (preprocessing) also ask for a
+fresh open, and a reader that expects a certain UUID reopens once before it
+calls the file a different one.
 
 Only regular files are opened: a FIFO, a device or a folder named as a data
 file would block the worker forever or read without end (`NotRegularFile`).
@@ -29,9 +31,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import fsspec
 import uproot
 
-from hepflow.io import xrootd_env
+from hepflow.io import uproot_private, xrootd_env
 
 _MAX_OPEN = 16
 
@@ -85,6 +88,52 @@ def stamp_of(url: str) -> Stamp | None:
         return None
     st = regular_file(path)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+#: What a stat reports that changes when a remote file is replaced: xrootd's
+#: `mtime`, S3's `ETag` and `LastModified`, HTTP's `ETag`/`last-modified`.
+_REMOTE_IDENTITY_FIELDS = ("mtime", "ETag", "LastModified", "last-modified", "etag")
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStamp:
+    """A remote file's identity as a stat reports it: its size and what changes on a rewrite."""
+
+    size: int
+    marks: str
+
+    def __str__(self) -> str:
+        return f"size={self.size}|{self.marks}"
+
+
+def remote_stamp(url: str, timeout: float) -> RemoteStamp | None:
+    """A remote file's identity as its server reports it now, or None when it cannot tell.
+
+    The size alone says too little (a replaced file of the same size), so a
+    stat without a modification time or ETag gives None, as does a server
+    that does not answer within `timeout`: callers then treat the file as
+    unknown (preprocess it afresh) rather than trust an old description.
+    XRootD reports modification times in whole seconds: a file replaced by
+    another of the same size within the same second is not told apart.
+    """
+    if local_path(url) is not None:
+        return None
+    if url.startswith(("root://", "xroot://")):
+        xrootd_env.apply()
+    options = _source_options(url, timeout)
+    for uproot_only in ("object_cache", "array_cache", "handler"):
+        options.pop(uproot_only, None)
+    if url.startswith(("http://", "https://")):
+        options.pop("timeout", None)  # aiohttp takes a ClientTimeout, not a number
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **options)
+        info = fs.info(path)
+    except Exception:  # noqa: BLE001 - any failure means "cannot tell", never a wrong answer
+        return None
+    marks = [f"{name}={info[name]}" for name in _REMOTE_IDENTITY_FIELDS if info.get(name)]
+    if not marks or info.get("size") is None:
+        return None
+    return RemoteStamp(int(info["size"]), "|".join(marks))
 
 
 @dataclass
@@ -172,8 +221,12 @@ def open_cached(url: str, timeout: float | None = None, *, fresh: bool = False,
                 not uuid or str(cached.handle.uuid) == uuid):
             _files.move_to_end(url)
             return cached
-    # A stale handle is only dropped from the cache, not closed: another thread may
-    # still be reading from it, and it closes when the last user lets go.
+    # A stale local handle is only dropped from the cache, not closed: another thread
+    # may still be reading from it, and it closes when the last user lets go. A remote
+    # one opened afresh is closed first: while any handle to it stays open, an XRootD
+    # server answers every new open of the name with the old file.
+    if fresh and local_path(url) is None:
+        forget(url)
     entry = _open(url, timeout)
     evicted: list[OpenFile] = []
     with _lock:
@@ -182,7 +235,7 @@ def open_cached(url: str, timeout: float | None = None, *, fresh: bool = False,
         while len(_files) > _MAX_OPEN:
             evicted.append(_files.popitem(last=False)[1])
     for old in evicted:
-        old.handle.close()
+        uproot_private.close(old.handle)
     return entry
 
 
@@ -205,12 +258,12 @@ def open_trees() -> list[tuple[str, str]]:
 
 
 def forget(url: str, tree: str = "") -> None:
-    """Drop a cached handle (after an error, so a retry reopens the file)."""
+    """Close a cached handle (after an error, or a file replaced, so the next use reopens it)."""
     with _lock:
         entry = _files.pop(url, None)
     if entry is not None:
         try:
-            entry.handle.close()
+            uproot_private.close(entry.handle)
         except Exception:  # noqa: BLE001 - closing a broken handle must not mask the cause
             pass
 
@@ -220,8 +273,9 @@ def close_all() -> None:
         entries = list(_files.values())
         _files.clear()
     for entry in entries:
-        entry.handle.close()
+        uproot_private.close(entry.handle)
 
 
-__all__ = ["NotRegularFile", "OpenFile", "Stamp", "close_all", "forget", "local_path",
-           "open_cached", "open_file", "open_tree", "open_trees", "regular_file", "stamp_of"]
+__all__ = ["NotRegularFile", "OpenFile", "RemoteStamp", "Stamp", "close_all", "forget",
+           "local_path", "open_cached", "open_file", "open_tree", "open_trees", "regular_file",
+           "remote_stamp", "stamp_of"]

@@ -36,6 +36,8 @@ REQUIRED = (
     # hepflow.io.rntuple_write: uproot's RNTuple writer, storing page checksums
     "uproot.writing._cascadentuple.NTuple.add_rblob",
     "uproot.writing.writable.WritableNTuple.extend",
+    # close: an fsspec source's filesystem (`_fs`, set by `_open`), whose handles outlive it
+    "uproot.source.fsspec.FSSpecSource._open",
 )
 
 
@@ -54,6 +56,21 @@ def read_ranges(file: Any, ranges: Sequence[tuple[int, int]]) -> list[np.ndarray
         data = chunk.get(lo, hi, uproot.source.cursor.Cursor(lo), {})
         out.append(np.asarray(data, dtype=np.uint8))
     return out
+
+
+def close(file: Any) -> None:
+    """Close an `uproot.ReadOnlyFile` and every server handle its fsspec filesystem keeps.
+
+    fsspec-xrootd keeps open XRootD file handles for 30 s after the last read,
+    and an XRootD server hands a still-open file to every new open of its
+    path: a file replaced under the same name would be read as the old one by
+    everyone until those handles close. Closing the uproot file alone leaves
+    them open.
+    """
+    file.close()
+    filesystem = getattr(file.source, "_fs", None)
+    if filesystem is not None:
+        filesystem.invalidate_cache()
 
 
 def key_payload(file: Any, name: str) -> tuple[bytes, int]:
