@@ -120,3 +120,29 @@ def test_a_missing_s3_replica_is_failed_over_and_a_missing_file_named(
         hepflow.RDataFrame("Events", missing, client="sync").Count().GetValue()
     with pytest.raises(hepflow.PlanError, match="no files match"):
         hepflow.RDataFrame("Events", f"s3://{BUCKET}/nothing-*.root", client="sync")
+
+
+def test_a_replaced_s3_object_is_described_and_read_as_the_new_one(
+        s3: list[str], sample_files: list[str], s3_client: object) -> None:
+    """The preprocessing cache is keyed by the object's ETag: a new upload under the same key
+    is described and read afresh (issue 26, item 3), in the same session and a new one."""
+    import s3fs
+    import uproot
+
+    from hepflow.io.handles import close_all
+
+    url = f"s3://{BUCKET}/replaced.root"
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    seen = []
+    for path in (sample_files[0], sample_files[1], sample_files[0]):
+        with uproot.open(path) as f:
+            met = f["Events"]["MET_pt"].array(library="np").astype(np.float64)
+        fs.put_file(path, url[len("s3://"):])
+        for where in (s3_client, "sync"):
+            df = hepflow.RDataFrame("Events", url, client=where)
+            n, total = df.Count(), df.Sum("MET_pt")
+            assert n.GetValue() == len(met)
+            assert total.GetValue() == pytest.approx(float(met.sum()), rel=1e-12)
+            seen.append(total.GetValue())
+        close_all()  # the next upload is found by a "new session" of this process too
+    assert seen[0] != seen[2] and seen[0] == seen[4]
