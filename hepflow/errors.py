@@ -51,7 +51,7 @@ class ReadError(HepflowError, OSError):
     chunk in a run over thousands of files can be found and rerun.
     """
 
-    def __init__(self, file: str, entry_start: int, entry_stop: int, cause: str,
+    def __init__(self, file: str, entry_start: int, entry_stop: int | None, cause: str,
                  replica: str | None = None) -> None:
         self.file = file
         self.replica = replica if replica is not None else file
@@ -60,9 +60,9 @@ class ReadError(HepflowError, OSError):
         self.cause = cause
         where = self.file if self.replica == self.file else \
             f"{self.file} (replica {self.replica})"
-        super().__init__(
-            f"cannot read entries {entry_start}-{entry_stop} of {where}: {cause}"
-        )
+        # None: to the end of the file, where the damage hides how many entries it has
+        stop = "end" if entry_stop is None else entry_stop
+        super().__init__(f"cannot read entries {entry_start}-{stop} of {where}: {cause}")
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self),

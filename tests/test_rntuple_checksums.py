@@ -119,9 +119,18 @@ def _anchor(path: Path) -> dict[str, int]:
         return {k: int(v) for k, v in f["Events"].members.items() if k.startswith("f")}
 
 
+#: What each damaged envelope makes unreadable: the fields it hits and the entries (the
+#: footer counts the entries, so with it damaged they run to the file's end).
+ENVELOPE_DAMAGE = {
+    "header": ("entries 0-2000 of", "every field (the header describes them all)"),
+    "footer": ("entries 0-end of", "every field (event, MET_pt, Jet_pt)"),
+    "page list": ("entries 1000-2000 of", "every field (the page list locates the pages"),
+}
+
+
 @pytest.mark.parametrize("envelope", ["header", "footer", "page list"])
-def test_a_damaged_envelope_names_the_file_and_the_envelope(tmp_path: Path,
-                                                            envelope: str) -> None:
+def test_a_damaged_envelope_names_the_file_fields_and_entries(tmp_path: Path,
+                                                              envelope: str) -> None:
     anchor = _anchor(MADE)
     if envelope == "page list":
         loc = _page_list(MADE, 1)
@@ -134,6 +143,8 @@ def test_a_damaged_envelope_names_the_file_and_the_envelope(tmp_path: Path,
         _sum(bad, "MET_pt")
     text = str(caught.value)
     assert str(bad) in text and f"the {envelope} envelope" in text and entries in text
+    span, fields = ENVELOPE_DAMAGE[envelope]
+    assert f"cannot read {span} {bad}" in text and fields in text
 
 
 @needs_realdata

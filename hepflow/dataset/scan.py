@@ -44,6 +44,7 @@ from hepflow.io.handles import (
     remote_stamp,
     stamp_of,
 )
+from hepflow.io.rntuple_checksums import Corrupt
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
@@ -96,6 +97,7 @@ def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str 
     opened afresh.
     """
     errors = []
+    entries: tuple[int, int | None] = (0, None)  # unknown until a replica says otherwise
     for candidate in tuple(replicas) or (url,):
         try:
             opened = open_cached(candidate, fresh=local_path(candidate) is None)
@@ -114,9 +116,12 @@ def inspect_file(url: str, tree: str, replicas: Sequence[str] = (), sample: str 
             return FileInfo(url, tree, meta.num_entries, meta.cluster_starts,
                             str(handle.uuid), tuple(replicas), sample, meta.branches,
                             meta.compressed_bytes, meta.layouts, int(handle.fEND), stamp=stamp)
+        except Corrupt as exc:
+            entries = exc.entries
+            errors.append(f"{candidate}: {exc}; this makes {exc.fields} unreadable")
         except Exception as exc:  # noqa: BLE001 - every replica failure is reported below
             errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
-    raise ReadError(url, 0, 0, "cannot preprocess: " + "; ".join(errors))
+    raise ReadError(url, *entries, "cannot preprocess: " + "; ".join(errors))
 
 
 def _classname(handle: Any, tree: str) -> str:

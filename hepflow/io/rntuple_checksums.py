@@ -28,7 +28,7 @@ import numpy as np
 import xxhash
 
 from hepflow.io.compression import Damaged, decompress
-from hepflow.io.uproot_private import read_ranges
+from hepflow.io.uproot_private import read_ranges, rntuple_footer
 
 CHECKSUM_BYTES = 8
 HEADER, FOOTER, PAGE_LIST = 1, 2, 3
@@ -42,7 +42,18 @@ _verified: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
 
 class Corrupt(ValueError):
-    """Bytes of an RNTuple that do not match the checksum ROOT wrote for them."""
+    """Bytes of an RNTuple that do not match the checksum ROOT wrote for them.
+
+    `entries` is the (start, stop) range the damage makes unreadable (stop None:
+    every entry, when the damaged envelope is the one that counts them), and
+    `fields` names the fields it hits, for a `ReadError` that says both.
+    """
+
+    def __init__(self, message: str, entries: tuple[int, int | None] = (0, None),
+                 fields: str = "") -> None:
+        super().__init__(message)
+        self.entries = entries
+        self.fields = fields
 
 
 def _stored(data: np.ndarray) -> int:
@@ -89,11 +100,26 @@ def verify_envelopes(ntuple: Any) -> None:
     header_raw, footer_raw = read_ranges(file, [
         (int(m["fSeekHeader"]), int(m["fSeekHeader"]) + int(m["fNBytesHeader"])),
         (int(m["fSeekFooter"]), int(m["fSeekFooter"]) + int(m["fNBytesFooter"]))])
-    header = check_envelope(header_raw, int(m["fNBytesHeader"]), int(m["fLenHeader"]), HEADER)
-    footer = check_envelope(footer_raw, int(m["fNBytesFooter"]), int(m["fLenFooter"]), FOOTER)
+    try:
+        footer = check_envelope(footer_raw, int(m["fNBytesFooter"]), int(m["fLenFooter"]),
+                                FOOTER)
+    except Corrupt as exc:
+        try:
+            check_envelope(header_raw, int(m["fNBytesHeader"]), int(m["fLenHeader"]), HEADER)
+        except Corrupt as also:
+            raise Corrupt(f"{exc}, and {also}", (0, None), "every field") from None
+        raise Corrupt(str(exc), (0, None), _top_level_names(ntuple)) from None
+    try:
+        header = check_envelope(header_raw, int(m["fNBytesHeader"]), int(m["fLenHeader"]),
+                                HEADER)
+    except Corrupt as exc:
+        groups = rntuple_footer(ntuple, footer).cluster_group_records
+        raise Corrupt(str(exc), (0, _entry_count(groups)),
+                      "every field (the header describes them all)") from None
     header_sum = _stored(header)
     if int.from_bytes(footer[16:24].tobytes(), "little") != header_sum:
-        raise Corrupt("the footer names another header (its header checksum differs)")
+        raise Corrupt("the footer names another header (its header checksum differs)",
+                      (0, _entry_count(ntuple.footer.cluster_group_records)), "every field")
     groups = list(ntuple.footer.cluster_group_records)
     locators = [group.page_list_link.locator for group in groups]
     ranges = [(int(loc.offset), int(loc.offset) + int(loc.num_bytes)) for loc in locators]
@@ -101,15 +127,30 @@ def verify_envelopes(ntuple: Any) -> None:
         first = int(group.min_entry_num)
         entries = f"entries {first}-{first + int(group.entry_span)}"
         link = group.page_list_link
+        span = (first, first + int(group.entry_span))
+        every = "every field (the page list locates the pages of all of them)"
         try:
             data = check_envelope(raw, int(link.locator.num_bytes), int(link.env_uncomp_size),
                                   PAGE_LIST)
         except Corrupt as exc:
-            raise Corrupt(f"{exc} (the page list of {entries})") from None
+            raise Corrupt(f"{exc} (the page list of {entries})", span, every) from None
         if int.from_bytes(data[8:16].tobytes(), "little") != header_sum:
             raise Corrupt(f"the page list envelope of {entries} names another header (its "
-                          f"header checksum differs)")
+                          f"header checksum differs)", span, every)
     _verified[id(ntuple)] = ntuple
+
+
+def _entry_count(groups: Iterable[Any]) -> int:
+    """The entries the footer's cluster groups count (the footer's checksum matched)."""
+    return sum(int(g.entry_span) for g in groups)
+
+
+def _top_level_names(ntuple: Any) -> str:
+    """The top-level fields the header names (its checksum matched), for a message."""
+    records = list(ntuple.header.field_records)
+    names = [_label(records, i) for i, r in enumerate(records)
+             if int(r.parent_field_id) == i]
+    return "every field (" + ", ".join(names) + ")" if names else "every field"
 
 
 def _top_level(records: Sequence[Any], field_id: int) -> int:

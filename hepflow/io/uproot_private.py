@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import uproot
+import uproot.models.RNTuple
 import uproot.source.chunk
 import uproot.source.cursor
 import uproot.source.futures
@@ -38,6 +39,9 @@ REQUIRED = (
     "uproot.writing.writable.WritableNTuple.extend",
     # close: an fsspec source's filesystem (`_fs`, set by `_open`), whose handles outlive it
     "uproot.source.fsspec.FSSpecSource._open",
+    # rntuple_footer: a footer read without its header (a damaged header's entries)
+    "uproot.models.RNTuple.FooterReader",
+    "uproot.source.chunk.Chunk.wrap",
 )
 
 
@@ -71,6 +75,21 @@ def close(file: Any) -> None:
     filesystem = getattr(file.source, "_fs", None)
     if filesystem is not None:
         filesystem.invalidate_cache()
+
+
+def rntuple_footer(ntuple: Any, envelope: np.ndarray) -> Any:
+    """An RNTuple's footer records, parsed from its verified uncompressed envelope bytes.
+
+    uproot's `RNTuple.footer` first parses the header (to compare checksums):
+    with a damaged header it cannot be read, yet the footer still counts the
+    entries the damage makes unreadable.
+    """
+    m = ntuple.members
+    version = tuple(m[k] for k in ("fVersionEpoch", "fVersionMajor", "fVersionMinor",
+                                   "fVersionPatch"))
+    chunk = uproot.source.chunk.Chunk.wrap(ntuple.file.source, envelope.tobytes())
+    return uproot.models.RNTuple.FooterReader(version).read(
+        chunk, uproot.source.cursor.Cursor(0), {})
 
 
 def key_payload(file: Any, name: str) -> tuple[bytes, int]:
