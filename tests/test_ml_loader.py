@@ -104,9 +104,11 @@ def test_client_memory_bounded_while_streaming(sample_files: list[str], client: 
     assert rows == loader.rows > 30_000
     # a window of 2 chunks of <= 2000 events and 4 batches, never the whole table
     chunk = max(c.num_entries for c in df._runner.chunks) * wide.n_inputs * 4
-    # bounded by the window: the chunks in flight, the one being cut into batches and
-    # the shuffle buffer (under a chunk), never the whole table
-    window = (loader.chunks_in_flight + 2) * chunk
+    # bounded by the window: the chunks in flight, the one being cut into batches, the
+    # shuffle buffer it was joined into (that chunk and the rows left over from the last:
+    # at most `batches_in_memory` batches) and the batch handed out; never the whole table
+    row = wide.n_inputs * 4
+    window = (loader.chunks_in_flight + 2) * chunk + (4 + 1) * 256 * row
     assert table > 8 * chunk and peak < window < table / 2, (peak, chunk, table)
 
 

@@ -26,3 +26,21 @@ def test_xrootd_loads_after_hepflow_imported_tensorflow() -> None:
                           timeout=240)
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert "read root:// after TensorFlow" in done.stdout
+
+
+def test_hepflow_loads_xrootd_before_any_ml_framework() -> None:
+    """Importing hepflow loads XRootD's library, so a later torch/TensorFlow import, or a
+    user who imports them first and hepflow's loader after, never loads it last. (Before,
+    tests/test_ml_loader.py run on its own crashed in `as_tensorflow`: torch already loaded,
+    XRootD's library was loaded there, after it.)"""
+    code = ("import sys\n"
+            "import hepflow\n"
+            "assert 'XRootD.client' in sys.modules, 'hepflow did not load XRootD'\n"
+            "import torch\n"
+            "from hepflow.ml.tfsetup import import_tf\n"
+            "import_tf()\n"
+            "print('hepflow, torch, TensorFlow')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "hepflow, torch, TensorFlow" in done.stdout

@@ -44,8 +44,10 @@ def partition_reader(runner: Runner, node: PlanNode,
     Also what `hepflow.ml.DataLoader` submits per chunk, without dask-awkward.
     """
     action = AsNumpy(node, tuple(names))
-    kernel = Kernel(tuple(needed_branches([action])), (action,), (), runner.options.read,
-                    runner.graph.files)
+    branches = tuple(needed_branches([action]))
+    # with the baskets' places from preprocessing, as a run's kernel reads (not via uproot)
+    kernel = Kernel(branches, (action,), (), runner.options.read, runner.graph.files,
+                    layouts=runner.layouts(branches))
     return _Partition(kernel, tuple(names))
 
 

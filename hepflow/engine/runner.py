@@ -93,7 +93,7 @@ class Runner:
         run_id = f"{uuid.uuid4().hex[:12]}" if instrument else ""
         kernel = Kernel(branches, tuple(actions), ranges, self.options.read,
                         self.graph.files, run_id=run_id, instrument=instrument,
-                        layouts=self._layouts(branches))
+                        layouts=self.layouts(branches))
         per_chunk = [[offsets.get(id(r), [0] * len(self.chunks))[c.index] for r in ranges]
                      for c in self.chunks]
         split_every = self.options.resolved().split_every
@@ -101,7 +101,7 @@ class Runner:
         dsk, key = build_graph(kernel, self.chunks, per_chunk, split_every, token)
         return kernel, dsk, key
 
-    def _layouts(self, branches: Sequence[str]) -> dict[int, Any]:
+    def layouts(self, branches: Sequence[str]) -> dict[int, Any]:
         """Per file, where the needed branches' baskets lie (files lacking any: via uproot)."""
         out: dict[int, Any] = {}
         for index, info in enumerate(self.graph.source.data):

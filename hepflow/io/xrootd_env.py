@@ -7,16 +7,27 @@ give up quickly. Settings come from `dask.config` (`hepflow.xrootd`, e.g.
 `DASK_HEPFLOW__XROOTD__XRD_CONNECTIONWINDOW=10`) and are applied once per
 worker process, before its first `root://` open. `XRD_*` variables already in
 the worker's environment always win, as in XrdCl itself.
+
+XRootD's client library, when installed, is loaded when this module is
+imported (with hepflow's io layer, 14 ms): loaded after TensorFlow's or
+PyTorch's shared libraries in a busy process (a worker that trained a model,
+a notebook), importing it crashes the process (SIGSEGV, xrootd 6.2 with
+TensorFlow 2.21 and torch 2.13).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import dask.config
+
+with contextlib.suppress(ImportError):
+    importlib.import_module("XRootD.client")
 
 #: XRD_<NAME> environment variable → the XrdCl Env key `EnvPutInt` takes.
 XRDCL_ENV_KEYS: dict[str, str] = {

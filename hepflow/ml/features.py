@@ -386,8 +386,12 @@ def raw_inputs(spec: Features, columns: Mapping[str, Any]) -> tuple[np.ndarray, 
     n = None
     parts: list[np.ndarray] = []
     masks: list[np.ndarray] = []
-    for name in spec.flat:
-        parts.append(flat_values(columns[name])[:, None])
+    if spec.flat:  # one matrix filled column by column: one conversion, no concatenation
+        flat = [flat_values(columns[name]) for name in spec.flat]
+        block = np.empty((len(flat[0]), len(flat)), np.float32)
+        for i, column in enumerate(flat):
+            block[:, i] = column
+        parts.append(block)
     for group in spec.jagged:
         first_counts = None
         group_mask = None

@@ -108,11 +108,20 @@ class Normalisation:
         scale = np.where((scale > 0) & np.isfinite(scale), scale, 1.0)
         return cls(method, tuple(names), shift.astype(np.float64), scale.astype(np.float64))
 
-    def apply(self, values: np.ndarray, valid: np.ndarray, pads: np.ndarray) -> np.ndarray:
-        """Normalised float32 values; slots that are not valid get their pad value."""
-        out = (values.astype(np.float32) - self.shift.astype(np.float32)) / \
-            self.scale.astype(np.float32)
-        return np.where(valid, out, pads[None, :]).astype(np.float32, copy=False)
+    def apply(self, values: np.ndarray, valid: np.ndarray | None, pads: np.ndarray) -> np.ndarray:
+        """Normalised float32 values; slots that are not valid get their pad value.
+
+        `valid` None: every slot is (no jagged group). Computed in one new array,
+        in place, and the identity skipped: this runs per chunk as batches stream.
+        """
+        out = values.astype(np.float32)  # a copy: a prepared block's values are reused
+        if self.shift.any():
+            out -= self.shift.astype(np.float32)
+        if (self.scale != 1.0).any():
+            out /= self.scale.astype(np.float32)
+        if valid is not None:
+            np.copyto(out, np.broadcast_to(pads.astype(np.float32), out.shape), where=~valid)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "names": list(self.names),

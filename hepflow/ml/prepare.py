@@ -105,6 +105,8 @@ def _merge(*summaries: Summary) -> Summary:
 def model_inputs(spec: Features, norm: Normalisation, values: np.ndarray,
                  mask: np.ndarray) -> np.ndarray:
     """The model's input matrix: normalised values (pads in masked slots), then the masks."""
+    if not spec.jagged:  # every slot valid, no mask columns: nothing to pad or append
+        return norm.apply(values, None, pad_values(spec))
     normed = norm.apply(values, valid_matrix(spec, mask), pad_values(spec))
     return np.concatenate([normed, mask.astype(np.float32)], axis=1)
 
@@ -121,9 +123,12 @@ def split_arrays(block: Block, spec: Features, norm: Normalisation, split: int,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X, y, w) of one split of a block, ready for a model."""
     sel = block.split == split
-    x = model_inputs(spec, norm, block.values[sel], block.mask[sel])
-    y = block.label[sel]
-    w = block.weight[sel]
+    if sel.all():  # one split holds every event (e.g. Split(1, 0, 0)): no copies to select
+        x = model_inputs(spec, norm, block.values, block.mask)
+        y, w = block.label, block.weight
+    else:
+        x = model_inputs(spec, norm, block.values[sel], block.mask[sel])
+        y, w = block.label[sel], block.weight[sel]
     if class_scale:
         factors = np.ones(int(max(class_scale) + 1), dtype=np.float32)
         for cls, f in class_scale.items():
