@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from hepflow.engine.collection import to_dask_awkward
+from hepflow.engine.partitions import Partitions, partitions
 from hepflow.errors import PlanError
 from hepflow.frame.base import FrameBase
 from hepflow.io.snapshot import SnapshotFormat, SnapshotTarget, check_target
@@ -484,12 +486,17 @@ class Actions(FrameBase):
         --------
         >>> df.Filter("nMuon == 2").AsAwkward(["Muon_pt"]).compute()      # doctest: +SKIP
         """
-        from hepflow.engine.collection import to_dask_awkward
+        return to_dask_awkward(self._runner, self._node, self._checked(columns))
 
+    def _partitions(self, columns: Sequence[str]) -> Partitions:
+        """The chosen columns as one awkward array per chunk (plain Dask; ML preparation)."""
+        return partitions(self._runner, self._node, self._checked(columns))
+
+    def _checked(self, columns: Sequence[str]) -> tuple[str, ...]:
         names = tuple(columns)
         for c in names:
             self._check_column(c)
-        return to_dask_awkward(self._runner, self._node, names)
+        return names
 
     def Display(self, columns: Sequence[str] | str = (), nRows: int = 5) -> RResultPtr[Any]:
         """The first `nRows` rows of some columns, printed as ROOT prints them.

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import dask
 import numpy as np
 
 from hepflow.ml.errors import PlanError
@@ -237,9 +238,7 @@ def prepare(df: Any, features: Features, *, normalisation: Method = "standard",
     runner = _client_of(df, client)
     start = time.perf_counter()
     frame = features.attach(df)
-    lazy = frame.AsAwkward(list(features.read_columns))
-    parts = lazy.to_delayed(optimize_graph=False)
-    import dask
+    parts = frame._partitions(list(features.read_columns)).delayed()
 
     delayed_blocks = [dask.delayed(build_block, pure=True)(p, features, i)
                       for i, p in enumerate(parts)]
