@@ -105,6 +105,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """hepflow's version and the dask/distributed it runs with (they are not pinned)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from hepflow import __version__
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"hepflow {__version__} (dask {of('dask')}, distributed {of('distributed')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hepflow.samples.cli import add_parser as add_make_sample
 
@@ -112,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", dest="debug_all", action="store_true",
                         help="show tracebacks instead of one-line errors")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     add_make_sample(sub)
     from hepflow.cluster.cli import add_parser as add_cluster_commands

@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from hepflow.errors import ReadError
 from hepflow.io.policy import ReadOptions
+from hepflow.logs import get_logger
 
 if TYPE_CHECKING:
     from hepflow.io.reader import ReadStats
 
 #: One attempt on one replica URL with a timeout: the arrays and what the attempt cost
 #: (its seconds, replica, attempt count and unpacked bytes are filled in by the loop).
+log = get_logger(__name__)
+
 Attempt = Callable[[str, float], tuple[dict[str, Any], "ReadStats"]]
 
 
@@ -38,7 +41,10 @@ def read_with_failover(chunk: Any, options: ReadOptions | None,
     errors: list[ReadError] = []
     attempts = 0
     start = time.perf_counter()
-    for url in chunk.urls:
+    where = f"{chunk.url} entries [{chunk.entry_start}, {chunk.entry_stop})"
+    for n, url in enumerate(chunk.urls):
+        if n:
+            log.warning("failing over to replica %s for %s", url, where)
         for tried in range(options.retries + 1):
             attempts += 1
             try:
@@ -46,11 +52,14 @@ def read_with_failover(chunk: Any, options: ReadOptions | None,
             except Refused as exc:
                 errors.append(exc)
                 forget(url, chunk.tree)
+                log.warning("refused replica %s for %s: %s", url, where, exc.cause)
                 break
             except ReadError as exc:
                 errors.append(exc)
                 forget(url, chunk.tree)
                 if tried < options.retries:
+                    log.warning("retrying %s (attempt %d of %d) after: %s", where, tried + 2,
+                                options.retries + 1, exc.cause)
                     time.sleep(options.backoff * (2 ** tried))
                 continue
             unpacked = sum(int(getattr(a, "nbytes", 0)) for a in arrays.values())

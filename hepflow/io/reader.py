@@ -42,6 +42,7 @@ from hepflow.io.handles import (
 )
 from hepflow.io.policy import ReadOptions
 from hepflow.io.uproot_private import TimingExecutor
+from hepflow.logs import get_logger
 
 
 class Chunk(Protocol):
@@ -107,6 +108,7 @@ class _Timing:
 
 
 FileLayout = tuple[int, Mapping[str, BranchLayout]]
+log = get_logger(__name__)
 
 
 def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | None = None,
@@ -151,6 +153,9 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
                 return _read_baskets(handle, layout[1], chunk, branches, timing, fail)
             except _BasketFailure as failure:
                 timing.read_path, timing.basket_failure = "uproot-retry", failure.reason
+                log.warning("falling back to uproot for %s entries [%d, %d) (replica %s): the "
+                            "basket reader found: %s", chunk.url, chunk.entry_start,
+                            chunk.entry_stop, url, failure.reason)
                 damaged = failure.damaged
                 opening = time.perf_counter()
         ttree = opened.tree(chunk.tree)
