@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from hepflow.dataset.chunks import FileInfo, cut_chunks
+from hepflow.dataset.fileset import to_fileset
 from hepflow.dataset.scan import preprocess_files
 from hepflow.dataset.spec import Dataset, EntryRange, FileSpec
 from hepflow.errors import PlanError
@@ -46,6 +47,10 @@ class PreparedDataset:
     @property
     def entries(self) -> int:
         return sum(c.num_entries for c in self.chunks)
+
+    def to_fileset(self) -> dict[str, dict[str, Any]]:
+        """This dataset as a coffea fileset, its chunks as the steps (TTrees, no friends)."""
+        return to_fileset(self)
 
     def entries_per_sample(self) -> dict[str, int]:
         out = {s.name: 0 for s in self.dataset}

@@ -29,11 +29,12 @@ def dask_awkward() -> Any:
                         f"its `dask-awkward` extra: {EXTRA_HINT}") from exc
 
 
-def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str]) -> Any:
+def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str], *,
+                    nanoaod: bool = False) -> Any:
     dak = dask_awkward()
-    parts = partitions(runner, node, names)
+    parts = partitions(runner, node, names, nanoaod=nanoaod)
     return dak.from_map(parts.function, list(parts.chunks), label="hepflow-asawkward",
-                        meta=parts.meta())
+                        meta=parts.meta())  # the meta carries the behaviours
 
 
 __all__ = ["EXTRA_HINT", "dask_awkward", "to_dask_awkward"]

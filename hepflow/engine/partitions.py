@@ -18,6 +18,7 @@ import dask
 
 from hepflow.engine.columns import needed_branches
 from hepflow.engine.kernel import Kernel
+from hepflow.engine.nanoevents import nanoevents
 from hepflow.engine.runner import Runner
 from hepflow.errors import PlanError
 from hepflow.io.chunk import Chunk
@@ -31,12 +32,17 @@ class Partition:
 
     kernel: Kernel
     names: tuple[str, ...]
+    #: coffea NanoEvents (NanoAOD objects and behaviours) instead of one field per column
+    nanoaod: bool = False
 
     def __call__(self, chunk: Chunk) -> ak.Array:
         result = self.kernel(chunk, ())
         pieces = next(iter(result.partials[0].values()))
         values = pieces.items[0][1] if pieces.items else {}
-        return ak.zip({n: values[n] for n in self.names}, depth_limit=1)
+        record = ak.zip({n: values[n] for n in self.names}, depth_limit=1)
+        if self.nanoaod:
+            return nanoevents({n: record[n] for n in self.names}, chunk, len(record))
+        return record
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +55,9 @@ class Partitions:
     def meta(self) -> ak.Array:
         """A typetracer of the record type, from an empty read of the first chunk."""
         empty = replace(self.chunks[0], entry_stop=self.chunks[0].entry_start)
-        return ak.Array(self.function(empty).layout.to_typetracer(forget_length=True))
+        sample = self.function(empty)
+        return ak.Array(sample.layout.to_typetracer(forget_length=True),
+                        behavior=sample.behavior, attrs=sample.attrs)
 
     def delayed(self) -> list[Any]:
         """One `dask.delayed` task per chunk, in dataset order."""
@@ -57,14 +65,15 @@ class Partitions:
         return [task(chunk) for chunk in self.chunks]
 
 
-def partitions(runner: Runner, node: PlanNode, names: Sequence[str]) -> Partitions:
+def partitions(runner: Runner, node: PlanNode, names: Sequence[str], *,
+               nanoaod: bool = False) -> Partitions:
     """The `Partitions` of `names` after `node`'s selections (PlanError on no entries)."""
     action = AsNumpy(node, tuple(names))
     kernel = Kernel(tuple(needed_branches([action])), (action,), (), runner.options.read,
                     runner.graph.samples)
     if not runner.chunks:
         raise PlanError("AsAwkward: the dataset has no entries")
-    return Partitions(Partition(kernel, tuple(names)), tuple(runner.chunks))
+    return Partitions(Partition(kernel, tuple(names), nanoaod), tuple(runner.chunks))
 
 
 __all__ = ["Partition", "Partitions", "partitions"]

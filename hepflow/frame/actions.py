@@ -479,14 +479,19 @@ class Actions(FrameBase):
         handle = self._book(act.AsNumpy(self._node, names))
         return handle if lazy else handle.GetValue()
 
-    def AsAwkward(self, columns: Sequence[str]) -> Any:
+    def AsAwkward(self, columns: Sequence[str], *, nanoaod: bool = False) -> Any:
         """A lazy `dask_awkward.Array` of the chosen columns after this node's selections.
+
+        With `nanoaod=True` each partition is coffea NanoEvents built from the
+        columns (NanoAOD branches: `nMuon`, `Muon_pt`, ...), carrying coffea's
+        behaviours, so a coffea processor can continue from the selection.
 
         Examples
         --------
         >>> df.Filter("nMuon == 2").AsAwkward(["Muon_pt"]).compute()      # doctest: +SKIP
         """
-        return to_dask_awkward(self._runner, self._node, self._checked(columns))
+        return to_dask_awkward(self._runner, self._node, self._checked(columns),
+                               nanoaod=nanoaod)
 
     def _partitions(self, columns: Sequence[str]) -> Partitions:
         """The chosen columns as one awkward array per chunk (plain Dask; ML preparation)."""
