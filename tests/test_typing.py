@@ -52,3 +52,16 @@ def test_layers_point_one_way(package: str) -> None:
                  for path in folder.rglob("*.py") for name in _imports(path)
                  if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[package]))
     assert not bad, "\n".join(bad)
+
+
+def test_io_has_no_function_level_imports() -> None:
+    """io's modules import each other at the top, in one direction (sources -> reader,
+    rntuple -> failover -> handles), so no import is hidden inside a function."""
+    bad = []
+    for path in sorted((ROOT / "hepflow" / "io").rglob("*.py")):
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                bad += [f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}"
+                        for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not bad, "\n".join(bad)
+

@@ -26,7 +26,8 @@ from hepflow.engine.vecops import EvaluationFailure
 from hepflow.errors import EvaluationError, HepflowError, ReadError
 from hepflow.io.chunk import Chunk
 from hepflow.io.policy import ReadOptions
-from hepflow.io.reader import FileLayout, ReadStats, read_chunk
+from hepflow.io.reader import FileLayout, ReadStats
+from hepflow.io.sources import read_chunk
 from hepflow.observe.events import emit_chunk
 from hepflow.plan.actions.base import Action
 from hepflow.plan.expr.typed import Expression

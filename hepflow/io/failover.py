@@ -11,20 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hepflow.errors import ReadError
+from hepflow.io.handles import ReadStats, forget
 from hepflow.io.policy import ReadOptions
 from hepflow.logs import get_logger
-
-if TYPE_CHECKING:
-    from hepflow.io.reader import ReadStats
 
 #: One attempt on one replica URL with a timeout: the arrays and what the attempt cost
 #: (its seconds, replica, attempt count and unpacked bytes are filled in by the loop).
 log = get_logger(__name__)
 
-Attempt = Callable[[str, float], tuple[dict[str, Any], "ReadStats"]]
+Attempt = Callable[[str, float], tuple[dict[str, Any], ReadStats]]
 
 
 class Refused(ReadError):
@@ -35,8 +33,6 @@ class Refused(ReadError):
 def read_with_failover(chunk: Any, options: ReadOptions | None,
                        attempt: Attempt) -> tuple[dict[str, Any], ReadStats]:
     """Run `attempt` over the chunk's replicas until one succeeds; (arrays, ReadStats)."""
-    from hepflow.io.reader import forget
-
     options = options or ReadOptions()
     errors: list[ReadError] = []
     attempts = 0

@@ -223,5 +223,34 @@ def close_all() -> None:
         entry.handle.close()
 
 
-__all__ = ["NotRegularFile", "OpenFile", "Stamp", "close_all", "forget", "local_path",
+@dataclass(frozen=True, slots=True)
+class ReadStats:
+    """What reading one chunk cost, and the replica that served it.
+
+    `seconds` is the whole read; within it `open_seconds` went to opening
+    files (zero when the worker had it open), `decompress_seconds` and
+    `interpret_seconds` were measured around uproot's own executors, and the
+    rest (`network_seconds`) is waiting for bytes.
+    """
+
+    bytes_read: int
+    seconds: float
+    replica: str
+    attempts: int
+    open_seconds: float = 0.0
+    decompress_seconds: float = 0.0
+    interpret_seconds: float = 0.0
+    bytes_uncompressed: int = 0
+    #: "baskets", "uproot", "uproot-retry" (uproot after the basket reader failed) or
+    #: "rntuple"; for a chunk with friends, the main tree's
+    read_path: str = "uproot"
+    basket_failure: str = ""  # what the basket reader found, when it fell back to uproot
+
+    @property
+    def network_seconds(self) -> float:
+        return max(0.0, self.seconds - self.open_seconds - self.decompress_seconds
+                   - self.interpret_seconds)
+
+
+__all__ = ["NotRegularFile", "OpenFile", "ReadStats", "Stamp", "close_all", "forget", "local_path",
            "open_cached", "open_file", "open_tree", "open_trees", "regular_file", "stamp_of"]

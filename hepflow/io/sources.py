@@ -1,6 +1,7 @@
-"""Chunks that are not one plain TTree: RNTuples, and chunks with friend trees.
+"""The front door for reading a chunk: TTrees, RNTuples, and chunks with friend trees.
 
-`hepflow.io.reader.read_chunk` sends such chunks here. A friend column is
+`read_chunk` dispatches by format (TTree: `hepflow.io.reader`, RNTuple:
+`hepflow.io.rntuple`) and reads friends alongside. A friend column is
 named `alias.branch`, as ROOT names it; its values for a chunk are the entries
 at the same positions of the friend chain (`Chunk.friends`, computed at
 preprocessing), read from the friend's own files with the same retries and
@@ -20,7 +21,9 @@ import numpy as np
 from hepflow.errors import ReadError
 from hepflow.io import rntuple
 from hepflow.io.chunk import RNTUPLE, Chunk, FriendPiece
+from hepflow.io.handles import ReadStats
 from hepflow.io.policy import ReadOptions
+from hepflow.io.reader import read_chunk as read_ttree
 
 
 def split_friend_columns(branches: Sequence[str], aliases: Sequence[str]
@@ -38,11 +41,8 @@ def split_friend_columns(branches: Sequence[str], aliases: Sequence[str]
 
 
 def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | None = None,
-               layout: Any = None) -> tuple[dict[str, Any], Any]:
+               layout: Any = None) -> tuple[dict[str, Any], ReadStats]:
     """The chunk's columns, its friends' included, and what reading them cost."""
-    from hepflow.io.reader import ReadStats
-    from hepflow.io.reader import read_chunk as read_ttree
-
     if not chunk.friends:
         if chunk.format == RNTUPLE:
             return rntuple.read_chunk(chunk, branches, options)

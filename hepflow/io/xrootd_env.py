@@ -12,6 +12,7 @@ the worker's environment always win, as in XrdCl itself.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -75,8 +76,8 @@ def apply(settings: Mapping[str, int] | None = None) -> dict[str, int]:
         todo = {k: v for k, v in settings.items() if _applied.get(k) != v}
         if not todo:
             return dict(_applied)
-        try:
-            from XRootD import client as xrdcl
+        try:  # the optional `xrootd` extra, loaded only when a root:// file is opened
+            xrdcl = importlib.import_module("XRootD.client")
         except ImportError:
             return dict(_applied)
         put_int: Callable[[str, int], Any] = getattr(xrdcl, "EnvPutInt")  # noqa: B009 - untyped
