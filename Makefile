@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,bench]'
+	# tritonclient without its declared deps (protobuf<7, ml-dtypes<=0.5.4 clash with
+	# TensorFlow's); the [triton] extra above brings the ones it uses (pyproject.toml)
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt tritonclient==2.73.0
 	touch $(STAMP)
 
 $(COFFEA_STAMP): pyproject.toml constraints-coffea.txt

@@ -71,8 +71,8 @@ class Connection:
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         lowered = head.lower()
-        at = lowered.find(b"content-length:")
-        length = int(lowered[at + 15:lowered.find(b"\r\n", at)]) if at >= 0 else 0
+        at = lowered.find(b"\r\ncontent-length:")  # not V2's inference-header-content-length
+        length = int(lowered[at + 17:lowered.find(b"\r\n", at + 2)]) if at >= 0 else 0
         body = await self.reader.readexactly(length) if length else b""
         return status, body
 
@@ -86,6 +86,74 @@ def http_request(host: str, port: int, token: str, body: bytes, content_type: st
             f"Authorization: Bearer {token}\r\nContent-Type: {content_type}\r\n"
             f"Accept: {accept}\r\nContent-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
+
+
+def v2_request(host: str, port: int, token: str, tensors: dict[str, np.ndarray]) -> bytes:
+    """A V2 REST infer request with binary tensors (tritonclient's default encoding)."""
+    head = {"inputs": [{"name": n, "shape": list(a.shape),
+                        "datatype": "INT64" if a.dtype == np.int64 else "FP32",
+                        "parameters": {"binary_data_size": a.nbytes}}
+                       for n, a in tensors.items()],
+            "outputs": [{"name": "score", "parameters": {"binary_data": True}}]}
+    text = json.dumps(head).encode()
+    body = text + b"".join(a.tobytes() for a in tensors.values())
+    return (f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n"
+            f"Inference-Header-Content-Length: {len(text)}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def v2_tensors(data: dict[str, Any], rows: int) -> dict[str, np.ndarray]:
+    """The V2 tensors of the first `rows` events: flat columns, 3 padded jets, the count."""
+    import awkward as ak
+
+    from hepflow.serve.testing import FLAT, JAGGED
+
+    out = {c: np.asarray(data[c][:rows], np.float32) for c in FLAT}
+    for c in JAGGED:
+        out[c] = np.asarray(ak.fill_none(ak.pad_none(data[c][:rows], 3, clip=True), 0.0),
+                            np.float32)
+    out["Jet:count"] = np.minimum(np.asarray(ak.num(data["Jet_pt"][:rows]), np.int64), 3)
+    return out
+
+
+async def grpc_loop(host: str, port: int, token: str, tensors: dict[str, np.ndarray],
+                    connections: int, duration: float, rows: int) -> dict[str, Any]:
+    """`connections` concurrent V2 gRPC callers (one channel), back to back."""
+    import grpc
+    from tritonclient.grpc import service_pb2 as pb
+    from tritonclient.grpc import service_pb2_grpc as pb_grpc
+
+    request = pb.ModelInferRequest(model_name=MODEL)
+    for name, array in tensors.items():
+        request.inputs.add(name=name, shape=list(array.shape),
+                           datatype="INT64" if array.dtype == np.int64 else "FP32")
+        request.raw_input_contents.append(array.tobytes())
+    metadata = (("authorization", f"Bearer {token}"),)
+    clock = time.perf_counter
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    stop = clock() + duration
+    async with grpc.aio.insecure_channel(f"{host}:{port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+
+        async def client() -> None:
+            while clock() < stop:
+                sent = clock()
+                try:
+                    await stub.ModelInfer(request, metadata=metadata, timeout=30)
+                    code = 200
+                except grpc.aio.AioRpcError:
+                    code = 500
+                latencies.append(clock() - sent)
+                statuses[code] = statuses.get(code, 0) + 1
+
+        start = clock()
+        await asyncio.wait_for(asyncio.gather(*(client() for _ in range(connections))),
+                               timeout=duration + 60)
+    out = _summary(latencies, statuses, clock() - start, rows)
+    out.update({"connections": connections, "rows_per_request": rows})
+    return out
 
 
 def _summary(latencies: list[float], statuses: dict[int, int], seconds: float,
@@ -201,7 +269,30 @@ async def drive(plan: dict[str, Any]) -> dict[str, Any]:
         results["batches"].append(step)
         print(f"  batch {rows:>6}: {step['rows_per_s']:12.0f} rows/s  p99 "
               f"{step['p99_ms']:7.2f} ms", file=sys.stderr, flush=True)
+    if plan.get("v2"):
+        await v2_steps(plan, data, results)
     return results
+
+
+async def v2_steps(plan: dict[str, Any], data: dict[str, Any], results: dict[str, Any]) -> None:
+    """The Open Inference Protocol beside V1: REST (binary tensors) and gRPC."""
+    host, port, token = plan["host"], plan["port"], plan["token"]
+    duration = plan["duration"]
+    single = v2_request(host, port, token, v2_tensors(data, 1))
+    results["v2_rest_max"] = await closed_loop(host, port, single, plan["connections"],
+                                               duration, 1)
+    results["v2_grpc_max"] = await grpc_loop(host, plan["grpc_port"], token,
+                                             v2_tensors(data, 1), plan["connections"],
+                                             duration, 1)
+    results["v2_rest_batches"], results["v2_grpc_batches"] = [], []
+    for rows in plan["batches"]:
+        request = v2_request(host, port, token, v2_tensors(data, rows))
+        results["v2_rest_batches"].append(await closed_loop(host, port, request, 2, duration,
+                                                            rows))
+        results["v2_grpc_batches"].append(await grpc_loop(
+            host, plan["grpc_port"], token, v2_tensors(data, rows), 2, duration, rows))
+    print(f"  V2 max: REST {results['v2_rest_max']['requests_per_s']:.0f} req/s, gRPC "
+          f"{results['v2_grpc_max']['requests_per_s']:.0f} req/s", file=sys.stderr, flush=True)
 
 
 def _driver_main(plan_file: str) -> int:
@@ -325,6 +416,15 @@ def table(results: dict[str, Any]) -> str:
         n = b["rows_per_request"]
         lines.append(row(f"{n:,} row{'s' if n > 1 else ''} per request (Arrow), 2 connections",
                          b))
+    if "v2_rest_max" in results:
+        for kind in ("rest", "grpc"):
+            m = results[f"v2_{kind}_max"]
+            label = "V2 REST" if kind == "rest" else "V2 gRPC"
+            lines.append(row(f"{label}: 1 row, closed loop, {m['connections']} connections", m))
+            for b in results[f"v2_{kind}_batches"]:
+                n = b["rows_per_request"]
+                lines.append(row(f"{label}: {n:,} row{'s' if n > 1 else ''} per request, "
+                                 "2 connections", b))
     return "\n".join(lines)
 
 
@@ -338,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--no-auth", action="store_true", help="serve with auth off")
+    parser.add_argument("--no-v2", action="store_true",
+                        help="skip the V2 (Open Inference Protocol) REST and gRPC steps")
     parser.add_argument("--json", default=None)
     parser.add_argument("--plot", default="serve-benchmark.png")
     parser.add_argument("--drive", default=None, help=argparse.SUPPRESS)
@@ -352,9 +454,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hepflow-serve-bench-") as tmp:
         workdir = Path(tmp)
         models, config, token = _setup(workdir, args.trees, args.depth, args.no_auth)
-        port = free_port()
+        port, grpc_port = free_port(), free_port()
         command = [sys.executable, "-m", "hepflow.serve", "--models", str(models),
                    "--config", config, "--port", str(port), "--log-level", "warning"]
+        if not args.no_v2:
+            command += ["--grpc-port", str(grpc_port)]
         if args.no_auth:
             command.append("--insecure-no-auth")
         server = subprocess.Popen(command, env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -366,9 +470,11 @@ def main(argv: list[str] | None = None) -> int:
                     "duration": args.duration,
                     "rates": [float(r) for r in args.rates.split(",") if r],
                     "batches": [int(b) for b in args.batches.split(",") if b],
-                    "connections": args.connections, "out": str(workdir / "results.json")}
+                    "connections": args.connections, "out": str(workdir / "results.json"),
+                    "v2": not args.no_v2, "grpc_port": grpc_port}
             (workdir / "plan.json").write_text(json.dumps(plan))
-            budget = 60 + 2 * args.duration * (len(plan["rates"]) + len(plan["batches"]) + 2)
+            steps = len(plan["rates"]) + len(plan["batches"]) * (1 if args.no_v2 else 3) + 4
+            budget = 60 + 2 * args.duration * steps
             subprocess.run([sys.executable, "-m", "benchmarks.serve", "--drive",
                             str(workdir / "plan.json")], check=True, timeout=budget)
             results = json.loads((workdir / "results.json").read_text())

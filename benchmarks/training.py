@@ -22,6 +22,11 @@ On the dimuon benchmark's NanoAOD-like sample (generated once in
   TensorFlow on the workers and sets up its collectives.
 
 The test AUC of each model is printed as a sanity check.
+
+``--loader`` runs `benchmarks.training_loader` instead: events/s and client
+peak memory of `DataLoader.as_torch()` on 2 workers, `AsNumpy` +
+`torch.utils.data.DataLoader` and ROOT's `RDataLoader`, and `train_torch`
+seconds per epoch on 1 and 2 workers.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -167,6 +173,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = list(sys.argv[1:] if argv is None else argv)
+    if "--loader" in given:  # feeding a training loop and PyTorch DDP: its own benchmark
+        from benchmarks.training_loader import main as loader_main
+
+        return loader_main([a for a in given if a != "--loader"])
     args = parse_args(argv)
     outdir = args.outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.dimuon import Series, ensure_sample, weighted_bins_differ, write_summary
+from benchmarks.dimuon import (
+    MOVED_FRACTION,
+    Series,
+    ensure_sample,
+    moved_one_bin,
+    weighted_bins_differ,
+    write_summary,
+)
 from hepflow.observe.environment import machine_info, package_versions
 
 TREE = "Events"
@@ -125,8 +132,9 @@ def trijet_mass(pt: Any, eta: Any, phi: Any, mass: Any, btag: Any, lib: Any = No
     """The top candidate's mass as awkward code: vector jets, ``combinations``, ``argmax``.
 
     `lib` is awkward (default: the callable of `top_candidate_callable`) or
-    dask_awkward (the hand-written way); the jets are made float64 first, as
-    hepflow's expressions compute float32 inputs in double.
+    dask_awkward (the hand-written way); the jets are made float64 first (hepflow's
+    expressions compute float32 inputs in float, as C++ does; the few events this moves
+    stay within the comparison's tolerance).
     """
     import awkward as ak
     import vector
@@ -311,8 +319,10 @@ def root_written(root_python: str, files: Sequence[str], outdir: Path) -> list[s
 # -- checking --------------------------------------------------------------------------------
 
 
-def compare(reference: Outcome, other: Outcome) -> list[str]:
-    """Differences: the count equal, unweighted-equivalent contents within RTOL."""
+def compare(reference: Outcome, other: Outcome, moved_fraction: float = 0.0) -> list[str]:
+    """Differences: the count equal, unweighted-equivalent contents within RTOL, up to
+    `moved_fraction` of the content moved to a neighbouring bin (the strings compute the
+    jets' four-momenta in float, as C++ does; the other ways in double)."""
     problems = []
     if reference.count != other.count:
         problems.append(f"events_4j2b {reference.count} != {other.count}")
@@ -322,7 +332,7 @@ def compare(reference: Outcome, other: Outcome) -> list[str]:
             problems.append(f"{name}: {a.size} vs {b.size} bins")
             continue
         problem = weighted_bins_differ(name, a, va, b, vb, RTOL)
-        if problem:
+        if problem and not moved_one_bin(a, b, moved_fraction, RTOL):
             problems.append(problem)
     return problems
 
@@ -423,7 +433,7 @@ def report(args: argparse.Namespace, files: Sequence[str], series: Sequence[Seri
         for i, checked in enumerate([s.warmup, *s.runs]):
             if checked is None or checked is reference:
                 continue
-            for problem in compare(reference, checked):
+            for problem in compare(reference, checked, MOVED_FRACTION):
                 mismatches.setdefault(s.name, []).append(
                     f"{'warm-up' if i == 0 else f'run {i}'}: {problem}")
     stats = {s.name: s.stats() for s in series}

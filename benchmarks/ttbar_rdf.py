@@ -9,11 +9,9 @@ the same histograms as `benchmarks.ttbar.book` and runs the event loop with
 repetition, the build and compute seconds, every histogram's contents and
 sums of squared weights (flow bins included) and the 4j2b count.
 
-The expressions are those of `benchmarks.ttbar`, written for C++: the jets are
-converted to ``RVec<double>`` once, so that every later operation runs in
-double precision, as hepflow computes float32 inputs (ROOT would otherwise
-compute ``cos`` of a ``float`` in float and sum floats in float, and the
-histograms would differ in the last bits and at bin edges).
+The expressions are those of `benchmarks.ttbar`, written for C++ and computed
+with C++'s types, as hepflow computes them: ``cos`` of a ``float`` is a float,
+a sum of floats a float.
 
 ``--snapshot OUT IN`` instead rewrites the TTree of IN into OUT with
 RDataFrame's ``Snapshot``: the sample as files written by ROOT itself.
@@ -34,10 +32,10 @@ def book(df: Any, jes: float, btag: float,
     jets = (df.Define("n_leptons", lepton)
               .Filter("n_leptons == 1", "exactly one lepton")
               .Define("jet_ok", "Jet_pt > 25 && abs(Jet_eta) < 2.4 && Jet_jetId >= 2")
-              .Define("jet_pt", "ROOT::RVecD(Jet_pt[jet_ok])")
-              .Define("jet_eta", "ROOT::RVecD(Jet_eta[jet_ok])")
-              .Define("jet_phi", "ROOT::RVecD(Jet_phi[jet_ok])")
-              .Define("jet_mass", "ROOT::RVecD(Jet_mass[jet_ok])")
+              .Define("jet_pt", "Jet_pt[jet_ok]")
+              .Define("jet_eta", "Jet_eta[jet_ok]")
+              .Define("jet_phi", "Jet_phi[jet_ok]")
+              .Define("jet_mass", "Jet_mass[jet_ok]")
               .Define("jet_btag", "Jet_btagDeepFlavB[jet_ok]")
               .Filter("jet_pt.size() >= 4", "at least four jets")
               .Define("n_btag", f"Sum(jet_btag > {btag})")

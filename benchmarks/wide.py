@@ -66,6 +66,7 @@ from benchmarks.dimuon import (
     COMPRESSION,
     HIGH,
     LOW,
+    MOVED_FRACTION,
     NBINS,
     SEED,
     TREE,
@@ -467,7 +468,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         checked += [(f"{v} run {i + 1}", o) for v, outs in runs[width].items()
                     for i, o in enumerate(outs)]
         for label, outcome in checked:
-            mismatches.extend(f"width {width} {label}: {p}" for p in compare(ref, outcome))
+            mismatches.extend(f"width {width} {label}: {p}"  # float (hepflow) vs double
+                              for p in compare(ref, outcome, MOVED_FRACTION))
     same_physics = len({references[w].count for w in widths}) == 1 and all(
         not compare(references[widths[0]], references[w]) for w in widths[1:])
 

@@ -23,9 +23,10 @@ and the run report.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import runpy
+import sys
 import tempfile
 import time
 import traceback
@@ -72,6 +73,37 @@ def _user_line(file: Path, err: BaseException) -> str:
     return f"{file}:{frames[-1].lineno}" if frames else str(file)
 
 
+_MODULE = "__hepflow_analysis__"
+
+
+def _run_by_value(file: Path) -> dict[str, Any]:
+    """Run the file as the module `__hepflow_analysis__` and return its namespace.
+
+    The module exists only on this machine, and workers cannot import it by
+    name, so its functions and classes (a `model_fn`, a callable in a `Define`)
+    must travel by value. While it runs (training is often started from its
+    top level), `sys.modules` holds an empty stand-in under its name: pickle
+    then cannot find the file's functions by reference, and distributed falls
+    back to cloudpickle, which is told to ship that module's contents by value.
+    """
+    import types
+
+    import cloudpickle
+
+    spec = importlib.util.spec_from_file_location(_MODULE, file)
+    if spec is None or spec.loader is None:
+        raise PlanError(f"{file} cannot be loaded as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_MODULE] = types.ModuleType(_MODULE, "stand-in: contents travel by value")
+    cloudpickle.register_pickle_by_value(sys.modules[_MODULE])
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[_MODULE])
+        sys.modules.pop(_MODULE, None)
+    return dict(vars(module))
+
+
 def load(path: str | os.PathLike[str], dataset: Dataset | str | None = None,
          ) -> dict[str, RResultPtr[Any]]:
     """Run an analysis file's top level (booking only) and return its named result handles.
@@ -87,7 +119,7 @@ def load(path: str | os.PathLike[str], dataset: Dataset | str | None = None,
         raise PlanError(f"analysis file {file} does not exist")
     _current["dataset"] = None if dataset is None else _dataset(dataset)
     try:
-        namespace = runpy.run_path(str(file), run_name="__hepflow_analysis__")
+        namespace = _run_by_value(file)
     except HepflowError:
         raise
     except SyntaxError as err:

@@ -70,6 +70,7 @@ def _run(args: argparse.Namespace) -> int:
     from hepflow.analysis import check_output_folder, check_report_file, run
     from hepflow.cluster import local_cluster
     from hepflow.cluster.errors import ClusterError
+    from hepflow.cluster.local import close_quietly
     from hepflow.errors import PlanError
 
     # Everything that can be checked without a cluster is checked before one starts.
@@ -95,9 +96,10 @@ def _run(args: argparse.Namespace) -> int:
         summary = run(args.analysis, dataset=args.dataset, outdir=args.outdir,
                       report=args.report)
     finally:
-        client.close()
         if cluster is not None:
-            cluster.close()
+            close_quietly(client, cluster)
+        else:
+            client.close()
     for name, result in summary["results"].items():
         print(f"{name}: {result}")
     print(f"outputs in {args.outdir}" + (f", run report in {args.report}" if args.report

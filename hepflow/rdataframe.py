@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import dask.base
@@ -84,9 +85,13 @@ class RDataFrame(Transformations, Actions):
         infos = prepared.files
         tree = infos[0].tree if infos else str(treename)
         source = Source(tree, infos, prepared.branches)
-        samples = {s.name: SampleInfo(s.name, i, dict(s.metadata))
+        named = any(s.name for s in prepared.dataset)
+        samples = {s.name: SampleInfo(s.name, i, dict(s.metadata), named=named)
                    for i, s in enumerate(prepared.dataset)}
-        self._graph = AnalysisGraph(source, samples)
+        files = {(f.sample, f.url): replace(samples[f.sample], file=f.url, tree=f.tree,
+                                            entry_range=(0, int(f.num_entries)))
+                 for f in infos if f.sample in samples}
+        self._graph = AnalysisGraph(source, samples, files)
         self._runner = Runner(self._graph, prepared.chunks, opts,
                               client if client == "sync" else scheduler, prepared)
         self._node: PlanNode = source
@@ -99,7 +104,11 @@ class RDataFrame(Transformations, Actions):
         # N = 0 is one chunk of no entries: a run over no chunk has no task to merge into
         chunks = [Chunk(i, 0, "", "", start, min(start + size, entries), start)
                   for i, start in enumerate(range(0, max(entries, 1), size))]
-        self._graph = AnalysisGraph(EmptySource("", (), {}, None, entries), {})
+        # ROOT's RSampleInfo of an empty source (single-threaded: one task over all entries)
+        info = SampleInfo("", 0, named=False, id=f"Empty source, range: {{0, {entries}}}",
+                          entry_range=(0, entries))
+        self._graph = AnalysisGraph(EmptySource("", (), {}, None, entries), {},
+                                    {("", ""): info})
         self._runner = Runner(self._graph, chunks, options, client, None)
         self._node = self._graph.source
 

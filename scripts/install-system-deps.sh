@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests need, when missing: the XRootD server
 # (deployments/xrootd/debian-packages.txt) and a single-node Slurm
-# (deployments/slurm/debian-packages.txt).
+# (deployments/slurm/debian-packages.txt), and curl for the README's examples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 command -v xrootd >/dev/null 2>&1 || missing+=(deployments/xrootd/debian-packages.txt)
 { command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1; } \
   || missing+=(deployments/slurm/debian-packages.txt)
+command -v curl >/dev/null 2>&1 || missing+=(scripts/readme-debian-packages.txt)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

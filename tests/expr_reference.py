@@ -7,8 +7,13 @@ Python bool/int/float, a collection (an RVec) is a Python list, and the result
 of `Combinations` is a list of index lists. Semantics are those of C++ and
 ROOT::VecOps, written out one small function at a time:
 
-* arithmetic is done in double as soon as a double is involved (the float32
-  inputs arrive already converted to Python floats, i.e. promoted exactly);
+* C++'s usual arithmetic conversions, floating point included: a double makes
+  double, else a float makes float (`float * int` is float, `float * 2.0`
+  double); every float result is rounded to float (one IEEE operation done in
+  double and rounded is exactly the float operation);
+* <cmath> on floats is the C library's float function (`sinf`, called through
+  ctypes), as C++'s `std::sin(float)` overload; ROOT::VecOps computes in
+  `Common_t` (float for RVec<float>), in the order its loops do;
 * integer `/` truncates toward zero and `%` keeps the sign of the dividend;
   integer division by zero raises `RefFailure`;
 * `&&`, `||` and `?:` on per-event values short-circuit as in C++; on
@@ -26,6 +31,8 @@ differ only in the last bit of some results; a test may accept either.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -147,6 +154,31 @@ MATH = Libm("math", {
 })
 
 
+def _c_float(name: str, nargs: int) -> Callable[..., float]:
+    """The C library's float function (`sinf`, ...): what C++'s std::name(float) calls."""
+    func = getattr(_LIBC_M, name + "f")
+    func.restype = ctypes.c_float
+    func.argtypes = [ctypes.c_float] * nargs
+
+    def apply(*args: float) -> float:
+        return float(func(*(float(a) for a in args)))
+    return apply
+
+
+_LIBC_M = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+FLOAT_FUNCS: dict[str, Callable[..., float]] = {
+    name: _c_float(name, 1) for name in (
+        "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
+        "cosh", "tanh", "asinh", "acosh", "atanh")}
+FLOAT_FUNCS.update({name: _c_float(name, 2) for name in ("pow", "atan2", "hypot")})
+
+
+def f32(x: Any) -> float:
+    """A value rounded to float, as a Python float."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(float(x)))
+
+
 def _np(ufunc: Callable[..., Any]) -> Callable[..., float]:
     def apply(*args: float) -> float:
         with np.errstate(all="ignore"):
@@ -205,9 +237,11 @@ def promoted(dtype: str) -> str:
 
 
 def promote(a: str, b: str) -> str:
-    """The usual arithmetic conversions (any floating point: double, hepflow's rule)."""
-    if a in FLOATS or b in FLOATS:
+    """The usual arithmetic conversions: double wins, then float, then the integer rules."""
+    if "float64" in (a, b):
         return "float64"
+    if "float32" in (a, b):
+        return "float32"
     a, b = promoted(a), promoted(b)
     if a == b:
         return a
@@ -255,6 +289,12 @@ def in_range(value: int, dtype: str) -> int:
     if not lo <= value <= hi:
         raise Undefined(f"signed overflow ({value} in {dtype})")
     return value
+
+
+def common_t(args: Sequence[Type]) -> str:
+    """float when every argument is a float (<cmath>'s float overloads, ROOT::VecOps'
+    Common_t), else double (integers make double, as C++11's <cmath> does)."""
+    return "float32" if all(t[1] == "float32" for t in args) else "float64"
 
 
 def _kind(*types: Type) -> str:
@@ -328,8 +368,12 @@ class Reference:
             return ("scalar", promote(first[1], first[1]))
         if name == "Dot":
             return ("scalar", promote(first[1], args[1][1]))
-        if name in ("Mean", "StdDev", "Max", "Min", "InvariantMass"):
+        if name in ("Mean", "StdDev"):
             return ("scalar", "float64")
+        if name in ("Max", "Min"):  # ROOT's T; integers as double (NaN when empty)
+            return ("scalar", first[1] if first[1] in FLOATS else "float64")
+        if name == "InvariantMass":
+            return ("scalar", common_t(args))
         if name in ("ArgMax", "ArgMin"):
             return ("scalar", "int64")
         if name == "size":
@@ -346,18 +390,20 @@ class Reference:
             return ("jagged", common(first[1], args[1][1]))
         if name == "Take":
             return ("jagged", first[1] if len(args) == 2 else common(first[1], args[2][1]))
-        if name == "Where":
+        if name == "Where":  # Where(c, RVec<T>, RVec<T>::value_type) is RVec<T>
+            if (args[1][0] == "jagged") != (args[2][0] == "jagged"):
+                return ("jagged", args[1][1] if args[1][0] == "jagged" else args[2][1])
             return ("jagged", common(args[1][1], args[2][1]))
         if name == "abs":
-            return (first[0], "float64" if first[1] in FLOATS else promoted(first[1]))
+            return (first[0], first[1] if first[1] in FLOATS else promoted(first[1]))
         if name in ("max", "min"):
             return (_kind(*args), promote(args[0][1], args[1][1]))
         if name == "InvariantMasses":
-            return ("jagged", "float64")
+            return ("jagged", common_t(args))
         if name == "Combinations":
             return ("combos", "uint64")
         if name in (*MATH1, *MATH2, "fabs", "DeltaPhi", "DeltaR", "DeltaR2"):
-            return (_kind(*args), "float64")
+            return (_kind(*args), common_t(args))
         raise AssertionError(f"reference does not know function {name}")
 
     # ---- evaluation
@@ -423,17 +469,19 @@ class Reference:
             return base[index]
         if not isinstance(index, list):
             return at(base, index)
-        if self.infer(node.index)[1] == "bool":
-            if len(index) != len(base):
-                raise RefFailure("mask of a different length")
-            return [x for x, keep in zip(base, index, strict=True) if keep]
-        return [at(base, i) for i in index]
+        # ROOT: any integer or boolean collection inside [] is a mask (nonzero keeps)
+        if len(index) != len(base):
+            raise RefFailure("mask of a different length")
+        return [x for x, keep in zip(base, index, strict=True) if keep != 0]
 
     def _call(self, node: n.Call, ev: Mapping[str, Any]) -> Any:
         name = function_name(node.func)
         args = [self.run(a, ev) for a in node.args]
         types = [self.infer(a) for a in node.args]
         f = self.libm.funcs
+        single = self.infer(node)[1] == "float32"  # the float overload of <cmath>
+        if single and name in FLOAT_FUNCS:
+            return elementwise(FLOAT_FUNCS[name], *args)
         if name in MATH1:
             return elementwise(lambda x: f[name](float(x)), args[0])
         if name in MATH2:
@@ -450,11 +498,11 @@ class Reference:
             args = [convert(a, dtype) for a in args]
             return elementwise(max2 if name == "max" else min2, *args)
         if name == "DeltaPhi":
-            return elementwise(delta_phi, *args)
+            return elementwise(lambda a, b: delta_phi(a, b, single), *args)
         if name == "DeltaR":
-            return elementwise(self.delta_r, *args)
+            return elementwise(lambda *a: self.delta_r(*a, single=single), *args)
         if name == "DeltaR2":
-            return elementwise(delta_r2, *args)
+            return elementwise(lambda *a: delta_r2(*a, single=single), *args)
         if name == "RVec" or name in RVEC_ALIASES:
             count = convert(args[0], "uint64")
             if count > 10**5:
@@ -475,17 +523,18 @@ class Reference:
             dtype = promote(types[0][1], types[1][1])
             total: Any = convert(0, dtype)
             for x, y in zip(args[0], args[1], strict=True):
-                total = binary("+", total, binary("*", x, y, dtype), dtype)
+                total = convert(binary("+", total, convert(binary("*", x, y, dtype), dtype),
+                                       dtype), dtype)
             return total
         if name == "InvariantMass":
-            return self.invariant_mass(*args)
+            return self.invariant_mass(*args, single=single)
         if name == "InvariantMasses":
             sizes = {len(a) for a in args}
             if len(sizes) != 1:
                 raise RefFailure("InvariantMasses of collections of different sizes")
-            pairs = range(sizes.pop())  # the mass of vector i of the first set + i of the second
-            return [self.invariant_mass(*([args[k][i], args[k + 4][i]] for k in range(4)))
-                    for i in pairs]
+            return [self.pair_mass([a[i] for a in args], single) for i in range(sizes.pop())]
+        if name in ("Sum", "Product", "Mean", "StdDev") and types[0][1] == "float32":
+            return FLOAT_REDUCTIONS[name](args[0])
         if name == "Take":
             return take(args[0], args[1], types[1][1] == "bool", *args[2:])
         if name == "Where":
@@ -499,27 +548,67 @@ class Reference:
             return [[c[k] for c in combos] for k in range(second)]
         return REDUCTIONS[name](args[0])
 
-    def delta_r(self, eta1: float, eta2: float, phi1: float, phi2: float) -> float:
-        dphi = delta_phi(phi1, phi2)
-        deta = float(eta1) - float(eta2)
-        return self.libm.funcs["sqrt"](deta * deta + dphi * dphi)
+    def delta_r(self, eta1: float, eta2: float, phi1: float, phi2: float,
+                single: bool = False) -> float:
+        return self.libm.funcs["sqrt"](delta_r2(eta1, eta2, phi1, phi2, single))
 
-    def invariant_mass(self, pt: list, eta: list, phi: list, mass: list) -> float:
-        """ROOT::VecOps::InvariantMass: mass of the sum of all (pt, eta, phi, m) vectors."""
+    def _ops(self, single: bool
+             ) -> tuple[Callable[[Any], float], Mapping[str, Callable[..., float]]]:
+        """Rounding after each operation, and the elementary functions, of Common_t."""
+        if single:
+            return f32, {**FLOAT_FUNCS, "sqrt": lambda x: f32(self.libm.funcs["sqrt"](x))}
+        return float, self.libm.funcs
+
+    def invariant_mass(self, pt: list, eta: list, phi: list, mass: list,
+                       single: bool = False) -> float:
+        """ROOT::VecOps::InvariantMass: mass of the sum of all (pt, eta, phi, m) vectors,
+        each operation in Common_t (float for RVec<float>), element by element."""
         if not len(pt) == len(eta) == len(phi) == len(mass):
             raise RefFailure("InvariantMass of collections of different sizes")
-        f = self.libm.funcs
+        r, f = self._ops(single)
         sx = sy = sz = se = 0.0
         for p, e_, ph, m in zip(pt, eta, phi, mass, strict=True):
-            p, e_, ph, m = float(p), float(e_), float(ph), float(m)
-            x = p * f["cos"](ph)
-            y = p * f["sin"](ph)
-            z = p * f["sinh"](e_)
-            sx += x
-            sy += y
-            sz += z
-            se += f["sqrt"](x * x + y * y + z * z + m * m)
-        return f["sqrt"](se * se - sx * sx - sy * sy - sz * sz)
+            p, e_, ph, m = r(p), r(e_), r(ph), r(m)
+            x = r(p * f["cos"](ph))
+            y = r(p * f["sin"](ph))
+            z = r(p * f["sinh"](e_))
+            sx, sy, sz = r(sx + x), r(sy + y), r(sz + z)
+            square = r(r(r(r(x * x) + r(y * y)) + r(z * z)) + r(m * m))
+            se = r(se + f["sqrt"](square))
+        return f["sqrt"](r(r(r(r(se * se) - r(sx * sx)) - r(sy * sy)) - r(sz * sz)))
+
+    def pair_mass(self, values: list, single: bool) -> float:
+        """ROOT 6.40's InvariantMasses for one pair: InvariantMasses_PxPyPzM (the
+        numerically stable form through the opening angle), in Common_t."""
+        r, f = self._ops(single)
+        pt1, eta1, phi1, m1, pt2, eta2, phi2, m2 = (r(v) for v in values)
+        x1, y1, z1 = r(pt1 * f["cos"](phi1)), r(pt1 * f["sin"](phi1)), r(pt1 * f["sinh"](eta1))
+        x2, y2, z2 = r(pt2 * f["cos"](phi2)), r(pt2 * f["sin"](phi2)), r(pt2 * f["sinh"](eta2))
+
+        def dot(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+            return r(r(r(a[0] * b[0]) + r(a[1] * b[1])) + r(a[2] * b[2]))
+
+        p1, p2 = dot((x1, y1, z1), (x1, y1, z1)), dot((x2, y2, z2), (x2, y2, z2))
+        if p1 <= 0 and p2 <= 0:
+            return r(m1 + m2)
+        if p1 <= 0 or p2 <= 0:
+            m_rest, m, p = (m1, m2, p2) if p1 <= 0 else (m2, m1, p1)
+            mm = r(m_rest + f["sqrt"](r(r(m * m) + p)))
+            sq = r(r(mm * mm) - p)
+            return f["sqrt"](sq if sq >= 0 else -sq)
+        m1sq, m2sq = r(m1 * m1), r(m2 * m2)
+        r1, r2 = r(m1sq / p1), r(m2sq / p2)
+        x = r(r(r1 + r2) + r(r1 * r2))
+        cx = r(r(y1 * z2) - r(y2 * z1))
+        cy = r(r(x1 * z2) - r(x2 * z1))
+        cz = r(r(x1 * y2) - r(x2 * y1))
+        angle = f["atan2"](f["sqrt"](dot((cx, cy, cz), (cx, cy, cz))), dot((x1, y1, z1),
+                                                                            (x2, y2, z2)))
+        cos_a, sin_a = f["cos"](angle), f["sin"](angle)
+        root = f["sqrt"](r(x + 1))
+        y = r(r(x + r(sin_a * sin_a)) / r(root + cos_a)) if cos_a >= 0 else r(root - cos_a)
+        z = r(2 * f["sqrt"](r(p1 * p2)))
+        return f["sqrt"](r(r(m1sq + m2sq) + r(y * z)))
 
 
 # ---------------------------------------------------------------- helpers
@@ -635,14 +724,17 @@ def min2(a: Any, b: Any) -> Any:
     return b if b < a else a
 
 
-def delta_phi(a: float, b: float) -> float:
-    """ROOT::VecOps::DeltaPhi: fmod(b - a, 2 pi), then wrapped into [-pi, pi]."""
-    r = _fmod(float(b) - float(a), 2.0 * math.pi)
-    if r < -math.pi:
-        r += 2.0 * math.pi
-    elif r > math.pi:
-        r -= 2.0 * math.pi
-    return r
+def delta_phi(a: float, b: float, single: bool = False) -> float:
+    """ROOT::VecOps::DeltaPhi: fmod(b - a, 2.0 * c) with c = Common_t(M_PI), wrapped into
+    [-c, c]; `2.0 * c` is a double, so for floats only `b - a` and the result are float."""
+    c = f32(math.pi) if single else math.pi
+    diff = f32(float(b) - float(a)) if single else float(b) - float(a)
+    r = _fmod(diff, 2.0 * c)
+    if r < -c:
+        r += 2.0 * c
+    elif r > c:
+        r -= 2.0 * c
+    return f32(r) if single else r
 
 
 def _no_nan(v: list) -> list:
@@ -663,11 +755,13 @@ def _mean(v: list) -> float:
 
 
 def _stddev(v: list) -> float:
+    """ROOT's sqrt(Var(v)): (sum of x*x - (sum of x)^2 / n) / (n - 1), sums in T."""
     if len(v) < 2:
         return 0.0
-    mean = _mean(v)
-    squares = _sum([(float(x) - mean) * (float(x) - mean) for x in v])
-    return math.sqrt(squares / (len(v) - 1))
+    squares = _sum([x * x for x in v])
+    total = _sum(v)
+    n = float(len(v))
+    return math.sqrt(1.0 / (n - 1.0) * (float(squares) - float(total * total) / n))
 
 
 def _argmax(v: list) -> int:
@@ -706,10 +800,44 @@ REDUCTIONS: dict[str, Callable[[list], Any]] = {
 }
 
 
-def delta_r2(eta1: float, eta2: float, phi1: float, phi2: float) -> float:
-    dphi = delta_phi(phi1, phi2)
-    deta = float(eta1) - float(eta2)
-    return deta * deta + dphi * dphi
+def delta_r2(eta1: float, eta2: float, phi1: float, phi2: float, single: bool = False
+             ) -> float:
+    r = f32 if single else float
+    dphi = delta_phi(phi1, phi2, single)
+    deta = r(float(eta1) - float(eta2))
+    return r(r(deta * deta) + r(dphi * dphi))
+
+
+def _sum_float(v: list) -> float:
+    """std::accumulate in float, in order."""
+    total = 0.0
+    for x in v:
+        total = f32(total + x)
+    return total
+
+
+def _product_float(v: list) -> float:
+    total = 1.0
+    for x in v:
+        total = f32(total * x)
+    return total
+
+
+def _stddev_float(v: list) -> float:
+    """ROOT's sqrt(Var(v)): the sums of x*x and x in float, the rest in double."""
+    if len(v) < 2:
+        return 0.0
+    squares = _sum_float([f32(x * x) for x in v])
+    total = _sum_float(v)
+    total = f32(total * total)
+    n = float(len(v))
+    return math.sqrt(1.0 / (n - 1.0) * (squares - total / n))
+
+
+FLOAT_REDUCTIONS: dict[str, Callable[[list], Any]] = {
+    "Sum": _sum_float, "Product": _product_float,
+    "Mean": lambda v: _sum_float(v) / len(v) if v else 0.0, "StdDev": _stddev_float,
+}
 
 
 def range_(*args: int) -> list[int]:
@@ -765,5 +893,5 @@ def static_type(text: str, schema: Mapping[str, ColumnType]) -> Type:
     return Reference(schema).infer(parse(text))
 
 
-__all__ = ["MATH", "NUMPY", "Libm", "RefFailure", "Reference", "Undefined",
+__all__ = ["FLOAT_FUNCS", "MATH", "NUMPY", "Libm", "RefFailure", "Reference", "Undefined",
            "evaluate_events", "static_type"]

@@ -48,6 +48,8 @@ class _Chunk:
         return len(self._columns["x"])
 
     def column(self, node: PlanNode, name: str) -> Any:
+        if name == "rdfentry_":  # Display shows each row's entry number
+            return np.arange(len(self._columns["x"]), dtype=np.uint64)
         return self._columns[name]
 
     def cut(self, node: PlanNode) -> tuple[int, int]:

@@ -99,7 +99,7 @@ def test_rdatasetspec_range_and_friends(files: list[str], friend_files: list[str
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     df = hepflow.RDataFrame(str(tmp_path / "spec.json"), client="sync", chunk_entries=700)
     assert {"calib.w", "calib.k"} <= set(df.GetColumnNames())
-    assert df.GetColumnType("calib.k") == "int"
+    assert df.GetColumnType("calib.k") == "Int_t"  # a friend branch: its leaf type, as ROOT
     met = _eager(files, "MET_pt").astype(np.float64)
     ratio = df.Define("r", lambda w, m: w / m, ["calib.w", "MET_pt"])
     k = df.Take("calib.k")

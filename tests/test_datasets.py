@@ -128,7 +128,8 @@ def test_preprocessing_is_cached(two_samples, monkeypatch):
 
 
 def test_chunks_by_bytes_are_cluster_aligned(two_samples):
-    ds = Dataset.from_files(two_samples["dy"], "Events")
+    # One file: the bytes per entry of one file set the byte target of its chunks.
+    ds = Dataset.from_files(two_samples["dy"][:1], "Events")
     by_entries = hepflow.preprocess(ds, chunk_entries=4_000)
     per_entry = by_entries.files[0].compressed_bytes / by_entries.files[0].num_entries
     by_bytes = hepflow.preprocess(ds, chunk_bytes=int(per_entry * 4_000))
@@ -296,3 +297,13 @@ def test_hostile_dataset_files_are_one_line_plan_errors(tmp_path):
     # a worker asked to open it refuses it too, rather than blocking
     with pytest.raises(hepflow.ReadError, match=r"FIFO .*not a regular file"):
         inspect_file(fifo, "Events")
+
+
+@pytest.mark.cluster
+def test_preprocessing_shows_a_bar_of_files_described(two_samples, client, capfd):
+    """Describing many files on the cluster takes minutes: a bar counts them."""
+    ds = Dataset.from_files(two_samples["dy"] + two_samples["tt"], "Events")
+    prepared = hepflow.preprocess(ds, client=client, use_cache=False)
+    assert len(prepared.files) == 3
+    err = capfd.readouterr().err
+    assert "preprocessing" in err and "3/3" in err

@@ -173,7 +173,7 @@ def test_malformed_numbers(text: str) -> None:
 
 def test_literal_types_in_arithmetic() -> None:
     assert compile_expression("1 + 2u", SCHEMA).type == scalar("uint32")
-    assert compile_expression("1 + 2.f", SCHEMA).type == scalar("float64")
+    assert compile_expression("1 + 2.f", SCHEMA).type == scalar("float32")  # int + float
     assert compile_expression("7 / 2", SCHEMA).type == scalar("int32")
     assert compile_expression("true + true", SCHEMA).type == scalar("int32")
     assert compile_expression("-true", SCHEMA).type == scalar("int32")

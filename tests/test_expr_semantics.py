@@ -22,7 +22,15 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import pytest
-from expr_reference import MATH, NUMPY, RefFailure, Undefined, evaluate_events, static_type
+from expr_reference import (
+    FLOAT_FUNCS,
+    MATH,
+    NUMPY,
+    RefFailure,
+    Undefined,
+    evaluate_events,
+    static_type,
+)
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
@@ -559,7 +567,7 @@ class Grammar:
             return f"({inner})[{inner} {self.pick(['>', '!='])} {self.scalar(dtype, 0)}]"
         if choice == "combos":
             k = self.pick([0, 1])
-            return f"{base}[Combinations({base}, 2)[{k}]]"
+            return f"Take({base}, Combinations({base}, 2)[{k}])"
         if choice == "ternary":
             other = self.coll(dtype, self.pick(["mu", "jet"]), d)
             return f"({self.scalar('bool', d)} ? {base} : {other})"
@@ -716,14 +724,22 @@ def test_integer_division_by_zero_fails_only_where_it_happens() -> None:
         run("Muon_charge / 0")
 
 
-def test_float32_inputs_are_promoted_to_double() -> None:
+def test_float32_arithmetic_stays_float_as_in_cpp() -> None:
+    """C++'s usual arithmetic conversions: `float * int` is float, `float * 2.0` double."""
     events = [event(met=(0.1, 0.0))]
-    met = float(np.float32(0.1))
-    assert run("MET_pt * 3", events) == [met * 3]  # not the float32 product
-    assert run("MET_pt * 3", events) != [float(np.float32(0.1) * np.float32(3))]
-    assert run("MET_pt / 3", events) == [met / 3]
-    assert run("Sum(Muon_pt)", [event([(0.1, 0, 0, 0, 1, True)] * 3)]) == [
-        float(np.float32(0.1)) * 3]
+    met = np.float32(0.1)
+    assert run("MET_pt * 3", events) == [float(met * np.float32(3))]
+    assert run("MET_pt * 3.0", events) == [float(met) * 3.0]
+    assert run("MET_pt * 3.f", events) == [float(met * np.float32(3))]
+    assert run("MET_pt / 3", events) == [float(met / np.float32(3))]
+    assert compile_expression("MET_pt * 3", SCHEMA).type.dtype == "float32"
+    assert compile_expression("Muon_pt * 2", SCHEMA).type == jagged("float32")
+    assert compile_expression("pow(MET_pt, 2)", SCHEMA).type.dtype == "float64"
+    assert compile_expression("sqrt(MET_pt)", SCHEMA).type.dtype == "float32"
+    total = np.float32(0)
+    for _ in range(3):
+        total = np.float32(total + met)
+    assert run("Sum(Muon_pt)", [event([(0.1, 0, 0, 0, 1, True)] * 3)]) == [float(total)]
 
 
 def test_short_circuit_guards_indexing() -> None:
@@ -743,7 +759,7 @@ def test_short_circuit_guards_indexing() -> None:
 
 @pytest.mark.parametrize("text", [
     "Muon_pt[0] > 20", "Muon_pt[1]", "Muon_pt[nMuon]", "Muon_pt[nMuon - 1]",
-    "Muon_pt[0 - 1]", "Muon_pt[Muon_charge]", "Take(Muon_pt, 2)", "Take(Muon_pt, -1)",
+    "Muon_pt[0 - 1]", "Take(Muon_pt, Muon_charge)", "Take(Muon_pt, 2)", "Take(Muon_pt, -1)",
     "HLT_IsoMu24 || Muon_pt[0] > 0",
 ])
 def test_unguarded_index_out_of_range_raises(text: str) -> None:
@@ -781,8 +797,20 @@ def test_ordering_and_selection() -> None:
         [40.0, -1.0], [], [-1.0], [10.0, 30.0, -1.0]]
     assert run("Where(Muon_tight, 1, 0)") == [[1, 0], [], [1], [0, 1, 1]]
     assert run("Muon_pt[Muon_pt > 20]") == [[40.0, 25.5], [], [], [30.0, 30.0]]
-    assert run("Muon_pt[Argsort(Muon_eta)]") == [[25.5, 40.0], [], [5.0], [30.0, 10.0, 30.0]]
+    # an integer collection inside [] is a mask, as in ROOT: nonzero elements are kept
+    assert run("Muon_pt[Argsort(Muon_eta)]") == [[40.0], [], [], [10.0, 30.0]]
+    assert run("Muon_pt[Muon_charge]") == [[40.0, 25.5], [], [5.0], [10.0, 30.0, 30.0]]
+    assert run("Muon_pt[Muon_charge > 0]") == [[40.0], [], [], [10.0, 30.0]]
     assert run("Muon_charge[Muon_tight && Muon_pt > 20]") == [[1], [], [], [1, -1]]
+
+
+def test_integer_collection_index_is_a_mask_as_in_root() -> None:
+    """ROOT's `{10,20,30}[{2,0,1}]` is `{10,30}`; positions are `Take`'s job."""
+    assert run("Jet_pt[Jet_jetId]") == [[50.0, 30.0, 30.0], [], [35.0], []]
+    assert run("Jet_pt[Jet_jetId - 6]") == [[], [], [], []]
+    assert run("Take(Jet_pt, Argsort(Jet_eta))") == [[30.0, 50.0, 30.0], [], [35.0], []]
+    with pytest.raises(EvaluationFailure, match="mask of 3"):
+        run("Muon_pt[Jet_jetId]")
 
 
 def test_take() -> None:
@@ -815,10 +843,10 @@ def test_combinations() -> None:
     assert run("Combinations(Muon_pt, 3)[2]") == [[], [], [], [2]]
     assert run("Combinations(Muon_pt, Jet_pt)[0]") == [[0, 0, 0, 1, 1, 1], [], [0], []]
     assert run("Combinations(Muon_pt, Jet_pt)[1]") == [[0, 1, 2, 0, 1, 2], [], [0], []]
-    assert run("Muon_pt[Combinations(Muon_pt, 2)[0]] + Muon_pt[Combinations(Muon_pt, 2)[1]]") \
-        == [[65.5], [], [], [40.0, 40.0, 60.0]]
-    assert run("Sum(Muon_charge[Combinations(Muon_pt, 2)[0]] * "
-               "Muon_charge[Combinations(Muon_pt, 2)[1]] < 0)") == [1, 0, 0, 2]
+    assert run("Take(Muon_pt, Combinations(Muon_pt, 2)[0]) + "
+               "Take(Muon_pt, Combinations(Muon_pt, 2)[1])") == [[65.5], [], [], [40.0, 40.0, 60.0]]
+    assert run("Sum(Take(Muon_charge, Combinations(Muon_pt, 2)[0]) * "
+               "Take(Muon_charge, Combinations(Muon_pt, 2)[1]) < 0)") == [1, 0, 0, 2]
 
 
 def test_math_functions_follow_libm() -> None:
@@ -826,9 +854,13 @@ def test_math_functions_follow_libm() -> None:
     for fn in ("sqrt", "exp", "log", "log10", "sin", "cos", "tan", "atan", "sinh", "cosh",
                "tanh", "asinh", "floor", "ceil"):
         want = [getattr(math, fn)(2.0)]
-        assert run(f"{fn}(MET_pt)", events[:1]) == approx(want), fn
-        assert run(f"std::{fn}(MET_pt)", events[:1]) == approx(want), fn
-    assert run("log(MET_pt)", events) == [math.log(2.0), -math.inf]
+        assert run(f"{fn}((double)MET_pt)", events[:1]) == approx(want), fn
+        assert run(f"std::{fn}((double)MET_pt)", events[:1]) == approx(want), fn
+        # std::fn(float) is the float overload: the C library's float function
+        exact = float(np.float32(getattr(math, fn)(2.0)))  # sqrt, floor, ceil: exact
+        want32 = [FLOAT_FUNCS[fn](2.0) if fn in FLOAT_FUNCS else exact]
+        assert run(f"{fn}(MET_pt)", events[:1]) == want32, fn
+    assert run("log(MET_pt)", events) == [float(np.float32(math.log(2.0))), -math.inf]
     assert run("sqrt(-MET_pt)", events)[0] != run("sqrt(-MET_pt)", events)[0]  # NaN
     assert run("pow(MET_pt, 3)", events) == [8.0, 0.0]
     assert run("atan2(MET_phi, -1.)", events) == approx([math.atan2(0.5, -1), math.pi])
@@ -845,7 +877,7 @@ def test_round_is_half_away_from_zero() -> None:
         ev["MET_phi"] = x
     frame = make_frame(events)
     frame.columns["MET_phi"] = np.asarray(values)  # float64, to reach the halfway cases
-    expr = compile_expression("round(MET_phi)", SCHEMA)
+    expr = compile_expression("round((double)MET_phi)", SCHEMA)
     got = evaluate(expr.tree, frame).tolist()
     assert got == [1.0, 2.0, 3.0, -1.0, -3.0, 0.0, 4503599627370497.0, -0.0]
 
@@ -863,9 +895,9 @@ def test_delta_phi_wraps_into_minus_pi_pi() -> None:
         [math.fmod(10.0, two_pi) - two_pi, 4.0 - two_pi, 7.0 - two_pi, 8.0 - two_pi])
     assert run("DeltaPhi(0., M_PI)", events[:1]) == [math.pi]
     assert run("DeltaPhi(0., -M_PI)", events[:1]) == [-math.pi]
-    assert run("DeltaPhi(Muon_phi, MET_phi)") == approx([
-        [-3.0 - float(np.float32(0.1)), -6.0 + two_pi], [], [4.5 - two_pi],
-        [3.0, 2.0, 4.0 - two_pi]])
+    assert run("DeltaPhi(Muon_phi, MET_phi)") == [  # floats: computed as ROOT does for float
+        [float(np.float32(-3.0 - np.float32(0.1))), float(np.float32(-6.0 + 2 * M_PI32))], [],
+        [float(np.float32(4.5 - 2 * M_PI32))], [3.0, 2.0, float(np.float32(4.0 - 2 * M_PI32))]]
     nan = run("DeltaPhi(MET_phi, 1. / 0.)", events[:1])  # quietly NaN, no warning
     assert math.isnan(nan[0])
 
@@ -873,8 +905,10 @@ def test_delta_phi_wraps_into_minus_pi_pi() -> None:
 def test_delta_r() -> None:
     got = run("nMuon > 1 ? DeltaR(Muon_eta[0], Muon_eta[1], Muon_phi[0], Muon_phi[1]) : -1.")
     f = float(np.float32(0.1))
-    assert got == approx([math.hypot(0.5 + float(np.float32(1.2)), 3.0 - f), -1.0, -1.0,
-                          math.hypot(1.0, 1.0)])
+    assert got == pytest.approx([math.hypot(0.5 + float(np.float32(1.2)), 3.0 - f), -1.0, -1.0,
+                                 math.hypot(1.0, 1.0)], rel=1e-6)  # in float, as ROOT
+    assert compile_expression("DeltaR(Muon_eta[0], Muon_eta[1], Muon_phi[0], Muon_phi[1])",
+                              SCHEMA).type.dtype == "float32"
     assert run("DeltaR(Muon_eta, 0., Muon_phi, 0.)")[3] == approx([0.0, math.sqrt(2),
                                                                     math.sqrt(2)])
 
@@ -895,16 +929,22 @@ def test_invariant_mass() -> None:
     f = [tuple(float(np.float32(x)) for x in v) for v in
          ((40.0, 0.5, 0.1, MU_MASS), (25.5, -1.2, 3.0, MU_MASS), (5.0, 2.0, -3.0, MU_MASS),
           (10.0, 0.0, 0.0, 0.0), (30.0, 1.0, 1.0, 0.0), (30.0, -1.0, -1.0, 0.0))]
-    got = run("InvariantMass(Muon_pt, Muon_eta, Muon_phi, Muon_mass)")
+    # in double (RVec<double> arguments), the formula by hand
+    got = run("InvariantMass(Muon_pt * 1., Muon_eta * 1., Muon_phi * 1., Muon_mass * 1.)")
     assert got == pytest.approx([_mass(f[0], f[1]), 0.0, _mass(f[2]), _mass(f[3], f[4], f[5])],
                                 rel=1e-9, abs=1e-6)
     assert got[2] == pytest.approx(float(np.float32(MU_MASS)), rel=1e-6)  # one muon: its mass
-    tight = run("InvariantMass(Muon_pt[Muon_tight], Muon_eta[Muon_tight], "
-                "Muon_phi[Muon_tight], Muon_mass[Muon_tight])")
+    # in float for RVec<float>, as ROOT: E^2 - p^2 loses digits of a light, fast muon
+    in_float = run("InvariantMass(Muon_pt, Muon_eta, Muon_phi, Muon_mass)")
+    assert in_float == pytest.approx(got, rel=1e-3)
+    assert in_float[2] != got[2]
+    tight = run("InvariantMass(Muon_pt[Muon_tight] * 1., Muon_eta[Muon_tight] * 1., "
+                "Muon_phi[Muon_tight] * 1., Muon_mass[Muon_tight] * 1.)")
     assert tight == pytest.approx([_mass(f[0]), 0.0, _mass(f[2]), _mass(f[4], f[5])],
                                   rel=1e-9, abs=1e-6)
-    pairs = run("InvariantMasses(Muon_pt, Muon_eta, Muon_phi, Muon_mass, "
-                "Reverse(Muon_pt), Reverse(Muon_eta), Reverse(Muon_phi), Reverse(Muon_mass))")
+    pairs = run("InvariantMasses(Muon_pt * 1., Muon_eta * 1., Muon_phi * 1., Muon_mass * 1., "
+                "Reverse(Muon_pt * 1.), Reverse(Muon_eta * 1.), Reverse(Muon_phi * 1.), "
+                "Reverse(Muon_mass * 1.))")
     assert pairs[0] == approx([_mass(f[0], f[1]), _mass(f[1], f[0])])
     assert pairs[3][1] == pytest.approx(_mass(f[4], f[4]), rel=1e-9)
 

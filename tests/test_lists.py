@@ -7,6 +7,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import pytest
+from expr_reference import FLOAT_FUNCS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,16 +97,23 @@ def test_memo_never_returns_a_dead_arrays_result() -> None:
     assert memo.get((np.arange(3),), lambda: "fresh") == "fresh"
 
 
+def _cosf(phi: ak.Array) -> ak.Array:
+    """C's cosf on every element (through ctypes, not hepflow's code)."""
+    flat = [FLOAT_FUNCS["cos"](x) for x in ak.to_numpy(ak.flatten(phi))]
+    return ak.unflatten(np.asarray(flat, dtype=np.float32), ak.num(phi))
+
+
 EXPRESSIONS = {
-    "Jet_pt * cos(Jet_phi) + nJet":  # hepflow's cos is double's, as std::cos(double)
+    "Jet_pt * cos(Jet_phi * 1.) + nJet":  # a double angle: std::cos(double), all in double
         lambda pt, eta, phi, mass, n: pt * np.cos(ak.values_astype(phi, np.float64)) + n,
+    "Jet_pt * cos(Jet_phi) + nJet":  # floats stay float: std::cos(float) is C's cosf
+        lambda pt, eta, phi, mass, n: pt * _cosf(phi) + ak.values_astype(n, np.float32),
     "Jet_pt[Jet_pt > 30 && abs(Jet_eta) < 2.4]":
         lambda pt, eta, phi, mass, n: pt[(pt > 30) & (abs(eta) < 2.4)],
     "Take(Jet_pt, Argsort(-Jet_pt))":
         lambda pt, eta, phi, mass, n: pt[ak.argsort(-pt, stable=True)],
-    "max(Jet_pt, 40.f) - Jet_mass":  # float32 operands of arithmetic are promoted to double
-        lambda pt, eta, phi, mass, n: (np.maximum(ak.values_astype(pt, np.float64), 40.0)
-                                       - ak.values_astype(mass, np.float64)),
+    "max(Jet_pt, 40.f) - Jet_mass":  # float with float is float, as in C++
+        lambda pt, eta, phi, mass, n: np.maximum(pt, np.float32(40.0)) - mass,
     "-Jet_eta * 2 > 1 || !(Jet_pt < 50)":
         lambda pt, eta, phi, mass, n: (-eta * 2 > 1) | ~(pt < 50),
 }
@@ -187,8 +195,8 @@ def test_trijet_takes_equal_awkward(jet_file: str) -> None:
     got_x, got_best = df.Take("x"), df.Take("best")
     ev = uproot.open(jet_file)["Events"].arrays(["Jet_pt", "Jet_eta", "Jet_phi"])
     a, b, c = ak.unzip(ak.argcombinations(ev.Jet_pt, 3, axis=1))
-    f64 = {k: ak.values_astype(ev[k], np.float64) for k in ("Jet_pt", "Jet_eta", "Jet_phi")}
-    want = f64["Jet_pt"][a] + f64["Jet_eta"][b] * f64["Jet_phi"][c]
+    # float arithmetic on float branches stays float, as in C++
+    want = ev["Jet_pt"][a] + ev["Jet_eta"][b] * ev["Jet_phi"][c]
     assert ak.to_list(got_x.GetValue()) == ak.to_list(want)
     best = ak.fill_none(ak.argmax(want, axis=1), -1)  # hepflow: -1 for no element
     assert got_best.GetValue().tolist() == ak.to_list(best)

@@ -7,6 +7,9 @@ cluster is not used for this).
 
 from __future__ import annotations
 
+import contextlib
+import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,10 +55,25 @@ def _selection(files: list[str], client: Any) -> Any:
     return df.Filter("process != 2").Define("is_ttbar", "process == 1")
 
 
+_PRINTED: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def trained(sample_files: list[str], tf_client: Any) -> ml.TrainResult:
-    return ml.train_keras(_selection(sample_files, tf_client), FEATURES, model_fn, epochs=3,
-                          batch_size=512, patience=None)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = ml.train_keras(_selection(sample_files, tf_client), FEATURES, model_fn,
+                                epochs=3, batch_size=512, patience=None)
+        time.sleep(0.5)  # the last progress event on its way from the scheduler
+    _PRINTED["train"] = out.getvalue()
+    return result
+
+
+def test_epochs_are_printed_on_the_client(trained: ml.TrainResult) -> None:
+    """Each epoch's losses reach the client, though the chief trains in a worker process."""
+    for epoch in (1, 2, 3):
+        assert f"keras epoch {epoch}/3: loss " in _PRINTED["train"]
+    assert "val_loss" in _PRINTED["train"]
 
 
 def test_both_workers_train_to_identical_weights(trained: ml.TrainResult,

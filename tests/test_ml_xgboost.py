@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +30,39 @@ def _selection(files: list[str], client: Any) -> Any:
     return df.Filter("process != 2", "no QCD").Define("is_ttbar", "process == 1")
 
 
+_PRINTED: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def trained(sample_files: list[str], client: Any) -> ml.TrainResult:
-    return ml.train_xgboost(_selection(sample_files, client), FEATURES,
-                            {"max_depth": 3, "eta": 0.3}, num_boost_round=200,
-                            early_stopping_rounds=5)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = ml.train_xgboost(_selection(sample_files, client), FEATURES,
+                                  {"max_depth": 3, "eta": 0.3}, num_boost_round=200,
+                                  early_stopping_rounds=5)
+        time.sleep(0.5)  # the last progress event on its way from the scheduler
+    _PRINTED["train"] = out.getvalue()
+    return result
+
+
+def test_progress_best_iteration_and_plots(trained: ml.TrainResult) -> None:
+    """Rounds and validation metrics printed on the client; best round kept; HEP plots."""
+    assert "xgboost round 10/200: validation_auc" in _PRINTED["train"]
+    assert "validation_logloss" in _PRINTED["train"]
+    best = trained.bundle.metrics["best_iteration"]
+    assert best == trained.booster.num_boosted_rounds() - 1
+    assert best + 1 < 200
+    fig = plots.roc_figure(trained)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log" and "rejection" in ax.get_ylabel()
+    assert ax.get_xlabel() == "Signal efficiency"
+    test_line = ax.get_lines()[0]
+    assert np.all(np.asarray(test_line.get_ydata()) >= 1.0)
+    fig = plots.history_figure(trained)
+    loss, auc = fig.axes
+    assert loss.get_ylabel() == "loss" and auc.get_ylabel() == "AUC"
+    assert {ln.get_label() for ln in auc.get_lines()} >= {"validation_auc", "train_auc"}
+    assert all("auc" not in ln.get_label() for ln in loss.get_lines())
 
 
 def test_separates_drell_yan_from_ttbar(trained: ml.TrainResult) -> None:

@@ -87,6 +87,18 @@ def test_bad_tokens_are_401(server: Any, issuer: LocalIssuer, make: Any, words: 
     assert challenge(answer).startswith('Bearer realm="hepflow", error="invalid_token"')
 
 
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+def test_times_must_be_json_numbers(server: Any, issuer: LocalIssuer, claim: str) -> None:
+    """RFC 7519 NumericDate is a JSON number: "1700000000" is refused, 1.7e9 + 0.5 is not."""
+    now = time.time()
+    good = {"exp": now + 3600.5, "nbf": now - 60.5, "iat": now - 60.5}[claim]
+    assert predict(server, issuer.token(extra={claim: good})).status_code == 200
+    answer = predict(server, issuer.token(extra={claim: str(int(good))}))
+    assert answer.status_code == 401, answer.text
+    assert f"token claim {claim} is not a NumericDate" in answer.json()["message"]
+    assert predict(server, issuer.token(extra={claim: True})).status_code == 401
+
+
 def test_clock_skew_is_tolerated(server: Any, issuer: LocalIssuer) -> None:
     assert predict(server, issuer.token(lifetime=-10)).status_code == 200
     assert predict(server, issuer.token(not_before=time.time() + 10)).status_code == 200

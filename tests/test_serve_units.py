@@ -216,6 +216,10 @@ def test_config_file(tmp_path: Path) -> None:
     ("port: 70000\n", "not a TCP port"),
     ("limits: {max_body_bytes: huge}\n", "cannot read size"),
     ("batching: {max_delay_ms: -1}\n", "max_delay_ms"),
+    ("limits: {header_timeout_s: 0}\n", "header_timeout_s must be a positive"),
+    ("limits: {keep_alive_s: -1}\n", "keep_alive_s must be a positive"),
+    ("limits: {max_connections: 0}\n", "max_connections must be at least 1"),
+    ("limits: {max_header_bytes: 0}\n", "max_header_bytes must be at least 1"),
     ("auth: {issuer: x}\n", "missing audience"),
     ("[unclosed\n", "not valid YAML"),
 ])
@@ -294,6 +298,9 @@ def test_json_limits_and_nan() -> None:
     assert np.isnan(batch.flat["a"][0])
     with pytest.raises(InputError, match="NaN"):
         parse(b'{"inputs": {"a": [1e400]}}', "application/json",
+              InputSpec(("a",), (), allow_nan=False))
+    with pytest.raises(InputError, match=r"beyond ±3\.4e"):  # infinite as float32
+        parse(b'{"inputs": {"a": [1.0, -1e39]}}', "application/json",
               InputSpec(("a",), (), allow_nan=False))
 
 

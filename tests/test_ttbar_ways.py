@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from benchmarks import ttbar
+from benchmarks.dimuon import MOVED_FRACTION
 
 
 def test_strings_callable_and_hand_written_agree(sample_files: list[str], client: Any) -> None:
@@ -15,7 +16,8 @@ def test_strings_callable_and_hand_written_agree(sample_files: list[str], client
     assert strings.count > 0 and strings.hists["top_mass_4j2b"][0].sum() > 0
     for other in (ttbar.run_hepflow(sample_files, client, None, "callable"),
                   ttbar.run_hand_written(sample_files, client, 2)):
-        assert ttbar.compare(strings, other) == []
+        # the strings compute the jets in float, as C++; the other ways in double
+        assert ttbar.compare(strings, other, MOVED_FRACTION) == []
 
 
 def test_a_changed_result_is_reported(sample_files: list[str]) -> None:

@@ -9,26 +9,32 @@ import awkward as ak
 import hist
 import numpy as np
 import pytest
+from expr_reference import FLOAT_FUNCS
 
 import hepflow
 from hepflow import PlanError, VariationsFor
+from hepflow.errors import EvaluationError
 
 SCALES = {"down": 0.9, "up": 1.1}
 
 
 def _ht(jet_pt: ak.Array) -> np.ndarray:
-    return np.asarray(ak.sum(ak.values_astype(jet_pt[jet_pt > 30], np.float64), axis=1))
+    """ROOT's Sum of an RVec<float>: in float, in order (awkward's reducer does that)."""
+    return np.asarray(ak.sum(jet_pt[jet_pt > 30], axis=1))
 
 
 def _reference(ev: dict[str, ak.Array], scale: float) -> dict[str, Any]:
-    """The analysis of `_book`, with Jet_pt scaled, done eagerly."""
+    """The analysis of `_book`, with Jet_pt scaled, done eagerly. The varied values have
+    the column's type, as in ROOT: `Jet_pt * 0.9` (double) is stored as float."""
     muon = np.asarray(ev["nMuon"]) >= 1
-    jet_pt = ak.values_astype(ev["Jet_pt"], np.float64) * scale
+    jet_pt = ev["Jet_pt"] if scale == 1.0 else ak.values_astype(
+        ak.values_astype(ev["Jet_pt"], np.float64) * scale, np.float32)
     ht = _ht(jet_pt)
     sel = muon & (ht > 150)
     h = hist.Hist(hist.axis.Regular(40, 0, 1000, name="HT"))
     h.fill(ht[sel])
-    return {"count": int(sel.sum()), "hist": h.values(flow=True), "sum": float(ht[sel].sum()),
+    return {"count": int(sel.sum()), "hist": h.values(flow=True),
+            "sum": float(ht[sel].astype(np.float64).sum()),
             "muons": int(muon.sum()), "max": float(ht[sel].max())}
 
 
@@ -110,8 +116,9 @@ def test_several_columns_vary_together(sample_files: list[str],
     met = np.asarray(eager["MET_pt"], dtype=np.float32)
     phi = np.asarray(eager["MET_phi"], dtype=np.float32)
     for key, (scale, sign) in {"nominal": (1, 1), "met:lo": (0.5, 1), "met:hi": (2, -1)}.items():
-        expected = float(np.sum((met * np.float32(scale)).astype(np.float64)
-                                * np.cos((phi * sign).astype(np.float64))))
+        cos = np.asarray([FLOAT_FUNCS["cos"](x) for x in phi * np.float32(sign)],
+                         dtype=np.float32)  # std::cos(float): C's cosf
+        expected = float(np.sum((met * np.float32(scale) * cos).astype(np.float64)))
         assert px[key] == pytest.approx(expected, rel=1e-9)
     shorthand = VariationsFor(df.Vary("MET_pt", ["MET_pt * 2.f", "MET_pt * 3.f", "MET_pt"], 3)
                               .Sum("MET_pt"))
@@ -130,8 +137,10 @@ def test_vary_mistakes_fail_at_build_time(sample_files: list[str]) -> None:
         df.Vary(["Jet_pt", "Jet_eta"], "RVec<RVecF>{{Jet_pt}, {Jet_eta}}", ["a"])
     with pytest.raises(PlanError, match="gives"):
         df.Vary("Jet_pt", "RVecF{nJet, nJet}", ["a", "b"])
-    with pytest.raises(PlanError, match="ROOT writes them"):
+    with pytest.raises(PlanError, match="varies through one expression per tag"):
         df.Vary("Jet_pt", "Jet_pt * 2", ["a"])
+    with pytest.raises(PlanError, match="must give an RVec"):
+        df.Vary("MET_pt", "MET_pt * 2", ["a"])
     once = df.Vary("MET_pt", "RVecD{MET_pt}", ["x"], "v")
     with pytest.raises(PlanError, match="already exists"):
         once.Vary("MET_phi", "RVecD{MET_phi}", ["x"], "v")
@@ -177,3 +186,31 @@ def test_correctionlib_systematics_through_vary(sample_files: list[str], client:
                       ("muon_sf:down", "systdown")):
         sf = ak.unflatten(evaluator.evaluate(flat_eta, flat_pt, syst), counts)
         assert total[key] == pytest.approx(float(np.sum(ak.prod(sf, axis=1))), rel=1e-12)
+
+
+def test_vary_takes_any_expression_returning_the_values_per_tag(
+        sample_files: list[str], eager: dict[str, ak.Array]) -> None:
+    """ROOT's `Vary("x", "x * ROOT::RVecD(2, 3.)", ...)`: any expression giving an RVec
+    with one entry per tag, converted to the column's type (float here)."""
+    df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
+    met = np.asarray(eager["MET_pt"], dtype=np.float32)
+    sums = VariationsFor(df.Vary("MET_pt", "MET_pt * ROOT::RVecD(2, 3.)", ["a", "b"])
+                         .Define("twice", "MET_pt * 2").Sum("twice"))
+    varied = (met.astype(np.float64) * 3.0).astype(np.float32)
+    assert sums["MET_pt:a"] == sums["MET_pt:b"] == pytest.approx(
+        float(np.sum((varied * np.float32(2)).astype(np.float64))), rel=1e-12)
+    assert sums["nominal"] == pytest.approx(float(np.sum((met * 2).astype(np.float64))),
+                                            rel=1e-12)
+    brace_like = VariationsFor(df.Vary("MET_pt", "Concatenate(RVecF(1, MET_pt * 0.5f), "
+                                       "RVecF(1, MET_pt * 2.f))", ["lo", "hi"], "met")
+                               .Sum("MET_pt"))
+    assert brace_like["met:hi"] == pytest.approx(4 * brace_like["met:lo"], rel=1e-6)
+
+
+def test_vary_expression_with_the_wrong_number_of_values_names_the_vary(
+        sample_files: list[str]) -> None:
+    df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
+    wrong = VariationsFor(df.Vary("MET_pt", "RVecF(nJet, MET_pt)", ["a", "b"], "jetwise")
+                          .Sum("MET_pt"))
+    with pytest.raises(EvaluationError, match=r"Vary 'jetwise'.*but the Vary has 2 tags"):
+        wrong["jetwise:a"]

@@ -25,6 +25,7 @@ import yaml
 
 from hepflow.dataset.files import check_name
 from hepflow.dataset.spec import Dataset, EntryRange, FileSpec, Friend, Sample
+from hepflow.dataset.yamlnumbers import with_exponent_floats
 from hepflow.errors import PlanError, did_you_mean
 from hepflow.io.handles import NotRegularFile, regular_file
 
@@ -84,7 +85,7 @@ def _read(path: str) -> str:
         raise PlanError(f"cannot read the dataset file {path!r}: {why}") from None
 
 
-class _BoundedLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types
+class _BoundedLoader(with_exponent_floats(yaml.SafeLoader)):  # type: ignore[misc]
     """PyYAML's safe loader, refusing aliases and nesting deeper than `MAX_DEPTH`."""
 
     _depth = 0

@@ -26,6 +26,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from hepflow.dataset.chunks import FileInfo
 from hepflow.dataset.files import is_remote
 from hepflow.errors import PlanError, ReadError
@@ -36,7 +38,7 @@ from hepflow.io.handles import NotRegularFile, Stamp, local_path, open_cached, s
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
 from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
-CACHE_VERSION = 8
+CACHE_VERSION = 9  # 9: std::string branches are `string` columns
 
 
 def cache_dir() -> Path:
@@ -60,6 +62,10 @@ def branch_types(ttree: Any) -> dict[str, ColumnType]:
         elif isinstance(interp, uproot.interpretation.jagged.AsJagged) and isinstance(
                 interp.content, uproot.interpretation.numerical.AsDtype):
             out[name] = column_type("jagged", dtype_kind(interp.content.to_dtype))
+        elif isinstance(interp, uproot.interpretation.strings.AsStrings) and \
+                branch.typename == "std::string":
+            # ROOT's `string` column; a char* leaf stays apart (ROOT reads it as RVec<Char_t>)
+            out[name] = column_type("scalar", "string")
         else:
             out[name] = column_type("scalar", "other")
     return out
@@ -246,14 +252,18 @@ def _in_batches(client: Any, futures: list[Any]) -> Iterator[FileInfo]:
 
     A file's result holds its embedded baskets (MBs for a wide NanoAOD file);
     gathering a batch (in parallel) and writing it to the cache before the next
-    keeps the client from holding those of every file at once.
+    keeps the client from holding those of every file at once. A bar counts the
+    files described, since describing thousands of remote files takes minutes.
     """
-    for start in range(0, len(futures), GATHER_BATCH):
-        batch = futures[start:start + GATHER_BATCH]
-        infos: list[FileInfo] = client.gather(batch)
-        for future in batch:
-            future.release()
-        yield from infos
+    with tqdm(total=len(futures), desc="preprocessing", unit="file", leave=False, mininterval=0,
+              disable=len(futures) < 2) as progress:
+        for start in range(0, len(futures), GATHER_BATCH):
+            batch = futures[start:start + GATHER_BATCH]
+            infos: list[FileInfo] = client.gather(batch)
+            for future in batch:
+                future.release()
+            progress.update(len(batch))
+            yield from infos
 
 
 __all__ = ["branch_types", "cache_dir", "inspect_file", "preprocess_files"]

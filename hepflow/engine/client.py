@@ -6,6 +6,7 @@ decompression and awkward hold the GIL, so threads would not scale.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any
 
@@ -25,12 +26,16 @@ def default_client() -> Any:
         client = _default.get("client")
         if client is not None and client.status == "running":
             return client
-        from hepflow.cluster.local import local_cluster
+        from hepflow.cluster.local import close_quietly, local_cluster
 
         cluster = local_cluster()
         client = distributed.Client(cluster, set_as_default=True)
         _default["client"] = client
         _default["cluster"] = cluster
+        atexit.register(close_quietly, client, cluster)
+        workers = len(cluster.workers)
+        print(f"hepflow: started a local Dask cluster ({workers} worker processes); "
+              f"dashboard: {client.dashboard_link}", flush=True)
         return client
 
 

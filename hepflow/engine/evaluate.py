@@ -23,6 +23,7 @@ from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, l
 from hepflow.plan.expr import sampleinfo
 from hepflow.plan.expr.declare import CorrectionCall, DeclaredFunction, Mapped
 from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
+from hepflow.plan.expr.variation import VariationPick
 from hepflow.plan.types import ColumnType, numpy_dtype
 
 
@@ -48,7 +49,7 @@ def _broadcast(value: Value, t: ColumnType, n: int) -> Value:
         return value.map(lambda c: _broadcast(c, ColumnType(t.kind, "float64"), n))
     if isinstance(value, ak.Array) or (isinstance(value, np.ndarray) and value.ndim):
         return value
-    dtype = t.numpy if t.category not in ("other", "vector") else None
+    dtype = t.numpy if t.category not in ("other", "vector", "string") else None
     return np.full(n, value, dtype=dtype)
 
 
@@ -86,6 +87,8 @@ def _call(tree: Typed, frame: Frame) -> Value:
         return _mapped(tree.value.func, tree, frame)
     if isinstance(tree.value, CorrectionCall):
         return _correction(tree.value, tree, frame)
+    if isinstance(tree.value, VariationPick):
+        return _variation(tree.value, tree, frame)
     name = str(tree.value)
     impl = vecops.IMPLEMENTATIONS[name]
     args = [_eval(a, frame) for a in tree.args]
@@ -93,10 +96,21 @@ def _call(tree: Typed, frame: Frame) -> Value:
         args = [_broadcast(v, a.type, frame.n) for v, a in zip(args, tree.args, strict=True)]
     if name in vecops.TYPED:
         typed, impl = impl, (lambda *values: typed(tree.type, *values))
+    if name in vecops.ON_VECTORS and any(isinstance(a, FourVector) for a in args):
+        return _on_vectors(name, impl, args)
     out = None
     if name in vecops.ELEMENTWISE and any(isinstance(a, ak.Array) for a in args):
         out = lists.elementwise(impl, *args)
     return as_type(impl(*args) if out is None else out, tree.type)
+
+
+def _on_vectors(name: str, impl: vecops.Impl, args: list[Value]) -> Value:
+    """A collection function on RVecs of 4-vectors: by the shape of one coordinate
+    (size, Combinations), or on every coordinate alike (Take, Drop, Reverse, whose
+    4-vectors are their first argument: the checker refuses them as indices)."""
+    if name in vecops.SHAPE_ONLY:
+        return impl(*(a.coords[0] if isinstance(a, FourVector) else a for a in args))
+    return args[0].map(lambda c: impl(c, *args[1:]))
 
 
 def _declared(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
@@ -143,6 +157,20 @@ def _mapped(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
         raise EvaluationFailure(f"{func.name} returned {out.shape} values for "
                                 f"{int(counts.sum())} elements")
     return ak.unflatten(as_type(out, func.return_type), counts)
+
+
+def _variation(pick: VariationPick, tree: Typed, frame: Frame) -> Value:
+    """One tag's entry of a Vary expression's per-event RVec, which must hold exactly one
+    entry per tag, as ROOT requires."""
+    values = _broadcast(_eval(tree.args[0], frame), tree.args[0].type, frame.n)
+    counts = vecops.size(values)
+    wrong = np.flatnonzero(counts != pick.ntags)
+    if wrong.size:
+        first = int(wrong[0])
+        raise EvaluationFailure(f"Vary {pick.name!r}: its expression gives {int(counts[first])} "
+                                f"values in event {first} of this chunk, but the Vary has "
+                                f"{pick.ntags} tags")
+    return vecops.element(values, np.int64(pick.tag))
 
 
 def _correction(call: CorrectionCall, tree: Typed, frame: Frame) -> Value:
@@ -220,6 +248,8 @@ _OPERATORS = {"&": np.bitwise_and, "|": np.bitwise_or, "^": np.bitwise_xor,
 
 
 def _binary(step: BinaryStep, a: Value, b: Value) -> Value:
+    if step.common == "string":
+        return _COMPARE[step.op](strings(a), strings(b))
     if isinstance(a, FourVector) and isinstance(b, FourVector):
         return a.combine(b, 1.0 if step.op == "+" else -1.0)
     if isinstance(a, ak.Array) or isinstance(b, ak.Array):
@@ -236,6 +266,17 @@ def _binary(step: BinaryStep, a: Value, b: Value) -> Value:
         if common.kind == "f":
             return a / b if step.op == "/" else np.fmod(a, b)
         return _int_division(step.op, a, b)
+
+
+def strings(x: Value) -> Value:
+    """Strings as numpy compares them in C (lexicographically by code point, as
+    std::string compares UTF-8 bytes): a constant stays one `str`, so that comparing a
+    per-sample column (one value repeated) with a literal is one vectorised pass."""
+    if isinstance(x, ak.Array):
+        return ak.to_numpy(x)  # awkward's strings as numpy's `<U`, without Python objects
+    if isinstance(x, np.ndarray) and x.dtype.kind in ("O", "S"):
+        return np.char.decode(x, "utf-8") if x.dtype.kind == "S" else x.astype(np.str_)
+    return x
 
 
 def _int_division(op: str, a: Value, b: Value) -> Value:
@@ -334,10 +375,7 @@ def _index(tree: Typed, frame: Frame) -> Value:
 def _pick(kind: str, base: Value, index: Value) -> Value:
     if kind == "element":
         return vecops.element(base, index)
-    if kind == "take":
-        return vecops.take_elements(base, index)
-    selected = lists.select(base, index)
-    return base[index] if selected is None else selected
+    return vecops.mask(base, index)
 
 
 __all__ = ["Frame", "evaluate", "truth"]

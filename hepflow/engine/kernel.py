@@ -22,7 +22,7 @@ import numpy as np
 from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.narrowing import Selections, take_events
-from hepflow.engine.vecops import EvaluationFailure
+from hepflow.engine.values import EvaluationFailure, as_type
 from hepflow.errors import EvaluationError, HepflowError, ReadError
 from hepflow.io.chunk import Chunk
 from hepflow.io.policy import ReadOptions
@@ -31,7 +31,14 @@ from hepflow.io.sources import read_chunk
 from hepflow.observe.events import emit_chunk
 from hepflow.plan.actions.base import Action
 from hepflow.plan.expr.typed import Expression
-from hepflow.plan.nodes import Computation, PerSampleValue, PlanNode, PyFunction, Range
+from hepflow.plan.nodes import (
+    Computation,
+    PerSampleValue,
+    PlanNode,
+    PyFunction,
+    Range,
+    empty_column,
+)
 from hepflow.results.partials import ChunkResult, Failure, Metrics
 from hepflow.results.records import ChunkRecord, PhaseSeconds
 
@@ -144,7 +151,7 @@ class _ChunkRun:
         try:
             return self.arrays[name]
         except KeyError:
-            raise EvaluationError(
+            raise MissingBranchError(
                 f"branch `{name}` is missing in {self.chunk.describe()}; guard its use with "
                 f"FilterAvailable(\"{name}\") or give it a DefaultValueFor") from None
 
@@ -209,7 +216,8 @@ class _ChunkRun:
     # -- internals --------------------------------------------------------------------
 
     def sample_info(self) -> SampleInfo:
-        return self.kernel.samples.get(self.chunk.sample) or SampleInfo(self.chunk.sample, 0)
+        key = (self.chunk.sample, self.chunk.url)
+        return self.kernel.samples.get(key) or SampleInfo(self.chunk.sample, 0, named=False)
 
     def _narrow_from(self, home: _View, view: _View, defining: PlanNode, name: str) -> Any:
         key = (id(defining), name)
@@ -218,7 +226,17 @@ class _ChunkRun:
         if view is home:
             value = defining.evaluate(self, name)
         else:
-            source = self._narrow_from(home, home, defining, name)
+            try:
+                source = self._narrow_from(home, home, defining, name)
+            except MissingBranchError:
+                # A branch missing in this file is an error only for entries that reach
+                # its use: here the Filters (FilterMissing, ...) above kept none, as ROOT
+                # never reads it for entries already dropped.
+                if view.n:
+                    raise
+                value = empty_column(defining.lookup(name)[0])  # type: ignore[index]
+                view.cache[key] = value
+                return value
             index, selections = view.route(home)
             value = source if index is None else take_events(source, index, selections)
         view.cache[key] = value
@@ -229,7 +247,7 @@ class _ChunkRun:
             if isinstance(comp, Expression):
                 return evaluate(comp.tree, frame)
             if isinstance(comp, PerSampleValue):
-                return np.full(frame.n, comp.values[self.chunk.sample])
+                return np.full(frame.n, comp.values[(self.chunk.sample, self.chunk.url)])
             return _call(comp, frame)
         except HepflowError:
             raise
@@ -238,6 +256,10 @@ class _ChunkRun:
                 f"{type(exc).__name__}: {exc}"
             raise EvaluationError(
                 f"{what} = `{comp.text}` failed on {self.chunk.describe()}: {cause}") from exc
+
+
+class MissingBranchError(EvaluationError):
+    """A branch the chunk's file lacks was needed for entries that reach its use."""
 
 
 def _call(comp: PyFunction, frame: _NodeFrame) -> Any:
@@ -250,7 +272,7 @@ def _call(comp: PyFunction, frame: _NodeFrame) -> Any:
         out = np.asarray(out)
     if len(out) != frame.n:
         raise EvaluationFailure(f"the function returned {len(out)} values for {frame.n} events")
-    return out
+    return as_type(out, comp.type)  # a Vary's callable gives values of the column's type
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -261,7 +283,7 @@ class Kernel:
     actions: tuple[Action[Any, Any], ...]
     ranges: tuple[Range, ...] = ()
     read: ReadOptions = field(default_factory=ReadOptions)
-    samples: Mapping[str, SampleInfo] = field(default_factory=dict)
+    samples: Mapping[tuple[str, str], SampleInfo] = field(default_factory=dict)
     run_id: str = ""
     instrument: bool = True
     layouts: Mapping[int, FileLayout] = field(default_factory=dict)

@@ -70,7 +70,7 @@ def partitions(runner: Runner, node: PlanNode, names: Sequence[str], *,
     """The `Partitions` of `names` after `node`'s selections (PlanError on no entries)."""
     action = AsNumpy(node, tuple(names))
     kernel = Kernel(tuple(needed_branches([action])), (action,), (), runner.options.read,
-                    runner.graph.samples)
+                    runner.graph.files)
     if not runner.chunks:
         raise PlanError("AsAwkward: the dataset has no entries")
     return Partitions(Partition(kernel, tuple(names), nanoaod), tuple(runner.chunks))

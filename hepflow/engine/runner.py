@@ -92,7 +92,7 @@ class Runner:
         branches = tuple(needed_branches(actions))
         run_id = f"{uuid.uuid4().hex[:12]}" if instrument else ""
         kernel = Kernel(branches, tuple(actions), ranges, self.options.read,
-                        self.graph.samples, run_id=run_id, instrument=instrument,
+                        self.graph.files, run_id=run_id, instrument=instrument,
                         layouts=self._layouts(branches))
         per_chunk = [[offsets.get(id(r), [0] * len(self.chunks))[c.index] for r in ranges]
                      for c in self.chunks]

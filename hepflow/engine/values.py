@@ -60,7 +60,7 @@ def as_dtype(x: Value, dtype: np.dtype) -> Value:
 def as_type(x: Value, t: ColumnType) -> Value:
     """`x` in the exact numpy dtype of the checker's type `t` (4-vectors, index lists and
     objects as they are)."""
-    if t.category in ("vector", "other") or t.kind in ("combos", "unknown"):
+    if t.category in ("vector", "other", "string") or t.kind in ("combos", "unknown"):
         return x
     return as_dtype(x, t.numpy)
 

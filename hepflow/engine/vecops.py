@@ -25,7 +25,7 @@ from typing import Any, Final, TypeVar
 import awkward as ak
 import numpy as np
 
-from hepflow.engine import fourvector, lists
+from hepflow.engine import cmath, fourvector, lists
 from hepflow.engine.values import (
     EvaluationFailure,
     Value,
@@ -44,6 +44,11 @@ MAX_ELEMENTS: Final = 2**27  # elements one function may create in one chunk (1 
 
 
 IMPLEMENTATIONS: dict[str, Impl] = {}
+#: Functions that only look at a collection's shape: on 4-vectors, one coordinate stands in.
+SHAPE_ONLY: Final = frozenset({"size", "Length", "Enumerate", "Combinations"})
+#: Functions that move a collection's elements: on 4-vectors, applied to each coordinate.
+PER_COORDINATE: Final = frozenset({"Take", "Drop", "Reverse"})
+ON_VECTORS: Final = SHAPE_ONLY | PER_COORDINATE
 TYPED: set[str] = set()  # implementations called with the result type first
 #: Implementations that work element by element (on numpy as on awkward arrays): the
 #: evaluator runs them on the flat contents of aligned collections (`engine/lists.py`).
@@ -81,11 +86,12 @@ def _reduce_fill(result: Any, fill: float | int, dtype: Any) -> np.ndarray:
 
 
 def _sum_ready(v: ak.Array) -> ak.Array:
-    """Elements as the accumulator type: bool/short to int64, float32 to double."""
+    """Elements as the accumulator type: bool/short to int64; floats stay as they are
+    (ROOT's Sum of RVec<float> adds in float, in order, as awkward's reducer does)."""
     dtype = leaf_dtype(v)
     if dtype is not None and (dtype == np.bool_ or np.issubdtype(dtype, np.integer)):
         return ak.values_astype(v, np.uint64 if dtype == np.uint64 else np.int64)
-    return f64(v)
+    return v
 
 
 @implements("Sum")
@@ -102,31 +108,43 @@ def Product(v: ak.Array) -> np.ndarray:
 
 @implements("Mean")
 def Mean(v: ak.Array) -> np.ndarray:
-    v = f64(v)
-    total = ak.to_numpy(ak.sum(v, axis=1))
-    count = ak.to_numpy(ak.num(v, axis=1))
+    """ROOT's `double(Sum(v)) / v.size()`: the sum in the element type, then double."""
+    total = f64(Sum(v))
+    count = size(v)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 @implements("StdDev")
 def StdDev(v: ak.Array) -> np.ndarray:
-    v = f64(v)
-    count = ak.to_numpy(ak.num(v, axis=1))
-    mean = Mean(v)
-    with np.errstate(invalid="ignore", divide="ignore"):  # inf - inf: NaN, quietly
-        sq = ak.to_numpy(ak.sum((v - mean) ** 2, axis=1))
-        return np.where(count > 1, np.sqrt(sq / np.maximum(count - 1, 1)), 0.0)
+    """ROOT's `sqrt(Var(v))`: sums of x and x*x in the element type, then in double
+    `(sum_squares - sum*sum / n) / (n - 1)`; 0 below two elements."""
+    v = _sum_ready(v)
+    count = size(v).astype(np.float64)
+    with np.errstate(all="ignore"):  # inf - inf: NaN, quietly
+        squares = f64(Sum(v * v))
+        total = Sum(v)
+        total = f64(total * total)
+        var = 1.0 / (count - 1.0) * (squares - total / count)
+        return np.where(count > 1, np.sqrt(var), 0.0)
+
+
+def _extreme(reducer: Callable[..., Any], v: ak.Array) -> np.ndarray:
+    """Max/Min in the element type for floats (ROOT returns T), integers as double."""
+    dtype = leaf_dtype(v)
+    keep = dtype is not None and dtype.kind == "f"
+    return _reduce_fill(reducer(v if keep else f64(v), axis=1), np.nan,
+                        dtype if keep else np.float64)
 
 
 @implements("Max")
 def Max(v: ak.Array) -> np.ndarray:
-    return _reduce_fill(ak.max(f64(v), axis=1), np.nan, np.float64)
+    return _extreme(ak.max, v)
 
 
 @implements("Min")
 def Min(v: ak.Array) -> np.ndarray:
-    return _reduce_fill(ak.min(f64(v), axis=1), np.nan, np.float64)
+    return _extreme(ak.min, v)
 
 
 @implements("ArgMax")
@@ -285,6 +303,26 @@ def take_elements(v: ak.Array, idx: ak.Array) -> ak.Array:
     return v[idx]
 
 
+def mask(v: ak.Array, conds: ak.Array) -> ak.Array:
+    """`v[conds]` as ROOT's `RVec::operator[](const RVec<V>&)`: the elements where `conds`
+    is nonzero (any integer or boolean collection), which must be as long as `v` in
+    every event."""
+    if leaf_dtype(conds) != np.bool_:
+        flat = lists.elementwise(lambda c: c != 0, conds)
+        conds = conds != 0 if flat is None else flat
+    selected = lists.select(v, conds)
+    if selected is not None:
+        return selected
+    counts, ncond = size(v), size(conds)
+    if not np.array_equal(counts, ncond):
+        first = int(np.flatnonzero(counts != ncond)[0])
+        raise EvaluationFailure(
+            f"cannot index a collection of {int(counts[first])} elements with a mask of "
+            f"{int(ncond[first])} (event {first} of this chunk): ROOT's v[mask] needs "
+            "equally long collections (Take(v, indices) takes positions)")
+    return v[conds]
+
+
 def element(v: ak.Array, idx: Value) -> np.ndarray:
     """`v[i]` per event: one element each, failing loudly when an event is too short."""
     counts = size(v)
@@ -396,94 +434,163 @@ def abs_(x: Value) -> Value:
 
 @implements("fabs", elementwise=True)
 def fabs(x: Value) -> Value:
-    return np.abs(f64(x))
+    return np.abs(x if cmath.is_float(x) else f64(x))
 
 
 def _round(x: Value) -> Value:
-    """std::round: halfway cases away from zero (floor(|x| + 0.5) is wrong near 0.5)."""
+    """std::round: halfway cases away from zero (floor(|x| + 0.5) is wrong near 0.5);
+    exact in double, so a float's result is the same after conversion back."""
     x = f64(x)
     whole = np.floor(np.abs(x))
     with np.errstate(invalid="ignore"):  # round(inf) is inf, quietly
         return np.copysign(whole + (np.abs(x) - whole >= 0.5), x)
 
 
-@implements("DeltaPhi")
+def _common(*values: Value) -> np.dtype:
+    """ROOT::VecOps' `Common_t` of floating arguments: float if all are floats, else
+    double (integers, which ROOT refuses here, as double)."""
+    if all(cmath.is_float(v) for v in values):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _delta_phi(a: Value, b: Value, common: np.dtype) -> Value:
+    """ROOT's `DeltaPhi(v1, v2, c)`: `fmod(v2 - v1, 2.0 * c)` with `c = Common_t(M_PI)`;
+    `2.0 * c` is a double, so the remainder and the wrapping are done in double and the
+    result converts back to Common_t."""
+    c = float(np.asarray(np.pi, dtype=common))
+    with np.errstate(all="ignore"):  # an infinite angle gives NaN, quietly
+        r = np.fmod(f64(as_dtype(b, common) - as_dtype(a, common)), 2.0 * c)
+        r = r + (r < -c) * (2.0 * c) - (r > c) * (2.0 * c)
+    return as_dtype(r, common)
+
+
+@implements("DeltaPhi", elementwise=True)
 def DeltaPhi(a: Value, b: Value) -> Value:
     """The signed angle from a to b in [-pi, pi], as ROOT::VecOps::DeltaPhi."""
-    with np.errstate(invalid="ignore"):  # an infinite angle gives NaN, quietly
-        r = np.fmod(f64(b) - f64(a), 2.0 * np.pi)
-    return r + (r < -np.pi) * (2.0 * np.pi) - (r > np.pi) * (2.0 * np.pi)
+    return _delta_phi(a, b, _common(a, b))
 
 
-@implements("DeltaR2")
+@implements("DeltaR2", elementwise=True)
 def DeltaR2(eta1: Value, eta2: Value, phi1: Value, phi2: Value) -> Value:
-    dphi = DeltaPhi(phi1, phi2)
-    deta = f64(eta1) - f64(eta2)
+    """`(eta1 - eta2)^2 + dphi^2` in ROOT's Common_t of the four."""
+    common = _common(eta1, eta2, phi1, phi2)
+    dphi = _delta_phi(phi1, phi2, common)
+    deta = as_dtype(eta1, common) - as_dtype(eta2, common)
     with np.errstate(invalid="ignore", over="ignore"):
         return deta * deta + dphi * dphi
 
 
-@implements("DeltaR")
+@implements("DeltaR", elementwise=True)
 def DeltaR(eta1: Value, eta2: Value, phi1: Value, phi2: Value) -> Value:
     with np.errstate(invalid="ignore"):
         return np.sqrt(DeltaR2(eta1, eta2, phi1, phi2))
 
 
-def cartesian(pt: Value, eta: Value, phi: Value, mass: Value) -> tuple[Value, ...]:
-    pt, eta, phi, mass = f64(pt), f64(eta), f64(phi), f64(mass)
+def cartesian(pt: Value, eta: Value, phi: Value, mass: Value,
+              common: np.dtype | None = None) -> tuple[Value, ...]:
+    """(x, y, z, e) as ROOT::VecOps computes them: `pt * cos(phi)`, ..., in Common_t
+    (float for float inputs, with the C library's float functions)."""
+    common = _common(pt, eta, phi, mass) if common is None else common
+    pt, eta, phi, mass = (as_dtype(c, common) for c in (pt, eta, phi, mass))
     with np.errstate(all="ignore"):
-        x = pt * np.cos(phi)
-        y = pt * np.sin(phi)
-        z = pt * np.sinh(eta)
-        e = np.sqrt(x * x + y * y + z * z + mass * mass)
+        x = pt * cmath.call("cos", phi)
+        y = pt * cmath.call("sin", phi)
+        z = pt * cmath.call("sinh", eta)
+        e = cmath.call("sqrt", x * x + y * y + z * z + mass * mass)
     return x, y, z, e
 
 
 def _flat_collections(arrays: Sequence[ak.Array], name: str) -> tuple[list[np.ndarray],
                                                                          np.ndarray]:
-    """Flat float64 contents of equally sized collections, and the per-event sizes.
+    """Flat contents of equally sized collections (in ROOT's Common_t of their element
+    types), and the per-event sizes.
 
     Collections sharing one offsets array (read from one counter branch, or
     narrowed by the same filter) are equally sized without comparing counts."""
     offsets = _list_offsets(arrays[0])
     counts = size(arrays[0])
+    common = _common(*arrays)
     flats = []
     for array in arrays:
         shared = offsets is not None and _list_offsets(array) is offsets
         if not shared and not np.array_equal(size(array), counts):
             raise EvaluationFailure(f"{name}: the collections differ in size in some events")
-        flats.append(np.asarray(ak.to_numpy(ak.flatten(array, axis=1)), dtype=np.float64))
+        flats.append(np.asarray(ak.to_numpy(ak.flatten(array, axis=1)), dtype=common))
     return flats, counts
 
 
 @implements("InvariantMass")
 def InvariantMass(pt: ak.Array, eta: ak.Array, phi: ak.Array, mass: ak.Array) -> np.ndarray:
-    """Mass of the sum of all four-vectors of each event's collection.
+    """Mass of the sum of all four-vectors of each event's collection, as ROOT's loop:
+    in Common_t (float for RVec<float>), the sums in element order.
 
-    Computed on the flat contents (one pass of numpy ufuncs) and summed per
-    event with `bincount`, which adds each event's elements in order, as
-    ROOT's loop does; ragged awkward arithmetic would realign the collections
-    at every step.
+    Computed on the flat contents (one pass of ufuncs) and summed per event
+    with awkward's reducer, which adds each event's elements in order in the
+    values' type; ragged awkward arithmetic would realign the collections at
+    every step.
     """
     (fpt, feta, fphi, fmass), counts = _flat_collections((pt, eta, phi, mass), "InvariantMass")
-    x, y, z, e = cartesian(fpt, feta, fphi, fmass)
-    event = np.repeat(np.arange(counts.size), counts)
-    sx, sy, sz, se = (np.bincount(event, weights=c, minlength=counts.size)
-                      for c in (x, y, z, e))
+    x, y, z, e = cartesian(fpt, feta, fphi, fmass, fpt.dtype)
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    sx, sy, sz, se = (np.asarray(ak.to_numpy(ak.sum(lists.wrap(offsets, c), axis=1)),
+                                 dtype=fpt.dtype) for c in (x, y, z, e))
     with np.errstate(invalid="ignore"):
-        return np.asarray(np.sqrt(se * se - sx * sx - sy * sy - sz * sz))
+        return np.asarray(cmath.call("sqrt", se * se - sx * sx - sy * sy - sz * sz))
+
+
+def _angle(x1: Value, y1: Value, z1: Value, x2: Value, y2: Value, z2: Value) -> Value:
+    """ROOT::VecOps::Angle: atan2(|p1 x p2|, p1 . p2)."""
+    cx = y1 * z2 - y2 * z1
+    cy = x1 * z2 - x2 * z1
+    cz = x1 * y2 - x2 * y1
+    c = cmath.call("sqrt", cx * cx + cy * cy + cz * cz)
+    d = x1 * x2 + y1 * y2 + z1 * z2
+    return cmath.call("atan2", c, d)
+
+
+def _pair_masses(x1: np.ndarray, y1: np.ndarray, z1: np.ndarray, m1: np.ndarray,
+                 x2: np.ndarray, y2: np.ndarray, z2: np.ndarray, m2: np.ndarray
+                 ) -> np.ndarray:
+    """ROOT's InvariantMasses_PxPyPzM, branch for branch, on flat arrays of one dtype
+    (its numerically stable form: the opening angle instead of E1 E2 - p1 . p2)."""
+    one = np.ones((), dtype=x1.dtype)
+    with np.errstate(all="ignore"):
+        p1 = x1 * x1 + y1 * y1 + z1 * z1
+        p2 = x2 * x2 + y2 * y2 + z2 * z2
+
+        def at_rest(m_rest: np.ndarray, m: np.ndarray, p: np.ndarray) -> np.ndarray:
+            mm = m_rest + cmath.call("sqrt", m * m + p)
+            sq = mm * mm - p
+            return np.asarray(cmath.call("sqrt", np.where(sq >= 0, sq, -sq)))
+
+        m1sq, m2sq = m1 * m1, m2 * m2
+        r1, r2 = m1sq / p1, m2sq / p2
+        x = r1 + r2 + r1 * r2
+        a = _angle(x1, y1, z1, x2, y2, z2)
+        cos_a = cmath.call("cos", a)
+        sin_a = cmath.call("sin", a)
+        root = cmath.call("sqrt", x + one)
+        y = np.where(cos_a >= 0, (x + sin_a * sin_a) / (root + cos_a), root - cos_a)
+        z = (2 * one) * cmath.call("sqrt", p1 * p2)
+        moving = cmath.call("sqrt", m1sq + m2sq + y * z)
+        out = np.where(p2 <= 0, at_rest(m2, m1, p1), moving)
+        out = np.where(p1 <= 0, at_rest(m1, m2, p2), out)
+        return np.asarray(np.where((p1 <= 0) & (p2 <= 0), m1 + m2, out), dtype=x1.dtype)
 
 
 @implements("InvariantMasses")
 def InvariantMasses(pt1: Value, eta1: Value, phi1: Value, mass1: Value,
                     pt2: Value, eta2: Value, phi2: Value, mass2: Value) -> ak.Array:
-    """Element-wise pair masses of two equally long collections."""
-    _flat_collections((pt1, eta1, phi1, mass1, pt2, eta2, phi2, mass2), "InvariantMasses")
-    x1, y1, z1, e1 = cartesian(pt1, eta1, phi1, mass1)
-    x2, y2, z2, e2 = cartesian(pt2, eta2, phi2, mass2)
-    x, y, z, e = x1 + x2, y1 + y2, z1 + z2, e1 + e2
-    with np.errstate(invalid="ignore"):
-        return np.sqrt(e * e - x * x - y * y - z * z)
+    """Element-wise pair masses of two equally long collections, as ROOT 6.40 computes
+    them (InvariantMasses_PxPyPzM, in Common_t)."""
+    flats, counts = _flat_collections((pt1, eta1, phi1, mass1, pt2, eta2, phi2, mass2),
+                                      "InvariantMasses")
+    common = flats[0].dtype
+    x1, y1, z1, _ = cartesian(flats[0], flats[1], flats[2], flats[3], common)
+    x2, y2, z2, _ = cartesian(flats[4], flats[5], flats[6], flats[7], common)
+    return _ragged(_pair_masses(x1, y1, z1, flats[3], x2, y2, z2, flats[7]), counts)
 
 
 @implements("Combinations")
@@ -494,17 +601,10 @@ def Combinations(v: ak.Array, second: Value) -> ak.Array:
     return ak.argcombinations(v, int(second), axis=1) if fast is None else fast
 
 
-def _math(func: Callable[[Any], Any]) -> Impl:
-    def apply(x: Value) -> Value:
-        with np.errstate(all="ignore"):
-            return func(f64(x))
-    return apply
-
-
-def _math2(func: Callable[[Any, Any], Any]) -> Impl:
-    def apply(a: Value, b: Value) -> Value:
-        with np.errstate(all="ignore"):
-            return func(f64(a), f64(b))
+def _math(name: str) -> Impl:
+    """`std::name`: the C library's float function for floats, double otherwise."""
+    def apply(*args: Value) -> Value:
+        return cmath.call(name, *args)
     return apply
 
 
@@ -515,19 +615,9 @@ def _minmax(func: Callable[[Any, Any], Any]) -> Impl:
     return apply
 
 
-_UFUNCS: Final[dict[str, Callable[[Any], Any]]] = {
-    "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "log10": np.log10, "log2": np.log2,
-    "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,
-    "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
-    "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "floor": np.floor,
-    "ceil": np.ceil,
-}
-for _name, _ufunc in _UFUNCS.items():
-    implements(_name, elementwise=True)(_math(_ufunc))
+for _name in sorted(cmath.NAMES):
+    implements(_name, elementwise=True)(_math(_name))
 implements("round", elementwise=True)(_round)
-implements("pow", elementwise=True)(_math2(np.power))
-implements("atan2", elementwise=True)(_math2(np.arctan2))
-implements("hypot", elementwise=True)(_math2(np.hypot))
 implements("max", typed=True, elementwise=True)(_minmax(np.maximum))
 implements("min", typed=True, elementwise=True)(_minmax(np.minimum))
 
@@ -553,6 +643,7 @@ if _UNIMPLEMENTED:  # the table and the engine must agree; fail at import, not m
     raise RuntimeError("functions declared in hepflow.plan.expr.functions without an "
                        f"implementation in hepflow.engine.vecops: {', '.join(_UNIMPLEMENTED)}")
 
-__all__ = ["ELEMENTWISE", "IMPLEMENTATIONS", "MAX_ELEMENTS", "TYPED", "EvaluationFailure",
+__all__ = ["ELEMENTWISE", "IMPLEMENTATIONS", "MAX_ELEMENTS", "ON_VECTORS", "PER_COORDINATE",
+           "SHAPE_ONLY", "TYPED", "EvaluationFailure",
            "Impl", "Value", "as_dtype", "as_type", "element", "f64", "float_if_float",
-           "guard_elements", "implements", "leaf_dtype", "take_elements"]
+           "guard_elements", "implements", "leaf_dtype", "mask", "take_elements"]

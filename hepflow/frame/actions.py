@@ -45,8 +45,8 @@ class Actions(FrameBase):
         self._numeric(column, what)
         return self._book(act.Stat(self._node, what, column))
 
-    def Sum(self, column: str) -> RResultPtr[Any]:
-        """The sum of a column's values (all elements of a collection); integers stay exact.
+    def Sum(self, column: str) -> RResultPtr[float]:
+        """The sum of a column's values (all elements of a collection), a double as ROOT's.
 
         Examples
         --------
@@ -62,12 +62,12 @@ class Actions(FrameBase):
         """The sample standard deviation (N-1), as ROOT's StdDev; 0 below two entries."""
         return self._stat("StdDev", column)
 
-    def Min(self, column: str) -> RResultPtr[Any]:
-        """The smallest value (+inf without entries, as ROOT)."""
+    def Min(self, column: str) -> RResultPtr[float]:
+        """The smallest value, a double as ROOT's (`numeric_limits<double>::max()` if none)."""
         return self._stat("Min", column)
 
-    def Max(self, column: str) -> RResultPtr[Any]:
-        """The largest value (-inf without entries, as ROOT)."""
+    def Max(self, column: str) -> RResultPtr[float]:
+        """The largest value, a double as ROOT's (`numeric_limits<double>::lowest()` if none)."""
         return self._stat("Max", column)
 
     def Stats(self, column: str, weight: str | None = None) -> RResultPtr[Statistic]:
@@ -147,11 +147,14 @@ class Actions(FrameBase):
                   ) -> RResultPtr[Any]:
         """A profile (mean of y in bins of x) as a `hist.Hist` with Mean storage.
 
+        The model may end with ROOT's `ylow, yup`: y values outside [ylow, yup]
+        are not filled, as in TProfile.
+
         Examples
         --------
         >>> df.Profile1D(("p", "", 20, 0, 100), "Muon_pt", "Muon_eta")    # doctest: +SKIP
         """
-        parsed = act.parse_model(model, 1)
+        parsed = act.parse_model(model, 1, profile=True)
         for c in (x, y) + ((weight,) if weight else ()):
             self._numeric(c, "Profile1D")
         return self._book(act.Histo(self._node, parsed, (x, y), weight, kind="profile"))
@@ -229,7 +232,8 @@ class Actions(FrameBase):
         ----------
         model : tuple or HistModel
             `(name, title, nx, xlo, xhi, ny, ylo, yhi)` (each axis also as
-            `(n, edges)`); ROOT's optional z range and option are not accepted.
+            `(n, edges)`), optionally followed by ROOT's `zlow, zup`: z values
+            outside [zlow, zup] are not filled.
         x, y : str
             The binning columns.
         z : str
@@ -247,7 +251,7 @@ class Actions(FrameBase):
         >>> df.Profile2D(("p", "", 10, 0, 100, 10, -3, 3), "Muon_pt", "Muon_eta",
         ...              "Muon_dxy")                                      # doctest: +SKIP
         """
-        parsed = act.parse_model(model, 2)
+        parsed = act.parse_model(model, 2, profile=True)
         for c in (x, y, z) + ((weight,) if weight else ()):
             self._numeric(c, "Profile2D")
         return self._book(act.Histo(self._node, parsed, (x, y, z), weight, kind="profile"))
@@ -503,17 +507,30 @@ class Actions(FrameBase):
             self._check_column(c)
         return names
 
-    def Display(self, columns: Sequence[str] | str = (), nRows: int = 5) -> RResultPtr[Any]:
-        """The first `nRows` rows of some columns, printed as ROOT prints them.
+    def Display(self, columns: Sequence[str] | str = (), nRows: int = 5,
+                nMaxCollectionElements: int = 10) -> RResultPtr[Any]:
+        """The first `nRows` rows of some columns; `Print()`/`AsString()` give ROOT's text.
+
+        `columns` is a list of names, or as in ROOT one regular expression
+        (the whole name must match; "" is every column) whose columns are
+        shown in alphabetical order, as ROOT lists them.
+        `nMaxCollectionElements` only widens a column holding a longer
+        collection (room for ROOT's `...`): ROOT 6.40 prints every element.
 
         Examples
         --------
-        >>> df.Display(["nMuon", "Muon_pt"]).GetValue().Print()           # doctest: +SKIP
+        >>> df.Display(["nMuon", "Muon_pt"]).Print()                      # doctest: +SKIP
+        >>> df.Display("Muon_.*", 3).Print()                              # doctest: +SKIP
         """
-        names = (columns,) if isinstance(columns, str) else tuple(columns)
-        if not names:
-            names = tuple(self.GetColumnNames())
-        return self._book(act.Display(self._node, names, nRows))
+        if isinstance(columns, str) or not columns:
+            pattern = re.compile((columns or ".*") if isinstance(columns, str) else ".*")
+            names = tuple(sorted(c for c in self.GetColumnNames() if pattern.fullmatch(c)))
+            if not names:
+                raise PlanError(f"Display: the regular expression {columns!r} matches no "
+                                "column")
+        else:
+            names = tuple(columns)
+        return self._book(act.Display(self._node, names, nRows, nMaxCollectionElements))
 
     def Report(self) -> RResultPtr[CutflowReport]:
         """The cutflow of named filters (all of the graph's when called on the source).
@@ -565,7 +582,17 @@ class Actions(FrameBase):
             names = tuple(columns) if columns is not None else tuple(self.GetColumnNames())
         if not names:
             raise PlanError("Snapshot: no columns selected")
-        target = SnapshotTarget(treename, os.fspath(filename), names, compression, format)
+        schema = self._node.schema()
+        text = [n for n in names if n in schema and schema[n].category == "string"]
+        if text:
+            # uproot writes no std::string branch; refused here rather than on every chunk.
+            raise PlanError(f"Snapshot: column(s) {', '.join(text)} hold text (std::string), "
+                            "which hepflow cannot write to a ROOT file yet; leave them out")
+        counter_types = tuple((n, t.numpy.str) for n, t in self._graph.source.branches.items()
+                              if n.startswith("n") and t.kind == "scalar"
+                              and t.category == "int")
+        target = SnapshotTarget(treename, os.fspath(filename), names, compression, format,
+                                tuple(n for n, _ in counter_types), counter_types)
         check_target(target, create_dirs=create_dirs)
         client = self._runner.client
         options = self._runner.options

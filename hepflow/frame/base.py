@@ -15,6 +15,7 @@ from hepflow.dataset.files import expand_files
 from hepflow.dataset.spec import Dataset
 from hepflow.engine.runner import Runner
 from hepflow.errors import PlanError, did_you_mean
+from hepflow.io.snapshot import SIZEOF_PREFIX
 from hepflow.plan import actions as act
 from hepflow.plan.expr import compile_expression
 from hepflow.plan.graph import AnalysisGraph
@@ -63,6 +64,8 @@ def _infer_type(func: Callable[..., Any], types: Sequence[ColumnType]) -> Column
     except Exception:  # noqa: BLE001 - any failure just means "type unknown until run"
         return UNKNOWN
     if isinstance(out, np.ndarray):
+        if out.ndim > 1:  # (n, k): a fixed-size array per event
+            return ColumnType("jagged", dtype_kind(out.dtype))
         return ColumnType("scalar", dtype_kind(out.dtype))
     if isinstance(out, ak.Array):
         leaf = ak.to_numpy(ak.flatten(out, axis=None)).dtype
@@ -88,7 +91,7 @@ class FrameBase:
         return type(self)._at(self, node)
 
     def _compile(self, expression: str) -> Any:
-        metadata = {s: i.metadata for s, i in self._graph.samples.items()} or None
+        metadata = {s: i.metadata for s, i in self._graph.samples.items() if i.named}
         return compile_expression(expression, self._node.schema(), metadata)
 
     def _computation(self, what: str | Callable[..., Any], columns: Sequence[str] | None,
@@ -137,9 +140,10 @@ class FrameBase:
             raise PlanError(f"{what}: column `{name}` ({ctype}) holds no numbers")
 
     def GetColumnNames(self) -> list[str]:
-        """Every column visible here (branches and Defines), without `rdf..._` columns."""
-        return [n for n in self._node.schema() if not n.endswith("_") or
-                not n.startswith("rdf")]
+        """Every column visible here (branches and Defines), without `rdf..._` columns
+        and without the counters hepflow's Snapshot gives lone collections."""
+        return [n for n in self._node.schema() if (not n.endswith("_") or
+                not n.startswith("rdf")) and not n.startswith(SIZEOF_PREFIX)]
 
 
 __all__ = ["FrameBase"]

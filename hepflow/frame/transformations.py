@@ -10,7 +10,8 @@ import numpy as np
 from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.errors import ExpressionError, PlanError
 from hepflow.frame.base import FrameBase
-from hepflow.plan.expr import compile_expression
+from hepflow.frame.typenames import column_type_name
+from hepflow.plan.expr import compile_expression, variation
 from hepflow.plan.nodes import (
     Alias,
     Computation,
@@ -25,7 +26,7 @@ from hepflow.plan.nodes import (
 )
 from hepflow.plan.nodes import Vary as VaryNode
 from hepflow.plan.types import ColumnType, dtype_kind
-from hepflow.plan.variations import PickVariation, split_braces
+from hepflow.plan.variations import PickVariation, is_brace_list, split_braces
 
 if TYPE_CHECKING:
     from hepflow.rdataframe import RDataFrame
@@ -104,12 +105,12 @@ class Transformations(FrameBase):
     def _per_sample_value(self, name: str, expression: str | Callable[[SampleInfo], Any],
                           verb: str) -> PerSampleValue:
         """The values of a DefinePerSample/RedefinePerSample expression, one per sample."""
-        samples = self._graph.samples or {"": SampleInfo("", 0, {})}
+        files = self._graph.files or {("", ""): SampleInfo("", 0, {}, named=False)}
         if isinstance(expression, str):
-            values, ctype = _per_sample_values(expression, samples)
+            values, ctype = _per_sample_values(expression, files, self._graph.samples)
             text = expression
         elif callable(expression):
-            values = {s: expression(info) for s, info in samples.items()}
+            values = {key: expression(info) for key, info in files.items()}
             probe = np.asarray(list(values.values()))
             ctype = ColumnType("scalar", dtype_kind(probe.dtype))
             text = getattr(expression, "__qualname__", "callable") + "(sample)"
@@ -152,7 +153,10 @@ class Transformations(FrameBase):
             The score column's name.
         bundle : model bundle or str
             A bundle from `hepflow.ml` (loaded once per worker), or the URL of a
-            model served by `hepflow serve` (token from `$HEPFLOW_SERVE_TOKEN`).
+            model served by `hepflow serve` (token from `$HEPFLOW_SERVE_TOKEN`):
+            ``.../v1/models/NAME``, or any Open Inference Protocol (KServe V2)
+            server, Triton included: ``http(s)://host/v2/models/NAME`` or
+            ``grpc://host:port/v2/models/NAME``.
         output : int, optional
             Which output of a multi-output model.
 
@@ -160,10 +164,10 @@ class Transformations(FrameBase):
         -------
         RDataFrame
         """
-        if isinstance(bundle, str) and bundle.startswith(("http://", "https://")):
-            from hepflow.serve.client import RemoteModel
+        if isinstance(bundle, str) and bundle.startswith(("http://", "https://", "grpc://")):
+            from hepflow.serve.client import remote_model
 
-            remote = RemoteModel(bundle)
+            remote = remote_model(bundle)
             return self.Define(name, remote, list(remote.columns))
         from hepflow.ml.predict import Predict
 
@@ -211,6 +215,10 @@ class Transformations(FrameBase):
                 f"a filter needs one value per event, but this gives {comp.type}; "
                 "reduce the collection first, e.g. Any(...), All(...) or Sum(...) > 0",
                 text, 0, len(text))
+        if comp.type.category == "string":
+            text = expression if isinstance(expression, str) else comp.text
+            raise ExpressionError("a filter needs a boolean (or a number), not a string; "
+                                  'compare it, e.g. cat == "signal"', text, 0, len(text))
         node = Filter(self._node, comp, str(name))
         if name:
             self._graph.register_filter(node)
@@ -294,7 +302,7 @@ class Transformations(FrameBase):
             if isinstance(node, VaryNode) and node.name == name:
                 raise PlanError(f"Vary: a variation named {name!r} already exists")
         values = tuple(tuple(self._varied(expression, cols, c, t, len(tags), columns,
-                                          types[c])
+                                          types[c], name)
                              for t in range(len(tags))) for c in range(len(cols)))
         for col, ctype, comps in zip(cols, types, values, strict=True):
             for tag, comp in zip(tags, comps, strict=True):
@@ -305,7 +313,8 @@ class Transformations(FrameBase):
 
     def _varied(self, expression: str | Sequence[str] | Callable[..., Any],
                 cols: tuple[str, ...], c: int, t: int, ntags: int,
-                columns: Sequence[str] | None, nominal: ColumnType) -> Computation:
+                columns: Sequence[str] | None, nominal: ColumnType, name: str
+                ) -> Computation:
         """The computation of column `cols[c]` under tag number `t`."""
         if callable(expression):
             if columns is None:
@@ -315,6 +324,9 @@ class Transformations(FrameBase):
                 self._check_column(col)
             return PyFunction(PickVariation(expression, c, t, len(cols) > 1), inputs, nominal)
         if isinstance(expression, str):
+            if not is_brace_list(expression):  # ROOT: any expression giving an RVec per tag
+                return variation.picked(self._compile(expression), t, ntags,
+                                        name, cols[c], nominal)
             items: list[Any] = split_braces(expression)
             if len(cols) > 1:
                 items = [split_braces(item) for item in items]
@@ -334,7 +346,7 @@ class Transformations(FrameBase):
         item = per_column[t]
         if not isinstance(item, str):
             raise PlanError(f"Vary: each varied value is an expression string, got {item!r}")
-        compiled: Computation = self._compile(item)
+        compiled: Computation = variation.converted(self._compile(item), nominal)
         return compiled
 
     def _missing_ranges(self, column: str, verb: str) -> tuple[tuple[int, int], ...]:
@@ -419,15 +431,24 @@ class Transformations(FrameBase):
             if probe.ndim != 0:
                 raise PlanError(f"DefaultValueFor: `{column}` has one value per event "
                                 f"({ctype}); the default must be one number, got {default!r}")
-        if probe.size and dtype_kind(probe.dtype) == "other":
-            raise PlanError(f"DefaultValueFor: the default of `{column}` must be numeric, "
+        wanted = "string" if ctype.category == "string" else "numeric"
+        got = dtype_kind(probe.dtype) if probe.size else None
+        if got == "other" or (got is not None and (got == "string") != (wanted == "string")):
+            raise PlanError(f"DefaultValueFor: the default of `{column}` must be {wanted}, "
                             f"got {default!r}")
         return self._derive(DefaultValueFor(self._node, column, default, ctype, missing))
 
 
     def GetColumnType(self, name: str) -> str:
-        """The C++-style type name of a column, e.g. `RVec<float>`."""
-        return str(self._check_column(name))
+        """The C++ type name of a column as ROOT spells it, e.g. `ROOT::VecOps::RVec<Float_t>`.
+
+        A TTree branch is named by its leaf type (`UInt_t`), an RNTuple field by
+        its field type (`std::uint32_t`), a defined column by its C++ type (`int`).
+        """
+        self._check_column(name)
+        spelled = column_type_name(self._node, name)
+        assert spelled is not None  # _check_column found it
+        return spelled
 
     def GetDefinedColumnNames(self) -> list[str]:
         """Columns added by Define (not Redefine) up to here."""
@@ -438,22 +459,50 @@ class Transformations(FrameBase):
         return [n.name for n in self._node.lineage() if isinstance(n, Filter) and n.name]
 
 
-def _per_sample_values(expression: str, samples: Mapping[str, SampleInfo],
-                       ) -> tuple[dict[str, Any], ColumnType]:
-    """Evaluate a metadata expression once per sample (no event data involved)."""
+def _per_sample_values(expression: str, files: Mapping[tuple[str, str], SampleInfo],
+                       samples: Mapping[str, SampleInfo],
+                       ) -> tuple[dict[tuple[str, str], Any], ColumnType]:
+    """Evaluate a metadata expression once per file, as ROOT does (no event data involved)."""
     from hepflow.engine.evaluate import evaluate
 
-    common = set.intersection(*(set(i.metadata) for i in samples.values())) if samples else set()
-    first = next(iter(samples.values()))
-    schema = {k: ColumnType("scalar", dtype_kind(np.asarray(first.metadata[k]).dtype))
+    infos = list(files.values())
+    common = set.intersection(*(set(i.metadata) for i in infos)) if infos else set()
+    schema = {k: ColumnType("scalar", dtype_kind(np.asarray(infos[0].metadata[k]).dtype))
               for k in common}
-    compiled = compile_expression(expression, schema, {s: i.metadata for s, i in
-                                                       samples.items()})
+    try:
+        compiled = compile_expression(expression, schema, {s: i.metadata for s, i in
+                                                           samples.items() if i.named})
+    except ExpressionError:
+        _refuse_text_used_as_number(expression, samples, common, set(common))
+        raise
+    _refuse_text_used_as_number(expression, samples, common,
+                                {k for k in common if schema[k].category != "string"})
     values = {}
-    for name, info in samples.items():
+    for key, info in files.items():
         frame = _MetadataFrame(info)
-        values[name] = np.asarray(evaluate(compiled.tree, frame))[0].item()
+        values[key] = np.asarray(evaluate(compiled.tree, frame))[0].item()
     return values, compiled.type
+
+
+def _refuse_text_used_as_number(expression: str, samples: Mapping[str, SampleInfo],
+                                common: set[str], numeric: set[str]) -> None:
+    """A metadata value that is text where the expression needs a number names its sample.
+
+    `numeric` are the keys the expression takes as numbers. The metadata the
+    expression reads are found by checking it with every key typed as a number;
+    an expression that needs text somewhere is left to the real check.
+    """
+    number = ColumnType("scalar", dtype_kind(np.dtype(np.float64)))
+    try:
+        probe = compile_expression(expression, dict.fromkeys(common, number))
+    except ExpressionError:
+        return
+    for key in sorted(probe.columns & numeric):
+        for sample, info in samples.items():
+            value = info.metadata.get(key)
+            if isinstance(value, str):
+                raise PlanError(f"sample {sample!r}: metadata {key!r} is {value!r}, which is "
+                                f"not a number, but `{expression}` computes with it")
 
 
 class _MetadataFrame:

@@ -15,9 +15,12 @@ snapshot is three calls:
    complete; the parts are removed whatever happens.
 
 A TTree keeps the NanoAOD layout: `Muon_pt` and `Muon_eta` with equal sizes
-are written together with one `nMuon` counter. An RNTuple (``format="rntuple"``)
-keeps the columns as they are named, each collection with its own offsets, and
-every page followed by its checksum as ROOT writes it (`hepflow.io.rntuple_write`).
+are written together with one `nMuon` counter, as ROOT writes a NanoAOD
+file's arrays back. Any other collection gets its own hidden counter
+(`SIZEOF_PREFIX`), and a fixed-size array per entry a fixed-size leaf. An
+RNTuple (``format="rntuple"``) keeps the columns as they are named, each
+collection with its own offsets, and every page followed by its checksum as
+ROOT writes it (`hepflow.io.rntuple_write`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import uproot
 
 from hepflow.errors import PlanError, SnapshotError
 from hepflow.io import rntuple_write
+from hepflow.io.rntuple import SIZEOF
 
 SnapshotFormat = Literal["root", "rntuple"]
 FORMATS: tuple[str, ...] = get_args(SnapshotFormat)
@@ -65,6 +69,12 @@ class SnapshotTarget:
     columns: tuple[str, ...]
     compression: str = "ZSTD"
     format: SnapshotFormat = "root"
+    #: The input's counter branches (`nMuon`, ...): `Muon_*` collections are written back
+    #: as a NanoAOD record with that counter only where the input has it, as ROOT does.
+    counters: tuple[str, ...] = ()
+    #: The numpy dtype of each input counter (`nMuon` -> `uint32`): ROOT writes a record's
+    #: counter back with the input's leaf type (`UInt_t`), uproot would write `Int_t`.
+    counter_dtypes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.treename, str) or not self.treename.strip() \
@@ -144,33 +154,69 @@ def check_target(target: SnapshotTarget, *, create_dirs: bool = False) -> None:
     os.unlink(probe)
 
 
-def _group_collections(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Group equally sized `Prefix_field` collections into NanoAOD-style records."""
+#: The counter of a collection written on its own. ROOT writes such a column as an RVec
+#: branch with no counter, which uproot cannot write; a counter named with ROOT's own
+#: size-column prefix (that of an RNTuple's `R_rdf_sizeof_x`) is one that ROOT's
+#: RDataFrame and hepflow both hide from the column list.
+SIZEOF_PREFIX = SIZEOF
+
+
+@dataclass(frozen=True, slots=True)
+class TreeLayout:
+    """The branches of a TTree snapshot: NanoAOD records with one `n<Prefix>` counter,
+    and the collections written on their own with an `R_rdf_sizeof_<name>` counter."""
+
+    columns: dict[str, Any]
+    records: frozenset[str]
+
+    def counter(self, counted: str) -> str:
+        return ("n" if counted in self.records else SIZEOF_PREFIX) + counted
+
+
+def _group_collections(values: Mapping[str, Any], counters: Sequence[str] = ()) -> TreeLayout:
+    """Group equally sized `Prefix_field` collections into NanoAOD-style records.
+
+    A prefix becomes a record (written as `Prefix_field[nPrefix]`, as ROOT keeps
+    a NanoAOD file's arrays) only when `nPrefix` is a counter of the input or a
+    selected column, no selected column is itself named `Prefix` or `nPrefix`
+    with other values, and every field has the same sizes; otherwise each
+    collection is written on its own (as ROOT writes an `RVec` Define).
+    """
+    known = set(counters) | set(values)
     groups: dict[str, dict[str, Any]] = {}
     flat: dict[str, Any] = {}
+    alone: dict[str, Any] = {}
     for name, value in values.items():
-        if isinstance(value, ak.Array) and value.ndim == 2 and "_" in name:
+        jagged = isinstance(value, ak.Array) and value.ndim == 2
+        if jagged and "_" in name and name.split("_", 1)[0] not in values and \
+                "n" + name.split("_", 1)[0] in known:
             prefix, field = name.split("_", 1)
             groups.setdefault(prefix, {})[field] = value
-        elif isinstance(value, ak.Array) and value.ndim == 2:
-            groups.setdefault(name, {})[""] = value
+        elif jagged:
+            alone[name] = value
         else:
             flat[name] = np.asarray(value)
     out: dict[str, Any] = {}
+    records: set[str] = set()
     for prefix, fields in groups.items():
         counts = [np.asarray(ak.num(v, axis=1)) for v in fields.values()]
         same = all(np.array_equal(counts[0], c) for c in counts[1:])
         counter = "n" + prefix
-        if same and "" not in fields:
+        if same:
             if counter in flat and np.array_equal(flat[counter], counts[0]):
                 del flat[counter]
-            if counter not in flat:
-                out[prefix] = ak.zip(fields)
+            if counter not in flat and counter not in alone:
+                records.add(prefix)
                 continue
         for field, value in fields.items():
-            out[f"{prefix}_{field}" if field else prefix] = value
-    out.update(flat)
-    return out
+            alone[f"{prefix}_{field}"] = value
+    for name in values:  # in the order the columns were asked for
+        prefix = name.split("_", 1)[0]
+        if name in alone or name in flat:
+            out[name] = alone[name] if name in alone else flat[name]
+        elif prefix in records and prefix not in out:
+            out[prefix] = ak.zip(groups[prefix])
+    return TreeLayout(out, frozenset(records))
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,12 +237,47 @@ def _write(out: Any, target: SnapshotTarget, values: Mapping[str, Any], create: 
         write = rntuple_write.create if create else rntuple_write.extend
         write(out, target.treename, ak.Array(data))
         return
-    grouped = _group_collections(data)
+    layout = _group_collections(data, target.counters)
     if create:
-        # `mktree`, because plain assignment may write an RNTuple.
-        types = {k: (v.type if isinstance(v, ak.Array) else v.dtype) for k, v in grouped.items()}
-        out.mktree(target.treename, types)
-    out[target.treename].extend(grouped)
+        # `mktree`, because plain assignment may write an RNTuple; a fixed-size array
+        # per entry (a std::array) is a fixed-size leaf, `a[3]/F`.
+        types = {k: (v.type if isinstance(v, ak.Array) else np.dtype((v.dtype, v.shape[1:])))
+                 for k, v in layout.columns.items()}
+        tree = out.mktree(target.treename, types, counter_name=layout.counter)
+        _retype_counters(tree, out, {layout.counter(p): np.dtype(d) for p in layout.records
+                                     for n, d in target.counter_dtypes if n == "n" + p})
+    out[target.treename].extend(layout.columns)
+
+
+def _retype_counters(tree: Any, out: Any, dtypes: Mapping[str, np.dtype]) -> None:
+    """Give the counters uproot generated (always `Int_t`) the input counters' leaf types.
+
+    uproot has no option for a counter's type; before any entry is written the
+    counter's leaf is retyped and the tree metadata rewritten, moved in the
+    file's cache of trees as uproot's own `add_branches` does.
+    """
+    cascading = tree._cascading
+    changed = False
+    for name, dtype in dtypes.items():
+        index = cascading._branch_lookup.get(name)
+        datum = None if index is None else cascading._branch_data[index]
+        if datum is None or datum["kind"] != "counter" or dtype.kind not in "iu":
+            continue
+        big = dtype.newbyteorder(">")
+        if datum["dtype"] != big:
+            datum["dtype"] = big
+            datum["fTitle"] = f"{name}/{_LEAF_LETTERS[big.kind, big.itemsize]}"
+            changed = True
+    if changed:
+        old = cascading.key.seek_location
+        cascading.write_anew(out.file.sink)
+        out.file._move_tree(old, cascading.key.seek_location)
+
+
+#: ROOT's leaf-type letters of the integer types a counter can have.
+_LEAF_LETTERS: dict[tuple[str, int], str] = {
+    ("i", 1): "B", ("u", 1): "b", ("i", 2): "S", ("u", 2): "s", ("i", 4): "I", ("u", 4): "i",
+    ("i", 8): "L", ("u", 8): "l"}
 
 
 def _part_path(target: SnapshotTarget, chunk_index: int) -> Path:
@@ -254,5 +335,5 @@ def finalize(target: SnapshotTarget, parts: Sequence[tuple[str, int]]) -> str:
     return str(path)
 
 
-__all__ = ["FORMATS", "SnapshotFormat", "SnapshotPart", "SnapshotTarget", "check_target",
-           "finalize", "write_part"]
+__all__ = ["FORMATS", "SIZEOF_PREFIX", "SnapshotFormat", "SnapshotPart", "SnapshotTarget",
+           "check_target", "finalize", "write_part"]

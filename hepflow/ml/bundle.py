@@ -1,6 +1,7 @@
 """Model bundles: the model with everything needed to use it correctly later.
 
-A bundle holds the trained model (xgboost UBJSON or a `.keras` file), the
+A bundle holds the trained model (xgboost UBJSON, a `.keras` file, a
+TorchScript `.pt` or an ONNX graph run by onnxruntime), the
 feature spec, the fitted normalisation, the label meaning (class index ->
 name), the training metrics and provenance (dataset, selection plan, hepflow
 version). A model without its exact input recipe is a trap: the same feature
@@ -30,10 +31,12 @@ import numpy as np
 from hepflow.ml.errors import PlanError
 from hepflow.ml.features import Features
 from hepflow.ml.normalise import Normalisation
+from hepflow.ml.runtimes import RUNTIMES
 
 FORMAT = "hepflow-model-bundle"
 VERSION = 1
-_MODEL_FILES = {"xgboost": "model.ubj", "keras": "model.keras"}
+_MODEL_FILES = {"xgboost": "model.ubj", "keras": "model.keras",
+                **{kind: runtime.file for kind, runtime in RUNTIMES.items()}}
 _PREDICT_BATCH = 65536
 
 # Models loaded in this process, by bundle token: one load per worker process.
@@ -245,7 +248,9 @@ def load_model(kind: str, payload: bytes, token: str) -> Any:
         found = _loaded.get(token)
         if found is not None:
             return found
-        if kind == "xgboost":
+        if kind in RUNTIMES:
+            model = RUNTIMES[kind].load(payload)
+        elif kind == "xgboost":
             import xgboost
 
             model: Any = xgboost.Booster()
@@ -286,7 +291,9 @@ def _check_keras_archive(payload: bytes) -> None:
 def predict_matrix(kind: str, model: Any, inputs: np.ndarray) -> np.ndarray:
     """Scores from a loaded model: (n,) for one output column, (n, classes) otherwise."""
     x = np.ascontiguousarray(inputs, dtype=np.float32)
-    if kind == "xgboost":
+    if kind in RUNTIMES:
+        out = RUNTIMES[kind].predict(model, x)
+    elif kind == "xgboost":
         out = np.asarray(model.inplace_predict(x)) if len(x) else np.zeros(0, np.float32)
     else:
         pieces = [np.asarray(model(x[i:i + _PREDICT_BATCH], training=False))

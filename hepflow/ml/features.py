@@ -247,7 +247,7 @@ class Features:
                 problems.append(f"no column `{column}`" + (f"; {hint}" if hint else ""))
                 continue
             ctype = str(df.GetColumnType(column)) if column != "rdfentry_" else "int"
-            jagged = ctype.startswith("jagged") or ctype.startswith("RVec")
+            jagged = ctype.startswith("jagged") or "RVec<" in ctype
             if kind == "jagged" and not jagged and not ctype.startswith("unknown"):
                 problems.append(f"`{column}` ({ctype}) has one value per event; list it in "
                                 "flat=, not in a Jagged group")

@@ -22,6 +22,7 @@ from hepflow.ml.errors import PlanError, TrainingError, check_count
 from hepflow.ml.features import Features
 from hepflow.ml.normalise import Method
 from hepflow.ml.prepare import PreparedData, gather_split, prepare
+from hepflow.ml.progress import shown
 from hepflow.ml.results import TrainResult, finish
 from hepflow.ml.split import TRAIN, VALIDATION
 from hepflow.ml.tfloop import LoopConfig, check_model_fn, registered_spec, run
@@ -84,14 +85,15 @@ def train_keras(df: Any, features: Features | None, model_fn: Callable[..., Any]
                 strategy: Literal["multiworker", "local"] = "multiworker",
                 normalisation: Method = "standard", balance_classes: bool = False,
                 workers: Sequence[str] | None = None, timeout: float = 600.0,
-                client: Any = None) -> TrainResult:
+                progress: bool = True, client: Any = None) -> TrainResult:
     """Train `model_fn(input_shape)` (a compiled Keras model) on the dataframe's events.
 
     `batch_size` is the global batch: each of N workers takes `batch_size / N`
     events per step and every worker takes the same `steps_per_epoch` (by
     default enough for the largest worker to see all its events once). Early
     stopping (`patience` epochs without a better validation loss) restores the
-    best weights. `strategy="local"` trains in this process instead.
+    best weights. `strategy="local"` trains in this process instead. `progress`
+    prints each epoch's losses on this client.
     Returns a `TrainResult` (bundle, history, weighted test AUC, scores,
     and per-worker reports in `.workers`).
     """
@@ -129,7 +131,8 @@ def train_keras(df: Any, features: Features | None, model_fn: Callable[..., Any]
                               timeout)
         reports = [report]
     else:
-        with prepared.client.as_current():  # distributed.wait/as_completed look it up
+        # distributed.wait/as_completed look the client up
+        with prepared.client.as_current(), shown(prepared.client, progress):
             reports = _train_multiworker(prepared, model_fn, shape, epochs, batch_size,
                                          steps_per_epoch, shuffle_buffer, patience, seed,
                                          balance_classes, mean_w, workers, timeout)

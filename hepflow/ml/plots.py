@@ -49,7 +49,16 @@ def _positive(result: TrainResult, score: np.ndarray) -> np.ndarray:
 
 
 def roc(result: TrainResult, path: str | os.PathLike[str]) -> Path:
-    """The weighted ROC curve of the test split (and train, dashed), with the AUCs."""
+    """`roc_figure` saved as a PNG."""
+    return _save(roc_figure(result), path)
+
+
+def roc_figure(result: TrainResult) -> Any:
+    """Background rejection (1/FPR, log scale) against signal efficiency, as HEP reads a ROC.
+
+    Test split solid, train dashed, each with its weighted AUC. Points with no
+    background left (FPR 0) have infinite rejection and are not drawn.
+    """
     plt = _pyplot()
     _style()
     fig, ax = plt.subplots(figsize=(7, 7))
@@ -60,12 +69,16 @@ def roc(result: TrainResult, path: str | os.PathLike[str]) -> Path:
         fpr, tpr, _ = roc_curve(scores.label == 1, _positive(result, scores.score),
                                 scores.weight)
         area = float(np.trapezoid(tpr, fpr))
-        ax.plot(fpr, tpr, style, label=f"{name} (AUC {area:.4f})")
-    ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set_xlabel("False positive rate")
-    ax.set_ylabel("True positive rate")
-    ax.legend(loc="lower right")
-    return _save(fig, path)
+        shown = fpr > 0
+        ax.plot(tpr[shown], 1.0 / fpr[shown], style, label=f"{name} (AUC {area:.4f})")
+    efficiency = np.linspace(0.01, 1.0, 100)
+    ax.plot(efficiency, 1.0 / efficiency, ":", color="grey", label="random")
+    ax.set_yscale("log")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel("Signal efficiency")
+    ax.set_ylabel("Background rejection (1 / false positive rate)")
+    ax.legend(loc="upper right")
+    return fig
 
 
 def scores(result: TrainResult, path: str | os.PathLike[str], bins: int = 40) -> Path:
@@ -99,16 +112,33 @@ def scores(result: TrainResult, path: str | os.PathLike[str], bins: int = 40) ->
 
 
 def history(result: TrainResult, path: str | os.PathLike[str]) -> Path:
-    """Every series of the training history (loss per epoch or boosting round)."""
+    """`history_figure` saved as a PNG."""
+    return _save(history_figure(result), path)
+
+
+def history_figure(result: TrainResult) -> Any:
+    """The training history: loss in one panel, AUC (where recorded) in another.
+
+    A loss and an AUC share no scale, so each kind of series gets its own axis;
+    a dotted line marks the best iteration when early stopping kept an earlier one.
+    """
     plt = _pyplot()
     _style()
-    fig, ax = plt.subplots(figsize=(8, 6))
-    for name, values in result.history.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=name)
-    ax.set_xlabel("epoch" if result.bundle.kind == "keras" else "boosting round")
-    ax.set_ylabel("value")
-    ax.legend()
-    return _save(fig, path)
+    groups = {"loss": {k: v for k, v in result.history.items() if "loss" in k},
+              "AUC": {k: v for k, v in result.history.items() if k.endswith("auc")}}
+    panels = [(label, series) for label, series in groups.items() if series]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 4.5 * len(panels)), sharex=True,
+                             squeeze=False)
+    best = result.bundle.metrics.get("best_iteration")
+    for ax, (label, series) in zip(axes[:, 0], panels, strict=True):
+        for name, values in series.items():
+            ax.plot(np.arange(1, len(values) + 1), values, label=name)
+        if best is not None:
+            ax.axvline(int(best) + 1, linestyle=":", color="grey", label="best iteration")
+        ax.set_ylabel(label)
+        ax.legend()
+    axes[-1, 0].set_xlabel("epoch" if result.bundle.kind == "keras" else "boosting round")
+    return fig
 
 
 def all_plots(result: TrainResult, directory: str | os.PathLike[str]) -> dict[str, Path]:
@@ -118,4 +148,4 @@ def all_plots(result: TrainResult, directory: str | os.PathLike[str]) -> dict[st
             "history": history(result, out / "history.png")}
 
 
-__all__ = ["all_plots", "history", "roc", "scores"]
+__all__ = ["all_plots", "history", "history_figure", "roc", "roc_figure", "scores"]

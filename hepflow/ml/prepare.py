@@ -22,6 +22,7 @@ import numpy as np
 from hepflow.ml.errors import PlanError
 from hepflow.ml.features import Features, pad_values, raw_inputs, valid_matrix
 from hepflow.ml.normalise import Method, Moments, Normalisation, Summary, merge_all
+from hepflow.ml.progress import bar
 from hepflow.ml.split import TRAIN
 from hepflow.util.jsondata import jsonable
 
@@ -243,6 +244,7 @@ def prepare(df: Any, features: Features, *, normalisation: Method = "standard",
     delayed_blocks = [dask.delayed(build_block, pure=True)(p, features, i)
                       for i, p in enumerate(parts)]
     blocks = runner.compute(delayed_blocks)
+    bar(runner, blocks, "hepflow: preparing features")
     partial = [runner.submit(summarise, b, features, pure=False) for b in blocks]
     while len(partial) > 1:
         partial = [runner.submit(_merge, *partial[i:i + _FAN_IN], pure=False)
@@ -267,6 +269,19 @@ def gather_split(prepared: PreparedData, split: int, *, balance: bool = False,
             np.concatenate([a[2] for a in arrays]))
 
 
+def prepared_for(what: str, df: Any, features: Features | None, *,
+                 normalisation: Method = "standard", client: Any = None) -> PreparedData:
+    """`df` as prepared data: a `PreparedData` as it is, a dataframe through `prepare`.
+
+    What every trainer takes, so that a selection prepared once trains several models.
+    """
+    if isinstance(df, PreparedData):
+        return df
+    if features is None:
+        raise PlanError(f"{what}(df, features, ...): features are missing")
+    return prepare(df, features, normalisation=normalisation, client=client)
+
+
 __all__ = ["Block", "PreparedData", "build_block", "columns_to_inputs", "gather_split",
-           "model_inputs", "prepare", "provenance", "split_arrays",
+           "model_inputs", "prepare", "prepared_for", "provenance", "split_arrays",
            "summarise"]

@@ -30,13 +30,14 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hepflow.ml.progress import line, report
 from hepflow.ml.tfsetup import import_keras, import_tf
 
 _state: dict[str, Any] = {}
@@ -160,6 +161,13 @@ def weights_digest(weights: Sequence[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def _epoch_done(index: int, epochs: int, history: Mapping[str, list[float]]) -> None:
+    """The chief (worker 0) reports the epoch's losses to the client."""
+    if index == 0:
+        latest = {name: values[-1] for name, values in history.items()}
+        report(line("keras epoch", len(history["loss"]), epochs, latest))
+
+
 def run(model_fn: Callable[..., Any], cfg: LoopConfig,
         train: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
         validation: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
@@ -250,6 +258,7 @@ def run(model_fn: Callable[..., Any], cfg: LoopConfig,
         total = np.asarray(sums[0].read_value(), dtype=np.float64) - before
         history["loss"].append(float(total[0] / total[1]) if total[1] else float("nan"))
         if not cfg.validation_steps:
+            _epoch_done(index, cfg.epochs, history)
             continue
         before = np.asarray(sums[1].read_value(), dtype=np.float64)
         for batch_data in strategy.distribute_datasets_from_function(val_data):
@@ -257,6 +266,7 @@ def run(model_fn: Callable[..., Any], cfg: LoopConfig,
         vtotal = np.asarray(sums[1].read_value(), dtype=np.float64) - before
         val = float(vtotal[0] / vtotal[1]) if vtotal[1] else float("nan")
         history["val_loss"].append(val)
+        _epoch_done(index, cfg.epochs, history)
         if cfg.patience is None:
             continue
         if val < best:

@@ -20,7 +20,8 @@ from hepflow.ml.bundle import Bundle
 from hepflow.ml.errors import PlanError, check_count
 from hepflow.ml.features import Features
 from hepflow.ml.normalise import Method
-from hepflow.ml.prepare import PreparedData, prepare
+from hepflow.ml.prepare import PreparedData, prepared_for
+from hepflow.ml.progress import shown
 from hepflow.ml.results import TrainResult, finish
 from hepflow.ml.split import TRAIN, VALIDATION
 
@@ -66,7 +67,7 @@ def train_xgboost(df: Any, features: Features | None = None,
                   params: Mapping[str, Any] | None = None, *, num_boost_round: int = 200,
                   early_stopping_rounds: int | None = 20, normalisation: Method = "none",
                   balance_classes: bool = False, verbose: bool = False,
-                  client: Any = None) -> TrainResult:
+                  progress: bool = True, client: Any = None) -> TrainResult:
     """Train a gradient-boosted classifier with `xgboost.dask` on the dataframe's events.
 
     `df` is a dataframe (prepared here with `features`) or a `PreparedData`
@@ -75,7 +76,8 @@ def train_xgboost(df: Any, features: Features | None = None,
     `eval_metric`, the log loss by default); `balance_classes` scales each class's
     weights to the same total in training. Returns a `TrainResult` with
     `.booster`, `.history` (per evaluation set and metric) and `.test_auc`
-    (weighted, on the test split).
+    (weighted, on the test split). `progress` prints the validation metrics every
+    few rounds on this client; `verbose` is xgboost's own printing, on the workers.
     """
     check_count(num_boost_round, "num_boost_round")
     check_count(early_stopping_rounds, "early_stopping_rounds", optional=True)
@@ -83,12 +85,8 @@ def train_xgboost(df: Any, features: Features | None = None,
         raise PlanError(f"params must be a mapping of xgboost parameters, got "
                         f"{type(params).__name__}")
     xgboost = _import_xgboost()
-    if isinstance(df, PreparedData):
-        prepared = df
-    else:
-        if features is None:
-            raise PlanError("train_xgboost(df, features, ...): features are missing")
-        prepared = prepare(df, features, normalisation=normalisation, client=client)
+    prepared = prepared_for("train_xgboost", df, features, normalisation=normalisation,
+                            client=client)
     classes = prepared.summary.classes
     full = default_params(classes)
     full.update(dict(params or {}))
@@ -96,10 +94,10 @@ def train_xgboost(df: Any, features: Features | None = None,
     start = time.perf_counter()
     # xgboost.dask looks the client up with distributed.get_client(), which only
     # finds a client made with set_as_default=False inside as_current().
-    with client.as_current():
-        booster, raw_history = _train(xgboost, client, prepared, full, num_boost_round,
-                                      early_stopping_rounds, balance_classes, verbose)
-    best = getattr(booster, "best_iteration", None)
+    with client.as_current(), shown(client, progress):
+        booster, raw_history, best = _train(xgboost, client, prepared, full,
+                                            num_boost_round, early_stopping_rounds,
+                                            balance_classes, verbose, progress)
     seconds = time.perf_counter() - start
     history = {f"{name}_{metric}": [float(v) for v in values]
                for name, metrics in raw_history.items() for metric, values in metrics.items()}
@@ -115,7 +113,8 @@ def train_xgboost(df: Any, features: Features | None = None,
 
 def _train(xgboost: Any, client: Any, prepared: PreparedData, params: dict[str, Any],
            rounds: int, early_stopping_rounds: int | None, balance: bool, verbose: bool,
-           ) -> tuple[Any, dict[str, Any]]:
+           progress: bool) -> tuple[Any, dict[str, Any], int | None]:
+    """(booster cut at the best round, history, best round or None without early stopping)."""
     x, y, w = _dask_split(prepared, TRAIN, balance)
     dtrain = xgboost.dask.DaskQuantileDMatrix(client, x, y, weight=w)
     evals = [(dtrain, "train")]
@@ -124,14 +123,20 @@ def _train(xgboost: Any, client: Any, prepared: PreparedData, params: dict[str, 
         dvalid = xgboost.dask.DaskQuantileDMatrix(client, xv, yv, weight=wv, ref=dtrain)
         evals.append((dvalid, "validation"))
     stopping = early_stopping_rounds if len(evals) > 1 else None
+    callbacks = []
+    if progress:
+        from hepflow.ml.xgbprogress import RoundProgress
+
+        callbacks.append(RoundProgress(rounds, max(1, rounds // 20)))
     output = xgboost.dask.train(client, params, dtrain, num_boost_round=rounds,
                                 evals=evals, early_stopping_rounds=stopping,
-                                verbose_eval=verbose)
+                                verbose_eval=verbose, callbacks=callbacks)
     booster = output["booster"]
-    best = getattr(booster, "best_iteration", None)
-    if stopping and best is not None and best + 1 < booster.num_boosted_rounds():
+    best = getattr(booster, "best_iteration", None) if stopping else None
+    if best is not None and best + 1 < booster.num_boosted_rounds():
+        # slicing drops the attribute, so the best round is handed on beside it
         booster = booster[: best + 1]
-    return booster, output["history"]
+    return booster, output["history"], best
 
 
 __all__ = ["default_params", "train_xgboost"]

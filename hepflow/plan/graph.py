@@ -32,9 +32,12 @@ class Booking:
 class AnalysisGraph:
     """What has been booked on one source, waiting for the next run."""
 
-    def __init__(self, source: Source, samples: Mapping[str, SampleInfo]) -> None:
+    def __init__(self, source: Source, samples: Mapping[str, SampleInfo],
+                 files: Mapping[tuple[str, str], SampleInfo] | None = None) -> None:
         self.source = source
         self.samples: dict[str, SampleInfo] = dict(samples)
+        #: ROOT's RSampleInfo of each file, by (sample, file): what rdfsampleinfo_ sees
+        self.files: dict[tuple[str, str], SampleInfo] = dict(files or {})
         self._filters: list[Filter] = []
         self._pending: list[Booking] = []
         self._runner: ResultSource | None = None

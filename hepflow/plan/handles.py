@@ -73,6 +73,16 @@ class RResultPtr(Generic[T]):
         """The run report (same as `run_info()`): totals, throughput, accounting, failures."""
         return self.run_info()
 
+    def __getattr__(self, name: str) -> Any:
+        """Forward to the value, as PyROOT's result pointer does (`h.GetMean()`, `d.Print()`).
+
+        Only public names are forwarded, so that copying, pickling and
+        introspection of the handle never start a run.
+        """
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.GetValue(), name)
+
     def __repr__(self) -> str:
         state = f"ready: {self._value!r}" if self._ready else "not computed yet"
         return f"<RResultPtr {self._label} ({state})>"

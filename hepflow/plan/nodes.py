@@ -55,9 +55,9 @@ class PyFunction:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class PerSampleValue:
-    """A value fixed per sample (DefinePerSample), computed on the client from metadata."""
+    """A value fixed per file of a sample (DefinePerSample), computed on the client."""
 
-    values: Mapping[str, Any]
+    values: Mapping[tuple[str, str], Any]  # by (sample, file), as ROOT calls it per file
     type: ColumnType
     text: str
 
@@ -495,6 +495,11 @@ def _constant(ctype: ColumnType, value: Any, n: int) -> Any:
     return np.full(n, value, dtype=dtype)
 
 
+def empty_column(ctype: ColumnType) -> Any:
+    """A column of no events in the column's kind and type."""
+    return _constant(ctype, [] if ctype.is_collection else 0, 0)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class FilterAvailable(PlanNode):
     """Keep the entries whose file has branch `column` (`keep_missing`: those lacking it).
@@ -576,4 +581,4 @@ class DefaultValueFor(PlanNode):
 
 __all__ = ["Alias", "Computation", "DefaultValueFor", "Define", "EmptySource", "Filter",
            "FilterAvailable", "PerSampleValue", "PlanNode", "PyFunction", "Range",
-           "SPECIAL_COLUMNS", "Schema", "Shared", "Source", "Vary", "reads"]
+           "SPECIAL_COLUMNS", "Schema", "Shared", "Source", "Vary", "empty_column", "reads"]

@@ -28,8 +28,9 @@ IntDType = Literal["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64
 FloatDType = Literal["float32", "float64"]
 VectorDType = Literal["PtEtaPhiMVector", "PxPyPzEVector"]
 DType = Literal["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
-                "uint64", "float32", "float64", "PtEtaPhiMVector", "PxPyPzEVector", "other"]
-Category = Literal["bool", "int", "float", "vector", "other"]
+                "uint64", "float32", "float64", "PtEtaPhiMVector", "PxPyPzEVector", "string",
+                "other"]
+Category = Literal["bool", "int", "float", "vector", "string", "other"]
 
 DTYPES: Final[tuple[DType, ...]] = get_args(DType)
 INT_DTYPES: Final[tuple[IntDType, ...]] = get_args(IntDType)
@@ -46,7 +47,7 @@ CXX_NAMES: Final[dict[DType, str]] = {
     "uint16": "unsigned short", "int32": "int", "uint32": "unsigned int", "int64": "long",
     "uint64": "unsigned long", "float32": "float", "float64": "double",
     "PtEtaPhiMVector": "ROOT::Math::PtEtaPhiMVector",
-    "PxPyPzEVector": "ROOT::Math::PxPyPzEVector", "other": "object",
+    "PxPyPzEVector": "ROOT::Math::PxPyPzEVector", "string": "string", "other": "object",
 }
 
 _BITS: Final[dict[str, int]] = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int32": 32,
@@ -101,14 +102,17 @@ def category(dtype: DType) -> Category:
         return "float"
     if dtype in VECTOR_DTYPES:
         return "vector"
+    if dtype == "string":
+        return "string"
     return "other"
 
 
 def numpy_dtype(dtype: DType) -> np.dtype:
-    """numpy's dtype for an element type (4-vectors and objects are float64/object)."""
+    """numpy's dtype for an element type (4-vectors are float64; strings and objects are
+    object: the engine keeps strings in whatever numpy string dtype they come in)."""
     if dtype in VECTOR_DTYPES:
         return np.dtype(np.float64)
-    if dtype == "other":
+    if dtype in ("string", "other"):
         return np.dtype(object)
     return np.dtype(dtype)
 
@@ -141,6 +145,8 @@ def dtype_kind(dtype: np.dtype) -> DType:
             if known == name:
                 return known
         return "float64" if np.issubdtype(dtype, np.floating) else "other"
+    if np.dtype(dtype).kind in ("U", "S", "T"):  # str, bytes, numpy 2's StringDType
+        return "string"
     return "other"
 
 
@@ -176,12 +182,15 @@ def _rank(dtype: IntDType) -> int:
 
 def arithmetic(a: DType, b: DType) -> DType:
     """The common type of a binary arithmetic or comparison operator (C++'s usual
-    arithmetic conversions; floating point is done in double)."""
+    arithmetic conversions: a double makes double, else a float makes float, so
+    `float * int` and `float * 2.f` stay float and `float * 2.0` is double)."""
     ca, cb = category(a), category(b)
-    if "other" in (ca, cb) or "vector" in (ca, cb):
+    if ca == cb == "string":  # std::string's comparisons
+        return "string"
+    if {"other", "vector", "string"} & {ca, cb}:
         return "other"
     if "float" in (ca, cb):
-        return "float64"
+        return "float64" if "float64" in (a, b) else "float32"
     pa = cast(IntDType, integral_promotion(a))
     pb = cast(IntDType, integral_promotion(b))
     if pa == pb:

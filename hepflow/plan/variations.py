@@ -177,6 +177,15 @@ def split_braces(text: str) -> list[str]:
     return items
 
 
+def is_brace_list(text: str) -> bool:
+    """ROOT's brace form (`RVecD{a, b}`, `{a, b}`), as opposed to an expression that
+    returns all the varied values at once (`x * ROOT::RVecD(2, 3.)`)."""
+    body = text.strip()
+    start = body.find("{")
+    return start >= 0 and body.endswith("}") and (not body[:start].strip()
+                                                   or _is_type(body[:start]))
+
+
 def _is_type(prefix: str) -> bool:
     """`ROOT::RVecD`, `RVec<RVecF>`, `ROOT::VecOps::RVec<double>` and the like."""
     allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:<> ")
@@ -184,4 +193,5 @@ def _is_type(prefix: str) -> bool:
     return bool(stripped) and set(stripped) <= allowed and "RVec" in stripped
 
 
-__all__ = ["PickVariation", "Rebaser", "Variation", "split_braces", "variations_above"]
+__all__ = ["PickVariation", "Rebaser", "Variation", "is_brace_list", "split_braces",
+           "variations_above"]

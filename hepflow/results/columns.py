@@ -29,7 +29,10 @@ def numpy_column(parts: Sequence[Any]) -> np.ndarray:
     if not parts:
         return np.array([])
     if not any(isinstance(p, ak.Array) for p in parts):
-        return np.concatenate([np.asarray(p) for p in parts])
+        joined = np.concatenate([np.asarray(p) for p in parts])
+        # strings as ROOT's AsNumpy gives them: an object array of str, not numpy's
+        # fixed-width `<U` (as wide as the longest string of the whole column)
+        return joined.astype(object) if joined.dtype.kind == "U" else joined
     lists = [_flat_list(p) for p in parts]
     if all(x is not None for x in lists):
         return _views([x for x in lists if x is not None])

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeAlias
 import hist
 
 from hepflow.errors import PlanError
+from hepflow.results.th1 import RootHist
 
 HistKind = Literal["hist", "profile"]
 #: A histogram of any storage (Double, Weight, Mean, WeightedMean).
@@ -45,6 +46,14 @@ class HistModel:
     name: str
     title: str
     axes: tuple[AxisModel, ...]
+    #: A profile's (low, up) range of the profiled values, as TProfile's ylow/yup and
+    #: TProfile2D's zlow/zup: values outside [low, up] are not filled (None: no range).
+    value_range: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.value_range is not None and self.value_range[0] > self.value_range[1]:
+            raise PlanError(f"a profile's value range needs low <= up, got "
+                            f"{self.value_range}")
 
 
 def _axis(model: AxisModel, name: str, label: str) -> hist.axis.AxesMixin:
@@ -55,7 +64,11 @@ def _axis(model: AxisModel, name: str, label: str) -> hist.axis.AxesMixin:
 
 def empty_hist(model: HistModel, columns: tuple[str, ...], weighted: bool,
                kind: HistKind = "hist") -> Histogram:
-    """An empty histogram; under/overflow bins are kept, as ROOT keeps them."""
+    """An empty histogram; under/overflow bins are kept, as ROOT keeps them.
+
+    Histograms (not profiles) are `RootHist`: they keep ROOT's fill statistics
+    and answer TH1's getters (`GetMean`, `GetEntries`, `Integral`, ...).
+    """
     titles = [part.strip() for part in model.title.split(";")]
     axes = []
     seen: set[str] = set()
@@ -69,9 +82,14 @@ def empty_hist(model: HistModel, columns: tuple[str, ...], weighted: bool,
                                          else hist.storage.Mean())
     else:
         storage = hist.storage.Weight() if weighted else hist.storage.Double()
-    h: Histogram = hist.Hist(*axes, storage=storage, name=model.name,  # type: ignore[call-overload]
-                             label=titles[0] or model.name)
-    return h
+    if kind == "profile":
+        h: Histogram = hist.Hist(*axes, storage=storage, name=model.name,  # type: ignore[call-overload]
+                                 label=titles[0] or model.name)
+        return h
+    root = RootHist(*axes, storage=storage,  # type: ignore[call-overload]
+                    name=model.name, label=titles[0] or model.name)
+    started: Histogram = root.start_stats()
+    return started
 
 
 __all__ = ["AxisModel", "HistKind", "HistModel", "Histogram", "empty_hist"]

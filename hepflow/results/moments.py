@@ -196,10 +196,11 @@ class Moments:
         return np.sqrt(self.variance(0))
 
     def value(self, what: str) -> float | int:
-        """The statistic RDataFrame's action of that name returns (scalar moments only).
+        """The statistic of that name (scalar moments only), integers kept exact.
 
         `StdDev` is the sample standard deviation (n - 1), as ROOT's; an empty
-        column gives Sum 0, Mean 0, StdDev 0, Min +inf and Max -inf.
+        column gives Sum 0, Mean 0, StdDev 0, Min +inf and Max -inf. The `Stat`
+        action turns this into the double ROOT's action returns.
         """
         if self.shape != ():
             raise ValueError(f"{what} of per-feature moments (shape {self.shape}): "

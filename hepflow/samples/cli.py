@@ -13,6 +13,7 @@ from typing import Any
 
 from hepflow.samples.generator import (
     COMPRESSION_DEFAULT_LEVELS,
+    PROCESSES,
     make_sample,
     sample_layout,
 )
@@ -43,7 +44,7 @@ def add_parser(subparsers: Any) -> None:
     """
     p = subparsers.add_parser(
         "make-sample",
-        help="write a NanoAOD-like sample (DY, ttbar, QCD mixture) as ROOT files",
+        help="write a NanoAOD-like sample (DY, ttbar, QCD, or their mixture) as ROOT files",
         description=(
             "Write a NanoAOD-like sample: one TTree 'Events' per file, counters "
             "with counter-sized arrays (nMuon/Muon_pt[nMuon], ...), a truth label "
@@ -96,6 +97,13 @@ def add_parser(subparsers: Any) -> None:
         help="total branch count target; overrides --extra-branches",
     )
     p.add_argument("--name", default="sample", help="file name stem (default: %(default)s)")
+    p.add_argument(
+        "--process",
+        choices=list(PROCESSES),
+        default="mix",
+        help="which process the events are: DY Z->mumu, ttbar or QCD alone (one sample "
+        "per process, as a dataset has them), or their mixture (default: %(default)s)",
+    )
     p.set_defaults(func=run)
 
 
@@ -115,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             extra_branches=args.extra_branches,
             branches=args.branches,
             name=args.name,
+            process=args.process,
         )
         elapsed = time.perf_counter() - start
     except ValueError as err:
@@ -125,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if level is None:
         level = COMPRESSION_DEFAULT_LEVELS[args.compression]
     print(
-        f"wrote {args.events:,} events in {len(paths)} file(s) to {args.outdir} "
+        f"wrote {args.events:,} {args.process} events in {len(paths)} file(s) to {args.outdir} "
         f"({n_branches} branches, {args.compression}({level}), {size / 1e6:.1f} MB)"
     )
     rate = args.events / elapsed if elapsed > 0 else float("inf")

@@ -46,6 +46,7 @@ __all__ = [
     "CORE_BRANCHES",
     "PROCESS_FRACTIONS",
     "PROCESS_LABELS",
+    "PROCESSES",
     "Collection",
     "SampleLayout",
     "compression_from_name",
@@ -60,6 +61,15 @@ __all__ = [
 PROCESS_LABELS: dict[int, str] = {0: "DY Z->mumu", 1: "ttbar", 2: "QCD"}
 #: Mixture fractions of the three processes (DY, ttbar, QCD).
 PROCESS_FRACTIONS: tuple[float, float, float] = (0.3, 0.2, 0.5)
+#: What ``make_sample(process=...)`` (``hepflow make-sample --process``) writes: one
+#: process per sample (a signal and its backgrounds as separate samples, as a
+#: dataset of real samples has them) or the mixture.
+PROCESSES: dict[str, tuple[float, float, float]] = {
+    "dy": (1.0, 0.0, 0.0),
+    "ttbar": (0.0, 1.0, 0.0),
+    "qcd": (0.0, 0.0, 1.0),
+    "mix": PROCESS_FRACTIONS,
+}
 #: Fraction of events with a negative generator weight, per process (NLO-like);
 #: the mixture gives about 8 % overall.
 _NEGATIVE_WEIGHT_FRACTION = np.array([0.10, 0.12, 0.05])
@@ -441,7 +451,11 @@ def _padding_collection(rng: np.random.Generator, coll: Collection, n: int) -> a
 
 
 def generate_chunk(
-    rng: np.random.Generator, n: int, first_event: int, layout: SampleLayout
+    rng: np.random.Generator,
+    n: int,
+    first_event: int,
+    layout: SampleLayout,
+    fractions: tuple[float, float, float] = PROCESS_FRACTIONS,
 ) -> dict[str, np.ndarray | ak.Array]:
     """Generate ``n`` events as the dict that uproot's ``WritableTree.extend`` takes.
 
@@ -449,8 +463,9 @@ def generate_chunk(
     sample, so ``event`` numbers are unique across the files of a sample.
     Jagged collections are awkward record arrays under the collection name
     (``"Muon"``), which uproot writes as ``nMuon`` + ``Muon_<field>[nMuon]``.
+    ``fractions`` are the shares of DY, ttbar and QCD (see ``PROCESSES``).
     """
-    process = rng.choice(3, n, p=PROCESS_FRACTIONS).astype(np.int32)
+    process = rng.choice(3, n, p=fractions).astype(np.int32)
     muons = _Objects(_MUON_FIELDS)
     electrons = _Objects(_ELECTRON_FIELDS)
     jets = _Objects(_JET_FIELDS)
@@ -528,6 +543,7 @@ def _write_file(
     layout: SampleLayout,
     compression: uproot.compression.Compression,
     basket_entries: int,
+    fractions: tuple[float, float, float],
 ) -> None:
     """Write one file to a temporary name in the same directory, then rename it.
 
@@ -546,7 +562,9 @@ def _write_file(
             )
             for start in range(0, n_events, basket_entries):
                 stop = min(start + basket_entries, n_events)
-                tree.extend(generate_chunk(rng, stop - start, first_event + start, layout))
+                tree.extend(
+                    generate_chunk(rng, stop - start, first_event + start, layout, fractions)
+                )
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -565,14 +583,19 @@ def make_sample(
     extra_branches: int = 100,
     branches: int | None = None,
     name: str = "sample",
+    process: str = "mix",
 ) -> list[pathlib.Path]:
     """Write a NanoAOD-like sample as ``{name}_{i:03d}.root`` files in ``outdir``.
 
     Events are split evenly over ``files`` (remainder to the first files); each
     file has one TTree ``Events`` whose baskets -- and hence ROOT clusters --
     hold ``basket_entries`` events. ``branches`` (a total) overrides
-    ``extra_branches``; see :func:`sample_layout`. Returns the file paths in order.
+    ``extra_branches``; see :func:`sample_layout`. ``process`` is one of
+    ``PROCESSES``: ``"dy"``, ``"ttbar"`` or ``"qcd"`` alone, or their ``"mix"``.
+    Returns the file paths in order.
     """
+    if process not in PROCESSES:
+        raise ValueError(f"process must be one of {', '.join(PROCESSES)}, got {process!r}")
     if basket_entries < 1:
         raise ValueError(f"basket_entries must be >= 1, got {basket_entries}")
     comp = compression_from_name(compression, compression_level)
@@ -592,6 +615,7 @@ def make_sample(
             layout=layout,
             compression=comp,
             basket_entries=basket_entries,
+            fractions=PROCESSES[process],
         )
         paths.append(path)
         first += n

@@ -16,6 +16,14 @@ ELECTRON_MASS = 0.000510998950
 Z_MASS = 91.1876
 Z_WIDTH = 2.4952
 
+#: Z+jets: mean jet multiplicity (ISR and pile-up) and the fraction of heavy-flavour
+#: jets, and ttbar's b-tagging efficiency. They set how much DY and ttbar overlap:
+#: a classifier on the README's features reaches an AUC of about 0.9, not 1.
+_DY_JETS = 3.5
+_DY_HEAVY_FLAVOUR = 0.35
+_B_TAG_EFFICIENCY = 0.7
+_TTBAR_EXTRA_JETS = 1.5
+
 _F4 = np.dtype(np.float32)
 _I4 = np.dtype(np.int32)
 _B1 = np.dtype(np.bool_)
@@ -246,12 +254,13 @@ def _drell_yan(
             pfRelIso04_all=rng.exponential(0.03, n),
             tightId=rng.random(n) < 0.96,
         )
-    owner, _ = _multiplicity(ev, rng.poisson(0.8, n))
-    _add_jets(
-        rng, jets, owner, 20.0 + rng.exponential(20.0, owner.size), _light_btag(rng, owner.size)
-    )
+    owner, _ = _multiplicity(ev, rng.poisson(_DY_JETS, n))
+    nj = owner.size
+    heavy = rng.random(nj) < _DY_HEAVY_FLAVOUR
+    btag = np.where(heavy, rng.beta(6.0, 1.2, nj), _light_btag(rng, nj))
+    _add_jets(rng, jets, owner, 25.0 + rng.gamma(2.0, 25.0, nj), btag)
     _add_fake_electrons(rng, electrons, ev, 0.03)
-    met[ev] = rng.gamma(2.0, 6.0, n)
+    met[ev] = rng.gamma(2.0, 15.0, n)
 
 
 def _ttbar(
@@ -264,10 +273,10 @@ def _ttbar(
 ) -> None:
     """Semileptonic ttbar: 4+ jets (two b-tagged), one isolated lepton, real MET."""
     n = ev.size
-    owner, position = _multiplicity(ev, 4 + np.minimum(rng.poisson(1.2, n), 6))
+    owner, position = _multiplicity(ev, 2 + np.minimum(rng.poisson(_TTBAR_EXTRA_JETS, n), 8))
     nj = owner.size
-    is_b = position < 2
-    btag = np.where(is_b, rng.beta(6.0, 1.2, nj), _light_btag(rng, nj))
+    tagged = (position < 2) & (rng.random(nj) < _B_TAG_EFFICIENCY)
+    btag = np.where(tagged, rng.beta(6.0, 1.2, nj), _light_btag(rng, nj))
     _add_jets(rng, jets, owner, 30.0 + rng.gamma(2.0, 30.0, nj), btag, eta_width=1.3)
 
     is_mu = rng.random(n) < 0.5
@@ -300,7 +309,7 @@ def _ttbar(
         cutBased=rng.choice(np.array([2, 3, 4], np.int32), ne, p=[0.1, 0.3, 0.6]),
     )
     _add_soft_muons(rng, muons, ev, (rng.random(n) < 0.15).astype(np.int64))
-    met[ev] = 10.0 + rng.gamma(2.0, 25.0, n)
+    met[ev] = 5.0 + rng.gamma(2.0, 18.0, n)
 
 
 def _qcd(

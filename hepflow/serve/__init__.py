@@ -3,8 +3,10 @@
 `create_app(config)` builds the ASGI application (Starlette; run it with
 uvicorn, as `hepflow serve` does); `Client(url, token=...)` calls it from
 Python; `RemoteModel(url)` uses a served model as a column function in a
-dataframe. Server-side modules import only when used, so importing the client
-does not need the server's dependencies beyond httpx.
+dataframe; `V2Model(url)` does the same with a model on any Open Inference
+Protocol (KServe V2) server, Triton included. Server-side modules import only
+when used, so importing the client does not need the server's dependencies
+beyond httpx.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from hepflow.serve.client import Client, RemoteModel, ServeClientError, remote_model
 from hepflow.serve.config import AuthConfig, Batching, Limits, RoleRule, ServeConfig, load_config
 from hepflow.serve.errors import ConfigError, ServeError
+from hepflow.serve.v2client import V2Model
 
 
 def create_app(config: ServeConfig) -> Any:
@@ -25,4 +28,4 @@ def create_app(config: ServeConfig) -> Any:
 
 __all__ = ["AuthConfig", "Batching", "Client", "ConfigError", "Limits", "RemoteModel",
            "RoleRule", "ServeClientError", "ServeConfig", "ServeError", "create_app",
-           "load_config", "remote_model"]
+           "V2Model", "load_config", "remote_model"]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -49,6 +49,7 @@ from hepflow.serve.inputs import parse, wanted_format
 from hepflow.serve.metrics import ServeMetrics
 from hepflow.serve.ratelimit import RateLimiter
 from hepflow.serve.registry import ModelRegistry, ServedModel
+from hepflow.serve.v2 import v2_routes
 
 log = logging.getLogger("hepflow.serve")
 
@@ -58,6 +59,7 @@ _ARCHIVE_TYPES = ("application/x-tar", "application/gzip", "application/x-gzip",
                   "application/x-bzip2", "application/x-xz")
 _PARSE_OFFLOAD_BYTES = 256 * 1024
 _SPOOL_BYTES = 16 * 2**20
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 Handler = Callable[[Request, Principal], Awaitable[Response]]
 _timeout: Any = getattr(asyncio, "timeout", None)
@@ -148,12 +150,19 @@ class Service:
 
     async def _principal(self, request: Request, role: str) -> Principal:
         peer = request.client.host if request.client else "?"
+        return await self.principal(request.headers.get("authorization"), peer, role)
+
+    async def principal(self, authorization: str | None, peer: str, role: str) -> Principal:
+        """Who sent this ``Authorization`` header from `peer`, rate-limited, holding `role`.
+
+        One check for every protocol (V1 and V2 over HTTP, V2 over gRPC).
+        """
         if self.auth is None:
             if self.limiter.enabled:
                 self._limit("ip:" + peer)
             return ANONYMOUS
         try:
-            principal = await self.auth.authenticate(request.headers.get("authorization"))
+            principal = await self.auth.authenticate(authorization)
         except Unauthorized:
             if self.limiter.enabled:
                 self._limit("ip:" + peer)
@@ -164,8 +173,15 @@ class Service:
         return principal
 
     def guard(self, endpoint: str, role: str | None, handler: Handler, *,
-              timeout: float | None = None) -> Callable[[Request], Awaitable[Response]]:
-        """Wrap a handler with auth, rate limit, time limit, error answers and metrics."""
+              timeout: float | None = None,
+              render: Callable[[ServeError], Response] | None = None,
+              ) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a handler with auth, rate limit, time limit, error answers and metrics.
+
+        `render` writes the error answers (V1's ``{"error": code, "message": ...}``
+        unless given: the V2 protocol has its own).
+        """
+        error = render or _error
         timeout = timeout or self.config.limits.request_timeout_s
         metrics = self.metrics
         models = self.registry.models
@@ -181,17 +197,24 @@ class Service:
                 else:
                     response = await asyncio.wait_for(handler(request, principal), timeout)
             except ServeError as err:
-                response = _error(err)
+                response = error(err)
+            except ClientDisconnect:  # gone mid-body: nobody to answer, nothing to log
+                response = error(BadRequest("the client disconnected before sending the "
+                                             "whole request"))
             except asyncio.TimeoutError:
-                response = _error(Unavailable(
+                response = error(Unavailable(
                     f"the request took longer than the server's {timeout:g} s limit",
                     headers={"Retry-After": "1"}))
             except Exception:
                 log.exception("%s %s failed", request.method, request.url.path)
-                response = _json({"error": "internal_error", "message": "internal error; "
-                                  "the server log has the details"}, 500)
+                response = error(ServeError("internal error; the server log has the details"))
             finally:
                 metrics.inflight.dec()
+            if response.status_code >= 400 and request.method in _BODY_METHODS:
+                # Refused perhaps before (all of) the body was read: what is left of it is
+                # still on the connection and must not be read as the next request (it
+                # was answered 431), so this connection ends with the answer.
+                response.headers["Connection"] = "close"
             name = request.path_params.get("name", "")
             metrics.request(name if name in models else "", endpoint, response.status_code,
                             time.perf_counter() - start)
@@ -202,7 +225,10 @@ class Service:
     # -- handlers --------------------------------------------------------------------------
 
     def _model(self, request: Request) -> ServedModel:
-        name = request.path_params["name"]
+        return self.model(request.path_params["name"])
+
+    def model(self, name: str) -> ServedModel:
+        """The served model `name`: 404 if there is none, 503 while models still load."""
         served = self.registry.get(name)
         if served is None:
             if not self.ready:
@@ -347,13 +373,23 @@ def create_app(config: ServeConfig) -> Starlette:
     background once the app starts (``/readyz`` says when they are there).
     """
     service = Service(config)
+    grpc_server: Any = None
+    if config.grpc_port is not None:
+        from hepflow.serve.grpc_v2 import GrpcServer, generated_classes
+
+        generated_classes()  # no tritonclient: refused here, before the server starts
+        grpc_server = GrpcServer(service)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await service.start()
         try:
+            if grpc_server is not None:
+                await grpc_server.start()
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await service.stop()
 
     g = service.guard
@@ -375,17 +411,21 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/readyz", g("readyz", None, service.readyz), methods=["GET"]),
         Route("/metrics", g("metrics", None, service.metrics_page), methods=["GET"]),
         Route("/openapi.json", g("openapi", None, service.openapi_page), methods=["GET"]),
+        *v2_routes(service),
     ]
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
         text = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        if request.method in _BODY_METHODS:  # the body was not read: see `Service.guard`
+            headers["Connection"] = "close"
         return _json({"error": "http_error", "message": str(text)}, status, headers)
 
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})
     app.state.service = service
+    app.state.grpc = grpc_server
     return app
 
 

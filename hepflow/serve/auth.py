@@ -13,7 +13,8 @@ be switched off by an explicit flag.
   the identity provider. A stale JWKS is refreshed in the background while the
   old keys keep working.
 * ``iss``, ``aud``, ``exp`` (required), ``nbf`` and ``iat`` are checked with
-  ``leeway_s`` of clock skew. Only asymmetric algorithms from the configured
+  ``leeway_s`` of clock skew; the three times must be JSON numbers (RFC 7519
+  NumericDate), not numeric strings. Only asymmetric algorithms from the configured
   list are accepted, so ``alg: none`` and HS256-with-the-public-key tricks fail.
 * A verified token is remembered (by its full text, so a forged one can never
   match) until it expires: the signature check costs far more than the rest
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -41,6 +43,9 @@ from hepflow.serve.errors import ConfigError, Forbidden, Unauthorized
 log = logging.getLogger("hepflow.serve.auth")
 
 PREDICT, ADMIN = "predict", "admin"
+
+#: Claims that RFC 7519 defines as a NumericDate: a JSON number, never a string.
+_NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +185,12 @@ class Authenticator:
             raise self._unauthorized("signature", "bad token signature") from None
         except jwt.MissingRequiredClaimError as err:
             raise self._unauthorized("claims", f"token lacks the {err.claim} claim") from None
-        except (jwt.PyJWTError, ValueError, TypeError):
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
             raise self._unauthorized("invalid", "invalid token") from None
+        for claim in _NUMERIC_DATES:
+            if claim in claims and not _is_numeric_date(claims[claim]):
+                raise self._unauthorized("claims", f"token claim {claim} is not a NumericDate "
+                                         "(a JSON number of seconds, RFC 7519)")
         subject = str(claims.get("sub") or claims.get("client_id") or claims.get("azp") or "?")
         return Principal(subject, self._roles(claims), float(claims["exp"]))
 
@@ -315,6 +324,11 @@ def _bearer(header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token or " " in token:
         return None
     return token
+
+
+def _is_numeric_date(value: Any) -> bool:
+    """A finite JSON number. PyJWT's own check is `int(value)`, which takes "1700000000"."""
+    return type(value) in (int, float) and math.isfinite(value)
 
 
 def _strings(claims: Mapping[str, Any], names: tuple[str, ...], *, split: bool) -> set[str]:

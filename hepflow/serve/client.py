@@ -372,8 +372,16 @@ class RemoteModel:
 
 
 def remote_model(url: str, token: Token = None, *, batch_rows: int = 10_000,
-                 timeout: float = 120.0, verify: bool | str = True) -> RemoteModel:
-    """`RemoteModel` for ``https://host/v1/models/NAME``."""
+                 timeout: float = 120.0, verify: bool | str = True) -> Any:
+    """`RemoteModel` for ``https://host/v1/models/NAME``; a `V2Model` for a V2 URL.
+
+    V2 URLs (``http(s)://host/v2/models/NAME``, ``grpc://host:port/v2/models/NAME``)
+    reach any Open Inference Protocol server: `hepflow serve` or Triton.
+    """
+    if url.startswith("grpc://") or "/v2/models/" in urlsplit(url).path:
+        from hepflow.serve.v2client import V2Model
+
+        return V2Model(url, token, batch_rows=batch_rows, timeout=timeout, verify=verify)
     return RemoteModel(url, token, batch_rows=batch_rows, timeout=timeout, verify=verify)
 
 

@@ -139,7 +139,13 @@ class AuthConfig:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What one client or request may ask of the server."""
+    """What one client, request or connection may ask of the server.
+
+    The connection settings (`header_timeout_s`, `max_header_bytes`,
+    `keep_alive_s`, `max_connections`) are enforced below the app, in the HTTP
+    protocol (`hepflow.serve.connections`): without them a client needs no
+    token to hold connections open until real requests are refused.
+    """
 
     max_body_bytes: int = 64 * 2**20
     max_rows: int = 1_000_000
@@ -151,15 +157,20 @@ class Limits:
     max_unpacked_bytes: int = 2 * 2**30
     max_archive_files: int = 64
     allow_nan: bool = False
-    max_connections: int | None = None
+    max_connections: int = 1000
+    header_timeout_s: float = 10.0
+    max_header_bytes: int = 64 * 2**10
+    keep_alive_s: float = 15.0
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_rows", "max_upload_bytes", "max_unpacked_bytes",
-                     "max_archive_files"):
+                     "max_archive_files", "max_connections", "max_header_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"limits.{name} must be at least 1")
-        if self.request_timeout_s <= 0 or self.upload_timeout_s <= 0:
-            raise ConfigError("limits.request_timeout_s and upload_timeout_s must be positive")
+        for name in ("request_timeout_s", "upload_timeout_s", "header_timeout_s",
+                     "keep_alive_s"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise ConfigError(f"limits.{name} must be a positive number of seconds")
         if self.rate_limit_per_s < 0 or self.rate_limit_burst < 0:
             raise ConfigError("limits.rate_limit_per_s and rate_limit_burst must be >= 0 "
                               "(0 switches rate limiting off)")
@@ -199,6 +210,8 @@ class ServeConfig:
     models: Path
     host: str = "127.0.0.1"
     port: int = 8000
+    #: the port of the V2 (Open Inference Protocol) gRPC service; none without it
+    grpc_port: int | None = None
     auth: AuthConfig | None = None
     limits: Limits = field(default_factory=Limits)
     batching: Batching = field(default_factory=Batching)
@@ -214,6 +227,8 @@ class ServeConfig:
                               "with --insecure-no-auth for a local test")
         if not 0 <= self.port < 65536:
             raise ConfigError(f"port {self.port} is not a TCP port")
+        if self.grpc_port is not None and not 0 <= self.grpc_port < 65536:
+            raise ConfigError(f"grpc_port {self.grpc_port} is not a TCP port")
 
 
 # -- reading ------------------------------------------------------------------------------

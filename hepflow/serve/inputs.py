@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ import numpy as np
 
 from hepflow.errors import did_you_mean
 from hepflow.serve.errors import BadRequest, InputError, TooLarge, UnsupportedMediaType
+from hepflow.serve.ipc import is_number, is_number_list, read_stream
 
 JSON = "application/json"
 ARROW = "application/vnd.apache.arrow.stream"
@@ -48,6 +50,7 @@ class InputSpec:
     groups: tuple[tuple[str, ...], ...]
     allow_nan: bool = False
     max_rows: int = 1_000_000
+    max_bytes: int = 64 * 2**20
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -58,9 +61,10 @@ class InputSpec:
         return frozenset(c for g in self.groups for c in g)
 
     @classmethod
-    def of(cls, features: Any, *, allow_nan: bool, max_rows: int) -> InputSpec:
+    def of(cls, features: Any, *, allow_nan: bool, max_rows: int,
+           max_bytes: int = 64 * 2**20) -> InputSpec:
         return cls(tuple(features.flat), tuple(tuple(g.columns) for g in features.jagged),
-                   allow_nan, max_rows)
+                   allow_nan, max_rows, max_bytes)
 
 
 @dataclass(slots=True)
@@ -92,6 +96,11 @@ def raw_inputs(features: Any, batch: RawBatch) -> tuple[np.ndarray, np.ndarray]:
     small batch. `hepflow.serve.registry` compares the two on every bundle it
     loads and uses the training layer's whenever they differ.
     """
+    with np.errstate(over="ignore"):  # beyond float32 is refused, or infinite by allow_nan
+        return _raw_inputs(features, batch)
+
+
+def _raw_inputs(features: Any, batch: RawBatch) -> tuple[np.ndarray, np.ndarray]:
     n = batch.rows
     parts: list[np.ndarray] = [batch.flat[c].astype(np.float32, copy=False)[:, None]
                                for c in features.flat]
@@ -128,6 +137,9 @@ def concat(batches: Sequence[RawBatch]) -> RawBatch:
 # -- checks shared by every format ----------------------------------------------------------
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _numeric(values: Any, name: str, allow_nan: bool) -> np.ndarray:
     """A 1-d float array from a list of numbers, refusing strings, nulls, nesting, NaN."""
     try:
@@ -141,8 +153,12 @@ def _numeric(values: Any, name: str, allow_nan: bool) -> np.ndarray:
                                 if arr.ndim > 1 else "; got lists, nulls or mixed types"))
         raise InputError(f"`{name}`: values must be numbers, got {arr.dtype.kind!r} data")
     out = arr if arr.dtype.kind == "f" else arr.astype(np.float64)
-    if not allow_nan and out.size and not np.isfinite(out).all():
-        raise InputError(f"`{name}`: NaN or infinite values are not allowed")
+    if not allow_nan and out.size:
+        if not np.isfinite(out).all():
+            raise InputError(f"`{name}`: NaN or infinite values are not allowed")
+        if out.itemsize > 4 and (out.max() > _FLOAT32_MAX or out.min() < -_FLOAT32_MAX):
+            raise InputError(f"`{name}`: values beyond ±{_FLOAT32_MAX:.3g} are not allowed "
+                             "(models compute in float32, where they would be infinite)")
     return out
 
 
@@ -239,51 +255,54 @@ def parse_json(body: bytes, spec: InputSpec) -> RawBatch:
 
 
 def parse_arrow(body: bytes, spec: InputSpec) -> RawBatch:
-    """An Arrow IPC stream: numeric columns, list<numeric> for jagged ones."""
-    import pyarrow as pa
+    """An Arrow IPC stream: numeric columns, list<numeric> for jagged ones.
+
+    The schema is checked before any batch is decoded, and every batch is
+    fully validated (`hepflow.serve.ipc`) before a compute function or numpy
+    view touches it; the counts and contents taken out are then checked
+    against each other once more.
+    """
     import pyarrow.compute as pc
 
-    try:
-        table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
-    except (pa.ArrowException, ValueError, OSError):
-        raise BadRequest("the body is not an Arrow IPC stream") from None
-    if len(set(table.column_names)) != len(table.column_names):
-        raise InputError("the Arrow table names a column more than once")
-    _check_names(spec, table.column_names)
+    table = read_stream(body, lambda schema: _check_arrow_schema(spec, schema),
+                        lambda rows: check_rows(spec, rows))
     rows = table.num_rows
-    check_rows(spec, rows)
     flat: dict[str, np.ndarray] = {}
     jagged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in spec.columns:
         column = table.column(name)
-        kind = column.type
         if column.null_count:
             raise InputError(f"`{name}` holds nulls; send numbers (NaN if the model allows)")
         if name in spec.jagged:
-            if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)
-                    or pa.types.is_fixed_size_list(kind)):
-                raise InputError(f"`{name}` is jagged: send a list column, got {kind}")
             array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
             counts = np.asarray(pc.list_value_length(array), dtype=np.int64) if rows else \
                 np.zeros(0, np.int64)
             values = pc.list_flatten(array)
-            if values.null_count or not _is_number(values.type):
-                raise InputError(f"`{name}`: list entries must be non-null numbers, got "
-                                 f"{values.type}")
+            if values.null_count:
+                raise InputError(f"`{name}`: list entries must be non-null numbers")
             content = _numeric(values.to_numpy(zero_copy_only=False), name, spec.allow_nan)
+            if counts.size != rows or int(counts.sum()) != content.size or (counts < 0).any():
+                raise BadRequest(f"`{name}`: the list lengths do not match its values")
             jagged[name] = (counts, content)
         else:
-            if not _is_number(kind):
-                raise InputError(f"`{name}`: expected a numeric column, got {kind}")
             flat[name] = _numeric(column.to_numpy(), name, spec.allow_nan)
     return _finish(spec, rows, flat, jagged)
 
 
-def _is_number(kind: Any) -> bool:
-    import pyarrow as pa
-
-    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind)
-                or pa.types.is_boolean(kind))
+def _check_arrow_schema(spec: InputSpec, schema: Any) -> None:
+    """Names and types, from the stream's schema alone (before any batch is read)."""
+    names = list(schema.names)
+    if len(set(names)) != len(names):
+        raise InputError("the Arrow table names a column more than once")
+    _check_names(spec, names)
+    for name in spec.columns:
+        kind = schema.field(name).type
+        if name in spec.jagged:
+            if not is_number_list(kind):
+                raise InputError(f"`{name}` is jagged: send a list column of numbers, got "
+                                 f"{kind}")
+        elif not is_number(kind):
+            raise InputError(f"`{name}`: expected a numeric column, got {kind}")
 
 
 def parse_npy(body: bytes, spec: InputSpec) -> RawBatch:
@@ -291,23 +310,68 @@ def parse_npy(body: bytes, spec: InputSpec) -> RawBatch:
     if spec.groups:
         raise UnsupportedMediaType("this model has jagged inputs, which .npy cannot carry; "
                                    "send JSON or Arrow IPC")
-    try:
-        array = np.load(io.BytesIO(body), allow_pickle=False)
-    except (ValueError, OSError, EOFError):
-        raise BadRequest("the body is not a .npy array (object arrays are refused)") from None
+    array = read_npy(body, spec)
     if array.dtype.names:
         if array.ndim != 1:
             raise InputError("a structured .npy array must be one-dimensional")
         _check_names(spec, list(array.dtype.names))
-        check_rows(spec, array.shape[0])
         flat = {c: _numeric(array[c], c, spec.allow_nan) for c in spec.flat}
         return _finish(spec, int(array.shape[0]), flat, {})
     if array.ndim != 2 or array.shape[1] != len(spec.flat):
         raise InputError(f"a plain .npy array must have shape (events, {len(spec.flat)}) with "
                          f"columns {', '.join(spec.flat)}; got {array.shape}")
-    check_rows(spec, array.shape[0])
     flat = {c: _numeric(array[:, i], c, spec.allow_nan) for i, c in enumerate(spec.flat)}
     return _finish(spec, int(array.shape[0]), flat, {})
+
+
+def read_npy(body: bytes, spec: InputSpec) -> np.ndarray:
+    """The array of a ``.npy`` body, a read-only view of it, checked before any allocation.
+
+    Why not `np.load`: it allocates what the header declares, so a 100-byte
+    body declaring shape (10**12, 2) or dtype ``<V1000000000`` raises
+    `MemoryError` (or takes the memory). Here the header alone is parsed, the
+    declared data size is compared with the size limit (413) and with the
+    bytes actually present (400), object and void dtypes are refused, and
+    only then is the array viewed in place.
+    """
+    from numpy.lib import format as npy
+
+    stream = io.BytesIO(body)
+    try:
+        version = npy.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(stream)
+        else:
+            raise BadRequest(f".npy format version {version[0]}.{version[1]} is not read "
+                             "here; save with numpy's default format (1.0 or 2.0)")
+    except BadRequest:
+        raise
+    except Exception:  # noqa: BLE001 - numpy parses the header with the tokenizer and
+        # ast.literal_eval, whose refusals of hostile text (TokenError, SyntaxError,
+        # ValueError, RecursionError, ...) have no common base: all mean "not .npy"
+        raise BadRequest("the body is not a .npy array") from None
+    if dtype.hasobject:
+        raise BadRequest("the .npy array holds Python objects; object arrays are refused")
+    if dtype.itemsize == 0 or dtype.subdtype is not None or (dtype.kind == "V"
+                                                             and not dtype.names):
+        raise BadRequest(f"the .npy dtype {dtype.str} is not a number type or a record of "
+                         "numbers")
+    if any(n < 0 for n in shape):
+        raise BadRequest(f"the .npy header declares a negative shape {shape}")
+    count = math.prod(shape)
+    declared = count * dtype.itemsize
+    present = len(body) - stream.tell()
+    if declared > spec.max_bytes:
+        raise TooLarge(f"the .npy header declares {declared} bytes of data; the limit is "
+                       f"{spec.max_bytes}")
+    check_rows(spec, shape[0] if shape else 1)
+    if declared != present:
+        raise BadRequest(f"the .npy header declares {declared} bytes of data, but the body "
+                         f"holds {present}")
+    array = np.frombuffer(body, dtype=dtype, count=count, offset=stream.tell())
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def parse(body: bytes, content_type: str, spec: InputSpec) -> RawBatch:

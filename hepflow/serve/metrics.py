@@ -55,6 +55,10 @@ class ServeMetrics:
         self.model_updates = Counter("hepflow_serve_model_updates",
                                      "Model uploads and deletions, by outcome",
                                      ["action", "outcome"], registry=r)
+        self.connections_closed = Counter(
+            "hepflow_serve_connections_closed",
+            "Connections closed by the server's limits, by reason (header_timeout, "
+            "header_too_large, evicted, refused)", ["reason"], registry=r)
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def request(self, model: str, endpoint: str, code: int, seconds: float) -> None:

@@ -216,7 +216,8 @@ class ModelRegistry:
 
     def _serve(self, name: str, path: Path, bundle: Bundle) -> ServedModel:
         spec = InputSpec.of(bundle.features, allow_nan=self.config.limits.allow_nan,
-                            max_rows=self.config.limits.max_rows)
+                            max_rows=self.config.limits.max_rows,
+                            max_bytes=self.config.limits.max_body_bytes)
         batching = self.config.batching
         model = bundle.model
         run = _runner(name, bundle, model)

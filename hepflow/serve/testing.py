@@ -165,8 +165,8 @@ def _prepared(n: int, seed: int, length: int) -> tuple[Any, Any, np.ndarray, np.
     from hepflow.ml.normalise import Moments, Normalisation
     from hepflow.ml.prepare import model_inputs
 
-    features = Features(FLAT, [Jagged(JAGGED, length, name="Jet")], label="label",
-                        classes=("background", "signal"))
+    jagged = [Jagged(JAGGED, length, name="Jet")] if length else []
+    features = Features(FLAT, jagged, label="label", classes=("background", "signal"))
     data = events(n, seed)
     values, mask = raw_inputs(features, data)
     moments = Moments.of(values, valid_matrix(features, mask))
@@ -176,7 +176,7 @@ def _prepared(n: int, seed: int, length: int) -> tuple[Any, Any, np.ndarray, np.
 
 def xgboost_bundle(*, n: int = 4000, seed: int = 1, trees: int = 20, depth: int = 3,
                    jets: int = 3) -> Any:
-    """A real xgboost `Bundle` trained on generated events."""
+    """A real xgboost `Bundle` trained on generated events (flat inputs only if `jets` is 0)."""
     import xgboost
 
     from hepflow.ml.bundle import Bundle
@@ -224,17 +224,18 @@ def free_socket() -> socket.socket:
 class ServerThread:
     """The app under uvicorn in a background thread, on a free 127.0.0.1 port."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Any, *, http: str | None = None) -> None:
         import uvicorn
 
         from hepflow.serve.app import create_app
+        from hepflow.serve.cli import server_config
 
         self.app = create_app(config)
         self.service = self.app.state.service
         self._socket = free_socket()
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning",
-                                                     lifespan="on", access_log=False))
+        self._server = uvicorn.Server(server_config(self.app, config, http=http,
+                                                    log_level="warning", access_log=False))
         self._thread = threading.Thread(target=self._server.run,
                                         kwargs={"sockets": [self._socket]}, daemon=True,
                                         name="hepflow-serve-test")
@@ -260,9 +261,9 @@ class ServerThread:
 
 
 @contextmanager
-def running(config: Any) -> Iterator[ServerThread]:
+def running(config: Any, *, http: str | None = None) -> Iterator[ServerThread]:
     """A started `ServerThread`, stopped afterwards (even when the test fails)."""
-    server = ServerThread(config)
+    server = ServerThread(config, http=http)
     try:
         yield server.start()
     finally:

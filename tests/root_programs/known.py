@@ -7,84 +7,22 @@ the strict xfail fails, and the entry is to be removed.
 
 from __future__ import annotations
 
-I5 = ("issue 21 item 5: RResultPtr does not forward to its value "
-      "(ROOT: ptr.AsString()/Print()/GetMean()/GetEntries() work on the pointer)")
-I6 = ("issue 21 item 6: Display's text is not ROOT's (+-----+ boxes, one element per line, "
-      "%f floats)")
-I11 = ("issue 21 item 11: float arithmetic computed in double where C++ keeps float "
-       "(float results, AsNumpy dtypes)")
-
 KNOWN: dict[str, dict[str, str]] = {
     "both": {
-        "df002_dataModel": I11 + ": Sum(RVec<float>) is a float in ROOT",
-        "df003_profile2d_zrange": "issue 21 item 8: Profile2D with a z range is refused",
-        "df017_vecOpsHEP": I11 + ": DeltaPhi(float, float) is a float in ROOT",
-        "df024_Display": I6,
-        "df024_Display_forwarding": I5 + ": Display(...).Print()",
-        "df026_AsNumpy_floats": I11 + ": Muon_pt[0] * 2 and Muon_pt[0] + MET_pt are float",
-        "df031_Stats_weighted": "issue 21 item 7: weighted Stats GetMeanErr (TStatistic's "
-                                "integer Neff)",
-        "df031_Stats_forwarding": I5 + ": stats.GetMean(), h.GetMean()",
-        "df036_FilterMissing": "issue 21 item 10: FilterMissing(\"y\").Take(\"x\") reads x in "
-                               "the file without x",
-        "df036_Display": I6,
-        "spec_GetS": "issue 21 item 3: rdfsampleinfo_.GetS is missing",
-        "df102_NanoAODDimuonAnalysis": I11 + ": InvariantMass of floats is computed in float "
-                                       "(events land in other bins of the 30,000)",
-        "df105_WBosonAnalysis_mc": I11 + ": the product of float scale factors is a float",
-        "df106_HiggsToFourLeptons": "issue 21 item 3: rdfsampleinfo_.GetS is missing and "
-                                    "Contains() must look in \"file/tree\" (AsString), so the "
-                                    "ZZ scale factor 1.3 applies; then the "
-                                    "weight's statement body (new, see define_statement_bodies)",
-        "df106_variations": "issue 21 items 3 and 4: GetS/Contains as in df106, and Vary of a "
-                            "declared function returning RVec<double> (not a brace list); then the "
-                            "weight's statement body (new, see define_statement_bodies)",
-        "distrdf_variations_expression": "issue 21 item 4: Vary takes only brace lists, not "
-                                         "`x * ROOT::RVecD(2, 3.)`",
-        "distrdf_reducer_merge_floats": I11 + ": `1.f/(1.f+rdfentry_)` is a float column",
-        "distrdf_definepersample": "issue 21 item 3: a plain list of files is one sample per "
-                                   "file, Contains() looks in \"file/tree\"",
-        "distrdf_definepersample_asstring": "issue 21 item 3: RSampleInfo::AsString() is "
-                                            "missing",
-        "distrdf_histo_write": I5 + "; the histogram value (hist.Hist) has no GetEntries/"
-                               "GetMean/GetStdDev either",
-        "distrdf_snapshot_rvec": "issue 21 item 9: Snapshot of `b2` next to `b2_vector` raises "
-                                 "KeyInFileError",
-        "distrdf_snapshot_floats": I11 + ": a float column is written as Double_t",
-        "vecops_float_results": I11 + ": Dot and DeltaR of RVec<float> are float",
+        "df106_HiggsToFourLeptons": "not yet (issue 22): the weight's C++ statement body "
+                                    "(`double x; return ...;`), see define_statement_bodies",
+        "df106_variations": "not yet (issue 22): the weight's C++ statement body; and Vary "
+                            "of a collection through one expression returning RVec<RVec<T>>",
         "define_statement_bodies": "new: Define strings that are C++ statement bodies "
                                    "(`double x; return ...;`, if/else returns, range-for) are "
                                    "refused by the parser (\"unexpected character '='\")",
-        "distrdf_reducer_empty": "new: Min/Max over no entries are inf/-inf in hepflow; ROOT "
-                                 "gives numeric_limits<double>::max()/lowest() "
-                                 "(1.7976931348623157e+308)",
         "vecops_brace_init": "new: RVec brace initialisers (`ROOT::RVecD{1., 2., x}`) are "
                              "refused in Define (\"unexpected character '{'\"); hepflow takes "
                              "them only in Vary",
-        "df033_column_names": "new: GetColumnNames of an RNTuple lists the R_rdf_sizeof_* "
-                              "columns; ROOT's does not (13 names, hepflow 20)",
-        "df033_column_types": "new: GetColumnType spells types its own way: ROOT gives "
-                              "'UInt_t', 'ULong64_t', 'Bool_t', 'ROOT::VecOps::RVec<Float_t>' "
-                              "for branches and 'ROOT::VecOps::RVec<int>' for a defined column; "
-                              "hepflow 'unsigned int', 'unsigned long', 'bool', 'RVec<float>'",
-        "vecops_integer_mask": "issue 21 item 1: an integer RVec inside [] is a mask in ROOT, "
-                               "hepflow takes positions (index out of range)",
-        "vecops_fourvector_collections": "issue 21 item 2: collections of 4-vectors pass the "
-                                         "check, then fail on every chunk (unknown type "
-                                         "FourVector)",
     },
     "sync": {},
     "cluster": {},
     # files written by Snapshot, by "<program>/<file>"
     "snapshots": {
-        "df007_snapshot/df007_snapshot.root":
-            "new: Snapshot writes the counter nMuon of Muon_eta[nMuon] as Int_t; ROOT keeps "
-            "the input's UInt_t",
-        "distrdf_snapshot_nano/distrdf_snapshot_nano.root":
-            "new: Snapshot writes the counters nMuon, nJet as Int_t; ROOT keeps UInt_t",
-        "distrdf_snapshot_floats/distrdf_snapshot_floats.root":
-            I11 + ": Snapshot writes Double_t where ROOT writes Float_t",
-        "distrdf_snapshot_rvec/distrdf_snapshot_rvec.root":
-            "issue 21 item 9: Snapshot of `b2` next to `b2_vector` raises KeyInFileError",
     },
 }

@@ -89,13 +89,20 @@ class AsNumpy(Action[Pieces, dict[str, np.ndarray]]):
             "columns or entries (Filter, Range), or write them with Snapshot")
 
 
+_ENTRY = "rdfentry_"
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Display(Action[Pieces, DisplayResult]):
-    """The first `nrows` rows of some columns (each chunk sends at most that many)."""
+    """The first `nrows` rows of some columns (each chunk sends at most that many).
+
+    The rows' entry numbers travel with them: ROOT's table shows each row's entry.
+    """
 
     node: PlanNode
     names: tuple[str, ...]
     nrows: int = 5
+    max_elements: int = 10
 
     def columns(self) -> tuple[str, ...]:
         return self.names
@@ -104,7 +111,9 @@ class Display(Action[Pieces, DisplayResult]):
         return Pieces()
 
     def fill(self, ctx: FillContext) -> Pieces:
-        return Pieces(((ctx.chunk_index, _table(self.node, self.names, ctx, self.nrows)),))
+        table = _table(self.node, self.names, ctx, self.nrows)
+        table[_ENTRY] = as_piece(ctx.column(self.node, _ENTRY)[:self.nrows])
+        return Pieces(((ctx.chunk_index, table),))
 
     def merge(self, a: Pieces, b: Pieces) -> Pieces:
         return head(a.merge(b), self.nrows)
@@ -112,9 +121,11 @@ class Display(Action[Pieces, DisplayResult]):
     def finish(self, partial: Pieces) -> DisplayResult:
         parts = head(partial, self.nrows).values()
         if not parts:
-            return DisplayResult({n: [] for n in self.names})
+            return DisplayResult({n: [] for n in self.names}, [], self.max_elements)
         joined = {n: concatenate([p[n] for p in parts]) for n in self.names}
-        return DisplayResult(to_lists(joined, self.nrows))
+        entries = concatenate([p[_ENTRY] for p in parts])[:self.nrows]
+        return DisplayResult(to_lists(joined, self.nrows), [int(e) for e in entries],
+                             self.max_elements)
 
 
 __all__ = ["AsNumpy", "Display", "Take"]

@@ -48,8 +48,13 @@ def _axis(spec: Sequence[Any], what: str) -> tuple[AxisModel, int]:
     return AxisModel(nbins, lo, hi), 3
 
 
-def parse_model(model: Any, ndim: int) -> HistModel:
-    """Accept RDataFrame's model tuples (or a HistModel) for a `ndim`-dimensional histogram."""
+def parse_model(model: Any, ndim: int, profile: bool = False) -> HistModel:
+    """Accept RDataFrame's model tuples (or a HistModel) for a `ndim`-dimensional histogram.
+
+    A profile's model may end with ROOT's range of the profiled values and its
+    option (TProfile1DModel's `ylow, yup, option`, TProfile2DModel's `zlow, zup,
+    option`); only the empty option is accepted.
+    """
     if isinstance(model, HistModel):
         if len(model.axes) != ndim:
             raise PlanError(f"expected a {ndim}D model, got {len(model.axes)}D")
@@ -66,9 +71,23 @@ def parse_model(model: Any, ndim: int) -> HistModel:
         axis, used = _axis(rest, what)
         axes.append(axis)
         rest = rest[used:]
-    if rest:
+    value_range = _value_range(rest) if profile and rest else None
+    if rest and not profile:
         raise PlanError(f"unexpected extra items in the histogram model: {rest!r}")
-    return HistModel(name, title, tuple(axes))
+    return HistModel(name, title, tuple(axes), value_range)
+
+
+def _value_range(rest: list[Any]) -> tuple[float, float] | None:
+    """A profile model's trailing `(low, up[, option])`; low == up means no range, as ROOT."""
+    if len(rest) not in (2, 3) or any(isinstance(v, (str, bool)) or not isinstance(v, (int, float))
+                                      for v in rest[:2]):
+        raise PlanError(f"a profile model ends with (low, up) or (low, up, option) of the "
+                        f"profiled values, got {rest!r}")
+    if len(rest) == 3 and rest[2] != "":
+        raise PlanError(f"profile option {rest[2]!r} is not supported; hepflow's profiles "
+                        "give the mean per bin (ROOT's default option \"\")")
+    low, up = float(rest[0]), float(rest[1])
+    return None if low == up else (low, up)
 
 
 def parse_nd_model(model: Any) -> HistModel:
@@ -149,6 +168,11 @@ class Histo(Action[Histogram, Histogram]):
         kwargs: dict[str, Any] = {}
         if weight is not None:
             kwargs["weight"] = flat_weights(columns[0], weight, self.label, ctx)
+        if self.kind == "profile" and self.model.value_range is not None:
+            low, up = self.model.value_range
+            keep = (data[-1] >= low) & (data[-1] <= up)  # TProfile::Fill's inclusive range
+            data = [d[keep] for d in data]
+            kwargs = {k: v[keep] for k, v in kwargs.items()}
         if self.kind == "profile":
             h.fill(*data[:-1], sample=data[-1], **kwargs)
         else:

@@ -30,14 +30,14 @@ class Stats(Action[Statistic, Statistic]):
         return f"Stats({self.column})"
 
     def empty(self) -> Statistic:
-        return Statistic(self.column)
+        return Statistic()
 
     def fill(self, ctx: FillContext) -> Statistic:
         values = ctx.column(self.node, self.column)
         if self.weight is None:
-            return Statistic.of(flat_values(values), name=self.column)
+            return Statistic.of(flat_values(values))
         weights = flat_weights(values, ctx.column(self.node, self.weight), self.label, ctx)
-        return Statistic.of(flat_values(values), weights, name=self.column)
+        return Statistic.of(flat_values(values), weights)
 
     def merge(self, a: Statistic, b: Statistic) -> Statistic:
         return a.merge(b)

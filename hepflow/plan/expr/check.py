@@ -75,8 +75,10 @@ class _Checker:
     def visit_Literal(self, node: n.Literal) -> Typed:
         value = node.value
         if isinstance(value, str):
-            raise self.fail("strings are only allowed as arguments of rdfsampleinfo_ methods",
-                            node)
+            if self.text[node.start] != '"':  # C++: 'x' is a char, 'abc' no string at all
+                raise self.fail('a string is written in double quotes, as in C++: "..."',
+                                node)
+            return Typed("const", scalar("string"), value=value)
         dtype: DType = node.dtype or ("bool" if isinstance(value, bool) else "int32"
                                       if isinstance(value, int) else "float64")
         return Typed("const", scalar(dtype), value=value)
@@ -161,12 +163,12 @@ class _Checker:
     # ---- binary operators, as one chain along the left spine
 
     def visit_Binary(self, node: n.Binary) -> Typed:
-        by_name = sampleinfo.name_equals(node, self.text)
+        by_name = sampleinfo.name_equals(node, self.text, self.samples)
         if by_name is not None:
             return by_name
         spine: list[n.Binary] = [node]
         while isinstance(spine[-1].left, n.Binary) and \
-                sampleinfo.name_equals(spine[-1].left, self.text) is None:
+                sampleinfo.name_equals(spine[-1].left, self.text, self.samples) is None:
             spine.append(spine[-1].left)
         first = self.check(spine[-1].left)
         operands = [first]
@@ -185,6 +187,8 @@ class _Checker:
     def binary_step(self, node: n.Binary, left: ColumnType, left_node: n.Node,
                     right: Typed) -> BinaryStep:
         op = cast(BinaryOp, node.op)
+        if "string" in (left.category, right.type.category):
+            return self.string_step(node, op, left, right.type)
         self.numeric(left, left_node, op)
         self.numeric(right.type, node.right, op)
         kind = "jagged" if "jagged" in (left.kind, right.type.kind) else "scalar"
@@ -213,14 +217,33 @@ class _Checker:
             not (right.op == "const" and right.value != 0)
         return BinaryStep(op, column_type(kind, common), common, may_fail)
 
+    def string_step(self, node: n.Binary, op: BinaryOp, left: ColumnType,
+                    right: ColumnType) -> BinaryStep:
+        """std::string's operators: comparisons (lexicographic, as std::string compares)
+        between two strings; anything else is refused here rather than guessed."""
+        if op not in _COMPARE:
+            raise self.fail(f"`{op}` cannot be applied to a string; strings can only be "
+                            "compared (==, !=, <, <=, >, >=)", node)
+        if left.category != right.category:
+            other = right if left.category == "string" else left
+            raise self.fail(f"cannot compare a string with {other}", node)
+        if "scalar" != left.kind or "scalar" != right.kind:
+            raise self.fail("strings compare one value per event, not collections", node)
+        return BinaryStep(op, scalar("bool"), "string")
+
     def visit_Ternary(self, node: n.Ternary) -> Typed:
         cond = self.check(node.condition)
         if_true = self.check(node.if_true)
         if_false = self.check(node.if_false)
-        for sub, raw in ((cond, node.condition), (if_true, node.if_true),
-                         (if_false, node.if_false)):
-            self.numeric(sub.type, raw, "?:")
+        self.numeric(cond.type, node.condition, "?:")
         a, b = if_true.type, if_false.type
+        strings = (a.category == "string", b.category == "string")
+        if any(strings) and not all(strings):
+            raise self.fail(f"both branches of ?: must have the same type, as in C++, but one "
+                            f"is {a} and the other {b}", node)
+        for sub, raw in ((if_true, node.if_true), (if_false, node.if_false)):
+            if not all(strings):
+                self.numeric(sub.type, raw, "?:")
         if a.kind != b.kind and UNKNOWN not in (a, b):
             raise self.fail(f"both branches of ?: must have the same type, as in C++, but one "
                             f"is {a} and the other {b}", node,
@@ -261,10 +284,10 @@ class _Checker:
             if index.op == "const" and isinstance(index.value, int) and index.value < 0:
                 raise self.fail("negative indices are not allowed (as in C++)", node.index)
             return Typed("index", scalar(btype.dtype), (base, index), "element", True)
-        if itype.kind == "jagged" and itype.dtype == "bool":
+        if itype.kind == "jagged" and itype.category in ("bool", "int"):
+            # ROOT's RVec::operator[](const RVec<V>&) keeps the elements where the value is
+            # nonzero (comparisons give RVec<int>); Take(v, idx) is how ROOT takes positions
             return Typed("index", btype, (base, index), "mask", may_fail)
-        if itype.kind == "jagged" and itype.category == "int":
-            return Typed("index", btype, (base, index), "take", True)
         raise self.fail(f"cannot index a collection with {itype}", node.index)
 
     def visit_Call(self, node: n.Call) -> Typed:
@@ -301,6 +324,9 @@ class _Checker:
             shown = canonical.lstrip(".")
             raise self.fail(f"{shown} takes {want} argument(s), got {len(node.args)}", node)
         args = tuple(self.check(a) for a in node.args)
+        for arg, raw in zip(args, node.args, strict=True):
+            if arg.type.category == "string":
+                raise self.fail(f"{canonical.lstrip('.')} does not take a string", raw)
         try:
             rtype = spec.rule([a.type for a in args])
         except SignatureError as exc:
@@ -325,7 +351,8 @@ class _Checker:
         for arg, raw, want in zip(args, node.args, func.arg_types, strict=True):
             got = arg.type
             vector_mismatch = (got.category == "vector") != (want.category == "vector")
-            if got.kind != want.kind or vector_mismatch or got.category == "other":
+            if got.kind != want.kind or vector_mismatch or \
+                    got.category in ("other", "string"):
                 raise self.fail(f"{func.name} expects {want} here, not {got} (declared as "
                                 f"{func!r})", raw)
         return Typed("call", func.return_type, args, func, True)
@@ -346,7 +373,7 @@ class _Checker:
                 continue
             arg = self.check(raw)
             if arg.type.kind not in ("scalar", "jagged") or \
-                    arg.type.category in ("other", "vector"):
+                    arg.type.category in ("other", "vector", "string"):
                 raise self.fail(f"input `{name}` of {corr.name} needs numbers, not "
                                 f"{arg.type}", raw)
             args.append(arg)
@@ -373,7 +400,7 @@ class _Checker:
                             f"got {len(colls)}", node)
         args = tuple(self.check(a) for a in colls)
         for arg, raw in zip(args, colls, strict=True):
-            if arg.type.kind != "jagged" or arg.type.category in ("other", "vector"):
+            if arg.type.kind != "jagged" or arg.type.category in ("other", "vector", "string"):
                 raise self.fail(f"Map needs collections of numbers, not {arg.type}", raw)
         return Typed("call", jagged(func.return_type.dtype), args, declare.Mapped(func), True)
 
@@ -398,7 +425,7 @@ class _Checker:
     def numeric(self, t: ColumnType, node: n.Node, op: str) -> None:
         if t.kind == "combos":
             raise self.fail(f"`{op}` cannot be applied to Combinations; index them first", node)
-        if t.category == "other" and t.kind != "unknown":
+        if t.category in ("other", "string") and t.kind != "unknown":
             raise self.fail(f"`{op}` cannot be applied to a column of type {t}", node)
 
 

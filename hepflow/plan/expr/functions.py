@@ -70,6 +70,13 @@ def _integer(t: ColumnType, i: int, name: str) -> None:
         raise SignatureError(f"{name} needs integers as argument {i + 1}, but got {t}", i)
 
 
+def _no_vectors(t: ColumnType, i: int, name: str) -> None:
+    """ROOT cannot order, compare or test 4-vectors (no operator<, no conversion to bool)."""
+    if t.category == "vector":
+        raise SignatureError(f"{name} cannot be applied to 4-vectors ({t}); apply it to a "
+                             "component, e.g. " + name + "(v.Pt())", i)
+
+
 def _per_event(t: ColumnType, i: int, name: str) -> None:
     if t.kind != "scalar":
         raise SignatureError(f"{name} needs one value per event as argument {i + 1}, "
@@ -99,6 +106,8 @@ def _reduction(result: Callable[[DType], DType]) -> Callable[[str], Rule]:
 def _same_collection(name: str) -> Rule:
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         _collection(args[0], 0, name)
+        if name != "Reverse":
+            _no_vectors(args[0], 0, name)
         return args[0]
     return rule
 
@@ -107,14 +116,29 @@ def _indices_of(name: str) -> Rule:
     """A collection of `size_t` positions (Argsort, Nonzero, Enumerate)."""
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         _collection(args[0], 0, name)
+        if name != "Enumerate":
+            _no_vectors(args[0], 0, name)
         return jagged("uint64")
     return rule
 
 
-def _elementwise_double(name: str) -> Rule:
+def _floating(args: Sequence[ColumnType]) -> DType:
+    """The floating type C++ computes in: float when every argument is a float (the
+    `float` overloads of <cmath>, ROOT::VecOps' `Common_t`), else double (an integer
+    argument makes double, as C++11's extra <cmath> overloads do)."""
+    return "float32" if all(t.dtype == "float32" for t in args) else "float64"
+
+
+def _elementwise_float(name: str) -> Rule:
     def rule(args: Sequence[ColumnType]) -> ColumnType:
-        return _broadcast(args, "float64", name)
+        return _broadcast(args, _floating(args), name)
     return rule
+
+
+def _min_max(args: Sequence[ColumnType]) -> DType:
+    """ROOT's Max/Min return the element type; hepflow gives integers as double so that
+    an empty collection can answer NaN."""
+    return args[0].dtype if args[0].category == "float" else "float64"
 
 
 def _common(name: str) -> Rule:
@@ -132,6 +156,7 @@ def _take(args: Sequence[ColumnType]) -> ColumnType:
     if idx.kind == "scalar" and idx.dtype == "bool":
         raise SignatureError("Take(v, n) needs an integer n", 1)
     if len(args) == 3:
+        _no_vectors(args[0], 0, "Take with a default")
         _numeric(args[2], 2, "Take")
         if args[2].kind != "scalar":
             raise SignatureError("the default value of Take must be a single value", 2)
@@ -141,17 +166,22 @@ def _take(args: Sequence[ColumnType]) -> ColumnType:
 
 def _where(args: Sequence[ColumnType]) -> ColumnType:
     _collection(args[0], 0, "Where")
+    _no_vectors(args[0], 0, "Where")
     for i in (1, 2):
         _numeric(args[i], i, "Where")
-    return jagged(conditional(args[1].dtype, args[2].dtype))
+    a, b = args[1], args[2]
+    if (a.kind == "jagged") != (b.kind == "jagged"):  # ROOT's Where(c, RVec<T>, value_type)
+        return jagged(a.dtype if a.kind == "jagged" else b.dtype)
+    return jagged(conditional(a.dtype, b.dtype))
 
 
-def _collections(name: str, result: ColumnType) -> Rule:
+def _collections(name: str, kind: Kind) -> Rule:
+    """Collections of numbers in, ROOT's `Common_t` of their element types out."""
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         for i, t in enumerate(args):
             _collection(t, i, name)
             _numeric(t, i, name)
-        return result
+        return column_type(kind, _floating(args))
     return rule
 
 
@@ -175,14 +205,15 @@ def _size(name: str) -> Rule:
 def _any_all(name: str) -> Rule:
     def rule(args: Sequence[ColumnType]) -> ColumnType:
         _collection(args[0], 0, name)
+        _no_vectors(args[0], 0, name)
         return scalar("bool")
     return rule
 
 
 def _abs(args: Sequence[ColumnType]) -> ColumnType:
-    """std::abs keeps a (promoted) integer type; floating point gives double."""
+    """std::abs keeps a (promoted) integer type and a floating type."""
     dtype = args[0].dtype
-    return _broadcast(args, "float64" if category(dtype) == "float" else
+    return _broadcast(args, dtype if category(dtype) == "float" else
                       integral_promotion(dtype), "abs")
 
 
@@ -258,8 +289,8 @@ def _build() -> dict[str, FunctionSpec]:
     add("Product", 1, 1, _reduction(lambda d: arithmetic(d, d))("Product"))
     add("Mean", 1, 1, _reduction(lambda d: "float64")("Mean"))
     add("StdDev", 1, 1, _reduction(lambda d: "float64")("StdDev"))
-    add("Max", 1, 1, _reduction(lambda d: "float64")("Max"))
-    add("Min", 1, 1, _reduction(lambda d: "float64")("Min"))
+    add("Max", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Max"))
+    add("Min", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Min"))
     add("ArgMax", 1, 1, _reduction(lambda d: "int64")("ArgMax"))
     add("ArgMin", 1, 1, _reduction(lambda d: "int64")("ArgMin"))
     add("Argsort", 1, 1, _indices_of("Argsort"))
@@ -282,20 +313,18 @@ def _build() -> dict[str, FunctionSpec]:
     add("Range", 1, 3, _range, may_fail=True)
     add("RVec", 1, 2, _rvec, may_fail=True)
     add("abs", 1, 1, _abs)
-    add("fabs", 1, 1, _elementwise_double("fabs"))
+    add("fabs", 1, 1, _elementwise_float("fabs"))
     for name in _MATH1:
-        add(name, 1, 1, _elementwise_double(name))
+        add(name, 1, 1, _elementwise_float(name))
     for name in ("pow", "atan2", "hypot"):
-        add(name, 2, 2, _elementwise_double(name))
+        add(name, 2, 2, _elementwise_float(name))
     add("max", 2, 2, _common("max"))
     add("min", 2, 2, _common("min"))
-    add("DeltaPhi", 2, 2, _elementwise_double("DeltaPhi"))
-    add("DeltaR", 4, 4, _elementwise_double("DeltaR"))
-    add("DeltaR2", 4, 4, _elementwise_double("DeltaR2"))
-    add("InvariantMass", 4, 4, _collections("InvariantMass", scalar("float64")),
-        may_fail=True)
-    add("InvariantMasses", 8, 8, _collections("InvariantMasses", jagged("float64")),
-        may_fail=True)
+    add("DeltaPhi", 2, 2, _elementwise_float("DeltaPhi"))
+    add("DeltaR", 4, 4, _elementwise_float("DeltaR"))
+    add("DeltaR2", 4, 4, _elementwise_float("DeltaR2"))
+    add("InvariantMass", 4, 4, _collections("InvariantMass", "scalar"), may_fail=True)
+    add("InvariantMasses", 8, 8, _collections("InvariantMasses", "jagged"), may_fail=True)
     add("Combinations", 2, 2, _combinations)
     add("Construct", 4, 4, _construct, may_fail=True)
     add("PtEtaPhiMVector", 4, 4, _vector_new("PtEtaPhiMVector"))

@@ -1,15 +1,19 @@
-"""`rdfsampleinfo_` inside expressions: the current sample's name, index and metadata.
+"""`rdfsampleinfo_` inside expressions: ROOT's `RSampleInfo` of the event's file.
 
-As in RDataFrame, `rdfsampleinfo_.GetD("xsec")`, `GetI`, `Contains("DY")`,
-`GetSampleId()` and `GetSampleName() == "ttbar"` are allowed. When the
-dataset's samples are known at build time, a metadata key missing from any
-sample fails there, naming the samples that lack it.
+As in RDataFrame, `rdfsampleinfo_.Contains("DY")` looks in `AsString()`,
+ROOT's `"<file>/<tree>"`; `GetD("xsec")`, `GetI`, `GetS`, `GetSampleId()`
+and `GetSampleName()` read the sample of a dataset spec, and a dataset
+without named samples (a plain list of files) has none, so they fail here,
+at build time, as ROOT fails at run time. String values can be compared with
+a string literal (`rdfsampleinfo_.GetSampleName() == "ttbar"`). When the
+samples are known, a metadata key missing from any of them fails here too,
+naming the samples that lack it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from hepflow.errors import ExpressionError
 from hepflow.plan.expr import nodes as n
@@ -17,8 +21,14 @@ from hepflow.plan.expr.typed import Typed
 from hepflow.plan.types import DType, scalar
 
 NAME = "rdfsampleinfo_"
-_METHODS: dict[str, DType] = {"GetD": "float64", "GetI": "int64", "Contains": "bool",
-              "GetSampleId": "int64", "GetSampleName": "other"}
+#: Each allowed method, the C++ type it returns, and whether it takes a string argument.
+_METHODS: dict[str, tuple[DType, bool]] = {
+    "GetD": ("float64", True), "GetI": ("int64", True), "GetS": ("string", True),
+    "Contains": ("bool", True), "GetSampleId": ("int64", False),
+    "GetSampleName": ("string", False), "AsString": ("string", False),
+    "Empty": ("bool", False)}
+#: The methods that need a dataset with named samples.
+_SAMPLE_DATA = frozenset({"GetD", "GetI", "GetS", "GetSampleId", "GetSampleName"})
 
 
 def is_sampleinfo_call(node: n.Node) -> bool:
@@ -28,55 +38,60 @@ def is_sampleinfo_call(node: n.Node) -> bool:
 
 def check_call(node: n.Call, text: str, samples: Mapping[str, Mapping[str, Any]] | None,
                ) -> Typed:
+    """Type one call; `samples` maps each named sample to its metadata ({} when none)."""
     method = node.func[1:]
     if method not in _METHODS:
         raise ExpressionError(f"rdfsampleinfo_ has no method `{method}`; use one of "
                               f"{', '.join(sorted(_METHODS))}", text, node.func_start,
                               node.func_end)
+    dtype, wants_key = _METHODS[method]
     args = node.args[1:]
-    wants_key = method in ("GetD", "GetI", "Contains")
     if wants_key != (len(args) == 1) or (args and not (
             isinstance(args[0], n.Literal) and isinstance(args[0].value, str))):
         usage = f'rdfsampleinfo_.{method}("...")' if wants_key else \
             f"rdfsampleinfo_.{method}()"
         raise ExpressionError(f"use {usage}", text, node.start, node.end)
+    if samples is not None and not samples and method in _SAMPLE_DATA:
+        raise ExpressionError(f"rdfsampleinfo_.{method} reads sample data, and this dataset "
+                              "has no samples (a plain list of files has none, as in ROOT); "
+                              "give a dataset spec with named samples", text, node.start,
+                              node.end)
     key = str(args[0].value) if args and isinstance(args[0], n.Literal) else ""
-    if samples is not None and method in ("GetD", "GetI"):
+    if samples is not None and method in ("GetD", "GetI", "GetS"):
         missing = [name for name, meta in samples.items() if key not in meta]
         if missing:
             raise ExpressionError(f"metadata key {key!r} is missing in sample(s) "
                                   f"{', '.join(missing)}", text, node.start, node.end)
-    dtype = _METHODS[method]
-    return Typed("sampleinfo", scalar(dtype), value=(method, key))
+    spec = (method, key) if wants_key else (method,)
+    return Typed("sampleinfo", scalar(dtype), value=spec)
 
 
-def name_equals(node: n.Binary, text: str) -> Typed | None:
-    """`rdfsampleinfo_.GetSampleName() == "x"` (or `!=`), else None."""
+def name_equals(node: n.Binary, text: str, samples: Mapping[str, Mapping[str, Any]] | None
+                = None) -> Typed | None:
+    """A string-valued call compared with a string literal (`==` or `!=`), else None."""
     if node.op not in ("==", "!="):
         return None
     for call, lit in ((node.left, node.right), (node.right, node.left)):
+        method = call.func[1:] if isinstance(call, n.Call) else ""
         if is_sampleinfo_call(call) and isinstance(call, n.Call) and \
-                call.func == ".GetSampleName" and isinstance(lit, n.Literal) and \
-                isinstance(lit.value, str):
-            return Typed("sampleinfo", scalar("bool"), value=("NameIs", lit.value, node.op))
+                method in _METHODS and _METHODS[method][0] == "string" and \
+                isinstance(lit, n.Literal) and isinstance(lit.value, str):
+            spec = cast(tuple[str, ...], check_call(call, text, samples).value)
+            return Typed("sampleinfo", scalar("bool"),
+                         value=("Equals", lit.value, node.op, *spec))
     return None
 
 
 def value(info: Any, spec: tuple[str, ...]) -> Any:
-    """The per-sample value of a sampleinfo node (`info` is the kernel's SampleInfo)."""
-    method = spec[0]
-    if method == "GetD":
-        return float(info.metadata[spec[1]])
-    if method == "GetI":
-        return int(info.metadata[spec[1]])
-    if method == "Contains":
-        return spec[1] in info.name
-    if method == "GetSampleId":
-        return int(info.index)
-    if method == "NameIs":
-        same = info.name == spec[1]
+    """The per-file value of a sampleinfo node (`info` is the kernel's `SampleInfo`).
+
+    The method name was checked against `_METHODS` at build time, so calling
+    it by name only reaches `SampleInfo`'s ROOT accessors.
+    """
+    if spec[0] == "Equals":
+        same = value(info, spec[3:]) == spec[1]
         return same if spec[2] == "==" else not same
-    return info.name
+    return getattr(info, spec[0])(*spec[1:])
 
 
 __all__ = ["NAME", "check_call", "is_sampleinfo_call", "name_equals", "value"]

@@ -102,7 +102,8 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _string(text: str, pos: int) -> Token:
-    """A quoted string (only meaningful as an argument of rdfsampleinfo_ methods)."""
+    """A quoted string: a std::string value in double quotes; single quotes only for the
+    key of an rdfsampleinfo_ method (the checker refuses them elsewhere)."""
     quote = text[pos]
     out = []
     i = pos + 1

@@ -18,7 +18,7 @@ Op = Literal["col", "const", "unary", "binary", "ternary", "index", "call", "sam
 UnaryOp = Literal["-", "+", "!", "~", "cast"]
 BinaryOp = Literal["||", "&&", "|", "^", "&", "==", "!=", "<", "<=", ">", ">=", "<<", ">>",
                    "+", "-", "*", "/", "%"]
-IndexKind = Literal["combo", "element", "mask", "take", "unknown"]
+IndexKind = Literal["combo", "element", "mask", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,130 @@
+"""Compute ROOT 6.40's answers for C++ floating-point typing; the output is checked in.
+
+Run with ROOT's Python (never a dependency of hepflow or of its tests):
+
+    /work/rootenv/bin/python scripts/root_refs_float.py
+
+It writes `tests/data/float_semantics.root` (a small TTree of float, double,
+int and RVec<float> branches, written by ROOT) and
+`tests/data/float_semantics_refs.json`: for every expression, the C++ type
+ROOT's RDataFrame gives the column and its values per entry (float32 results
+stored as the exact double of the float). It also records, for the CMS Open
+Data dimuon events of `shared/realdata` (ROOT's df102 tutorial), the dimuon
+mass as ROOT computes it: `InvariantMass` of RVec<float> computes in float.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ROOT
+
+ROOT_DIR = Path(__file__).resolve().parents[1]
+DATA = ROOT_DIR / "tests" / "data"
+FILE = DATA / "float_semantics.root"
+REFS = DATA / "float_semantics_refs.json"
+DIMUON = ROOT_DIR.parent / "shared" / "realdata" / \
+    "Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root"
+ENTRIES = 40
+
+# The columns of the input file: C++ that ROOT runs once to fill them.
+INPUTS = {
+    "x": "float(gRandom->Uniform(0.1, 50.))",
+    "x2": "float(gRandom->Uniform(-50., 50.))",
+    "d": "gRandom->Uniform(-10., 10.)",
+    "i": "int(gRandom->Integer(11)) - 5",
+    "u": "unsigned(gRandom->Integer(7))",
+    "c": "gRandom->Uniform() > 0.5",
+    "n": "int(rdfentry_ % 5)",
+    "v": "ROOT::RVecF r(n); for (auto &e : r) e = gRandom->Uniform(0.5, 60.); return r;",
+    "v2": "ROOT::RVecF r(n); for (auto &e : r) e = gRandom->Uniform(-3., 3.); return r;",
+    "w": "ROOT::RVecD r(n); for (auto &e : r) e = gRandom->Uniform(-3., 3.); return r;",
+    "pt": "ROOT::RVecF r(n); for (auto &e : r) e = gRandom->Uniform(3., 80.); return r;",
+    "eta": "ROOT::RVecF r(n); for (auto &e : r) e = gRandom->Uniform(-2.4, 2.4); return r;",
+    "phi": "ROOT::RVecF r(n); for (auto &e : r) e = gRandom->Uniform(-3.14, 3.14); return r;",
+    "m": "ROOT::RVecF r(n); for (auto &e : r) e = 0.105658f; return r;",
+}
+
+# Each rule of C++'s floating-point typing, as an RDataFrame expression.
+EXPRESSIONS = [
+    "x * i", "x * 2.0", "x * 2.f", "x * 2", "x + d", "x / 3", "x - u", "-x", "x * x + x2",
+    "x > 20.5", "c ? x : 1", "c ? x : d", "(double)x * 3", "x * 0.1f + x2 * 0.3f",
+    "v * 2", "v * 2.0", "v + x", "v * i", "v * v2 + x", "v / 3.f", "-v", "v > 20.f",
+    "sqrt(x)", "sqrt(i * i)", "sqrt(v)", "exp(x2 / 10.f)", "log(x)", "log10(x)", "sin(x2)",
+    "cos(x2)", "tan(x2 / 40.f)", "sinh(x2 / 20.f)", "atan2(x2, x)", "hypot(x, x2)",
+    "pow(x, 2)", "pow(x, 2.f)", "pow(x, 0.5)", "pow(v, 2)", "abs(x2)", "fabs(x2)",
+    "floor(x)", "round(x)", "atan(x2)", "exp(v2)", "sin(v2)", "cos(v2)", "sinh(v2)",
+    "Sum(v)", "Sum(v * v)", "Product(v2)", "Mean(v)", "StdDev(v)", "Max(v)", "Min(v)",
+    "Sum(w)", "Mean(w)",
+    "ROOT::VecOps::DeltaPhi(x2, x)", "DeltaPhi(v2, x2)", "DeltaR(v2, eta, v2, phi)", "DeltaR2(v2, eta, v2, phi)",
+    "InvariantMass(pt, eta, phi, m)", "InvariantMasses(pt, eta, phi, m, v, v2, phi, m)",
+    "max(x, x2)", "Dot(v, v2)", "Where(v > 20.f, v, 0.)", "Where(v > 20.f, 1., v)",
+]
+
+
+def value(x: Any) -> Any:
+    """A JSON value: numbers as they are (a float32 widened exactly), RVecs as lists."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float):
+        return x if x == x else "nan"
+    if isinstance(x, (bool, int)):
+        return x
+    return [value(e) for e in x]
+
+
+def make_input() -> None:
+    ROOT.gRandom.SetSeed(20260407)
+    df = ROOT.RDataFrame(ENTRIES)
+    for name, code in INPUTS.items():
+        df = df.Define(name, code if "return" in code else f"return {code};")
+    df.Snapshot("t", str(FILE), list(INPUTS))
+
+
+def float_refs() -> dict[str, Any]:
+    df = ROOT.RDataFrame("t", str(FILE))
+    out: dict[str, Any] = {}
+    names = []
+    for k, text in enumerate(EXPRESSIONS):
+        name = f"e{k}"
+        df = df.Define(name, text)
+        names.append(name)
+    arrays = df.AsNumpy(names)
+    for k, text in enumerate(EXPRESSIONS):
+        name = names[k]
+        out[text] = {"type": str(df.GetColumnType(name)),
+                     "values": [value(v) for v in arrays[name]]}
+    return out
+
+
+def dimuon_refs() -> dict[str, Any]:
+    """df102's dimuon mass on 1,000 CMS Open Data events, in float (ROOT) and in double."""
+    df = (ROOT.RDataFrame("Events", str(DIMUON))
+          .Filter("nMuon == 2").Filter("Muon_charge[0] != Muon_charge[1]")
+          .Define("entry", "rdfentry_")
+          .Define("mass", "InvariantMass(Muon_pt, Muon_eta, Muon_phi, Muon_mass)")
+          .Define("mass_double", "InvariantMass(ROOT::RVecD(Muon_pt.begin(), Muon_pt.end()), "
+                  "ROOT::RVecD(Muon_eta.begin(), Muon_eta.end()), "
+                  "ROOT::RVecD(Muon_phi.begin(), Muon_phi.end()), "
+                  "ROOT::RVecD(Muon_mass.begin(), Muon_mass.end()))"))
+    arrays = df.AsNumpy(["entry", "mass", "mass_double"])
+    return {"type": str(df.GetColumnType("mass")),
+            "entry": [int(e) for e in arrays["entry"]],
+            "mass": [float(m) for m in arrays["mass"]],
+            "mass_double": [float(m) for m in arrays["mass_double"]]}
+
+
+def main() -> None:
+    DATA.mkdir(parents=True, exist_ok=True)
+    make_input()
+    refs = {"root_version": ROOT.gROOT.GetVersion(), "entries": ENTRIES,
+            "expressions": float_refs(), "dimuon": dimuon_refs()}
+    REFS.write_text(json.dumps(refs, indent=1) + "\n")
+    print(f"wrote {FILE} and {REFS}")
+
+
+if __name__ == "__main__":
+    main()
