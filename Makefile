@@ -48,7 +48,7 @@ bench: $(COFFEA_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hepflow tests benchmarks
-	$(BIN)/mypy --strict hepflow/plan hepflow/engine hepflow/results hepflow/io hepflow/dataset hepflow/frame hepflow/rdataframe.py
+	$(BIN)/mypy --strict hepflow/plan hepflow/engine hepflow/results hepflow/io hepflow/dataset hepflow/frame hepflow/rdataframe.py hepflow/core
 
 clean:
 	rm -rf $(VENV) $(COFFEA_VENV) demo-sample bench-sample

@@ -31,10 +31,10 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.core.chunk import Chunk
 from hepflow.dataset import scan
 from hepflow.errors import ReadError
 from hepflow.io import reader
-from hepflow.io.chunk import Chunk
 from hepflow.io.policy import ReadOptions
 
 _KEY = struct.Struct(">ihiIhh")

@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hepflow
+from hepflow.core.types import jagged, scalar
 from hepflow.plan import actions as act
 from hepflow.plan.nodes import Filter, PlanNode, Source
-from hepflow.plan.types import jagged, scalar
 from hepflow.results.histograms import AxisModel, HistModel
 from hepflow.results.partials import MAX_FALLBACKS, Metrics
 from hepflow.results.pieces import Pieces

@@ -20,6 +20,7 @@ import uproot
 
 import hepflow
 from hepflow import Dataset, PlanError
+from hepflow.core.types import jagged, scalar
 from hepflow.dataset.chunks import cut_chunks
 from hepflow.dataset.prepare import PreparedDataset
 from hepflow.dataset.scan import preprocess_files
@@ -28,7 +29,6 @@ from hepflow.plan import actions as act
 from hepflow.plan.actions.aggregate import entries
 from hepflow.plan.actions.autohisto import auto_axis
 from hepflow.plan.nodes import DefaultValueFor, EmptySource, FilterAvailable
-from hepflow.plan.types import jagged, scalar
 
 
 def f64(x: Any) -> np.ndarray:

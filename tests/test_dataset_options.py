@@ -264,7 +264,7 @@ def test_remote_rntuple_through_xrootd_and_simplecache(site: XRootDServer) -> No
 def test_failed_chunks_of_a_dataset_with_friends_are_not_rerun_without_them(
         files: list[str], friend_files: list[str]) -> None:
     """`failed_dataset()` cannot keep friends aligned on a subset: it says so, not drops them."""
-    from hepflow.io.chunk import Chunk
+    from hepflow.core.chunk import Chunk
     from hepflow.results.partials import Failure
     from hepflow.results.runinfo import RunInfo
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from test_expr_semantics import EVENTS_BY_HAND, SCHEMA, make_frame
 
+from hepflow.core.types import jagged, scalar
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.vecops import EvaluationFailure
 from hepflow.errors import ExpressionError, PlanError
 from hepflow.plan.expr import compile_expression
 from hepflow.plan.expr.declare import Declare, parse_type
-from hepflow.plan.types import jagged, scalar
 
 
 def run(text: str) -> list[Any]:

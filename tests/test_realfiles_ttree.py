@@ -17,10 +17,10 @@ import pytest
 import uproot
 
 import hepflow
+from hepflow.core.chunk import Chunk
 from hepflow.dataset import scan
 from hepflow.io import reader
 from hepflow.io.baskets import layouts_of
-from hepflow.io.chunk import Chunk
 from hepflow.io.treemeta import Unsupported, read_tree_meta
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"

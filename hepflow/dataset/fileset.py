@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hepflow.core.chunk import TTREE
 from hepflow.errors import PlanError
-from hepflow.io.chunk import TTREE
 
 if TYPE_CHECKING:
     from hepflow.dataset.prepare import PreparedDataset

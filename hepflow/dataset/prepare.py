@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.core.chunk import Chunk, FriendPiece
+from hepflow.core.types import ColumnType, column_type, dtype_kind
 from hepflow.dataset.chunks import FileInfo, cut_chunks
 from hepflow.dataset.fileset import to_fileset
 from hepflow.dataset.scan import preprocess_files
 from hepflow.dataset.spec import Dataset, EntryRange, FileSpec
 from hepflow.errors import PlanError
-from hepflow.io.chunk import Chunk, FriendPiece
-from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 
 @dataclass(frozen=True)

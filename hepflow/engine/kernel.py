@@ -19,12 +19,12 @@ import awkward as ak
 import dask.base
 import numpy as np
 
-from hepflow.dataset.sampleinfo import SampleInfo
+from hepflow.core.chunk import Chunk
+from hepflow.core.sampleinfo import SampleInfo
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.narrowing import Selections, take_events
 from hepflow.engine.values import EvaluationFailure, as_type
 from hepflow.errors import EvaluationError, HepflowError, ReadError
-from hepflow.io.chunk import Chunk
 from hepflow.io.policy import ReadOptions
 from hepflow.io.reader import FileLayout, ReadStats
 from hepflow.io.sources import read_chunk

@@ -16,8 +16,8 @@ from typing import Any
 
 import awkward as ak
 
+from hepflow.core.chunk import Chunk
 from hepflow.errors import PlanError
-from hepflow.io.chunk import Chunk
 
 COFFEA_HINT = "pip install 'hepflow[coffea]'"
 

@@ -16,12 +16,12 @@ from typing import Any
 import awkward as ak
 import dask
 
+from hepflow.core.chunk import Chunk
 from hepflow.engine.columns import needed_branches
 from hepflow.engine.kernel import Kernel
 from hepflow.engine.nanoevents import nanoevents
 from hepflow.engine.runner import Runner
 from hepflow.errors import PlanError
-from hepflow.io.chunk import Chunk
 from hepflow.plan.actions import AsNumpy
 from hepflow.plan.nodes import PlanNode
 

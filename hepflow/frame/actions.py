@@ -23,7 +23,7 @@ from hepflow.results.graphs import GraphAsymmErrorsResult, GraphResult
 from hepflow.results.statistic import Statistic
 
 if TYPE_CHECKING:
-    from hepflow.rdataframe import RDataFrame
+    from typing_extensions import Self
 
 
 
@@ -597,10 +597,11 @@ class Actions(FrameBase):
         client = self._runner.client
         options = self._runner.options
 
-        def reopen(path: str) -> RDataFrame:
-            from hepflow.rdataframe import RDataFrame
+        # the concrete dataframe class (RDataFrame), without naming the layer above
+        frame: Callable[..., Actions] = type(self)
 
-            return RDataFrame(treename, path, client=client, options=options)
+        def reopen(path: str) -> Actions:
+            return frame(treename, path, client=client, options=options)
 
         handle = self._book(act.Snapshot(self._node, target, reopen))
         return handle if lazy else handle.GetValue()

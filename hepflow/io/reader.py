@@ -32,9 +32,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.core.chunk import Chunk
 from hepflow.errors import ReadError
 from hepflow.io.baskets import BasketError, BasketTiming, BranchLayout, read_branches
-from hepflow.io.chunk import Chunk
 from hepflow.io.failover import Refused, read_with_failover
 from hepflow.io.handles import (
     ReadStats,

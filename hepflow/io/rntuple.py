@@ -33,11 +33,11 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.core.types import ColumnType, column_type, dtype_kind
 from hepflow.errors import ReadError
 from hepflow.io.failover import Refused, read_with_failover
 from hepflow.io.handles import ReadStats, open_file, open_tree
 from hepflow.io.rntuple_checksums import Corrupt, verify_envelopes, verify_pages
-from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 CLASS_NAME = "ROOT::RNTuple"
 SIZEOF = "R_rdf_sizeof_"

@@ -18,9 +18,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.core.chunk import RNTUPLE, Chunk, FriendPiece
 from hepflow.errors import ReadError
 from hepflow.io import rntuple
-from hepflow.io.chunk import RNTUPLE, Chunk, FriendPiece
 from hepflow.io.handles import ReadStats
 from hepflow.io.policy import ReadOptions
 from hepflow.io.reader import read_chunk as read_ttree

@@ -25,6 +25,7 @@ from hepflow.ml.normalise import Method, Moments, Normalisation, Summary, merge_
 from hepflow.ml.progress import bar
 from hepflow.ml.split import TRAIN
 from hepflow.util.jsondata import jsonable
+from hepflow.version import __version__
 
 _FAN_IN = 8
 
@@ -146,9 +147,7 @@ def _client_of(df: Any, client: Any) -> Any:
 
 def provenance(df: Any) -> dict[str, Any]:
     """Where the training events came from: dataset, selection plan, hepflow version."""
-    import hepflow
-
-    out: dict[str, Any] = {"hepflow_version": hepflow.__version__,
+    out: dict[str, Any] = {"hepflow_version": __version__,
                            "created": _dt.datetime.now(_dt.timezone.utc).isoformat()}
     graph = getattr(df, "_graph", None)
     source = getattr(graph, "source", None)

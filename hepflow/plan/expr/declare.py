@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hepflow.core.types import ColumnType, column_type
 from hepflow.errors import PlanError
 from hepflow.plan.expr import cxxtypes
 from hepflow.plan.expr.functions import FUNCTIONS, resolve_function
-from hepflow.plan.types import ColumnType, column_type
 
 
 @dataclass(frozen=True, slots=True, eq=False)
