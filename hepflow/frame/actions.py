@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from hepflow.engine.collection import to_dask_awkward
 from hepflow.engine.partitions import Partitions, partitions
@@ -21,10 +21,6 @@ from hepflow.plan.nodes import (
 from hepflow.results.cutflow import CutflowReport
 from hepflow.results.graphs import GraphAsymmErrorsResult, GraphResult
 from hepflow.results.statistic import Statistic
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
-
 
 
 class Actions(FrameBase):
