@@ -153,7 +153,7 @@ def run_case(case: dict[str, Any], workdir: Path, index: int) -> dict[str, Any]:
     finally:
         reader.close_all()
     wrong = [n for n in branches if not _arrays_equal(got[n], want[n])]
-    out["read_path"] = stats.read_path
+    out["read_path"] = "+".join(stats.measured.read_paths)
     if not wrong:
         out["outcome"] = "exact"
     elif case.get("value_byte") and wrong == [case["branch"]] and \

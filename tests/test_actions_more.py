@@ -449,7 +449,7 @@ def test_empty_source_of_n_entries(client: Any) -> None:
     assert np.array_equal(h.GetValue().values(flow=True), ref.values(flow=True))
     assert first.GetValue().tolist() == [201, 202, 203]
     info = n.run_info()
-    assert info.chunks == 11 and info.metrics.bytes_read == 0
+    assert info.chunks == 11 and info.metrics.bytes_compressed == 0
     assert df.GetColumnNames() == []
     assert "Empty source" in d.explain() and "11 chunk(s)" in d.explain()
     assert hepflow.RDataFrame(0, client="sync").Count().GetValue() == 0

@@ -203,7 +203,7 @@ def test_fsspec_urls_read_like_local_files(files: list[str]) -> None:
     total = df.Sum("MET_pt")
     assert total.GetValue() == pytest.approx(float(_eager(files, "MET_pt").sum(
         dtype=np.float64)), rel=1e-12)
-    assert total.run_info().metrics.bytes_read > 0
+    assert total.run_info().metrics.bytes_compressed > 0
     pattern = "simplecache::file://" + str(Path(files[0]).parent / "*.root")
     listed = hepflow.RDataFrame("Events", pattern, client="sync")
     assert [f.url for f in listed._runner.prepared.files] == [  # type: ignore[attr-defined]

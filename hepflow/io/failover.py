@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
+from hepflow.core.measure import Measurement
 from hepflow.errors import ReadError
 from hepflow.io.handles import ReadStats, forget
 from hepflow.io.policy import ReadOptions
@@ -59,8 +59,10 @@ def read_with_failover(chunk: Any, options: ReadOptions | None,
                     time.sleep(options.backoff * (2 ** tried))
                 continue
             unpacked = sum(int(getattr(a, "nbytes", 0)) for a in arrays.values())
-            return arrays, replace(stats, seconds=time.perf_counter() - start, replica=url,
-                                   attempts=attempts, bytes_uncompressed=unpacked)
+            waited = time.perf_counter() - start - sum(stats.measured.seconds.values())
+            # the rest of the read, retries included, was waiting for bytes
+            done = Measurement(bytes_uncompressed=unpacked, seconds={"network": max(0.0, waited)})
+            return arrays, ReadStats(stats.measured.merge(done), url, attempts)
     if len(chunk.urls) > 1:
         last = {e.replica: e for e in errors}  # the last failure of each replica
         causes = "; ".join(f"{e.replica}: {e.cause}" for e in last.values())

@@ -31,6 +31,7 @@ from typing import Any
 
 import uproot
 
+from hepflow.core.measure import Measurement
 from hepflow.io import xrootd_env
 
 _MAX_OPEN = 16
@@ -225,31 +226,17 @@ def close_all() -> None:
 
 @dataclass(frozen=True, slots=True)
 class ReadStats:
-    """What reading one chunk cost, and the replica that served it.
+    """What reading one chunk cost, and the replica that served it after `attempts` tries.
 
-    `seconds` is the whole read; within it `open_seconds` went to opening
-    files (zero when the worker had it open), `decompress_seconds` and
-    `interpret_seconds` were measured around uproot's own executors, and the
-    rest (`network_seconds`) is waiting for bytes.
+    `measured` is the reading part of the chunk's one `Measurement`: its
+    bytes, the open, decompress and interpret seconds (measured around
+    uproot's own executors), the rest of the read (including retries) as
+    ``network``, and the read path. The kernel completes it.
     """
 
-    bytes_read: int
-    seconds: float
-    replica: str
-    attempts: int
-    open_seconds: float = 0.0
-    decompress_seconds: float = 0.0
-    interpret_seconds: float = 0.0
-    bytes_uncompressed: int = 0
-    #: "baskets", "uproot", "uproot-retry" (uproot after the basket reader failed) or
-    #: "rntuple"; for a chunk with friends, the main tree's
-    read_path: str = "uproot"
-    basket_failure: str = ""  # what the basket reader found, when it fell back to uproot
-
-    @property
-    def network_seconds(self) -> float:
-        return max(0.0, self.seconds - self.open_seconds - self.decompress_seconds
-                   - self.interpret_seconds)
+    measured: Measurement
+    replica: str = ""
+    attempts: int = 0
 
 
 __all__ = ["NotRegularFile", "OpenFile", "ReadStats", "Stamp", "close_all", "forget", "local_path",

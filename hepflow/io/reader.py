@@ -19,7 +19,7 @@ basket and entries (other replicas are still tried, retrying the same bytes
 is not), and it is never handed to uproot, which checks less and would read
 some damage as different numbers (tests/test_corruption.py has such cases).
 Any other failure of the basket reader gets one read through uproot before
-the chunk counts as failed. `ReadStats.read_path` says which way each chunk went.
+the chunk counts as failed. The chunk's `Measurement.read_paths` says which way it went.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import awkward as ak
 import numpy as np
 
 from hepflow.core.chunk import Chunk
+from hepflow.core.measure import Measurement
 from hepflow.errors import ReadError
 from hepflow.io.baskets import BasketError, BasketTiming, BranchLayout, read_branches
 from hepflow.io.failover import Refused, read_with_failover
@@ -70,9 +71,13 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
         timing = _Timing(0.0, TimingExecutor(), TimingExecutor())
         arrays, nbytes = _read(url, chunk, branches, timeout, timing, layout)
         assert timing.decompress is not None and timing.interpret is not None
-        return arrays, ReadStats(nbytes, 0.0, url, 0, timing.open_seconds,
-                                 timing.decompress.seconds, timing.interpret.seconds, 0,
-                                 timing.read_path, timing.basket_failure)
+        fallback = timing.basket_failure
+        return arrays, ReadStats(Measurement(
+            bytes_compressed=nbytes,
+            seconds={"open": timing.open_seconds, "decompress": timing.decompress.seconds,
+                     "interpret": timing.interpret.seconds},
+            read_paths={timing.read_path: 1}, file_paths={chunk.url: timing.read_path},
+            fallbacks=(f"{chunk.describe()}: {fallback}",) if fallback else ()), url)
 
     return read_with_failover(chunk, options, attempt)
 

@@ -33,6 +33,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.core.measure import Measurement
 from hepflow.core.types import ColumnType, column_type, dtype_kind
 from hepflow.errors import ReadError
 from hepflow.io.failover import Refused, read_with_failover
@@ -175,7 +176,9 @@ def read_chunk(chunk: Any, branches: Sequence[str], options: Any = None
     retries, failover and stats as a TTree's."""
     def attempt(url: str, timeout: float) -> tuple[dict[str, Any], ReadStats]:
         arrays, nbytes, open_seconds = _read(url, chunk, branches, timeout)
-        return arrays, ReadStats(nbytes, 0.0, url, 0, open_seconds, read_path="rntuple")
+        return arrays, ReadStats(Measurement(
+            bytes_compressed=nbytes, seconds={"open": open_seconds},
+            read_paths={"rntuple": 1}, file_paths={chunk.url: "rntuple"}), url)
 
     return read_with_failover(chunk, options, attempt)
 

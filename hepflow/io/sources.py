@@ -10,7 +10,6 @@ failover, and concatenated when the chunk spans two friend files.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -47,11 +46,10 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
         if chunk.format == RNTUPLE:
             return rntuple.read_chunk(chunk, branches, options)
         return read_ttree(chunk, branches, options, layout)
-    start = time.perf_counter()
     aliases = list(dict.fromkeys(p.alias for p in chunk.friends))
     main, wanted = split_friend_columns(branches, aliases)
     arrays, stats = read_chunk(replace(chunk, friends=()), main, options, layout)
-    nbytes, attempts = stats.bytes_read, stats.attempts
+    measured, attempts = stats.measured, stats.attempts
     for alias, names in wanted.items():
         if not names:
             continue
@@ -60,7 +58,9 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
                               chunk.num_entries):
             got, piece_stats = read_chunk(_piece_chunk(chunk, piece), names, options)
             parts.append(got)
-            nbytes += piece_stats.bytes_read
+            # a friend adds its bytes and seconds; the chunk's read path is the main tree's
+            measured = measured.merge(replace(piece_stats.measured, read_paths={},
+                                              file_paths={}, fallbacks=()))
             attempts += piece_stats.attempts
         for name in names:
             joined = _concatenate([part[name] for part in parts])
@@ -69,11 +69,7 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
                                 f"friend {alias!r} gave {len(joined)} entries of {name} for "
                                 f"{chunk.num_entries} entries of the main tree")
             arrays[f"{alias}.{name}"] = joined
-    return arrays, ReadStats(nbytes, time.perf_counter() - start, stats.replica, attempts,
-                             stats.open_seconds, stats.decompress_seconds,
-                             stats.interpret_seconds,
-                             sum(int(getattr(a, "nbytes", 0)) for a in arrays.values()),
-                             stats.read_path, stats.basket_failure)
+    return arrays, ReadStats(measured, stats.replica, attempts)
 
 
 def _trimmed(pieces: list[FriendPiece], n: int) -> list[FriendPiece]:
