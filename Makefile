@@ -1,12 +1,18 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - create .venv, generate a sample, run the dimuon analysis on a local cluster
 #   make test   - create .venv, install the XRootD server if missing, run the test suite
+# The default set (constraints.txt) is the newest dask/distributed; dask-awkward and
+# coffea are not in it. `make test-coffea` builds .venv-coffea from the
+# coffea-compatible set (constraints-coffea.txt: dask 2025.3 + dask-awkward + coffea)
+# and runs the tests marked `coffea` there; CI (.ci/run) runs both.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+COFFEA_VENV := .venv-coffea
+COFFEA_STAMP := $(COFFEA_VENV)/.installed
 
-.PHONY: demo test bench lint system-deps clean
+.PHONY: demo test test-coffea bench lint system-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +23,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt tritonclient==2.73.0
 	touch $(STAMP)
 
+$(COFFEA_STAMP): pyproject.toml constraints-coffea.txt
+	$(PYTHON) -m venv $(COFFEA_VENV)
+	$(COFFEA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COFFEA_VENV)/bin/python -m pip install --quiet -c constraints-coffea.txt -e '.[test,coffea]'
+	touch $(COFFEA_STAMP)
+
 system-deps:
 	bash scripts/install-system-deps.sh
 
@@ -26,12 +38,17 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks.dimuon
+test-coffea: $(COFFEA_STAMP) system-deps
+	HEPFLOW_REQUIRE_COFFEA=1 $(COFFEA_VENV)/bin/python -m pytest -m coffea
+
+# The benchmark's baselines (uproot.dask + dask-awkward + hist.dask, coffea's Runner)
+# need dask-awkward, so it runs in the coffea-compatible set.
+bench: $(COFFEA_STAMP)
+	$(COFFEA_VENV)/bin/python -m benchmarks.dimuon
 
 lint: $(STAMP)
 	$(BIN)/ruff check hepflow tests benchmarks
-	$(BIN)/mypy --strict hepflow/plan hepflow/engine hepflow/results hepflow/io hepflow/dataset hepflow/frame hepflow/rdataframe.py
+	$(BIN)/mypy --strict hepflow/plan hepflow/engine hepflow/results hepflow/io hepflow/dataset hepflow/frame hepflow/rdataframe.py hepflow/core
 
 clean:
-	rm -rf $(VENV) demo-sample bench-sample
+	rm -rf $(VENV) $(COFFEA_VENV) demo-sample bench-sample

@@ -13,8 +13,7 @@ from hepflow.options import Options
 from hepflow.plan.expr.declare import Declare, declare_correction
 from hepflow.plan.handles import RResultMap, RResultPtr
 from hepflow.rdataframe import FromSpec, RDataFrame, RunGraphs, VariationsFor
-
-__version__ = "0.1.0"
+from hepflow.version import __version__
 
 __all__ = [
     "AccountingError",

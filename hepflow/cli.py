@@ -14,48 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-#: Exit status of a refused input (a bad file, setting or expression) and of a bug.
-USER_ERROR = 2
-INTERNAL_ERROR = 1
-
-_HINTS = {
-    "ClusterConfigError": "check the cluster config (see deployments/README.md for examples)",
-    "ClusterError": "check the scheduler address or cluster; `--cluster local` (or `hepflow run` "
-                    "without `--scheduler`) runs on this machine",
-    "SubmitError": "`hepflow status` lists detached jobs; `hepflow logs JOB` shows a driver log",
-    "ConfigError": "check the serve config (see hepflow/serve/config.py for every setting)",
-    "SnapshotError": "choose a writable file name for the Snapshot",
-    "AnalysisError": "the analysis file itself failed; fix the line named above",
-    "ExpressionError": "fix the expression in the analysis file",
-    "PlanError": "the analysis file itself has a problem; try it with `--cluster local`",
-    "ReadError": "check that the input file is complete and readable (`hepflow` retries "
-                 "other replicas first)",
-}
-
-
-def report_error(command: str, err: BaseException) -> int:
-    """Print `err` as one line plus a hint; the exit status for it.
-
-    hepflow's own errors and operating-system errors (a missing or
-    unreadable file) are the user's to fix; anything else is a bug, named as
-    such, still without a traceback.
-    """
-    from hepflow.errors import HepflowError
-
-    message = str(err).strip() or type(err).__name__
-    if isinstance(err, (HepflowError, OSError)):
-        print(f"hepflow {command}: error: {message}", file=sys.stderr)
-        names = [c.__name__ for c in type(err).__mro__]
-        hint = next((_HINTS[n] for n in names if n in _HINTS), None)
-        print(f"hint: {hint} (--debug shows the traceback)" if hint
-              else "hint: --debug shows the traceback", file=sys.stderr)
-        return USER_ERROR
-    first = message.splitlines()[0][:300]
-    print(f"hepflow {command}: internal error: {type(err).__name__}: {first}",
-          file=sys.stderr)
-    print("hint: this is a bug in hepflow or a package it uses; rerun with --debug and "
-          "report the traceback", file=sys.stderr)
-    return INTERNAL_ERROR
+from hepflow.errorreport import report_error
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -69,9 +28,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from hepflow.analysis import check_output_folder, check_report_file, run
     from hepflow.cluster import local_cluster
-    from hepflow.cluster.errors import ClusterError
-    from hepflow.cluster.local import close_quietly
-    from hepflow.errors import PlanError
+    from hepflow.engine.localcluster import close_quietly
+    from hepflow.errors import ClusterError, PlanError
 
     # Everything that can be checked without a cluster is checked before one starts.
     if not Path(args.analysis).is_file():
@@ -107,6 +65,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """hepflow's version and the dask/distributed it runs with (they are not pinned)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from hepflow.version import __version__
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"hepflow {__version__} (dask {of('dask')}, distributed {of('distributed')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hepflow.samples.cli import add_parser as add_make_sample
 
@@ -114,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", dest="debug_all", action="store_true",
                         help="show tracebacks instead of one-line errors")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     add_make_sample(sub)
     from hepflow.cluster.cli import add_parser as add_cluster_commands

@@ -138,3 +138,29 @@ class ResultMemoryError(HepflowError, MemoryError):
 
 
 __all__ += ["ResultMemoryError"]
+
+
+# The cluster layer's errors (raised by hepflow.cluster, the default local
+# cluster and the command line), here with the others so that the engine's
+# default cluster and the cluster package raise the same classes.
+class ClusterConfigError(HepflowError, ValueError):
+    """A cluster config is malformed: unknown key, wrong type, bad value.
+
+    Raised while the config is read, before any job is submitted, so that a
+    typo costs seconds instead of a place in a batch queue.
+    """
+
+
+class ClusterError(HepflowError, RuntimeError):
+    """A cluster could not be started or reached, or no worker joined in time.
+
+    The message names what is missing (the package, the scheduler address,
+    the pending jobs and where their logs are) and what to try next.
+    """
+
+
+class SubmitError(HepflowError, RuntimeError):
+    """A batch job could not be submitted, found or followed."""
+
+
+__all__ += ["ClusterConfigError", "ClusterError", "SubmitError"]

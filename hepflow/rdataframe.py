@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 import dask.base
 
+from hepflow.core.chunk import Chunk
+from hepflow.core.sampleinfo import SampleInfo
 from hepflow.dataset.prepare import PreparedDataset, preprocess
-from hepflow.dataset.sampleinfo import SampleInfo
 from hepflow.dataset.spec import Dataset
 from hepflow.engine import client as clients
 from hepflow.engine.runner import Runner, run_graphs
@@ -24,7 +25,6 @@ from hepflow.errors import PlanError
 from hepflow.frame.actions import Actions
 from hepflow.frame.base import _dataset
 from hepflow.frame.transformations import Transformations
-from hepflow.io.chunk import Chunk
 from hepflow.options import Options
 from hepflow.plan import actions as act
 from hepflow.plan.graph import AnalysisGraph

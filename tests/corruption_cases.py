@@ -31,10 +31,10 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.core.chunk import Chunk
 from hepflow.dataset import scan
 from hepflow.errors import ReadError
 from hepflow.io import reader
-from hepflow.io.chunk import Chunk
 from hepflow.io.policy import ReadOptions
 
 _KEY = struct.Struct(">ihiIhh")
@@ -153,7 +153,7 @@ def run_case(case: dict[str, Any], workdir: Path, index: int) -> dict[str, Any]:
     finally:
         reader.close_all()
     wrong = [n for n in branches if not _arrays_equal(got[n], want[n])]
-    out["read_path"] = stats.read_path
+    out["read_path"] = "+".join(stats.measured.read_paths)
     if not wrong:
         out["outcome"] = "exact"
     elif case.get("value_byte") and wrong == [case["branch"]] and \

@@ -41,10 +41,10 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.core.types import ColumnType
 from hepflow.plan.expr import nodes as n
 from hepflow.plan.expr.cxxtypes import RVEC_ALIASES
 from hepflow.plan.expr.parser import parse
-from hepflow.plan.types import ColumnType
 
 INF = math.inf
 NAN = math.nan

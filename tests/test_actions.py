@@ -20,11 +20,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hepflow
+from hepflow.core.measure import MAX_FALLBACKS, PHASES, Measurement
+from hepflow.core.types import jagged, scalar
 from hepflow.plan import actions as act
 from hepflow.plan.nodes import Filter, PlanNode, Source
-from hepflow.plan.types import jagged, scalar
 from hepflow.results.histograms import AxisModel, HistModel
-from hepflow.results.partials import MAX_FALLBACKS, Metrics
 from hepflow.results.pieces import Pieces
 from hepflow.results.statistic import Statistic
 
@@ -236,9 +236,14 @@ def test_any_error_in_a_chunk_names_file_entries_and_expression(sample_files: li
 
 
 _PATHS = st.sampled_from(["baskets", "uproot", "uproot-retry", "rntuple"])
+_COUNT = st.integers(0, 10**6)
 _METRICS = st.builds(
-    lambda paths, files, reasons: Metrics(
-        0, 0.0, 0.0, {p: 1 for p in paths}, tuple(reasons), dict(files)),
+    lambda counts, seconds, paths, files, reasons: Measurement(
+        *counts, seconds=seconds, read_paths={p: 1 for p in paths}, file_paths=dict(files),
+        fallbacks=tuple(reasons)),
+    st.tuples(_COUNT, _COUNT, _COUNT, _COUNT, _COUNT),
+    # whole seconds, so that float sums are exact in any order
+    st.dictionaries(st.sampled_from([*PHASES, "total"]), st.integers(0, 1000).map(float)),
     st.lists(_PATHS, max_size=3),
     st.lists(st.tuples(st.sampled_from(["a.root", "b.root", "c.root"]), _PATHS), max_size=3),
     st.lists(st.text(max_size=3), max_size=12))
@@ -246,10 +251,17 @@ _METRICS = st.builds(
 
 @settings(max_examples=60, deadline=None)
 @given(a=_METRICS, b=_METRICS, c=_METRICS)
-def test_read_path_metrics_merge_associatively(a: Metrics, b: Metrics, c: Metrics) -> None:
-    """Chunks per read path, each file's path and the first fallbacks: any bracketing."""
+def test_read_path_metrics_merge_associatively(a: Measurement, b: Measurement,
+                                               c: Measurement) -> None:
+    """The one measurement record merges the same under any bracketing (the reduction's
+    tree and the scheduler's arrival order), with the empty record as identity."""
     left, right = a.merge(b).merge(c), a.merge(b.merge(c))
     assert left == right
+    assert a.merge(Measurement()) == a == Measurement().merge(a)
+    assert Measurement.from_dict(left.to_dict()) == left
+    assert left.bytes_compressed == a.bytes_compressed + b.bytes_compressed + \
+        c.bytes_compressed
+    assert left.phase("total") == a.phase("total") + b.phase("total") + c.phase("total")
     assert sum(left.read_paths.values()) == sum(sum(m.read_paths.values()) for m in (a, b, c))
     assert left.fallbacks == (a.fallbacks + b.fallbacks + c.fallbacks)[:MAX_FALLBACKS]
     for name, path in left.file_paths.items():

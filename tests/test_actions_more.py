@@ -20,6 +20,7 @@ import uproot
 
 import hepflow
 from hepflow import Dataset, PlanError
+from hepflow.core.types import jagged, scalar
 from hepflow.dataset.chunks import cut_chunks
 from hepflow.dataset.prepare import PreparedDataset
 from hepflow.dataset.scan import preprocess_files
@@ -28,7 +29,6 @@ from hepflow.plan import actions as act
 from hepflow.plan.actions.aggregate import entries
 from hepflow.plan.actions.autohisto import auto_axis
 from hepflow.plan.nodes import DefaultValueFor, EmptySource, FilterAvailable
-from hepflow.plan.types import jagged, scalar
 
 
 def f64(x: Any) -> np.ndarray:
@@ -449,7 +449,7 @@ def test_empty_source_of_n_entries(client: Any) -> None:
     assert np.array_equal(h.GetValue().values(flow=True), ref.values(flow=True))
     assert first.GetValue().tolist() == [201, 202, 203]
     info = n.run_info()
-    assert info.chunks == 11 and info.metrics.bytes_read == 0
+    assert info.chunks == 11 and info.metrics.bytes_compressed == 0
     assert df.GetColumnNames() == []
     assert "Empty source" in d.explain() and "11 chunk(s)" in d.explain()
     assert hepflow.RDataFrame(0, client="sync").Count().GetValue() == 0

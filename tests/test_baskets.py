@@ -10,9 +10,9 @@ import pytest
 import uproot
 
 import hepflow
+from hepflow.core.chunk import Chunk
 from hepflow.io import reader
 from hepflow.io.baskets import BasketTiming, layouts_of, read_branches
-from hepflow.io.chunk import Chunk
 
 
 @pytest.fixture(scope="module", params=["ZSTD", "LZ4", "ZLIB"])

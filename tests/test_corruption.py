@@ -168,5 +168,5 @@ def test_a_basket_only_uproot_reads_is_retried_and_the_run_report_says_so(tmp_pa
     assert f"read through uproot-retry: {bad}" in str(retried)
     assert report["read_path_per_file"] == {str(bad): "uproot-retry"}
     assert clean.to_dict()["read_path_per_file"] == {str(good): "baskets"}
-    assert LOCAL_RECORDS[-1].read_path == "uproot-retry"
-    assert LOCAL_RECORDS[-1].to_dict()["read_path"] == "uproot-retry"
+    assert LOCAL_RECORDS[-1].measured.read_paths == {"uproot-retry": 1}
+    assert LOCAL_RECORDS[-1].to_dict()["measured"]["read_paths"] == {"uproot-retry": 1}

@@ -97,7 +97,7 @@ def test_per_sample_results_in_one_pass(two_samples):
     assert lumi.GetValue() == 4.0
     info = h.run_info()
     assert info.per_sample == {"dy": (len(dy), len(dy)), "tt": (len(tt), len(tt))}
-    assert info.complete and info.metrics.bytes_read > 0
+    assert info.complete and info.metrics.bytes_compressed > 0
 
 
 def test_metadata_errors_at_build_time(two_samples):

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import uproot
 
+from hepflow.core.chunk import Chunk
 from hepflow.dataset import scan
 from hepflow.io import reader, uproot_private
 from hepflow.io.baskets import BasketTiming, BranchLayout, read_branches
-from hepflow.io.chunk import Chunk
 from hepflow.io.embedded import EmbeddedBaskets
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 import hepflow.analysis as analysis
-from hepflow.cli import INTERNAL_ERROR, USER_ERROR, main
+from hepflow.cli import main
+from hepflow.errorreport import INTERNAL_ERROR, USER_ERROR
 from hepflow.errors import AnalysisError, OutputError, PlanError
 
 BOOKS_NOTHING = "import hepflow\n"

@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 
 from hepflow.cluster.config import ClusterConfig, LocalOptions, load_cluster_config
-from hepflow.cluster.errors import ClusterConfigError, SubmitError
 from hepflow.cluster.submit import JobRecord, find_job
 from hepflow.config_loader import Loader
-from hepflow.errors import HepflowError
+from hepflow.errors import ClusterConfigError, HepflowError, SubmitError
 from hepflow.serve.config import load_config, parse_size
 from hepflow.serve.errors import ConfigError
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from test_expr_semantics import EVENTS_BY_HAND, SCHEMA, make_frame
 
+from hepflow.core.types import jagged, scalar
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.vecops import EvaluationFailure
 from hepflow.errors import ExpressionError, PlanError
 from hepflow.plan.expr import compile_expression
 from hepflow.plan.expr.declare import Declare, parse_type
-from hepflow.plan.types import jagged, scalar
 
 
 def run(text: str) -> list[Any]:
@@ -151,3 +151,38 @@ def test_correctionlib_scale_factors_on_flat_and_jagged_columns(tmp_path: Any) -
         run("muon_id_sf(Muon_eta, Muon_pt, \"down\")")
     with pytest.raises(PlanError, match="no correction 'nope'"):
         declare_correction("other_sf", path, "nope")
+
+
+def test_compound_corrections_are_declared_like_single_ones(tmp_path: Any) -> None:
+    cs = pytest.importorskip("correctionlib.schemav2")
+    import correctionlib
+
+    from hepflow.plan.expr.declare import declare_correction
+
+    pt, eta = cs.Variable(name="pt", type="real"), cs.Variable(name="eta", type="real")
+    l1 = cs.Correction(name="L1", version=1, output=cs.Variable(name="f", type="real"),
+                       inputs=[pt], data=cs.Binning(nodetype="binning", input="pt",
+                                                    edges=[0, 30, 1000], content=[1.2, 1.05],
+                                                    flow="clamp"))
+    l2 = cs.Correction(name="L2", version=1, output=cs.Variable(name="f", type="real"),
+                       inputs=[pt, eta], data=cs.Formula(
+                           nodetype="formula", variables=["pt", "eta"], parser="TFormula",
+                           expression="1+0.001*x+0.01*y"))
+    jec = cs.CompoundCorrection(name="jec", output=cs.Variable(name="f", type="real"),
+                                inputs=[pt, eta], inputs_update=["pt"],
+                                input_op="*", output_op="*", stack=["L1", "L2"])
+    path = tmp_path / "jec.json"
+    path.write_text(cs.CorrectionSet(schema_version=2, corrections=[l1, l2],
+                                     compound_corrections=[jec]).model_dump_json())
+    declare_correction("jec_sf", path, "jec")
+    eager = correctionlib.CorrectionSet.from_file(str(path)).compound["jec"]
+    got = run("jec_sf(Jet_pt, Jet_eta)")
+    for values, ev in zip(got, EVENTS_BY_HAND, strict=True):
+        jpt = np.asarray(ev["Jet_pt"], dtype=np.float32).astype(np.float64)
+        jeta = np.asarray(ev["Jet_eta"], dtype=np.float32).astype(np.float64)
+        want = [eager.evaluate(float(p), float(e)) for p, e in zip(jpt, jeta, strict=True)]
+        assert values == pytest.approx(want, rel=1e-12)
+    assert sum(len(v) for v in got) > 0
+    with pytest.raises(PlanError, match=r"it has: L1, L2, jec \(compound\)"):
+        declare_correction("other", path, "L3")
+

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import hepflow
+from hepflow.core.types import jagged, scalar
 from hepflow.errors import ExpressionError
 from hepflow.plan.expr import compile_expression, parse
 from hepflow.plan.expr import nodes as n
-from hepflow.plan.types import jagged, scalar
 
 SCHEMA = {
     "nMuon": scalar("uint32"),

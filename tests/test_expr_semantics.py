@@ -34,11 +34,11 @@ from expr_reference import (
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from hepflow.core.types import ColumnType, jagged, scalar
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.vecops import EvaluationFailure
 from hepflow.errors import ExpressionError
 from hepflow.plan.expr import compile_expression
-from hepflow.plan.types import ColumnType, jagged, scalar
 
 # ---------------------------------------------------------------- events and frames
 

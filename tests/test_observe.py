@@ -81,7 +81,7 @@ def test_entry_totals_equal_the_datasets_entries(dimuon_run):
     assert sum(w["entries"] for w in merged["workers"].values()) == dimuon_run["entries"]
     assert merged["samples"] == {"": dimuon_run["entries"]}
     assert merged["read_paths"] == {"baskets": info.chunks} == dict(info.metrics.read_paths)
-    assert merged["bytes_compressed"] == info.metrics.bytes_read > 0
+    assert merged["bytes_compressed"] == info.metrics.bytes_compressed > 0
     assert merged["bytes_uncompressed"] > merged["bytes_compressed"]
 
 
@@ -289,13 +289,16 @@ def test_dask_scheduler_preload_command_line():
 
 def _record(run: str, worker: str, start: float, stop: float, entries: int,
             filters: dict[str, tuple[int, int]] | None = None) -> ChunkRecord:
-    from hepflow.results.records import ChunkRecord, PhaseSeconds
+    from hepflow.core.measure import PHASES, Measurement
+    from hepflow.results.records import ChunkRecord
 
+    seconds = dict(zip(PHASES, (0.1, 0.2, 0.1, 0.1, 0.3, 0.1), strict=True))
+    measured = Measurement(chunks=1, entries=entries, bytes_compressed=10 * entries,
+                           bytes_uncompressed=30 * entries,
+                           seconds={**seconds, "total": stop - start})
     return ChunkRecord(run=run, chunk=0, file="f.root", sample="s", entry_start=0,
-                       entry_stop=entries, worker=worker, entries=entries,
-                       bytes_compressed=10 * entries, bytes_uncompressed=30 * entries,
-                       filters=filters or {}, start=start, stop=stop,
-                       seconds=PhaseSeconds(0.1, 0.2, 0.1, 0.1, 0.3, 0.1, stop - start))
+                       entry_stop=entries, worker=worker, measured=measured,
+                       filters=filters or {}, start=start, stop=stop)
 
 
 def test_aggregator_sums_runs_workers_and_timeline():
@@ -355,9 +358,9 @@ def test_chunk_record_travels_as_plain_data_and_back():
     record = _record("r", "tcp://w:1", 10.0, 12.0, 300, {"cut": (300, 120)})
     wire = msgpack.unpackb(msgpack.packb(record.to_dict()), strict_map_key=False)
     assert ChunkRecord.from_dict(wire) == record
-    assert wire["filters"] == {"cut": [300, 120]} and wire["seconds"]["kernel"] == 0.3
-    assert record.seconds.other == pytest.approx(2.0 - 0.9)
-    assert ChunkRecord.from_dict({"run": "x", "error": "gone"}).entries == 0
+    assert wire["filters"] == {"cut": [300, 120]} and wire["measured"]["seconds"]["kernel"] == 0.3
+    assert record.measured.other == pytest.approx(2.0 - 0.9)
+    assert ChunkRecord.from_dict({"run": "x", "error": "gone"}).measured.entries == 0
 
 
 # -- the package's layers --------------------------------------------------------------------

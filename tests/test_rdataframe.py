@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import awkward as ak
 import hist
@@ -202,6 +203,7 @@ def test_snapshot_roundtrip(df, eager, workdir):
     assert not [p for p in workdir.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.coffea
 def test_asawkward_is_lazy_dask_awkward(df, eager, client):
     import dask_awkward as dak
 
@@ -210,6 +212,12 @@ def test_asawkward_is_lazy_dask_awkward(df, eager, client):
     computed = client.compute(arr).result()  # on the cluster's process workers
     mask = np.asarray(eager["nMuon"]) == 2
     assert ak.to_list(computed["Muon_eta"]) == ak.to_list(eager["Muon_eta"][mask])
+
+
+def test_asawkward_without_dask_awkward_names_the_extra(df, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask_awkward", None)  # what `import` sees when absent
+    with pytest.raises(PlanError, match=r"pip install 'hepflow\[dask-awkward\]'"):
+        df.AsAwkward(["MET_pt"])
 
 
 def test_sync_scheduler_gives_the_same_result(sample_files, df):

@@ -17,10 +17,10 @@ import pytest
 import uproot
 
 import hepflow
+from hepflow.core.chunk import Chunk
 from hepflow.dataset import scan
 from hepflow.io import reader
 from hepflow.io.baskets import layouts_of
-from hepflow.io.chunk import Chunk
 from hepflow.io.treemeta import Unsupported, read_tree_meta
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -115,13 +115,13 @@ def test_every_column_matches_uproot_and_the_path_is_known(name):
             chunk = Chunk(0, 0, path, tree, start, stop, start, info.uuid)
             fast = [n for n in readable if n in layouts]
             got, stats = reader.read_chunk(chunk, fast, layout=(info.file_end, layouts))
-            assert stats.read_path == "baskets", stats.basket_failure
+            assert stats.measured.read_paths == {"baskets": 1}, stats.measured.fallbacks
             for n in fast:
                 same_bits(got[n], want[n])
             slow = [n for n in readable if n not in layouts]
             if slow:
                 got, stats = reader.read_chunk(chunk, slow, layout=(info.file_end, layouts))
-                assert stats.read_path == "uproot"
+                assert stats.measured.read_paths == {"uproot": 1}
                 for n in slow:
                     same_bits(got[n], want[n])
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import awkward as ak
+import dask
 import numpy as np
 import pytest
 import uproot
@@ -121,8 +122,8 @@ def test_chunks_follow_clusters(name: str) -> None:
         assert total.GetValue() == int(ak.sum(one))
     ranged = hepflow.RDataFrame(coarse, client="sync").Range(95, 410)
     assert ak.to_list(ranged.Take("int_vector").GetValue()) == ak.to_list(one[95:410])
-    lazy = hepflow.RDataFrame(coarse, client="sync").AsAwkward(["int_vector"])
-    computed = lazy.compute(scheduler="sync")
+    parts = hepflow.RDataFrame(coarse, client="sync")._partitions(["int_vector"]).delayed()
+    computed = ak.concatenate(dask.compute(*parts, scheduler="sync"))
     assert ak.to_list(computed["int_vector"]) == ak.to_list(one)
 
 

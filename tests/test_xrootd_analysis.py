@@ -76,7 +76,7 @@ def test_remote_analysis_equals_local(site_files, sites, xrd_client):
     assert [(c.all, c.passed) for c in rep_r.GetValue()] == \
         [(c.all, c.passed) for c in rep_l.GetValue()]
     info = n_r.run_info()
-    assert info.complete and info.metrics.bytes_read > 0
+    assert info.complete and info.metrics.bytes_compressed > 0
 
 
 def test_server_stopped_mid_run_fails_over_to_replica(site_files, sites, xrd_client):

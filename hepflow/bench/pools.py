@@ -118,7 +118,7 @@ class ScalePool(Pool):
     def client_for(self, n: int) -> Any:
         import dask
 
-        from hepflow.cluster.local import worker_environ
+        from hepflow.engine.localcluster import worker_environ
 
         if n_workers(self.client) != n:
             # new local workers get hepflow's environment, as in hepflow.cluster.local_cluster

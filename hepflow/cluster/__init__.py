@@ -23,8 +23,6 @@ from hepflow.cluster.config import (
     write_cluster_config,
 )
 from hepflow.cluster.connect import connect
-from hepflow.cluster.errors import ClusterConfigError, ClusterError, SubmitError
-from hepflow.cluster.local import local_cluster
 from hepflow.cluster.submit import (
     JobRecord,
     find_job,
@@ -33,6 +31,8 @@ from hepflow.cluster.submit import (
     submit_detached,
     wait_for_job,
 )
+from hepflow.engine.localcluster import local_cluster
+from hepflow.errors import ClusterConfigError, ClusterError, SubmitError
 
 __all__ = [
     "BACKENDS",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hepflow.cluster.config import HTCondorOptions, SlurmOptions, walltime_seconds
-from hepflow.cluster.errors import SubmitError
+from hepflow.errors import SubmitError
 
 #: Slurm states after which a job will not run (again) by itself.
 SLURM_FINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY",

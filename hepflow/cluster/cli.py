@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from hepflow.errorreport import report_error
+
 _SUBMIT_EPILOG = """examples:
   hepflow submit examples/dimuon.py --cluster local --dataset data.yaml
   hepflow submit examples/dimuon.py --cluster slurm.yaml --dataset data.yaml --report run.json
@@ -22,12 +24,10 @@ _SUBMIT_EPILOG = """examples:
 """
 
 def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn every error into one line plus a hint (`hepflow.cli.report_error`), unless
+    """Turn every error into one line plus a hint (`hepflow.errorreport.report_error`), unless
     ``--debug``; so these commands behave the same when wired into another parser."""
 
     def run(args: argparse.Namespace) -> int:
-        from hepflow.cli import report_error
-
         try:
             return func(args)
         except Exception as err:

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hepflow.cluster.errors import ClusterConfigError
 from hepflow.config_loader import Loader
+from hepflow.errors import ClusterConfigError
 
 BACKENDS: tuple[str, ...] = ("local", "slurm", "htcondor", "kubernetes", "gateway", "scheduler")
 BATCH_BACKENDS: tuple[str, ...] = ("slurm", "htcondor")

@@ -35,7 +35,7 @@ from hepflow.cluster.config import (
     load_cluster_config,
     walltime_seconds,
 )
-from hepflow.cluster.errors import ClusterError
+from hepflow.errors import ClusterError
 
 _PACKAGES = {
     "dask_jobqueue": ("dask-jobqueue", "cluster"),
@@ -142,7 +142,7 @@ def start_cluster(cfg: ClusterConfig) -> Any:
 
 
 def _local(cfg: ClusterConfig) -> Any:
-    from hepflow.cluster.local import local_cluster
+    from hepflow.engine.localcluster import local_cluster
 
     options = cfg.options
     assert isinstance(options, LocalOptions)  # guaranteed by ClusterConfig.__post_init__

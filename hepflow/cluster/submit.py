@@ -56,7 +56,7 @@ from hepflow.cluster.config import (
     load_cluster_config,
     write_cluster_config,
 )
-from hepflow.cluster.errors import SubmitError
+from hepflow.errors import SubmitError
 
 #: Environment variables a detached driver inherits explicitly (HTCondor starts jobs
 #: with an empty environment; for Slurm it makes the script self-contained).

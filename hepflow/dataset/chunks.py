@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hepflow.core.chunk import TTREE, Chunk
+from hepflow.core.types import ColumnType
 from hepflow.io.baskets import LayoutTable
-from hepflow.io.chunk import TTREE, Chunk
 from hepflow.io.handles import Stamp
-from hepflow.plan.types import ColumnType
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,8 +39,11 @@ _HEPFLOW_FILE = ("url", "replicas", "tree", "entries", "entry_start", "entry_sto
 _HEPFLOW_FRIEND = ("files", "tree")
 # coffea's preprocessing also writes the awkward form of each dataset ("form"): hepflow
 # learns column types itself, so the form is accepted and not needed.
-_COFFEA_SAMPLE = ("files", "metadata", "form")
-_COFFEA_FILE = ("object_path", "steps", "uuid", "num_entries")
+# coffea 2026's DatasetSpec/DataGroupSpec dump `format`, `compressed_form`, `did`,
+# `lfn`, `pfn` and `num_selected_entries` too (None where unset).
+_COFFEA_SAMPLE = ("files", "metadata", "form", "format", "compressed_form", "did")
+_COFFEA_FILE = ("object_path", "steps", "uuid", "num_entries", "format", "lfn", "pfn",
+                "num_selected_entries")
 _RDF_TOP = ("samples", "friends", "range")
 _RDF_SAMPLE = ("trees", "files", "metadata")
 _RDF_FRIEND = ("trees", "files")
@@ -217,10 +220,15 @@ def _from_hepflow(data: Mapping[str, Any], base: Path | None, source: str) -> Da
 
 def from_fileset(fileset: Mapping[str, Any], base: Path | None = None,
                  source: str = "fileset") -> Dataset:
-    """A coffea fileset: ``{sample: {"files": {url: tree or {...}}, "metadata": {...}}}``."""
+    """A coffea fileset: ``{sample: {"files": {url: tree or {...}}, "metadata": {...}}}``.
+
+    coffea 2026's `DataGroupSpec` and `DatasetSpec` objects load too.
+    """
     out = []
-    for name, body in fileset.items():
+    for name, spec in _plain(fileset).items():
+        body = _plain(spec)
         where = f"{source}: sample {name!r}"
+        _root_format(body, where)
         if isinstance(body, Mapping) and "files" in body:
             _known(body, _COFFEA_SAMPLE, where)
             files_obj, metadata = body["files"], _metadata(body.get("metadata"), where)
@@ -238,12 +246,26 @@ def from_fileset(fileset: Mapping[str, Any], base: Path | None = None,
     return Dataset(tuple(out))
 
 
+def _plain(value: Any) -> Any:
+    """coffea 2026's pydantic specs as the plain dicts they dump to; anything else as is."""
+    dump = getattr(value, "model_dump", None)
+    return dump() if callable(dump) else value
+
+
+def _root_format(body: Any, where: str) -> None:
+    """coffea's `format` (absent or None in older filesets) must be ROOT's."""
+    fmt = body.get("format") if isinstance(body, Mapping) else None
+    if fmt not in (None, "root"):
+        raise PlanError(f"{where}: format {fmt!r}; hepflow reads ROOT files only")
+
+
 def _coffea_file(url: str, value: Any, base: Path | None, where: str) -> FileSpec:
     if isinstance(value, str):
         return FileSpec((_resolve(url, base),), value)
     if not isinstance(value, Mapping):
         raise PlanError(f"{where}: file {url!r} maps to {value!r}, not a tree name")
     _known(value, _COFFEA_FILE, f"{where}, file {url!r}")
+    _root_format(value, f"{where}, file {url!r}")
     steps = _pairs(value["steps"], f"{where}, file {url!r}") if value.get("steps") else ()
     return FileSpec((_resolve(url, base),), str(value.get("object_path", "Events")),
                     steps=steps, uuid=str(value.get("uuid") or ""),

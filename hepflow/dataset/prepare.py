@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.core.chunk import Chunk, FriendPiece
+from hepflow.core.types import ColumnType, column_type, dtype_kind
 from hepflow.dataset.chunks import FileInfo, cut_chunks
+from hepflow.dataset.fileset import to_fileset
 from hepflow.dataset.scan import preprocess_files
 from hepflow.dataset.spec import Dataset, EntryRange, FileSpec
 from hepflow.errors import PlanError
-from hepflow.io.chunk import Chunk, FriendPiece
-from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class PreparedDataset:
     @property
     def entries(self) -> int:
         return sum(c.num_entries for c in self.chunks)
+
+    def to_fileset(self) -> dict[str, dict[str, Any]]:
+        """This dataset as a coffea fileset, its chunks as the steps (TTrees, no friends)."""
+        return to_fileset(self)
 
     def entries_per_sample(self) -> dict[str, int]:
         out = {s.name: 0 for s in self.dataset}

@@ -28,12 +28,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from hepflow.core.chunk import RNTUPLE
+from hepflow.core.types import ColumnType, column_type, dtype_kind
 from hepflow.dataset.chunks import FileInfo
 from hepflow.dataset.files import is_remote
 from hepflow.errors import PlanError, ReadError
 from hepflow.io import rntuple
 from hepflow.io.baskets import LayoutTable, layouts_of
-from hepflow.io.chunk import RNTUPLE
 from hepflow.io.handles import (
     NotRegularFile,
     RemoteStamp,
@@ -46,7 +47,6 @@ from hepflow.io.handles import (
 )
 from hepflow.io.rntuple_checksums import Corrupt
 from hepflow.io.treemeta import TreeMeta, Unsupported, read_tree_meta
-from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 CACHE_VERSION = 9  # 9: std::string branches are `string` columns
 

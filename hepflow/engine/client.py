@@ -10,6 +10,8 @@ import atexit
 import threading
 from typing import Any
 
+from hepflow.engine.localcluster import close_quietly, local_cluster
+
 _lock = threading.Lock()
 _default: dict[str, Any] = {}
 
@@ -26,8 +28,6 @@ def default_client() -> Any:
         client = _default.get("client")
         if client is not None and client.status == "running":
             return client
-        from hepflow.cluster.local import close_quietly, local_cluster
-
         cluster = local_cluster()
         client = distributed.Client(cluster, set_as_default=True)
         _default["client"] = client

@@ -1,65 +1,40 @@
 """`AsAwkward`: the selected events as a lazy dask_awkward.Array, one partition per chunk.
 
-This is the hand-off to people who continue in dask-awkward or coffea. The
-partitions are produced by the same fused kernel as every other result, so
-the columns are read statically pruned and selections are applied once.
+This is the hand-off to people who continue in dask-awkward or coffea. dask-awkward
+is the optional `hepflow[dask-awkward]` extra (it caps dask below 2025.4), so it is
+imported only when `AsAwkward` is called, with an error naming the extra when it
+is missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+import importlib
+from collections.abc import Sequence
 from typing import Any
 
-import awkward as ak
-import dask_awkward as dak
-
-from hepflow.engine.columns import needed_branches
-from hepflow.engine.kernel import Kernel
+from hepflow.engine.partitions import partitions
 from hepflow.engine.runner import Runner
 from hepflow.errors import PlanError
-from hepflow.io.chunk import Chunk
-from hepflow.plan.actions import AsNumpy
 from hepflow.plan.nodes import PlanNode
 
-
-@dataclass(frozen=True, eq=False)
-class _Partition:
-    """Callable for `dak.from_map`: one chunk in, one awkward record array out."""
-
-    kernel: Kernel
-    names: tuple[str, ...]
-
-    def __call__(self, chunk: Chunk) -> ak.Array:
-        result = self.kernel(chunk, ())
-        pieces = next(iter(result.partials[0].values()))
-        values = pieces.items[0][1] if pieces.items else {}
-        return ak.zip({n: values[n] for n in self.names}, depth_limit=1)
+EXTRA_HINT = "pip install 'hepflow[dask-awkward]'"
 
 
-def partition_reader(runner: Runner, node: PlanNode,
-                     names: Sequence[str]) -> Callable[[Chunk], ak.Array]:
-    """The picklable per-chunk callable: one chunk in, a record array of `names` out.
-
-    Also what `hepflow.ml.DataLoader` submits per chunk, without dask-awkward.
-    """
-    action = AsNumpy(node, tuple(names))
-    branches = tuple(needed_branches([action]))
-    # with the baskets' places from preprocessing, as a run's kernel reads (not via uproot)
-    kernel = Kernel(branches, (action,), (), runner.options.read, runner.graph.files,
-                    layouts=runner.layouts(branches))
-    return _Partition(kernel, tuple(names))
+def dask_awkward() -> Any:
+    """The `dask_awkward` module, or a PlanError naming the extra that brings it."""
+    try:
+        return importlib.import_module("dask_awkward")
+    except ImportError as exc:
+        raise PlanError(f"AsAwkward needs dask-awkward, which hepflow installs only with "
+                        f"its `dask-awkward` extra: {EXTRA_HINT}") from exc
 
 
-def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str]) -> Any:
-    partition = partition_reader(runner, node, names)
-    if not runner.chunks:
-        raise PlanError("AsAwkward: the dataset has no entries")
-    empty_chunk = replace(runner.chunks[0], entry_stop=runner.chunks[0].entry_start)
-    sample = partition(empty_chunk)
-    meta = ak.Array(sample.layout.to_typetracer(forget_length=True))
-    return dak.from_map(partition, list(runner.chunks),  # type: ignore[attr-defined]
-                        label="hepflow-asawkward", meta=meta)
+def to_dask_awkward(runner: Runner, node: PlanNode, names: Sequence[str], *,
+                    nanoaod: bool = False) -> Any:
+    dak = dask_awkward()
+    parts = partitions(runner, node, names, nanoaod=nanoaod)
+    return dak.from_map(parts.function, list(parts.chunks), label="hepflow-asawkward",
+                        meta=parts.meta())  # the meta carries the behaviours
 
 
-__all__ = ["partition_reader", "to_dask_awkward"]
+__all__ = ["EXTRA_HINT", "dask_awkward", "to_dask_awkward"]

@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast
 import awkward as ak
 import numpy as np
 
+from hepflow.core.types import ColumnType, numpy_dtype
 from hepflow.engine import lists, vecops
 from hepflow.engine.fourvector import FourVector
 from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, leaf_dtype
@@ -24,7 +25,6 @@ from hepflow.plan.expr import sampleinfo
 from hepflow.plan.expr.declare import CorrectionCall, DeclaredFunction, Mapped
 from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
 from hepflow.plan.expr.variation import VariationPick
-from hepflow.plan.types import ColumnType, numpy_dtype
 
 
 class Frame(Protocol):

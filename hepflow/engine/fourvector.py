@@ -17,8 +17,8 @@ from typing import Any, Final
 import awkward as ak
 import numpy as np
 
+from hepflow.core.types import DType
 from hepflow.engine.values import EvaluationFailure, Value, f64
-from hepflow.plan.types import DType
 
 _ETA_MAX: Final = 22756.0  # ROOT::Math::etaMax<double>()
 _BIG_Z_SCALED: Final = float(np.finfo(np.float64).eps ** -0.25)

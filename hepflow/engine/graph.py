@@ -16,8 +16,8 @@ from typing import Any
 
 import dask.base
 
+from hepflow.core.chunk import Chunk
 from hepflow.engine.kernel import Kernel
-from hepflow.io.chunk import Chunk
 from hepflow.results.partials import ChunkResult, merge_all
 
 

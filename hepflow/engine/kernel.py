@@ -19,14 +19,16 @@ import awkward as ak
 import dask.base
 import numpy as np
 
-from hepflow.dataset.sampleinfo import SampleInfo
+from hepflow.core.chunk import Chunk
+from hepflow.core.measure import Measurement
+from hepflow.core.sampleinfo import SampleInfo
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.narrowing import Selections, take_events
 from hepflow.engine.values import EvaluationFailure, as_type
 from hepflow.errors import EvaluationError, HepflowError, ReadError
-from hepflow.io.chunk import Chunk
 from hepflow.io.policy import ReadOptions
-from hepflow.io.reader import FileLayout, ReadStats, read_chunk
+from hepflow.io.reader import FileLayout, ReadStats
+from hepflow.io.sources import read_chunk
 from hepflow.observe.events import emit_chunk
 from hepflow.plan.actions.base import Action
 from hepflow.plan.expr.typed import Expression
@@ -38,8 +40,8 @@ from hepflow.plan.nodes import (
     Range,
     empty_column,
 )
-from hepflow.results.partials import ChunkResult, Failure, Metrics
-from hepflow.results.records import ChunkRecord, PhaseSeconds
+from hepflow.results.partials import ChunkResult, Failure
+from hepflow.results.records import ChunkRecord
 
 #: The events of a view within an earlier view (None: all of them) and the element
 #: selections of list columns taken along that route.
@@ -295,15 +297,16 @@ class Kernel:
                 arrays, stats = read_chunk(chunk, self.branches, self.read,
                                            self.layouts.get(chunk.file_index))
             else:  # RDataFrame(N): entries without a file, nothing to read
-                arrays, stats = {}, ReadStats(0, 0.0, "", 0)
+                arrays, stats = {}, ReadStats(Measurement())
         except ReadError as exc:
-            self._emit(chunk, began, start, None, None, 0.0, error=str(exc))
+            failed = Measurement(chunks=1, errors=1,
+                                 seconds={"total": time.perf_counter() - start})
+            self._emit(chunk, began, failed, None, "", error=str(exc))
             if self.read.policy != "skip":
                 raise
             return ChunkResult(tuple({} for _ in self.actions),
                                {chunk.sample: (chunk.num_entries, 0)},
-                               (Failure(chunk, str(exc)),),
-                               metrics=Metrics(0, time.perf_counter() - start, 0.0))
+                               (Failure(chunk, str(exc)),), metrics=failed)
         computing = time.perf_counter()
         run = _ChunkRun(self, chunk, arrays, offsets)
         try:
@@ -314,26 +317,28 @@ class Kernel:
             raise EvaluationError(f"filling the results failed on {chunk.describe()}: "
                                   f"{type(exc).__name__}: {exc}") from exc
         processed = len(next(iter(arrays.values()))) if arrays else chunk.num_entries
-        metrics = Metrics(stats.bytes_read, stats.seconds, time.perf_counter() - computing,
-                          {stats.read_path: 1} if chunk.url else {},
-                          (f"{chunk.describe()}: {stats.basket_failure}",)
-                          if stats.basket_failure else (),
-                          {chunk.url: stats.read_path} if chunk.url else {})
-        self._emit(chunk, began, start, stats, run, computing)
+        end = time.perf_counter()
+        # the kernel completes the reader's measurement: the chunk, its entries, the rest
+        # of the task's time
+        measured = stats.measured.merge(Measurement(
+            chunks=1, entries=chunk.num_entries,
+            seconds={"kernel": run.evaluate_seconds,
+                     "fill": max(0.0, end - computing - run.evaluate_seconds),
+                     "total": end - start}))
+        self._emit(chunk, began, measured, run, stats.replica)
         return ChunkResult(partials, {chunk.sample: (chunk.num_entries, processed)},
-                           metrics=metrics)
+                           metrics=measured)
 
     def __dask_tokenize__(self) -> object:
         """The plan's content (not the run id): identical work gets identical keys."""
         return dask.base.tokenize("Kernel", self.branches, self.actions, self.ranges,
                                   self.read, sorted(self.samples))
 
-    def _emit(self, chunk: Chunk, began: float, start: float, stats: ReadStats | None,
-              run: _ChunkRun | None, computing: float, error: str = "") -> None:
-        """Report this chunk's measurements to the scheduler (see hepflow.observe)."""
+    def _emit(self, chunk: Chunk, began: float, measured: Measurement, run: _ChunkRun | None,
+              replica: str, error: str = "") -> None:
+        """Report this chunk's measurement to the scheduler (see hepflow.observe)."""
         if not self.instrument:
             return
-        end = time.perf_counter()
         filters: dict[str, tuple[int, int]] = {}
         if run is not None:
             for node in run.filter_nodes:
@@ -341,24 +346,11 @@ class Kernel:
                 if name:
                     counts = run.counts[id(node)]
                     filters[name] = (counts[0], counts[1])
-        evaluate_s = run.evaluate_seconds if run is not None else 0.0
-        compute_s = (end - computing) if run is not None else 0.0
         emit_chunk(ChunkRecord(
             run=self.run_id, chunk=chunk.index, file=chunk.url, sample=chunk.sample,
-            entry_start=chunk.entry_start, entry_stop=chunk.entry_stop,
-            replica=stats.replica if stats else "",
-            entries=chunk.num_entries if stats else 0, filters=filters,
-            bytes_compressed=stats.bytes_read if stats else 0,
-            bytes_uncompressed=stats.bytes_uncompressed if stats else 0,
-            seconds=PhaseSeconds(
-                open=stats.open_seconds if stats else 0.0,
-                network=stats.network_seconds if stats else 0.0,
-                decompress=stats.decompress_seconds if stats else 0.0,
-                interpret=stats.interpret_seconds if stats else 0.0,
-                kernel=evaluate_s, fill=max(0.0, compute_s - evaluate_s),
-                total=end - start),
-            start=began, stop=began + (end - start), error=error,
-            read_path=stats.read_path if stats else ""))
+            entry_start=chunk.entry_start, entry_stop=chunk.entry_stop, replica=replica,
+            measured=measured, filters=filters, start=began,
+            stop=began + measured.phase("total"), error=error))
 
 
 __all__ = ["Kernel"]

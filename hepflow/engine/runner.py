@@ -16,13 +16,13 @@ from typing import Any
 
 import dask
 
+from hepflow.core.chunk import Chunk
 from hepflow.dataset.prepare import PreparedDataset
 from hepflow.engine import client as clients
 from hepflow.engine.columns import needed_branches
 from hepflow.engine.graph import build_graph, graph_token
 from hepflow.engine.kernel import Kernel
 from hepflow.errors import AccountingError
-from hepflow.io.chunk import Chunk
 from hepflow.options import Options
 from hepflow.plan.actions.base import Action
 from hepflow.plan.context import FillContext

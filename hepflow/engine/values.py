@@ -12,8 +12,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.core.types import ColumnType
 from hepflow.engine.lists import elementwise
-from hepflow.plan.types import ColumnType
 
 Value = Any  # np.ndarray, ak.Array, a numpy scalar constant or a FourVector
 

@@ -25,6 +25,7 @@ from typing import Any, Final, TypeVar
 import awkward as ak
 import numpy as np
 
+from hepflow.core.types import ColumnType, DType
 from hepflow.engine import cmath, fourvector, lists
 from hepflow.engine.values import (
     EvaluationFailure,
@@ -36,7 +37,6 @@ from hepflow.engine.values import (
     leaf_dtype,
 )
 from hepflow.plan.expr.functions import FUNCTIONS, VECTOR_METHODS
-from hepflow.plan.types import ColumnType, DType
 
 Impl = Callable[..., Value]
 F = TypeVar("F", bound=Impl)

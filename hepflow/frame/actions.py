@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from hepflow.engine.collection import to_dask_awkward
+from hepflow.engine.partitions import Partitions, partitions
 from hepflow.errors import PlanError
 from hepflow.frame.base import FrameBase
 from hepflow.io.snapshot import SnapshotFormat, SnapshotTarget, check_target
@@ -19,10 +21,6 @@ from hepflow.plan.nodes import (
 from hepflow.results.cutflow import CutflowReport
 from hepflow.results.graphs import GraphAsymmErrorsResult, GraphResult
 from hepflow.results.statistic import Statistic
-
-if TYPE_CHECKING:
-    from hepflow.rdataframe import RDataFrame
-
 
 
 class Actions(FrameBase):
@@ -481,19 +479,29 @@ class Actions(FrameBase):
         handle = self._book(act.AsNumpy(self._node, names))
         return handle if lazy else handle.GetValue()
 
-    def AsAwkward(self, columns: Sequence[str]) -> Any:
+    def AsAwkward(self, columns: Sequence[str], *, nanoaod: bool = False) -> Any:
         """A lazy `dask_awkward.Array` of the chosen columns after this node's selections.
+
+        With `nanoaod=True` each partition is coffea NanoEvents built from the
+        columns (NanoAOD branches: `nMuon`, `Muon_pt`, ...), carrying coffea's
+        behaviours, so a coffea processor can continue from the selection.
 
         Examples
         --------
         >>> df.Filter("nMuon == 2").AsAwkward(["Muon_pt"]).compute()      # doctest: +SKIP
         """
-        from hepflow.engine.collection import to_dask_awkward
+        return to_dask_awkward(self._runner, self._node, self._checked(columns),
+                               nanoaod=nanoaod)
 
+    def _partitions(self, columns: Sequence[str]) -> Partitions:
+        """The chosen columns as one awkward array per chunk (plain Dask; ML preparation)."""
+        return partitions(self._runner, self._node, self._checked(columns))
+
+    def _checked(self, columns: Sequence[str]) -> tuple[str, ...]:
         names = tuple(columns)
         for c in names:
             self._check_column(c)
-        return to_dask_awkward(self._runner, self._node, names)
+        return names
 
     def Display(self, columns: Sequence[str] | str = (), nRows: int = 5,
                 nMaxCollectionElements: int = 10) -> RResultPtr[Any]:
@@ -585,10 +593,11 @@ class Actions(FrameBase):
         client = self._runner.client
         options = self._runner.options
 
-        def reopen(path: str) -> RDataFrame:
-            from hepflow.rdataframe import RDataFrame
+        # the concrete dataframe class (RDataFrame), without naming the layer above
+        frame: Callable[..., Actions] = type(self)
 
-            return RDataFrame(treename, path, client=client, options=options)
+        def reopen(path: str) -> Actions:
+            return frame(treename, path, client=client, options=options)
 
         handle = self._book(act.Snapshot(self._node, target, reopen))
         return handle if lazy else handle.GetValue()

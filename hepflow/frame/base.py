@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import awkward as ak
 import numpy as np
 
+from hepflow.core.types import UNKNOWN, ColumnType, dtype_kind
 from hepflow.dataset.files import expand_files
 from hepflow.dataset.spec import Dataset
 from hepflow.engine.runner import Runner
@@ -25,10 +26,9 @@ from hepflow.plan.nodes import (
     PlanNode,
     PyFunction,
 )
-from hepflow.plan.types import UNKNOWN, ColumnType, dtype_kind
 
 if TYPE_CHECKING:
-    from hepflow.rdataframe import RDataFrame
+    from typing_extensions import Self
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
@@ -81,13 +81,13 @@ class FrameBase:
     _node: PlanNode
 
     @classmethod
-    def _at(cls, parent: FrameBase, node: PlanNode) -> RDataFrame:
+    def _at(cls, parent: FrameBase, node: PlanNode) -> Self:
         """A dataframe at `node` sharing `parent`'s graph and runner."""
         df = cls.__new__(cls)
         df._graph, df._runner, df._node = parent._graph, parent._runner, node
-        return cast("RDataFrame", df)
+        return df
 
-    def _derive(self, node: PlanNode) -> RDataFrame:
+    def _derive(self, node: PlanNode) -> Self:
         return type(self)._at(self, node)
 
     def _compile(self, expression: str) -> Any:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hepflow.dataset.sampleinfo import SampleInfo
+from hepflow.core.sampleinfo import SampleInfo
+from hepflow.core.types import ColumnType, dtype_kind
 from hepflow.errors import ExpressionError, PlanError
 from hepflow.frame.base import FrameBase
 from hepflow.frame.typenames import column_type_name
@@ -25,11 +26,10 @@ from hepflow.plan.nodes import (
     Source,
 )
 from hepflow.plan.nodes import Vary as VaryNode
-from hepflow.plan.types import ColumnType, dtype_kind
 from hepflow.plan.variations import PickVariation, is_brace_list, split_braces
 
 if TYPE_CHECKING:
-    from hepflow.rdataframe import RDataFrame
+    from typing_extensions import Self
 
 
 
@@ -37,7 +37,7 @@ class Transformations(FrameBase):
     """Define, Filter, Vary and the other transformations (see `hepflow.RDataFrame`)."""
 
     def Define(self, name: str, expression: str | Callable[..., Any],
-               columns: Sequence[str] | None = None) -> RDataFrame:
+               columns: Sequence[str] | None = None) -> Self:
         """A new column, computed per event.
 
         Parameters
@@ -64,7 +64,7 @@ class Transformations(FrameBase):
         return self._derive(Define(self._node, name, self._computation(expression, columns)))
 
     def Redefine(self, name: str, expression: str | Callable[..., Any],
-                 columns: Sequence[str] | None = None) -> RDataFrame:
+                 columns: Sequence[str] | None = None) -> Self:
         """Replace an existing column (a branch or a Define) from here on.
 
         Parameters and returns are those of `Define`; the column must exist.
@@ -78,7 +78,7 @@ class Transformations(FrameBase):
                                    redefine=True))
 
     def DefinePerSample(self, name: str, expression: str | Callable[[SampleInfo], Any],
-                        ) -> RDataFrame:
+                        ) -> Self:
         """A column whose value is fixed per sample, e.g. `xsec * lumi / sumw`.
 
         Parameters
@@ -121,7 +121,7 @@ class Transformations(FrameBase):
         return PerSampleValue(values, ctype, text)
 
     def RedefinePerSample(self, name: str, expression: str | Callable[[SampleInfo], Any],
-                          ) -> RDataFrame:
+                          ) -> Self:
         """Replace an existing column with a value fixed per sample (see `DefinePerSample`).
 
         Parameters
@@ -144,7 +144,7 @@ class Transformations(FrameBase):
         value = self._per_sample_value(name, expression, "RedefinePerSample")
         return self._derive(Define(self._node, name, value, redefine=True))
 
-    def Predict(self, name: str, bundle: Any, output: int | None = None) -> RDataFrame:
+    def Predict(self, name: str, bundle: Any, output: int | None = None) -> Self:
         """A model's score as a lazy column.
 
         Parameters
@@ -171,10 +171,10 @@ class Transformations(FrameBase):
             return self.Define(name, remote, list(remote.columns))
         from hepflow.ml.predict import Predict
 
-        result: RDataFrame = Predict(self, bundle, name, output=output)
+        result: Self = Predict(self, bundle, name, output=output)
         return result
 
-    def Alias(self, alias: str, column: str) -> RDataFrame:
+    def Alias(self, alias: str, column: str) -> Self:
         """A second name for an existing column.
 
         Examples
@@ -186,7 +186,7 @@ class Transformations(FrameBase):
         return self._derive(Alias(self._node, alias, column))
 
     def Filter(self, expression: str | Callable[..., Any], name: str = "",
-               columns: Sequence[str] | None = None) -> RDataFrame:
+               columns: Sequence[str] | None = None) -> Self:
         """Keep the events passing a condition.
 
         Parameters
@@ -224,7 +224,7 @@ class Transformations(FrameBase):
             self._graph.register_filter(node)
         return self._derive(node)
 
-    def Range(self, begin: int, end: int | None = None, stride: int = 1) -> RDataFrame:
+    def Range(self, begin: int, end: int | None = None, stride: int = 1) -> Self:
         """Range(end) or Range(begin, end, stride) of the entries reaching this node.
 
         Exact in distributed mode, also after filters (a counting pass finds
@@ -244,7 +244,7 @@ class Transformations(FrameBase):
     def Vary(self, colName: str | Sequence[str],
              expression: str | Sequence[str] | Callable[..., Any],
              variationTags: Sequence[str] | int, variationName: str = "", *,
-             columns: Sequence[str] | None = None) -> RDataFrame:
+             columns: Sequence[str] | None = None) -> Self:
         """Systematic variations of one or more columns, as ROOT's `Vary`.
 
         The nominal values pass unchanged; `VariationsFor(result)` then gives the
@@ -365,7 +365,7 @@ class Transformations(FrameBase):
             offset += entries
         return tuple(ranges)
 
-    def FilterAvailable(self, column: str) -> RDataFrame:
+    def FilterAvailable(self, column: str) -> Self:
         """Keep the entries of the files that have branch `column`.
 
         For datasets whose files have different branch sets. The decision is
@@ -389,7 +389,7 @@ class Transformations(FrameBase):
         return self._derive(FilterAvailable(self._node, column, self._check_column(column),
                                             missing))
 
-    def FilterMissing(self, column: str) -> RDataFrame:
+    def FilterMissing(self, column: str) -> Self:
         """Keep the entries of the files that lack branch `column` (FilterAvailable's complement).
 
         Examples
@@ -400,7 +400,7 @@ class Transformations(FrameBase):
         return self._derive(FilterAvailable(self._node, column, self._check_column(column),
                                             missing, keep_missing=True))
 
-    def DefaultValueFor(self, column: str, default: Any) -> RDataFrame:
+    def DefaultValueFor(self, column: str, default: Any) -> Self:
         """Branch `column`, or `default` for every entry of the files that lack it.
 
         Parameters

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from hepflow.core.types import CXX_NAMES, ColumnType, DType
 from hepflow.io.snapshot import SIZEOF_PREFIX
 from hepflow.plan.nodes import (
     Alias,
@@ -23,7 +24,6 @@ from hepflow.plan.nodes import (
     PlanNode,
     Source,
 )
-from hepflow.plan.types import CXX_NAMES, ColumnType, DType
 
 Origin = Literal["ttree", "rntuple", "define"]
 

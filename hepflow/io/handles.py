@@ -34,6 +34,7 @@ from typing import Any
 import fsspec
 import uproot
 
+from hepflow.core.measure import Measurement
 from hepflow.io import uproot_private, xrootd_env
 
 _MAX_OPEN = 16
@@ -276,6 +277,21 @@ def close_all() -> None:
         uproot_private.close(entry.handle)
 
 
-__all__ = ["NotRegularFile", "OpenFile", "RemoteStamp", "Stamp", "close_all", "forget",
-           "local_path", "open_cached", "open_file", "open_tree", "open_trees", "regular_file",
-           "remote_stamp", "stamp_of"]
+@dataclass(frozen=True, slots=True)
+class ReadStats:
+    """What reading one chunk cost, and the replica that served it after `attempts` tries.
+
+    `measured` is the reading part of the chunk's one `Measurement`: its
+    bytes, the open, decompress and interpret seconds (measured around
+    uproot's own executors), the rest of the read (including retries) as
+    ``network``, and the read path. The kernel completes it.
+    """
+
+    measured: Measurement
+    replica: str = ""
+    attempts: int = 0
+
+
+__all__ = ["NotRegularFile", "OpenFile", "ReadStats", "RemoteStamp", "Stamp", "close_all",
+           "forget", "local_path", "open_cached", "open_file", "open_tree", "open_trees",
+           "regular_file", "remote_stamp", "stamp_of"]

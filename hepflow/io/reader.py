@@ -1,4 +1,7 @@
-"""Reading the branches of one chunk, with open files kept per worker process.
+"""Reading the branches of one TTree chunk, with open files kept per worker process.
+
+`hepflow.io.sources.read_chunk` is the front door: it sends TTree chunks here,
+RNTuple chunks to `hepflow.io.rntuple`, and reads friend trees alongside.
 
 Consecutive chunks of the same file on the same worker reuse the open file
 (`hepflow.io.handles`: an LRU cache that reopens a file replaced under the
@@ -16,7 +19,7 @@ basket and entries (other replicas are still tried, retrying the same bytes
 is not), and it is never handed to uproot, which checks less and would read
 some damage as different numbers (tests/test_corruption.py has such cases).
 Any other failure of the basket reader gets one read through uproot before
-the chunk counts as failed. `ReadStats.read_path` says which way each chunk went.
+the chunk counts as failed. The chunk's `Measurement.read_paths` says which way it went.
 """
 
 from __future__ import annotations
@@ -24,15 +27,18 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any
 
 import awkward as ak
 import numpy as np
 
+from hepflow.core.chunk import Chunk
+from hepflow.core.measure import Measurement
 from hepflow.errors import ReadError
 from hepflow.io.baskets import BasketError, BasketTiming, BranchLayout, read_branches
 from hepflow.io.failover import Refused, read_with_failover
 from hepflow.io.handles import (
+    ReadStats,
     close_all,
     forget,
     open_cached,
@@ -42,59 +48,7 @@ from hepflow.io.handles import (
 )
 from hepflow.io.policy import ReadOptions
 from hepflow.io.uproot_private import TimingExecutor
-
-
-class Chunk(Protocol):
-    """What reading needs to know of a chunk: plain values, so io does not depend on datasets
-    (`hepflow.io.chunk.Chunk` is one)."""
-
-    @property
-    def url(self) -> str: ...
-    @property
-    def urls(self) -> tuple[str, ...]: ...
-    @property
-    def tree(self) -> str: ...
-    @property
-    def entry_start(self) -> int: ...
-    @property
-    def entry_stop(self) -> int: ...
-    @property
-    def uuid(self) -> str: ...
-    @property
-    def num_entries(self) -> int: ...
-    @property
-    def format(self) -> str: ...
-    @property
-    def friends(self) -> tuple[Any, ...]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ReadStats:
-    """What reading one chunk cost, and the replica that served it.
-
-    `seconds` is the whole read; within it `open_seconds` went to opening
-    files (zero when the worker had it open), `decompress_seconds` and
-    `interpret_seconds` were measured around uproot's own executors, and the
-    rest (`network_seconds`) is waiting for bytes.
-    """
-
-    bytes_read: int
-    seconds: float
-    replica: str
-    attempts: int
-    open_seconds: float = 0.0
-    decompress_seconds: float = 0.0
-    interpret_seconds: float = 0.0
-    bytes_uncompressed: int = 0
-    #: "baskets", "uproot", "uproot-retry" (uproot after the basket reader failed) or
-    #: "rntuple"; for a chunk with friends, the main tree's
-    read_path: str = "uproot"
-    basket_failure: str = ""  # what the basket reader found, when it fell back to uproot
-
-    @property
-    def network_seconds(self) -> float:
-        return max(0.0, self.seconds - self.open_seconds - self.decompress_seconds
-                   - self.interpret_seconds)
+from hepflow.logs import get_logger
 
 
 @dataclass
@@ -107,21 +61,23 @@ class _Timing:
 
 
 FileLayout = tuple[int, Mapping[str, BranchLayout]]
+log = get_logger(__name__)
 
 
 def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | None = None,
                layout: FileLayout | None = None) -> tuple[dict[str, Any], ReadStats]:
-    """The chunk's branches (numpy for flat, awkward for jagged) and what reading cost."""
-    if chunk.format != "ttree" or chunk.friends:  # RNTuple and friend trees: io/sources.py
-        from hepflow.io.sources import read_chunk as read_other
-        return read_other(cast(Any, chunk), branches, options, layout)
+    """The TTree chunk's branches (numpy for flat, awkward for jagged) and what reading cost."""
     def attempt(url: str, timeout: float) -> tuple[dict[str, Any], ReadStats]:
         timing = _Timing(0.0, TimingExecutor(), TimingExecutor())
         arrays, nbytes = _read(url, chunk, branches, timeout, timing, layout)
         assert timing.decompress is not None and timing.interpret is not None
-        return arrays, ReadStats(nbytes, 0.0, url, 0, timing.open_seconds,
-                                 timing.decompress.seconds, timing.interpret.seconds, 0,
-                                 timing.read_path, timing.basket_failure)
+        fallback = timing.basket_failure
+        return arrays, ReadStats(Measurement(
+            bytes_compressed=nbytes,
+            seconds={"open": timing.open_seconds, "decompress": timing.decompress.seconds,
+                     "interpret": timing.interpret.seconds},
+            read_paths={timing.read_path: 1}, file_paths={chunk.url: timing.read_path},
+            fallbacks=(f"{chunk.describe()}: {fallback}",) if fallback else ()), url)
 
     return read_with_failover(chunk, options, attempt)
 
@@ -151,6 +107,9 @@ def _read(url: str, chunk: Chunk, branches: Sequence[str], timeout: float,
                 return _read_baskets(handle, layout[1], chunk, branches, timing, fail)
             except _BasketFailure as failure:
                 timing.read_path, timing.basket_failure = "uproot-retry", failure.reason
+                log.warning("falling back to uproot for %s entries [%d, %d) (replica %s): the "
+                            "basket reader found: %s", chunk.url, chunk.entry_start,
+                            chunk.entry_stop, url, failure.reason)
                 damaged = failure.damaged
                 opening = time.perf_counter()
         ttree = opened.tree(chunk.tree)

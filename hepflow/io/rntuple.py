@@ -33,9 +33,12 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.core.measure import Measurement
+from hepflow.core.types import ColumnType, column_type, dtype_kind
 from hepflow.errors import ReadError
+from hepflow.io.failover import Refused, read_with_failover
+from hepflow.io.handles import ReadStats, open_file, open_tree
 from hepflow.io.rntuple_checksums import Corrupt, verify_envelopes, verify_pages
-from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 CLASS_NAME = "ROOT::RNTuple"
 SIZEOF = "R_rdf_sizeof_"
@@ -169,13 +172,13 @@ def read_columns(ntuple: Any, names: Sequence[str], entry_start: int,
 
 def read_chunk(chunk: Any, branches: Sequence[str], options: Any = None
                ) -> tuple[dict[str, Any], Any]:
-    """`hepflow.io.reader.read_chunk` for an RNTuple chunk: same retries, failover, stats."""
-    from hepflow.io.failover import read_with_failover
-    from hepflow.io.reader import ReadStats
-
+    """One RNTuple chunk (`hepflow.io.sources.read_chunk` sends them here): the same
+    retries, failover and stats as a TTree's."""
     def attempt(url: str, timeout: float) -> tuple[dict[str, Any], ReadStats]:
         arrays, nbytes, open_seconds = _read(url, chunk, branches, timeout)
-        return arrays, ReadStats(nbytes, 0.0, url, 0, open_seconds, read_path="rntuple")
+        return arrays, ReadStats(Measurement(
+            bytes_compressed=nbytes, seconds={"open": open_seconds},
+            read_paths={"rntuple": 1}, file_paths={chunk.url: "rntuple"}), url)
 
     return read_with_failover(chunk, options, attempt)
 
@@ -183,9 +186,6 @@ def read_chunk(chunk: Any, branches: Sequence[str], options: Any = None
 def _read(url: str, chunk: Any, branches: Sequence[str],
           timeout: float) -> tuple[dict[str, Any], int, float]:
     """One attempt on one replica: (arrays, bytes read, seconds spent opening)."""
-    from hepflow.io.failover import Refused
-    from hepflow.io.reader import open_file, open_tree
-
     def fail(cause: str, kind: type[ReadError] = ReadError) -> ReadError:
         return kind(chunk.url, chunk.entry_start, chunk.entry_stop, cause, replica=url)
 

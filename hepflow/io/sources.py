@@ -1,6 +1,7 @@
-"""Chunks that are not one plain TTree: RNTuples, and chunks with friend trees.
+"""The front door for reading a chunk: TTrees, RNTuples, and chunks with friend trees.
 
-`hepflow.io.reader.read_chunk` sends such chunks here. A friend column is
+`read_chunk` dispatches by format (TTree: `hepflow.io.reader`, RNTuple:
+`hepflow.io.rntuple`) and reads friends alongside. A friend column is
 named `alias.branch`, as ROOT names it; its values for a chunk are the entries
 at the same positions of the friend chain (`Chunk.friends`, computed at
 preprocessing), read from the friend's own files with the same retries and
@@ -9,7 +10,6 @@ failover, and concatenated when the chunk spans two friend files.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -17,10 +17,12 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepflow.core.chunk import RNTUPLE, Chunk, FriendPiece
 from hepflow.errors import ReadError
 from hepflow.io import rntuple
-from hepflow.io.chunk import RNTUPLE, Chunk, FriendPiece
+from hepflow.io.handles import ReadStats
 from hepflow.io.policy import ReadOptions
+from hepflow.io.reader import read_chunk as read_ttree
 
 
 def split_friend_columns(branches: Sequence[str], aliases: Sequence[str]
@@ -38,20 +40,16 @@ def split_friend_columns(branches: Sequence[str], aliases: Sequence[str]
 
 
 def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | None = None,
-               layout: Any = None) -> tuple[dict[str, Any], Any]:
+               layout: Any = None) -> tuple[dict[str, Any], ReadStats]:
     """The chunk's columns, its friends' included, and what reading them cost."""
-    from hepflow.io.reader import ReadStats
-    from hepflow.io.reader import read_chunk as read_ttree
-
     if not chunk.friends:
         if chunk.format == RNTUPLE:
             return rntuple.read_chunk(chunk, branches, options)
         return read_ttree(chunk, branches, options, layout)
-    start = time.perf_counter()
     aliases = list(dict.fromkeys(p.alias for p in chunk.friends))
     main, wanted = split_friend_columns(branches, aliases)
     arrays, stats = read_chunk(replace(chunk, friends=()), main, options, layout)
-    nbytes, attempts = stats.bytes_read, stats.attempts
+    measured, attempts = stats.measured, stats.attempts
     for alias, names in wanted.items():
         if not names:
             continue
@@ -60,7 +58,9 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
                               chunk.num_entries):
             got, piece_stats = read_chunk(_piece_chunk(chunk, piece), names, options)
             parts.append(got)
-            nbytes += piece_stats.bytes_read
+            # a friend adds its bytes and seconds; the chunk's read path is the main tree's
+            measured = measured.merge(replace(piece_stats.measured, read_paths={},
+                                              file_paths={}, fallbacks=()))
             attempts += piece_stats.attempts
         for name in names:
             joined = _concatenate([part[name] for part in parts])
@@ -69,11 +69,7 @@ def read_chunk(chunk: Chunk, branches: Sequence[str], options: ReadOptions | Non
                                 f"friend {alias!r} gave {len(joined)} entries of {name} for "
                                 f"{chunk.num_entries} entries of the main tree")
             arrays[f"{alias}.{name}"] = joined
-    return arrays, ReadStats(nbytes, time.perf_counter() - start, stats.replica, attempts,
-                             stats.open_seconds, stats.decompress_seconds,
-                             stats.interpret_seconds,
-                             sum(int(getattr(a, "nbytes", 0)) for a in arrays.values()),
-                             stats.read_path, stats.basket_failure)
+    return arrays, ReadStats(measured, stats.replica, attempts)
 
 
 def _trimmed(pieces: list[FriendPiece], n: int) -> list[FriendPiece]:

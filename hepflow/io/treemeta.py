@@ -39,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.core.types import ColumnType, column_type, dtype_kind
 from hepflow.io import uproot_private
 from hepflow.io.basketbytes import spec_of
 from hepflow.io.baskets import LayoutTable
 from hepflow.io.embedded import EmbeddedBaskets
-from hepflow.plan.types import ColumnType, column_type, dtype_kind
 
 _BYTECOUNT = 0x40000000
 _CLASS = 0x80000000

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.engine.partitions import partitions
 from hepflow.ml.batching import Arrays, BatchOptions, batches, count_batches
 from hepflow.ml.errors import PlanError, check_count
 from hepflow.ml.features import Features
@@ -308,13 +309,11 @@ class _Reads(_Source):
     """Chunks read from the files by the workers, on demand."""
 
     def __init__(self, df: Any, features: Features, norm: Normalisation, split: int) -> None:
-        from hepflow.engine.collection import partition_reader
-
         runner = df._runner
         self.chunks = list(runner.chunks)
         if not self.chunks:
             raise PlanError("DataLoader: the dataset has no entries")
-        reader = partition_reader(runner, df._node, list(features.read_columns))
+        reader = partitions(runner, df._node, list(features.read_columns)).function
         self.task = ChunkArrays(reader, features, norm, split)
         self.size = len(self.chunks)
 

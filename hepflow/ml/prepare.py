@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import dask
 import numpy as np
 
 from hepflow.ml.errors import PlanError
@@ -24,6 +25,7 @@ from hepflow.ml.normalise import Method, Moments, Normalisation, Summary, merge_
 from hepflow.ml.progress import bar
 from hepflow.ml.split import TRAIN
 from hepflow.util.jsondata import jsonable
+from hepflow.version import __version__
 
 _FAN_IN = 8
 
@@ -150,9 +152,7 @@ def _client_of(df: Any, client: Any) -> Any:
 
 def provenance(df: Any) -> dict[str, Any]:
     """Where the training events came from: dataset, selection plan, hepflow version."""
-    import hepflow
-
-    out: dict[str, Any] = {"hepflow_version": hepflow.__version__,
+    out: dict[str, Any] = {"hepflow_version": __version__,
                            "created": _dt.datetime.now(_dt.timezone.utc).isoformat()}
     graph = getattr(df, "_graph", None)
     source = getattr(graph, "source", None)
@@ -243,9 +243,7 @@ def prepare(df: Any, features: Features, *, normalisation: Method = "standard",
     runner = _client_of(df, client)
     start = time.perf_counter()
     frame = features.attach(df)
-    lazy = frame.AsAwkward(list(features.read_columns))
-    parts = lazy.to_delayed(optimize_graph=False)
-    import dask
+    parts = frame._partitions(list(features.read_columns)).delayed()
 
     delayed_blocks = [dask.delayed(build_block, pure=True)(p, features, i)
                       for i, p in enumerate(parts)]

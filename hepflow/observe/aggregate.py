@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hepflow.results.records import PHASES, ChunkRecord
+from hepflow.core.measure import PHASES, Measurement
+from hepflow.results.records import ChunkRecord
 
 #: Time inside a chunk task not covered by `PHASES` (setup, bookkeeping).
 OTHER = "other"
@@ -33,55 +34,44 @@ IDLE = "idle"
 BREAKDOWN_ORDER: tuple[str, ...] = (*PHASES, OTHER, IDLE)
 
 
+def _flat(measured: Measurement) -> dict[str, Any]:
+    """A measurement's sums as the reports' plain data (seconds per phase, `other`, total)."""
+    seconds = {phase: measured.phase(phase) for phase in PHASES}
+    seconds[OTHER] = measured.other
+    return {"chunks": measured.chunks, "entries": measured.entries,
+            "bytes_compressed": measured.bytes_compressed,
+            "bytes_uncompressed": measured.bytes_uncompressed, "seconds": seconds}
+
+
 @dataclass
 class WorkerStats:
-    """What one worker did during one run (or in total)."""
+    """What one worker did during one run (or in total): its chunks' merged measurement."""
 
-    chunks: int = 0
-    entries: int = 0
-    bytes_compressed: int = 0
-    bytes_uncompressed: int = 0
-    busy_seconds: float = 0.0
+    measured: Measurement = field(default_factory=Measurement)
     first_start: float = math.inf
     last_stop: float = 0.0
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
-        (*PHASES, OTHER), 0.0))
 
     def add(self, record: ChunkRecord) -> None:
-        self.chunks += 1
-        for phase in PHASES:
-            self.seconds[phase] += record.seconds.phase(phase)
-        self.seconds[OTHER] += record.seconds.other
-        self.entries += record.entries
-        self.bytes_compressed += record.bytes_compressed
-        self.bytes_uncompressed += record.bytes_uncompressed
-        self.busy_seconds += record.seconds.total
+        self.measured = self.measured.merge(record.measured)
         self.first_start = min(self.first_start, record.start)
         self.last_stop = max(self.last_stop, record.stop)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"chunks": self.chunks, "entries": self.entries,
-                "bytes_compressed": self.bytes_compressed,
-                "bytes_uncompressed": self.bytes_uncompressed,
-                "busy_seconds": self.busy_seconds, "seconds": dict(self.seconds),
-                "first_start": self.first_start if self.chunks else None,
-                "last_stop": self.last_stop if self.chunks else None}
+        chunks = self.measured.chunks
+        return {**_flat(self.measured), "busy_seconds": self.measured.phase("total"),
+                "first_start": self.first_start if chunks else None,
+                "last_stop": self.last_stop if chunks else None}
 
 
 @dataclass
 class RunStats:
-    """The sums of every chunk record of one run (one run id = one dataframe's pass)."""
+    """One run's chunk records (one run id = one dataframe's pass): their merged
+    measurement, and what only a run has (filters, samples, workers, span)."""
 
     run: str
     seq: int
     first_seen: float
-    chunks: int = 0
-    errors: int = 0
-    entries: int = 0
-    bytes_compressed: int = 0
-    bytes_uncompressed: int = 0
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
-        (*PHASES, OTHER, "total"), 0.0))
+    measured: Measurement = field(default_factory=Measurement)
     filters: dict[str, list[int]] = field(default_factory=dict)
     samples: dict[str, int] = field(default_factory=dict)
     workers: dict[str, WorkerStats] = field(default_factory=dict)
@@ -90,34 +80,26 @@ class RunStats:
     last_seen: float = 0.0
     #: Per-chunk (entries, compressed bytes, total seconds), for the cost model.
     chunk_costs: list[tuple[int, int, float]] = field(default_factory=list)
-    #: Chunks per read path (``baskets``, ``uproot``, ``uproot-retry``, ``rntuple``).
-    read_paths: dict[str, int] = field(default_factory=dict)
 
     def add(self, record: ChunkRecord, seen: float, keep_chunks: int) -> None:
-        self.chunks += 1
         self.last_seen = seen
-        if record.error:
-            self.errors += 1
-        self.entries += record.entries
-        self.bytes_compressed += record.bytes_compressed
-        self.bytes_uncompressed += record.bytes_uncompressed
-        total = record.seconds.total
-        for phase in PHASES:
-            self.seconds[phase] += record.seconds.phase(phase)
-        self.seconds[OTHER] += record.seconds.other
-        self.seconds["total"] += total
+        measured = record.measured
+        self.measured = self.measured.merge(measured)
         for name, (seen_all, passed) in record.filters.items():
             counts = self.filters.setdefault(name, [0, 0])
             counts[0] += seen_all
             counts[1] += passed
-        self.samples[record.sample] = self.samples.get(record.sample, 0) + record.entries
-        if record.read_path:
-            self.read_paths[record.read_path] = self.read_paths.get(record.read_path, 0) + 1
+        self.samples[record.sample] = self.samples.get(record.sample, 0) + measured.entries
         self.workers.setdefault(record.worker or "?", WorkerStats()).add(record)
         self.start = min(self.start, record.start)
         self.stop = max(self.stop, record.stop)
         if len(self.chunk_costs) < keep_chunks:
-            self.chunk_costs.append((record.entries, record.bytes_compressed, total))
+            self.chunk_costs.append((measured.entries, measured.bytes_compressed,
+                                     measured.phase("total")))
+
+    @property
+    def chunks(self) -> int:
+        return self.measured.chunks
 
     @property
     def wall_seconds(self) -> float:
@@ -126,25 +108,25 @@ class RunStats:
 
     def breakdown(self) -> dict[str, float]:
         """Worker-seconds per phase, plus `other` and `idle` (see the module constants)."""
-        out = {phase: self.seconds[phase] for phase in (*PHASES, OTHER)}
+        out: dict[str, float] = {phase: self.measured.phase(phase) for phase in PHASES}
+        out[OTHER] = self.measured.other
         capacity = self.wall_seconds * len(self.workers)
-        out[IDLE] = max(0.0, capacity - self.seconds["total"])
+        out[IDLE] = max(0.0, capacity - self.measured.phase("total"))
         return out
 
     def to_dict(self, chunks: bool = True) -> dict[str, Any]:
         """Everything as plain data; `chunks=False` leaves out the per-chunk costs."""
         wall = self.wall_seconds
+        flat = _flat(self.measured)
+        flat["seconds"]["total"] = self.measured.phase("total")
         return {
-            "run": self.run, "seq": self.seq, "chunks": self.chunks, "errors": self.errors,
-            "entries": self.entries, "bytes_compressed": self.bytes_compressed,
-            "bytes_uncompressed": self.bytes_uncompressed,
-            "seconds": dict(self.seconds), "breakdown": self.breakdown(),
-            "wall_seconds": wall,
-            "events_per_second": self.entries / wall if wall > 0 else 0.0,
-            "mb_per_second": self.bytes_compressed / wall / 1e6 if wall > 0 else 0.0,
+            "run": self.run, "seq": self.seq, **flat, "errors": self.measured.errors,
+            "breakdown": self.breakdown(), "wall_seconds": wall,
+            "events_per_second": self.measured.entries / wall if wall > 0 else 0.0,
+            "mb_per_second": self.measured.bytes_compressed / wall / 1e6 if wall > 0 else 0.0,
             "filters": {k: list(v) for k, v in self.filters.items()},
             "samples": dict(self.samples),
-            "read_paths": dict(self.read_paths),
+            "read_paths": dict(self.measured.read_paths),
             "workers": {k: v.to_dict() for k, v in self.workers.items()},
             "start": self.start if self.chunks else None,
             "stop": self.stop if self.chunks else None,
@@ -168,8 +150,8 @@ class Timeline:
     def add(self, record: ChunkRecord) -> None:
         start = record.start
         stop = max(start, record.stop)
-        entries = float(record.entries)
-        nbytes = float(record.bytes_compressed)
+        entries = float(record.measured.entries)
+        nbytes = float(record.measured.bytes_compressed)
         worker = self.per_worker.setdefault(record.worker or "?", {})
         duration = stop - start
         first, last = int(start), int(stop)

@@ -32,11 +32,12 @@ def _digest(record: ChunkRecord) -> None:
     except ImportError:
         return
     for phase in PHASES:
-        seconds = record.seconds.phase(phase)
+        seconds = record.measured.phase(phase)
         if seconds:
             context_meter.digest_metric(f"hepflow-{phase}", seconds, "seconds")
-    if record.bytes_compressed:
-        context_meter.digest_metric("hepflow-read", float(record.bytes_compressed), "bytes")
+    if record.measured.bytes_compressed:
+        context_meter.digest_metric("hepflow-read", float(record.measured.bytes_compressed),
+                                    "bytes")
 
 
 def emit_chunk(record: ChunkRecord) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hepflow.dataset.sampleinfo import SampleInfo
+from hepflow.core.sampleinfo import SampleInfo
 from hepflow.errors import PlanError
 from hepflow.plan.actions.base import Action
 from hepflow.plan.handles import ResultSource, RResultMap, RResultPtr

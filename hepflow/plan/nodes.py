@@ -21,10 +21,10 @@ import awkward as ak
 import dask.base
 import numpy as np
 
+from hepflow.core.types import ColumnType, scalar
 from hepflow.errors import PlanError
 from hepflow.plan.context import ChunkContext, View
 from hepflow.plan.expr.typed import Expression
-from hepflow.plan.types import ColumnType, scalar
 
 SPECIAL_COLUMNS: dict[str, ColumnType] = {
     "rdfentry_": scalar("uint64"),  # ULong64_t, as in ROOT

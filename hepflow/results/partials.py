@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hepflow.core.measure import Measurement
+
 
 @dataclass(frozen=True, slots=True)
 class Failure:
@@ -21,43 +23,6 @@ class Failure:
 
     chunk: Any  # hepflow.dataset.Chunk
     reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Metrics:
-    """Per-run sums of per-chunk costs, and which reader served how many chunks.
-
-    `read_paths` counts chunks per read path (``baskets``, ``uproot``,
-    ``uproot-retry``, ``rntuple``) and `file_paths` names each file's (several
-    joined by ``+`` when its chunks were read differently); `fallbacks` says, for the first
-    `MAX_FALLBACKS` chunks the basket reader handed to uproot, why. Both merge
-    associatively (counts add, the list is the first ones in chunk order).
-    """
-
-    bytes_read: int = 0
-    read_seconds: float = 0.0
-    compute_seconds: float = 0.0
-    read_paths: Mapping[str, int] = field(default_factory=dict)
-    fallbacks: tuple[str, ...] = ()
-    file_paths: Mapping[str, str] = field(default_factory=dict)
-
-    def merge(self, other: Metrics) -> Metrics:
-        paths = dict(self.read_paths)
-        for path, n in other.read_paths.items():
-            paths[path] = paths.get(path, 0) + n
-        files = dict(self.file_paths)
-        for name, path in other.file_paths.items():
-            mine = files.get(name)
-            files[name] = path if mine is None or mine == path else \
-                "+".join(sorted({*mine.split("+"), *path.split("+")}))
-        return Metrics(self.bytes_read + other.bytes_read,
-                       self.read_seconds + other.read_seconds,
-                       self.compute_seconds + other.compute_seconds, paths,
-                       (self.fallbacks + other.fallbacks)[:MAX_FALLBACKS], files)
-
-
-#: How many fallback reasons a run keeps (`Metrics.fallbacks`).
-MAX_FALLBACKS = 20
 
 
 class Merger(Protocol):
@@ -74,7 +39,8 @@ class ChunkResult:
     accounting: Mapping[str, tuple[int, int]]
     failures: tuple[Failure, ...] = ()
     chunks: int = 1
-    metrics: Metrics = field(default_factory=Metrics)
+    #: what the chunks cost and how they were read (see hepflow.core.measure)
+    metrics: Measurement = field(default_factory=Measurement)
 
     @property
     def expected(self) -> int:
@@ -116,4 +82,4 @@ def merge_all(results: Sequence[ChunkResult], mergers: Sequence[Merger]) -> Chun
     return out
 
 
-__all__ = ["ChunkResult", "Failure", "Merger", "Metrics", "merge", "merge_all"]
+__all__ = ["ChunkResult", "Failure", "Merger", "merge", "merge_all"]

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hepflow.core.measure import Measurement
 from hepflow.dataset.spec import Dataset, FileSpec, Sample
-from hepflow.results.partials import Failure, Metrics
+from hepflow.results.partials import Failure
 
 #: Read paths that need no mention file by file in `RunInfo`'s text.
 FAST_PATHS = ("baskets", "rntuple")
@@ -29,7 +30,7 @@ class RunInfo:
     branches: tuple[str, ...]
     per_sample: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     failures: tuple[Failure, ...] = ()
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Measurement = field(default_factory=Measurement)
     dataset: Dataset | None = None
     #: Client-side seconds of this run by phase (`Phases`): where the time outside the
     #: workers' reading and computing goes.
@@ -69,7 +70,7 @@ class RunInfo:
             "events_per_second": self.events_per_second, "branches": list(self.branches),
             "per_sample": {k: {"expected": e, "processed": p}
                            for k, (e, p) in self.per_sample.items()},
-            "bytes_read": self.metrics.bytes_read,
+            "bytes_read": self.metrics.bytes_compressed,
             "read_seconds": self.metrics.read_seconds,
             "compute_seconds": self.metrics.compute_seconds,
             "failures": [{"file": f.chunk.url, "replicas": list(f.chunk.urls),
@@ -89,7 +90,7 @@ class RunInfo:
         lines = [f"{self.entries_processed} of {self.entries_expected} entries in "
                  f"{self.chunks} chunks, {self.seconds:.2f} s "
                  f"({self.events_per_second:,.0f} events/s), "
-                 f"{self.metrics.bytes_read / 1e6:.1f} MB read"]
+                 f"{self.metrics.bytes_compressed / 1e6:.1f} MB read"]
         for name, (exp, proc) in self.per_sample.items():
             lines.append(f"  sample {name or '(default)'}: {proc} of {exp} entries")
         if self.metrics.read_paths:

@@ -34,7 +34,7 @@ _WARNING = ("WARNING: --insecure-no-auth: token checking is OFF. Anyone who can 
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hepflow.cli import report_error
+    from hepflow.errorreport import report_error
     from hepflow.serve.config import load_config
 
     try:

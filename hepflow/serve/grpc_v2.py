@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hepflow import __version__
 from hepflow.serve.auth import PREDICT
 from hepflow.serve.errors import BadRequest, ConfigError, ServeError, Unavailable
 from hepflow.serve.registry import ServedModel
 from hepflow.serve.v2 import EXTENSIONS, model_metadata, output_shape
 from hepflow.serve.v2tensors import OUTPUT, Tensor, declared, json_values, to_batch
+from hepflow.version import __version__
 
 if TYPE_CHECKING:
     from hepflow.serve.app import Service

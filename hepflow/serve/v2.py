@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hepflow import __version__
 from hepflow.serve.auth import PREDICT, Principal
 from hepflow.serve.errors import NotFound, ServeError, Unavailable
 from hepflow.serve.registry import ServedModel
@@ -33,6 +32,7 @@ from hepflow.serve.v2tensors import (
     response,
     to_batch,
 )
+from hepflow.version import __version__
 
 if TYPE_CHECKING:
     from hepflow.serve.app import Service

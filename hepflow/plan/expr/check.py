@@ -15,19 +15,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from hepflow.errors import ExpressionError, did_you_mean
-from hepflow.plan.expr import cxxtypes, declare, sampleinfo
-from hepflow.plan.expr import nodes as n
-from hepflow.plan.expr.functions import (
-    CONSTANTS,
-    FUNCTIONS,
-    NOT_ROOT_NAMES,
-    SignatureError,
-    resolve_function,
-)
-from hepflow.plan.expr.parser import parse
-from hepflow.plan.expr.typed import BinaryOp, BinaryStep, Expression, Typed, UnaryOp, UnaryStep
-from hepflow.plan.types import (
+from hepflow.core.types import (
     UNKNOWN,
     ColumnType,
     DType,
@@ -41,6 +29,18 @@ from hepflow.plan.types import (
     scalar,
     wrap,
 )
+from hepflow.errors import ExpressionError, did_you_mean
+from hepflow.plan.expr import cxxtypes, declare, sampleinfo
+from hepflow.plan.expr import nodes as n
+from hepflow.plan.expr.functions import (
+    CONSTANTS,
+    FUNCTIONS,
+    NOT_ROOT_NAMES,
+    SignatureError,
+    resolve_function,
+)
+from hepflow.plan.expr.parser import parse
+from hepflow.plan.expr.typed import BinaryOp, BinaryStep, Expression, Typed, UnaryOp, UnaryStep
 
 _COMPARE = frozenset({"<", "<=", ">", ">=", "==", "!="})
 _BITWISE = frozenset({"&", "|", "^"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from hepflow.plan.types import DType
+from hepflow.core.types import DType
 
 _TYPEDEFS: Final[dict[str, DType]] = {
     "bool": "bool", "Bool_t": "bool", "char": "int8", "Char_t": "int8", "UChar_t": "uint8",

@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hepflow.core.types import ColumnType, column_type
 from hepflow.errors import PlanError
 from hepflow.plan.expr import cxxtypes
 from hepflow.plan.expr.functions import FUNCTIONS, resolve_function
-from hepflow.plan.types import ColumnType, column_type
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -133,9 +133,26 @@ def Declare(name: str, func: Callable[..., Any], arg_types: Sequence[str | Colum
     return declared
 
 
+def _correction(cset: Any, key: str, source: Any) -> Any:
+    """`cset[key]`, or the compound correction `key` (a CMS JEC stack: L1, L2, L3 applied
+    in turn), which correctionlib keeps apart in `cset.compound`."""
+    compound = getattr(cset, "compound", {})
+    for table in (cset, compound):
+        try:
+            return table[key]
+        except (KeyError, IndexError, TypeError):
+            continue
+    keys = sorted(cset.keys()) if hasattr(cset, "keys") else []
+    keys += [f"{k} (compound)" for k in sorted(compound.keys())] if hasattr(compound, "keys") \
+        else []
+    raise PlanError(f"no correction {key!r} in {source!r}; it has: "
+                    f"{', '.join(keys) or '?'}")
+
+
 def declare_correction(name: str, source: Any, key: str) -> DeclaredCorrection:
     """Make correction `key` of a correctionlib file (path, .json or .json.gz) or
-    `correctionlib.CorrectionSet` callable as `name(...)` in expressions.
+    `correctionlib.CorrectionSet` callable as `name(...)` in expressions; `key` may
+    name a compound correction (a JEC stack) too.
 
     Numeric inputs may be per-event values or collections (then the result is one
     value per element); string inputs (e.g. the systematic) are string literals.
@@ -147,11 +164,7 @@ def declare_correction(name: str, source: Any, key: str) -> DeclaredCorrection:
         raise PlanError("declare_correction needs the correctionlib package") from exc
     cset = correctionlib.CorrectionSet.from_file(str(source)) \
         if isinstance(source, (str, os.PathLike)) else source
-    try:
-        correction = cset[key]
-    except (KeyError, IndexError, TypeError) as exc:
-        keys = ", ".join(sorted(cset.keys())) if hasattr(cset, "keys") else "?"
-        raise PlanError(f"no correction {key!r} in {source!r}; it has: {keys}") from exc
+    correction = _correction(cset, key, source)
     inputs = tuple((str(i.name), str(i.type)) for i in correction.inputs)
     declared = DeclaredCorrection(name, correction, inputs)
     with _LOCK:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from hepflow.plan.types import (
+from hepflow.core.types import (
     ColumnType,
     DType,
     Kind,

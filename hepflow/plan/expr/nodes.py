@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hepflow.plan.types import DType
+from hepflow.core.types import DType
 
 
 @dataclass(frozen=True, slots=True)

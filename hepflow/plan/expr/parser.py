@@ -8,11 +8,11 @@ grammar is rejected with the position of the offending text.
 
 from __future__ import annotations
 
+from hepflow.core.types import DType
 from hepflow.errors import ExpressionError
 from hepflow.plan.expr import cxxtypes
 from hepflow.plan.expr import nodes as n
 from hepflow.plan.expr.tokens import Token, tokenize
-from hepflow.plan.types import DType
 
 # Binary operators by C++ precedence; a larger number binds tighter.
 _PRECEDENCE: dict[str, int] = {

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+from hepflow.core.types import DType, scalar
 from hepflow.errors import ExpressionError
 from hepflow.plan.expr import nodes as n
 from hepflow.plan.expr.typed import Typed
-from hepflow.plan.types import DType, scalar
 
 NAME = "rdfsampleinfo_"
 #: Each allowed method, the C++ type it returns, and whether it takes a string argument.

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hepflow.core.types import DType, IntDType, int_range
 from hepflow.errors import ExpressionError
-from hepflow.plan.types import DType, IntDType, int_range
 
 
 @dataclass(frozen=True, slots=True)

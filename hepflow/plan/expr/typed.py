@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hepflow.plan.types import ColumnType, DType
+from hepflow.core.types import ColumnType, DType
 
 Op = Literal["col", "const", "unary", "binary", "ternary", "index", "call", "sampleinfo"]
 UnaryOp = Literal["-", "+", "!", "~", "cast"]

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hepflow.core.types import ColumnType, scalar
 from hepflow.errors import PlanError
 from hepflow.plan.expr.typed import Expression, Typed, UnaryStep
-from hepflow.plan.types import ColumnType, scalar
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 import dask.config
 
-from hepflow.errors import HepflowError
+from hepflow.errors import ClusterConfigError, HepflowError
 
 #: Loggers that report a worker's departure as lost work; quiet while hepflow
 #: closes a cluster it started itself (nothing is lost that anyone still wants).
@@ -46,8 +46,6 @@ def worker_environ() -> dict[str, Any]:
 def local_cluster(n_workers: int | None = None, **kwargs: Any) -> Any:
     """A `distributed.LocalCluster` with process workers, one thread each, free ports."""
     import distributed
-
-    from hepflow.cluster.errors import ClusterConfigError
 
     if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int)
                                   or n_workers < 1):
