@@ -17,23 +17,10 @@ import pytest
 
 import hepflow.ml as ml
 from hepflow.errors import PlanError
-from hepflow.serve.testing import events, free_socket, keras_bundle, xgboost_bundle
+from hepflow.serve.testing import events, free_socket, keras_bundle, torch_bundle, xgboost_bundle
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
-
-
-def torch_bundle() -> ml.Bundle:
-    """A small torch network on the serve test features, as `train_torch` stores it."""
-    from hepflow.ml.torch_train import to_torchscript
-
-    reference = xgboost_bundle(n=500, trees=2)
-    torch.manual_seed(4)
-    width = reference.features.n_inputs
-    model = torch.nn.Sequential(torch.nn.Linear(width, 16), torch.nn.Tanh(),
-                                torch.nn.Linear(16, 1))
-    return ml.Bundle("torch", to_torchscript(model, width, 2), reference.features,
-                     reference.normalisation, dict(reference.classes))
 
 
 @pytest.fixture(scope="module")

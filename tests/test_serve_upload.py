@@ -351,3 +351,33 @@ def test_hostile_bundle_json_is_a_422_with_a_message(
     assert ".upload-" not in message and str(served.models) not in message
     assert predict(served, admin).json()["version"] == bundles[0].token
     assert sorted(p.name for p in served.models.iterdir()) == ["bdt"]
+
+
+def test_a_torchscript_upload_is_refused_and_its_onnx_twin_taken(
+        tmp_path: Path, issuer: LocalIssuer, admin: dict[str, str]) -> None:
+    """A TorchScript archive is a program the server would load: uploads take ONNX (issue
+    23), unless the operator lists `torch` in limits.upload_kinds."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    import hepflow.ml as ml
+    from hepflow.serve.testing import torch_bundle
+
+    native = torch_bundle()
+    for bundle, name in ((native, "pt"), (ml.to_onnx(native), "pt_onnx")):
+        bundle.save(tmp_path / name)
+    models = tmp_path / "models"
+    models.mkdir()
+    config = load_config(models=models, auth=issuer.auth_config())
+    with running(config) as server:
+        refused = put(server, admin, archive_folder(tmp_path / "pt"), name="pt")
+        assert refused.status_code == 422, refused.text
+        assert "torch bundles" in refused.text and "ONNX" in refused.text
+        assert not (models / "pt").exists()
+        taken = put(server, admin, archive_folder(tmp_path / "pt_onnx"), name="pt")
+        assert taken.status_code == 201, taken.text
+        got = np.asarray(predict(server, admin, "pt").json()["predictions"], np.float32)
+        np.testing.assert_allclose(got, native.predict_columns(RAW), atol=1e-5, rtol=0)
+    allowing = load_config(models=models, auth=issuer.auth_config(),
+                           limits={"upload_kinds": ["xgboost", "onnx", "torch"]})
+    with running(allowing) as server:
+        assert put(server, admin, archive_folder(tmp_path / "pt"), name="pt2").status_code == 201

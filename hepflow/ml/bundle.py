@@ -37,6 +37,8 @@ FORMAT = "hepflow-model-bundle"
 VERSION = 1
 _MODEL_FILES = {"xgboost": "model.ubj", "keras": "model.keras",
                 **{kind: runtime.file for kind, runtime in RUNTIMES.items()}}
+#: Every kind of model a bundle can hold.
+MODEL_KINDS = tuple(_MODEL_FILES)
 _PREDICT_BATCH = 65536
 
 # Models loaded in this process, by bundle token: one load per worker process.
@@ -304,5 +306,5 @@ def predict_matrix(kind: str, model: Any, inputs: np.ndarray) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
-__all__ = ["MAX_META_BYTES", "MAX_META_DEPTH", "Bundle", "load", "load_model",
+__all__ = ["MAX_META_BYTES", "MAX_META_DEPTH", "MODEL_KINDS", "Bundle", "load", "load_model",
            "predict_matrix", "read_meta"]

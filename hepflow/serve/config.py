@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hepflow.config_loader import Loader
+from hepflow.ml.bundle import MODEL_KINDS
 from hepflow.serve.errors import ConfigError
 
 _SYMMETRIC = ("HS256", "HS384", "HS512")
@@ -161,6 +162,11 @@ class Limits:
     header_timeout_s: float = 10.0
     max_header_bytes: int = 64 * 2**10
     keep_alive_s: float = 15.0
+    #: Model kinds an upload may bring. Not TorchScript by default: its archive is a
+    #: program the server would load (ONNX is a graph of known operators; a Keras
+    #: archive is checked for code before it loads). Bundles an operator puts in the
+    #: models folder load whatever their kind.
+    upload_kinds: tuple[str, ...] = ("xgboost", "keras", "onnx")
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_rows", "max_upload_bytes", "max_unpacked_bytes",
@@ -171,6 +177,10 @@ class Limits:
                      "keep_alive_s"):
             if not 0 < getattr(self, name) < math.inf:
                 raise ConfigError(f"limits.{name} must be a positive number of seconds")
+        unknown = sorted(set(self.upload_kinds) - set(MODEL_KINDS))
+        if unknown:
+            raise ConfigError(f"limits.upload_kinds: unknown model kind(s) "
+                              f"{', '.join(unknown)}; known: {', '.join(MODEL_KINDS)}")
         if self.rate_limit_per_s < 0 or self.rate_limit_burst < 0:
             raise ConfigError("limits.rate_limit_per_s and rate_limit_burst must be >= 0 "
                               "(0 switches rate limiting off)")

@@ -103,6 +103,17 @@ def _check_model_file(folder: Path) -> None:
         raise InputError(f"the bundle's model file {model_file} is missing")
 
 
+def _check_upload_kind(folder: Path, kinds: tuple[str, ...]) -> None:
+    """Refuse an uploaded bundle whose model kind the server does not take from clients."""
+    _check_model_file(folder)
+    kind = str(read_meta(folder)["kind"])
+    if kind not in kinds:
+        hint = (" export it to ONNX first (hepflow.ml.to_onnx(bundle)) and upload that;"
+                if kind == "torch" else "")
+        raise InputError(f"this server does not take {kind} bundles by upload:{hint} the "
+                         f"server's limits.upload_kinds are {', '.join(kinds) or 'none'}")
+
+
 def _without_paths(text: str, folder: Path) -> str:
     """A refusal's first line, without the server's staging folder (clients see it)."""
     text = text.replace(str(folder) + os.sep, "").replace(str(folder), "the bundle")
@@ -260,6 +271,7 @@ class ModelRegistry:
         try:
             root = extract(upload, staging, max_files=limits.max_archive_files,
                            max_bytes=limits.max_unpacked_bytes)
+            _check_upload_kind(root, limits.upload_kinds)
             served = self._serve(name, self.directory / name, open_bundle(root))
             root.chmod(0o755)
             final = self.directory / name

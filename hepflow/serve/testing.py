@@ -190,6 +190,23 @@ def xgboost_bundle(*, n: int = 4000, seed: int = 1, trees: int = 20, depth: int 
                   {"trees": trees, "depth": depth})
 
 
+def torch_bundle() -> Any:
+    """A small torch network on the test features (`xgboost_bundle`'s), as `train_torch`
+    stores it: a TorchScript bundle."""
+    from hepflow.ml.bundle import Bundle
+    from hepflow.ml.device import import_torch
+    from hepflow.ml.torch_train import to_torchscript
+
+    torch = import_torch()
+    reference = xgboost_bundle(n=500, trees=2)
+    torch.manual_seed(4)
+    width = reference.features.n_inputs
+    model = torch.nn.Sequential(torch.nn.Linear(width, 16), torch.nn.Tanh(),
+                                torch.nn.Linear(16, 1))
+    return Bundle("torch", to_torchscript(model, width, 2), reference.features,
+                  reference.normalisation, dict(reference.classes))
+
+
 def keras_bundle(*, n: int = 2000, seed: int = 2, jets: int = 3, classes: int = 1) -> Any:
     """A real Keras `Bundle` (a small dense network) trained for one epoch."""
     from hepflow.ml.bundle import Bundle
@@ -271,4 +288,4 @@ def running(config: Any, *, http: str | None = None) -> Iterator[ServerThread]:
 
 
 __all__ = ["FLAT", "JAGGED", "LocalIssuer", "ServerThread", "events", "free_socket",
-           "keras_bundle", "running", "xgboost_bundle"]
+           "keras_bundle", "running", "torch_bundle", "xgboost_bundle"]
