@@ -32,7 +32,6 @@ from hepflow.results.partials import ChunkResult
 from hepflow.results.pieces import Pieces
 from hepflow.results.runinfo import RunInfo
 
-
 #: Called as ``listener(run_id, chunks)`` for each instrumented run just before its graph
 #: goes to the scheduler. Its chunks then report under that run id on the `hepflow-chunk`
 #: event topic, so a watcher (a job's progress) can count chunks done of `chunks`.

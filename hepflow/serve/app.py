@@ -45,9 +45,9 @@ from hepflow.serve.errors import (
     UnsupportedMediaType,
 )
 from hepflow.serve.inputs import encode as encode_predictions
+from hepflow.serve.inputs import parse, wanted_format
 from hepflow.serve.jobroutes import job_routes
 from hepflow.serve.jobs import JobManager
-from hepflow.serve.inputs import parse, wanted_format
 from hepflow.serve.metrics import ServeMetrics
 from hepflow.serve.ratelimit import RateLimiter
 from hepflow.serve.registry import ModelRegistry, ServedModel

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
@@ -62,7 +64,7 @@ async def _form(request: Request, body: bytes) -> dict[str, tuple[bytes | str, s
     bounded = Request(request.scope, replay)
     try:
         form = await bounded.form(max_files=3, max_fields=3, max_part_size=len(body) + 1)
-    except Exception as err:  # starlette's multipart errors: a malformed body
+    except (MultiPartException, HTTPException, ValueError) as err:  # a malformed body
         raise BadRequest(f"cannot read the multipart body: {err}") from None
     out: dict[str, tuple[bytes | str, str]] = {}
     try:

@@ -164,7 +164,7 @@ class JobManager:
                               headers={"Retry-After": "10"})
 
     def submit(self, owner: str, job_id: str, folder: Path, request: JobRequest) -> Job:
-        """Queue a checked request (its folder made by `new_folder`); it starts when a slot frees."""
+        """Queue a checked request (in its `new_folder`); it starts when a slot frees."""
         self.check_quota(owner)
         (folder / "analysis.py").write_text(request.analysis)
         (folder / "dataset.json").write_text(json.dumps(request.dataset.to_dict()))
@@ -195,7 +195,7 @@ class JobManager:
                         env=self._environ())
                 job.state, job.started = RUNNING, time.time()
                 await self._watch(job)
-        except Exception as err:  # noqa: BLE001 - a job's failure must not leave it "running"
+        except Exception as err:
             log.exception("job %s failed in the server", job.id)
             job.state, job.error = FAILED, f"the server could not run the job: {err}"
         finally:

@@ -1,4 +1,4 @@
-"""What a job submission may contain, checked before anything runs: the 4xx answers of `POST /v1/jobs`.
+"""What a job submission may contain, checked before anything runs (`POST /v1/jobs`'s 4xx).
 
 A submission is an analysis file (Python, run later in its own process, never
 here: it is only checked to be UTF-8 text of bounded size), a dataset spec
