@@ -29,7 +29,8 @@ audience and key source; ``--models`` on the command line sets ``models``)::
       enabled: true
       folder: /var/lib/hepflow/jobs             # one workdir per job
       cluster: tcp://dask-scheduler:8786        # or local, or a cluster config file
-      allowed_roots: [/data/store]              # local dataset paths must lie below these
+      allowed_roots: [/data/store]              # local dataset files must lie below these
+                                                # (relative: from this file's folder)
       max_jobs_per_user: 2                      # queued + running; more is a 429
       max_output_bytes: 1GiB                    # per job; a job writing more fails
 
@@ -317,10 +318,20 @@ def load_config(path: str | Path | None = None, *, models: str | Path | None = N
     if path is not None and not Path(str(data["models"])).is_absolute() and models is None:
         data["models"] = str(base / str(data["models"]))
     jobs = data.get("jobs")
-    if isinstance(jobs, Mapping) and path is not None:
-        data["jobs"] = {**jobs, "folder": str(base / str(jobs.get("folder", "hepflow-jobs")))}
+    if isinstance(jobs, Mapping):  # relative folders: from the config file's folder
+        data["jobs"] = _jobs_paths(jobs, base)
     config: ServeConfig = build(ServeConfig, {**data, "insecure_no_auth": insecure_no_auth}, "")
     return config
+
+
+def _jobs_paths(jobs: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """The jobs section with `folder` and `allowed_roots` made absolute against `base`."""
+    out = dict(jobs)
+    out["folder"] = str(base / str(jobs.get("folder", "hepflow-jobs")))
+    roots = jobs.get("allowed_roots")
+    if isinstance(roots, (list, tuple)):
+        out["allowed_roots"] = [str((base / str(r)).absolute()) for r in roots]
+    return out
 
 
 def _sizes(hint: Any, value: Any, name: str) -> Any:
