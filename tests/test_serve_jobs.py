@@ -251,3 +251,52 @@ def test_jobs_are_off_unless_enabled(issuer: LocalIssuer, tmp_path: Path) -> Non
                             headers=auth(issuer.token(["hepflow:submit"])))
     assert answer.status_code in (404, 405)
     assert json.loads(answer.text)["error"] == "http_error"
+
+
+TRAINING = {"defines": {"HT": "Sum(Jet_pt)"}, "filters": ["nJet >= 1"],
+            "flat": ["MET_pt", "HT"], "jagged": {"Jet_eta": 2},
+            "classes": {"a": 0, "b": 1}, "params": {"max_depth": 2},
+            "num_boost_round": 5, "bundle": "bdt"}
+
+
+def test_a_training_spec_gives_a_bundle_the_upload_endpoint_takes(
+        server: Any, issuer: LocalIssuer, sample: list[str], tmp_path: Path) -> None:
+    token = issuer.token(["hepflow:submit"], subject="frank")
+    two = yaml.safe_dump({"samples": {"a": {"files": [sample[0]]}, "b": {"files": [sample[1]]}}})
+    answer = httpx.post(server.url + "/v1/jobs", headers=auth(token), timeout=30,
+                        json={"training": TRAINING, "dataset": two,
+                              "options": {"name": "a bdt"}})
+    assert answer.status_code == 201, answer.text
+    job = wait(server, token, answer.json()["id"], timeout=120)
+    assert job["state"] == "succeeded", httpx.get(
+        f"{server.url}/v1/jobs/{job['id']}/logs", headers=auth(token)).text
+    assert job["name"] == "a bdt" and 0 <= job["results"]["bdt"]["test_auc"] <= 1
+    listed = httpx.get(f"{server.url}/v1/jobs/{job['id']}/results", headers=auth(token))
+    assert listed.json() == {"results": [{"name": "bdt", "type": "bundle",
+                                          "formats": ["tar.gz"]}]}
+    archive = httpx.get(f"{server.url}/v1/jobs/{job['id']}/results/bdt", headers=auth(token))
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/gzip"
+    admin = auth(issuer.token(["hepflow:admin"]))
+    put = httpx.put(server.url + "/v1/models/bdt", content=archive.content, timeout=60,
+                    headers={**admin, "Content-Type": "application/gzip"})
+    assert put.status_code == 201, put.text
+    described = httpx.get(server.url + "/v1/models/bdt", headers=admin).json()
+    assert described["features"]["flat"] == ["MET_pt", "HT"], described
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"model": "keras"}, "trains 'xgboost'"),
+    ({"classes": {}}, "one of them"),
+    ({"jagged": {"Jet_eta": 0}}, "from 1 to 256"),
+    ({"bundle": "../x"}, "plain name"),
+    ({"learning": 1}, "unknown key `learning`"),
+])
+def test_a_bad_training_spec_is_a_422_saying_why(server: Any, issuer: LocalIssuer,
+                                                 sample: list[str], change: dict[str, Any],
+                                                 words: str) -> None:
+    token = issuer.token(["hepflow:submit"], subject="grace")
+    answer = httpx.post(server.url + "/v1/jobs", headers=auth(token),
+                        json={"training": {**TRAINING, **change},
+                              "dataset": dataset_yaml(sample)})
+    assert answer.status_code == 422, answer.text
+    assert words in answer.json()["message"]

@@ -1,6 +1,7 @@
 """The jobs endpoints (``hepflow serve --jobs``), behind the same guard as every other route.
 
-    POST   /v1/jobs                     submit: multipart (analysis, dataset, options) or JSON
+    POST   /v1/jobs                     submit: multipart (analysis or training, dataset,
+                                        options) or the same fields as one JSON object
     GET    /v1/jobs                     the caller's jobs
     GET    /v1/jobs/{id}                state, progress (chunks done of total), run_info
     GET    /v1/jobs/{id}/logs           the job's output (its last ``max_log_bytes``)
@@ -21,7 +22,7 @@ import json
 import re
 import shutil
 import tarfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,14 +36,20 @@ from starlette.routing import Route
 from hepflow.serve.auth import SUBMIT, Principal
 from hepflow.serve.errors import BadRequest, NotFound, UnsupportedMediaType
 from hepflow.serve.jobs import JobManager
-from hepflow.serve.jobspec import JobRequest, analysis_text, job_options, read_dataset
+from hepflow.serve.jobspec import (
+    JobRequest,
+    analysis_text,
+    job_options,
+    read_dataset,
+    training_spec,
+)
 
 if TYPE_CHECKING:
     from hepflow.serve.app import Service
 
 JSON_TYPE = "application/json"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_FIELDS = ("analysis", "dataset", "options")
+_FIELDS = ("analysis", "training", "dataset", "options")
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -54,7 +61,7 @@ async def _form(request: Request, body: bytes) -> dict[str, tuple[bytes | str, s
     """The multipart fields (value, filename), parsed from the already bounded body."""
     sent = False
 
-    async def replay() -> Mapping[str, Any]:
+    async def replay() -> MutableMapping[str, Any]:
         nonlocal sent
         if sent:
             return {"type": "http.disconnect"}
@@ -63,7 +70,7 @@ async def _form(request: Request, body: bytes) -> dict[str, tuple[bytes | str, s
 
     bounded = Request(request.scope, replay)
     try:
-        form = await bounded.form(max_files=3, max_fields=3, max_part_size=len(body) + 1)
+        form = await bounded.form(max_files=4, max_fields=4, max_part_size=len(body) + 1)
     except (MultiPartException, HTTPException, ValueError) as err:  # a malformed body
         raise BadRequest(f"cannot read the multipart body: {err}") from None
     out: dict[str, tuple[bytes | str, str]] = {}
@@ -94,6 +101,13 @@ def _json_fields(body: bytes) -> dict[str, tuple[Any, str]]:
     return {k: (v, "") for k, v in data.items()}
 
 
+def _spec_value(field: tuple[Any, str], what: str) -> tuple[Any, str]:
+    value, filename = field
+    if not isinstance(value, (str, bytes, Mapping)):
+        raise BadRequest(f"{what} must be the spec's text or a JSON object")
+    return value, filename
+
+
 class JobHandlers:
     """The handlers; each takes the request and the authenticated principal."""
 
@@ -116,23 +130,27 @@ class JobHandlers:
         else:
             raise UnsupportedMediaType(f"send multipart/form-data (curl -F) or JSON, not "
                                        f"{kind!r}")
-        missing = [k for k in ("analysis", "dataset") if k not in fields]
-        if missing:
-            raise BadRequest(f"missing {' and '.join(missing)}: send the analysis file and "
-                             "the dataset spec")
+        if ("analysis" in fields) == ("training" in fields):
+            raise BadRequest("send an analysis file (`analysis`) or a training spec "
+                             "(`training`), one of them")
+        if "dataset" not in fields:
+            raise BadRequest("missing the dataset spec (`dataset`)")
         config = self.manager.config
-        analysis = analysis_text(fields["analysis"][0], config)
+        analysis = analysis_text(fields["analysis"][0], config) if "analysis" in fields \
+            else None
         options = job_options(fields.get("options", (None, ""))[0])
         job_id, folder = self.manager.new_folder()
         loop = asyncio.get_running_loop()
         try:
-            value, filename = fields["dataset"]
-            if not isinstance(value, (str, bytes, Mapping)):
-                raise BadRequest("dataset must be the spec's text or a JSON object")
+            training = None
+            if "training" in fields:
+                text, filename = _spec_value(fields["training"], "training")
+                training = training_spec(text, filename, folder, config)
+            value, filename = _spec_value(fields["dataset"], "dataset")
             dataset = await loop.run_in_executor(self.service.parser, read_dataset, value,
                                                  filename, folder, config)
-            job = self.manager.submit(principal.subject, job_id, folder,
-                                      JobRequest(analysis, dataset, options.get("name", "")))
+            job = self.manager.submit(principal.subject, job_id, folder, JobRequest(
+                analysis, training, dataset, options.get("name", "")))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -235,7 +253,8 @@ def job_routes(service: Service, manager: JobManager) -> list[Route]:
     get_job, cancel = g("get", h.get_job), g("cancel", h.cancel)
 
     async def job_endpoint(request: Request) -> Response:
-        return await (cancel if request.method == "DELETE" else get_job)(request)
+        answer: Response = await (cancel if request.method == "DELETE" else get_job)(request)
+        return answer
 
     return [
         Route("/v1/jobs", g("submit", h.submit), methods=["POST"]),

@@ -139,6 +139,33 @@ def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def train(spec_file: str, dataset: str, outdir: Path) -> dict[str, Any]:
+    """Run a training spec: the dataframe, its features, xgboost, the bundle saved as a result."""
+    import hepflow
+    import hepflow.ml as ml
+    from hepflow.serve.jobspec import read_training
+
+    spec = read_training(Path(spec_file))
+    start = time.perf_counter()
+    df = hepflow.RDataFrame(hepflow.Dataset.load(dataset))
+    for name, expression in spec.defines:
+        df = df.Define(name, expression)
+    for expression in spec.filters:
+        df = df.Filter(expression)
+    label: str | dict[str, int] = spec.label if spec.label is not None else \
+        {sample: int(cls) for sample, cls in spec.classes}
+    features = ml.Features(spec.flat, {c: int(n) for c, n in spec.jagged}, label=label,
+                           weight=spec.weight, negative_weights=spec.negative_weights)
+    result = ml.train_xgboost(df, features, dict(spec.params),
+                              num_boost_round=spec.num_boost_round, progress=False)
+    result.save(str(outdir / "bundles" / spec.bundle))
+    report = {"seconds": time.perf_counter() - start, "runs": {}, "results": {
+        spec.bundle: {"type": "bundle", "model": spec.model, "test_auc": result.test_auc}}}
+    write_json(outdir / "results.json", report)
+    print(f"{spec.bundle}: xgboost, test AUC {result.test_auc:.4f}", flush=True)
+    return report
+
+
 def _run(args: argparse.Namespace, state: Path, base: dict[str, Any]) -> dict[str, Any]:
     from hepflow.analysis import check_output_folder, compute, load, write_outputs
     from hepflow.cluster.connect import connect
@@ -155,11 +182,15 @@ def _run(args: argparse.Namespace, state: Path, base: dict[str, Any]) -> dict[st
         print(f"hepflow job: connected; Dask dashboard {client.dashboard_link}", flush=True)
         client.subscribe_topic(TOPIC, progress.on_event)
         RUN_LISTENERS.append(progress.on_run)
-        handles = load(args.analysis, args.dataset)
-        start = time.perf_counter()
-        values = compute(handles)
-        seconds = time.perf_counter() - start
-        report = write_outputs(values, handles, outdir, seconds)
+        if args.training is not None:
+            values: dict[str, Any] = {}
+            report = train(args.training, args.dataset, outdir)
+        else:
+            handles = load(args.analysis, args.dataset)
+            start = time.perf_counter()
+            values = compute(handles)
+            seconds = time.perf_counter() - start
+            report = write_outputs(values, handles, outdir, seconds)
         # the last chunk events may still be on their way: give them a moment
         deadline = time.monotonic() + 2.0
         while progress.done < progress.total and time.monotonic() < deadline:
@@ -179,17 +210,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one analysis file as a job; `state.json` and the exit status say how it went."""
     parser = argparse.ArgumentParser(prog="python -m hepflow.serve.jobrun",
                                      description=__doc__)
-    parser.add_argument("analysis")
+    parser.add_argument("analysis", nargs="?", default=None)
+    parser.add_argument("--training", default=None, help="a training spec (JSON) instead")
     parser.add_argument("--cluster", required=True)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--outdir", required=True)
     parser.add_argument("--state", required=True)
     args = parser.parse_args(argv)
+    if (args.analysis is None) == (args.training is None):
+        parser.error("give an analysis file or --training SPEC, one of them")
     signal.signal(signal.SIGTERM, _interrupted)  # cancelled: close the client, cancel tasks
     state = Path(args.state)
     base = {"pid": os.getpid(), "started": time.time()}
     write_json(state, {"state": "running", **base})
-    print(f"hepflow job: running {Path(args.analysis).name} on {args.cluster}", flush=True)
+    what = Path(args.analysis).name if args.analysis else "a training spec"
+    print(f"hepflow job: running {what} on {args.cluster}", flush=True)
     try:
         report = _run(args, state, base)
     except BaseException as err:  # noqa: BLE001 - every failure must reach state.json

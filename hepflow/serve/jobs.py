@@ -166,7 +166,10 @@ class JobManager:
     def submit(self, owner: str, job_id: str, folder: Path, request: JobRequest) -> Job:
         """Queue a checked request (in its `new_folder`); it starts when a slot frees."""
         self.check_quota(owner)
-        (folder / "analysis.py").write_text(request.analysis)
+        if request.analysis is not None:
+            (folder / "analysis.py").write_text(request.analysis)
+        if request.training is not None:
+            (folder / "training.json").write_text(json.dumps(request.training.to_dict()))
         (folder / "dataset.json").write_text(json.dumps(request.dataset.to_dict()))
         (folder / "out").mkdir()
         job = Job(job_id, owner, request.name, folder)
@@ -176,11 +179,12 @@ class JobManager:
         return job
 
     def _command(self, job: Job) -> list[str]:
+        what = ["--training", str(job.folder / "training.json")] \
+            if (job.folder / "training.json").is_file() else [str(job.folder / "analysis.py")]
         return [sys.executable, "-m", "hepflow.serve.jobrun",
                 "--cluster", self.config.cluster,
                 "--dataset", str(job.folder / "dataset.json"),
-                "--outdir", str(job.outdir), "--state", str(job.state_file),
-                str(job.folder / "analysis.py")]
+                "--outdir", str(job.outdir), "--state", str(job.state_file), *what]
 
     async def _run(self, job: Job) -> None:
         assert self._slots is not None

@@ -1,7 +1,8 @@
 """What a job submission may contain, checked before anything runs (`POST /v1/jobs`'s 4xx).
 
 A submission is an analysis file (Python, run later in its own process, never
-here: it is only checked to be UTF-8 text of bounded size), a dataset spec
+here: it is only checked to be UTF-8 text of bounded size) or a training spec
+(`TrainingSpec`: an xgboost training described as data, no code), a dataset spec
 (the YAML/JSON `Dataset.load` reads: hepflow's layout, a coffea fileset or an
 RDatasetSpec) and options. The dataset is read here — safely: a YAML safe
 loader without aliases and with bounded nesting — so that every file it names
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hepflow.config_loader import Loader
 from hepflow.dataset.spec import Dataset
 from hepflow.errors import HepflowError
 from hepflow.serve.config import JobsConfig
@@ -29,13 +32,106 @@ from hepflow.serve.errors import BadRequest, InputError, TooLarge
 #: The option keys a submission may set.
 OPTION_KEYS = ("name",)
 _DATASET_SUFFIXES = (".yaml", ".yml", ".json")
+_BUNDLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+#: A value in a spec's table (xgboost parameters, jagged lengths, classes).
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSpec:
+    """An xgboost training described as data: no code runs but hepflow's own.
+
+    ``defines`` (name: expression) are defined in order, then ``filters``
+    (expressions) applied; the features are ``flat`` columns and ``jagged``
+    ones (column: length, padded or clipped); the label is a column
+    (``label``) or one class per sample (``classes``: sample: class). The
+    trained bundle is saved as the job's result ``bundle``. Expressions are
+    hepflow's parsed expressions, checked when the job builds its dataframe.
+    """
+
+    model: str = "xgboost"
+    defines: tuple[tuple[str, str], ...] = ()
+    filters: tuple[str, ...] = ()
+    flat: tuple[str, ...] = ()
+    jagged: tuple[tuple[str, Scalar], ...] = ()
+    label: str | None = None
+    classes: tuple[tuple[str, Scalar], ...] = ()
+    weight: str | None = None
+    negative_weights: str = "keep"
+    params: tuple[tuple[str, Scalar], ...] = ()
+    num_boost_round: int = 100
+    bundle: str = "model"
+
+    def __post_init__(self) -> None:
+        if self.model != "xgboost":
+            raise InputError(f"training.model {self.model!r}: a training spec trains "
+                             "'xgboost'; other models need an analysis file (model_fn)")
+        if (self.label is None) == (not self.classes):
+            raise InputError("training: give `label` (a column) or `classes` "
+                             "({sample: class}), one of them")
+        if not self.flat and not self.jagged:
+            raise InputError("training: no input columns (`flat` or `jagged`)")
+        for column, length in self.jagged:
+            if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= 256:
+                raise InputError(f"training.jagged.{column}: the length must be an integer "
+                                 "from 1 to 256")
+        for sample, cls in self.classes:
+            if isinstance(cls, bool) or not isinstance(cls, int) or cls < 0:
+                raise InputError(f"training.classes.{sample}: a class is an integer >= 0")
+        if self.negative_weights not in ("keep", "drop", "abs"):
+            raise InputError("training.negative_weights must be keep, drop or abs")
+        if not 0 < self.num_boost_round <= 10_000:
+            raise InputError("training.num_boost_round must be from 1 to 10000")
+        if not _BUNDLE_NAME.match(self.bundle):
+            raise InputError(f"training.bundle {self.bundle!r} must be a plain name "
+                             "(letters, digits, '_', '.', '-')")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that `read_training` reads back to an equal spec."""
+        return {"model": self.model, "defines": dict(self.defines),
+                "filters": list(self.filters), "flat": list(self.flat),
+                "jagged": dict(self.jagged), "label": self.label,
+                "classes": dict(self.classes), "weight": self.weight,
+                "negative_weights": self.negative_weights, "params": dict(self.params),
+                "num_boost_round": self.num_boost_round, "bundle": self.bundle}
+
+
+SPEC_LOADER = Loader(InputError)
+
+
+def read_training(path: Path, shown: str = "the training spec") -> TrainingSpec:
+    """A `TrainingSpec` from a YAML or JSON file; every mistake an `InputError` (422)."""
+    try:
+        data = SPEC_LOADER.read_file(path, "training spec")
+        if isinstance(data, Mapping) and isinstance(data.get("training"), Mapping):
+            data = data["training"]
+        spec: TrainingSpec = SPEC_LOADER.build(TrainingSpec, data, "training")
+    except InputError as err:
+        raise InputError(err.message.replace(str(path), shown)) from None
+    return spec
+
+
+def training_spec(data: bytes | str | Mapping[str, Any], filename: str, folder: Path,
+                  config: JobsConfig) -> TrainingSpec:
+    """The submitted training spec (text or a JSON object), read and checked."""
+    raw = json.dumps(data).encode() if isinstance(data, Mapping) else \
+        data.encode() if isinstance(data, str) else data
+    if len(raw) > config.max_analysis_bytes:
+        raise TooLarge(f"the training spec is {len(raw)} bytes; the limit is "
+                       f"{config.max_analysis_bytes}")
+    suffix = ".json" if isinstance(data, Mapping) or raw.lstrip()[:1] == b"{" else ".yaml"
+    path = folder / ("training.submitted" + suffix)
+    path.write_bytes(raw)
+    return read_training(path, filename or "the training spec")
 
 
 @dataclass(frozen=True, slots=True)
 class JobRequest:
-    """A checked submission: the analysis source, the dataset as read, and the options."""
+    """A checked submission: an analysis file or a training spec, the dataset, the options."""
 
-    analysis: str
+    analysis: str | None
+    training: TrainingSpec | None
     dataset: Dataset
     name: str
 
@@ -138,5 +234,5 @@ def job_options(data: Any) -> dict[str, Any]:
     return {"name": name}
 
 
-__all__ = ["OPTION_KEYS", "JobRequest", "analysis_text", "check_location", "job_options",
-           "locations", "read_dataset"]
+__all__ = ["OPTION_KEYS", "JobRequest", "TrainingSpec", "analysis_text", "check_location",
+           "job_options", "locations", "read_dataset", "read_training", "training_spec"]
