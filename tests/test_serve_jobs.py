@@ -244,13 +244,19 @@ def test_results_over_the_output_quota_fail_the_job(issuer: LocalIssuer, client:
     assert "over the output quota of 2000 bytes" in job["error"]
 
 
-def test_jobs_are_off_unless_enabled(issuer: LocalIssuer, tmp_path: Path) -> None:
+def test_jobs_are_off_unless_enabled(server: Any, issuer: LocalIssuer, tmp_path: Path,
+                                     ) -> None:
     config = load_config(models=tmp_path, auth=issuer.auth_config())
     with running(config) as plain:
         answer = httpx.post(plain.url + "/v1/jobs", json={},
                             headers=auth(issuer.token(["hepflow:submit"])))
+        described = httpx.get(plain.url + "/openapi.json").json()
     assert answer.status_code in (404, 405)
     assert json.loads(answer.text)["error"] == "http_error"
+    assert not any(p.startswith("/v1/jobs") for p in described["paths"])
+    with_jobs = httpx.get(server.url + "/openapi.json").json()
+    assert {"/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/results/{name}"} <= \
+        set(with_jobs["paths"])
 
 
 TRAINING = {"defines": {"HT": "Sum(Jet_pt)"}, "filters": ["nJet >= 1"],

@@ -99,7 +99,8 @@ class Service:
         self.ready = False
         self.stopping = False
         self._loading: asyncio.Task[None] | None = None
-        self._openapi = json.dumps(openapi.spec(secured=self.auth is not None)).encode()
+        self._openapi = json.dumps(openapi.spec(secured=self.auth is not None,
+                                                jobs=self.jobs is not None)).encode()
 
     # -- lifecycle -------------------------------------------------------------------------
 
