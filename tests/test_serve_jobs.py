@@ -42,8 +42,11 @@ df = hepflow.RDataFrame(dataset())
 total = df.Define("y", slow, ["MET_pt"]).Sum("y")
 '''
 FAILING = '''
+import os
 import hepflow
 from hepflow.analysis import dataset
+
+print("secret visible:", "SERVER_SECRET_TOKEN" in os.environ, "PATH" in os.environ)
 
 df = hepflow.RDataFrame(dataset())
 total = df.Sum("no_such_branch")
@@ -188,13 +191,33 @@ def test_a_path_outside_the_allowed_roots_is_refused(server: Any, issuer: LocalI
     assert httpx.get(server.url + "/v1/jobs", headers=auth(token)).json() == {"jobs": []}
 
 
-def test_a_failing_analysis_fails_with_its_error(server: Any, issuer: LocalIssuer,
-                                                 sample: list[str]) -> None:
+def test_a_failing_analysis_fails_with_its_error_and_sees_no_server_secrets(
+        server: Any, issuer: LocalIssuer, sample: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVER_SECRET_TOKEN", "s3cr3t")
     token = issuer.token(["hepflow:submit"], subject="dave")
     answer = submit(server, token, FAILING, dataset_yaml(sample))
     assert answer.status_code == 201, answer.text
     job = wait(server, token, answer.json()["id"])
     assert job["state"] == "failed" and "no_such_branch" in job["error"]
+    logs = httpx.get(f"{server.url}/v1/jobs/{job['id']}/logs", headers=auth(token)).text
+    assert "secret visible: False True" in logs, logs
+
+
+def test_a_job_over_the_time_limit_is_stopped(issuer: LocalIssuer, client: Any,
+                                               sample: list[str], tmp_path: Path) -> None:
+    jobs = {"enabled": True, "folder": str(tmp_path / "jobs"),
+            "cluster": client.scheduler.address,
+            "allowed_roots": [str(Path(sample[0]).parent)], "max_seconds": 2}
+    config = load_config(models=tmp_path, auth=issuer.auth_config(), jobs=jobs)
+    token = issuer.token(["hepflow:submit"])
+    with running(config) as short:
+        answer = submit(short, token, SLOW, dataset_yaml(sample))
+        assert answer.status_code == 201, answer.text
+        job = wait(short, token, answer.json()["id"], timeout=30)
+        process = short.service.jobs.get("alice", job["id"]).process
+    assert job["state"] == "failed" and "limit of 2 s" in job["error"], job
+    assert process.poll() is not None
 
 
 def scheduler_tasks(client: Any) -> set[str]:

@@ -33,6 +33,8 @@ audience and key source; ``--models`` on the command line sets ``models``)::
                                                 # (relative: from this file's folder)
       max_jobs_per_user: 2                      # queued + running; more is a 429
       max_output_bytes: 1GiB                    # per job; a job writing more fails
+      max_seconds: 86400                        # a job running longer is stopped, failed
+      environment: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]   # passed on to jobs
 
 Reading never starts anything: an unknown key, a wrong type or an unsafe value
 fails here, with a suggestion, before the server binds a port. Auth cannot be
@@ -234,13 +236,19 @@ class JobsConfig:
     max_analysis_bytes: int = 2**20
     max_dataset_bytes: int = 4 * 2**20
     max_log_bytes: int = 2**20
+    max_seconds: float = 86400.0
     cancel_grace_s: float = 3.0
+    #: environment variables passed to jobs besides the basic ones and HEPFLOW_*, DASK_*,
+    #: XRD_*, X509_* (a job runs the user's code: the server's secrets stay out of it)
+    environment: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_jobs_per_user", "max_running", "max_output_bytes",
                      "max_analysis_bytes", "max_dataset_bytes", "max_log_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"jobs.{name} must be at least 1")
+        if not 0 < self.max_seconds < math.inf:
+            raise ConfigError("jobs.max_seconds must be a positive number of seconds")
         if not 0 < self.cancel_grace_s <= 60:
             raise ConfigError("jobs.cancel_grace_s must be between 0 and 60 seconds")
         if not self.cluster.strip():

@@ -42,6 +42,9 @@ QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE = frozenset({QUEUED, RUNNING})
 _POLL_S = 0.2
+_BASIC_ENVIRON = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH",
+                  "VIRTUAL_ENV", "XDG_CACHE_HOME", "XDG_STATE_HOME", "OMP_NUM_THREADS",
+                  "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
 
 
 def folder_size(root: Path) -> int:
@@ -206,7 +209,13 @@ class JobManager:
             job.finished = job.finished or time.time()
 
     def _environ(self) -> dict[str, str]:
-        env = dict(os.environ)
+        """What a job sees of the server's environment: the basics, hepflow's, Dask's and
+        XRootD's settings, and the names the config lists; never the rest (tokens, keys)."""
+        from hepflow.cluster.submit import forwarded_environ
+
+        names = (*_BASIC_ENVIRON, *self.config.environment)
+        env = {k: os.environ[k] for k in names if k in os.environ}
+        env.update(forwarded_environ())
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -215,9 +224,15 @@ class JobManager:
         assert process is not None
         limit = self.config.max_output_bytes
         checked = 0.0
+        deadline = time.monotonic() + self.config.max_seconds
         while process.poll() is None:
             await asyncio.sleep(_POLL_S)
-            if time.monotonic() - checked > 1.0:
+            if time.monotonic() > deadline and job.state == RUNNING:
+                job.state = FAILED
+                job.error = (f"the job ran longer than the server's limit of "
+                             f"{self.config.max_seconds:g} s; it was stopped")
+                await self._stop(job)
+            elif time.monotonic() - checked > 1.0:
                 checked = time.monotonic()
                 size = folder_size(job.outdir)
                 if size > limit and job.state == RUNNING:
