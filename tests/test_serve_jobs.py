@@ -329,3 +329,32 @@ def test_a_bad_training_spec_is_a_422_saying_why(server: Any, issuer: LocalIssue
                               "dataset": dataset_yaml(sample)})
     assert answer.status_code == 422, answer.text
     assert words in answer.json()["message"]
+
+
+LINKS = '''
+import os
+import hepflow
+from hepflow.analysis import dataset
+
+os.makedirs("out/results", exist_ok=True)
+for suffix in ("root", "json"):
+    os.symlink("/etc/passwd", f"out/results/passwd.{suffix}")
+os.unlink("job.log")
+os.symlink("/etc/passwd", "job.log")
+df = hepflow.RDataFrame(dataset())
+count = df.Count()
+'''
+
+
+def test_links_a_job_leaves_are_not_followed(server: Any, issuer: LocalIssuer,
+                                             sample: list[str]) -> None:
+    token = issuer.token(["hepflow:submit"], subject="mallory")
+    answer = submit(server, token, LINKS, dataset_yaml(sample))
+    assert answer.status_code == 201, answer.text
+    job = wait(server, token, answer.json()["id"])
+    assert job["state"] == "succeeded", job
+    base = f"{server.url}/v1/jobs/{job['id']}"
+    assert httpx.get(base + "/results", headers=auth(token)).json() == {"results": []}
+    assert httpx.get(base + "/results/passwd", headers=auth(token)).status_code == 404
+    logs = httpx.get(base + "/logs", headers=auth(token))
+    assert "root:" not in logs.text and logs.status_code == 404

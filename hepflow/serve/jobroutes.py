@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import re
 import shutil
 import tarfile
@@ -172,14 +173,18 @@ class JobHandlers:
     async def logs(self, request: Request, principal: Principal) -> Response:
         job = self._job(request, principal)
         limit = self.manager.config.max_log_bytes
-        try:
-            with job.log_file.open("rb") as f:
-                f.seek(0, io.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - limit))
-                text = f.read()
+        try:  # the job may have replaced its log with a link: not followed
+            fd = os.open(job.log_file, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
-            text = b""
+            fd = -1
+        except OSError as err:
+            raise NotFound(f"job {job.id} has no readable log ({err.strerror})") from None
+        text = b""
+        if fd >= 0:
+            with os.fdopen(fd, "rb") as f:
+                f.seek(0, io.SEEK_END)
+                f.seek(max(0, f.tell() - limit))
+                text = f.read()
         return Response(text, media_type="text/plain; charset=utf-8")
 
     async def list_results(self, request: Request, principal: Principal) -> Response:
@@ -215,19 +220,27 @@ class JobHandlers:
 def _results(outdir: Path) -> list[dict[str, Any]]:
     """The downloadable results of a job: histograms, then model bundles."""
     out: list[dict[str, Any]] = []
+    if outdir.is_symlink():
+        return out
     results = outdir / "results"
-    if results.is_dir():
+    if results.is_dir() and not results.is_symlink():
         for path in sorted(results.glob("*.json")):
-            if _NAME.match(path.stem) and (results / f"{path.stem}.root").is_file():
+            root = results / f"{path.stem}.root"
+            if _NAME.match(path.stem) and _plain_file(path) and _plain_file(root):
                 out.append({"name": path.stem, "type": "histogram",
                             "formats": ["root", "json"]})
     bundles = outdir / "bundles"
-    if bundles.is_dir():
+    if bundles.is_dir() and not bundles.is_symlink():
         for path in sorted(bundles.iterdir()):
             if _NAME.match(path.name) and not path.is_symlink() and \
                     (path / "bundle.json").is_file():
                 out.append({"name": path.name, "type": "bundle", "formats": ["tar.gz"]})
     return out
+
+
+def _plain_file(path: Path) -> bool:
+    """A regular file, not a link: a job's outputs never lead the server elsewhere."""
+    return path.is_file() and not path.is_symlink()
 
 
 def _tar_gz(folder: Path) -> bytes:

@@ -142,7 +142,7 @@ class JobManager:
     def get(self, owner: str, job_id: str) -> Job:
         """The job `job_id` of `owner`: 404 for a job that does not exist *or is not theirs*."""
         job = self.jobs.get(job_id)
-        if job is None or not secrets.compare_digest(job.owner, owner):
+        if job is None or job.owner != owner:
             raise NotFound(f"no job {job_id!r}")
         return job
 
