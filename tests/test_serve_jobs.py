@@ -24,7 +24,7 @@ from hepflow.cli import main
 from hepflow.serve.config import load_config
 from hepflow.serve.testing import LocalIssuer, running
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 DIMUON = Path("examples/dimuon.py")
 SLOW = '''
