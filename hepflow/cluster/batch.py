@@ -46,12 +46,16 @@ class JobState:
         return self.state in SLURM_FINAL or self.state in CONDOR_FINAL
 
 
+#: Where each batch system's client commands come from.
+INSTALL_HINTS = {"slurm": "Debian: apt-get install slurm-client; or run on a submit node",
+                 "htcondor": "run on an HTCondor submit node (condor_submit)"}
+
+
 def require_command(name: str, backend: str) -> str:
     """Absolute path of a batch command, or a `SubmitError` saying what to install."""
     found = shutil.which(name)
     if found is None:
-        hint = ("Debian: apt-get install slurm-client; or run on a submit node"
-                if backend == "slurm" else "run on an HTCondor submit node (condor_submit)")
+        hint = INSTALL_HINTS.get(backend, "run on the batch system's submit node")
         raise SubmitError(f"`{name}` not found on PATH: the {backend} backend needs the "
                           f"{backend} client commands ({hint})")
     return found
@@ -281,14 +285,6 @@ def condor_states(job_ids: Sequence[str]) -> dict[str, JobState]:
     return states
 
 
-def cancel(backend: str, job_id: str) -> None:
-    """``scancel`` / ``condor_rm`` one job."""
-    if backend == "slurm":
-        run_command([require_command("scancel", "slurm"), job_id])
-    else:
-        run_command([require_command("condor_rm", "htcondor"), job_id])
-
-
 def python_executable() -> str:
     """The interpreter batch jobs run: this one, so that the job sees the same hepflow."""
     return sys.executable
@@ -297,8 +293,8 @@ def python_executable() -> str:
 __all__ = [
     "CONDOR_FINAL",
     "SLURM_FINAL",
+    "INSTALL_HINTS",
     "JobState",
-    "cancel",
     "condor_driver_files",
     "condor_states",
     "condor_submit_arguments",

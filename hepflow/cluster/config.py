@@ -45,7 +45,6 @@ from hepflow.config_loader import Loader
 from hepflow.errors import ClusterConfigError
 
 BACKENDS: tuple[str, ...] = ("local", "slurm", "htcondor", "kubernetes", "gateway", "scheduler")
-BATCH_BACKENDS: tuple[str, ...] = ("slurm", "htcondor")
 
 #: A value in a free-form option table (Dask Gateway cluster options).
 Scalar = str | int | float | bool
@@ -167,6 +166,9 @@ class _BatchOptions:
     job_name: str = "hepflow-worker"
     death_timeout: float = 60.0
     driver: DriverOptions = field(default_factory=DriverOptions)
+
+    #: a driver can be submitted to this backend as a batch job (``--detach``)
+    batch: ClassVar[bool] = True
 
     def _check_common(self, backend: str) -> None:
         _check_positive(self.cores, f"{backend}.cores")
@@ -317,6 +319,9 @@ class SchedulerOptions:
     address: str = ""
     tls: TLSOptions | None = None
 
+    #: its operator sizes it: no `workers` or `adapt` from a config
+    scalable: ClassVar[bool] = False
+
     def __post_init__(self) -> None:
         if not self.address:
             raise ClusterConfigError("scheduler needs `address`, e.g. tcp://host:8786 or "
@@ -364,7 +369,8 @@ class ClusterConfig:
         _check_positive(self.workers, "workers", zero=True)
         _check_positive(self.wait_for, "wait_for", zero=True)
         _check_positive(self.timeout, "timeout")
-        if self.backend == "scheduler" and (self.adapt is not None or self.workers):
+        if not getattr(self.options, "scalable", True) and (self.adapt is not None
+                                                            or self.workers):
             raise ClusterConfigError("an existing scheduler cannot be scaled from here: drop "
                                      "`workers` and `adapt` (its operator sizes it)")
 
@@ -424,7 +430,7 @@ class ClusterConfig:
     @property
     def is_batch(self) -> bool:
         """True for Slurm and HTCondor, the backends a driver can be submitted to."""
-        return self.backend in BATCH_BACKENDS
+        return bool(getattr(self.options, "batch", False))
 
     def describe(self) -> str:
         """One line for logs and error messages."""

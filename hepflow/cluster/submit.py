@@ -36,20 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hepflow.cluster.batch import (
-    JobState,
-    condor_driver_files,
-    condor_states,
-    condor_submit_arguments,
-    driver_command,
-    parse_condor_submit,
-    parse_sbatch,
-    python_executable,
-    run_command,
-    sbatch_arguments,
-    slurm_driver_script,
-    slurm_states,
-)
+from hepflow.cluster.backends import batch_backend
+from hepflow.cluster.batch import JobState, driver_command, python_executable
 from hepflow.cluster.config import (
     HTCondorOptions,
     SlurmOptions,
@@ -57,11 +45,7 @@ from hepflow.cluster.config import (
     write_cluster_config,
 )
 from hepflow.errors import SubmitError
-
-#: Environment variables a detached driver inherits explicitly (HTCondor starts jobs
-#: with an empty environment; for Slurm it makes the script self-contained).
-FORWARDED_PREFIXES = ("HEPFLOW_", "DASK_", "XRD_")
-FORWARDED_NAMES = ("SLURM_CONF", "X509_USER_PROXY", "X509_CERT_DIR")
+from hepflow.util.environ import forwarded_environ
 
 
 def submit(analysis: str | os.PathLike[str], cluster: Any, *,
@@ -164,13 +148,6 @@ def jobs_dir() -> Path:
     return Path(state).expanduser() / "hepflow" / "jobs"
 
 
-def forwarded_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The part of this environment that changes what the driver does (hepflow/Dask/XRootD)."""
-    environ = os.environ if environ is None else environ
-    return {k: v for k, v in sorted(environ.items())
-            if k.startswith(FORWARDED_PREFIXES) or k in FORWARDED_NAMES}
-
-
 def submit_detached(analysis: str | os.PathLike[str], cluster: Any, *,
                     dataset: str | os.PathLike[str] | None = None,
                     outdir: str | os.PathLike[str] = "hepflow-output",
@@ -216,28 +193,9 @@ def submit_detached(analysis: str | os.PathLike[str], cluster: Any, *,
     arguments.append(str(analysis_path))
     command = driver_command(options.python or python_executable(), arguments)
     name = job_name or "hepflow-" + _job_name_part(analysis_path.stem)
-    workdir = Path.cwd()
-    environ = forwarded_environ()
-    script_path = jobdir / "driver.sh"
-    if isinstance(options, SlurmOptions):
-        script_path.write_text(slurm_driver_script(options, job_name=name, command=command,
-                                                   workdir=workdir, environ=environ))
-        script_path.chmod(0o755)
-        log = jobdir / "driver-%j.log"
-        done = run_command(sbatch_arguments(script_path, log, workdir))
-        job_id = parse_sbatch(done.stdout)
-        log_path, err_path = str(jobdir / f"driver-{job_id}.log"), None
-    else:
-        script, description = condor_driver_files(options, job_name=name, command=command,
-                                                  workdir=workdir, jobdir=jobdir,
-                                                  environ=environ)
-        script_path.write_text(script)
-        script_path.chmod(0o755)
-        (jobdir / "driver.sub").write_text(description)
-        done = run_command(condor_submit_arguments(jobdir / "driver.sub", options.schedd))
-        job_id = parse_condor_submit(done.stdout)
-        log_path = str(jobdir / f"driver.{job_id}.log")
-        err_path = str(jobdir / f"driver.{job_id}.err")
+    job_id, log_path, err_path = batch_backend(cfg.backend).submit_driver(
+        cfg, job_name=name, command=command, workdir=Path.cwd(), jobdir=jobdir,
+        environ=forwarded_environ())
     record = JobRecord(backend=cfg.backend, job_id=job_id, analysis=str(analysis_path),
                        outdir=str(out), jobdir=str(jobdir), log=log_path,
                        report=str(report_path), submitted=time.time(), error_log=err_path)
@@ -302,7 +260,7 @@ def job_status(record: JobRecord) -> dict[str, Any]:
     forgotten by the controller).  ``status`` is ``PENDING``, ``RUNNING``,
     ``FINISHED``, ``FAILED`` or the batch state when the driver never ran.
     """
-    states = (slurm_states if record.backend == "slurm" else condor_states)([record.job_id])
+    states = batch_backend(record.backend).job_states([record.job_id])
     batch: JobState = states[record.job_id]
     driver = driver_state(record)
     phase = driver.get("state")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,11 @@ from hepflow.plan.nodes import PlanNode, Range
 from hepflow.results.partials import ChunkResult
 from hepflow.results.pieces import Pieces
 from hepflow.results.runinfo import RunInfo
+
+#: Called as ``listener(run_id, chunks)`` for each instrumented run just before its graph
+#: goes to the scheduler. Its chunks then report under that run id on the `hepflow-chunk`
+#: event topic, so a watcher (a job's progress) can count chunks done of `chunks`.
+RUN_LISTENERS: list[Callable[[str, int], None]] = []
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -261,6 +266,9 @@ def _run(runners: Sequence[Runner], taken: Sequence[list[Booking]]) -> None:
         if runner.chunks:
             jobs.append((dsk, key))
     total_chunks = sum(len(r.chunks) for r in runners)
+    for runner, kernel in zip(runners, kernels, strict=True):
+        for listener in RUN_LISTENERS:
+            listener(kernel.run_id, len(runner.chunks))
     show = _show_progress(runners[0].options, total_chunks, client)
     phases.done("lower")
     merged_iter = iter(_compute(jobs, client, show, phases))
@@ -290,4 +298,4 @@ def _show_progress(options: Options, chunks: int, client: Any) -> bool:
     return chunks >= int(dask.config.get("hepflow.progress-min-chunks")) and sys.stdout.isatty()
 
 
-__all__ = ["Runner", "run_graphs"]
+__all__ = ["RUN_LISTENERS", "Runner", "run_graphs"]

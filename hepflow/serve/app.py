@@ -46,6 +46,8 @@ from hepflow.serve.errors import (
 )
 from hepflow.serve.inputs import encode as encode_predictions
 from hepflow.serve.inputs import parse, wanted_format
+from hepflow.serve.jobroutes import job_routes
+from hepflow.serve.jobs import JobManager
 from hepflow.serve.metrics import ServeMetrics
 from hepflow.serve.ratelimit import RateLimiter
 from hepflow.serve.registry import ModelRegistry, ServedModel
@@ -93,10 +95,12 @@ class Service:
                 reason).inc()
         limits = config.limits
         self.limiter = RateLimiter(limits.rate_limit_per_s, limits.rate_limit_burst)
+        self.jobs = JobManager(config.jobs) if config.jobs.enabled else None
         self.ready = False
         self.stopping = False
         self._loading: asyncio.Task[None] | None = None
-        self._openapi = json.dumps(openapi.spec(secured=self.auth is not None)).encode()
+        self._openapi = json.dumps(openapi.spec(secured=self.auth is not None,
+                                                jobs=self.jobs is not None)).encode()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -106,6 +110,8 @@ class Service:
             log.warning("AUTH IS OFF (--insecure-no-auth): anyone who can reach this server "
                         "can predict, upload and delete models")
         loop = asyncio.get_running_loop()
+        if self.jobs is not None:
+            self.jobs.start()
 
         async def load() -> None:
             try:
@@ -133,6 +139,8 @@ class Service:
         self.ready = False
         if self._loading is not None and not self._loading.done():
             self._loading.cancel()
+        if self.jobs is not None:
+            await self.jobs.close()
         if self.auth is not None:
             await self.auth.close()
         self.registry.close()
@@ -412,6 +420,7 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/metrics", g("metrics", None, service.metrics_page), methods=["GET"]),
         Route("/openapi.json", g("openapi", None, service.openapi_page), methods=["GET"]),
         *v2_routes(service),
+        *(job_routes(service, service.jobs) if service.jobs is not None else []),
     ]
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -20,7 +20,8 @@ be switched off by an explicit flag.
   match) until it expires: the signature check costs far more than the rest
   of a small prediction request.
 * Scopes (``scope``/``scp``) and groups (``groups``/``wlcg.groups``) map to the
-  roles ``predict`` and ``admin``; admin implies predict.
+  roles ``predict``, ``admin`` and ``submit`` (jobs); admin implies predict,
+  and nothing implies submit (running a user's code is granted on its own).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from hepflow.serve.errors import ConfigError, Forbidden, Unauthorized
 
 log = logging.getLogger("hepflow.serve.auth")
 
-PREDICT, ADMIN = "predict", "admin"
+PREDICT, ADMIN, SUBMIT = "predict", "admin", "submit"
 
 #: Claims that RFC 7519 defines as a NumericDate: a JSON number, never a string.
 _NUMERIC_DATES = ("exp", "nbf", "iat")
@@ -58,7 +59,7 @@ class Principal:
 
 
 #: The principal of every request when auth is switched off.
-ANONYMOUS = Principal("anonymous", frozenset({PREDICT, ADMIN}), float("inf"))
+ANONYMOUS = Principal("anonymous", frozenset({PREDICT, ADMIN, SUBMIT}), float("inf"))
 
 
 def _quoted(text: str) -> str:
@@ -197,7 +198,7 @@ class Authenticator:
     def _roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
         scopes = _strings(claims, self.config.scope_claims, split=True)
         groups = _strings(claims, self.config.group_claims, split=False)
-        roles = {role for role in (PREDICT, ADMIN)
+        roles = {role for role in (PREDICT, ADMIN, SUBMIT)
                  if scopes & set(getattr(self.config, role).scopes)
                  or groups & set(getattr(self.config, role).groups)}
         if ADMIN in roles:
@@ -342,5 +343,5 @@ def _strings(claims: Mapping[str, Any], names: tuple[str, ...], *, split: bool) 
     return out
 
 
-__all__ = ["ADMIN", "ANONYMOUS", "PREDICT", "Authenticator", "Principal", "check_key_url",
+__all__ = ["ADMIN", "ANONYMOUS", "PREDICT", "SUBMIT", "Authenticator", "Principal", "check_key_url",
            "parse_jwks"]

@@ -20,12 +20,16 @@ _EPILOG = """examples:
   hepflow serve --models ./models --config serve.yaml --grpc-port 8001   # + V2 gRPC
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/models
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v2/models/bdt   # V2 metadata
+  hepflow serve --models ./models --config serve.yaml --jobs   # + analysis jobs over HTTP
+  curl -H "Authorization: Bearer $JOBS" -F analysis=@dimuon.py -F dataset=@dy.yaml \
+       http://127.0.0.1:8000/v1/jobs
 
 trying it with auth on, without an OIDC issuer (a local key pair):
   hepflow serve keygen local.key         # writes local.key and local.pub
   # serve.yaml: auth: {issuer: hepflow-local, audience: hepflow, public_key_file: local.pub}
   TOKEN=$(hepflow serve token --config serve.yaml --key local.key)
   ADMIN=$(hepflow serve token --config serve.yaml --key local.key --scope hepflow:admin)
+  JOBS=$(hepflow serve token --config serve.yaml --key local.key --scope hepflow:submit)
 """
 
 _WARNING = ("WARNING: --insecure-no-auth: token checking is OFF. Anyone who can reach "
@@ -47,6 +51,11 @@ def _serve(args: argparse.Namespace) -> int:
                              port=args.port, grpc_port=args.grpc_port,
                              log_level=args.log_level,
                              access_log=True if args.access_log else None)
+        if args.jobs and not config.jobs.enabled:
+            import dataclasses
+
+            config = dataclasses.replace(
+                config, jobs=dataclasses.replace(config.jobs, enabled=True))
         if config.insecure_no_auth:
             print(_WARNING.format(host=config.host, port=config.port), file=sys.stderr)
         run(config)
@@ -186,6 +195,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--grpc-port", type=int, default=None, metavar="PORT",
                        help="also serve the Open Inference Protocol (KServe V2) over gRPC on "
                             "this port (needs tritonclient; V2 over HTTP is always on)")
+    serve.add_argument("--jobs", action="store_true",
+                       help="also run analysis jobs submitted over HTTP (POST /v1/jobs; "
+                            "needs the hepflow:submit scope; config section `jobs`)")
     serve.add_argument("--log-level", default=None,
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true", help="log every request")

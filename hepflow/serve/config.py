@@ -14,6 +14,7 @@ audience and key source; ``--models`` on the command line sets ``models``)::
       leeway_s: 30                              # clock skew allowed on exp/nbf/iat
       predict: {scopes: [hepflow:predict], groups: [/cms]}     # who may predict
       admin: {scopes: [hepflow:admin], groups: [/cms/hepflow-admins]}
+      submit: {scopes: [hepflow:submit]}       # who may run jobs (hepflow serve --jobs)
     limits:
       max_body_bytes: 64MiB
       max_rows: 1000000
@@ -24,6 +25,16 @@ audience and key source; ``--models`` on the command line sets ``models``)::
     batching:
       max_batch_rows: 65536
       max_delay_ms: 0
+    jobs:                                       # analysis jobs over HTTP (also: --jobs)
+      enabled: true
+      folder: /var/lib/hepflow/jobs             # one workdir per job
+      cluster: tcp://dask-scheduler:8786        # or local, or a cluster config file
+      allowed_roots: [/data/store]              # local dataset files must lie below these
+                                                # (relative: from this file's folder)
+      max_jobs_per_user: 2                      # queued + running; more is a 429
+      max_output_bytes: 1GiB                    # per job; a job writing more fails
+      max_seconds: 86400                        # a job running longer is stopped, failed
+      environment: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]   # passed on to jobs
 
 Reading never starts anything: an unknown key, a wrong type or an unsafe value
 fails here, with a suggestion, before the server binds a port. Auth cannot be
@@ -114,6 +125,7 @@ class AuthConfig:
     group_claims: tuple[str, ...] = ("groups", "wlcg.groups")
     predict: RoleRule = field(default_factory=lambda: RoleRule(scopes=("hepflow:predict",)))
     admin: RoleRule = field(default_factory=lambda: RoleRule(scopes=("hepflow:admin",)))
+    submit: RoleRule = field(default_factory=lambda: RoleRule(scopes=("hepflow:submit",)))
     realm: str = "hepflow"
     token_cache_size: int = 4096
 
@@ -214,6 +226,53 @@ class Batching:
 
 
 @dataclass(frozen=True, slots=True)
+class JobsConfig:
+    """Analysis jobs over HTTP (``hepflow serve --jobs``): where they run, what they may touch.
+
+    Each job gets its own folder under `folder` and runs in its own process
+    on `cluster` (anything ``hepflow submit --cluster`` takes: ``local``, a
+    scheduler address, a cluster config file). Local dataset paths must lie
+    below one of `allowed_roots`; remote files only through `remote_schemes`.
+    """
+
+    enabled: bool = False
+    folder: str = "hepflow-jobs"
+    cluster: str = "local"
+    allowed_roots: tuple[str, ...] = ()
+    remote_schemes: tuple[str, ...] = ("root", "s3", "https")
+    max_jobs_per_user: int = 2
+    max_running: int = 4
+    max_output_bytes: int = 2**30
+    max_analysis_bytes: int = 2**20
+    max_dataset_bytes: int = 4 * 2**20
+    max_log_bytes: int = 2**20
+    max_seconds: float = 86400.0
+    cancel_grace_s: float = 3.0
+    #: environment variables passed to jobs besides the basic ones and HEPFLOW_*, DASK_*,
+    #: XRD_*, X509_* (a job runs the user's code: the server's secrets stay out of it)
+    environment: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("max_jobs_per_user", "max_running", "max_output_bytes",
+                     "max_analysis_bytes", "max_dataset_bytes", "max_log_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"jobs.{name} must be at least 1")
+        if not 0 < self.max_seconds < math.inf:
+            raise ConfigError("jobs.max_seconds must be a positive number of seconds")
+        if not 0 < self.cancel_grace_s <= 60:
+            raise ConfigError("jobs.cancel_grace_s must be between 0 and 60 seconds")
+        if not self.cluster.strip():
+            raise ConfigError("jobs.cluster is empty: give `local`, a scheduler address or "
+                              "a cluster config file")
+        relative = [root for root in self.allowed_roots if not Path(root).is_absolute()]
+        if relative:
+            raise ConfigError(f"jobs.allowed_roots must be absolute paths: {relative}")
+        bad = [s for s in self.remote_schemes if s in ("file", "") or not s.isalnum()]
+        if bad:
+            raise ConfigError(f"jobs.remote_schemes: {bad} are not remote URL schemes")
+
+
+@dataclass(frozen=True, slots=True)
 class ServeConfig:
     """Everything `hepflow serve` needs: the model folder, the address, auth and limits."""
 
@@ -225,6 +284,7 @@ class ServeConfig:
     auth: AuthConfig | None = None
     limits: Limits = field(default_factory=Limits)
     batching: Batching = field(default_factory=Batching)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
     insecure_no_auth: bool = False
     log_level: str = "info"
     access_log: bool = False
@@ -275,8 +335,21 @@ def load_config(path: str | Path | None = None, *, models: str | Path | None = N
         data["auth"] = {**auth, "public_key_file": str(base / str(auth["public_key_file"]))}
     if path is not None and not Path(str(data["models"])).is_absolute() and models is None:
         data["models"] = str(base / str(data["models"]))
+    jobs = data.get("jobs")
+    if isinstance(jobs, Mapping):  # relative folders: from the config file's folder
+        data["jobs"] = _jobs_paths(jobs, base)
     config: ServeConfig = build(ServeConfig, {**data, "insecure_no_auth": insecure_no_auth}, "")
     return config
+
+
+def _jobs_paths(jobs: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """The jobs section with `folder` and `allowed_roots` made absolute against `base`."""
+    out = dict(jobs)
+    out["folder"] = str(base / str(jobs.get("folder", "hepflow-jobs")))
+    roots = jobs.get("allowed_roots")
+    if isinstance(roots, (list, tuple)):
+        out["allowed_roots"] = [str((base / str(r)).absolute()) for r in roots]
+    return out
 
 
 def _sizes(hint: Any, value: Any, name: str) -> Any:
@@ -294,5 +367,5 @@ def build(cls: type[Any], data: Any, where: str) -> Any:
     return LOADER.build(cls, data, where)
 
 
-__all__ = ["AuthConfig", "Batching", "Limits", "RoleRule", "ServeConfig", "build",
+__all__ = ["AuthConfig", "Batching", "JobsConfig", "Limits", "RoleRule", "ServeConfig", "build",
            "check_key_url", "load_config", "parse_size"]

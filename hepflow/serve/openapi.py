@@ -104,9 +104,101 @@ _NAME_PARAM = {"name": "name", "in": "path", "required": True,
 _ARCHIVE = {"schema": {"type": "string", "format": "binary"}}
 
 
+_JOB_PARAM = {"name": "id", "in": "path", "required": True,
+              "schema": {"type": "string", "maxLength": 64}}
+_FILE = {"type": "string", "format": "binary"}
+_JOB_FIELDS = {
+    "analysis": {**_FILE, "description": "an analysis file, as `hepflow run` takes"},
+    "training": {"description": "a training spec (YAML/JSON; hepflow.serve.jobspec."
+                                "TrainingSpec), instead of an analysis file"},
+    "dataset": {"description": "a dataset spec (YAML/JSON, as Dataset.load reads)"},
+    "options": {"type": "object", "properties": {"name": {"type": "string"}},
+                "additionalProperties": False},
+}
+JOB_SCHEMAS: dict[str, Any] = {
+    "Job": {
+        "type": "object", "required": ["id", "state", "progress"],
+        "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"},
+            "state": {"type": "string",
+                      "enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+            "progress": {"type": "object", "properties": {
+                "chunks_done": {"type": "integer"}, "chunks_total": {"type": "integer"}}},
+            "run_info": {"type": "object"}, "results": {"type": "object"},
+            "error": {"type": "string"}, "created": {"type": "number"},
+            "started": {"type": ["number", "null"]}, "finished": {"type": ["number", "null"]},
+        },
+    },
+}
+
+
+def job_paths(op: Any) -> dict[str, Any]:
+    """The jobs endpoints (``hepflow serve --jobs``); `op` adds security and auth errors."""
+    job = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/Job"}}}}
+    missing = _error("no such job of this user (another user's job answers the same)")
+    return {
+        "/v1/jobs": {
+            "get": op("the caller's jobs; submit role", {
+                "200": {"description": "id, name, state and creation time of each job",
+                        "content": {JSON: {"schema": {"type": "object"}}}}}),
+            "post": op("submit an analysis file or a training spec with a dataset spec; "
+                       "submit role", {
+                           "201": {"description": "queued", **job},
+                           "400": _error("unreadable body, or a dataset file outside the "
+                                         "allowed roots"),
+                           "413": _error("a part over its size limit"),
+                           "415": _error("not multipart/form-data or JSON"),
+                           "422": _error("a spec that does not read, saying why"),
+                           "429": _error("too many jobs queued or running for this user",
+                                         {"Retry-After": {"schema": {"type": "string"}}})},
+                       requestBody={"required": True, "content": {
+                           "multipart/form-data": {"schema": {
+                               "type": "object", "properties": _JOB_FIELDS}},
+                           JSON: {"schema": {"type": "object", "properties": _JOB_FIELDS,
+                                             "additionalProperties": False}}}}),
+        },
+        "/v1/jobs/{id}": {
+            "parameters": [_JOB_PARAM],
+            "get": op("state, progress (chunks done of total), run_info, results", {
+                "200": {"description": "the job", **job}, "404": missing}),
+            "delete": op("cancel: the job's processes stop, its Dask tasks are dropped", {
+                "200": {"description": "the job, cancelled (or as it ended)", **job},
+                "404": missing}),
+        },
+        "/v1/jobs/{id}/logs": {
+            "parameters": [_JOB_PARAM],
+            "get": op("the job's output (its last jobs.max_log_bytes)", {
+                "200": {"description": "text",
+                        "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "404": missing}),
+        },
+        "/v1/jobs/{id}/results": {
+            "parameters": [_JOB_PARAM],
+            "get": op("the downloadable results: histograms and model bundles", {
+                "200": {"description": "name, type and formats of each",
+                        "content": {JSON: {"schema": {"type": "object"}}}},
+                "404": missing}),
+        },
+        "/v1/jobs/{id}/results/{name}": {
+            "parameters": [_JOB_PARAM, _NAME_PARAM,
+                           {"name": "format", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": ["root", "json", "tar.gz"]}}],
+            "get": op("a histogram as ROOT (default) or JSON, or a model bundle as the "
+                      "tar.gz PUT /v1/models/{name} takes", {
+                          "200": {"description": "the result", "content": {
+                              "application/octet-stream": {"schema": _FILE},
+                              JSON: {"schema": {"type": "object"}},
+                              "application/gzip": {"schema": _FILE}}},
+                          "400": _error("a format this result does not come in"),
+                          "404": missing}),
+        },
+    }
+
+
 def spec(title: str = "hepflow serve", version: str = "1", *, secured: bool = True,
-         ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of a server (`secured`: whether endpoints need a token)."""
+         jobs: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of a server (`secured`: whether endpoints need a token;
+    `jobs`: whether it runs jobs)."""
     security: list[dict[str, list[str]]] = [{"bearer": []}] if secured else []
     auth_errors = _AUTH_ERRORS if secured else {k: v for k, v in _AUTH_ERRORS.items()
                                                 if k in ("429", "503")}
@@ -176,12 +268,14 @@ def spec(title: str = "hepflow serve", version: str = "1", *, secured: bool = Tr
                            NPY: {"schema": {"type": "string", "format": "binary"}}}}),
         },
     }
+    if jobs:
+        paths.update(job_paths(op))
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version,
                  "description": "Predictions from hepflow model bundles."},
         "paths": paths,
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": {**SCHEMAS, **(JOB_SCHEMAS if jobs else {})}},
     }
     if secured:
         document["components"]["securitySchemes"] = {
@@ -190,4 +284,4 @@ def spec(title: str = "hepflow serve", version: str = "1", *, secured: bool = Tr
     return document
 
 
-__all__ = ["SCHEMAS", "spec"]
+__all__ = ["JOB_SCHEMAS", "SCHEMAS", "job_paths", "spec"]

@@ -1,0 +1,360 @@
+"""Jobs over HTTP (`hepflow serve --jobs`): a real server, a real LocalCluster, real files.
+
+An analysis file submitted with a token runs in its own process on the
+cluster's scheduler and gives the same histograms as `hepflow run`; other
+users cannot see, fetch or cancel it; cancelling stops its process and its
+Dask tasks; bad datasets and quotas get their 4xx.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import uproot
+import yaml
+
+from hepflow.cli import main
+from hepflow.serve.config import load_config
+from hepflow.serve.testing import LocalIssuer, running
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+DIMUON = Path("examples/dimuon.py")
+SLOW = '''
+import time
+import hepflow
+from hepflow.analysis import dataset
+
+
+def slow(x):
+    time.sleep(4)
+    return x
+
+
+df = hepflow.RDataFrame(dataset())
+total = df.Define("y", slow, ["MET_pt"]).Sum("y")
+'''
+FAILING = '''
+import os
+import hepflow
+from hepflow.analysis import dataset
+
+print("secret visible:", "SERVER_SECRET_TOKEN" in os.environ, "PATH" in os.environ)
+
+df = hepflow.RDataFrame(dataset())
+total = df.Sum("no_such_branch")
+'''
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    from hepflow.samples import make_sample
+
+    folder = tmp_path_factory.mktemp("jobdata")
+    return [str(p) for p in make_sample(folder, events=6_000, files=2, seed=3,
+                                        basket_entries=1_000)]
+
+
+@pytest.fixture(scope="module")
+def server(issuer: LocalIssuer, client: Any, sample: list[str],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    root = str(Path(sample[0]).parent)
+    jobs = {"enabled": True, "folder": str(tmp_path_factory.mktemp("jobs")),
+            "cluster": client.scheduler.address, "allowed_roots": [root],
+            "max_jobs_per_user": 1, "cancel_grace_s": 2.0}
+    config = load_config(models=tmp_path_factory.mktemp("models"),
+                         auth=issuer.auth_config(), jobs=jobs)
+    with running(config) as server:
+        yield server
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def dataset_yaml(files: list[str]) -> str:
+    return yaml.safe_dump({"samples": {"dy": {"files": files}}})
+
+
+def submit(server: Any, token: str, analysis: str, dataset: str) -> httpx.Response:
+    return httpx.post(server.url + "/v1/jobs", headers=auth(token), timeout=30,
+                      files={"analysis": ("analysis.py", analysis.encode()),
+                             "dataset": ("dataset.yaml", dataset.encode())})
+
+
+def wait(server: Any, token: str, job_id: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=auth(token)).json()
+        if job["state"] not in ("queued", "running"):
+            return dict(job)
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def finished(server: Any, issuer: LocalIssuer, sample: list[str]) -> tuple[str, dict[str, Any]]:
+    token = issuer.token(["hepflow:submit"], subject="alice")
+    answer = submit(server, token, DIMUON.read_text(), dataset_yaml(sample))
+    assert answer.status_code == 201, answer.text
+    job_id = answer.json()["id"]
+    job = wait(server, token, job_id)
+    return job_id, job
+
+
+def test_job_gives_the_histograms_of_hepflow_run(server: Any, issuer: LocalIssuer,
+                                                 client: Any, sample: list[str],
+                                                 finished: tuple[str, dict[str, Any]],
+                                                 tmp_path: Path) -> None:
+    job_id, job = finished
+    token = issuer.token(["hepflow:submit"], subject="alice")
+    assert job["state"] == "succeeded", job
+    assert job["progress"]["chunks_total"] == job["run_info"]["chunks"] > 1
+    assert job["progress"]["chunks_done"] == job["progress"]["chunks_total"]
+    assert job["run_info"]["entries_processed"] == 6_000
+    listed = httpx.get(f"{server.url}/v1/jobs/{job_id}/results", headers=auth(token)).json()
+    assert {"name": "mass", "type": "histogram", "formats": ["root", "json"]} in \
+        listed["results"]
+
+    spec = tmp_path / "dataset.yaml"
+    spec.write_text(dataset_yaml(sample))
+    assert main(["run", str(DIMUON), "--dataset", str(spec), "--outdir", str(tmp_path / "out"),
+                 "--scheduler", client.scheduler.address]) == 0
+    with uproot.open(tmp_path / "out" / "histograms.root") as f:
+        expected = f["mass"].values()
+        edges = f["mass"].axis().edges()
+    assert expected.sum() > 0
+
+    root = httpx.get(f"{server.url}/v1/jobs/{job_id}/results/mass", headers=auth(token))
+    assert root.status_code == 200
+    downloaded = tmp_path / "mass.root"
+    downloaded.write_bytes(root.content)
+    with uproot.open(downloaded) as f:
+        np.testing.assert_array_equal(f["mass"].values(), expected)
+    as_json = httpx.get(f"{server.url}/v1/jobs/{job_id}/results/mass?format=json",
+                        headers=auth(token)).json()
+    np.testing.assert_array_equal(as_json["values"], expected)
+    np.testing.assert_allclose(as_json["axes"][0]["edges"], edges)
+    logs = httpx.get(f"{server.url}/v1/jobs/{job_id}/logs", headers=auth(token))
+    assert "hepflow job: succeeded" in logs.text
+
+
+def test_other_users_cannot_see_fetch_or_cancel(server: Any, issuer: LocalIssuer,
+                                                finished: tuple[str, dict[str, Any]]) -> None:
+    job_id, _ = finished
+    bob = auth(issuer.token(["hepflow:submit"], subject="bob"))
+    for path in ("", "/logs", "/results", "/results/mass"):
+        answer = httpx.get(f"{server.url}/v1/jobs/{job_id}{path}", headers=bob)
+        assert answer.status_code == 404, (path, answer.text)
+    assert httpx.delete(f"{server.url}/v1/jobs/{job_id}", headers=bob).status_code == 404
+    assert httpx.get(server.url + "/v1/jobs", headers=bob).json() == {"jobs": []}
+    missing = httpx.get(f"{server.url}/v1/jobs/{'0' * 24}", headers=bob)
+    assert missing.json() == httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=bob).json() \
+        | {"message": f"no job {'0' * 24!r}"}
+
+
+def test_no_token_bad_token_and_missing_scope_are_refused(server: Any, issuer: LocalIssuer,
+                                                          sample: list[str]) -> None:
+    body = {"analysis": "x = 1\n", "dataset": dataset_yaml(sample)}
+    url = server.url + "/v1/jobs"
+    assert httpx.post(url, json=body).status_code == 401
+    assert httpx.get(url).status_code == 401
+    bad = issuer.token(["hepflow:submit"], key=LocalIssuer.new_key())
+    assert httpx.post(url, json=body, headers=auth(bad)).status_code == 401
+    predict_only = auth(issuer.token(["hepflow:predict", "hepflow:admin"]))
+    answer = httpx.post(url, json=body, headers=predict_only)
+    assert answer.status_code == 403 and "submit" in answer.json()["message"]
+    assert httpx.get(url, headers=predict_only).status_code == 403
+
+
+def test_a_path_outside_the_allowed_roots_is_refused(server: Any, issuer: LocalIssuer,
+                                                     sample: list[str], tmp_path: Path) -> None:
+    token = issuer.token(["hepflow:submit"], subject="carol")
+    outside = tmp_path / "elsewhere.root"
+    outside.write_bytes(Path(sample[0]).read_bytes())
+    escape = str(Path(sample[0]).parent / ".." / outside.parent.name / outside.name)
+    for files, words in (([str(outside)], str(outside)), ([escape], escape),
+                         (["http://example.org/a.root"], "http://"),
+                         (["relative.root"], "outside the allowed roots")):
+        answer = submit(server, token, DIMUON.read_text(), dataset_yaml([sample[0], *files]))
+        assert answer.status_code == 400, answer.text
+        assert words in answer.json()["message"]
+    broken = submit(server, token, DIMUON.read_text(), "samples: [unclosed")
+    assert broken.status_code == 422 and "dataset.yaml" in broken.json()["message"]
+    assert httpx.get(server.url + "/v1/jobs", headers=auth(token)).json() == {"jobs": []}
+
+
+def test_a_failing_analysis_fails_with_its_error_and_sees_no_server_secrets(
+        server: Any, issuer: LocalIssuer, sample: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVER_SECRET_TOKEN", "s3cr3t")
+    token = issuer.token(["hepflow:submit"], subject="dave")
+    answer = submit(server, token, FAILING, dataset_yaml(sample))
+    assert answer.status_code == 201, answer.text
+    job = wait(server, token, answer.json()["id"])
+    assert job["state"] == "failed" and "no_such_branch" in job["error"]
+    logs = httpx.get(f"{server.url}/v1/jobs/{job['id']}/logs", headers=auth(token)).text
+    assert "secret visible: False True" in logs, logs
+
+
+def test_a_job_over_the_time_limit_is_stopped(issuer: LocalIssuer, client: Any,
+                                               sample: list[str], tmp_path: Path) -> None:
+    jobs = {"enabled": True, "folder": str(tmp_path / "jobs"),
+            "cluster": client.scheduler.address,
+            "allowed_roots": [str(Path(sample[0]).parent)], "max_seconds": 2}
+    config = load_config(models=tmp_path, auth=issuer.auth_config(), jobs=jobs)
+    token = issuer.token(["hepflow:submit"])
+    with running(config) as short:
+        answer = submit(short, token, SLOW, dataset_yaml(sample))
+        assert answer.status_code == 201, answer.text
+        job = wait(short, token, answer.json()["id"], timeout=30)
+        process = short.service.jobs.get("alice", job["id"]).process
+    assert job["state"] == "failed" and "limit of 2 s" in job["error"], job
+    assert process.poll() is not None
+
+
+def scheduler_tasks(client: Any) -> set[str]:
+    return set(client.run_on_scheduler(
+        lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks]))
+
+
+def test_cancel_stops_the_process_and_its_tasks_and_quota_is_429(
+        server: Any, issuer: LocalIssuer, client: Any, sample: list[str]) -> None:
+    token = issuer.token(["hepflow:submit"], subject="erin")
+    before = scheduler_tasks(client)
+    answer = submit(server, token, SLOW, dataset_yaml(sample))
+    assert answer.status_code == 201, answer.text
+    job_id = answer.json()["id"]
+    over = submit(server, token, SLOW, dataset_yaml(sample))  # one job per user here
+    assert over.status_code == 429 and "limit is 1" in over.json()["message"]
+    deadline = time.monotonic() + 60
+    while not scheduler_tasks(client) - before:
+        assert time.monotonic() < deadline, "the slow job's tasks never reached the scheduler"
+        time.sleep(0.1)
+    job = server.service.jobs.get("erin", job_id)
+    cancelled = httpx.delete(f"{server.url}/v1/jobs/{job_id}", headers=auth(token), timeout=30)
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    assert job.process.poll() is not None
+    deadline = time.monotonic() + 10
+    while scheduler_tasks(client) - before:
+        assert time.monotonic() < deadline, "the cancelled job's tasks are still there"
+        time.sleep(0.1)
+    again = submit(server, token, SLOW, dataset_yaml(sample))
+    assert again.status_code == 201, "a cancelled job no longer counts against the quota"
+    assert httpx.delete(f"{server.url}/v1/jobs/{again.json()['id']}", headers=auth(token),
+                        timeout=30).json()["state"] == "cancelled"
+
+
+def test_results_over_the_output_quota_fail_the_job(issuer: LocalIssuer, client: Any,
+                                                    sample: list[str], tmp_path: Path) -> None:
+    jobs = {"enabled": True, "folder": str(tmp_path / "jobs"),
+            "cluster": client.scheduler.address,
+            "allowed_roots": [str(Path(sample[0]).parent)], "max_output_bytes": 2000}
+    config = load_config(models=tmp_path, auth=issuer.auth_config(), jobs=jobs)
+    token = issuer.token(["hepflow:submit"])
+    with running(config) as small:
+        answer = submit(small, token, DIMUON.read_text(), dataset_yaml(sample))
+        assert answer.status_code == 201, answer.text
+        job = wait(small, token, answer.json()["id"])
+    assert job["state"] == "failed"
+    assert "over the output quota of 2000 bytes" in job["error"]
+
+
+def test_jobs_are_off_unless_enabled(server: Any, issuer: LocalIssuer, tmp_path: Path,
+                                     ) -> None:
+    config = load_config(models=tmp_path, auth=issuer.auth_config())
+    with running(config) as plain:
+        answer = httpx.post(plain.url + "/v1/jobs", json={},
+                            headers=auth(issuer.token(["hepflow:submit"])))
+        described = httpx.get(plain.url + "/openapi.json").json()
+    assert answer.status_code in (404, 405)
+    assert json.loads(answer.text)["error"] == "http_error"
+    assert not any(p.startswith("/v1/jobs") for p in described["paths"])
+    with_jobs = httpx.get(server.url + "/openapi.json").json()
+    assert {"/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/results/{name}"} <= \
+        set(with_jobs["paths"])
+
+
+TRAINING = {"defines": {"HT": "Sum(Jet_pt)"}, "filters": ["nJet >= 1"],
+            "flat": ["MET_pt", "HT"], "jagged": {"Jet_eta": 2},
+            "classes": {"a": 0, "b": 1}, "params": {"max_depth": 2},
+            "num_boost_round": 5, "bundle": "bdt"}
+
+
+def test_a_training_spec_gives_a_bundle_the_upload_endpoint_takes(
+        server: Any, issuer: LocalIssuer, sample: list[str], tmp_path: Path) -> None:
+    token = issuer.token(["hepflow:submit"], subject="frank")
+    two = yaml.safe_dump({"samples": {"a": {"files": [sample[0]]}, "b": {"files": [sample[1]]}}})
+    answer = httpx.post(server.url + "/v1/jobs", headers=auth(token), timeout=30,
+                        json={"training": TRAINING, "dataset": two,
+                              "options": {"name": "a bdt"}})
+    assert answer.status_code == 201, answer.text
+    job = wait(server, token, answer.json()["id"], timeout=120)
+    assert job["state"] == "succeeded", httpx.get(
+        f"{server.url}/v1/jobs/{job['id']}/logs", headers=auth(token)).text
+    assert job["name"] == "a bdt" and 0 <= job["results"]["bdt"]["test_auc"] <= 1
+    listed = httpx.get(f"{server.url}/v1/jobs/{job['id']}/results", headers=auth(token))
+    assert listed.json() == {"results": [{"name": "bdt", "type": "bundle",
+                                          "formats": ["tar.gz"]}]}
+    archive = httpx.get(f"{server.url}/v1/jobs/{job['id']}/results/bdt", headers=auth(token))
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/gzip"
+    admin = auth(issuer.token(["hepflow:admin"]))
+    put = httpx.put(server.url + "/v1/models/bdt", content=archive.content, timeout=60,
+                    headers={**admin, "Content-Type": "application/gzip"})
+    assert put.status_code == 201, put.text
+    described = httpx.get(server.url + "/v1/models/bdt", headers=admin).json()
+    assert described["features"]["flat"] == ["MET_pt", "HT"], described
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"model": "keras"}, "trains 'xgboost'"),
+    ({"classes": {}}, "one of them"),
+    ({"jagged": {"Jet_eta": 0}}, "from 1 to 256"),
+    ({"bundle": "../x"}, "plain name"),
+    ({"learning": 1}, "unknown key `learning`"),
+])
+def test_a_bad_training_spec_is_a_422_saying_why(server: Any, issuer: LocalIssuer,
+                                                 sample: list[str], change: dict[str, Any],
+                                                 words: str) -> None:
+    token = issuer.token(["hepflow:submit"], subject="grace")
+    answer = httpx.post(server.url + "/v1/jobs", headers=auth(token),
+                        json={"training": {**TRAINING, **change},
+                              "dataset": dataset_yaml(sample)})
+    assert answer.status_code == 422, answer.text
+    assert words in answer.json()["message"]
+
+
+LINKS = '''
+import os
+import hepflow
+from hepflow.analysis import dataset
+
+os.makedirs("out/results", exist_ok=True)
+for suffix in ("root", "json"):
+    os.symlink("/etc/passwd", f"out/results/passwd.{suffix}")
+os.unlink("job.log")
+os.symlink("/etc/passwd", "job.log")
+df = hepflow.RDataFrame(dataset())
+count = df.Count()
+'''
+
+
+def test_links_a_job_leaves_are_not_followed(server: Any, issuer: LocalIssuer,
+                                             sample: list[str]) -> None:
+    token = issuer.token(["hepflow:submit"], subject="mallory")
+    answer = submit(server, token, LINKS, dataset_yaml(sample))
+    assert answer.status_code == 201, answer.text
+    job = wait(server, token, answer.json()["id"])
+    assert job["state"] == "succeeded", job
+    base = f"{server.url}/v1/jobs/{job['id']}"
+    assert httpx.get(base + "/results", headers=auth(token)).json() == {"results": []}
+    assert httpx.get(base + "/results/passwd", headers=auth(token)).status_code == 404
+    logs = httpx.get(base + "/logs", headers=auth(token))
+    assert "root:" not in logs.text and logs.status_code == 404
