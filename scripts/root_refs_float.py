@@ -46,6 +46,16 @@ INPUTS = {
     "eta": "ROOT::RVecF r(n); for (auto &e : r) e = gRandom->Uniform(-2.4, 2.4); return r;",
     "phi": "ROOT::RVecF r(n); for (auto &e : r) e = gRandom->Uniform(-3.14, 3.14); return r;",
     "m": "ROOT::RVecF r(n); for (auto &e : r) e = 0.105658f; return r;",
+    # Many ties and more than 16 elements (std::sort's order of ties), from a generator of
+    # their own so that the columns above keep their values
+    "k": "static TRandom3 g(11); ROOT::RVecF r(17 + g.Integer(30)); "
+         "for (auto &e : r) e = float(g.Integer(4)); return r;",
+    "ki": "static TRandom3 g(12); ROOT::RVecI r(1 + g.Integer(45)); "
+          "for (auto &e : r) e = int(g.Integer(5)) - 2; return r;",
+    "kd": "static TRandom3 g(13); ROOT::RVecD r(g.Integer(60)); "
+          "for (auto &e : r) e = 0.25 * g.Integer(3) - 0.25; return r;",
+    "ks": "static TRandom3 g(14); ROOT::RVec<short> r(1 + g.Integer(20)); "
+          "for (auto &e : r) e = short(g.Integer(7)) - 3; return r;",
 }
 
 # Each rule of C++'s floating-point typing, as an RDataFrame expression.
@@ -62,6 +72,17 @@ EXPRESSIONS = [
     "ROOT::VecOps::DeltaPhi(x2, x)", "DeltaPhi(v2, x2)", "DeltaR(v2, eta, v2, phi)", "DeltaR2(v2, eta, v2, phi)",
     "InvariantMass(pt, eta, phi, m)", "InvariantMasses(pt, eta, phi, m, v, v2, phi, m)",
     "max(x, x2)", "Dot(v, v2)", "Where(v > 20.f, v, 0.)", "Where(v > 20.f, 1., v)",
+    # std::sort's order of ties (not stable beyond 16 elements); the stable ones stay stable
+    "Argsort(k)", "Argsort(ki)", "Argsort(kd)", "Argsort(ks)", "Argsort(-k)", "Argsort(v)",
+    "StableArgsort(k)", "StableArgsort(kd)", "Sort(k)", "Sort(kd)", "StableSort(kd)",
+    "Reverse(Argsort(k))", "Take(ki, Argsort(ki))", "Take(kd, Argsort(kd))",
+    "Take(k, Argsort(k))", "Reverse(k)",
+    # comparisons, && and || of collections are RVec<int>; ! keeps the element type
+    "ki > 0", "ki == 1", "k >= 2.f", "ks < 0", "!ki", "!k", "!kd", "!ks", "!(ki > 0)",
+    "k > 1 && k < 3", "ks > 0 || ks < -1", "(ki > 0) + 1", "Sum(ki > 0)", "ki[ki > 0]",
+    "k[k > 1 && k < 3]", "Where(ki > 0, ki, 0)",
+    # Max/Min keep the element type (these collections are never empty)
+    "Max(ki)", "Min(ki)", "Max(ks)", "Min(ks)", "Max(k)", "Max(ki) - Min(ki)",
 ]
 
 

@@ -788,7 +788,8 @@ REDUCTIONS: dict[str, Callable[[list], Any]] = {
     "Min": lambda v: float(min(_no_nan(v))) if v else NAN,
     "ArgMax": _argmax,
     "ArgMin": _argmin,
-    "Argsort": lambda v: sorted(range(len(v)), key=lambda i: _no_nan(v)[i]),  # stable
+    # std::sort (ROOT's order) is stable below 17 elements; the generated events are shorter
+    "Argsort": lambda v: sorted(range(len(v)), key=lambda i: _no_nan(v)[i]),
     "Enumerate": lambda v: list(range(len(v))),
     "Product": lambda v: math.prod([float(x) if isinstance(x, float) else int(x) for x in v]),
     "Sort": lambda v: sorted(_no_nan(v)),

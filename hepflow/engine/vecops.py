@@ -25,7 +25,7 @@ from typing import Any, Final, TypeVar
 import awkward as ak
 import numpy as np
 
-from hepflow.engine import cmath, fourvector, lists
+from hepflow.engine import cmath, fourvector, lists, stdsort
 from hepflow.engine.values import (
     EvaluationFailure,
     Value,
@@ -157,15 +157,41 @@ def ArgMin(v: ak.Array) -> np.ndarray:
     return _reduce_fill(ak.argmin(v, axis=1), -1, np.int64)
 
 
-@implements("Argsort", "StableArgsort")
+@implements("Argsort")
 def Argsort(v: ak.Array) -> ak.Array:
-    """Stable for both names: ROOT's Argsort leaves the order of ties open."""
+    """ROOT's Argsort: `std::sort` of the positions by `v[i] < v[j]`, in libstdc++'s order
+    of ties (not stable beyond 16 elements; `engine/stdsort.py`)."""
+    offsets, flat = _flat_of(v)
+    return lists.wrap(offsets, stdsort.argsort(offsets, flat))
+
+
+@implements("StableArgsort")
+def StableArgsort(v: ak.Array) -> ak.Array:
     return ak.argsort(v, axis=1, stable=True)
 
 
-@implements("Sort", "StableSort")
+@implements("Sort")
 def Sort(v: ak.Array) -> ak.Array:
+    """ROOT's Sort: `std::sort` of the values, the same permutation as Argsort's."""
+    offsets, flat = _flat_of(v)
+    order = stdsort.argsort(offsets, flat).astype(np.int64)
+    return lists.wrap(offsets, flat[order + np.repeat(offsets[:-1], np.diff(offsets))])
+
+
+@implements("StableSort")
+def StableSort(v: ak.Array) -> ak.Array:
     return ak.sort(v, axis=1, stable=True)
+
+
+def _flat_of(v: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The int64 offsets (from 0) and flat numpy contents of a collection of numbers."""
+    found = lists.parts(v)
+    if found is not None:
+        return found
+    counts = size(v)
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets, np.asarray(ak.to_numpy(ak.flatten(v, axis=1)))
 
 
 @implements("Reverse")
