@@ -330,15 +330,15 @@ class Reference:
             return ("scalar", node.dtype)
         if isinstance(node, n.Unary):
             kind, dtype = self.infer(node.operand)
-            if node.op == "!":
-                return (kind, "bool")
+            if node.op == "!":  # ROOT's `!` of an RVec<T> is an RVec<T>
+                return (kind, "bool" if kind == "scalar" else dtype)
             return (kind, dtype if dtype in FLOATS else promoted(dtype))
         if isinstance(node, n.Binary):
             a, b = self.infer(node.left), self.infer(node.right)
             kind = _kind(a, b)
             op = node.op
-            if op in ("<", "<=", ">", ">=", "==", "!=", "&&", "||"):
-                return (kind, "bool")
+            if op in ("<", "<=", ">", ">=", "==", "!=", "&&", "||"):  # ROOT's RVec<int>
+                return (kind, "bool" if kind == "scalar" else "int32")
             if op in ("&", "|", "^") and a[1] == b[1] == "bool":
                 return (kind, "bool")
             if op in ("<<", ">>"):
@@ -370,8 +370,8 @@ class Reference:
             return ("scalar", promote(first[1], args[1][1]))
         if name in ("Mean", "StdDev"):
             return ("scalar", "float64")
-        if name in ("Max", "Min"):  # ROOT's T; integers as double (NaN when empty)
-            return ("scalar", first[1] if first[1] in FLOATS else "float64")
+        if name in ("Max", "Min"):  # ROOT's T (undefined when empty: an error)
+            return ("scalar", first[1])
         if name == "InvariantMass":
             return ("scalar", common_t(args))
         if name in ("ArgMax", "ArgMin"):
@@ -737,6 +737,12 @@ def delta_phi(a: float, b: float, single: bool = False) -> float:
     return f32(r) if single else r
 
 
+def _not_empty(v: list, name: str) -> list:
+    if not v:
+        raise RefFailure(f"{name} of an empty collection (ROOT dereferences end())")
+    return v
+
+
 def _no_nan(v: list) -> list:
     if any(_is_nan(x) for x in v):
         raise Undefined("ordering a collection that holds NaN")
@@ -784,8 +790,8 @@ REDUCTIONS: dict[str, Callable[[list], Any]] = {
     "Sum": lambda v: _sum([int(x) if isinstance(x, bool) else x for x in v]),
     "Mean": _mean,
     "StdDev": _stddev,
-    "Max": lambda v: float(max(_no_nan(v))) if v else NAN,
-    "Min": lambda v: float(min(_no_nan(v))) if v else NAN,
+    "Max": lambda v: max(_no_nan(_not_empty(v, "Max"))),
+    "Min": lambda v: min(_no_nan(_not_empty(v, "Min"))),
     "ArgMax": _argmax,
     "ArgMin": _argmin,
     # std::sort (ROOT's order) is stable below 17 elements; the generated events are shorter

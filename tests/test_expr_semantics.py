@@ -775,8 +775,10 @@ def test_reductions() -> None:
     assert run("Mean(Muon_charge)") == approx([0.0, 0.0, -1.0, 1 / 3])
     stddev = math.sqrt(((10 - 70 / 3) ** 2 + 2 * (30 - 70 / 3) ** 2) / 2)
     assert run("StdDev(Muon_pt)") == approx([math.sqrt((7.25**2 * 2) / 1), 0.0, 0.0, stddev])
-    assert run("Max(Muon_pt)") == approx([40.0, math.nan, 5.0, 30.0])
-    assert run("Min(Muon_pt)") == approx([25.5, math.nan, 5.0, 10.0])
+    assert run("nMuon > 0 ? Max(Muon_pt) : -1.f") == approx([40.0, -1.0, 5.0, 30.0])
+    assert run("nMuon > 0 ? Min(Muon_pt) : -1.f") == approx([25.5, -1.0, 5.0, 10.0])
+    with pytest.raises(EvaluationFailure, match="Max of an empty collection"):
+        run("Max(Muon_pt)")  # ROOT's is undefined there
     assert run("ArgMax(Muon_pt)") == [0, -1, 0, 1]  # the first of equal maxima
     assert run("ArgMin(Muon_pt)") == [1, -1, 0, 0]
     assert run("Any(Muon_charge > 0)") == [True, False, False, True]

@@ -11,7 +11,8 @@ implementation here, registered with `@implements(name)`; importing this
 module fails if the two sets differ.
 
 Where ROOT leaves a case undefined, hepflow picks a documented answer:
-`Max`/`Min` of an empty collection give NaN and `ArgMax`/`ArgMin` give -1.
+`ArgMax`/`ArgMin` of an empty collection give -1; `Max`/`Min` of one (ROOT
+dereferences `end()`) are an error naming the event, unless `&&`/`?:` guard it.
 Functions that build collections (`Take` with a default, `RVec<T>(n, v)`,
 `Range`) refuse to create more than `MAX_ELEMENTS` elements in one chunk,
 with an error naming the request, rather than exhausting memory.
@@ -129,22 +130,28 @@ def StdDev(v: ak.Array) -> np.ndarray:
         return np.where(count > 1, np.sqrt(var), 0.0)
 
 
-def _extreme(reducer: Callable[..., Any], v: ak.Array) -> np.ndarray:
-    """Max/Min in the element type for floats (ROOT returns T), integers as double."""
-    dtype = leaf_dtype(v)
-    keep = dtype is not None and dtype.kind == "f"
-    return _reduce_fill(reducer(v if keep else f64(v), axis=1), np.nan,
-                        dtype if keep else np.float64)
+def _extreme(reducer: Callable[..., Any], v: ak.Array, name: str) -> np.ndarray:
+    """Max/Min in the element type (ROOT returns T). ROOT dereferences `end()` for an
+    empty collection, so that is an error here (`&&` and `?:` guard it)."""
+    counts = size(v)
+    if not counts.all():
+        first = int(np.flatnonzero(counts == 0)[0])
+        raise EvaluationFailure(
+            f"{name} of an empty collection (event {first} of this chunk), which ROOT leaves "
+            f"undefined; guard it, e.g. `v.size() > 0 ? {name}(v) : 0` or "
+            f"`v.size() > 0 && {name}(v) > x`")
+    dtype = leaf_dtype(v) or np.dtype(np.float64)
+    return _reduce_fill(reducer(v, axis=1), 0, dtype)
 
 
 @implements("Max")
 def Max(v: ak.Array) -> np.ndarray:
-    return _extreme(ak.max, v)
+    return _extreme(ak.max, v, "Max")
 
 
 @implements("Min")
 def Min(v: ak.Array) -> np.ndarray:
-    return _extreme(ak.min, v)
+    return _extreme(ak.min, v, "Min")
 
 
 @implements("ArgMax")
@@ -329,12 +336,17 @@ def take_elements(v: ak.Array, idx: ak.Array) -> ak.Array:
     return v[idx]
 
 
+_TRUTH = lists.Memo()
+
+
 def mask(v: ak.Array, conds: ak.Array) -> ak.Array:
     """`v[conds]` as ROOT's `RVec::operator[](const RVec<V>&)`: the elements where `conds`
     is nonzero (any integer or boolean collection), which must be as long as `v` in
     every event."""
-    if leaf_dtype(conds) != np.bool_:
-        flat = lists.elementwise(lambda c: c != 0, conds)
+    if leaf_dtype(conds) != np.bool_:  # ROOT's comparisons give RVec<int>: one test per
+        found = lists.parts(conds)        # array, shared by the columns it selects from
+        flat = None if found is None else _TRUTH.get(found, lambda: lists.wrap(
+            found[0], found[1] != 0))
         conds = conds != 0 if flat is None else flat
     selected = lists.select(v, conds)
     if selected is not None:

@@ -136,9 +136,9 @@ def _elementwise_float(name: str) -> Rule:
 
 
 def _min_max(args: Sequence[ColumnType]) -> DType:
-    """ROOT's Max/Min return the element type; hepflow gives integers as double so that
-    an empty collection can answer NaN."""
-    return args[0].dtype if args[0].category == "float" else "float64"
+    """ROOT's Max/Min return the element type T (`*std::max_element`); an empty
+    collection, where ROOT's result is undefined, is an error unless guarded."""
+    return args[0].dtype
 
 
 def _common(name: str) -> Rule:
@@ -289,8 +289,8 @@ def _build() -> dict[str, FunctionSpec]:
     add("Product", 1, 1, _reduction(lambda d: arithmetic(d, d))("Product"))
     add("Mean", 1, 1, _reduction(lambda d: "float64")("Mean"))
     add("StdDev", 1, 1, _reduction(lambda d: "float64")("StdDev"))
-    add("Max", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Max"))
-    add("Min", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Min"))
+    add("Max", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Max"), may_fail=True)
+    add("Min", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Min"), may_fail=True)
     add("ArgMax", 1, 1, _reduction(lambda d: "int64")("ArgMax"))
     add("ArgMin", 1, 1, _reduction(lambda d: "int64")("ArgMin"))
     add("Argsort", 1, 1, _indices_of("Argsort"))
