@@ -83,6 +83,9 @@ EXPRESSIONS = [
     "k[k > 1 && k < 3]", "Where(ki > 0, ki, 0)",
     # Max/Min keep the element type (these collections are never empty)
     "Max(ki)", "Min(ki)", "Max(ks)", "Min(ks)", "Max(k)", "Max(ki) - Min(ki)",
+    # what C++ writes for `%` of floating point, and std::max of one type
+    "fmod(x2, 3)", "fmod(x2, 2.5f)", "fmod(v, 7.f)", "fmod(d, x)", "std::max(x, (float)i)",
+    "std::min(d, (double)x)",
 ]
 
 

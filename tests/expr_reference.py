@@ -151,6 +151,7 @@ MATH = Libm("math", {
     "floor": _domain(math.floor, _infinite_stays), "ceil": _domain(math.ceil, _infinite_stays),
     "round": _c_round, "pow": _pow, "atan2": _domain(math.atan2),
     "hypot": lambda x, y: INF if INF in (abs(x), abs(y)) else _domain(math.hypot)(x, y),
+    "fmod": lambda x, y: _fmod(x, y),
 })
 
 
@@ -170,7 +171,7 @@ FLOAT_FUNCS: dict[str, Callable[..., float]] = {
     name: _c_float(name, 1) for name in (
         "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
         "cosh", "tanh", "asinh", "acosh", "atanh")}
-FLOAT_FUNCS.update({name: _c_float(name, 2) for name in ("pow", "atan2", "hypot")})
+FLOAT_FUNCS.update({name: _c_float(name, 2) for name in ("pow", "atan2", "hypot", "fmod")})
 
 
 def f32(x: Any) -> float:
@@ -205,7 +206,7 @@ _ALIASES = {".size": "size", "Length": "size", "length": "size", "Abs": "abs",
             "Fabs": "fabs", "StableArgsort": "Argsort", "StableSort": "Sort"}
 MATH1 = ("sqrt", "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan",
          "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "floor", "ceil", "round")
-MATH2 = ("pow", "atan2", "hypot")
+MATH2 = ("pow", "atan2", "hypot", "fmod")
 CONSTANTS = {"M_PI": math.pi, "Pi": math.pi}
 # C++ integer types (LP64): bits and signedness, written out independently of hepflow
 BITS = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int32": 32, "uint32": 32,

@@ -213,6 +213,9 @@ class _Checker:
                 return BinaryStep(op, column_type(kind, promoted), promoted)
             common: DType = "bool" if a == b == "bool" else arithmetic(a, b)
             return BinaryStep(op, column_type(kind, common), common)
+        if op == "%" and "float" in (left.category, right.type.category):
+            raise self.fail("`%` needs integer operands in C++; the floating-point "
+                            "remainder is fmod(a, b)", node)
         common = arithmetic(a, b)
         may_fail = op in ("/", "%") and common not in ("float32", "float64") and \
             not (right.op == "const" and right.value != 0)
