@@ -56,7 +56,29 @@ INPUTS = {
           "for (auto &e : r) e = 0.25 * g.Integer(3) - 0.25; return r;",
     "ks": "static TRandom3 g(14); ROOT::RVec<short> r(1 + g.Integer(20)); "
           "for (auto &e : r) e = short(g.Integer(7)) - 3; return r;",
+    # values that drive std::sort's introsort into its heapsort fallback (`kq / 2` with ties)
+    "kq": "hepflow_sort_adversary(40 + 20 * int(rdfentry_ % 5))",
 }
+
+# McIlroy's adversary ("A killer adversary for quicksort", 1999): the values are fixed
+# while std::sort compares them, so that each median-of-three partition is lopsided
+ADVERSARY = r"""
+#include <algorithm>
+#include <vector>
+ROOT::RVecI hepflow_sort_adversary(int n) {
+  std::vector<int> val(n, n), idx(n);
+  int gas = n, nsolid = 0, candidate = 0;
+  for (int i = 0; i < n; ++i) idx[i] = i;
+  std::sort(idx.begin(), idx.end(), [&](int x, int y) {
+    if (val[x] == gas && val[y] == gas) {
+      if (x == candidate) val[x] = nsolid++; else val[y] = nsolid++;
+    }
+    if (val[x] == gas) candidate = x; else if (val[y] == gas) candidate = y;
+    return val[x] < val[y];
+  });
+  return ROOT::RVecI(val.begin(), val.end());
+}
+"""
 
 # Each rule of C++'s floating-point typing, as an RDataFrame expression.
 EXPRESSIONS = [
@@ -76,7 +98,8 @@ EXPRESSIONS = [
     "Argsort(k)", "Argsort(ki)", "Argsort(kd)", "Argsort(ks)", "Argsort(-k)", "Argsort(v)",
     "StableArgsort(k)", "StableArgsort(kd)", "Sort(k)", "Sort(kd)", "StableSort(kd)",
     "Reverse(Argsort(k))", "Take(ki, Argsort(ki))", "Take(kd, Argsort(kd))",
-    "Take(k, Argsort(k))", "Reverse(k)",
+    "Take(k, Argsort(k))", "Reverse(k)", "Argsort(kq)", "Argsort(kq / 2)", "Sort(kq / 2)",
+    "Take(kq, Argsort(kq / 2))",
     # comparisons, && and || of collections are RVec<int>; ! keeps the element type
     "ki > 0", "ki == 1", "k >= 2.f", "ks < 0", "!ki", "!k", "!kd", "!ks", "!(ki > 0)",
     "k > 1 && k < 3", "ks > 0 || ks < -1", "(ki > 0) + 1", "Sum(ki > 0)", "ki[ki > 0]",
@@ -101,6 +124,7 @@ def value(x: Any) -> Any:
 
 
 def make_input() -> None:
+    ROOT.gInterpreter.Declare(ADVERSARY)
     ROOT.gRandom.SetSeed(20260407)
     df = ROOT.RDataFrame(ENTRIES)
     for name, code in INPUTS.items():
