@@ -18,6 +18,7 @@ jit = numba.njit(cache=True, nogil=True)
 
 @jit
 def less(v: Any, idx: Any, a: int, b: int) -> bool:
+    """ROOT's comparator: `v[i] < v[j]` of the positions held at slots a and b."""
     return bool(v[idx[a]] < v[idx[b]])
 
 
@@ -33,6 +34,8 @@ def less_than_value(v: Any, idx: Any, a: int, x: Any) -> bool:
 
 @jit
 def adjust_heap(v: Any, idx: Any, first: int, hole: int, length: int, value: Any) -> None:
+    """Sift the hole down to a leaf along the larger children, then `value` up: the
+    order libstdc++ moves elements in, which decides where ties end up."""
     top = hole
     child = hole
     while child < (length - 1) // 2:
@@ -56,6 +59,7 @@ def adjust_heap(v: Any, idx: Any, first: int, hole: int, length: int, value: Any
 
 @jit
 def heap_sort(v: Any, idx: Any, first: int, last: int) -> None:
+    """The fallback of a range whose depth budget is spent: make-heap, then pop-heap."""
     length = last - first
     if length >= 2:
         parent = (length - 2) // 2
@@ -78,6 +82,7 @@ def swap(idx: Any, a: int, b: int) -> None:
 
 @jit
 def median_to_first(v: Any, idx: Any, result: int, a: int, b: int, c: int) -> None:
+    """The median of a, b, c swapped into `result` (the pivot slot), ties as C++ breaks them."""
     if less(v, idx, a, b):
         if less(v, idx, b, c):
             swap(idx, result, b)
@@ -95,6 +100,7 @@ def median_to_first(v: Any, idx: Any, result: int, a: int, b: int, c: int) -> No
 
 @jit
 def partition(v: Any, idx: Any, first: int, last: int) -> int:
+    """Median-of-three pivot, then the unguarded Hoare partition; returns the cut."""
     mid = first + (last - first) // 2
     median_to_first(v, idx, first, first + 1, mid, last - 1)
     pivot = first
@@ -113,6 +119,7 @@ def partition(v: Any, idx: Any, first: int, last: int) -> int:
 
 @jit
 def linear_insert(v: Any, idx: Any, lowest: int, pos: int) -> None:
+    """Move the element at `pos` left past the larger ones (strictly: ties stay)."""
     value = idx[pos]
     x = v[value]
     prev = pos - 1
@@ -137,6 +144,7 @@ def insertion_sort(v: Any, idx: Any, first: int, last: int) -> None:
 
 @jit
 def std_sort(v: Any, idx: Any) -> None:
+    """`std::sort(idx, idx + n, comp)`: introsort to ranges of 16, then insertion sort."""
     n = len(idx)
     if n < 2:
         return
@@ -171,6 +179,7 @@ def std_sort(v: Any, idx: Any) -> None:
 
 @jit
 def per_event(offsets: Any, values: Any, out: Any) -> None:
+    """Each event's positions 0..n-1 in `out`, sorted as ROOT's Argsort sorts them."""
     for e in range(len(offsets) - 1):
         lo, hi = offsets[e], offsets[e + 1]
         idx = out[lo:hi]
