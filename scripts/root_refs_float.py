@@ -106,6 +106,8 @@ EXPRESSIONS = [
     "k[k > 1 && k < 3]", "Where(ki > 0, ki, 0)",
     # Max/Min keep the element type (these collections are never empty)
     "Max(ki)", "Min(ki)", "Max(ks)", "Min(ks)", "Max(k)", "Max(ki) - Min(ki)",
+    # ArgMax/ArgMin are size_t, the first extreme, and 0 for an empty collection (`v`)
+    "ArgMax(v)", "ArgMin(v)", "ArgMax(k)", "ArgMin(ki)", "ArgMax(kd)",
     # what C++ writes for `%` of floating point, and std::max of one type
     "fmod(x2, 3)", "fmod(x2, 2.5f)", "fmod(v, 7.f)", "fmod(d, x)", "std::max(x, (float)i)",
     "std::min(d, (double)x)",

@@ -375,8 +375,8 @@ class Reference:
             return ("scalar", first[1])
         if name == "InvariantMass":
             return ("scalar", common_t(args))
-        if name in ("ArgMax", "ArgMin"):
-            return ("scalar", "int64")
+        if name in ("ArgMax", "ArgMin"):  # size_t
+            return ("scalar", "uint64")
         if name == "size":
             return ("scalar", "uint64")
         if name in ("Any", "All"):
@@ -771,12 +771,12 @@ def _stddev(v: list) -> float:
     return math.sqrt(1.0 / (n - 1.0) * (float(squares) - float(total * total) / n))
 
 
-def _argmax(v: list) -> int:
+def _argmax(v: list) -> int:  # 0 when empty, as std::distance(begin, end) is
     best = -1
     for i, x in enumerate(_no_nan(v)):
         if best < 0 or v[best] < x:
             best = i
-    return best
+    return max(best, 0)
 
 
 def _argmin(v: list) -> int:
@@ -784,7 +784,7 @@ def _argmin(v: list) -> int:
     for i, x in enumerate(_no_nan(v)):
         if best < 0 or x < v[best]:
             best = i
-    return best
+    return max(best, 0)
 
 
 REDUCTIONS: dict[str, Callable[[list], Any]] = {

@@ -783,8 +783,8 @@ def test_reductions() -> None:
     assert run("nMuon > 0 ? Min(Muon_pt) : -1.f") == approx([25.5, -1.0, 5.0, 10.0])
     with pytest.raises(EvaluationFailure, match="Max of an empty collection"):
         run("Max(Muon_pt)")  # ROOT's is undefined there
-    assert run("ArgMax(Muon_pt)") == [0, -1, 0, 1]  # the first of equal maxima
-    assert run("ArgMin(Muon_pt)") == [1, -1, 0, 0]
+    assert run("ArgMax(Muon_pt)") == [0, 0, 0, 1]  # the first of equal maxima; 0 if empty
+    assert run("ArgMin(Muon_pt)") == [1, 0, 0, 0]
     assert run("Any(Muon_charge > 0)") == [True, False, False, True]
     assert run("All(Muon_charge > 0)") == [False, True, False, False]  # All of none is true
     assert run("Any(Muon_tight) && All(Muon_pt > 1)") == [True, False, True, True]

@@ -40,6 +40,8 @@ def _want_type(cxx: str) -> tuple[str, str]:
     """hepflow's type name (ROOT's spelling) and numpy dtype for ROOT's GetColumnType
     (comparisons of collections are RVec<int>, as in ROOT)."""
     short = cxx.replace("ROOT::VecOps::", "")
+    if short == "unsigned long":  # size_t; hepflow spells a scalar one as the branch type
+        return "ULong64_t", "uint64"
     if short.startswith("RVec<"):
         return cxx, _DTYPES[short[5:-1]]
     return cxx, _DTYPES[short]

@@ -10,9 +10,9 @@ Every function of `hepflow.plan.expr.functions.FUNCTIONS` has exactly one
 implementation here, registered with `@implements(name)`; importing this
 module fails if the two sets differ.
 
-Where ROOT leaves a case undefined, hepflow picks a documented answer:
-`ArgMax`/`ArgMin` of an empty collection give -1; `Max`/`Min` of one (ROOT
-dereferences `end()`) are an error naming the event, unless `&&`/`?:` guard it.
+`ArgMax`/`ArgMin` of an empty collection are 0, as ROOT's `std::distance` gives;
+`Max`/`Min` of one (where ROOT dereferences `end()`) are an error naming the
+event, unless `&&`/`?:` guard it.
 Functions that build collections (`Take` with a default, `RVec<T>(n, v)`,
 `Range`) refuse to create more than `MAX_ELEMENTS` elements in one chunk,
 with an error naming the request, rather than exhausting memory.
@@ -156,12 +156,13 @@ def Min(v: ak.Array) -> np.ndarray:
 
 @implements("ArgMax")
 def ArgMax(v: ak.Array) -> np.ndarray:
-    return _reduce_fill(ak.argmax(v, axis=1), -1, np.int64)
+    """ROOT's `std::distance(begin, max_element(...))`: the first largest, 0 when empty."""
+    return _reduce_fill(ak.argmax(v, axis=1), 0, np.uint64)
 
 
 @implements("ArgMin")
 def ArgMin(v: ak.Array) -> np.ndarray:
-    return _reduce_fill(ak.argmin(v, axis=1), -1, np.int64)
+    return _reduce_fill(ak.argmin(v, axis=1), 0, np.uint64)
 
 
 @implements("Argsort")
