@@ -187,9 +187,9 @@ def with_observables(region_4j1b: Any, region_4j2b: Any) -> tuple[Any, Any]:
                                "Take(jet_btag, j3))")
            .Define("tri_rank", f"Where(tri_btag > {BTAG_WP}, tri_pt2, -1.0)")
            .Define("best", "ArgMax(tri_rank)")
-           .Define("trijet_mass", "sqrt(max(tri_e[best]*tri_e[best] - tri_px[best]*tri_px[best]"
-                                  " - tri_py[best]*tri_py[best] - tri_pz[best]*tri_pz[best], "
-                                  "0.0))"))
+           .Define("trijet_mass", "sqrt(std::max((double)(tri_e[best]*tri_e[best] "
+                                  "- tri_px[best]*tri_px[best] - tri_py[best]*tri_py[best] "
+                                  "- tri_pz[best]*tri_pz[best]), 0.0))"))
     return ht, top
 
 

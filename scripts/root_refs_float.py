@@ -46,7 +46,39 @@ INPUTS = {
     "eta": "ROOT::RVecF r(n); for (auto &e : r) e = gRandom->Uniform(-2.4, 2.4); return r;",
     "phi": "ROOT::RVecF r(n); for (auto &e : r) e = gRandom->Uniform(-3.14, 3.14); return r;",
     "m": "ROOT::RVecF r(n); for (auto &e : r) e = 0.105658f; return r;",
+    # Many ties and more than 16 elements (std::sort's order of ties), from a generator of
+    # their own so that the columns above keep their values
+    "k": "static TRandom3 g(11); ROOT::RVecF r(17 + g.Integer(30)); "
+         "for (auto &e : r) e = float(g.Integer(4)); return r;",
+    "ki": "static TRandom3 g(12); ROOT::RVecI r(1 + g.Integer(45)); "
+          "for (auto &e : r) e = int(g.Integer(5)) - 2; return r;",
+    "kd": "static TRandom3 g(13); ROOT::RVecD r(g.Integer(60)); "
+          "for (auto &e : r) e = 0.25 * g.Integer(3) - 0.25; return r;",
+    "ks": "static TRandom3 g(14); ROOT::RVec<short> r(1 + g.Integer(20)); "
+          "for (auto &e : r) e = short(g.Integer(7)) - 3; return r;",
+    # values that drive std::sort's introsort into its heapsort fallback (`kq / 2` with ties)
+    "kq": "hepflow_sort_adversary(40 + 20 * int(rdfentry_ % 5))",
 }
+
+# McIlroy's adversary ("A killer adversary for quicksort", 1999): the values are fixed
+# while std::sort compares them, so that each median-of-three partition is lopsided
+ADVERSARY = r"""
+#include <algorithm>
+#include <vector>
+ROOT::RVecI hepflow_sort_adversary(int n) {
+  std::vector<int> val(n, n), idx(n);
+  int gas = n, nsolid = 0, candidate = 0;
+  for (int i = 0; i < n; ++i) idx[i] = i;
+  std::sort(idx.begin(), idx.end(), [&](int x, int y) {
+    if (val[x] == gas && val[y] == gas) {
+      if (x == candidate) val[x] = nsolid++; else val[y] = nsolid++;
+    }
+    if (val[x] == gas) candidate = x; else if (val[y] == gas) candidate = y;
+    return val[x] < val[y];
+  });
+  return ROOT::RVecI(val.begin(), val.end());
+}
+"""
 
 # Each rule of C++'s floating-point typing, as an RDataFrame expression.
 EXPRESSIONS = [
@@ -59,9 +91,27 @@ EXPRESSIONS = [
     "floor(x)", "round(x)", "atan(x2)", "exp(v2)", "sin(v2)", "cos(v2)", "sinh(v2)",
     "Sum(v)", "Sum(v * v)", "Product(v2)", "Mean(v)", "StdDev(v)", "Max(v)", "Min(v)",
     "Sum(w)", "Mean(w)",
-    "ROOT::VecOps::DeltaPhi(x2, x)", "DeltaPhi(v2, x2)", "DeltaR(v2, eta, v2, phi)", "DeltaR2(v2, eta, v2, phi)",
+    "ROOT::VecOps::DeltaPhi(x2, x)", "DeltaPhi(v2, x2)", "DeltaR(v2, eta, v2, phi)",
+    "DeltaR2(v2, eta, v2, phi)",
     "InvariantMass(pt, eta, phi, m)", "InvariantMasses(pt, eta, phi, m, v, v2, phi, m)",
     "max(x, x2)", "Dot(v, v2)", "Where(v > 20.f, v, 0.)", "Where(v > 20.f, 1., v)",
+    # std::sort's order of ties (not stable beyond 16 elements); the stable ones stay stable
+    "Argsort(k)", "Argsort(ki)", "Argsort(kd)", "Argsort(ks)", "Argsort(-k)", "Argsort(v)",
+    "StableArgsort(k)", "StableArgsort(kd)", "Sort(k)", "Sort(kd)", "StableSort(kd)",
+    "Reverse(Argsort(k))", "Take(ki, Argsort(ki))", "Take(kd, Argsort(kd))",
+    "Take(k, Argsort(k))", "Reverse(k)", "Argsort(kq)", "Argsort(kq / 2)", "Sort(kq / 2)",
+    "Take(kq, Argsort(kq / 2))",
+    # comparisons, && and || of collections are RVec<int>; ! keeps the element type
+    "ki > 0", "ki == 1", "k >= 2.f", "ks < 0", "!ki", "!k", "!kd", "!ks", "!(ki > 0)",
+    "k > 1 && k < 3", "ks > 0 || ks < -1", "(ki > 0) + 1", "Sum(ki > 0)", "ki[ki > 0]",
+    "k[k > 1 && k < 3]", "Where(ki > 0, ki, 0)",
+    # Max/Min keep the element type (these collections are never empty)
+    "Max(ki)", "Min(ki)", "Max(ks)", "Min(ks)", "Max(k)", "Max(ki) - Min(ki)",
+    # ArgMax/ArgMin are size_t, the first extreme, and 0 for an empty collection (`v`)
+    "ArgMax(v)", "ArgMin(v)", "ArgMax(k)", "ArgMin(ki)", "ArgMax(kd)",
+    # what C++ writes for `%` of floating point, and std::max of one type
+    "fmod(x2, 3)", "fmod(x2, 2.5f)", "fmod(v, 7.f)", "fmod(d, x)", "std::max(x, (float)i)",
+    "std::min(d, (double)x)",
 ]
 
 
@@ -77,6 +127,7 @@ def value(x: Any) -> Any:
 
 
 def make_input() -> None:
+    ROOT.gInterpreter.Declare(ADVERSARY)
     ROOT.gRandom.SetSeed(20260407)
     df = ROOT.RDataFrame(ENTRIES)
     for name, code in INPUTS.items():

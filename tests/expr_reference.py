@@ -151,6 +151,7 @@ MATH = Libm("math", {
     "floor": _domain(math.floor, _infinite_stays), "ceil": _domain(math.ceil, _infinite_stays),
     "round": _c_round, "pow": _pow, "atan2": _domain(math.atan2),
     "hypot": lambda x, y: INF if INF in (abs(x), abs(y)) else _domain(math.hypot)(x, y),
+    "fmod": lambda x, y: _fmod(x, y),
 })
 
 
@@ -170,7 +171,7 @@ FLOAT_FUNCS: dict[str, Callable[..., float]] = {
     name: _c_float(name, 1) for name in (
         "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
         "cosh", "tanh", "asinh", "acosh", "atanh")}
-FLOAT_FUNCS.update({name: _c_float(name, 2) for name in ("pow", "atan2", "hypot")})
+FLOAT_FUNCS.update({name: _c_float(name, 2) for name in ("pow", "atan2", "hypot", "fmod")})
 
 
 def f32(x: Any) -> float:
@@ -205,7 +206,7 @@ _ALIASES = {".size": "size", "Length": "size", "length": "size", "Abs": "abs",
             "Fabs": "fabs", "StableArgsort": "Argsort", "StableSort": "Sort"}
 MATH1 = ("sqrt", "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan",
          "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "floor", "ceil", "round")
-MATH2 = ("pow", "atan2", "hypot")
+MATH2 = ("pow", "atan2", "hypot", "fmod")
 CONSTANTS = {"M_PI": math.pi, "Pi": math.pi}
 # C++ integer types (LP64): bits and signedness, written out independently of hepflow
 BITS = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int32": 32, "uint32": 32,
@@ -330,15 +331,15 @@ class Reference:
             return ("scalar", node.dtype)
         if isinstance(node, n.Unary):
             kind, dtype = self.infer(node.operand)
-            if node.op == "!":
-                return (kind, "bool")
+            if node.op == "!":  # ROOT's `!` of an RVec<T> is an RVec<T>
+                return (kind, "bool" if kind == "scalar" else dtype)
             return (kind, dtype if dtype in FLOATS else promoted(dtype))
         if isinstance(node, n.Binary):
             a, b = self.infer(node.left), self.infer(node.right)
             kind = _kind(a, b)
             op = node.op
-            if op in ("<", "<=", ">", ">=", "==", "!=", "&&", "||"):
-                return (kind, "bool")
+            if op in ("<", "<=", ">", ">=", "==", "!=", "&&", "||"):  # ROOT's RVec<int>
+                return (kind, "bool" if kind == "scalar" else "int32")
             if op in ("&", "|", "^") and a[1] == b[1] == "bool":
                 return (kind, "bool")
             if op in ("<<", ">>"):
@@ -370,12 +371,12 @@ class Reference:
             return ("scalar", promote(first[1], args[1][1]))
         if name in ("Mean", "StdDev"):
             return ("scalar", "float64")
-        if name in ("Max", "Min"):  # ROOT's T; integers as double (NaN when empty)
-            return ("scalar", first[1] if first[1] in FLOATS else "float64")
+        if name in ("Max", "Min"):  # ROOT's T (undefined when empty: an error)
+            return ("scalar", first[1])
         if name == "InvariantMass":
             return ("scalar", common_t(args))
-        if name in ("ArgMax", "ArgMin"):
-            return ("scalar", "int64")
+        if name in ("ArgMax", "ArgMin"):  # size_t
+            return ("scalar", "uint64")
         if name == "size":
             return ("scalar", "uint64")
         if name in ("Any", "All"):
@@ -737,6 +738,12 @@ def delta_phi(a: float, b: float, single: bool = False) -> float:
     return f32(r) if single else r
 
 
+def _not_empty(v: list, name: str) -> list:
+    if not v:
+        raise RefFailure(f"{name} of an empty collection (ROOT dereferences end())")
+    return v
+
+
 def _no_nan(v: list) -> list:
     if any(_is_nan(x) for x in v):
         raise Undefined("ordering a collection that holds NaN")
@@ -764,12 +771,12 @@ def _stddev(v: list) -> float:
     return math.sqrt(1.0 / (n - 1.0) * (float(squares) - float(total * total) / n))
 
 
-def _argmax(v: list) -> int:
+def _argmax(v: list) -> int:  # 0 when empty, as std::distance(begin, end) is
     best = -1
     for i, x in enumerate(_no_nan(v)):
         if best < 0 or v[best] < x:
             best = i
-    return best
+    return max(best, 0)
 
 
 def _argmin(v: list) -> int:
@@ -777,18 +784,19 @@ def _argmin(v: list) -> int:
     for i, x in enumerate(_no_nan(v)):
         if best < 0 or x < v[best]:
             best = i
-    return best
+    return max(best, 0)
 
 
 REDUCTIONS: dict[str, Callable[[list], Any]] = {
     "Sum": lambda v: _sum([int(x) if isinstance(x, bool) else x for x in v]),
     "Mean": _mean,
     "StdDev": _stddev,
-    "Max": lambda v: float(max(_no_nan(v))) if v else NAN,
-    "Min": lambda v: float(min(_no_nan(v))) if v else NAN,
+    "Max": lambda v: max(_no_nan(_not_empty(v, "Max"))),
+    "Min": lambda v: min(_no_nan(_not_empty(v, "Min"))),
     "ArgMax": _argmax,
     "ArgMin": _argmin,
-    "Argsort": lambda v: sorted(range(len(v)), key=lambda i: _no_nan(v)[i]),  # stable
+    # std::sort (ROOT's order) is stable below 17 elements; the generated events are shorter
+    "Argsort": lambda v: sorted(range(len(v)), key=lambda i: _no_nan(v)[i]),
     "Enumerate": lambda v: list(range(len(v))),
     "Product": lambda v: math.prod([float(x) if isinstance(x, float) else int(x) for x in v]),
     "Sort": lambda v: sorted(_no_nan(v)),

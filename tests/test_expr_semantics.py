@@ -327,10 +327,11 @@ class Grammar:
         if choice == "abs":
             return f"{self.pick(['abs', 'fabs', 'std::abs'])}({self.scalar('float', d)})"
         if choice == "minmax":
-            fn = self.pick(["max", "min", "std::max"])
-            return f"{fn}({self.scalar('float', d)}, {self.scalar('float', d)})"
+            fn = self.pick(["max", "min", "std::max"])  # one type, as C++'s template needs
+            a, b = self.scalar("float", d), self.scalar("float", d)
+            return f"{fn}((double)({a}), (double)({b}))"
         if choice == "fmod":
-            return f"({self.scalar('float', d)} % {self.pick(['2.5', '1.0', '0.'])})"
+            return f"fmod({self.scalar('float', d)}, {self.pick(['2.5', '1.0', '0.'])})"
         return f"(Sum({self.coll('float', 'free', d)}) / {self.scalar('int', d)})"
 
     def scalar_int(self, _: str, d: int) -> str:
@@ -377,7 +378,9 @@ class Grammar:
             return f"({self.scalar('bool', d)} + {self.scalar('bool', d)})"
         if choice == "unary":
             return f"{self.pick(['-', '~', '+'])}{self.scalar(self.pick(['int', 'bool']), d)}"
-        return f"{self.pick(['max', 'min'])}({self.scalar('int', d)}, {self.scalar('int', d)})"
+        fn = self.pick(['max', 'min'])  # one type, as C++'s template needs
+        a, b = self.scalar("int", d), self.scalar("int", d)
+        return f"{fn}((long long)({a}), (long long)({b}))"
 
     def scalar_bool(self, _: str, d: int) -> str:
         choice = self.pick(["cmp", "cmp", "logic", "logic", "not", "anyall", "guard",
@@ -499,7 +502,8 @@ class Grammar:
             if fn == "pow":
                 return f"pow({self.coll('float', length, d)}, {self.pick(['2', '0.5', '-1'])})"
             if fn == "max":
-                return f"max({self.coll('float', length, d)}, {self.scalar('float', d)})"
+                scalar = self.scalar("float", d)
+                return f"max({self.coll('float', length, d)} * 1., (double)({scalar}))"
             return f"{fn}({self.coll(self.draw(NUM), length, d)})"
         if choice == "order":
             fns = ["Sort", "Reverse", "Argsort", "StableArgsort", "Enumerate"] \
@@ -675,7 +679,7 @@ def approx(values: Sequence[Any]) -> Any:
 @pytest.mark.parametrize(("text", "want"), [
     ("-7 / 2", -3), ("7 / -2", -3), ("-7 / -2", 3), ("7 / 2", 3),
     ("-7 % 2", -1), ("7 % -2", 1), ("-7 % -2", -1), ("-8 % 2", 0),
-    ("7 / 2.", 3.5), ("7. / 2", 3.5), ("-7.5 % 2", -1.5), ("1 / 0.", math.inf),
+    ("7 / 2.", 3.5), ("7. / 2", 3.5), ("fmod(-7.5, 2)", -1.5), ("1 / 0.", math.inf),
     ("2 + 3 * 4", 14), ("(2 + 3) * 4", 20), ("10 - 4 - 3", 3), ("2 * 3 % 4", 2),
     ("5 & 3", 1), ("5 | 3", 7), ("5 ^ 3", 6), ("1 << 4", 16), ("-16 >> 2", -4),
     ("~5", -6), ("~true", -2), ("-true", -1), ("+true", 1), ("true + true", 2),
@@ -775,10 +779,12 @@ def test_reductions() -> None:
     assert run("Mean(Muon_charge)") == approx([0.0, 0.0, -1.0, 1 / 3])
     stddev = math.sqrt(((10 - 70 / 3) ** 2 + 2 * (30 - 70 / 3) ** 2) / 2)
     assert run("StdDev(Muon_pt)") == approx([math.sqrt((7.25**2 * 2) / 1), 0.0, 0.0, stddev])
-    assert run("Max(Muon_pt)") == approx([40.0, math.nan, 5.0, 30.0])
-    assert run("Min(Muon_pt)") == approx([25.5, math.nan, 5.0, 10.0])
-    assert run("ArgMax(Muon_pt)") == [0, -1, 0, 1]  # the first of equal maxima
-    assert run("ArgMin(Muon_pt)") == [1, -1, 0, 0]
+    assert run("nMuon > 0 ? Max(Muon_pt) : -1.f") == approx([40.0, -1.0, 5.0, 30.0])
+    assert run("nMuon > 0 ? Min(Muon_pt) : -1.f") == approx([25.5, -1.0, 5.0, 10.0])
+    with pytest.raises(EvaluationFailure, match="Max of an empty collection"):
+        run("Max(Muon_pt)")  # ROOT's is undefined there
+    assert run("ArgMax(Muon_pt)") == [0, 0, 0, 1]  # the first of equal maxima; 0 if empty
+    assert run("ArgMin(Muon_pt)") == [1, 0, 0, 0]
     assert run("Any(Muon_charge > 0)") == [True, False, False, True]
     assert run("All(Muon_charge > 0)") == [False, True, False, False]  # All of none is true
     assert run("Any(Muon_tight) && All(Muon_pt > 1)") == [True, False, True, True]
@@ -866,8 +872,8 @@ def test_math_functions_follow_libm() -> None:
     assert run("atan2(MET_phi, -1.)", events) == approx([math.atan2(0.5, -1), math.pi])
     assert run("atan2(-MET_phi, -1.)", events)[1] == -math.pi  # the sign of zero counts
     assert run("hypot(MET_pt, 1.5)", events) == [2.5, 1.5]
-    assert run("max(MET_pt, 1)", events) == [2.0, 1.0]
-    assert run("min(nMuon, 1)", events) == [0, 0]
+    assert run("max(MET_pt, 1.f)", events) == [2.0, 1.0]
+    assert run("min(nMuon, 1u)", events) == [0, 0]
 
 
 def test_round_is_half_away_from_zero() -> None:
@@ -973,8 +979,8 @@ def test_empty_chunk() -> None:
     "(Where((Jet_pt > 0.), (Jet_jetId + Jet_jetId), (event + PV_npvs)) + Jet_jetId)",
     "Take(Jet_jetId, 2, event - 1)",
     "Concatenate(Jet_jetId, Muon_charge - event)",
-    # std::max of UInt_t and int: both become unsigned int first
-    "((nMuon + nMuon) + max(nMuon, (nMuon > 0 ? (Muon_charge)[0] : 0)))",
+    # std::max of UInt_t and an int converted to unsigned int
+    "((nMuon + nMuon) + max(nMuon, (UInt_t)(nMuon > 0 ? (Muon_charge)[0] : 0)))",
 ])
 def test_property_findings_stay_fixed(text: str) -> None:
     ev = event([(1.0, 0.0, 0.0, 0.1, -1, False)], [(0.0, 0.0)])

@@ -40,23 +40,32 @@ def _trijet_mass(j: Any) -> Any:
     return (tri["0"] + tri["1"] + tri["2"]).mass
 
 
-# hepflow's expression (with `p4` defined) -> the eager answer on the jets
+def _first(x: Any, fill: float) -> Any:
+    return ak.fill_none(ak.firsts(x), fill)
+
+
+# hepflow's expression (with `p4` defined) -> the eager answer on the jets. ROOT's RVec of
+# 4-vectors has no `.Pt()`: a method applies to one vector, here the first one
 CASES: dict[str, Any] = {
     "p4.size()": lambda j, ev: ak.num(j),
     "size(p4) > 3": lambda j, ev: ak.num(j) > 3,
-    "Take(p4, Argsort(Jet_pt)).Pt()": lambda j, ev: j[ak.argsort(ev.Jet_pt, stable=True)].pt,
-    "(Take(p4, Combinations(Jet_pt, 3)[0]) + Take(p4, Combinations(Jet_pt, 3)[1]) + "
-    "Take(p4, Combinations(Jet_pt, 3)[2])).M()": lambda j, ev: _trijet_mass(j),
-    "p4[Jet_pt > 30].Eta()": lambda j, ev: j[ev.Jet_pt > 30].eta,
+    "nJet > 0 ? Take(p4, Argsort(Jet_pt))[0].Pt() : -1.":
+        lambda j, ev: _first(j[ak.argsort(ev.Jet_pt, stable=True)].pt, -1.0),
+    "nJet > 2 ? (Take(p4, Combinations(Jet_pt, 3)[0]) + Take(p4, Combinations(Jet_pt, 3)[1]) + "
+    "Take(p4, Combinations(Jet_pt, 3)[2]))[0].M() : -1.":
+        lambda j, ev: _first(_trijet_mass(j), -1.0),
+    "Sum(Jet_pt > 30) > 0 ? p4[Jet_pt > 30][0].Eta() : -9.":
+        lambda j, ev: _first(j[ev.Jet_pt > 30].eta, -9.0),
     "nJet > 0 ? p4[0].Phi() : -9.": lambda j, ev: ak.fill_none(ak.firsts(j.phi), -9.0),
     "nJet > 1 ? (p4[0] + p4[1]).M() : -1.":
         lambda j, ev: ak.fill_none((ak.pad_none(j, 2)[:, 0] + ak.pad_none(j, 2)[:, 1]).mass,
                                    -1.0),
-    "Reverse(p4).Pt()": lambda j, ev: j[:, ::-1].pt,
-    "Drop(p4, Nonzero(Jet_pt > 40)).E()": lambda j, ev: j[ev.Jet_pt <= 40].E,
+    "nJet > 0 ? Reverse(p4)[0].Pt() : -1.": lambda j, ev: _first(j[:, ::-1].pt, -1.0),
+    "Sum(Jet_pt <= 40) > 0 ? Drop(p4, Nonzero(Jet_pt > 40))[0].E() : -1.":
+        lambda j, ev: _first(j[ev.Jet_pt <= 40].E, -1.0),
     "Enumerate(p4)": lambda j, ev: ak.local_index(j),
     "Combinations(p4, 2)[1]": lambda j, ev: ak.argcombinations(j, 2)["1"],
-    "(p4 - p4).E()": lambda j, ev: (j - j).E,
+    "nJet > 0 ? (p4 - p4)[0].E() : -1.": lambda j, ev: _first((j - j).E, -1.0),
 }
 
 

@@ -198,5 +198,5 @@ def test_trijet_takes_equal_awkward(jet_file: str) -> None:
     # float arithmetic on float branches stays float, as in C++
     want = ev["Jet_pt"][a] + ev["Jet_eta"][b] * ev["Jet_phi"][c]
     assert ak.to_list(got_x.GetValue()) == ak.to_list(want)
-    best = ak.fill_none(ak.argmax(want, axis=1), -1)  # hepflow: -1 for no element
+    best = ak.fill_none(ak.argmax(want, axis=1), 0)  # ROOT: 0 for no element
     assert got_best.GetValue().tolist() == ak.to_list(best)

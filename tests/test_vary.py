@@ -13,7 +13,7 @@ from expr_reference import FLOAT_FUNCS
 
 import hepflow
 from hepflow import PlanError, VariationsFor
-from hepflow.errors import EvaluationError
+from hepflow.errors import EvaluationError, ExpressionError
 
 SCALES = {"down": 0.9, "up": 1.1}
 
@@ -141,9 +141,18 @@ def test_vary_mistakes_fail_at_build_time(sample_files: list[str]) -> None:
         df.Vary("Jet_pt", "Jet_pt * 2", ["a"])
     with pytest.raises(PlanError, match="must give an RVec"):
         df.Vary("MET_pt", "MET_pt * 2", ["a"])
-    once = df.Vary("MET_pt", "RVecD{MET_pt}", ["x"], "v")
+    once = df.Vary("MET_pt", "RVecF{MET_pt}", ["x"], "v")
     with pytest.raises(PlanError, match="already exists"):
-        once.Vary("MET_phi", "RVecD{MET_phi}", ["x"], "v")
+        once.Vary("MET_phi", "RVecF{MET_phi}", ["x"], "v")
+    # ROOT: an RVec of another type is a type mismatch, and narrowing in braces does not
+    # compile; hepflow refuses both when the plan is built, pointing at the expression
+    for text, message in (("RVecD{MET_pt * 0.9, MET_pt}", "`RVecD` holds double"),
+                          ("MET_pt * ROOT::RVecD(2, 3.)", "gives RVec<double>"),
+                          ("{MET_pt * 0.9, MET_pt}", "double cannot be narrowed"),
+                          ("{MET_pt, nMuon}", "cannot be narrowed")):
+        with pytest.raises(ExpressionError, match=message):
+            df.Vary("MET_pt", text, ["a", "b"])
+    assert df.Vary("MET_pt", "{MET_pt * 0.9f, 2.5}", ["a", "b"]) is not None  # constants fit
 
 
 @pytest.mark.cluster
@@ -190,13 +199,13 @@ def test_correctionlib_systematics_through_vary(sample_files: list[str], client:
 
 def test_vary_takes_any_expression_returning_the_values_per_tag(
         sample_files: list[str], eager: dict[str, ak.Array]) -> None:
-    """ROOT's `Vary("x", "x * ROOT::RVecD(2, 3.)", ...)`: any expression giving an RVec
-    with one entry per tag, converted to the column's type (float here)."""
+    """ROOT's `Vary("x", "x * ROOT::RVecD(2, 3.)", ...)` for a double x: any expression
+    giving an RVec of the column's type (float here) with one entry per tag."""
     df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
     met = np.asarray(eager["MET_pt"], dtype=np.float32)
-    sums = VariationsFor(df.Vary("MET_pt", "MET_pt * ROOT::RVecD(2, 3.)", ["a", "b"])
+    sums = VariationsFor(df.Vary("MET_pt", "MET_pt * ROOT::RVecF(2, 3.f)", ["a", "b"])
                          .Define("twice", "MET_pt * 2").Sum("twice"))
-    varied = (met.astype(np.float64) * 3.0).astype(np.float32)
+    varied = met * np.float32(3.0)
     assert sums["MET_pt:a"] == sums["MET_pt:b"] == pytest.approx(
         float(np.sum((varied * np.float32(2)).astype(np.float64))), rel=1e-12)
     assert sums["nominal"] == pytest.approx(float(np.sum((met * 2).astype(np.float64))),

@@ -115,9 +115,9 @@ _DOUBLE: Final[dict[str, Callable[..., Any]]] = {
     "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "exp": np.exp,
     "log": np.log, "log10": np.log10, "log2": np.log2, "pow": np.power,
     "atan2": np.arctan2, "hypot": np.hypot, "sqrt": np.sqrt, "floor": np.floor,
-    "ceil": np.ceil,
+    "ceil": np.ceil, "fmod": np.fmod,
 }
-_EXACT: Final = frozenset({"sqrt", "floor", "ceil"})
+_EXACT: Final = frozenset({"sqrt", "floor", "ceil", "fmod"})  # fmod's remainder is exact
 _BUILT: dict[str, Any] = {}
 NAMES: Final = frozenset(_DOUBLE)
 

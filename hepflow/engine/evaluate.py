@@ -64,8 +64,9 @@ def _eval(tree: Typed, frame: Frame) -> Value:
         for step in cast(tuple[UnaryStep, ...], tree.value):
             value = _unary(step, value)
         return value
-    if op == "binary":
-        return _chain(tree, frame)
+    if op == "binary":  # a comparison of collections as ROOT's RVec<int>, not a mask
+        return as_type(_chain(tree, frame), tree.type) if tree.type.kind == "jagged" else \
+            _chain(tree, frame)
     if op == "ternary":
         return _ternary(tree, frame)
     if op == "index":
@@ -215,8 +216,8 @@ def _unary(step: UnaryStep, x: Value) -> Value:
         flat = lists.elementwise(lambda v: _unary(step, v), x)
         if flat is not None:
             return flat
-    if step.op == "!":
-        return np.logical_not(truth(x))
+    if step.op == "!":  # ROOT's `!` of an RVec<T> is an RVec<T>
+        return as_type(np.logical_not(truth(x)), step.type)
     if step.op == "cast" and step.type.dtype == "bool":
         return truth(x)
     x = as_type(x, step.type)  # C++ integral promotion: -b, ~b and +b of a bool are ints
@@ -363,7 +364,9 @@ def _ternary_collections(tree: Typed, cond: np.ndarray, frame: Frame) -> Value:
 
 def _index(tree: Typed, frame: Frame) -> Value:
     base = _eval(tree.args[0], frame)
-    index = _eval(tree.args[1], frame)
+    mask_tree = tree.value == "mask" and tree.args[1].op == "binary"
+    # a comparison used only as a mask stays boolean: no RVec<int> to build and test
+    index = _chain(tree.args[1], frame) if mask_tree else _eval(tree.args[1], frame)
     kind = tree.value
     if kind == "combo":
         return as_type(base[str(index)], tree.type)

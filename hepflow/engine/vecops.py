@@ -10,8 +10,9 @@ Every function of `hepflow.plan.expr.functions.FUNCTIONS` has exactly one
 implementation here, registered with `@implements(name)`; importing this
 module fails if the two sets differ.
 
-Where ROOT leaves a case undefined, hepflow picks a documented answer:
-`Max`/`Min` of an empty collection give NaN and `ArgMax`/`ArgMin` give -1.
+`ArgMax`/`ArgMin` of an empty collection are 0, as ROOT's `std::distance` gives;
+`Max`/`Min` of one (where ROOT dereferences `end()`) are an error naming the
+event, unless `&&`/`?:` guard it.
 Functions that build collections (`Take` with a default, `RVec<T>(n, v)`,
 `Range`) refuse to create more than `MAX_ELEMENTS` elements in one chunk,
 with an error naming the request, rather than exhausting memory.
@@ -26,7 +27,7 @@ import awkward as ak
 import numpy as np
 
 from hepflow.core.types import ColumnType, DType
-from hepflow.engine import cmath, fourvector, lists
+from hepflow.engine import cmath, fourvector, lists, stdsort
 from hepflow.engine.values import (
     EvaluationFailure,
     Value,
@@ -129,43 +130,76 @@ def StdDev(v: ak.Array) -> np.ndarray:
         return np.where(count > 1, np.sqrt(var), 0.0)
 
 
-def _extreme(reducer: Callable[..., Any], v: ak.Array) -> np.ndarray:
-    """Max/Min in the element type for floats (ROOT returns T), integers as double."""
-    dtype = leaf_dtype(v)
-    keep = dtype is not None and dtype.kind == "f"
-    return _reduce_fill(reducer(v if keep else f64(v), axis=1), np.nan,
-                        dtype if keep else np.float64)
+def _extreme(reducer: Callable[..., Any], v: ak.Array, name: str) -> np.ndarray:
+    """Max/Min in the element type (ROOT returns T). ROOT dereferences `end()` for an
+    empty collection, so that is an error here (`&&` and `?:` guard it)."""
+    counts = size(v)
+    if not counts.all():
+        first = int(np.flatnonzero(counts == 0)[0])
+        raise EvaluationFailure(
+            f"{name} of an empty collection (event {first} of this chunk), which ROOT leaves "
+            f"undefined; guard it, e.g. `v.size() > 0 ? {name}(v) : 0` or "
+            f"`v.size() > 0 && {name}(v) > x`")
+    dtype = leaf_dtype(v) or np.dtype(np.float64)
+    return _reduce_fill(reducer(v, axis=1), 0, dtype)
 
 
 @implements("Max")
 def Max(v: ak.Array) -> np.ndarray:
-    return _extreme(ak.max, v)
+    return _extreme(ak.max, v, "Max")
 
 
 @implements("Min")
 def Min(v: ak.Array) -> np.ndarray:
-    return _extreme(ak.min, v)
+    return _extreme(ak.min, v, "Min")
 
 
 @implements("ArgMax")
 def ArgMax(v: ak.Array) -> np.ndarray:
-    return _reduce_fill(ak.argmax(v, axis=1), -1, np.int64)
+    """ROOT's `std::distance(begin, max_element(...))`: the first largest, 0 when empty."""
+    return _reduce_fill(ak.argmax(v, axis=1), 0, np.uint64)
 
 
 @implements("ArgMin")
 def ArgMin(v: ak.Array) -> np.ndarray:
-    return _reduce_fill(ak.argmin(v, axis=1), -1, np.int64)
+    return _reduce_fill(ak.argmin(v, axis=1), 0, np.uint64)
 
 
-@implements("Argsort", "StableArgsort")
+@implements("Argsort")
 def Argsort(v: ak.Array) -> ak.Array:
-    """Stable for both names: ROOT's Argsort leaves the order of ties open."""
+    """ROOT's Argsort: `std::sort` of the positions by `v[i] < v[j]`, in libstdc++'s order
+    of ties (not stable beyond 16 elements; `engine/stdsort.py`)."""
+    offsets, flat = _flat_of(v)
+    return lists.wrap(offsets, stdsort.argsort(offsets, flat))
+
+
+@implements("StableArgsort")
+def StableArgsort(v: ak.Array) -> ak.Array:
     return ak.argsort(v, axis=1, stable=True)
 
 
-@implements("Sort", "StableSort")
+@implements("Sort")
 def Sort(v: ak.Array) -> ak.Array:
+    """ROOT's Sort: `std::sort` of the values, the same permutation as Argsort's."""
+    offsets, flat = _flat_of(v)
+    order = stdsort.argsort(offsets, flat).astype(np.int64)
+    return lists.wrap(offsets, flat[order + np.repeat(offsets[:-1], np.diff(offsets))])
+
+
+@implements("StableSort")
+def StableSort(v: ak.Array) -> ak.Array:
     return ak.sort(v, axis=1, stable=True)
+
+
+def _flat_of(v: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The int64 offsets (from 0) and flat numpy contents of a collection of numbers."""
+    found = lists.parts(v)
+    if found is not None:
+        return found
+    counts = size(v)
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets, np.asarray(ak.to_numpy(ak.flatten(v, axis=1)))
 
 
 @implements("Reverse")
@@ -303,12 +337,17 @@ def take_elements(v: ak.Array, idx: ak.Array) -> ak.Array:
     return v[idx]
 
 
+_TRUTH = lists.Memo()
+
+
 def mask(v: ak.Array, conds: ak.Array) -> ak.Array:
     """`v[conds]` as ROOT's `RVec::operator[](const RVec<V>&)`: the elements where `conds`
     is nonzero (any integer or boolean collection), which must be as long as `v` in
     every event."""
-    if leaf_dtype(conds) != np.bool_:
-        flat = lists.elementwise(lambda c: c != 0, conds)
+    if leaf_dtype(conds) != np.bool_:  # ROOT's comparisons give RVec<int>: one test per
+        found = lists.parts(conds)        # array, shared by the columns it selects from
+        flat = None if found is None else _TRUTH.get(found, lambda: lists.wrap(
+            found[0], found[1] != 0))
         conds = conds != 0 if flat is None else flat
     selected = lists.select(v, conds)
     if selected is not None:

@@ -328,6 +328,9 @@ class Transformations(FrameBase):
                 return variation.picked(self._compile(expression), t, ntags,
                                         name, cols[c], nominal)
             items: list[Any] = split_braces(expression)
+            if len(cols) == 1:
+                variation.check_brace_type(expression, variation.brace_element_type(
+                    expression), nominal, name, cols[c])
             if len(cols) > 1:
                 items = [split_braces(item) for item in items]
         elif isinstance(expression, Sequence):

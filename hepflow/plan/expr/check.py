@@ -152,8 +152,8 @@ class _Checker:
                 raise self.fail("build a 4-vector from four values, e.g. "
                                 "ROOT::Math::PtEtaPhiMVector(pt, eta, phi, m)", link)
             return scalar(link.dtype)
-        if op == "!":
-            return column_type(arg.kind, "bool")
+        if op == "!":  # ROOT's `!` of an RVec<T> is an RVec<T> of 0/1
+            return arg if arg.kind == "jagged" else column_type(arg.kind, "bool")
         if op == "~" and arg.category == "float":
             raise self.fail("`~` needs an integer operand", link)
         if arg.category == "float":
@@ -200,10 +200,11 @@ class _Checker:
                 raise self.fail(f"`{op}` cannot be applied to a 4-vector and {other}; "
                                 "4-vectors add and subtract", node)
             return BinaryStep(op, column_type(kind, a), a)
+        truth: DType = "int32" if kind == "jagged" else "bool"  # ROOT's RVec<int> of 0/1
         if op in ("&&", "||"):
-            return BinaryStep(op, column_type(kind, "bool"), "bool")
+            return BinaryStep(op, column_type(kind, truth), "bool")
         if op in _COMPARE:
-            return BinaryStep(op, column_type(kind, "bool"), arithmetic(a, b))
+            return BinaryStep(op, column_type(kind, truth), arithmetic(a, b))
         if op in _BITWISE or op in _SHIFT:
             if "float" in (left.category, right.type.category):
                 raise self.fail(f"`{op}` needs integer or boolean operands", node)
@@ -212,6 +213,9 @@ class _Checker:
                 return BinaryStep(op, column_type(kind, promoted), promoted)
             common: DType = "bool" if a == b == "bool" else arithmetic(a, b)
             return BinaryStep(op, column_type(kind, common), common)
+        if op == "%" and "float" in (left.category, right.type.category):
+            raise self.fail("`%` needs integer operands in C++; the floating-point "
+                            "remainder is fmod(a, b)", node)
         common = arithmetic(a, b)
         may_fail = op in ("/", "%") and common not in ("float32", "float64") and \
             not (right.op == "const" and right.value != 0)

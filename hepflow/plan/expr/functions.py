@@ -136,14 +136,21 @@ def _elementwise_float(name: str) -> Rule:
 
 
 def _min_max(args: Sequence[ColumnType]) -> DType:
-    """ROOT's Max/Min return the element type; hepflow gives integers as double so that
-    an empty collection can answer NaN."""
-    return args[0].dtype if args[0].category == "float" else "float64"
+    """ROOT's Max/Min return the element type T (`*std::max_element`); an empty
+    collection, where ROOT's result is undefined, is an error unless guarded."""
+    return args[0].dtype
 
 
 def _common(name: str) -> Rule:
+    """std::max/std::min: one template parameter, so C++ refuses two different types."""
     def rule(args: Sequence[ColumnType]) -> ColumnType:
-        return _broadcast(args, arithmetic(args[0].dtype, args[1].dtype), name)
+        a, b = args[0].dtype, args[1].dtype
+        if a != b and "unknown" not in (args[0].kind, args[1].kind):
+            raise SignatureError(
+                f"std::{name}(a, b) takes two values of one type (C++ cannot deduce its "
+                f"template from {scalar(a)} and {scalar(b)}); convert one to the other's "
+                f"type, e.g. std::{name}(a, ({scalar(a)})b)")
+        return _broadcast(args, arithmetic(a, b), name)
     return rule
 
 
@@ -264,6 +271,12 @@ def _vector_component(name: str) -> Rule:
         if args[0].category != "vector" or args[0].kind not in ("scalar", "jagged"):
             raise SignatureError(f"`{name}()` is a method of a 4-vector "
                                  f"(ROOT::Math::PtEtaPhiMVector, ...), not of {args[0]}", 0)
+        if args[0].kind == "jagged":  # ROOT's RVec has no such method
+            raise SignatureError(
+                f"`.{name}()` is a method of one 4-vector, and ROOT's RVec of 4-vectors has "
+                f"none; ROOT users write Map(p4, [](const auto &p) {{ return p.{name}(); }}) "
+                f"or use the component collections the vectors are built from; here take "
+                f"one vector (`p4[0].{name}()`) or compute on the components", 0)
         return column_type(args[0].kind, "float64")
     return rule
 
@@ -289,10 +302,11 @@ def _build() -> dict[str, FunctionSpec]:
     add("Product", 1, 1, _reduction(lambda d: arithmetic(d, d))("Product"))
     add("Mean", 1, 1, _reduction(lambda d: "float64")("Mean"))
     add("StdDev", 1, 1, _reduction(lambda d: "float64")("StdDev"))
-    add("Max", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Max"))
-    add("Min", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Min"))
-    add("ArgMax", 1, 1, _reduction(lambda d: "int64")("ArgMax"))
-    add("ArgMin", 1, 1, _reduction(lambda d: "int64")("ArgMin"))
+    add("Max", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Max"), may_fail=True)
+    add("Min", 1, 1, _reduction(lambda d: _min_max([scalar(d)]))("Min"), may_fail=True)
+    # size_t, as ROOT's std::distance to max_element (0 for an empty collection)
+    add("ArgMax", 1, 1, _reduction(lambda d: "uint64")("ArgMax"))
+    add("ArgMin", 1, 1, _reduction(lambda d: "uint64")("ArgMin"))
     add("Argsort", 1, 1, _indices_of("Argsort"))
     add("StableArgsort", 1, 1, _indices_of("StableArgsort"))
     add("Nonzero", 1, 1, _indices_of("Nonzero"))
@@ -316,7 +330,7 @@ def _build() -> dict[str, FunctionSpec]:
     add("fabs", 1, 1, _elementwise_float("fabs"))
     for name in _MATH1:
         add(name, 1, 1, _elementwise_float(name))
-    for name in ("pow", "atan2", "hypot"):
+    for name in ("pow", "atan2", "hypot", "fmod"):
         add(name, 2, 2, _elementwise_float(name))
     add("max", 2, 2, _common("max"))
     add("min", 2, 2, _common("min"))
