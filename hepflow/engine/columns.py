@@ -15,12 +15,33 @@ from hepflow.plan.nodes import PlanNode
 
 
 class _Pruner:
+    """A worklist walk (never recursive: a chain of hundreds of Defines, each reading the
+    one before, would overflow Python's stack)."""
+
     def __init__(self) -> None:
         self.branches: set[str] = set()
         self.seen_columns: set[tuple[int, str]] = set()
         self.seen_nodes: set[int] = set()
+        self._columns: list[tuple[PlanNode, str]] = []
+        self._nodes: list[PlanNode] = []
 
     def column(self, node: PlanNode, name: str) -> None:
+        self._columns.append((node, name))
+        self._drain()
+
+    def lineage(self, node: PlanNode | None) -> None:
+        if node is not None:
+            self._nodes.append(node)
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._columns or self._nodes:
+            if self._nodes:
+                self._walk(self._nodes.pop())
+            else:
+                self._resolve(*self._columns.pop())
+
+    def _resolve(self, node: PlanNode, name: str) -> None:
         key = (id(node), name)
         if key in self.seen_columns:
             return
@@ -32,19 +53,16 @@ class _Pruner:
         branch = defining.branch_of(name)
         if branch is not None:
             self.branches.add(branch)
-        self.lineage(defining)
+        self._nodes.append(defining)
         if defining.parent is not None:
-            for col in defining.column_reads(name):
-                self.column(defining.parent, col)
+            self._columns.extend((defining.parent, col) for col in defining.column_reads(name))
 
-    def lineage(self, node: PlanNode | None) -> None:
+    def _walk(self, node: PlanNode | None) -> None:
         while node is not None and id(node) not in self.seen_nodes:
             self.seen_nodes.add(id(node))
             if node.parent is not None:
-                for col in node.selection_reads():
-                    self.column(node.parent, col)
-            for shared in node.shares():
-                self.lineage(shared)
+                self._columns.extend((node.parent, col) for col in node.selection_reads())
+            self._nodes.extend(node.shares())
             node = node.parent
 
 

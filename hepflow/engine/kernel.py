@@ -84,6 +84,11 @@ class _View:
         return found
 
 
+#: Nesting of column evaluations past which a chain's remaining inputs are computed
+#: bottom-up first (`_ChunkRun._prefetch`); far below Python's recursion limit.
+PREFETCH_DEPTH = 16
+
+
 class _NodeFrame:
     """The columns visible at one plan node, for the expression evaluator."""
 
@@ -136,6 +141,7 @@ class _ChunkRun:
         self.filter_nodes: list[PlanNode] = []
         self.evaluate_seconds = 0.0
         self.depth = 0
+        self.prefetching = False
         self.root = _View(None, None, chunk.num_entries)
 
     # -- ChunkContext -----------------------------------------------------------------
@@ -160,12 +166,16 @@ class _ChunkRun:
         return self.root
 
     def view(self, node: PlanNode) -> _View:
-        key = id(node)
-        found = self.views.get(key)
+        found = self.views.get(id(node))
         if found is None:
-            found = node.select(self)  # type: ignore[assignment]
-            assert isinstance(found, _View)
-            self.views[key] = found
+            # ancestors first, source down: each node's `select` then finds its
+            # parent's view made (asking the parent from the child recursed once per node)
+            for step in node.lineage():
+                if id(step) not in self.views:
+                    made = step.select(self)
+                    assert isinstance(made, _View)
+                    self.views[id(step)] = made
+            found = self.views[id(node)]
         return found
 
     def narrow(self, parent: Any, keep: np.ndarray | None) -> _View:
@@ -185,7 +195,47 @@ class _ChunkRun:
         if found is None:  # pragma: no cover - the checker guarantees it
             raise HepflowError(f"unknown column {name}")
         defining = found[1]
+        if self.depth >= PREFETCH_DEPTH and not self.prefetching:
+            self._prefetch(defining, name)
         return self._narrow_from(self.view(defining), self.view(node), defining, name)
+
+    def _prefetch(self, defining: PlanNode, name: str) -> None:
+        """Compute what a deep chain of Defines reads from the bottom up, without recursion.
+
+        Evaluation asks for a column's inputs as it needs them, which recurses
+        once per Define of a chain: a few hundred chained Defines would
+        overflow Python's stack. Past `PREFETCH_DEPTH` the remaining chain is
+        walked with a worklist and computed deepest first, so each evaluation
+        finds its inputs made. A column that fails here is left to the lazy
+        path: it may be needed only under a guard (`?:`, `&&`) that keeps the
+        failing events out, and if not, it fails there with the same error.
+        """
+        order: list[tuple[PlanNode, str]] = []
+        seen: set[tuple[int, str]] = set()
+        stack: list[tuple[PlanNode, str, bool]] = [(defining, name, False)]
+        while stack:
+            node, column, expanded = stack.pop()
+            if expanded:
+                order.append((node, column))
+                continue
+            if (id(node), column) in seen or node.parent is None:
+                continue
+            seen.add((id(node), column))
+            stack.append((node, column, True))
+            for read in node.column_reads(column):
+                found = node.parent.lookup(read)
+                if found is not None:
+                    stack.append((found[1], read, False))
+        self.prefetching = True
+        try:
+            for node, column in order[:-1]:  # the last is the column asked for
+                home = self.view(node)
+                try:
+                    self._narrow_from(home, home, node, column)
+                except HepflowError:
+                    continue
+        finally:
+            self.prefetching = False
 
     def compute(self, computation: Computation, at: PlanNode, what: str) -> Any:
         frame = _NodeFrame(self, at)
@@ -276,10 +326,31 @@ def _call(comp: PyFunction, frame: _NodeFrame) -> Any:
     return as_type(out, comp.type)  # a Vary's callable gives values of the column's type
 
 
+def plan_nodes(actions: Sequence[Action[Any, Any]],
+               ranges: Sequence[PlanNode] = ()) -> tuple[PlanNode, ...]:
+    """The nodes the actions (and their counted filters) and ranges reach, parents first."""
+    found: dict[int, PlanNode] = {}
+    todo: list[PlanNode] = [*ranges]
+    for action in actions:
+        todo.append(action.node)
+        todo.extend(action.counted_filters())
+    while todo:
+        for node in todo.pop().lineage():
+            if id(node) not in found:
+                found[id(node)] = node
+                todo.extend(node.shares())
+    return tuple(sorted(found.values(), key=lambda n: len(n.lineage())))
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Kernel:
     """Everything a chunk task needs: branches to read, the actions, Ranges to offset."""
 
+    #: Every plan node the kernel reaches, source first. Pickled before the actions
+    #: (it is the first field), so a chain of hundreds of nodes pickles one level deep,
+    #: each node's parent already in the pickle's memo, instead of nesting once per
+    #: node past Python's recursion limit.
+    plan: tuple[PlanNode, ...] = field(init=False, repr=False)
     branches: tuple[str, ...]
     actions: tuple[Action[Any, Any], ...]
     ranges: tuple[Range, ...] = ()
@@ -288,6 +359,9 @@ class Kernel:
     run_id: str = ""
     instrument: bool = True
     layouts: Mapping[int, FileLayout] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plan", plan_nodes(self.actions, self.ranges))
 
     def __call__(self, chunk: Chunk, offsets: Sequence[int] = ()) -> ChunkResult:
         began = time.time()

@@ -192,7 +192,13 @@ class PlanNode:
         their lineage, and each run of a dataframe tokenizes it again."""
         token = _TOKENS.get(self)
         if token is None:
-            token = _TOKENS[self] = self._content_token()
+            # the ancestors first, source down: each then finds its parent's token
+            # made, so a chain of hundreds of Defines never recurses deeper than one
+            # node (tokenizing the parent inside the child overflowed Python's stack)
+            for node in self.lineage():
+                if node not in _TOKENS:
+                    _TOKENS[node] = node._content_token()
+            token = _TOKENS[self]
         return token
 
     def _content_token(self) -> str:
