@@ -12,9 +12,9 @@ where the marker says. A block is steered by an HTML comment on the line above i
     <!-- example: script train.py -->        saved as train.py, run as
                                              `python train.py` (no main guard) and
                                              as `hepflow run train.py`
-    <!-- example: continues train.py (why) --> Python run after train.py in the same
-                                             namespace (train.py is run there once, on
-                                             the test cluster, before the first such block)
+    <!-- example: continues train.py (why) --> Python that goes on where train.py ends:
+                                             appended to train.py for its `python train.py`
+                                             run, as a user adds it to the script
     <!-- example: file PATH -->              a YAML block is that file
     <!-- example: dask-config -->            a YAML block is Dask config
     <!-- example: needs NAME (why) -->       Python needing a value of the session
@@ -191,7 +191,6 @@ class Session:
     namespace: dict[str, Any] = field(default_factory=dict)
     groups: list[int] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
-    continued: set[str] = field(default_factory=set)
     cleanups: list[list[str]] = field(default_factory=list)
 
     @property
@@ -244,27 +243,16 @@ class Session:
         """Run a Python block in the session's namespace, on the shared cluster."""
         script = self.cwd / f".block_{block.line}.py"
         script.write_text(text)
-        self.run_path(script)
-
-    def continue_script(self, name: str) -> None:
-        """Before the first block that continues `name`, the script itself runs here.
-
-        As a user who pastes the block after the script in one Python session (or
-        appends it to the file): the block sees the script's names (`sel`, `bdt`).
-        """
-        if name not in self.continued:
-            assert (self.cwd / name).is_file(), f"{name} was not written before its continuation"
-            self.run_path(self.cwd / name)
-            self.continued.add(name)
-
-    def run_path(self, script: Path) -> None:
         saved = dict(os.environ)
         os.environ.update({k: v for k, v in self.environ().items() if k not in ("PATH",)})
         cwd = Path.cwd()
         os.chdir(self.cwd)
         try:
             with self.client.as_current():
-                self.namespace.update(runpy.run_path(str(script), init_globals=self.namespace))
+                # as `__main__`, as a user's session is: functions defined here reach the
+                # workers by value (cloudpickle), not by a module name they cannot import
+                self.namespace.update(runpy.run_path(str(script), init_globals=self.namespace,
+                                                     run_name="__main__"))
         finally:
             os.chdir(cwd)
             os.environ.clear()
@@ -357,11 +345,14 @@ def session(tmp_path: Path, client: Any, issuer: Any) -> Iterator[Session]:
             state.stop()
 
 
-def _train_script(session: Session, block: Block) -> None:
-    """The training example as a user runs it: `python train.py`, then `hepflow run`."""
+def _train_script(session: Session, block: Block, continued: list[Block]) -> None:
+    """The training example as a user runs it: `hepflow run train.py` as written, then
+    `python train.py` with the blocks that continue it appended (PyTorch, Triton export)."""
     name = block.words[1]
-    (session.cwd / name).write_text(block.text)
-    for argv in ([sys.executable, name], ["hepflow", "run", name]):
+    runs = ((block.text, ["hepflow", "run", name]),
+            (block.text + "".join(f"\n{b.text}" for b in continued), [sys.executable, name]))
+    for text, argv in runs:
+        (session.cwd / name).write_text(text)
         done = session.run(argv)
         out = done.stdout
         for model in ("BDT", "NN"):
@@ -396,23 +387,27 @@ def _site_server(session: Session, block: Block, issuer: Any) -> None:
 
 def test_readmes_run_as_written(session: Session, issuer: Any) -> None:
     """README.md, deployments/README.md and benchmarks/README.md, top to bottom."""
-    ran = 0
+    ran, expected = 0, 0
     for doc in DOCS:
-        for block in blocks(doc):
-            if block.lang not in CODE or block.kind == "skip":
-                continue
+        found = blocks(doc)
+        expected += sum(b.lang in CODE and b.kind != "skip" for b in found)
+        for block in found:
+            if block.lang not in CODE or block.kind in ("skip", "continues"):
+                continue  # a continuation runs with its script
             text = session.text(block)
-            if "continues" in block.words:
-                session.continue_script(block.words[block.words.index("continues") + 1])
             if block.kind == "script":
-                _train_script(session, block)
+                continued = [b for b in found
+                             if b.kind == "continues" and b.words[1:] == block.words[1:]]
+                _train_script(session, block, continued)
+                ran += len(continued)
             elif block.kind == "ci":
                 _ci(block)
             elif block.kind == "parse":
                 _parse(block)
             elif block.kind == "slurm":
-                _slurm(session, block, text)
-            elif block.kind == "site" and "triton.example.org" in text:
+                if not _slurm(session, block, text):
+                    continue
+            elif block.kind == "site" and "triton.example.org" in block.text:
                 _triton_stand_in(session, block, text)
             elif block.lang == "yaml":
                 _yaml(session, block, text)
@@ -426,7 +421,7 @@ def test_readmes_run_as_written(session: Session, issuer: Any) -> None:
             else:
                 session.python(block, text)
             ran += 1
-    assert ran >= 30
+    assert ran == expected >= 40, (ran, expected)
     outputs = "\n".join(session.outputs.values())
     assert '"predictions"' in outputs and '"error"' not in outputs, outputs
     scores = session.namespace["scores"]
@@ -519,7 +514,7 @@ def _parse(block: Block) -> None:
     assert parsed, f"{block}: no command"
 
 
-def _slurm(session: Session, block: Block, text: str) -> None:
+def _slurm(session: Session, block: Block, text: str) -> bool:
     """Run as written on the machine's Slurm; without Slurm, skipped as
     tests/test_submit_slurm.py is (and a failure where CI requires Slurm)."""
     import warnings
@@ -531,11 +526,12 @@ def _slurm(session: Session, block: Block, text: str) -> None:
         if os.environ.get("HEPFLOW_REQUIRE_SLURM") == "1":
             pytest.fail(f"HEPFLOW_REQUIRE_SLURM=1 but {reason}")
         warnings.warn(f"{block} not run: {reason}", pytest.PytestWarning, stacklevel=1)
-        return
+        return False
     session.cleanups.append(["bash", "deployments/slurm/single-node.sh", "stop"])
     session.sh(block, text)
     for outdir in ("out-slurm", "out-detached"):
         assert (session.cwd / outdir / "results.json").is_file(), outdir
+    return True
 
 
 def _triton_stand_in(session: Session, block: Block, text: str) -> None:
