@@ -421,7 +421,7 @@ def test_readmes_run_as_written(session: Session, issuer: Any) -> None:
             else:
                 session.python(block, text)
             ran += 1
-    assert ran == expected >= 40, (ran, expected)
+    assert ran == expected >= 30, (ran, expected)
     outputs = "\n".join(session.outputs.values())
     assert '"predictions"' in outputs and '"error"' not in outputs, outputs
     scores = session.namespace["scores"]
