@@ -12,9 +12,20 @@ where the marker says. A block is steered by an HTML comment on the line above i
     <!-- example: script train.py -->        saved as train.py, run as
                                              `python train.py` (no main guard) and
                                              as `hepflow run train.py`
+    <!-- example: continues train.py (why) --> Python that goes on where train.py ends:
+                                             appended to train.py for its `python train.py`
+                                             run, as a user adds it to the script
     <!-- example: file PATH -->              a YAML block is that file
     <!-- example: dask-config -->            a YAML block is Dask config
     <!-- example: needs NAME (why) -->       Python needing a value of the session
+    <!-- example: ci (why) -->               set-up commands CI itself runs: the test
+                                             checks that .ci/run and the Makefile run them
+    <!-- example: parse (why) -->            long commands (benchmarks, other backends):
+                                             each is parsed by its own argument parser,
+                                             nothing runs; every --cluster config is loaded
+    <!-- example: slurm (why) -->            shell run as written on a real single-node
+                                             Slurm; skipped, as tests/test_submit_slurm.py
+                                             is, only where Slurm is not installed
 
 Site stand-ins are the ones the other tests use: XRootD servers on 127.0.0.1
 (`hepflow.testing.Sites`) for remote hosts, `hepflow.serve.testing.LocalIssuer`
@@ -45,9 +56,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("README.md", "deployments/README.md", "benchmarks/README.md")
 CODE = ("python", "sh", "yaml")
-KINDS = ("skip", "site", "script", "file", "dask-config", "needs")
-#: Blocks not run in CI, each with its reason in the README; kept few on purpose.
-MAX_SKIPPED = 17
+KINDS = ("skip", "site", "script", "file", "dask-config", "needs", "continues", "ci", "parse",
+         "slurm")
+#: Markers that must say why, in parentheses.
+EXPLAINED = ("skip", "site", "needs", "continues", "ci", "parse", "slurm")
+#: Blocks not run in CI, each with its reason in the README: benchmarks/README.md's
+#: SLURMCluster at a site (its partition, account, node constraint, network interface,
+#: venv and root:// dataset are the site's; 100 workers).
+MAX_SKIPPED = 1
 _FENCE = re.compile(r"^```(\S*)\s*$")
 _MARKER = re.compile(r"^<!--\s*example:\s*(?P<words>[^()]*?)\s*(?:\((?P<why>[^)]*)\))?\s*-->$")
 
@@ -104,11 +120,30 @@ def test_every_block_is_run_or_marked() -> None:
             if block.lang == "yaml":
                 assert block.kind in ("file", "dask-config") or "file" in block.words, \
                     f"{block}: say what the YAML is (file PATH or dask-config)"
-            if block.kind in ("skip", "site", "needs"):
+            if set(block.words) & set(EXPLAINED):
                 assert block.why, f"{block}: a {block.kind} marker says why, in parentheses"
+            if "continues" in block.words:
+                assert block.lang == "python", f"{block}: only Python continues a script"
+                script = block.words[block.words.index("continues") + 1:][:1]
+                assert script and any(b.words == ("script", script[0]) for b in blocks(doc)), \
+                    f"{block}: continues which script?"
             if block.kind == "skip":
                 skipped.append(block)
-    assert 0 < len(skipped) <= MAX_SKIPPED, [str(b) for b in skipped]
+    assert len(skipped) <= MAX_SKIPPED, [str(b) for b in skipped]
+
+
+def test_a_marker_without_its_reason_fails(tmp_path: Path) -> None:
+    """A skip (or any marker that must explain itself) without a reason is refused."""
+    global ROOT, DOCS
+    saved = ROOT, DOCS
+    for marker in ("skip", "parse", "continues train.py", "slurm"):
+        (tmp_path / "doc.md").write_text(f"<!-- example: {marker} -->\n```sh\ntrue\n```\n")
+        ROOT, DOCS = tmp_path, ("doc.md",)
+        try:
+            with pytest.raises(AssertionError, match="says why"):
+                test_every_block_is_run_or_marked()
+        finally:
+            ROOT, DOCS = saved
 
 
 def test_extractor_reads_markers(tmp_path: Path) -> None:
@@ -127,6 +162,22 @@ def test_extractor_reads_markers(tmp_path: Path) -> None:
         ("", "", "", "output\n")]
 
 
+def test_parse_marker_checks_the_options() -> None:
+    """A `parse` block is refused when a command has an option its program does not know."""
+    good = Block("doc.md", 1, "sh", "python -m benchmarks.dimuon --events 2000 --repeat 1  # ok\n"
+                 "hepflow bench scaling ttbar --workers 1,2 --mode weak\n"
+                 "hepflow submit examples/dimuon.py --cluster deployments/slurm/single-node.yaml "
+                 "--dataset d.yaml\n", ("parse",), "test")
+    _parse(good)
+    for line in ("python -m benchmarks.dimuon --evnts 2000", "hepflow bench scaling ttbar --mode x",
+                 "hepflow make-sample out --process top"):
+        with pytest.raises(AssertionError, match="does not parse"):
+            _parse(Block("doc.md", 1, "sh", line + "\n", ("parse",), "test"))
+    with pytest.raises(Exception, match="nonexistent"):
+        _parse(Block("doc.md", 1, "sh", "hepflow submit a.py --cluster nonexistent.yaml\n",
+                     ("parse",), "test"))
+
+
 # -- the session: one working folder, one shell environment, one Python namespace ---------
 
 @dataclass
@@ -140,6 +191,7 @@ class Session:
     namespace: dict[str, Any] = field(default_factory=dict)
     groups: list[int] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    cleanups: list[list[str]] = field(default_factory=list)
 
     @property
     def env_file(self) -> Path:
@@ -150,6 +202,7 @@ class Session:
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
                                                           env.get("PYTHONPATH")]))
+        env["HEPFLOW_JOBS_DIR"] = str(self.cwd / ".hepflow-jobs")  # not the user's records
         if self.env_file.exists():
             for line in self.env_file.read_text().splitlines():
                 name, _, value = line.partition("=")
@@ -196,7 +249,10 @@ class Session:
         os.chdir(self.cwd)
         try:
             with self.client.as_current():
-                self.namespace.update(runpy.run_path(str(script), init_globals=self.namespace))
+                # as `__main__`, as a user's session is: functions defined here reach the
+                # workers by value (cloudpickle), not by a module name they cannot import
+                self.namespace.update(runpy.run_path(str(script), init_globals=self.namespace,
+                                                     run_name="__main__"))
         finally:
             os.chdir(cwd)
             os.environ.clear()
@@ -209,6 +265,9 @@ class Session:
         return done
 
     def stop(self) -> None:
+        for argv in self.cleanups:
+            subprocess.run(argv, cwd=self.cwd, env=self.environ(), capture_output=True,
+                           timeout=120, check=False)
         for group in self.groups:
             try:
                 os.killpg(group, signal.SIGTERM)
@@ -286,11 +345,14 @@ def session(tmp_path: Path, client: Any, issuer: Any) -> Iterator[Session]:
             state.stop()
 
 
-def _train_script(session: Session, block: Block) -> None:
-    """The training example as a user runs it: `python train.py`, then `hepflow run`."""
+def _train_script(session: Session, block: Block, continued: list[Block]) -> None:
+    """The training example as a user runs it: `hepflow run train.py` as written, then
+    `python train.py` with the blocks that continue it appended (PyTorch, Triton export)."""
     name = block.words[1]
-    (session.cwd / name).write_text(block.text)
-    for argv in ([sys.executable, name], ["hepflow", "run", name]):
+    runs = ((block.text, ["hepflow", "run", name]),
+            (block.text + "".join(f"\n{b.text}" for b in continued), [sys.executable, name]))
+    for text, argv in runs:
+        (session.cwd / name).write_text(text)
         done = session.run(argv)
         out = done.stdout
         for model in ("BDT", "NN"):
@@ -325,14 +387,28 @@ def _site_server(session: Session, block: Block, issuer: Any) -> None:
 
 def test_readmes_run_as_written(session: Session, issuer: Any) -> None:
     """README.md, deployments/README.md and benchmarks/README.md, top to bottom."""
-    ran = 0
+    ran, expected = 0, 0
     for doc in DOCS:
-        for block in blocks(doc):
-            if block.lang not in CODE or block.kind == "skip":
-                continue
+        found = blocks(doc)
+        expected += sum(b.lang in CODE and b.kind != "skip" for b in found)
+        for block in found:
+            if block.lang not in CODE or block.kind in ("skip", "continues"):
+                continue  # a continuation runs with its script
             text = session.text(block)
             if block.kind == "script":
-                _train_script(session, block)
+                continued = [b for b in found
+                             if b.kind == "continues" and b.words[1:] == block.words[1:]]
+                _train_script(session, block, continued)
+                ran += len(continued)
+            elif block.kind == "ci":
+                _ci(block)
+            elif block.kind == "parse":
+                _parse(block)
+            elif block.kind == "slurm":
+                if not _slurm(session, block, text):
+                    continue
+            elif block.kind == "site" and "triton.example.org" in block.text:
+                _triton_stand_in(session, block, text)
             elif block.lang == "yaml":
                 _yaml(session, block, text)
             elif block.lang == "sh" and block.kind == "site" and "hepflow serve" in text:
@@ -345,12 +421,144 @@ def test_readmes_run_as_written(session: Session, issuer: Any) -> None:
             else:
                 session.python(block, text)
             ran += 1
-    assert ran >= 15
+    assert ran == expected >= 30, (ran, expected)
     outputs = "\n".join(session.outputs.values())
     assert '"predictions"' in outputs and '"error"' not in outputs, outputs
     scores = session.namespace["scores"]
     assert len(scores) == 2 and ((scores >= 0) & (scores <= 1)).all()
     assert session.namespace["m"].columns  # asked from the server with $HEPFLOW_SERVE_TOKEN
+    # the PyTorch continuation and the Triton export wrote what they say
+    for bundle in ("ttbar-pt", "ttbar-onnx"):
+        assert (session.cwd / "models" / bundle / "bundle.json").is_file(), bundle
+    assert (session.cwd / "model_repository" / "bdt" / "config.pbtxt").is_file()
+    assert (session.cwd / "model_repository" / "bdt" / "1" / "model.onnx").is_file()
+
+
+def _ci(block: Block) -> None:
+    """The set-up commands are the ones CI runs: .ci/run runs `make test`, and both
+    targets create .venv (the install) before their work; `make -n` shows the plan."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    targets = []
+    for line in block.text.splitlines():
+        argv = _argv(line)
+        if not argv:
+            continue
+        assert argv[0] == "make" and len(argv) == 2, f"{block}: {line!r} is not `make TARGET`"
+        rule = re.search(rf"^{argv[1]}:(.*)$", makefile, re.M)
+        assert rule and "$(STAMP)" in rule[1], f"`make {argv[1]}` does not install first"
+        targets.append(argv[1])
+    assert targets == ["demo", "test"], targets
+    assert re.search(r"^make test$", ci, re.M), ".ci/run does not run the README's `make test`"
+    assert re.search(r"^\$\(STAMP\):.*\n(\t.*\n)*\t\$\(PYTHON\) -m venv \$\(VENV\)$", makefile,
+                     re.M), "the install rule does not create .venv"
+    plan = subprocess.run(["make", "-n", "-B", *targets], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=True).stdout
+    for step in ("-m venv .venv", "pip install", "hepflow demo", "install-system-deps.sh",
+                 "-m pytest"):
+        assert step in plan, (step, plan)
+
+
+def _argv(line: str) -> list[str]:
+    """A shell line's words, up to a comment (a `#` inside a word, `FILE#NAME`, is none)."""
+    words = shlex.split(line)
+    return list(next((words[:i] for i, w in enumerate(words) if w.startswith("#")), words))
+
+
+class _Parsed(Exception):
+    """Raised instead of running a command, once its arguments parsed."""
+
+
+def _parse(block: Block) -> None:
+    """Each command of the block is parsed by its own parser (and runs no further);
+    `--help` lines print their help; each `--cluster` config is loaded and checked."""
+    import argparse
+    import contextlib
+    import importlib
+    import io
+
+    from hepflow.cli import main as hepflow_main
+    from hepflow.cluster import load_cluster_config
+
+    original = argparse.ArgumentParser.parse_args
+
+    def parse_only(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None
+                   ) -> Any:
+        raise _Parsed(original(self, args, namespace))
+
+    parsed = 0
+    for line in block.text.replace("\\\n", " ").splitlines():
+        argv = _argv(line)
+        if not argv:
+            continue
+        if argv[:2] == ["python", "-m"]:
+            main, args = importlib.import_module(argv[2]).main, argv[3:]
+        else:
+            assert argv[0] == "hepflow", f"{block}: {line!r} is neither hepflow nor python -m"
+            main, args = hepflow_main, argv[1:]
+        with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+            patch.setattr(argparse.ArgumentParser, "parse_args", parse_only)
+            try:
+                main(args)
+            except _Parsed:
+                pass
+            except SystemExit as exit:
+                assert exit.code == 0 and "--help" in args, f"{block}: {line!r} does not parse"
+            else:
+                pytest.fail(f"{block}: {line!r} ran without parsing its arguments")
+        if "--cluster" in args:
+            where = args[args.index("--cluster") + 1]
+            path = ROOT / where.partition("#")[0]
+            load_cluster_config(str(ROOT / where) if path.is_file() else where)
+        parsed += 1
+    assert parsed, f"{block}: no command"
+
+
+def _slurm(session: Session, block: Block, text: str) -> bool:
+    """Run as written on the machine's Slurm; without Slurm, skipped as
+    tests/test_submit_slurm.py is (and a failure where CI requires Slurm)."""
+    import warnings
+
+    from hepflow.testing.slurm import slurm_unavailable_reason
+
+    reason = slurm_unavailable_reason()
+    if reason is not None:
+        if os.environ.get("HEPFLOW_REQUIRE_SLURM") == "1":
+            pytest.fail(f"HEPFLOW_REQUIRE_SLURM=1 but {reason}")
+        warnings.warn(f"{block} not run: {reason}", pytest.PytestWarning, stacklevel=1)
+        return False
+    session.cleanups.append(["bash", "deployments/slurm/single-node.sh", "stop"])
+    session.sh(block, text)
+    for outdir in ("out-slurm", "out-detached"):
+        assert (session.cwd / outdir / "results.json").is_file(), outdir
+    return True
+
+
+def _triton_stand_in(session: Session, block: Block, text: str) -> None:
+    """Triton is a second `hepflow serve` with gRPC, on the README's models and token;
+    the workers get $HEPFLOW_SERVE_TOKEN as those of a cluster started in that shell."""
+    from hepflow.util.net import free_port
+
+    http, grpc = free_port(), free_port()
+    text = text.replace("triton.example.org:8000", f"127.0.0.1:{http}").replace(
+        "triton.example.org:8001", f"127.0.0.1:{grpc}")
+    assert "example.org" not in text, text
+    env = session.environ()
+    server = subprocess.Popen(["hepflow", "serve", "--models", "models", "--config", "serve.yaml",
+                               "--port", str(http), "--grpc-port", str(grpc)],
+                              cwd=session.cwd, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    session.groups.append(server.pid)
+    token = env["HEPFLOW_SERVE_TOKEN"]
+    try:
+        _wait_ready(f"http://127.0.0.1:{http}/readyz")
+        session.client.run(lambda: os.environ.__setitem__("HEPFLOW_SERVE_TOKEN", token))
+        session.python(block, text)
+    finally:
+        session.client.run(lambda: os.environ.pop("HEPFLOW_SERVE_TOKEN", None) and None)
+        os.killpg(server.pid, signal.SIGTERM)
+    means = [session.namespace[name].GetValue() for name in ("mean_http", "mean_grpc")]
+    assert 0 < means[0] < 1 and means[1] == pytest.approx(means[0], rel=1e-6), means
 
 
 def _yaml(session: Session, block: Block, text: str) -> None:

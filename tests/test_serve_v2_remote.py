@@ -57,6 +57,32 @@ def test_predict_through_a_v2_server_gives_the_local_histogram(served, tmp_path,
     assert got.values().sum() == 2_500
 
 
+def test_a_collection_of_one_slot_is_padded_not_taken_for_a_flat_column(
+        tmp_path, monkeypatch, issuer: LocalIssuer) -> None:
+    """A jagged feature of length 1 (the leading muon) is a `[-1, 1]` V2 input with a
+    `:count`: events without one are padded (they failed with "subarray lengths are not
+    regular" when such an input was taken for a flat column)."""
+    bundle = xgboost_bundle(n=1000, trees=5, jets=1)
+    models = tmp_path / "models"
+    bundle.save(models / "lead")
+    data = events(1_500, seed=3)
+    counts = np.asarray(ak.num(data["Jet_pt"]))
+    assert (counts == 0).any() and (counts > 1).any()
+    path = tmp_path / "events.root"
+    with uproot.recreate(path) as f:
+        jets = ak.zip({"pt": data["Jet_pt"], "eta": data["Jet_eta"]})
+        f.mktree("Events", {"MET_pt": np.float64, "HT": np.float64, "Jet": jets.type})
+        f["Events"].extend({"MET_pt": data["MET_pt"], "HT": data["HT"], "Jet": jets})
+    monkeypatch.setenv("HEPFLOW_SERVE_TOKEN", issuer.token(["hepflow:predict"]))
+    with running(load_config(models=models, auth=issuer.auth_config())) as server:
+        model = V2Model(f"{server.url}/v2/models/lead")
+        assert [i["shape"] for i in model.metadata["inputs"]][2:] == [[-1, 1], [-1, 1], [-1]]
+        df = hepflow.RDataFrame("Events", str(path), client="sync", chunk_entries=500)
+        got = df.Predict("score", f"{server.url}/v2/models/lead").AsNumpy(["score"])
+    want = df.Predict("score", bundle).AsNumpy(["score"])
+    np.testing.assert_allclose(got["score"], want["score"], rtol=1e-6)
+
+
 def test_a_silent_server_is_named_after_the_retries() -> None:
     sock = free_socket()  # bound, never listening: connections are refused
     port = sock.getsockname()[1]

@@ -21,6 +21,13 @@ if [ -z "$python" ]; then
 fi
 
 if [ "${1:-}" = "install" ]; then
+  # Nothing to do (and no root or network needed) where the daemons are already installed.
+  if PATH="$PATH:/usr/sbin:/sbin" command -v slurmctld >/dev/null 2>&1 \
+      && PATH="$PATH:/usr/sbin:/sbin" command -v slurmd >/dev/null 2>&1 \
+      && PATH="$PATH:/usr/sbin:/sbin" command -v munged >/dev/null 2>&1; then
+    echo "Slurm and munge are installed already" >&2
+    exit 0
+  fi
   if [ "$(id -u)" != "0" ]; then
     echo "error: installing Debian packages needs root" >&2
     exit 1

@@ -134,7 +134,9 @@ class V2Model:
                 out.append((name, datatype, counts.astype(dtype)))
                 continue
             value = columns[name]
-            if len(shape) == 2 and shape[1] != 1:
+            # `[-1, 1]` is a flat column to Triton but a one-slot collection (the leading
+            # muon) to hepflow's endpoint: the column itself says which it is.
+            if len(shape) == 2 and (shape[1] != 1 or _is_list(value)):
                 array = ak.Array(value) if not isinstance(value, np.ndarray) else value
                 if isinstance(array, np.ndarray) and array.ndim == 2:
                     padded, counts = array, np.full(len(array), array.shape[1], np.int64)
@@ -180,6 +182,15 @@ class V2Model:
 
     def __repr__(self) -> str:
         return f"V2Model({self.url!r})"
+
+
+def _is_list(value: Any) -> bool:
+    """Whether a column holds a list per event (a collection), not one number."""
+    import awkward as ak
+
+    if isinstance(value, np.ndarray):
+        return value.ndim > 1
+    return bool(ak.Array(value).ndim > 1)
 
 
 class _Retry(Exception):
