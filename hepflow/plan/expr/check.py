@@ -25,8 +25,20 @@ from hepflow.plan.expr.functions import (
     SignatureError,
     resolve_function,
 )
+from hepflow.plan.expr.lowering import lower
 from hepflow.plan.expr.parser import parse
-from hepflow.plan.expr.typed import BinaryOp, BinaryStep, Expression, Typed, UnaryOp, UnaryStep
+from hepflow.plan.expr.statement_parser import is_body, parse_body
+from hepflow.plan.expr.statements import has_loop
+from hepflow.plan.expr.tokens import tokenize
+from hepflow.plan.expr.typed import (
+    BinaryOp,
+    BinaryStep,
+    BraceInit,
+    Expression,
+    Typed,
+    UnaryOp,
+    UnaryStep,
+)
 from hepflow.plan.types import (
     UNKNOWN,
     ColumnType,
@@ -261,6 +273,36 @@ class _Checker:
         return Typed("ternary", column_type(kind, dtype), (cond, if_true, if_false),
                      may_fail=may_fail)
 
+    def visit_BraceList(self, node: n.BraceList) -> Typed:
+        """`ROOT::RVecD{a, b}` and its kin: one collection per event, its items converted
+        to the element type as C++ converts them (std::array pads with zeros)."""
+        items: list[Typed] = []
+        for raw in node.items:
+            item = self.check(raw)
+            if item.type.kind != "scalar" or item.type.category not in ("bool", "int", "float"):
+                raise self.fail(f"an item of {jagged(node.dtype)}{{...}} must be one number "
+                                f"per event, not {item.type}", raw)
+            items.append(item)
+        missing = (node.size or 0) - len(items)
+        items += [Typed("const", scalar(node.dtype), value=0)] * max(missing, 0)
+        return Typed("call", jagged(node.dtype), tuple(items), BraceInit(len(items)),
+                     any(i.may_fail for i in items))
+
+    def visit_Convert(self, node: n.Convert) -> Typed:
+        """A value converted to a local's declared type, as C++ initialises it."""
+        want = node.type
+        if want.kind == "scalar" and want.category in ("bool", "int", "float"):
+            return self.check(n.Cast(node.start, node.end, want.dtype, node.operand))
+        arg = self.check(node.operand)
+        got = arg.type
+        if got == want or UNKNOWN in (got, want):
+            return arg
+        numbers = ("bool", "int", "float")
+        if got.kind != want.kind or got.category not in numbers or \
+                want.category not in numbers:
+            raise self.fail(f"cannot initialise a local of type {want} from {got}", node)
+        return Typed("unary", want, (arg,), (UnaryStep("cast", want),), arg.may_fail)
+
     def visit_Index(self, node: n.Index) -> Typed:
         base = self.check(node.base)
         index = self.check(node.index)
@@ -461,9 +503,40 @@ def compile_expression(text: str, schema: Mapping[str, ColumnType],
     `samples` (sample name → metadata), when known, lets `rdfsampleinfo_`
     lookups be checked at build time.
     """
+    if isinstance(text, str) and is_body(tokenize(text)):
+        return _compile_body(text, schema, samples)
     tree = parse(text)
     checker = _Checker(text, schema, samples)
     typed = checker.check(tree)
+    return Expression(text, typed, frozenset(checker.columns))
+
+
+def _compile_body(text: str, schema: Mapping[str, ColumnType],
+                  samples: Mapping[str, Mapping[str, Any]] | None) -> Expression:
+    """A lambda body, as ROOT takes a string with `return`: lowered to one expression
+    when it has no loop, else compiled per event (hepflow.plan.expr.loops)."""
+    body = parse_body(text)
+    if any(has_loop(st) for st in body.statements):
+        from hepflow.plan.expr.loop_check import compile_loops  # it builds on _Checker
+
+        return compile_loops(text, body, schema, samples)
+
+    def type_of(node: n.Node) -> ColumnType:
+        return _Checker(text, schema, samples).check(node).type
+
+    node, returns, dropped = lower(text, body, type_of, frozenset(schema))
+    checker = _Checker(text, schema, samples)
+    for value in dropped:
+        checker.check(value)
+    first: ColumnType | None = None
+    for statement, value in returns:
+        rtype = checker.check(value).type
+        if first is not None and rtype != first:
+            raise ExpressionError(f"this `return` gives {rtype} but an earlier one gives "
+                                  f"{first}; a lambda returns one type, as C++ deduces it",
+                                  text, statement.start, statement.end)
+        first = rtype
+    typed = checker.check(node)
     return Expression(text, typed, frozenset(checker.columns))
 
 

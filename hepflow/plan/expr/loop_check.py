@@ -1,0 +1,277 @@
+"""Type-check a C++ body with loops into `loops.LoopBody`, for the compiled backend.
+
+The expression checker does the typing: locals are names it resolves to
+`Typed("local")` in their scope, and every expression that reads no local and
+cannot fail is handed to the vectorised evaluator as an input of the kernel.
+Collections a body declares from such expressions (`auto v = Jet_pt[m];`) are
+aliases of their input; building collections inside a compiled body is not in
+the subset yet and is refused by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hepflow.errors import ExpressionError
+from hepflow.plan.expr import nodes as n
+from hepflow.plan.expr import statements as s
+from hepflow.plan.expr.check import _Checker
+from hepflow.plan.expr.loops import (
+    COMPILED_CALLS,
+    LAssign,
+    LBreak,
+    LContinue,
+    LDeclare,
+    LFor,
+    LIf,
+    LoopBody,
+    LRangeFor,
+    LReturn,
+    LStatement,
+    LWhile,
+)
+from hepflow.plan.expr.typed import Expression, Typed
+from hepflow.plan.types import ColumnType, scalar
+
+_NUMBERS = ("bool", "int", "float")
+
+
+@dataclass(frozen=True, slots=True)
+class _Local:
+    uid: int
+    type: ColumnType
+
+
+class _LoopChecker(_Checker):
+    """The expression checker, with the body's locals in scope."""
+
+    def __init__(self, text: str, schema: Mapping[str, ColumnType],
+                 samples: Mapping[str, Mapping[str, Any]] | None) -> None:
+        super().__init__(text, schema, samples)
+        self.scopes: list[dict[str, _Local | Typed]] = [{}]
+        self.inputs: dict[Typed, int] = {}
+        self.next_uid = 0
+        self.loop_depth = 0
+        self.return_type: ColumnType | None = None
+
+    def lookup(self, name: str) -> _Local | Typed | None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def visit_Name(self, node: n.Name) -> Typed:
+        found = self.lookup(node.name)
+        if isinstance(found, _Local):
+            return Typed("local", found.type, value=found.uid)
+        if isinstance(found, Typed):
+            return found
+        return super().visit_Name(node)
+
+    # ---- expressions: inputs for what reads no local, compiled code for the rest
+
+    def expression(self, node: n.Node) -> Typed:
+        return self.split(self.check(node), node)
+
+    def split(self, t: Typed, node: n.Node) -> Typed:
+        if t.op in ("const", "local", "input"):
+            return t
+        if not _reads_local(t) and not t.may_fail:
+            return self.input(t, node)
+        if t.op == "index" and t.value == "element":
+            base = self.input(t.args[0], node) if not _reads_local(t.args[0]) else t.args[0]
+            if base.op != "input":
+                raise self.fail("only a collection that reads no local can be indexed in "
+                                "a compiled body", node)
+            return Typed("index", t.type, (base, self.split(t.args[1], node)), t.value, True)
+        if t.op == "call" and str(t.value) in ("size", "Length"):
+            return Typed("call", t.type, (self.input(t.args[0], node),), t.value)
+        if t.op == "call" and not (isinstance(t.value, str) and t.value in COMPILED_CALLS):
+            name = getattr(t.value, "name", t.value)
+            raise self.fail(f"`{name}` on values that depend on a local is not compiled yet; "
+                            "compute it outside the loop (in another Define)", node)
+        if t.op not in ("unary", "binary", "ternary", "call"):
+            raise self.fail("this operation on values that depend on a local is not "
+                            "compiled yet; compute it in another Define", node)
+        if t.type.kind != "scalar" or t.type.category not in _NUMBERS:
+            raise self.fail(f"values of type {t.type} that depend on a local are not "
+                            "compiled yet; only numbers", node)
+        args = tuple(self.split(a, node) for a in t.args)
+        return Typed(t.op, t.type, args, t.value, t.may_fail)
+
+    def input(self, t: Typed, node: n.Node) -> Typed:
+        if t.type.category in ("vector", "string", "other") or \
+                t.type.kind not in ("scalar", "jagged"):
+            raise self.fail(f"values of type {t.type} are not compiled in a body with loops "
+                            "yet; only numbers and collections of numbers", node)
+        k = self.inputs.setdefault(t, len(self.inputs))
+        return Typed("input", t.type, value=k)
+
+    def condition(self, node: n.Node) -> Typed:
+        cond = self.expression(node)
+        if cond.type.kind != "scalar" or cond.type.category not in _NUMBERS:
+            raise self.fail(f"a condition must be one value per event, not {cond.type}", node)
+        return cond
+
+    # ---- statements
+
+    def block(self, statements: tuple[s.Statement, ...], scoped: bool = True
+              ) -> tuple[LStatement, ...]:
+        if scoped:
+            self.scopes.append({})
+        out: list[LStatement] = []
+        for st in statements:
+            out.extend(self.statement(st))
+        if scoped:
+            self.scopes.pop()
+        return tuple(out)
+
+    def statement(self, st: s.Statement) -> list[LStatement]:
+        method = getattr(self, "stmt_" + type(st).__name__)
+        result: list[LStatement] = method(st)
+        return result
+
+    def stmt_Block(self, st: s.Block) -> list[LStatement]:
+        return list(self.block(st.body, st.scoped))
+
+    def stmt_Declare(self, st: s.Declare) -> list[LStatement]:
+        if st.name in self.schema:
+            raise ExpressionError(f"`{st.name}` is a column of this dataframe; a local of the "
+                                  "same name would redefine the lambda's parameter, as C++ "
+                                  "refuses", self.text, st.start, st.end)
+        if st.name in self.scopes[-1]:
+            raise ExpressionError(f"`{st.name}` is declared twice in one scope", self.text,
+                                  st.start, st.end)
+        init = None if st.init is None else self.check(
+            st.init if st.type is None else n.Convert(st.init.start, st.init.end, st.type,
+                                                      st.init))
+        type_ = st.type or (init.type if init is not None else scalar("float64"))
+        if type_.kind == "jagged":
+            if init is None or _reads_local(init) or init.may_fail:
+                raise ExpressionError("a collection built inside a body with loops (from "
+                                      "locals, or with push_back) is not compiled yet",
+                                      self.text, st.start, st.end)
+            self.input(init, st.init or n.Name(st.start, st.end, st.name))
+            self.scopes[-1][st.name] = init  # read where it is used, as the same input
+            return []
+        if type_.kind != "scalar" or type_.category not in _NUMBERS:
+            raise ExpressionError(f"a local of type {type_} is not compiled yet; only numbers",
+                                  self.text, st.start, st.end)
+        assert st.init is None or init is not None
+        value = None if init is None or st.init is None else self.split(init, st.init)
+        uid = self.next_uid
+        self.next_uid += 1
+        self.scopes[-1][st.name] = _Local(uid, type_)
+        return [LDeclare(uid, type_, value)]
+
+    def stmt_Assign(self, st: s.Assign) -> list[LStatement]:
+        found = self.lookup(st.name)
+        if not isinstance(found, _Local):
+            what = "a collection alias" if isinstance(found, Typed) else \
+                "a column; Define a new column or a local instead" \
+                if st.name in self.schema else "not a local variable of this body"
+            raise ExpressionError(f"cannot assign to `{st.name}`: it is {what}", self.text,
+                                  st.start, st.end)
+        value: n.Node = st.value
+        if st.op != "=":
+            value = n.Binary(st.start, st.end, st.op[0], n.Name(st.start, st.end, st.name),
+                             value)
+        converted = n.Convert(st.start, st.end, found.type, value)
+        return [LAssign(found.uid, found.type, self.expression(converted))]
+
+    def stmt_Evaluate(self, st: s.Evaluate) -> list[LStatement]:
+        self.check(st.value)
+        return []
+
+    def stmt_If(self, st: s.If) -> list[LStatement]:
+        cond = self.condition(st.condition)
+        then = self.block((st.then,))
+        otherwise = self.block((st.otherwise,)) if st.otherwise is not None else ()
+        return [LIf(cond, then, otherwise)]
+
+    def stmt_While(self, st: s.While) -> list[LStatement]:
+        cond = self.condition(st.condition)
+        self.loop_depth += 1
+        body = self.block((st.body,))
+        self.loop_depth -= 1
+        return [LWhile(cond, body)]
+
+    def stmt_For(self, st: s.For) -> list[LStatement]:
+        self.scopes.append({})
+        init = self.block((st.init,), False) if st.init is not None else ()
+        cond = self.condition(st.condition) if st.condition is not None else None
+        step = self.block((st.step,), False) if st.step is not None else ()
+        self.loop_depth += 1
+        body = self.block((st.body,))
+        self.loop_depth -= 1
+        self.scopes.pop()
+        return [LFor(init, cond, step, body)]
+
+    def stmt_RangeFor(self, st: s.RangeFor) -> list[LStatement]:
+        coll = self.check(st.collection)
+        if coll.type.kind != "jagged" or coll.type.category not in _NUMBERS:
+            raise self.fail(f"a range-for goes over a collection of numbers, not {coll.type}",
+                            st.collection)
+        if _reads_local(coll) or coll.may_fail:
+            raise self.fail("a range-for over a collection that depends on a local is not "
+                            "compiled yet", st.collection)
+        k = self.input(coll, st.collection).value
+        assert isinstance(k, int)
+        type_ = st.type or scalar(coll.type.dtype)
+        if type_.kind != "scalar" or type_.category not in _NUMBERS:
+            raise ExpressionError(f"the loop variable must be a number, not {type_}",
+                                  self.text, st.start, st.end)
+        uid = self.next_uid
+        self.next_uid += 1
+        self.scopes.append({st.name: _Local(uid, type_)})
+        self.loop_depth += 1
+        body = self.block((st.body,))
+        self.loop_depth -= 1
+        self.scopes.pop()
+        return [LRangeFor(uid, type_, k, body)]
+
+    def stmt_Break(self, st: s.Break) -> list[LStatement]:
+        self.jump(st, "break")
+        return [LBreak()]
+
+    def stmt_Continue(self, st: s.Continue) -> list[LStatement]:
+        self.jump(st, "continue")
+        return [LContinue()]
+
+    def jump(self, st: s.Statement, word: str) -> None:
+        if not self.loop_depth:
+            raise ExpressionError(f"`{word}` outside a loop", self.text, st.start, st.end)
+
+    def stmt_Return(self, st: s.Return) -> list[LStatement]:
+        value = self.check(st.value)
+        if value.type.kind != "scalar" or value.type.category not in _NUMBERS:
+            raise self.fail(f"a body with loops that returns {value.type} is not compiled "
+                            "yet; only one number per event", st.value)
+        if self.return_type is not None and value.type != self.return_type:
+            raise ExpressionError(f"this `return` gives {value.type} but an earlier one gives "
+                                  f"{self.return_type}; a lambda returns one type, as C++ "
+                                  "deduces it", self.text, st.start, st.end)
+        self.return_type = value.type
+        return [LReturn(self.split(value, st.value))]
+
+
+def _reads_local(t: Typed) -> bool:
+    return t.op == "local" or any(_reads_local(a) for a in t.args)
+
+
+def compile_loops(text: str, body: s.Body, schema: Mapping[str, ColumnType],
+                  samples: Mapping[str, Mapping[str, Any]] | None) -> Expression:
+    """The body as one call of a compiled kernel, its inputs the call's args."""
+    checker = _LoopChecker(text, schema, samples)
+    statements = checker.block(body.statements)
+    if checker.return_type is None:
+        raise ExpressionError("the body has no `return`", text, 0, len(text))
+    inputs = tuple(checker.inputs)
+    loop = LoopBody(statements, tuple(t.type for t in inputs), checker.return_type)
+    tree = Typed("call", checker.return_type, inputs, loop, True)  # a loop may run away
+    return Expression(text, tree, frozenset(checker.columns))
+
+
+__all__ = ["compile_loops"]
