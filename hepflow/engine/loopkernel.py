@@ -150,7 +150,7 @@ class _Generator:
         return f"{prefix}{self.counter}"
 
     def module(self) -> ast.Module:
-        args = ["ev", *self.params]
+        args = ["ev", "out", *self.params]
         statements = self.block(self.body.statements)
         statements.append(ast.Raise(_call("RuntimeError", ast.Constant(
             "the body reached its end without `return`")), None))
@@ -158,8 +158,7 @@ class _Generator:
         loop = ast.For(_name("ev", True), _call("range", _name("n")), [
             ast.Assign([ast.Subscript(_name("where"), ast.Constant(0), ast.Store())],
                        _name("ev")),
-            ast.Assign([ast.Subscript(_name("out"), _name("ev"), ast.Store())],
-                       _call("_body", *(_name(a) for a in args)))], [])
+            ast.Expr(_call("_body", *(_name(a) for a in args)))], [])
         kernel_def = self.function("_kernel", ["n", "where", "out", *self.params], [loop])
         return ast.fix_missing_locations(ast.Module([body_def, kernel_def], []))
 
@@ -241,7 +240,10 @@ class _Generator:
     def stmt_LReturn(self, st: lp.LReturn) -> list[ast.stmt]:
         value = self.convert(self.expr(st.value), st.value.type.dtype,
                              self.body.return_type.dtype)
-        return [ast.Return(value)]
+        # the event's value goes straight to `out`: a body whose every `return` is
+        # unreachable (`while (true) ...`) still compiles, and then stops at the limit
+        return [ast.Assign([ast.Subscript(_name("out"), _name("ev"), ast.Store())], value),
+                ast.Return(None)]
 
     # ---- expressions
 

@@ -503,8 +503,15 @@ def compile_expression(text: str, schema: Mapping[str, ColumnType],
     `samples` (sample name → metadata), when known, lets `rdfsampleinfo_`
     lookups be checked at build time.
     """
-    if isinstance(text, str) and is_body(tokenize(text)):
-        return _compile_body(text, schema, samples)
+    if isinstance(text, str):
+        tokens = tokenize(text)
+        if is_body(tokens):
+            return _compile_body(text, schema, samples)
+        for tok in tokens:
+            if tok.kind == "op" and tok.text == ";":
+                raise ExpressionError("statements make a lambda body, which needs `return` "
+                                      "(ROOT takes a string as a body only when it contains "
+                                      "`return`)", text, tok.start, tok.end)
     tree = parse(text)
     checker = _Checker(text, schema, samples)
     typed = checker.check(tree)

@@ -38,6 +38,10 @@ class _Parser:
     def tok(self) -> Token:
         return self.tokens[self.pos]
 
+    def peek(self, ahead: int = 1) -> Token:
+        """The token `ahead` places on (the end token past the end)."""
+        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+
     def advance(self) -> Token:
         tok = self.tokens[self.pos]
         self.pos += 1
@@ -190,7 +194,7 @@ class _Parser:
         if self.tok.kind == "op" and self.tok.text == "{":
             return self.brace_items(tok.start, dtype, size)
         paren = self.tok
-        after = self.tokens[self.pos + 1]
+        after = self.peek()
         if paren.kind == "op" and paren.text == "(" and after.kind == "op" and after.text == "{":
             self.advance()
             inner = self.brace_items(tok.start, dtype, size)

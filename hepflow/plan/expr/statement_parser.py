@@ -140,7 +140,7 @@ class _StatementParser(_Parser):
         opener = self.expect("(")
         declared = self.declaration_type()
         if declared is not None and self.tok.kind == "name" and \
-                self.is_op(":", self.tokens[self.pos + 1]):
+                self.is_op(":", self.peek()):
             name = self.advance().text
             self.advance()
             collection = self.ternary()
@@ -188,8 +188,8 @@ class _StatementParser(_Parser):
             self.advance()
             return self.increment(target, tok, tok.start, target.end)
         target = self.tok
-        if target.kind == "name" and self.tokens[self.pos + 1].kind == "op":
-            after = self.tokens[self.pos + 1]
+        if target.kind == "name" and self.peek().kind == "op":
+            after = self.peek()
             if after.text in ("++", "--"):
                 self.pos += 2
                 return self.increment(target, after, target.start, after.end)
