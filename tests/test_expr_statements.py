@@ -310,7 +310,7 @@ _EMPTY: dict[str, Any] = {name: ([] if t.kind == "jagged" else 0) for name, t in
 
 
 def test_index_past_the_end_in_a_compiled_body_fails_the_event() -> None:
-    with pytest.raises(EvaluationFailure, match="out of range.*event 1 of this chunk"):
+    with pytest.raises(EvaluationFailure, match=r"out of range.*event 1 of this chunk"):
         run("int i = 0; for (auto p : Jet_pt) i++; return Jet_pt[i - 1];",
             [{**_EMPTY, "nJet": 1, "Jet_pt": [3.0]}, {**_EMPTY, "nJet": 0}])
 
