@@ -391,3 +391,17 @@ def test_fuzzed_bodies_give_only_hepflow_errors(text: str) -> None:
         except EvaluationFailure:
             pass
     assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("func", ["exp", "log", "sin", "tan", "atan", "tanh", "log10", "sqrt"])
+def test_compiled_cmath_equals_the_evaluators_bit_for_bit(func: str) -> None:
+    """<cmath> of a float in a compiled body is C's float function, as in the columnar
+    evaluator (whose results equal ROOT's, tests/test_float_semantics.py)."""
+    rng = np.random.default_rng(1)
+    events = [{**_EMPTY, "nMuon": 2, "Muon_pt": [float(F32(x)) for x in rng.uniform(0.01, 3, 2)]}
+              for _ in range(200)]
+    compiled = run(f"float r = 0; for (auto p : Muon_pt) r = {func}(p) + pow(p, 1.5f) "
+                   "+ atan2(p, 2.f); return r;", events)
+    columnar = run(f"{func}(Muon_pt[1]) + pow(Muon_pt[1], 1.5f) + atan2(Muon_pt[1], 2.f)",
+                   events)
+    assert compiled == columnar
