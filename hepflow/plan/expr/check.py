@@ -347,6 +347,10 @@ class _Checker:
         user = declare.lookup(node.func) if canonical is None and template is None else None
         if isinstance(user, declare.DeclaredCorrection):
             return self.correction(node, user)
+        if isinstance(user, declare.DeclaredCxx):
+            from hepflow.plan.expr import cxx_calls  # it builds on this checker
+
+            return cxx_calls.inline_call(self, node, user)
         if user is not None:
             return self.declared(node, user)
         if canonical is None:

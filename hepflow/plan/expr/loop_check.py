@@ -10,7 +10,7 @@ the subset yet and is refused by name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,7 @@ class _LoopChecker(_Checker):
         self.next_uid = 0
         self.loop_depth = 0
         self.return_type: ColumnType | None = None
+        self.declared_return: ColumnType | None = None
 
     def lookup(self, name: str) -> _Local | Typed | None:
         for scope in reversed(self.scopes):
@@ -244,11 +245,40 @@ class _LoopChecker(_Checker):
         if not self.loop_depth:
             raise ExpressionError(f"`{word}` outside a loop", self.text, st.start, st.end)
 
-    def stmt_Return(self, st: s.Return) -> list[LStatement]:
-        value = self.check(st.value)
+    def parameters(self, params: Sequence[tuple[str, ColumnType, Typed]]
+                   ) -> tuple[LStatement, ...]:
+        """A declared function's parameters: locals given the call's arguments."""
+        out: list[LStatement] = []
+        whole = n.Name(0, len(self.text), "")
+        for name, type_, value in params:
+            if type_.kind == "jagged" or type_.category == "vector":
+                if _reads_local(value) or value.may_fail:
+                    raise self.fail(f"the collection given for `{name}` must not depend on a "
+                                    "local of a compiled body", whole)
+                self.input(value, whole)
+                self.scopes[0][name] = value
+                continue
+            uid = self.next_uid
+            self.next_uid += 1
+            self.scopes[0][name] = _Local(uid, type_)
+            out.append(LDeclare(uid, type_, self.split(value, whole)))
+        return tuple(out)
+
+    def check_return(self, value: Typed, node: n.Node) -> None:
         if value.type.kind != "scalar" or value.type.category not in _NUMBERS:
             raise self.fail(f"a body with loops that returns {value.type} is not compiled "
-                            "yet; only one number per event", st.value)
+                            "yet; only one number per event", node)
+
+    def stmt_Return(self, st: s.Return) -> list[LStatement]:
+        if self.declared_return is not None:  # a function converts to its return type
+            converted = n.Convert(st.value.start, st.value.end, self.declared_return,
+                                  st.value)
+            value = self.check(converted)
+            self.check_return(value, st.value)
+            self.return_type = self.declared_return
+            return [LReturn(self.split(value, st.value))]
+        value = self.check(st.value)
+        self.check_return(value, st.value)
         if self.return_type is not None and value.type != self.return_type:
             raise ExpressionError(f"this `return` gives {value.type} but an earlier one gives "
                                   f"{self.return_type}; a lambda returns one type, as C++ "
@@ -262,10 +292,15 @@ def _reads_local(t: Typed) -> bool:
 
 
 def compile_loops(text: str, body: s.Body, schema: Mapping[str, ColumnType],
-                  samples: Mapping[str, Mapping[str, Any]] | None) -> Expression:
-    """The body as one call of a compiled kernel, its inputs the call's args."""
+                  samples: Mapping[str, Mapping[str, Any]] | None,
+                  params: Sequence[tuple[str, ColumnType, Typed]] = (),
+                  return_type: ColumnType | None = None) -> Expression:
+    """The body as one call of a compiled kernel, its inputs the call's args. `params`
+    are a declared function's parameters with their (converted) arguments, and
+    `return_type` its declared return type."""
     checker = _LoopChecker(text, schema, samples)
-    statements = checker.block(body.statements)
+    checker.declared_return = return_type
+    statements = checker.parameters(params) + checker.block(body.statements)
     if checker.return_type is None:
         raise ExpressionError("the body has no `return`", text, 0, len(text))
     inputs = tuple(checker.inputs)

@@ -12,7 +12,7 @@ evaluate-only-what-runs semantics because the evaluator already guards `?:`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +64,14 @@ class _Lowering:
     def fail(self, message: str, where: s.Statement | n.Node) -> ExpressionError:
         return ExpressionError(message, self.text, where.start, where.end)
 
-    def run(self, body: s.Body) -> n.Node:
-        out = self.seq(list(body.statements), _Env({}, {}))
+    def run(self, body: s.Body, params: Sequence[tuple[str, ColumnType, n.Node]]) -> n.Node:
+        env = _Env({}, {})
+        for name, type_, value in params:  # a function's parameters: locals holding the args
+            uid = self.next_uid
+            self.next_uid += 1
+            env.names[name] = uid
+            env.values[uid] = _Binding(type_, value, self.substitute(value, _Env({}, {}))[1])
+        out = self.seq(list(body.statements), env)
         if isinstance(out, _Env):
             end = body.statements[-1] if body.statements else s.Block(0, len(self.text), ())
             raise self.fail("the body can reach its end without `return`; every path of a "
@@ -213,14 +219,15 @@ def _same_list(value: n.Node, type_: ColumnType) -> bool:
         value.dtype == type_.dtype
 
 
-def lower(text: str, body: s.Body, type_of: TypeOf,
-          columns: frozenset[str]) -> tuple[n.Node, list[tuple[s.Return, n.Node]],
-                                            list[n.Node]]:
+def lower(text: str, body: s.Body, type_of: TypeOf, columns: frozenset[str],
+          params: Sequence[tuple[str, ColumnType, n.Node]] = ()
+          ) -> tuple[n.Node, list[tuple[s.Return, n.Node]], list[n.Node]]:
     """The value `body` returns, as one expression; with every `return` and its value
     (their types must agree, as a lambda's deduced return type requires) and the
-    values of expression statements (checked, then dropped)."""
+    values of expression statements (checked, then dropped). `params` are a declared
+    function's parameters, each bound to its argument (already converted)."""
     lowering = _Lowering(text, type_of, columns)
-    node = lowering.run(body)
+    node = lowering.run(body, params)
     return node, lowering.returns, lowering.dropped
 
 

@@ -51,12 +51,13 @@ class _StatementParser(_Parser):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.count = 0
+        self.return_type: ColumnType | None = None  # a declared function's, for `return {..}`
 
     def refuse_outside(self) -> None:
         for tok in self.tokens:
             if tok.kind == "name" and tok.text in _OUTSIDE:
                 raise ExpressionError(f"`{tok.text}`: {_OUTSIDE[tok.text]} are outside the C++ "
-                                      "that hepflow runs in a Define body", self.text,
+                                      "that hepflow runs", self.text,
                                       tok.start, tok.end)
 
     def is_op(self, text: str, tok: Token | None = None) -> bool:
@@ -165,7 +166,13 @@ class _StatementParser(_Parser):
         if self.is_op(";"):
             raise self.error("`return;` without a value: a Define body returns the column's "
                              "value")
-        value = self.ternary()
+        if self.is_op("{"):
+            if self.return_type is None or self.return_type.kind != "jagged":
+                raise self.error("`return {...}` needs a function declared to return an RVec; "
+                                 "write the type, e.g. `return ROOT::RVecD{a, b};`")
+            value: n.Node = self.brace_items(self.tok.start, self.return_type.dtype, None)
+        else:
+            value = self.ternary()
         end = self.expect(";").end
         return s.Return(tok.start, end, value)
 
@@ -246,8 +253,7 @@ class _StatementParser(_Parser):
             self.advance()
         if found is None or self.tok.kind != "name":
             if found is not None and self.is_op("*"):
-                raise self.error("pointers are outside the C++ that hepflow runs in a Define "
-                                 "body")
+                raise self.error("pointers are outside the C++ that hepflow runs")
             self.pos = start
             return None
         return found[0], found[1], first
