@@ -405,3 +405,78 @@ def test_compiled_cmath_equals_the_evaluators_bit_for_bit(func: str) -> None:
     columnar = run(f"{func}(Muon_pt[1]) + pow(Muon_pt[1], 1.5f) + atan2(Muon_pt[1], 2.f)",
                    events)
     assert compiled == columnar
+
+
+# ---------------------------------------------------------------- Declare(cpp_source)
+
+CPP = """
+#include <cmath>
+// comments and preprocessor lines are skipped
+float rp_t_scaled(float x, double k) { return x * k; }
+int rp_t_count(const ROOT::RVecF &v, float cut)
+{
+    int n = 0;
+    for (auto p : v) if (p > cut) n++;   /* a range-for: compiled */
+    return n;
+}
+double rp_t_both(float x, const ROOT::RVecF &v) { return rp_t_scaled(x, 2.) + rp_t_count(v, 20); }
+ROOT::RVecD rp_t_pair(double a, double b) { return {a, b}; }
+"""
+
+
+def test_declared_cxx_functions_are_called_with_cxx_conversions() -> None:
+    declared = hepflow.Declare(CPP)
+    assert [repr(d) for d in declared] == [
+        "float rp_t_scaled(float x, double k)", "int rp_t_count(RVec<float> v, float cut)",
+        "double rp_t_both(float x, RVec<float> v)", "RVec<double> rp_t_pair(double a, double b)"]
+    events = [{**_EMPTY, "MET_pt": 3.3, "nMuon": 3, "Muon_pt": [10.0, 25.0, 30.5]},
+              {**_EMPTY, "MET_pt": 0.1}]
+    # float * double is double, returned as float
+    assert run("rp_t_scaled(MET_pt, 1.1)", events) == \
+        [float(F32(float(F32(e["MET_pt"])) * 1.1)) for e in events]
+    assert compile_expression("rp_t_scaled(MET_pt, 1.1)", SCHEMA).type == scalar("float32")
+    assert run("rp_t_count(Muon_pt, 20)", events) == [2, 0]
+    # a float plus an int is float, then returned as double
+    assert run("rp_t_both(MET_pt, Muon_pt)", events) == \
+        [float(F32(F32(float(F32(e["MET_pt"])) * 2.0) + sum(p > 20 for p in e["Muon_pt"])))
+         for e in events]
+    assert run("rp_t_pair(1, nMuon)", events) == [[1.0, 3.0], [1.0, 0.0]]
+    # a statement body calling them
+    assert run("double x = rp_t_count(Muon_pt, 5); return x > 2 ? x : -x;", events) == \
+        [3.0, -0.0]
+
+
+def test_declare_reads_a_header_file(tmp_path: Any) -> None:
+    header = tmp_path / "helpers.h"
+    header.write_text("#pragma once\nint rp_t_header(int a) { return a / 2; }\n")
+    hepflow.Declare(str(header))
+    assert run("rp_t_header(-7)", [_EMPTY]) == [-3]  # C++ truncates toward zero
+
+
+@pytest.mark.parametrize(("source", "pointed", "reason"), [
+    ("class RpHelper { int x; };", "class", "classes are outside"),
+    ("double rp_t_bad(float x) { return y; }", "y", "unknown column `y`"),
+    ("double rp_t_rec(double x) { return rp_t_rec(x - 1); }", "rp_t_rec(x - 1)",
+     "recursive C++ functions are not supported"),
+    ("void rp_t_void(float x) { }", "void", "computes no column"),
+    ("double rp_t_half(float x) { if (x > 1) return x; }", "if (x > 1) return x;",
+     "without `return`"),
+    ("template <typename T> T rp_t_tpl(T x) { return x; }", "template", "templates"),
+    ("double rp_t_ptr(double* x) { return 1; }", "*", "pointers are outside"),
+    ("double rp_t_def(double x = 1) { return x; }", "=", "default arguments"),
+])
+def test_declare_refuses_with_a_caret_in_the_source(source: str, pointed: str,
+                                                     reason: str) -> None:
+    with pytest.raises(ExpressionError) as info:
+        hepflow.Declare(source)
+    err = info.value
+    assert reason in err.reason
+    assert source[err.start:err.end] == pointed
+
+
+def test_calls_of_declared_cxx_are_checked_at_the_call() -> None:
+    hepflow.Declare("double rp_t_one(const ROOT::RVecF &v) { return v.size(); }")
+    assert "takes 1 argument(s), got 2" in error_of("rp_t_one(Muon_pt, 1)").reason
+    err = error_of("rp_t_one(MET_pt)")
+    assert "expects RVec<float> for `v`, not float" in err.reason
+    assert (err.start, err.end) == (9, 15)
