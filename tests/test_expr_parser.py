@@ -281,7 +281,7 @@ def test_unknown_function() -> None:
     assert "unknown function `ROOT::VecOps::Maxx`" in err.reason
     assert "`Max`" in err.hint
     assert caret(err) == (4, 22)
-    assert "unknown function `empty`" in error_of("Muon_pt.empty()").reason
+    assert "unknown function `capacity`" in error_of("Muon_pt.capacity()").reason
 
 
 @pytest.mark.parametrize(("text", "message"), [

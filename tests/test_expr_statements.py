@@ -110,12 +110,18 @@ def test_constructs_outside_the_subset_are_named_with_a_caret(text: str, bad: st
     ("y = 2; return 1;", "y = 2", "not a local variable"),
     ("double nJet = 1.; return nJet;", "double nJet = 1.", "is a column"),
     ("break; return 1;", "break;", "outside a loop"),
-    ("int n = 0; for (auto p : Muon_pt) n++; return Muon_pt;", "Muon_pt",
-     "only one number per event"),
+    ("int n = 0; for (auto p : Muon_pt) n++; return Muon_pt[Muon_pt > n];",
+     "Muon_pt[Muon_pt > n]", "built from locals, is not compiled yet"),
+    ("int n = 0; for (auto p : Muon_pt) n++; return Construct<ROOT::Math::PtEtaPhiMVector>("
+     "Muon_pt, Muon_eta, Muon_phi, Muon_mass);",
+     "Construct<ROOT::Math::PtEtaPhiMVector>(Muon_pt, Muon_eta, Muon_phi, Muon_mass)",
+     "a collection of numbers is needed here"),
     ("int n; for (auto p : MET_pt) n++; return n;", "MET_pt", "over a collection"),
     ("return;", ";", "without a value"),
     ("else return 1;", "else", "without a matching `if`"),
-    ("int n = 0; Muon_pt[0] = 1; return n;", "=", "only a local variable can be assigned"),
+    ("int n = 0; Muon_pt[0] = 1; return n;", "Muon_pt[0] = 1",
+     "not a local collection of this body"),
+    ("int n = 0; n + 1 = 2; return n;", "=", "only a local variable or an element"),
     ("double x = 1 return x;", "return", "expected ';'"),
 ])
 def test_errors_point_at_the_statement(text: str, pointed: str, reason: str) -> None:
@@ -220,6 +226,13 @@ def _max_pt(e: dict[str, Any]) -> float:
     return m
 
 
+def _dsum(values: list[float]) -> float:
+    total = 0.0
+    for v in values:
+        total += float(F32(v))
+    return total
+
+
 BODIES: list[tuple[str, Callable[[dict[str, Any]], Any], bool]] = [
     # (body, eager C++ per event, compiled with loops)
     ("double x; return nJet > 2 ? MET_pt : 1.;",
@@ -246,11 +259,26 @@ BODIES: list[tuple[str, Callable[[dict[str, Any]], Any], bool]] = [
      "++i; } return -1.;", _first_tight_pt, True),
     ("double m = -1; for (auto p : Jet_pt) m = std::max(m, (double)p); return m;", _max_pt,
      True),
+    # collections built per event: push_back, resize, element assignment, brace returns
+    ("ROOT::RVecD out; for (auto p : Muon_pt) if (p > 20) out.push_back(p * 2); return out;",
+     lambda e: [float(F32(p) * F32(2)) for p in e["Muon_pt"] if p > 20], True),
+    ("ROOT::RVecF out; out.reserve(4); for (auto p : Jet_pt) out.emplace_back(p); "
+     "out.resize(4, 7.f); return out;",
+     lambda e: ([float(F32(p)) for p in e["Jet_pt"]] + [7.0] * 4)[:max(4, e["nJet"])], True),
+    ("RVec<int> c(nMuon + 1, 0); for (int i = 0; i < (int)c.size(); ++i) c[i] = i * i; "
+     "c[0] += 5; return c;", lambda e: [5] + [i * i for i in range(1, e["nMuon"] + 1)], True),
+    ("std::vector<float> v; for (auto p : Jet_pt) v.push_back(p); if (v.empty()) return -1.f; "
+     "return v.back() + v.front();",
+     lambda e: float(F32(e["Jet_pt"][-1]) + F32(e["Jet_pt"][0])) if e["nJet"] else -1.0, True),
+    ("double s = 0; for (auto p : Muon_pt) s += p; return ROOT::RVecD{s, s * 2};",
+     lambda e: [_dsum(e["Muon_pt"]), _dsum(e["Muon_pt"]) * 2], True),
+    ("ROOT::RVecB v; for (auto t : Muon_tight) v.push_back(!t); v.clear(); return v.size();",
+     lambda e: 0, True),
 ]
 
 
 @pytest.mark.parametrize(("text", "eager", "compiled"), BODIES)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=st.lists(events_st(), min_size=0, max_size=8))
 def test_bodies_equal_eager_cxx(text: str, eager: Callable[[dict[str, Any]], Any],
                                 compiled: bool, events: list[dict[str, Any]]) -> None:
@@ -480,3 +508,24 @@ def test_calls_of_declared_cxx_are_checked_at_the_call() -> None:
     err = error_of("rp_t_one(MET_pt)")
     assert "expects RVec<float> for `v`, not float" in err.reason
     assert (err.start, err.end) == (9, 15)
+
+
+def test_declared_functions_build_collections() -> None:
+    hepflow.Declare("""
+    ROOT::RVecF rp_t_above(const ROOT::RVecF &pt, float cut) {
+        ROOT::RVecF out;
+        for (auto p : pt) if (p > cut) out.push_back(p);
+        return out;
+    }
+    ROOT::RVecD rp_t_shift(ROOT::RVecF v, double d) {  // a copy, changed in place
+        for (size_t i = 0; i < v.size(); ++i) v[i] += d;
+        v.push_back(d);
+        return v;
+    }
+    """)
+    events = [{**_EMPTY, "nMuon": 3, "Muon_pt": [1.5, 2.5, 3.5]}, _EMPTY]
+    assert run("rp_t_above(Muon_pt, 2)", events) == [[2.5, 3.5], []]
+    assert compile_expression("rp_t_above(Muon_pt, 2)", SCHEMA).type == jagged("float32")
+    assert run("Sum(rp_t_above(Muon_pt, 2))", events) == [6.0, 0.0]
+    assert run("rp_t_shift(Muon_pt, 0.25)", events) == [[1.75, 2.75, 3.75, 0.25], [0.25]]
+    assert run("Muon_pt", events) == [[1.5, 2.5, 3.5], []]  # the column is unchanged

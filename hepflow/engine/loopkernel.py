@@ -26,7 +26,7 @@ from hepflow.plan.expr import loops as lp
 from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
 from hepflow.plan.types import DType
 
-_KERNELS: dict[lp.LoopBody, Callable[..., None]] = {}
+_KERNELS: dict[lp.LoopBody, Callable[..., Any]] = {}
 _LOCK = threading.Lock()
 _HELPERS: dict[str, Any] = {}
 _RUNAWAY = f"a loop ran more than {lp.MAX_ITERATIONS} iterations in one event"
@@ -38,7 +38,7 @@ _COMPARE: dict[str, type[ast.cmpop]] = {
     "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "==": ast.Eq, "!=": ast.NotEq}
 
 
-def run(body: lp.LoopBody, args: Sequence[Value], n: int) -> np.ndarray:
+def run(body: lp.LoopBody, args: Sequence[Value], n: int) -> Value:
     """The body's value for each of `n` events, its inputs `args` (the call's args)."""
     kernel = _kernel(body)
     flat: list[np.ndarray] = []
@@ -52,16 +52,20 @@ def run(body: lp.LoopBody, args: Sequence[Value], n: int) -> np.ndarray:
         else:
             column = np.broadcast_to(np.asarray(value, dtype=t.numpy), (n,))
             flat.append(np.ascontiguousarray(column))
-    out = np.empty(n, dtype=body.return_type.numpy)
     where = np.zeros(1, dtype=np.int64)
+    jagged = body.return_type.kind == "jagged"
+    out = np.zeros(n + 1, dtype=np.int64) if jagged else \
+        np.empty(n, dtype=body.return_type.numpy)
     try:
-        kernel(n, where, out, *flat)
-    except (IndexError, ZeroDivisionError, RuntimeError) as exc:
+        contents = kernel(n, where, out, *flat)
+    except (IndexError, ZeroDivisionError, RuntimeError, ValueError) as exc:
         raise EvaluationFailure(f"{exc} (in event {int(where[0])} of this chunk)") from exc
+    if jagged:  # `out` holds the offsets of the collections in `contents`
+        return ak.unflatten(np.asarray(contents), np.diff(out))
     return out
 
 
-def _kernel(body: lp.LoopBody) -> Callable[..., None]:
+def _kernel(body: lp.LoopBody) -> Callable[..., Any]:
     found = _KERNELS.get(body)
     if found is None:
         with _LOCK:
@@ -99,12 +103,33 @@ def _helpers() -> dict[str, Any]:
                 raise IndexError("index out of range of a collection")
             return contents[start + k]
 
+        def index(size: Any, i: Any) -> Any:
+            k = np.int64(i)
+            if k < 0 or k >= size:
+                raise IndexError("index out of range of a collection")
+            return k
+
+        def grow(values: Any, need: Any) -> Any:
+            bigger = np.empty(max(need, 8, 2 * len(values)), values.dtype)
+            bigger[:len(values)] = values
+            return bigger
+
+        def resize(values: Any, size: Any, want: Any, fill: Any) -> Any:
+            if want < 0:
+                raise ValueError("a collection cannot be resized to a negative size")
+            out = np.empty(want, values.dtype)
+            keep = min(size, want)
+            out[:keep] = values[:keep]
+            out[keep:] = fill
+            return out
+
         _HELPERS.update({"np": np, "math": math, "_cdiv": cdiv_compiled, "_cmod": jit(cmod),
-                         "_at": jit(at), "_numba": numba})
+                         "_at": jit(at), "_index": jit(index), "_grow": jit(grow),
+                         "_resize": jit(resize), "_numba": numba})
     return _HELPERS
 
 
-def _compile(body: lp.LoopBody) -> Callable[..., None]:
+def _compile(body: lp.LoopBody) -> Callable[..., Any]:
     gen = _Generator(body)
     module = gen.module()
     namespace = dict(_helpers())
@@ -115,7 +140,7 @@ def _compile(body: lp.LoopBody) -> Callable[..., None]:
     jit = namespace["_numba"].njit(error_model="numpy")
     namespace["_body"] = jit(types.FunctionType(functions["_body"], namespace))
     kernel = jit(types.FunctionType(functions["_kernel"], namespace))
-    return cast(Callable[..., None], kernel)
+    return cast(Callable[..., Any], kernel)
 
 
 def _name(name: str, store: bool = False) -> ast.Name:
@@ -132,6 +157,31 @@ def _assign(name: str, value: ast.expr) -> ast.Assign:
     return ast.Assign([_name(name, True)], value)
 
 
+def _np(dtype: DType) -> str:
+    """numpy's name of a C++ number type (`bool_` for bool)."""
+    return "bool_" if dtype == "bool" else dtype
+
+
+def _numpy(dtype: DType) -> ast.expr:
+    """`np.float32` and the like, as an expression."""
+    return ast.Attribute(_name("np"), _np(dtype), ast.Load())
+
+
+def _list_types(statements: Sequence[lp.LStatement]) -> dict[int, DType]:
+    """The element type of every local collection declared in `statements`."""
+    found: dict[int, DType] = {}
+    todo = list(statements)
+    while todo:
+        st = todo.pop()
+        if isinstance(st, lp.LDeclareList):
+            found[st.uid] = st.type.dtype
+        for name in ("then", "otherwise", "body", "init", "step"):
+            inner = getattr(st, name, ())
+            if isinstance(inner, tuple):  # LFor's init and step, the blocks
+                todo.extend(inner)
+    return found
+
+
 class _Generator:
     """The kernel's Python syntax tree for one body."""
 
@@ -144,23 +194,50 @@ class _Generator:
             self.slots.append(names)
             self.params += names
         self.counter = 0
+        self.list_types = _list_types(body.statements)
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
         return f"{prefix}{self.counter}"
 
     def module(self) -> ast.Module:
-        args = ["ev", "out", *self.params]
+        jagged = self.body.return_type.kind == "jagged"
+        args = ["ev", *self.params] if jagged else ["ev", "out", *self.params]
         statements = self.block(self.body.statements)
         statements.append(ast.Raise(_call("RuntimeError", ast.Constant(
             "the body reached its end without `return`")), None))
         body_def = self.function("_body", args, statements)
-        loop = ast.For(_name("ev", True), _call("range", _name("n")), [
-            ast.Assign([ast.Subscript(_name("where"), ast.Constant(0), ast.Store())],
-                       _name("ev")),
-            ast.Expr(_call("_body", *(_name(a) for a in args)))], [])
-        kernel_def = self.function("_kernel", ["n", "where", "out", *self.params], [loop])
+        mark = ast.Assign([ast.Subscript(_name("where"), ast.Constant(0), ast.Store())],
+                          _name("ev"))
+        call = _call("_body", *(_name(a) for a in args))
+        if not jagged:
+            loop = ast.For(_name("ev", True), _call("range", _name("n")),
+                           [mark, ast.Expr(call)], [])
+            kernel: list[ast.stmt] = [loop]
+        else:
+            kernel = self.collecting_kernel(mark, call)
+        kernel_def = self.function("_kernel", ["n", "where", "out", *self.params], kernel)
         return ast.fix_missing_locations(ast.Module([body_def, kernel_def], []))
+
+    def collecting_kernel(self, mark: ast.stmt, call: ast.expr) -> list[ast.stmt]:
+        """Each event's collection appended to one growing buffer; `out` gets the
+        offsets and the buffer's filled part is returned."""
+        dtype = self.body.return_type.dtype
+        end = ast.BinOp(_name("total"), ast.Add(), _call("len", _name("r")))
+        span = ast.Slice(_name("total"), end)
+        loop = ast.For(_name("ev", True), _call("range", _name("n")), [
+            mark,
+            _assign("r", call),
+            ast.If(ast.Compare(end, [ast.Gt()], [_call("len", _name("buf"))]),
+                   [_assign("buf", _call("_grow", _name("buf"), end))], []),
+            ast.Assign([ast.Subscript(_name("buf"), span, ast.Store())], _name("r")),
+            _assign("total", end),
+            ast.Assign([ast.Subscript(_name("out"), ast.BinOp(_name("ev"), ast.Add(),
+                                                              ast.Constant(1)), ast.Store())],
+                       _name("total"))], [])
+        result = ast.Subscript(_name("buf"), ast.Slice(None, _name("total")), ast.Load())
+        return [_assign("buf", _call("np.empty", ast.Constant(16), _numpy(dtype))),
+                _assign("total", ast.Constant(0)), loop, ast.Return(result)]
 
     @staticmethod
     def function(name: str, args: list[str], body: list[ast.stmt]) -> ast.FunctionDef:
@@ -185,6 +262,65 @@ class _Generator:
         value = self.const(0, st.type.dtype) if st.init is None else \
             self.convert(self.expr(st.init), st.init.type.dtype, st.type.dtype)
         return [_assign(f"l{st.uid}", value)]
+
+    def stmt_LDeclareList(self, st: lp.LDeclareList) -> list[ast.stmt]:
+        values, size = f"v{st.uid}", f"n{st.uid}"
+        built = self.collection(st.init, st.type.dtype) if st.init is not None else \
+            ([], _call("np.empty", ast.Constant(0), _numpy(st.type.dtype)))
+        return [*built[0], _assign(values, built[1]), _assign(size, _call("len", _name(values)))]
+
+    def collection(self, t: Typed, dtype: DType) -> tuple[list[ast.stmt], ast.expr]:
+        """Statements and the expression giving a fresh array of `dtype` for `t`."""
+        kind = _numpy(dtype)
+        if t.op == "local":
+            uid = t.value
+            part = ast.Subscript(_name(f"v{uid}"), ast.Slice(None, _name(f"n{uid}")), ast.Load())
+            return [], ast.Call(ast.Attribute(part, "astype", ast.Load()), [kind], [])
+        if t.op == "input":
+            contents, offsets = self.slots[cast(int, t.value)]
+            part = ast.Subscript(_name(contents), ast.Slice(
+                ast.Subscript(_name(offsets), _name("ev"), ast.Load()),
+                ast.Subscript(_name(offsets), ast.BinOp(_name("ev"), ast.Add(), ast.Constant(1)),
+                              ast.Load())), ast.Load())
+            return [], ast.Call(ast.Attribute(part, "astype", ast.Load()), [kind], [])
+        temp = self.fresh("t")
+        if t.value == "RVec":  # RVec<T>(n, value)
+            size, fill = t.args
+            count = self.convert(self.expr(size), size.type.dtype, "int64")
+            value = self.convert(self.expr(fill), fill.type.dtype, dtype)
+            return [_assign(temp, _call("np.empty", count, kind)),
+                    ast.Assign([ast.Subscript(_name(temp), ast.Slice(), ast.Store())], value)], \
+                _name(temp)
+        out: list[ast.stmt] = [_assign(temp, _call("np.empty", ast.Constant(len(t.args)),
+                                                   kind))]
+        for i, item in enumerate(t.args):
+            out.append(ast.Assign([ast.Subscript(_name(temp), ast.Constant(i), ast.Store())],
+                                  self.convert(self.expr(item), item.type.dtype, dtype)))
+        return out, _name(temp)
+
+    def stmt_LPush(self, st: lp.LPush) -> list[ast.stmt]:
+        values, size = f"v{st.uid}", f"n{st.uid}"
+        full = ast.Compare(_name(size), [ast.Eq()], [_call("len", _name(values))])
+        return [ast.If(full, [_assign(values, _call("_grow", _name(values), ast.BinOp(
+                    _name(size), ast.Add(), ast.Constant(1))))], []),
+                ast.Assign([ast.Subscript(_name(values), _name(size), ast.Store())],
+                           self.expr(st.value)),
+                ast.AugAssign(_name(size, True), ast.Add(), ast.Constant(1))]
+
+    def stmt_LResize(self, st: lp.LResize) -> list[ast.stmt]:
+        values, size = f"v{st.uid}", f"n{st.uid}"
+        want = self.convert(self.expr(st.size), st.size.type.dtype, "int64")
+        fill = self.expr(st.fill) if st.fill is not None else self.const(0, st.type.dtype)
+        temp = self.fresh("s")
+        return [_assign(temp, want),
+                _assign(values, _call("_resize", _name(values), _name(size), _name(temp), fill)),
+                _assign(size, _name(temp))]
+
+    def stmt_LSetItem(self, st: lp.LSetItem) -> list[ast.stmt]:
+        values, size = f"v{st.uid}", f"n{st.uid}"
+        position = _call("_index", _name(size), self.expr(st.index))
+        return [ast.Assign([ast.Subscript(_name(values), position, ast.Store())],
+                           self.expr(st.value))]
 
     def stmt_LAssign(self, st: lp.LAssign) -> list[ast.stmt]:
         value = self.convert(self.expr(st.value), st.value.type.dtype, st.type.dtype)
@@ -221,8 +357,14 @@ class _Generator:
                 _assign(first, ast.Constant(True)), loop]
 
     def stmt_LRangeFor(self, st: lp.LRangeFor) -> list[ast.stmt]:
-        contents, offsets = self.slots[st.collection]
         j = self.fresh("j")
+        if st.local:
+            span = _call("range", _name(f"n{st.collection}"))
+            element = ast.Subscript(_name(f"v{st.collection}"), _name(j), ast.Load())
+            dtype = self.list_types[st.collection]
+            first = _assign(f"l{st.uid}", self.convert(element, dtype, st.type.dtype))
+            return [ast.For(_name(j, True), span, [first, *self.block(st.body)], [])]
+        contents, offsets = self.slots[st.collection]
         span = _call("range", ast.Subscript(_name(offsets), _name("ev"), ast.Load()),
                      ast.Subscript(_name(offsets), ast.BinOp(_name("ev"), ast.Add(),
                                                               ast.Constant(1)), ast.Load()))
@@ -238,6 +380,9 @@ class _Generator:
         return [ast.Continue()]
 
     def stmt_LReturn(self, st: lp.LReturn) -> list[ast.stmt]:
+        if self.body.return_type.kind == "jagged":
+            built, value = self.collection(st.value, self.body.return_type.dtype)
+            return [*built, ast.Return(value)]
         value = self.convert(self.expr(st.value), st.value.type.dtype,
                              self.body.return_type.dtype)
         # the event's value goes straight to `out`: a body whose every `return` is
@@ -331,13 +476,20 @@ class _Generator:
 
     def expr_index(self, t: Typed) -> ast.expr:
         base, index = t.args
+        if base.op == "local":
+            position = _call("_index", _name(f"n{base.value}"), self.expr(index))
+            element: ast.expr = ast.Subscript(_name(f"v{base.value}"), position, ast.Load())
+            return self.convert(element, base.type.dtype, t.type.dtype)
         contents, offsets = self.slots[cast(int, base.value)]
-        element = _call("_at", _name(contents), _name(offsets), _name("ev"), self.expr(index))
+        element = _call("_at", _name(contents), _name(offsets), _name("ev"),
+                        self.expr(index))
         return self.convert(element, base.type.dtype, t.type.dtype)
 
     def expr_call(self, t: Typed) -> ast.expr:
         name = str(t.value)
         dst = t.type.dtype
+        if name in ("size", "Length") and t.args[0].op == "local":
+            return self.convert(_name(f"n{t.args[0].value}"), "int64", dst)
         if name in ("size", "Length"):
             _, offsets = self.slots[cast(int, t.args[0].value)]
             size = ast.BinOp(

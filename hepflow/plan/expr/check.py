@@ -28,7 +28,7 @@ from hepflow.plan.expr.functions import (
 from hepflow.plan.expr.lowering import lower
 from hepflow.plan.expr.parser import parse
 from hepflow.plan.expr.statement_parser import is_body, parse_body
-from hepflow.plan.expr.statements import has_loop
+from hepflow.plan.expr.statements import needs_kernel
 from hepflow.plan.expr.tokens import tokenize
 from hepflow.plan.expr.typed import (
     BinaryOp,
@@ -333,6 +333,9 @@ class _Checker:
         raise self.fail(f"cannot index a collection with {itype}", node.index)
 
     def visit_Call(self, node: n.Call) -> Typed:
+        rewritten = _rewrite_method(node)
+        if rewritten is not None:
+            return self.check(rewritten)
         if sampleinfo.is_sampleinfo_call(node):
             return sampleinfo.check_call(node, self.text, self.samples)
         template = node.template
@@ -527,7 +530,7 @@ def _compile_body(text: str, schema: Mapping[str, ColumnType],
     """A lambda body, as ROOT takes a string with `return`: lowered to one expression
     when it has no loop, else compiled per event (hepflow.plan.expr.loops)."""
     body = parse_body(text)
-    if any(has_loop(st) for st in body.statements):
+    if any(needs_kernel(st) for st in body.statements):
         from hepflow.plan.expr.loop_check import compile_loops  # it builds on _Checker
 
         return compile_loops(text, body, schema, samples)
@@ -549,6 +552,26 @@ def _compile_body(text: str, schema: Mapping[str, ColumnType],
         first = rtype
     typed = checker.check(node)
     return Expression(text, typed, frozenset(checker.columns))
+
+
+def _rewrite_method(node: n.Call) -> n.Node | None:
+    """RVec's `v.empty()`, `v.at(i)`, `v.front()` and `v.back()` as the size and index
+    operations they are (`at` checks the index, as every index here is checked)."""
+    name, args = node.func, node.args
+    if name == ".empty" and len(args) == 1:
+        size = n.Call(node.start, node.end, ".size", node.func_start, node.func_end, args)
+        return n.Binary(node.start, node.end, "==", size,
+                        n.Literal(node.end, node.end, 0, "uint64"))
+    if name == ".at" and len(args) == 2:
+        return n.Index(node.start, node.end, args[0], args[1])
+    if name == ".front" and len(args) == 1:
+        return n.Index(node.start, node.end, args[0], n.Literal(node.end, node.end, 0, "int32"))
+    if name == ".back" and len(args) == 1:
+        size = n.Call(node.start, node.end, ".size", node.func_start, node.func_end, args)
+        last = n.Binary(node.start, node.end, "-", size, n.Literal(node.end, node.end, 1,
+                                                                    "int32"))
+        return n.Index(node.start, node.end, args[0], last)
+    return None
 
 
 def _dotted(node: n.Node) -> str | None:

@@ -19,7 +19,7 @@ from hepflow.plan.expr.check import _Checker
 from hepflow.plan.expr.declare import DeclaredCxx
 from hepflow.plan.expr.loop_check import compile_loops
 from hepflow.plan.expr.lowering import lower
-from hepflow.plan.expr.statements import has_loop
+from hepflow.plan.expr.statements import needs_kernel
 from hepflow.plan.expr.typed import Typed
 from hepflow.plan.types import ColumnType
 
@@ -46,7 +46,7 @@ def inline_call(checker: _Checker, node: n.Call, cxx: DeclaredCxx) -> Typed:
         args.append(n.Convert(raw.start, raw.end, ptype, raw))
     _ACTIVE.names = [*active, func.name]
     try:
-        if any(has_loop(st) for st in func.body.statements):
+        if any(needs_kernel(st) for st in func.body.statements):
             params = [(p, t, checker.check(a)) for (p, t), a in
                       zip(func.params, args, strict=True)]
             return compile_loops(func.source, func.body, {}, None, params,

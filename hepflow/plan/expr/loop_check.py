@@ -24,15 +24,20 @@ from hepflow.plan.expr.loops import (
     LBreak,
     LContinue,
     LDeclare,
+    LDeclareList,
     LFor,
     LIf,
     LoopBody,
+    LPush,
     LRangeFor,
+    LResize,
     LReturn,
+    LSetItem,
     LStatement,
     LWhile,
 )
-from hepflow.plan.expr.typed import Expression, Typed
+from hepflow.plan.expr.statements import mutated, mutation
+from hepflow.plan.expr.typed import BraceInit, Expression, Typed
 from hepflow.plan.types import ColumnType, scalar
 
 _NUMBERS = ("bool", "int", "float")
@@ -56,6 +61,7 @@ class _LoopChecker(_Checker):
         self.loop_depth = 0
         self.return_type: ColumnType | None = None
         self.declared_return: ColumnType | None = None
+        self.mutated: frozenset[str] = frozenset()
 
     def lookup(self, name: str) -> _Local | Typed | None:
         for scope in reversed(self.scopes):
@@ -83,12 +89,13 @@ class _LoopChecker(_Checker):
             return self.input(t, node)
         if t.op == "index" and t.value == "element":
             base = self.input(t.args[0], node) if not _reads_local(t.args[0]) else t.args[0]
-            if base.op != "input":
+            if base.op not in ("input", "local"):
                 raise self.fail("only a collection that reads no local can be indexed in "
                                 "a compiled body", node)
             return Typed("index", t.type, (base, self.split(t.args[1], node)), t.value, True)
         if t.op == "call" and str(t.value) in ("size", "Length"):
-            return Typed("call", t.type, (self.input(t.args[0], node),), t.value)
+            arg = t.args[0] if t.args[0].op == "local" else self.input(t.args[0], node)
+            return Typed("call", t.type, (arg,), t.value)
         if t.op == "call" and not (isinstance(t.value, str) and t.value in COMPILED_CALLS):
             name = getattr(t.value, "name", t.value)
             raise self.fail(f"`{name}` on values that depend on a local is not compiled yet; "
@@ -145,18 +152,14 @@ class _LoopChecker(_Checker):
         if st.name in self.scopes[-1]:
             raise ExpressionError(f"`{st.name}` is declared twice in one scope", self.text,
                                   st.start, st.end)
-        init = None if st.init is None else self.check(
-            st.init if st.type is None else n.Convert(st.init.start, st.init.end, st.type,
-                                                      st.init))
+        raw = None if st.init is None else self.check(st.init)
+        if (st.type or (raw.type if raw is not None else None) or scalar("float64")).kind \
+                == "jagged":
+            return self.declare_collection(st, raw)
+        init = None if st.init is None or st.type is None else self.check(
+            n.Convert(st.init.start, st.init.end, st.type, st.init))
+        init = init or raw
         type_ = st.type or (init.type if init is not None else scalar("float64"))
-        if type_.kind == "jagged":
-            if init is None or _reads_local(init) or init.may_fail:
-                raise ExpressionError("a collection built inside a body with loops (from "
-                                      "locals, or with push_back) is not compiled yet",
-                                      self.text, st.start, st.end)
-            self.input(init, st.init or n.Name(st.start, st.end, st.name))
-            self.scopes[-1][st.name] = init  # read where it is used, as the same input
-            return []
         if type_.kind != "scalar" or type_.category not in _NUMBERS:
             raise ExpressionError(f"a local of type {type_} is not compiled yet; only numbers",
                                   self.text, st.start, st.end)
@@ -166,6 +169,89 @@ class _LoopChecker(_Checker):
         self.next_uid += 1
         self.scopes[-1][st.name] = _Local(uid, type_)
         return [LDeclare(uid, type_, value)]
+
+    def declare_collection(self, st: s.Declare, raw: Typed | None) -> list[LStatement]:
+        """A local collection: an alias of its value when that reads no local and the body
+        never changes it in place, else a collection the kernel builds."""
+        assert st.init is None or raw is not None
+        type_ = st.type or (raw.type if raw is not None else scalar("float64"))
+        where = st.init or n.Name(st.start, st.end, st.name)
+        if type_.category not in _NUMBERS:
+            raise ExpressionError(f"a local of type {type_} is not compiled yet; only numbers "
+                                  "and collections of numbers", self.text, st.start, st.end)
+        if raw is not None and raw.type.kind != "jagged":
+            raise self.fail(f"cannot initialise a local of type {type_} from {raw.type}", where)
+        if raw is not None and st.name not in self.mutated and not _reads_local(raw) and \
+                not raw.may_fail:
+            alias = raw if st.type is None or raw.type == st.type else \
+                self.check(n.Convert(where.start, where.end, type_, where))
+            self.input(alias, where)
+            self.scopes[-1][st.name] = alias  # read where it is used, as the same input
+            return []
+        init = None if raw is None else self.collection_value(raw, where)
+        uid = self.next_uid
+        self.next_uid += 1
+        self.scopes[-1][st.name] = _Local(uid, type_)
+        return [LDeclareList(uid, type_, init)]
+
+    def collection_value(self, t: Typed, node: n.Node) -> Typed:
+        """A collection a compiled body copies or builds: a local one, a brace list of
+        values, `RVec<T>(n, v)`, or anything reading no local (an input)."""
+        if t.type.kind != "jagged" or t.type.category not in _NUMBERS:
+            raise self.fail(f"a collection of numbers is needed here, not {t.type}", node)
+        if t.op == "local":
+            return t
+        if t.op == "call" and (isinstance(t.value, BraceInit) or
+                               (t.value == "RVec" and len(t.args) == 2)):
+            return Typed("call", t.type, tuple(self.split(a, node) for a in t.args), t.value)
+        if _reads_local(t) or t.may_fail:
+            raise self.fail("this collection, built from locals, is not compiled yet; build "
+                            "it with push_back or a brace list", node)
+        return self.input(t, node)
+
+    def list_local(self, name: str, where: s.Statement) -> _Local:
+        found = self.lookup(name)
+        if not isinstance(found, _Local) or found.type.kind != "jagged":
+            raise ExpressionError(f"`{name}` is not a local collection of this body",
+                                  self.text, where.start, where.end)
+        return found
+
+    def stmt_AssignElement(self, st: s.AssignElement) -> list[LStatement]:
+        found = self.list_local(st.name, st)
+        element = scalar(found.type.dtype)
+        index = self.expression(st.index)
+        if index.type.kind != "scalar" or index.type.category != "int":
+            raise self.fail(f"an index must be an integer, not {index.type}", st.index)
+        value: n.Node = st.value
+        if st.op != "=":
+            current = n.Index(st.start, st.end, n.Name(st.start, st.end, st.name), st.index)
+            value = n.Binary(st.start, st.end, st.op[0], current, value)
+        converted = self.expression(n.Convert(st.start, st.end, element, value))
+        return [LSetItem(found.uid, index, converted)]
+
+    def mutate(self, st: s.Evaluate, call: n.Call) -> list[LStatement]:
+        found = self.list_local(str(mutation(st)), st)
+        element = scalar(found.type.dtype)
+        args = call.args[1:]
+        method = call.func.lstrip(".")
+        wanted = {"push_back": (1, 1), "emplace_back": (1, 1), "reserve": (1, 1),
+                  "resize": (1, 2), "clear": (0, 0)}[method]
+        if not wanted[0] <= len(args) <= wanted[1]:
+            raise self.fail(f"{method} takes {wanted[0]} to {wanted[1]} argument(s), got "
+                            f"{len(args)}", call)
+        if method in ("push_back", "emplace_back"):
+            value = self.expression(n.Convert(args[0].start, args[0].end, element, args[0]))
+            return [LPush(found.uid, value)]
+        if method == "clear":
+            zero = Typed("const", scalar("uint64"), value=0)
+            return [LResize(found.uid, found.type, zero, None)]
+        size = self.expression(n.Convert(args[0].start, args[0].end, scalar("int64"),
+                                         args[0]))
+        if method == "reserve":
+            return []
+        fill = None if len(args) < 2 else \
+            self.expression(n.Convert(args[1].start, args[1].end, element, args[1]))
+        return [LResize(found.uid, found.type, size, fill)]
 
     def stmt_Assign(self, st: s.Assign) -> list[LStatement]:
         found = self.lookup(st.name)
@@ -183,6 +269,9 @@ class _LoopChecker(_Checker):
         return [LAssign(found.uid, found.type, self.expression(converted))]
 
     def stmt_Evaluate(self, st: s.Evaluate) -> list[LStatement]:
+        if mutation(st) is not None:
+            assert isinstance(st.value, n.Call)
+            return self.mutate(st, st.value)
         self.check(st.value)
         return []
 
@@ -215,10 +304,14 @@ class _LoopChecker(_Checker):
         if coll.type.kind != "jagged" or coll.type.category not in _NUMBERS:
             raise self.fail(f"a range-for goes over a collection of numbers, not {coll.type}",
                             st.collection)
-        if _reads_local(coll) or coll.may_fail:
+        local = coll.op == "local"
+        if local:
+            k = coll.value
+        elif _reads_local(coll) or coll.may_fail:
             raise self.fail("a range-for over a collection that depends on a local is not "
                             "compiled yet", st.collection)
-        k = self.input(coll, st.collection).value
+        else:
+            k = self.input(coll, st.collection).value
         assert isinstance(k, int)
         type_ = st.type or scalar(coll.type.dtype)
         if type_.kind != "scalar" or type_.category not in _NUMBERS:
@@ -231,7 +324,7 @@ class _LoopChecker(_Checker):
         body = self.block((st.body,))
         self.loop_depth -= 1
         self.scopes.pop()
-        return [LRangeFor(uid, type_, k, body)]
+        return [LRangeFor(uid, type_, k, body, local)]
 
     def stmt_Break(self, st: s.Break) -> list[LStatement]:
         self.jump(st, "break")
@@ -251,6 +344,12 @@ class _LoopChecker(_Checker):
         out: list[LStatement] = []
         whole = n.Name(0, len(self.text), "")
         for name, type_, value in params:
+            if type_.kind == "jagged" and name in self.mutated:  # a by-value copy it changes
+                uid = self.next_uid
+                self.next_uid += 1
+                self.scopes[0][name] = _Local(uid, type_)
+                out.append(LDeclareList(uid, type_, self.collection_value(value, whole)))
+                continue
             if type_.kind == "jagged" or type_.category == "vector":
                 if _reads_local(value) or value.may_fail:
                     raise self.fail(f"the collection given for `{name}` must not depend on a "
@@ -270,6 +369,10 @@ class _LoopChecker(_Checker):
                             "yet; only one number per event", node)
 
     def stmt_Return(self, st: s.Return) -> list[LStatement]:
+        if self.declared_return is not None and self.declared_return.kind == "jagged":
+            value = self.collection_value(self.check(st.value), st.value)
+            self.return_type = self.declared_return  # elements convert when returned
+            return [LReturn(value)]
         if self.declared_return is not None:  # a function converts to its return type
             converted = n.Convert(st.value.start, st.value.end, self.declared_return,
                                   st.value)
@@ -278,13 +381,16 @@ class _LoopChecker(_Checker):
             self.return_type = self.declared_return
             return [LReturn(self.split(value, st.value))]
         value = self.check(st.value)
-        self.check_return(value, st.value)
+        if value.type.kind == "jagged":
+            value = self.collection_value(value, st.value)
+        else:
+            self.check_return(value, st.value)
         if self.return_type is not None and value.type != self.return_type:
             raise ExpressionError(f"this `return` gives {value.type} but an earlier one gives "
                                   f"{self.return_type}; a lambda returns one type, as C++ "
                                   "deduces it", self.text, st.start, st.end)
         self.return_type = value.type
-        return [LReturn(self.split(value, st.value))]
+        return [LReturn(value if value.type.kind == "jagged" else self.split(value, st.value))]
 
 
 def _reads_local(t: Typed) -> bool:
@@ -300,6 +406,7 @@ def compile_loops(text: str, body: s.Body, schema: Mapping[str, ColumnType],
     `return_type` its declared return type."""
     checker = _LoopChecker(text, schema, samples)
     checker.declared_return = return_type
+    checker.mutated = mutated(body.statements)
     statements = checker.parameters(params) + checker.block(body.statements)
     if checker.return_type is None:
         raise ExpressionError("the body has no `return`", text, 0, len(text))

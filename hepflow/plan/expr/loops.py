@@ -45,6 +45,44 @@ class LDeclare(LStatement):
 
 
 @dataclass(frozen=True, slots=True)
+class LDeclareList(LStatement):
+    """A local collection `uid` of `type` (an RVec the body builds): empty, or a copy of
+    `init` (an input or a local collection), or built by `init` (a brace list, or
+    `RVec<T>(n, v)`)."""
+
+    uid: int
+    type: ColumnType
+    init: Typed | None
+
+
+@dataclass(frozen=True, slots=True)
+class LPush(LStatement):
+    """`v.push_back(value)` / `emplace_back`, the value already of the element type."""
+
+    uid: int
+    value: Typed
+
+
+@dataclass(frozen=True, slots=True)
+class LResize(LStatement):
+    """`v.resize(size)` or `v.resize(size, fill)`; `v.clear()` is a resize to 0."""
+
+    uid: int
+    type: ColumnType
+    size: Typed
+    fill: Typed | None
+
+
+@dataclass(frozen=True, slots=True)
+class LSetItem(LStatement):
+    """`v[index] = value`, the value already of the element type; the index is checked."""
+
+    uid: int
+    index: Typed
+    value: Typed
+
+
+@dataclass(frozen=True, slots=True)
 class LAssign(LStatement):
     """`uid = value`, the value already converted to the local's type."""
 
@@ -84,6 +122,7 @@ class LRangeFor(LStatement):
     type: ColumnType
     collection: int
     body: tuple[LStatement, ...]
+    local: bool = False  # `collection` is the uid of a local collection, not an input
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +137,8 @@ class LContinue(LStatement):
 
 @dataclass(frozen=True, slots=True)
 class LReturn(LStatement):
-    """`return value`, the value already of the body's return type."""
+    """`return value`, the value already of the body's return type; a collection is a
+    local one, an input or a brace list (converted element by element)."""
 
     value: Typed
 
@@ -114,6 +154,6 @@ class LoopBody:
     return_type: ColumnType
 
 
-__all__ = ["COMPILED_CALLS", "LAssign", "LBreak", "LContinue", "LDeclare", "LFor", "LIf",
-           "LRangeFor", "LReturn", "LStatement", "LWhile", "LoopBody", "MATH",
-           "MAX_ITERATIONS"]
+__all__ = ["COMPILED_CALLS", "LAssign", "LBreak", "LContinue", "LDeclare", "LDeclareList",
+           "LFor", "LIf", "LPush", "LRangeFor", "LResize", "LReturn", "LSetItem", "LStatement",
+           "LWhile", "LoopBody", "MATH", "MAX_ITERATIONS"]

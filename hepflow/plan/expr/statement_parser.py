@@ -206,9 +206,17 @@ class _StatementParser(_Parser):
                 return s.Assign(target.start, value.end, target.text,
                                 cast(s.AssignOp, after.text), value)
         value = self.ternary()
-        if self.tok.kind == "op" and self.tok.text in (*_ASSIGN, "++", "--"):
-            raise self.error("only a local variable can be assigned to (not an element or "
-                             "an expression)")
+        op = self.tok
+        if op.kind == "op" and op.text in (*_ASSIGN, "++", "--"):
+            if not (isinstance(value, n.Index) and isinstance(value.base, n.Name)):
+                raise self.error("only a local variable or an element of a local collection "
+                                 "can be assigned to")
+            self.advance()
+            rhs: n.Node = n.Literal(op.start, op.end, 1, "int32") if op.text in ("++", "--") \
+                else self.ternary()
+            kind = {"++": "+=", "--": "-="}.get(op.text, op.text)
+            return s.AssignElement(value.start, rhs.end, value.base.name, value.index,
+                                   cast(s.AssignOp, kind), rhs)
         return s.Evaluate(value.start, value.end, value)
 
     def increment(self, target: Token, op: Token, start: int, end: int) -> s.Assign:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from hepflow.plan.expr.nodes import Node
+from hepflow.plan.expr.nodes import Call, Name, Node
 from hepflow.plan.types import ColumnType
 
 AssignOp = Literal["=", "+=", "-=", "*=", "/="]
@@ -48,6 +48,16 @@ class Assign(Statement):
     """`x = e`, `x += e`, ... and `x++`/`--x` (as `x += 1`)."""
 
     name: str
+    op: AssignOp
+    value: Node
+
+
+@dataclass(frozen=True, slots=True)
+class AssignElement(Statement):
+    """`v[i] = e`, `v[i] += e`, ... on a local collection."""
+
+    name: str
+    index: Node
     op: AssignOp
     value: Node
 
@@ -114,17 +124,57 @@ class Body:
     statements: tuple[Statement, ...]
 
 
-def has_loop(statement: Statement) -> bool:
-    """Whether a loop (or `break`/`continue`) appears anywhere in `statement`."""
-    if isinstance(statement, (While, For, RangeFor, Break, Continue)):
-        return True
+# Methods that change a local collection in place (`v.push_back(x);`).
+MUTATORS = frozenset({".push_back", ".emplace_back", ".reserve", ".resize", ".clear"})
+
+
+def _children(statement: Statement) -> tuple[Statement, ...]:
     if isinstance(statement, Block):
-        return any(has_loop(s) for s in statement.body)
+        return statement.body
     if isinstance(statement, If):
-        return has_loop(statement.then) or (statement.otherwise is not None and
-                                            has_loop(statement.otherwise))
-    return False
+        return (statement.then,) + ((statement.otherwise,) if statement.otherwise else ())
+    if isinstance(statement, (While, RangeFor)):
+        return (statement.body,)
+    if isinstance(statement, For):
+        return tuple(x for x in (statement.init, statement.step, statement.body) if x)
+    return ()
 
 
-__all__ = ["Assign", "AssignOp", "Block", "Body", "Break", "Continue", "Declare", "Evaluate",
-           "For", "If", "RangeFor", "Return", "Statement", "While", "has_loop"]
+def mutation(statement: Statement) -> str | None:
+    """The local collection `statement` itself changes in place, if any."""
+    if isinstance(statement, AssignElement):
+        return statement.name
+    if isinstance(statement, Evaluate):
+        call = statement.value
+        if isinstance(call, Call) and call.func in MUTATORS and call.args and \
+                isinstance(call.args[0], Name):
+            return call.args[0].name
+    return None
+
+
+def walk(statement: Statement) -> list[Statement]:
+    """`statement` and every statement inside it."""
+    out, todo = [], [statement]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(_children(current))
+    return out
+
+
+def needs_kernel(statement: Statement) -> bool:
+    """Whether `statement` holds a loop or changes a collection in place: then the body is
+    compiled per event rather than lowered to one expression."""
+    return any(isinstance(x, (While, For, RangeFor, Break, Continue)) or
+               mutation(x) is not None for x in walk(statement))
+
+
+def mutated(statements: tuple[Statement, ...]) -> frozenset[str]:
+    """The names of the collections changed in place anywhere in `statements`."""
+    names = {mutation(x) for st in statements for x in walk(st)}
+    return frozenset(name for name in names if name is not None)
+
+
+__all__ = ["MUTATORS", "Assign", "AssignElement", "AssignOp", "Block", "Body", "Break",
+           "Continue", "Declare", "Evaluate", "For", "If", "RangeFor", "Return", "Statement",
+           "While", "mutated", "needs_kernel", "walk"]
