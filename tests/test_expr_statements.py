@@ -529,3 +529,22 @@ def test_declared_functions_build_collections() -> None:
     assert run("Sum(rp_t_above(Muon_pt, 2))", events) == [6.0, 0.0]
     assert run("rp_t_shift(Muon_pt, 0.25)", events) == [[1.75, 2.75, 3.75, 0.25], [0.25]]
     assert run("Muon_pt", events) == [[1.5, 2.5, 3.5], []]  # the column is unchanged
+
+
+def test_four_vector_locals_in_bodies_and_functions() -> None:
+    hepflow.Declare("""
+    float rp_t_m2(float pt1, float eta1, float phi1, float pt2, float eta2, float phi2) {
+        ROOT::Math::PtEtaPhiMVector p1(pt1, eta1, phi1, 0.1);
+        ROOT::Math::PtEtaPhiMVector p2{pt2, eta2, phi2, 0.1};
+        return (p1 + p2).M();
+    }
+    """)
+    events = [{**_EMPTY, "nMuon": 2, "Muon_pt": [10.5, 20.5], "Muon_eta": [0.1, -1.0],
+               "Muon_phi": [0.3, 2.0]}]
+    args = "Muon_pt[0], Muon_eta[0], Muon_phi[0], Muon_pt[1], Muon_eta[1], Muon_phi[1]"
+    columnar = run("(float)(ROOT::Math::PtEtaPhiMVector(Muon_pt[0], Muon_eta[0], Muon_phi[0], "
+                   "0.1) + ROOT::Math::PtEtaPhiMVector(Muon_pt[1], Muon_eta[1], Muon_phi[1], "
+                   "0.1)).M()", events)
+    assert run(f"rp_t_m2({args})", events) == columnar
+    assert run("ROOT::Math::PtEtaPhiMVector p(Muon_pt[0], Muon_eta[0], Muon_phi[0], 0.1); "
+               "return p.Pt();", events) == [10.5]

@@ -380,6 +380,13 @@ int rp_cpp_first_muon(const ROOT::RVec<unsigned int> &type)
     return -1;
 }
 ROOT::RVecD rp_cpp_pair(double a, double b) { return {a, b}; }
+float rp_cpp_mass2(const ROOT::RVecF &pt, const ROOT::RVecF &eta, const ROOT::RVecF &phi)
+{
+    if (pt.size() < 2) return -1.f;
+    ROOT::Math::PtEtaPhiMVector p1(pt[0] / 1000, eta[0], phi[0], 0.);
+    ROOT::Math::PtEtaPhiMVector p2{pt[1] / 1000, eta[1], phi[1], 0.};
+    return (p1 + p2).M();
+}
 """
 
 
@@ -394,12 +401,15 @@ def declare_cpp_functions(R: Any, data: Inputs) -> dict[str, Any]:
           .Define("ht", "rp_cpp_ht(lep_pt, 20000.f)")
           .Define("cat", "rp_cpp_category(lep_n)")
           .Define("mu", "rp_cpp_first_muon(lep_type)")
-          .Define("pair", "rp_cpp_pair(ht, (double)cat)"))
+          .Define("pair", "rp_cpp_pair(ht, (double)cat)")
+          .Define("m2", "rp_cpp_mass2(lep_pt, lep_eta, lep_phi)"))
     return {"h_ht": R.h1(df.Histo1D(("ht", "", 20, 0, 400), "ht", "w")),
             "sum_w": df.Sum("w").GetValue(), "sum_ht": df.Sum("ht").GetValue(),
             "h_cat": R.h1(df.Histo1D(("cat", "", 3, 0, 3), "cat")),
             "h_mu": R.h1(df.Histo1D(("mu", "", 6, -1, 5), "mu")),
-            "h_pair": R.h1(df.Histo1D(("pair", "", 20, 0, 400), "pair"))}
+            "h_pair": R.h1(df.Histo1D(("pair", "", 20, 0, 400), "pair")),
+            "h_m2": R.h1(df.Histo1D(("m2", "", 30, 0, 300), "m2")),
+            "sum_m2": df.Sum("m2").GetValue()}
 
 
 VARY_CPP = """

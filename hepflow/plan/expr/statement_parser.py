@@ -266,6 +266,13 @@ class _StatementParser(_Parser):
             return None
         return found[0], found[1], first
 
+    def vector_initializer(self, name: Token, type_: ColumnType) -> n.Node:
+        """`PtEtaPhiMVector p(pt, eta, phi, m)` or `{...}`: the 4-vector's constructor."""
+        opener = self.advance()
+        args, close = _vector_args(self, opener)
+        return n.Call(name.start, close.end, str(type_.dtype), name.start, name.end,
+                      tuple(args))
+
     def declarators(self, type_: ColumnType | None, size: int | None,
                     first: Token) -> s.Statement:
         """`T a = 1, b, c{2}`: one Declare per name (a list is not a scope of its own)."""
@@ -288,6 +295,9 @@ class _StatementParser(_Parser):
 
     def initializer(self, name: Token, type_: ColumnType | None,
                     size: int | None) -> n.Node | None:
+        if type_ is not None and type_.category == "vector" and \
+                (self.is_op("(") or self.is_op("{")):
+            return self.vector_initializer(name, type_)
         if self.is_op("="):
             self.advance()
             if self.is_op("{") and type_ is not None and type_.kind == "jagged":
@@ -320,6 +330,17 @@ class _StatementParser(_Parser):
         if type_ is not None and type_.kind == "jagged":
             return n.BraceList(name.start, name.end, type_.dtype, (), size)
         return None
+
+
+def _vector_args(parser: _StatementParser, opener: Token) -> tuple[list[n.Node], Token]:
+    close_text = ")" if opener.text == "(" else "}"
+    args: list[n.Node] = []
+    while not parser.is_op(close_text):
+        args.append(parser.ternary())
+        if not parser.is_op(","):
+            break
+        parser.advance()
+    return args, parser.expect(close_text, opener)
 
 
 def parse_body(text: str) -> s.Body:
