@@ -548,3 +548,46 @@ def test_four_vector_locals_in_bodies_and_functions() -> None:
     assert run(f"rp_t_m2({args})", events) == columnar
     assert run("ROOT::Math::PtEtaPhiMVector p(Muon_pt[0], Muon_eta[0], Muon_phi[0], 0.1); "
                "return p.Pt();", events) == [10.5]
+
+
+# ---------------------------------------------------------------- lambdas in Map
+
+
+@pytest.mark.parametrize(("text", "want", "dtype"), [
+    ("return Map(Muon_pt, [](float x) { return x * 2; });",
+     lambda e: [float(F32(p) * F32(2)) for p in e["Muon_pt"]], "float32"),
+    ("return Map(Muon_pt, Muon_eta, [](float pt, float eta) -> double "
+     "{ if (eta > 0) return pt; return -pt; });",
+     lambda e: [float(F32(p)) if h > 0 else -float(F32(p))
+                for p, h in zip(e["Muon_pt"], e["Muon_eta"], strict=True)], "float64"),
+    ("return Map(Muon_pt, [&](float x) { return x > MET_pt; });",
+     lambda e: [F32(p) > F32(e["MET_pt"]) for p in e["Muon_pt"]], "bool"),
+    ("return Map(Muon_pt, [](float x) { return (int)x; });",
+     lambda e: [int(F32(p)) for p in e["Muon_pt"]], "int32"),
+    ("return Map(Muon_pt, [](auto x) { auto y = x * 2; y += 1; return y; });",
+     lambda e: [float(F32(F32(p) * F32(2)) + F32(1)) for p in e["Muon_pt"]], "float32"),
+])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(events_st(), min_size=0, max_size=6))
+def test_map_lambdas_apply_to_every_element(text: str, want: Callable[[Any], Any], dtype: str,
+                                            events: list[Any]) -> None:
+    assert compile_expression(text, SCHEMA).type == jagged(dtype)  # type: ignore[arg-type]
+    assert run(text, events) == [want(e) for e in events]
+
+
+@pytest.mark.parametrize(("text", "pointed", "reason"), [
+    ("return Map(Muon_pt, [](float x) { return x > MET_pt; });",
+     "[](float x) { return x > MET_pt; }", "captures nothing; write [&]"),
+    ("return Map(Muon_pt, [](float x) { return Sum(x); });", "x", "Sum needs a collection"),
+    ("return Map(Muon_pt, [](float x) { if (x > 2) return 1; return 2.; });", "return 2.;",
+     "a lambda returns one type"),
+    ("return Map(Muon_pt, [](float x, float y) { return x; });",
+     "Map(Muon_pt, [](float x, float y) { return x; })", "needs 2 collection(s), got 1"),
+    ("return Map(Muon_pt, [x](float p) { return p; });", "x", "named captures"),
+    ("return Map(Muon_pt, [](float x) { for (;;) {} return x; });",
+     "[](float x) { for (;;) {} return x; }", "loops inside a Map lambda"),
+])
+def test_map_lambda_errors(text: str, pointed: str, reason: str) -> None:
+    err = error_of(text)
+    assert reason in err.reason
+    assert text[err.start:err.end] == pointed

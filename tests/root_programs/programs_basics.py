@@ -444,7 +444,9 @@ def cxx_forms(R: Any, data: Inputs) -> dict[str, Any]:
                            "out.push_back(p * 1.1f); return out;")
            .Define("ht", "float s = 0; for (size_t i = 0; i < Jet_pt.size(); ++i) "
                          "{ if (i == 0) continue; s += Jet_pt[i] * 0.5f; } return s;")
-           .Define("nw", "int n = 0; while (n < (int)nJet && Jet_pt[n] > 20) n++; return n;"))
+           .Define("nw", "int n = 0; while (n < (int)nJet && Jet_pt[n] > 20) n++; return n;")
+           .Define("mapped", "return Map(Jet_pt, Jet_eta, [&](float pt, float eta) "
+                             "{ return eta > 0 ? pt * 0.5f : pt + (float)a; });"))
     cat = df.DefinePerSample("cat", 'if (rdfsampleinfo_.Contains("nano")) return 1; '
                                     'else if (rdfsampleinfo_.Contains("x")) return 2; return 3;')
     return {"inv": g.Sum("inv").GetValue(), "norm": g.Sum("norm").GetValue(),
@@ -457,6 +459,7 @@ def cxx_forms(R: Any, data: Inputs) -> dict[str, Any]:
             "hard_sum": g.Define("hs", "Sum(hard)").Sum("hs").GetValue(),
             "ht": g.Sum("ht").GetValue(),
             "nw": R.h1(g.Histo1D(("nw", "", 8, 0, 8), "nw")),
+            "mapped": R.h1(g.Histo1D(("mapped", "", 20, 0, 200), "mapped")),
             "cat": cat.Sum("cat").GetValue()}
 
 

@@ -70,6 +70,7 @@ class _Checker:
         self.samples = samples
         self.columns: set[str] = set()
         self.depth = 0
+        self.elementwise = False  # checking a Map lambda's body on whole collections
 
     def fail(self, message: str, node: n.Node, hint: str = "") -> ExpressionError:
         return ExpressionError(message, self.text, node.start, node.end, hint)
@@ -157,6 +158,8 @@ class _Checker:
         if arg.category == "vector":
             raise self.fail(f"`{shown}` cannot be applied to a 4-vector", link)
         if isinstance(link, n.Cast):
+            if arg.kind != "scalar" and self.elementwise:  # a Map lambda's parameter
+                return column_type(arg.kind, link.dtype)
             if arg.kind != "scalar":
                 raise self.fail(f"a conversion to {scalar(link.dtype)} takes one value, not "
                                 f"a collection ({arg}); use RVec<...>(...) or Take", link)
@@ -434,11 +437,14 @@ class _Checker:
         """ROOT's `Map(v1, ..., f)` with `f` declared through hepflow.Declare on single
         values: f applied to the elements of equally long collections."""
         last = node.args[-1] if node.args else None
+        if isinstance(last, n.Lambda):
+            from hepflow.plan.expr import lambdas  # it builds on this checker
+
+            return lambdas.map_lambda(self, node, last)
         func = declare.lookup(last.name) if isinstance(last, n.Name) else None
         if last is None or not isinstance(func, declare.DeclaredFunction):
-            raise self.fail("Map(v, f) needs a function declared with hepflow.Declare as "
-                            "its last argument (lambdas are not part of the language)",
-                            last or node)
+            raise self.fail("Map(v, f) needs a lambda or a function declared with "
+                            "hepflow.Declare as its last argument", last or node)
         if func.return_type.kind != "scalar" or \
                 any(t.kind != "scalar" for t in func.arg_types):
             raise self.fail(f"Map applies {func.name} to single elements, so it must be "

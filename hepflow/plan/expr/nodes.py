@@ -104,5 +104,17 @@ class Convert(Node):
     operand: Node
 
 
-__all__ = ["Attribute", "Binary", "BraceList", "Call", "Cast", "Convert", "Index", "Literal",
-           "Name", "Node", "Ternary", "Unary"]
+@dataclass(frozen=True, slots=True)
+class Lambda(Node):
+    """`[&](float x) -> double { ... }` as `Map`'s last argument: parameters (type None for
+    `auto`), the return type if written, the capture (`""`, `"&"`, `"="`) and the body
+    (a `statements.Body`)."""
+
+    params: tuple[tuple[str, ColumnType | None], ...]
+    return_type: ColumnType | None
+    capture: str
+    body: object
+
+
+__all__ = ["Attribute", "Binary", "BraceList", "Call", "Cast", "Convert", "Index", "Lambda",
+           "Literal", "Name", "Node", "Ternary", "Unary"]

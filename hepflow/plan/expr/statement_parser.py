@@ -266,6 +266,55 @@ class _StatementParser(_Parser):
             return None
         return found[0], found[1], first
 
+    def primary(self) -> n.Node:
+        if self.is_op("["):
+            return self.lambda_expression()
+        return super().primary()
+
+    def lambda_expression(self) -> n.Lambda:
+        """`[capture](params) -> type { body }`, as ROOT users pass to `Map`."""
+        opener = self.advance()
+        capture = ""
+        if self.is_op("&") or self.is_op("="):
+            capture = self.advance().text
+        if not self.is_op("]"):
+            raise self.error("a lambda captures nothing, everything by reference [&] or by "
+                             "copy [=]; named captures are not supported")
+        self.advance()
+        paren = self.expect("(")
+        params: list[tuple[str, ColumnType | None]] = []
+        while not self.is_op(")"):
+            declared = self.declaration_type()
+            if declared is None:
+                raise self.error("expected a parameter: a type and a name (e.g. `float x`)")
+            pname = self.advance()
+            if declared[0] is not None and declared[0].kind != "scalar":
+                raise self.error("a lambda for Map takes single elements, not collections",
+                                 pname)
+            params.append((pname.text, declared[0]))
+            if not self.is_op(","):
+                break
+            self.advance()
+        self.expect(")", paren)
+        return_type: ColumnType | None = None
+        if self.is_op("->"):
+            self.advance()
+            words: list[str] = []
+            while self.tok.kind == "name" and cxxtypes.is_type_word(self.tok.text):
+                words.append(self.advance().text)
+            dtype = cxxtypes.type_from_words(words) if words else None
+            if dtype is None:
+                raise self.error("expected a number type after `->`")
+            return_type = scalar(dtype)
+        if not self.is_op("{"):
+            raise self.error("expected the lambda's body in { ... }")
+        outer = self.return_type
+        self.return_type = None
+        block = self.block()
+        self.return_type = outer
+        return n.Lambda(opener.start, block.end, tuple(params), return_type, capture,
+                        s.Body(block.body))
+
     def vector_initializer(self, name: Token, type_: ColumnType) -> n.Node:
         """`PtEtaPhiMVector p(pt, eta, phi, m)` or `{...}`: the 4-vector's constructor."""
         opener = self.advance()
