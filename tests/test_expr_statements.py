@@ -103,6 +103,8 @@ def test_constructs_outside_the_subset_are_named_with_a_caret(text: str, bad: st
 
 @pytest.mark.parametrize(("text", "pointed", "reason"), [
     ("double x; return x;", "x", "used before it is given a value"),
+    ("double x = 0; if (Muon_pt > 1) x = 1; return x;", "Muon_pt > 1",
+     "must be one value per event"),
     ("if (nMuon > 1) return 1;", "if (nMuon > 1) return 1;", "without `return`"),
     ("double x = 1.; x;", ";", "needs `return`"),
     ("if (nMuon) return 1; return 2.;", "return 2.;", "a lambda returns one type"),
@@ -346,6 +348,14 @@ def test_index_past_the_end_in_a_compiled_body_fails_the_event() -> None:
 def test_integer_division_by_zero_in_a_compiled_body() -> None:
     with pytest.raises(EvaluationFailure, match="division by zero"):
         run("int n = 0; for (auto p : Jet_pt) n++; return 10 / n;", [_EMPTY])
+
+
+def test_nested_loops_count_together_against_the_limit() -> None:
+    """2^16 x 2^16 iterations: each loop is short, the event's total is over 2^31."""
+    text = ("long s = 0; for (int i = 0; i < 65536; ++i) { int j = 0; while (j < 65537) "
+            "{ j++; s += j; } } return s;")
+    with pytest.raises(EvaluationFailure, match="more than 2147483648 iterations"):
+        run(text, [_EMPTY])
 
 
 def test_a_runaway_loop_is_an_error_naming_the_expression() -> None:

@@ -29,7 +29,7 @@ from hepflow.plan.types import DType
 _KERNELS: dict[lp.LoopBody, Callable[..., Any]] = {}
 _LOCK = threading.Lock()
 _HELPERS: dict[str, Any] = {}
-_RUNAWAY = f"a loop ran more than {lp.MAX_ITERATIONS} iterations in one event"
+_RUNAWAY = f"loops ran more than {lp.MAX_ITERATIONS} iterations in one event"
 
 _ARITH: dict[str, type[ast.operator]] = {
     "+": ast.Add, "-": ast.Sub, "*": ast.Mult, "&": ast.BitAnd, "|": ast.BitOr,
@@ -203,7 +203,8 @@ class _Generator:
     def module(self) -> ast.Module:
         jagged = self.body.return_type.kind == "jagged"
         args = ["ev", *self.params] if jagged else ["ev", "out", *self.params]
-        statements = self.block(self.body.statements)
+        # one count of loop iterations per event, over all of its while and for loops
+        statements = [_assign("_it", ast.Constant(0)), *self.block(self.body.statements)]
         statements.append(ast.Raise(_call("RuntimeError", ast.Constant(
             "the body reached its end without `return`")), None))
         body_def = self.function("_body", args, statements)
@@ -330,20 +331,18 @@ class _Generator:
         return [ast.If(self.truth(st.condition), self.nonempty(self.block(st.then)),
                        self.block(st.otherwise))]
 
-    def guard(self, counter: str) -> list[ast.stmt]:
-        """Count an iteration; stop the kernel past the limit."""
-        return [ast.AugAssign(_name(counter, True), ast.Add(), ast.Constant(1)),
-                ast.If(ast.Compare(_name(counter), [ast.Gt()], [ast.Constant(lp.MAX_ITERATIONS)]),
+    @staticmethod
+    def guard() -> list[ast.stmt]:
+        """Count an iteration of the event; stop the kernel past the limit."""
+        return [ast.AugAssign(_name("_it", True), ast.Add(), ast.Constant(1)),
+                ast.If(ast.Compare(_name("_it"), [ast.Gt()], [ast.Constant(lp.MAX_ITERATIONS)]),
                        [ast.Raise(_call("RuntimeError", ast.Constant(_RUNAWAY)), None)], [])]
 
     def stmt_LWhile(self, st: lp.LWhile) -> list[ast.stmt]:
-        counter = self.fresh("g")
-        return [_assign(counter, ast.Constant(0)),
-                ast.While(self.truth(st.condition), self.guard(counter) + self.block(st.body),
-                          [])]
+        return [ast.While(self.truth(st.condition), self.guard() + self.block(st.body), [])]
 
     def stmt_LFor(self, st: lp.LFor) -> list[ast.stmt]:
-        counter, first = self.fresh("g"), self.fresh("f")
+        first = self.fresh("f")
         head: list[ast.stmt] = [
             ast.If(ast.UnaryOp(ast.Not(), _name(first)), self.nonempty(self.block(st.step)),
                    []),
@@ -351,10 +350,8 @@ class _Generator:
         if st.condition is not None:
             head.append(ast.If(ast.UnaryOp(ast.Not(), self.truth(st.condition)), [ast.Break()],
                                []))
-        loop = ast.While(ast.Constant(True), head + self.guard(counter) + self.block(st.body),
-                         [])
-        return [*self.block(st.init), _assign(counter, ast.Constant(0)),
-                _assign(first, ast.Constant(True)), loop]
+        loop = ast.While(ast.Constant(True), head + self.guard() + self.block(st.body), [])
+        return [*self.block(st.init), _assign(first, ast.Constant(True)), loop]
 
     def stmt_LRangeFor(self, st: lp.LRangeFor) -> list[ast.stmt]:
         j = self.fresh("j")

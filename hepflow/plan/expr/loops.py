@@ -26,7 +26,8 @@ MATH: frozenset[str] = frozenset({
     "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "floor", "ceil", "pow", "atan2",
     "hypot"})
 COMPILED_CALLS: frozenset[str] = MATH | {"size", "Length", "abs", "fabs", "min", "max"}
-# A loop running more iterations than this in one event is stopped with an error.
+# Loops running more iterations than this in one event (all its while and for loops
+# together) are stopped with an error.
 MAX_ITERATIONS = 2**31
 
 

@@ -106,6 +106,9 @@ class _Lowering:
 
     def branch(self, st: s.If, rest: list[s.Statement], env: _Env) -> n.Node | _Env:
         cond, csize = self.substitute(st.condition, env)
+        if self.type_of(cond).kind != "scalar":
+            raise self.fail("an `if` condition must be one value per event, not a collection "
+                            "(C++ has no conversion of an RVec to bool)", st.condition)
         saved = tuple(env.names.items())
         arms = [st.then, st.otherwise]
         if not any(a is not None and _returns(a) for a in arms):
