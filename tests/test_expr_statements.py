@@ -601,3 +601,56 @@ def test_map_lambda_errors(text: str, pointed: str, reason: str) -> None:
     err = error_of(text)
     assert reason in err.reason
     assert text[err.start:err.end] == pointed
+
+
+# ---------------------------------------------------------------- compiled = columnar
+
+_D_TYPES = ["int", "unsigned int", "float", "double", "bool", "long", "unsigned char", "short"]
+_D_ATOMS = ["nMuon", "MET_pt", "nJet", "MET_phi", "1", "2u", "0.5", "3.f", "true", "-7",
+            "Muon_pt.size()", "Jet_jetId.size()"]
+_D_OPS = ["+", "-", "*", "<", ">", "==", "&&", "||"]
+
+
+def _random_expression(rng: Any, names: list[str], depth: int = 0) -> str:
+    if depth > 2 or rng.random() < 0.3:
+        return rng.choice(names + _D_ATOMS)
+    pick = rng.random()
+    if pick < 0.6:
+        return (f"({_random_expression(rng, names, depth + 1)} {rng.choice(_D_OPS)} "
+                f"{_random_expression(rng, names, depth + 1)})")
+    if pick < 0.75:
+        return (f"({_random_expression(rng, names, depth + 1)} ? "
+                f"{_random_expression(rng, names, depth + 1)} : "
+                f"{_random_expression(rng, names, depth + 1)})")
+    if pick < 0.9:
+        return f"({rng.choice(_D_TYPES)}){rng.choice(names + _D_ATOMS)}"
+    return (f"std::max({_random_expression(rng, names, depth + 1)}, "
+            f"{_random_expression(rng, names, depth + 1)})")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_arithmetic_equals_the_columnar_evaluator(seed: int) -> None:
+    """Random typed locals and expressions: the numba kernel (a body with a loop) gives
+    what the columnar evaluator gives for the same body without the loop."""
+    import random
+
+    rng = random.Random(seed)
+    events = [{**_EMPTY, "nMuon": 3, "Muon_pt": [1.5, 2.5, 3.5], "nJet": 2, "Jet_pt": [1., 2.],
+               "Jet_jetId": [2, 255], "MET_pt": 3.5, "MET_phi": -1.0},
+              {**_EMPTY, "MET_pt": -2.25, "MET_phi": 0.5, "nMuon": 7}]
+    compared = 0
+    while compared < 3:
+        names: list[str] = []
+        declared = []
+        for i in range(2):
+            declared.append(f"{rng.choice(_D_TYPES)} v{i} = {_random_expression(rng, names)};")
+            names.append(f"v{i}")
+        body = " ".join(declared)
+        value = _random_expression(rng, names)
+        try:
+            columnar = run(f"{body} return {value};", events)
+        except ExpressionError:
+            continue
+        compiled = run(f"{body} for (auto p : Jet_pt) {{ }} return {value};", events)
+        assert compiled == columnar, f"{body} return {value};"
+        compared += 1

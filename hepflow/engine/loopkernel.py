@@ -462,7 +462,7 @@ class _Generator:
         elif step.op == "/":
             raw = ast.BinOp(a, ast.Div(), b) if floating else _call("_cdiv", a, b)
         else:
-            raw = _call("math.fmod", a, b) if floating else _call("_cmod", a, b)
+            raw = _call("np.fmod", a, b) if floating else _call("_cmod", a, b)
         return self.convert(raw, step.common, step.type.dtype)
 
     def expr_ternary(self, t: Typed) -> ast.expr:

@@ -65,7 +65,9 @@ def _lowered(checker: _Checker, cxx: DeclaredCxx, args: Sequence[n.Node]) -> n.N
 
     params = [(p, t, a) for (p, t), a in zip(func.params, args, strict=True)]
     try:
-        node, _, _ = lower(func.source, func.body, type_of, frozenset(), params)
+        node, _, dropped = lower(func.source, func.body, type_of, frozenset(), params)
+        for value in dropped:
+            checker.check(value)
     except ExpressionError as exc:
         if checker.text == func.source:
             raise

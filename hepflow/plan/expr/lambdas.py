@@ -49,7 +49,7 @@ def map_lambda(checker: _Checker, node: n.Call, lam: n.Lambda) -> Typed:
         inner.elementwise = True
         return inner.check(value).type
 
-    value, _, _ = lower(checker.text, body, type_of, frozenset(), params)
+    value, _, _ = lower(checker.text, body, type_of, frozenset(), params, elementwise=True)
     before = checker.elementwise
     checker.elementwise = True
     try:
@@ -68,8 +68,9 @@ def _return_type(checker: _Checker, lam: n.Lambda, body: s.Body,
     def type_of(value: n.Node) -> ColumnType:
         return _Checker(checker.text, schema, checker.samples).check(value).type
 
-    node, returns, _ = lower(checker.text, body, type_of, frozenset())
-    single.check(node)
+    node, returns, dropped = lower(checker.text, body, type_of, frozenset())
+    for value in (*dropped, node):
+        single.check(value)
     params = {name for name, _ in lam.params}
     captured = sorted(c for c in single.columns if c not in params)
     if captured and not lam.capture:

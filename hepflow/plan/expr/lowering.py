@@ -53,8 +53,10 @@ TypeOf = Callable[[n.Node], ColumnType]
 
 
 class _Lowering:
-    def __init__(self, text: str, type_of: TypeOf, columns: frozenset[str]) -> None:
+    def __init__(self, text: str, type_of: TypeOf, columns: frozenset[str],
+                 elementwise: bool) -> None:
         self.text = text
+        self.elementwise = elementwise
         self.type_of = type_of
         self.columns = columns
         self.next_uid = 0
@@ -106,7 +108,8 @@ class _Lowering:
 
     def branch(self, st: s.If, rest: list[s.Statement], env: _Env) -> n.Node | _Env:
         cond, csize = self.substitute(st.condition, env)
-        if self.type_of(cond).kind != "scalar":
+        self.dropped.append(cond)
+        if not self.elementwise and self.type_of(cond).kind != "scalar":
             raise self.fail("an `if` condition must be one value per event, not a collection "
                             "(C++ has no conversion of an RVec to bool)", st.condition)
         saved = tuple(env.names.items())
@@ -158,6 +161,7 @@ class _Lowering:
             type_ = st.type or self.type_of(value)
             if st.type is not None and not _same_list(value, st.type):
                 value = n.Convert(value.start, value.end, st.type, value)
+            self.dropped.append(value)  # checked even where never read, as C++ compiles it
             env.values[uid] = _Binding(type_, value, size + 1)
         env.names[st.name] = uid
 
@@ -175,8 +179,9 @@ class _Lowering:
             value = n.Binary(st.start, st.end, st.op[0], current.node, value)
             size += current.size + 1
         self.limit(size, st)
-        env.values[uid] = _Binding(current.type, n.Convert(st.start, st.end, current.type,
-                                                           value), size + 1)
+        converted = n.Convert(st.start, st.end, current.type, value)
+        self.dropped.append(converted)  # checked even where never read
+        env.values[uid] = _Binding(current.type, converted, size + 1)
 
     def substitute(self, node: n.Node, env: _Env) -> tuple[n.Node, int]:
         """`node` with every local replaced by its current value, and its size."""
@@ -223,13 +228,15 @@ def _same_list(value: n.Node, type_: ColumnType) -> bool:
 
 
 def lower(text: str, body: s.Body, type_of: TypeOf, columns: frozenset[str],
-          params: Sequence[tuple[str, ColumnType, n.Node]] = ()
+          params: Sequence[tuple[str, ColumnType, n.Node]] = (), elementwise: bool = False
           ) -> tuple[n.Node, list[tuple[s.Return, n.Node]], list[n.Node]]:
     """The value `body` returns, as one expression; with every `return` and its value
     (their types must agree, as a lambda's deduced return type requires) and the
-    values of expression statements (checked, then dropped). `params` are a declared
-    function's parameters, each bound to its argument (already converted)."""
-    lowering = _Lowering(text, type_of, columns)
+    other values the body computes (checked, then dropped: C++ compiles them all).
+    `params` are a declared function's parameters, each bound to its argument (already
+    converted); `elementwise`: a Map lambda's body on whole collections, whose `if`s
+    choose element by element."""
+    lowering = _Lowering(text, type_of, columns, elementwise)
     node = lowering.run(body, params)
     return node, lowering.returns, lowering.dropped
 
