@@ -18,12 +18,13 @@ import awkward as ak
 import numpy as np
 
 from hepflow.core.types import ColumnType, numpy_dtype
-from hepflow.engine import lists, vecops
+from hepflow.engine import lists, loopkernel, vecops
 from hepflow.engine.fourvector import FourVector
 from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, leaf_dtype
 from hepflow.plan.expr import sampleinfo
 from hepflow.plan.expr.declare import CorrectionCall, DeclaredFunction, Mapped
-from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
+from hepflow.plan.expr.loops import LoopBody
+from hepflow.plan.expr.typed import BinaryStep, BraceInit, Typed, UnaryStep
 from hepflow.plan.expr.variation import VariationPick
 
 
@@ -90,6 +91,10 @@ def _call(tree: Typed, frame: Frame) -> Value:
         return _correction(tree.value, tree, frame)
     if isinstance(tree.value, VariationPick):
         return _variation(tree.value, tree, frame)
+    if isinstance(tree.value, BraceInit):
+        return _brace_list(tree, frame)
+    if isinstance(tree.value, LoopBody):
+        return loopkernel.run(tree.value, [_eval(a, frame) for a in tree.args], frame.n)
     name = str(tree.value)
     impl = vecops.IMPLEMENTATIONS[name]
     args = [_eval(a, frame) for a in tree.args]
@@ -126,6 +131,8 @@ def _declared(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
     want = func.return_type
     if want.kind == "jagged":
         out = out if isinstance(out, ak.Array) else ak.Array(out)
+        if len(out) == 0 and frame.n == 0:  # `ak.Array([])` has no element type to check
+            out = ak.unflatten(np.empty(0, dtype=want.numpy), np.zeros(0, dtype=np.int64))
         if out.ndim != 2:
             raise EvaluationFailure(f"{func.name} is declared to return {want} but returned "
                                     f"{out.type}")
@@ -158,6 +165,15 @@ def _mapped(func: DeclaredFunction, tree: Typed, frame: Frame) -> Value:
         raise EvaluationFailure(f"{func.name} returned {out.shape} values for "
                                 f"{int(counts.sum())} elements")
     return ak.unflatten(as_type(out, func.return_type), counts)
+
+
+def _brace_list(tree: Typed, frame: Frame) -> Value:
+    """`ROOT::RVecD{a, b}`: the items side by side, one list of `size` per event."""
+    dtype = tree.type.numpy
+    columns = [np.asarray(_broadcast(as_type(_eval(a, frame), tree.type), a.type, frame.n),
+                          dtype=dtype) for a in tree.args]
+    grid = np.stack(columns, axis=1) if columns else np.empty((frame.n, 0), dtype=dtype)
+    return ak.from_regular(ak.Array(grid), axis=1)
 
 
 def _variation(pick: VariationPick, tree: Typed, frame: Frame) -> Value:

@@ -46,7 +46,10 @@ class HepflowAdaptor:
 
     def Declare(self, cpp: str, functions: Mapping[str, tuple[Callable[..., Any],
                                                                Sequence[str], str]]) -> None:
-        """hepflow's Declare of the Python twins of ROOT's C++ functions."""
+        """hepflow's Declare of the Python twins of ROOT's C++ functions; without twins,
+        of the C++ source itself."""
+        if not functions:
+            hepflow.Declare(cpp)
         for name, (func, args, ret) in functions.items():
             self._twins[name] = func
             if args:

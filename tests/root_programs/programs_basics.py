@@ -428,6 +428,41 @@ def define_statement_bodies(R: Any, data: Inputs) -> dict[str, Any]:
             "cls": R.h1(g.Histo1D(("c", "", 3, 0, 3), "cls"))}
 
 
+@program("issue 22's verbatim C++ forms (statement bodies, brace-built vectors, loops)")
+def cxx_forms(R: Any, data: Inputs) -> dict[str, Any]:
+    """Every C++ form issue 22 lists, plus compiled loops that build RVecs in float."""
+    df = R.RDataFrame("Events", data.nano[0]).Define("a", "(double)MET_pt / 10")
+    g = (df.Define("inv", "return 1./(a+1);")
+           .Define("arr", "std::array<double, 2> v{a, MET_phi}; return v;")
+           .Define("norm", "double r2 = 0.0; for (auto&& w : arr) r2 += w*w; return sqrt(r2);")
+           .Define("rd", "ROOT::RVecD{a, MET_phi}")
+           .Define("rf", "ROOT::RVecF{1., 2., 3.}")
+           .Define("sv", "std::vector<double>({a, a+1, a+2})")
+           .Define("pick", "a < 0.5 ? ROOT::RVecD{a, MET_phi} : ROOT::RVecD{MET_phi, a}")
+           .Define("z", "double z; return a > 3 ? a * 2 : 1.;")
+           .Define("hard", "ROOT::RVecF out; for (auto p : Jet_pt) if (p > 25) "
+                           "out.push_back(p * 1.1f); return out;")
+           .Define("ht", "float s = 0; for (size_t i = 0; i < Jet_pt.size(); ++i) "
+                         "{ if (i == 0) continue; s += Jet_pt[i] * 0.5f; } return s;")
+           .Define("nw", "int n = 0; while (n < (int)nJet && Jet_pt[n] > 20) n++; return n;")
+           .Define("mapped", "return Map(Jet_pt, Jet_eta, [&](float pt, float eta) "
+                             "{ return eta > 0 ? pt * 0.5f : pt + (float)a; });"))
+    cat = df.DefinePerSample("cat", 'if (rdfsampleinfo_.Contains("nano")) return 1; '
+                                    'else if (rdfsampleinfo_.Contains("x")) return 2; return 3;')
+    return {"inv": g.Sum("inv").GetValue(), "norm": g.Sum("norm").GetValue(),
+            "rd": R.h1(g.Histo1D(("rd", "", 20, -4, 16), "rd")),
+            "rf": g.Define("s", "Sum(rf)").Sum("s").GetValue(),
+            "sv": R.h1(g.Histo1D(("sv", "", 20, 0, 20), "sv")),
+            "pick": R.h1(g.Histo1D(("pick", "", 20, -4, 16), "pick")),
+            "z": R.h1(g.Histo1D(("z", "", 20, 0, 40), "z")),
+            "hard": R.h1(g.Histo1D(("hard", "", 20, 0, 200), "hard")),
+            "hard_sum": g.Define("hs", "Sum(hard)").Sum("hs").GetValue(),
+            "ht": g.Sum("ht").GetValue(),
+            "nw": R.h1(g.Histo1D(("nw", "", 8, 0, 8), "nw")),
+            "mapped": R.h1(g.Histo1D(("mapped", "", 20, 0, 200), "mapped")),
+            "cat": cat.Sum("cat").GetValue()}
+
+
 @program(T + "df003_profiles.C (weighted Profile1D, Histo2D weighted)")
 def weighted_profiles(R: Any, data: Inputs) -> dict[str, Any]:
     """Weighted Profile1D and Histo2D with weights of a float column."""

@@ -346,6 +346,72 @@ def df106_HiggsToFourLeptons(R: Any, data: Inputs) -> dict[str, Any]:
     return {c: R.h1(h) for c, h in histos.items()}
 
 
+CPP_HELPERS = """
+#include <cmath>
+// df106's weights() and helpers of its kind, declared in C++ for ROOT and hepflow alike
+double rp_cpp_weights(float scaleFactor_1, float scaleFactor_2, float scaleFactor_3,
+                      float scaleFactor_4, float scale, float mcWeight, double xsecs,
+                      double sumws, double lumi)
+{
+    return scaleFactor_1 * scaleFactor_2 * scaleFactor_3 * scaleFactor_4 * scale * mcWeight
+           * xsecs / sumws * lumi;
+}
+/* the scalar sum of the leptons' pT above a cut, in GeV, in float as C++ sums it */
+float rp_cpp_ht(const ROOT::RVecF &pt, float cut)
+{
+    float ht = 0;
+    for (auto p : pt) {
+        if (p < cut) continue;
+        ht += p / 1000.f;
+    }
+    return ht;
+}
+int rp_cpp_category(unsigned int n)
+{
+    if (n >= 4) return 2;
+    else if (n == 3) return 1;
+    return 0;
+}
+int rp_cpp_first_muon(const ROOT::RVec<unsigned int> &type)
+{
+    for (int i = 0; i < (int)type.size(); ++i) {
+        if (type[i] == 13) return i;
+    }
+    return -1;
+}
+ROOT::RVecD rp_cpp_pair(double a, double b) { return {a, b}; }
+float rp_cpp_mass2(const ROOT::RVecF &pt, const ROOT::RVecF &eta, const ROOT::RVecF &phi)
+{
+    if (pt.size() < 2) return -1.f;
+    ROOT::Math::PtEtaPhiMVector p1(pt[0] / 1000, eta[0], phi[0], 0.);
+    ROOT::Math::PtEtaPhiMVector p2{pt[1] / 1000, eta[1], phi[1], 0.};
+    return (p1 + p2).M();
+}
+"""
+
+
+@program(T + "df106_HiggsToFourLeptons.py (C++ helpers declared with gInterpreter.Declare)")
+def declare_cpp_functions(R: Any, data: Inputs) -> dict[str, Any]:
+    """C++ function definitions (loop-free, range-for, classic for, if/else, brace return)
+    declared as C++ source and called from Define strings."""
+    R.Declare(CPP_HELPERS, {})
+    df = (R.RDataFrame("mini", data.atlas["zz"])
+          .Define("w", "rp_cpp_weights(scaleFactor_ELE, scaleFactor_MUON, scaleFactor_LepTRIGGER, "
+                       "scaleFactor_PILEUP, 1.0f, mcWeight, 1.2578, 7538705.8, 10064.0)")
+          .Define("ht", "rp_cpp_ht(lep_pt, 20000.f)")
+          .Define("cat", "rp_cpp_category(lep_n)")
+          .Define("mu", "rp_cpp_first_muon(lep_type)")
+          .Define("pair", "rp_cpp_pair(ht, (double)cat)")
+          .Define("m2", "rp_cpp_mass2(lep_pt, lep_eta, lep_phi)"))
+    return {"h_ht": R.h1(df.Histo1D(("ht", "", 20, 0, 400), "ht", "w")),
+            "sum_w": df.Sum("w").GetValue(), "sum_ht": df.Sum("ht").GetValue(),
+            "h_cat": R.h1(df.Histo1D(("cat", "", 3, 0, 3), "cat")),
+            "h_mu": R.h1(df.Histo1D(("mu", "", 6, -1, 5), "mu")),
+            "h_pair": R.h1(df.Histo1D(("pair", "", 20, 0, 400), "pair")),
+            "h_m2": R.h1(df.Histo1D(("m2", "", 30, 0, 300), "m2")),
+            "sum_m2": df.Sum("m2").GetValue()}
+
+
 VARY_CPP = """
 class RpVaryHelper
 {

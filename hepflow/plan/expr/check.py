@@ -39,8 +39,20 @@ from hepflow.plan.expr.functions import (
     SignatureError,
     resolve_function,
 )
+from hepflow.plan.expr.lowering import lower
 from hepflow.plan.expr.parser import parse
-from hepflow.plan.expr.typed import BinaryOp, BinaryStep, Expression, Typed, UnaryOp, UnaryStep
+from hepflow.plan.expr.statement_parser import is_body, parse_body
+from hepflow.plan.expr.statements import needs_kernel
+from hepflow.plan.expr.tokens import tokenize
+from hepflow.plan.expr.typed import (
+    BinaryOp,
+    BinaryStep,
+    BraceInit,
+    Expression,
+    Typed,
+    UnaryOp,
+    UnaryStep,
+)
 
 _COMPARE = frozenset({"<", "<=", ">", ">=", "==", "!="})
 _BITWISE = frozenset({"&", "|", "^"})
@@ -58,6 +70,7 @@ class _Checker:
         self.samples = samples
         self.columns: set[str] = set()
         self.depth = 0
+        self.elementwise = False  # checking a Map lambda's body on whole collections
 
     def fail(self, message: str, node: n.Node, hint: str = "") -> ExpressionError:
         return ExpressionError(message, self.text, node.start, node.end, hint)
@@ -145,6 +158,8 @@ class _Checker:
         if arg.category == "vector":
             raise self.fail(f"`{shown}` cannot be applied to a 4-vector", link)
         if isinstance(link, n.Cast):
+            if arg.kind != "scalar" and self.elementwise:  # a Map lambda's parameter
+                return column_type(arg.kind, link.dtype)
             if arg.kind != "scalar":
                 raise self.fail(f"a conversion to {scalar(link.dtype)} takes one value, not "
                                 f"a collection ({arg}); use RVec<...>(...) or Take", link)
@@ -265,6 +280,36 @@ class _Checker:
         return Typed("ternary", column_type(kind, dtype), (cond, if_true, if_false),
                      may_fail=may_fail)
 
+    def visit_BraceList(self, node: n.BraceList) -> Typed:
+        """`ROOT::RVecD{a, b}` and its kin: one collection per event, its items converted
+        to the element type as C++ converts them (std::array pads with zeros)."""
+        items: list[Typed] = []
+        for raw in node.items:
+            item = self.check(raw)
+            if item.type.kind != "scalar" or item.type.category not in ("bool", "int", "float"):
+                raise self.fail(f"an item of {jagged(node.dtype)}{{...}} must be one number "
+                                f"per event, not {item.type}", raw)
+            items.append(item)
+        missing = (node.size or 0) - len(items)
+        items += [Typed("const", scalar(node.dtype), value=0)] * max(missing, 0)
+        return Typed("call", jagged(node.dtype), tuple(items), BraceInit(len(items)),
+                     any(i.may_fail for i in items))
+
+    def visit_Convert(self, node: n.Convert) -> Typed:
+        """A value converted to a local's declared type, as C++ initialises it."""
+        want = node.type
+        if want.kind == "scalar" and want.category in ("bool", "int", "float"):
+            return self.check(n.Cast(node.start, node.end, want.dtype, node.operand))
+        arg = self.check(node.operand)
+        got = arg.type
+        if got == want or UNKNOWN in (got, want):
+            return arg
+        numbers = ("bool", "int", "float")
+        if got.kind != want.kind or got.category not in numbers or \
+                want.category not in numbers:
+            raise self.fail(f"cannot initialise a local of type {want} from {got}", node)
+        return Typed("unary", want, (arg,), (UnaryStep("cast", want),), arg.may_fail)
+
     def visit_Index(self, node: n.Index) -> Typed:
         base = self.check(node.base)
         index = self.check(node.index)
@@ -295,6 +340,9 @@ class _Checker:
         raise self.fail(f"cannot index a collection with {itype}", node.index)
 
     def visit_Call(self, node: n.Call) -> Typed:
+        rewritten = _rewrite_method(node)
+        if rewritten is not None:
+            return self.check(rewritten)
         if sampleinfo.is_sampleinfo_call(node):
             return sampleinfo.check_call(node, self.text, self.samples)
         template = node.template
@@ -309,6 +357,10 @@ class _Checker:
         user = declare.lookup(node.func) if canonical is None and template is None else None
         if isinstance(user, declare.DeclaredCorrection):
             return self.correction(node, user)
+        if isinstance(user, declare.DeclaredCxx):
+            from hepflow.plan.expr import cxx_calls  # it builds on this checker
+
+            return cxx_calls.inline_call(self, node, user)
         if user is not None:
             return self.declared(node, user)
         if canonical is None:
@@ -389,11 +441,14 @@ class _Checker:
         """ROOT's `Map(v1, ..., f)` with `f` declared through hepflow.Declare on single
         values: f applied to the elements of equally long collections."""
         last = node.args[-1] if node.args else None
+        if isinstance(last, n.Lambda):
+            from hepflow.plan.expr import lambdas  # it builds on this checker
+
+            return lambdas.map_lambda(self, node, last)
         func = declare.lookup(last.name) if isinstance(last, n.Name) else None
         if last is None or not isinstance(func, declare.DeclaredFunction):
-            raise self.fail("Map(v, f) needs a function declared with hepflow.Declare as "
-                            "its last argument (lambdas are not part of the language)",
-                            last or node)
+            raise self.fail("Map(v, f) needs a lambda or a function declared with "
+                            "hepflow.Declare as its last argument", last or node)
         if func.return_type.kind != "scalar" or \
                 any(t.kind != "scalar" for t in func.arg_types):
             raise self.fail(f"Map applies {func.name} to single elements, so it must be "
@@ -465,10 +520,68 @@ def compile_expression(text: str, schema: Mapping[str, ColumnType],
     `samples` (sample name → metadata), when known, lets `rdfsampleinfo_`
     lookups be checked at build time.
     """
+    if isinstance(text, str):
+        tokens = tokenize(text)
+        if is_body(tokens):
+            return _compile_body(text, schema, samples)
+        for tok in tokens:
+            if tok.kind == "op" and tok.text == ";":
+                raise ExpressionError("statements make a lambda body, which needs `return` "
+                                      "(ROOT takes a string as a body only when it contains "
+                                      "`return`)", text, tok.start, tok.end)
     tree = parse(text)
     checker = _Checker(text, schema, samples)
     typed = checker.check(tree)
     return Expression(text, typed, frozenset(checker.columns))
+
+
+def _compile_body(text: str, schema: Mapping[str, ColumnType],
+                  samples: Mapping[str, Mapping[str, Any]] | None) -> Expression:
+    """A lambda body, as ROOT takes a string with `return`: lowered to one expression
+    when it has no loop, else compiled per event (hepflow.plan.expr.loops)."""
+    body = parse_body(text)
+    if any(needs_kernel(st) for st in body.statements):
+        from hepflow.plan.expr.loop_check import compile_loops  # it builds on _Checker
+
+        return compile_loops(text, body, schema, samples)
+
+    def type_of(node: n.Node) -> ColumnType:
+        return _Checker(text, schema, samples).check(node).type
+
+    node, returns, dropped = lower(text, body, type_of, frozenset(schema))
+    checker = _Checker(text, schema, samples)
+    for value in dropped:
+        checker.check(value)
+    first: ColumnType | None = None
+    for statement, value in returns:
+        rtype = checker.check(value).type
+        if first is not None and rtype != first:
+            raise ExpressionError(f"this `return` gives {rtype} but an earlier one gives "
+                                  f"{first}; a lambda returns one type, as C++ deduces it",
+                                  text, statement.start, statement.end)
+        first = rtype
+    typed = checker.check(node)
+    return Expression(text, typed, frozenset(checker.columns))
+
+
+def _rewrite_method(node: n.Call) -> n.Node | None:
+    """RVec's `v.empty()`, `v.at(i)`, `v.front()` and `v.back()` as the size and index
+    operations they are (`at` checks the index, as every index here is checked)."""
+    name, args = node.func, node.args
+    if name == ".empty" and len(args) == 1:
+        size = n.Call(node.start, node.end, ".size", node.func_start, node.func_end, args)
+        return n.Binary(node.start, node.end, "==", size,
+                        n.Literal(node.end, node.end, 0, "uint64"))
+    if name == ".at" and len(args) == 2:
+        return n.Index(node.start, node.end, args[0], args[1])
+    if name == ".front" and len(args) == 1:
+        return n.Index(node.start, node.end, args[0], n.Literal(node.end, node.end, 0, "int32"))
+    if name == ".back" and len(args) == 1:
+        size = n.Call(node.start, node.end, ".size", node.func_start, node.func_end, args)
+        last = n.Binary(node.start, node.end, "-", size, n.Literal(node.end, node.end, 1,
+                                                                    "int32"))
+        return n.Index(node.start, node.end, args[0], last)
+    return None
 
 
 def _dotted(node: n.Node) -> str | None:

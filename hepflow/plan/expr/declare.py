@@ -18,11 +18,12 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from hepflow.core.types import ColumnType, column_type
 from hepflow.errors import PlanError
 from hepflow.plan.expr import cxxtypes
+from hepflow.plan.expr.cxx_source import CxxFunction, parse_source
 from hepflow.plan.expr.functions import FUNCTIONS, resolve_function
 
 
@@ -73,7 +74,23 @@ class CorrectionCall:
     strings: tuple[tuple[int, str], ...]  # (input position, value)
 
 
-_DECLARED: dict[str, DeclaredFunction | DeclaredCorrection] = {}
+@dataclass(frozen=True, slots=True, eq=False)
+class DeclaredCxx:
+    """A C++ function definition from `Declare(source)`: a call is checked and run as
+    its body with the parameters bound to the arguments (hepflow.plan.expr.cxx_calls)."""
+
+    function: CxxFunction
+
+    @property
+    def name(self) -> str:
+        return self.function.name
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{t} {p}" for p, t in self.function.params)
+        return f"{self.function.return_type} {self.name}({args})"
+
+
+_DECLARED: dict[str, DeclaredFunction | DeclaredCorrection | DeclaredCxx] = {}
 _LOCK = threading.Lock()
 
 
@@ -105,14 +122,29 @@ def _check_name(name: str) -> None:
         raise PlanError(f"cannot declare `{name}`: it is a C++ type or keyword")
 
 
+@overload
 def Declare(name: str, func: Callable[..., Any], arg_types: Sequence[str | ColumnType],
-            return_type: str | ColumnType) -> DeclaredFunction:
-    """Make `func` callable as `name(...)` in Define and Filter strings.
+            return_type: str | ColumnType) -> DeclaredFunction: ...
+
+
+@overload
+def Declare(name: str | os.PathLike[str]) -> list[DeclaredCxx]: ...
+
+
+def Declare(name: str | os.PathLike[str], func: Callable[..., Any] | None = None,
+            arg_types: Sequence[str | ColumnType] | None = None,
+            return_type: str | ColumnType | None = None
+            ) -> DeclaredFunction | list[DeclaredCxx]:
+    """Make `func` callable as `name(...)` in Define and Filter strings; or, given only
+    C++ source (or a header file's path), its function definitions, as ROOT's
+    `gInterpreter.Declare` does.
 
     Parameters
     ----------
-    name : str
-        The name used in expressions (a C++ identifier, not a built-in function).
+    name : str or path
+        The name used in expressions (a C++ identifier, not a built-in function); or
+        C++ function definitions (`"double f(float x) { return x * 2; }"`), or the
+        path of a file holding them.
     func : callable
         Takes one column per argument and returns one column of `return_type`.
     arg_types, return_type : str or ColumnType
@@ -120,9 +152,14 @@ def Declare(name: str, func: Callable[..., Any], arg_types: Sequence[str | Colum
 
     Returns
     -------
-    DeclaredFunction
+    DeclaredFunction, or the list of DeclaredCxx for C++ source
         Declaring the same name again replaces it for plans built afterwards.
     """
+    if func is None and arg_types is None and return_type is None:
+        return _declare_source(name)
+    if not isinstance(name, str) or arg_types is None or return_type is None:
+        raise PlanError("Declare(name, func, arg_types, return_type) declares a Python "
+                        "function; Declare(cpp_source) alone declares C++ functions")
     _check_name(name)
     if not callable(func):
         raise PlanError(f"Declare({name!r}, ...) needs a callable, not {type(func).__name__}")
@@ -149,6 +186,41 @@ def _correction(cset: Any, key: str, source: Any) -> Any:
                     f"{', '.join(keys) or '?'}")
 
 
+def _declare_source(source: str | os.PathLike[str]) -> list[DeclaredCxx]:
+    """C++ definitions from text or a file: parsed, each body checked on its own
+    parameters (errors point into the source), then made callable."""
+    from hepflow.plan.expr import cxx_calls  # it builds on the checker, which imports us
+
+    text = str(source)
+    if isinstance(source, os.PathLike) or ("\n" not in text and "{" not in text and
+                                           os.path.isfile(text)):
+        try:
+            with open(source, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as exc:
+            raise PlanError(f"cannot read the C++ source {str(source)!r}: {exc}") from exc
+    functions = parse_source(text)
+    for function in functions:
+        _check_name(function.name)
+    declared = []
+    for function in functions:  # in order: a body may call the functions defined above it
+        cxx = DeclaredCxx(function)
+        with _LOCK:
+            before = _DECLARED.get(cxx.name)
+            _DECLARED[cxx.name] = cxx
+        try:
+            cxx_calls.validate(cxx)
+        except BaseException:
+            with _LOCK:
+                if before is None:
+                    del _DECLARED[cxx.name]
+                else:
+                    _DECLARED[cxx.name] = before
+            raise
+        declared.append(cxx)
+    return declared
+
+
 def declare_correction(name: str, source: Any, key: str) -> DeclaredCorrection:
     """Make correction `key` of a correctionlib file (path, .json or .json.gz) or
     `correctionlib.CorrectionSet` callable as `name(...)` in expressions; `key` may
@@ -172,7 +244,7 @@ def declare_correction(name: str, source: Any, key: str) -> DeclaredCorrection:
     return declared
 
 
-def lookup(name: str) -> DeclaredFunction | DeclaredCorrection | None:
+def lookup(name: str) -> DeclaredFunction | DeclaredCorrection | DeclaredCxx | None:
     """The function declared under `name`, when the plan is built (never on workers)."""
     with _LOCK:
         return _DECLARED.get(name)
@@ -183,5 +255,6 @@ def declared_names() -> list[str]:
         return sorted(_DECLARED)
 
 
-__all__ = ["CorrectionCall", "Declare", "DeclaredCorrection", "DeclaredFunction", "Mapped",
+__all__ = ["CorrectionCall", "Declare", "DeclaredCorrection", "DeclaredCxx", "DeclaredFunction",
+           "Mapped",
            "declare_correction", "declared_names", "lookup", "parse_type"]

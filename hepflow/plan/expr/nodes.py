@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hepflow.core.types import DType
+from hepflow.core.types import ColumnType, DType
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,5 +84,37 @@ class Attribute(Node):
     attr: str
 
 
-__all__ = ["Attribute", "Binary", "Call", "Cast", "Index", "Literal", "Name", "Node", "Ternary",
-           "Unary"]
+@dataclass(frozen=True, slots=True)
+class BraceList(Node):
+    """`ROOT::RVecD{a, b}`, `RVec<int>{...}`, `std::vector<double>({...})`,
+    `std::array<double, 2>{...}`: a collection of `dtype` built from one value per item;
+    `size` is std::array's fixed size (missing items are zero, as in C++), else None."""
+
+    dtype: DType
+    items: tuple[Node, ...]
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Convert(Node):
+    """The implicit conversion of a value to a local's declared type (`double x = n;`):
+    `type` is a ColumnType; collections convert element by element."""
+
+    type: ColumnType
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Lambda(Node):
+    """`[&](float x) -> double { ... }` as `Map`'s last argument: parameters (type None for
+    `auto`), the return type if written, the capture (`""`, `"&"`, `"="`) and the body
+    (a `statements.Body`)."""
+
+    params: tuple[tuple[str, ColumnType | None], ...]
+    return_type: ColumnType | None
+    capture: str
+    body: object
+
+
+__all__ = ["Attribute", "Binary", "BraceList", "Call", "Cast", "Convert", "Index", "Lambda",
+           "Literal", "Name", "Node", "Ternary", "Unary"]

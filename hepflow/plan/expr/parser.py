@@ -38,6 +38,10 @@ class _Parser:
     def tok(self) -> Token:
         return self.tokens[self.pos]
 
+    def peek(self, ahead: int = 1) -> Token:
+        """The token `ahead` places on (the end token past the end)."""
+        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+
     def advance(self) -> Token:
         tok = self.tokens[self.pos]
         self.pos += 1
@@ -101,6 +105,12 @@ class _Parser:
                 self.advance()
                 prefixes.append((tok, None))
                 continue
+            if tok.kind == "op" and tok.text in ("--", "++"):  # `- -x`, as hepflow always read it
+                self.advance()
+                half = Token("op", tok.text[0], tok.start, tok.start + 1)
+                prefixes += [(half, None), (Token("op", tok.text[0], tok.start + 1, tok.end),
+                                            None)]
+                continue
             cast = self.c_style_cast()
             if cast is None:
                 break
@@ -143,6 +153,73 @@ class _Parser:
                                   f"knows, in {name.text}<...>", self.text, opener.start,
                                   close.end)
         return dtype
+
+    def collection_class(self, tok: Token, base: str) -> tuple[DType, int | None] | None:
+        """The element type (and std::array's size) of `RVecD`, `RVec<T>`,
+        `std::vector<T>` or `std::array<T, N>` just read as `tok`, its `<...>` consumed;
+        None if `tok` names no collection class (nothing is consumed then)."""
+        if base in cxxtypes.RVEC_ALIASES:
+            return cxxtypes.RVEC_ALIASES[base], None
+        is_class = base == "RVec" or tok.text in ("std::vector", "std::array")
+        if not (is_class and self.tok.kind == "op" and self.tok.text == "<"):
+            return None
+        opener = self.advance()
+        words: list[str] = []
+        while self.tok.kind == "name":
+            words.append(self.advance().text)
+        size: int | None = None
+        if tok.text == "std::array":
+            self.expect(",", opener)
+            number = self.tok
+            if number.kind != "num" or not isinstance(number.value, int) or \
+                    isinstance(number.value, bool) or number.value > 4096:
+                raise self.error("std::array<T, N> needs a constant size N (at most 4096)")
+            size = int(self.advance().value or 0)
+        close = self.expect(">", opener)
+        dtype = cxxtypes.type_from_words(words)
+        if dtype is None or dtype in cxxtypes.VECTORS.values():
+            raise ExpressionError(f"`{' '.join(words) or 'nothing'}` is not a number type "
+                                  f"hepflow knows, in {tok.text}<...>", self.text,
+                                  opener.start, close.end)
+        return dtype, size
+
+    def brace_list(self, tok: Token, base: str) -> n.Node | None:
+        """`RVecD{a, b}`, `RVec<T>{...}`, `std::vector<T>({...})`, `std::array<T, N>{...}`
+        at `tok`; None (nothing consumed) if `tok` starts no such list."""
+        start = self.pos
+        found = self.collection_class(tok, base)
+        if found is None:
+            return None
+        dtype, size = found
+        if self.tok.kind == "op" and self.tok.text == "{":
+            return self.brace_items(tok.start, dtype, size)
+        paren = self.tok
+        after = self.peek()
+        if paren.kind == "op" and paren.text == "(" and after.kind == "op" and after.text == "{":
+            self.advance()
+            inner = self.brace_items(tok.start, dtype, size)
+            close = self.expect(")", paren)
+            return n.BraceList(tok.start, close.end, inner.dtype, inner.items, size)
+        if base in cxxtypes.RVEC_ALIASES or base == "RVec":
+            self.pos = start  # RVecD(n, v) and RVec<T>(n, v) are calls
+            return None
+        raise self.error(f"expected '{{' after {tok.text}<...>: build it from a brace list, "
+                         f"e.g. {tok.text}<double>{{a, b}}")
+
+    def brace_items(self, start: int, dtype: DType, size: int | None) -> n.BraceList:
+        opener = self.advance()
+        items: list[n.Node] = []
+        while not (self.tok.kind == "op" and self.tok.text == "}"):
+            items.append(self.ternary())
+            if self.tok.kind == "op" and self.tok.text == ",":
+                self.advance()
+                continue
+            break
+        close = self.expect("}", opener)
+        if size is not None and len(items) > size:
+            raise ExpressionError(f"too many initializers for std::array of size {size}",
+                                  self.text, start, close.end)
+        return n.BraceList(start, close.end, dtype, tuple(items), size)
 
     def postfix(self, node: n.Node) -> n.Node:
         while self.tok.kind == "op" and self.tok.text in ("[", "(", "."):
@@ -201,6 +278,9 @@ class _Parser:
         if tok.kind == "name":
             self.advance()
             base = cxxtypes.strip_namespace(tok.text)
+            braced = self.brace_list(tok, base)
+            if braced is not None:
+                return braced
             if base in _TEMPLATES and self.tok.kind == "op" and self.tok.text == "<":
                 template = self.template_argument(tok)
                 opener = self.tok

@@ -14,7 +14,8 @@ from typing import Literal
 
 from hepflow.core.types import ColumnType, DType
 
-Op = Literal["col", "const", "unary", "binary", "ternary", "index", "call", "sampleinfo"]
+Op = Literal["col", "const", "unary", "binary", "ternary", "index", "call", "sampleinfo",
+             "local", "input"]  # the last two only inside a compiled body (plan.expr.loops)
 UnaryOp = Literal["-", "+", "!", "~", "cast"]
 BinaryOp = Literal["||", "&&", "|", "^", "&", "==", "!=", "<", "<=", ">", ">=", "<<", ">>",
                    "+", "-", "*", "/", "%"]
@@ -63,6 +64,14 @@ class Typed:
 
 
 @dataclass(frozen=True, slots=True)
+class BraceInit:
+    """The `value` of a call building a collection from `size` items, one per event
+    (`ROOT::RVecD{a, b}`): its args are the items, already of the element type's kind."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class Expression:
     """A parsed, checked expression and the exact set of columns it reads."""
 
@@ -75,5 +84,5 @@ class Expression:
         return self.tree.type
 
 
-__all__ = ["BinaryOp", "BinaryStep", "Expression", "IndexKind", "Op", "Typed", "UnaryOp",
-           "UnaryStep"]
+__all__ = ["BinaryOp", "BinaryStep", "BraceInit", "Expression", "IndexKind", "Op", "Typed",
+           "UnaryOp", "UnaryStep"]
