@@ -11,9 +11,12 @@
 xgboost and TensorFlow are imported only when a training or prediction needs
 them (TensorFlow takes seconds to import); install them with `hepflow[ml]`,
 PyTorch with `hepflow[torch]`, the ONNX converters and onnxruntime with `hepflow[onnx]`.
+`Features(..., task="regression")` trains a continuous target (a true pT) and
+reports bias and resolution (`hepflow.ml.regression`) instead of an AUC.
 `DataLoader` streams batches of a selection into any framework's own loop.
 """
 
+from hepflow.ml import regression
 from hepflow.ml.bundle import Bundle, load
 from hepflow.ml.errors import TrainingError
 from hepflow.ml.features import Features, Jagged
@@ -43,6 +46,7 @@ __all__ = [
     "TrainingError",
     "load",
     "prepare",
+    "regression",
     "roc_auc",
     "roc_curve",
     "to_onnx",

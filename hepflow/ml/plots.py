@@ -1,4 +1,5 @@
-"""Pictures of a training: ROC curve, score distributions per class, loss history.
+"""Pictures of a training: ROC curve, score distributions per class, loss history,
+and for a regression the response and resolution against the true value.
 
 Each function takes a `TrainResult`, draws with matplotlib in the CMS style
 of mplhep, saves a PNG (the Agg backend, so it works on a batch node without
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.ml.errors import PlanError
 from hepflow.ml.metrics import roc_curve
 from hepflow.ml.results import TrainResult
 
@@ -141,11 +143,52 @@ def history_figure(result: TrainResult) -> Any:
     return fig
 
 
+def resolution(result: TrainResult, path: str | os.PathLike[str]) -> Path:
+    """`resolution_figure` saved as a PNG."""
+    return _save(resolution_figure(result), path)
+
+
+def resolution_figure(result: TrainResult) -> Any:
+    """A regression's response (mean pred/true) and resolution against the true value.
+
+    The bins of the test report (`result.regression`), drawn at their centres
+    with the bin width as horizontal bar: the response with a line at 1, the
+    resolution as both the standard deviation and the half-width of the central
+    68 % of (pred - true)/true, since the two part where the tails are heavy.
+    """
+    rep = result.regression
+    if rep is None:
+        raise PlanError("resolution plots need a regression (Features(task='regression'))")
+    plt = _pyplot()
+    _style()
+    rows = [b for b in rep["bins"] if b["events"]]
+    low = np.array([b["low"] for b in rows])
+    high = np.array([b["high"] for b in rows])
+    centre, half = (low + high) / 2, (high - low) / 2
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 8), sharex=True)
+    top.errorbar(centre, [b["response"] for b in rows], xerr=half, fmt="o", label="test")
+    top.axhline(1.0, linestyle=":", color="grey")
+    top.set_ylabel("Response <pred / true>")
+    bottom.errorbar(centre, [b["width68"] for b in rows], xerr=half, fmt="o",
+                    label="68% half-width")
+    bottom.errorbar(centre, [b["std"] for b in rows], xerr=half, fmt="s", mfc="none",
+                    label="std")
+    bottom.set_ylabel("Resolution of (pred - true) / true")
+    bottom.set_xlabel(f"true {result.bundle.features.label_column}")
+    bottom.legend()
+    return fig
+
+
 def all_plots(result: TrainResult, directory: str | os.PathLike[str]) -> dict[str, Path]:
-    """roc.png, scores.png and history.png in `directory`."""
+    """roc.png, scores.png and history.png in `directory` (a regression: resolution.png
+    and history.png)."""
     out = Path(directory)
+    if result.regression is not None:
+        return {"resolution": resolution(result, out / "resolution.png"),
+                "history": history(result, out / "history.png")}
     return {"roc": roc(result, out / "roc.png"), "scores": scores(result, out / "scores.png"),
             "history": history(result, out / "history.png")}
 
 
-__all__ = ["all_plots", "history", "history_figure", "roc", "roc_figure", "scores"]
+__all__ = ["all_plots", "history", "history_figure", "resolution", "resolution_figure", "roc",
+           "roc_figure", "scores"]
