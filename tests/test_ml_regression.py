@@ -196,5 +196,10 @@ def test_regression_errors(sample_files: list[str], reg_client: Any) -> None:
     with pytest.raises(PlanError, match="non-integer"):
         ml.train_xgboost(selection(sample_files, reg_client), ml.Features(INPUTS, label="gen_pt"),
                          progress=False)
+    with pytest.raises(PlanError, match="classifies only"):
+        ml.train_torch(selection(sample_files, reg_client), FEATURES, lambda n: None)
+    with pytest.raises(PlanError, match="no classes to balance"):
+        ml.train_xgboost(selection(sample_files, reg_client), FEATURES, balance_classes=True,
+                         progress=False)
     with pytest.raises(PlanError, match="non-zero true value"):
         regression.report(np.array([0.0, 1.0]), np.array([1.0, 1.0]))
