@@ -97,6 +97,14 @@ def test_suggested_precision_and_bad_arguments(trained: ml.TrainResult,
     suggested = ml.suggest_precision(trained.bundle, x[:200])
     assert len(suggested) == 2
     assert all(p.startswith("ap_fixed<16,") for p in suggested.values())
+    per_layer = ml.export_hls4ml(trained, tmp_path / "per-layer", layer_precision=suggested,
+                                 max_events=200)
+    assert per_layer.events == 200 and not per_layer.lossy
+    config = (tmp_path / "per-layer" / "hls4ml_config.yml").read_text()
+    for name, precision in suggested.items():
+        assert name in config and precision in config
+    with pytest.raises(PlanError, match="no layer"):
+        ml.export_hls4ml(trained, tmp_path / "bad", layer_precision={"nope": "ap_fixed<8,3>"})
     for bad, match in [({"precision": "ap_fixed<16,6>; rm -rf /"}, "fixed-point type"),
                        ({"io_type": "io_serial"}, "io_type"),
                        ({"backend": "Quartus9"}, "backend"),
