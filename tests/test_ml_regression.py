@@ -154,6 +154,9 @@ def test_regression_plots(xgb_result: ml.TrainResult, tmp_path: Path) -> None:
     ys = np.asarray(response.get_lines()[0].get_ydata(), dtype=np.float64)
     np.testing.assert_allclose(ys, [b["response"] for b in rep["bins"]])
     assert plots.resolution(xgb_result, tmp_path / "res.png").stat().st_size > 0
+    assert set(plots.all_plots(xgb_result, tmp_path / "all")) == {"resolution", "history"}
+    with pytest.raises(PlanError, match=r"plots\.resolution"):
+        plots.roc_figure(xgb_result)
     with pytest.raises(PlanError, match="regression"):
         plots.resolution_figure(_classification_stub(xgb_result))
 

@@ -46,6 +46,12 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     return out
 
 
+def _classifier(result: TrainResult, what: str) -> None:
+    if result.regression is not None:
+        raise PlanError(f"{what} is for a classifier; a regression draws "
+                        "plots.resolution (response and resolution against the truth)")
+
+
 def _positive(result: TrainResult, score: np.ndarray) -> np.ndarray:
     return score if score.ndim == 1 else score[:, 1]
 
@@ -61,6 +67,7 @@ def roc_figure(result: TrainResult) -> Any:
     Test split solid, train dashed, each with its weighted AUC. Points with no
     background left (FPR 0) have infinite rejection and are not drawn.
     """
+    _classifier(result, "the ROC curve")
     plt = _pyplot()
     _style()
     fig, ax = plt.subplots(figsize=(7, 7))
@@ -85,6 +92,7 @@ def roc_figure(result: TrainResult) -> Any:
 
 def scores(result: TrainResult, path: str | os.PathLike[str], bins: int = 40) -> Path:
     """Score distributions per class: test as filled histograms, train as points."""
+    _classifier(result, "the score distribution per class")
     plt = _pyplot()
     _style()
     fig, ax = plt.subplots(figsize=(8, 6))
@@ -126,8 +134,11 @@ def history_figure(result: TrainResult) -> Any:
     """
     plt = _pyplot()
     _style()
-    groups = {"loss": {k: v for k, v in result.history.items() if "loss" in k},
-              "AUC": {k: v for k, v in result.history.items() if k.endswith("auc")}}
+    loss = {k: v for k, v in result.history.items() if "loss" in k}
+    auc = {k: v for k, v in result.history.items() if k.endswith("auc")}
+    # a regression's xgboost metrics (rmse, mphe, quantile) get a panel of their own
+    other = {k: v for k, v in result.history.items() if k not in loss and k not in auc}
+    groups = {"loss": loss, "AUC": auc, "metric": other}
     panels = [(label, series) for label, series in groups.items() if series]
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 4.5 * len(panels)), sharex=True,
                              squeeze=False)
