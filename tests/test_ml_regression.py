@@ -179,8 +179,8 @@ def keras_model_fn(input_shape: tuple[int, ...]) -> Any:
 def test_keras_regression(sample_files: list[str], reg_client: Any,
                           test_events: dict[str, np.ndarray]) -> None:
     result = ml.train_keras(selection(sample_files, reg_client), FEATURES, keras_model_fn,
-                            epochs=15, batch_size=256, strategy="local", patience=None,
-                            progress=False, seed=1)
+                            epochs=15, batch_size=256, patience=None, progress=False, seed=1)
+    assert len(result.workers) == 2  # MultiWorkerMirroredStrategy over this module's workers
     check_against_eager(result, test_events)
     overall = result.regression["overall"]  # type: ignore[index]
     assert abs(overall["bias"]) < 0.03 and overall["width68"] < 0.06
