@@ -108,7 +108,8 @@ def test_suggested_precision_and_bad_arguments(trained: ml.TrainResult,
     for bad, match in [({"precision": "ap_fixed<16,6>; rm -rf /"}, "fixed-point type"),
                        ({"io_type": "io_serial"}, "io_type"),
                        ({"backend": "Quartus9"}, "backend"),
-                       ({"reuse_factor": 0}, "reuse_factor")]:
+                       ({"reuse_factor": 0}, "reuse_factor"),
+                       ({"part": "xcu250; exec rm"}, "FPGA part name")]:
         with pytest.raises(PlanError, match=match):
             ml.export_hls4ml(trained, tmp_path / "bad", **bad)
     with pytest.raises(PlanError, match="Keras bundles"):

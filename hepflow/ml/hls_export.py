@@ -38,6 +38,7 @@ from hepflow.ml.metrics import roc_auc
 
 _PRECISION = re.compile(r"ap_(u?fixed)<\s*(\d{1,3})\s*,\s*(-?\d{1,3})\s*"
                         r"(?:,\s*AP_[A-Z0-9_]+\s*){0,3}>")
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 IO_TYPES = ("io_parallel", "io_stream")
 BACKENDS = ("Vitis", "Vivado")
 #: A deviation of up to this many steps of the output's last bit is rounding, not a loss.
@@ -200,6 +201,10 @@ def export_hls4ml(bundle: Any, outdir: str | Path, precision: str = "ap_fixed<16
         raise PlanError(f"io_type must be one of {', '.join(IO_TYPES)}, got {io_type!r}")
     if backend not in BACKENDS:
         raise PlanError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if part is not None and not (isinstance(part, str) and _PART.fullmatch(part)):
+        # the part name is written into the project's Tcl scripts
+        raise PlanError(f"part must be an FPGA part name such as 'xcu250-figd2104-2L-e', "
+                        f"got {part!r}")
     model = bundle.model
     dense = _dense_layers(model)
     x, y = _test_data(source, bundle, test, max_events)
