@@ -9,6 +9,7 @@ command -v xrootd >/dev/null 2>&1 || missing+=(deployments/xrootd/debian-package
 { command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1; } \
   || missing+=(deployments/slurm/debian-packages.txt)
 command -v curl >/dev/null 2>&1 || missing+=(scripts/readme-debian-packages.txt)
+command -v g++ >/dev/null 2>&1 || missing+=(scripts/fpga-debian-packages.txt)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -61,8 +61,10 @@ EXPECTED_TYPES = {
     "PV_npvs": np.int32,
     "HLT_IsoMu24": np.bool_,
     "process": np.int32,
+    "nGenMuon": np.int32,
+    "GenMuon_pt": np.float32,
 }
-COLLECTIONS = {"Muon": "nMuon", "Electron": "nElectron", "Jet": "nJet"}
+COLLECTIONS = {"Muon": "nMuon", "Electron": "nElectron", "Jet": "nJet", "GenMuon": "nGenMuon"}
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +126,42 @@ def test_counters_match_jagged_lengths(events: ak.Array) -> None:
         for name in events.fields:
             if name.startswith(coll + "_"):
                 assert np.array_equal(ak.to_numpy(ak.num(events[name])), counts), name
-    # Collections are pt-ordered within each event, as in NanoAOD.
-    for coll in COLLECTIONS:
+    # Collections are pt-ordered within each event, as in NanoAOD (GenMuon follows Muon's
+    # order: its entries are the truth of the reconstructed muons, one to one).
+    for coll in ("Muon", "Electron", "Jet"):
         pt = events[f"{coll}_pt"]
         assert ak.all(pt[:, :-1] >= pt[:, 1:])
+
+
+def test_gen_muon_truth_and_resolution(events: ak.Array) -> None:
+    """GenMuon_pt is matched one to one to Muon_pt with the documented pT-dependent smearing."""
+    from hepflow.samples.generator import MUON_RESOLUTION
+
+    assert np.array_equal(ak.to_numpy(events.nGenMuon), ak.to_numpy(events.nMuon))
+    reco = ak.to_numpy(ak.flatten(events.Muon_pt)).astype(np.float64)
+    gen = ak.to_numpy(ak.flatten(events.GenMuon_pt)).astype(np.float64)
+    assert np.all(gen > 0)
+    pull = (reco / gen - 1.0) / (MUON_RESOLUTION[0] + MUON_RESOLUTION[1] * reco)
+    assert abs(np.mean(pull)) < 0.05
+    assert 0.95 < np.std(pull) < 1.05
+    low, high = (reco > 10) & (reco < 30), reco > 60
+    width_low = np.std(reco[low] / gen[low] - 1.0)
+    width_high = np.std(reco[high] / gen[high] - 1.0)
+    assert width_high > 1.3 * width_low  # the resolution worsens with pT
+
+
+def test_truth_leaves_the_other_branches_of_a_seed_unchanged() -> None:
+    """The truth has its own random stream: the reconstructed values do not depend on it."""
+    from hepflow.samples.generator import generate_chunk
+
+    layout = sample_layout(extra_branches=3)
+    one = generate_chunk(np.random.default_rng((5, 0)), 500, 0, layout)
+    two = generate_chunk(np.random.default_rng((5, 0)), 500, 0, layout,
+                         truth_rng=np.random.default_rng(99))
+    for name, value in one.items():
+        if name != "GenMuon":
+            assert ak.to_list(value) == ak.to_list(two[name]), name
+    assert not ak.all(one["GenMuon"].pt == two["GenMuon"].pt)
 
 
 def test_event_numbers_unique_across_files(events: ak.Array) -> None:
@@ -235,7 +269,7 @@ def test_branches_target(tmp_path: pathlib.Path) -> None:
         assert tree["Tau_pt"].title == "Tau_pt[nTau]/F"
         arrays = tree.arrays(filter_name=["nTau", "Tau_*"])
         assert np.array_equal(ak.to_numpy(ak.num(arrays.Tau_pt)), ak.to_numpy(arrays.nTau))
-    with pytest.raises(ValueError, match="below the 32 physics branches"):
+    with pytest.raises(ValueError, match="below the 34 physics branches"):
         sample_layout(branches=10)
 
 

@@ -10,13 +10,18 @@
 
 xgboost and TensorFlow are imported only when a training or prediction needs
 them (TensorFlow takes seconds to import); install them with `hepflow[ml]`,
-PyTorch with `hepflow[torch]`, the ONNX converters and onnxruntime with `hepflow[onnx]`.
+PyTorch with `hepflow[torch]`, the ONNX converters and onnxruntime with `hepflow[onnx]`,
+hls4ml (`export_hls4ml`: FPGA firmware, checked in C simulation) with `hepflow[fpga]`.
+`Features(..., task="regression")` trains a continuous target (a true pT) and
+reports bias and resolution (`hepflow.ml.regression`) instead of an AUC.
 `DataLoader` streams batches of a selection into any framework's own loop.
 """
 
+from hepflow.ml import regression
 from hepflow.ml.bundle import Bundle, load
 from hepflow.ml.errors import TrainingError
 from hepflow.ml.features import Features, Jagged
+from hepflow.ml.hls_export import HLSReport, export_hls4ml, suggest_precision
 from hepflow.ml.keras import train_keras
 from hepflow.ml.loader import DataLoader
 from hepflow.ml.metrics import roc_auc, roc_curve
@@ -33,6 +38,7 @@ __all__ = [
     "Bundle",
     "DataLoader",
     "Features",
+    "HLSReport",
     "Jagged",
     "Normalisation",
     "Predict",
@@ -41,10 +47,13 @@ __all__ = [
     "Split",
     "TrainResult",
     "TrainingError",
+    "export_hls4ml",
     "load",
     "prepare",
+    "regression",
     "roc_auc",
     "roc_curve",
+    "suggest_precision",
     "to_onnx",
     "train_keras",
     "train_torch",

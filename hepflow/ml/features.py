@@ -26,6 +26,9 @@ from hepflow.ml.errors import PlanError
 from hepflow.ml.split import Split
 
 NegativeWeights = Literal["keep", "drop", "abs"]
+#: What the label is: class numbers, or a continuous value to regress.
+Task = Literal["classification", "regression"]
+TASKS: tuple[str, ...] = ("classification", "regression")
 _T = TypeVar("_T")
 #: Column added by `Features.attach` when the label is given per sample.
 SAMPLE_LABEL = "_hepflow_label"
@@ -110,7 +113,11 @@ class Features:
       as they are (unbiased, noisier, and a loss can become negative), `"drop"`
       removes those events, `"abs"` uses |w| (biased where negative weights
       cancel positive ones, but stable);
-    * `split`: the deterministic train/validation/test `Split`.
+    * `split`: the deterministic train/validation/test `Split`;
+    * `task`: `"classification"` (the default: the label holds classes) or
+      `"regression"`: the label is a continuous value (a column such as
+      `GenMuon_pt`, or a Define such as `GenMuon_pt / Muon_pt`) that the model
+      predicts; the training then reports bias and resolution instead of an AUC.
     """
 
     flat: tuple[str, ...] = ()
@@ -120,12 +127,13 @@ class Features:
     negative_weights: NegativeWeights = "keep"
     split: Split = field(default_factory=Split)
     classes: tuple[str, ...] = ()
+    task: Task = "classification"
 
     def __init__(self, flat: Sequence[str] | str = (),
                  jagged: Sequence[Jagged] | Mapping[str, int] | Jagged = (), *,
                  label: str | Mapping[str, int] | None = None, weight: str | None = None,
                  negative_weights: NegativeWeights = "keep", split: Split | None = None,
-                 classes: Sequence[str] = ()) -> None:
+                 classes: Sequence[str] = (), task: Task = "classification") -> None:
         flat_cols = _names(flat, "Features(flat=...)")
         if isinstance(jagged, Jagged):
             groups: tuple[Jagged, ...] = (jagged,)
@@ -148,6 +156,14 @@ class Features:
         elif not isinstance(label, str) or not label:
             raise PlanError(f"Features(label=...) must be a column name or {{sample: class}}, "
                             f"got {label!r}")
+        if task not in TASKS:
+            raise PlanError(f"Features(task=...) must be 'classification' or 'regression', "
+                            f"got {task!r}")
+        if task == "regression" and isinstance(label, Mapping):
+            raise PlanError("Features(task='regression') needs a label column holding the "
+                            "value to predict, not classes per sample")
+        if task == "regression" and len(classes):
+            raise PlanError("Features(task='regression') has no classes to name")
         if weight is not None and (not isinstance(weight, str) or not weight):
             raise PlanError(f"Features(weight=...) must be a column name, got {weight!r}")
         if split is not None and not isinstance(split, Split):
@@ -168,6 +184,7 @@ class Features:
         object.__setattr__(self, "negative_weights", negative_weights)
         object.__setattr__(self, "split", split if split is not None else Split())
         object.__setattr__(self, "classes", tuple(str(c) for c in classes))
+        object.__setattr__(self, "task", task)
         if self.n_inputs > MAX_INPUTS:
             raise PlanError(f"Features: {self.n_inputs} model inputs is more than the "
                             f"{MAX_INPUTS} hepflow supports; shorten the Jagged lengths")
@@ -207,8 +224,17 @@ class Features:
     def n_inputs(self) -> int:
         return len(self.input_names)
 
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
+
     def class_names(self, labels: Sequence[int]) -> dict[int, str]:
-        """The label meaning: class index -> name (given, from samples, or the number)."""
+        """The label meaning: class index -> name (given, from samples, or the number).
+
+        A regression has no classes: its model predicts one value, like a binary score.
+        """
+        if self.regression:
+            return {}
         names: dict[int, str] = {}
         if isinstance(self.label, Mapping):
             for sample, value in self.label.items():
@@ -271,13 +297,14 @@ class Features:
         return {"flat": list(self.flat), "jagged": [g.to_dict() for g in self.jagged],
                 "label": dict(self.label) if isinstance(self.label, Mapping) else self.label,
                 "weight": self.weight, "negative_weights": self.negative_weights,
-                "split": self.split.to_dict(), "classes": list(self.classes)}
+                "split": self.split.to_dict(), "classes": list(self.classes),
+                "task": self.task}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "features") -> Features:
         """The spec `to_dict` wrote, every key and type checked (bundles are untrusted)."""
         d = _record(data, where, required=("flat", "jagged", "label"),
-                    optional=("weight", "negative_weights", "split", "classes"))
+                    optional=("weight", "negative_weights", "split", "classes", "task"))
         jagged = d["jagged"]
         if not isinstance(jagged, list):
             raise PlanError(f"{where}.jagged must be a list of groups, got {jagged!r}")
@@ -297,7 +324,7 @@ class Features:
                         weight=d.get("weight"),
                         negative_weights=d.get("negative_weights", "keep"),
                         split=_checked(f"{where}.split", Split, **split),
-                        classes=d.get("classes", ()))
+                        classes=d.get("classes", ()), task=d.get("task", "classification"))
 
 
 #: Longest padded collection and most model inputs a spec may ask for: a bound that no
@@ -434,5 +461,6 @@ def pad_values(spec: Features) -> np.ndarray:
     return np.asarray(pads, dtype=np.float32)
 
 
-__all__ = ["MAX_INPUTS", "MAX_JAGGED_LENGTH", "SAMPLE_LABEL", "Features", "Jagged",
-           "NegativeWeights", "flat_values", "pad_clip", "pad_values", "raw_inputs", "valid_matrix"]
+__all__ = ["MAX_INPUTS", "MAX_JAGGED_LENGTH", "SAMPLE_LABEL", "TASKS", "Features", "Jagged",
+           "NegativeWeights", "Task", "flat_values", "pad_clip", "pad_values", "raw_inputs",
+           "valid_matrix"]

@@ -37,15 +37,19 @@ class Summary:
     negative: int = 0  # events with a negative weight (before the policy)
     dropped: int = 0  # events removed by negative_weights="drop"
     chunks: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    #: A regression target's moments on the training split (scalar), else None.
+    target: Moments | None = None
 
     def merge(self, other: Summary) -> Summary:
         events = {k: self.class_events.get(k, np.zeros(3)) + other.class_events.get(
             k, np.zeros(3)) for k in set(self.class_events) | set(other.class_events)}
         weights = {k: self.class_weights.get(k, np.zeros(3)) + other.class_weights.get(
             k, np.zeros(3)) for k in set(self.class_weights) | set(other.class_weights)}
+        target = self.target if other.target is None else other.target \
+            if self.target is None else self.target.merge(other.target)
         return Summary(self.moments.merge(other.moments), self.events + other.events,
                        events, weights, self.negative + other.negative,
-                       self.dropped + other.dropped, {**self.chunks, **other.chunks})
+                       self.dropped + other.dropped, {**self.chunks, **other.chunks}, target)
 
     @property
     def classes(self) -> list[int]:
@@ -54,11 +58,13 @@ class Summary:
     def split_events(self) -> dict[str, int]:
         return {name: int(n) for name, n in zip(SPLIT_NAMES, self.events, strict=True)}
 
-    def check(self) -> None:
-        """Fail before training when the data cannot train a classifier."""
+    def check(self, regression: bool = False) -> None:
+        """Fail before training when the data cannot train a classifier (or a regression)."""
         if self.events[TRAIN] == 0:
             raise PlanError("no events in the training split: check the selection and the "
                             "Split fractions")
+        if regression:
+            return
         train_classes = [k for k, v in self.class_events.items() if v[TRAIN] > 0]
         if len(train_classes) < 2:
             found = ", ".join(str(k) for k in train_classes) or "none"

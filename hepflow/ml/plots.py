@@ -1,4 +1,5 @@
-"""Pictures of a training: ROC curve, score distributions per class, loss history.
+"""Pictures of a training: ROC curve, score distributions per class, loss history,
+and for a regression the response and resolution against the true value.
 
 Each function takes a `TrainResult`, draws with matplotlib in the CMS style
 of mplhep, saves a PNG (the Agg backend, so it works on a batch node without
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.ml.errors import PlanError
 from hepflow.ml.metrics import roc_curve
 from hepflow.ml.results import TrainResult
 
@@ -44,6 +46,12 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     return out
 
 
+def _classifier(result: TrainResult, what: str) -> None:
+    if result.regression is not None:
+        raise PlanError(f"{what} is for a classifier; a regression draws "
+                        "plots.resolution (response and resolution against the truth)")
+
+
 def _positive(result: TrainResult, score: np.ndarray) -> np.ndarray:
     return score if score.ndim == 1 else score[:, 1]
 
@@ -59,6 +67,7 @@ def roc_figure(result: TrainResult) -> Any:
     Test split solid, train dashed, each with its weighted AUC. Points with no
     background left (FPR 0) have infinite rejection and are not drawn.
     """
+    _classifier(result, "the ROC curve")
     plt = _pyplot()
     _style()
     fig, ax = plt.subplots(figsize=(7, 7))
@@ -83,6 +92,7 @@ def roc_figure(result: TrainResult) -> Any:
 
 def scores(result: TrainResult, path: str | os.PathLike[str], bins: int = 40) -> Path:
     """Score distributions per class: test as filled histograms, train as points."""
+    _classifier(result, "the score distribution per class")
     plt = _pyplot()
     _style()
     fig, ax = plt.subplots(figsize=(8, 6))
@@ -124,8 +134,11 @@ def history_figure(result: TrainResult) -> Any:
     """
     plt = _pyplot()
     _style()
-    groups = {"loss": {k: v for k, v in result.history.items() if "loss" in k},
-              "AUC": {k: v for k, v in result.history.items() if k.endswith("auc")}}
+    loss = {k: v for k, v in result.history.items() if "loss" in k}
+    auc = {k: v for k, v in result.history.items() if k.endswith("auc")}
+    # a regression's xgboost metrics (rmse, mphe, quantile) get a panel of their own
+    other = {k: v for k, v in result.history.items() if k not in loss and k not in auc}
+    groups = {"loss": loss, "AUC": auc, "metric": other}
     panels = [(label, series) for label, series in groups.items() if series]
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 4.5 * len(panels)), sharex=True,
                              squeeze=False)
@@ -141,11 +154,52 @@ def history_figure(result: TrainResult) -> Any:
     return fig
 
 
+def resolution(result: TrainResult, path: str | os.PathLike[str]) -> Path:
+    """`resolution_figure` saved as a PNG."""
+    return _save(resolution_figure(result), path)
+
+
+def resolution_figure(result: TrainResult) -> Any:
+    """A regression's response (mean pred/true) and resolution against the true value.
+
+    The bins of the test report (`result.regression`), drawn at their centres
+    with the bin width as horizontal bar: the response with a line at 1, the
+    resolution as both the standard deviation and the half-width of the central
+    68 % of (pred - true)/true, since the two part where the tails are heavy.
+    """
+    rep = result.regression
+    if rep is None:
+        raise PlanError("resolution plots need a regression (Features(task='regression'))")
+    plt = _pyplot()
+    _style()
+    rows = [b for b in rep["bins"] if b["events"]]
+    low = np.array([b["low"] for b in rows])
+    high = np.array([b["high"] for b in rows])
+    centre, half = (low + high) / 2, (high - low) / 2
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 8), sharex=True)
+    top.errorbar(centre, [b["response"] for b in rows], xerr=half, fmt="o", label="test")
+    top.axhline(1.0, linestyle=":", color="grey")
+    top.set_ylabel("Response <pred / true>")
+    bottom.errorbar(centre, [b["width68"] for b in rows], xerr=half, fmt="o",
+                    label="68% half-width")
+    bottom.errorbar(centre, [b["std"] for b in rows], xerr=half, fmt="s", mfc="none",
+                    label="std")
+    bottom.set_ylabel("Resolution of (pred - true) / true")
+    bottom.set_xlabel(f"true {result.bundle.features.label_column}")
+    bottom.legend()
+    return fig
+
+
 def all_plots(result: TrainResult, directory: str | os.PathLike[str]) -> dict[str, Path]:
-    """roc.png, scores.png and history.png in `directory`."""
+    """roc.png, scores.png and history.png in `directory` (a regression: resolution.png
+    and history.png)."""
     out = Path(directory)
+    if result.regression is not None:
+        return {"resolution": resolution(result, out / "resolution.png"),
+                "history": history(result, out / "history.png")}
     return {"roc": roc(result, out / "roc.png"), "scores": scores(result, out / "scores.png"),
             "history": history(result, out / "history.png")}
 
 
-__all__ = ["all_plots", "history", "history_figure", "roc", "roc_figure", "scores"]
+__all__ = ["all_plots", "history", "history_figure", "resolution", "resolution_figure", "roc",
+           "roc_figure", "scores"]

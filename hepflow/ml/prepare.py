@@ -37,7 +37,7 @@ class Block:
     index: int
     values: np.ndarray  # (n, V) float32, padded slots 0
     mask: np.ndarray  # (n, M) bool, one column per jagged slot
-    label: np.ndarray  # (n,) int64
+    label: np.ndarray  # (n,) int64 classes, or float32 values for a regression
     weight: np.ndarray  # (n,) float32, after the negative-weight policy
     split: np.ndarray  # (n,) int8
     negative: int = 0
@@ -52,10 +52,17 @@ def build_block(part: Any, spec: Features, index: int) -> Block:
     columns = {name: part[name] for name in spec.read_columns}
     values, mask = raw_inputs(spec, columns)
     label_raw = np.asarray(_numpy(columns[spec.label_column]))
-    label = label_raw.astype(np.int64)
-    if label_raw.dtype.kind == "f" and not np.array_equal(label, label_raw):
-        raise PlanError(f"the label `{spec.label_column}` holds non-integer values; "
-                        "classification needs integer classes (or a boolean)")
+    if spec.regression:
+        label = label_raw.astype(np.float32)
+        if not np.all(np.isfinite(label)):
+            raise PlanError(f"the regression target `{spec.label_column}` holds NaN or "
+                            "infinite values; filter those events out first")
+    else:
+        label = label_raw.astype(np.int64)
+        if label_raw.dtype.kind == "f" and not np.array_equal(label, label_raw):
+            raise PlanError(f"the label `{spec.label_column}` holds non-integer values; "
+                            "classification needs integer classes (or a boolean); for a "
+                            "continuous target pass Features(..., task='regression')")
     n = label.shape[0]
     if spec.weight:
         weight = np.asarray(_numpy(columns[spec.weight]), dtype=np.float32)
@@ -89,15 +96,19 @@ def summarise(block: Block, spec: Features) -> Summary:
     events = np.bincount(block.split, minlength=3).astype(np.float64)[:3]
     class_events: dict[int, np.ndarray] = {}
     class_weights: dict[int, np.ndarray] = {}
-    for cls in np.unique(block.label):
-        sel = block.label == cls
+    # a regression's events all count as one class: the event and weight totals
+    classes = np.zeros(len(block), np.int64) if spec.regression else block.label
+    for cls in np.unique(classes):
+        sel = classes == cls
         class_events[int(cls)] = np.bincount(block.split[sel], minlength=3)[:3].astype(float)
         class_weights[int(cls)] = np.bincount(block.split[sel], weights=block.weight[sel],
                                               minlength=3)[:3]
     counts = np.bincount(block.split, minlength=3)
+    target = Moments.of(block.label[train].astype(np.float64)) \
+        if spec.regression else None
     return Summary(moments, events, class_events, class_weights, block.negative,
                    block.dropped, {block.index: (int(counts[0]), int(counts[1]),
-                                                 int(counts[2]))})
+                                                 int(counts[2]))}, target)
 
 
 def _merge(*summaries: Summary) -> Summary:
@@ -198,6 +209,8 @@ class PreparedData:
         """Per-class weight factors that give every class the same training weight."""
         if not balance:
             return None
+        if self.features.regression:
+            raise PlanError("balance_classes: a regression has no classes to balance")
         totals = {k: float(v[TRAIN]) for k, v in self.summary.class_weights.items()
                   if v[TRAIN] > 0}
         mean = float(np.mean(list(totals.values())))
@@ -254,7 +267,7 @@ def prepare(df: Any, features: Features, *, normalisation: Method = "standard",
         partial = [runner.submit(_merge, *partial[i:i + _FAN_IN], pure=False)
                    for i in range(0, len(partial), _FAN_IN)]
     summary: Summary = partial[0].result()
-    summary.check()
+    summary.check(regression=features.regression)
     norm = Normalisation.fit(summary.moments, features.value_names, normalisation)
     return PreparedData(features, norm, summary, list(blocks), runner, provenance(df),
                         time.perf_counter() - start)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.ml import regression
 from hepflow.ml.bundle import Bundle, load_model, predict_matrix
 from hepflow.ml.features import Features
 from hepflow.ml.metrics import roc_auc
@@ -31,10 +32,19 @@ class Scores:
     def auc(self) -> float:
         return roc_auc(self.label, self.score, self.weight)
 
+    def resolution(self, edges: Any = None, bins: int = 5) -> dict[str, Any]:
+        """A regression's bias and resolution on these events (`hepflow.ml.regression`)."""
+        return regression.report(self.label, self.score, edges, bins)
+
 
 @dataclass
 class TrainResult:
-    """A finished training: `bundle` (save it), `history`, `test_auc`, per-split `scores`."""
+    """A finished training: `bundle` (save it), `history`, `test_auc`, per-split `scores`.
+
+    A regression (`Features(task="regression")`) has no AUC (`test_auc` is NaN);
+    `regression` holds the test split's bias and resolution, overall and per
+    bin of the true value (`hepflow.ml.regression.report`).
+    """
 
     bundle: Bundle
     history: dict[str, list[float]]
@@ -43,6 +53,7 @@ class TrainResult:
     prepared: PreparedData | None = None
     timings: dict[str, float] = field(default_factory=dict)
     workers: list[dict[str, Any]] = field(default_factory=list)
+    regression: dict[str, Any] | None = None
 
     @property
     def auc(self) -> float:
@@ -64,6 +75,10 @@ class TrainResult:
 
     def __repr__(self) -> str:
         events = self.bundle.metrics.get("events", {})
+        if self.regression is not None:
+            o = self.regression["overall"]
+            return (f"<TrainResult {self.bundle.kind} regression: test bias {o['bias']:+.4f}, "
+                    f"resolution {o['width68']:.4f}, events {events}>")
         return (f"<TrainResult {self.bundle.kind}: test AUC {self.test_auc:.4f}, "
                 f"events {events}, {len(self.history)} history series>")
 
@@ -102,10 +117,20 @@ def finish(bundle: Bundle, prepared: PreparedData, history: dict[str, list[float
     """Score train and test, fill the bundle's metrics, and wrap it all up."""
     scores = score_splits(prepared, bundle)
     test = scores.get("test")
-    test_auc = test.auc() if test is not None else float("nan")
+    nan = float("nan")
+    fit: dict[str, Any] | None = None
+    if prepared.features.regression:
+        test_auc = nan
+        fit = test.resolution() if test is not None else None
+        bundle.metrics.update({
+            "test_regression": fit,
+            "train_regression": scores["train"].resolution() if "train" in scores else None,
+        })
+    else:
+        test_auc = test.auc() if test is not None else nan
+        bundle.metrics["train_auc"] = scores["train"].auc() if "train" in scores else nan
     bundle.metrics.update({
         "test_auc": test_auc,
-        "train_auc": scores["train"].auc() if "train" in scores else float("nan"),
         "events": prepared.summary.split_events(),
         "negative_weights": {"policy": prepared.features.negative_weights,
                              "events": prepared.summary.negative,
@@ -116,7 +141,8 @@ def finish(bundle: Bundle, prepared: PreparedData, history: dict[str, list[float
     if extra:
         bundle.metrics.update(extra)
     timings = {"prepare_s": prepared.seconds, "train_s": train_seconds}
-    return TrainResult(bundle, history, test_auc, scores, prepared, timings, workers or [])
+    return TrainResult(bundle, history, test_auc, scores, prepared, timings, workers or [],
+                       fit)
 
 
 __all__ = ["Scores", "TrainResult", "finish", "score_splits"]

@@ -255,6 +255,10 @@ def train_torch(df: Any, features: Features | None = None, model_fn: ModelFn | N
     if loss is not None and not callable(loss):
         raise PlanError("loss must be a callable (output, y, w) -> scalar tensor")
     options = BatchOptions(batch_size, batches_in_memory, True, False, set_seed)
+    spec = df.features if isinstance(df, PreparedData) else features
+    if spec is not None and spec.regression:
+        raise PlanError("train_torch classifies only, for now; train a regression with "
+                        "train_xgboost or train_keras")
     import_torch()
     prepared = prepared_for("train_torch", df, features, normalisation=normalisation,
                             client=client)

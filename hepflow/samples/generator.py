@@ -85,7 +85,11 @@ _COMPRESSION_CLASSES: dict[str, Callable[[int], uproot.compression.Compression]]
 }
 
 
-#: The physics branches every sample has, in tree order (32 branches).
+#: Generator-level muon pT resolution: sigma(pT)/pT = 1 % + 0.01 % * pT (pT in GeV), the
+#: growth with pT a muon system's sagitta measurement has (see ``_gen_muon_pt``).
+MUON_RESOLUTION = (0.01, 1e-4)
+
+#: The physics branches every sample has, in tree order (34 branches).
 CORE_BRANCHES: tuple[str, ...] = (
     "run",
     "luminosityBlock",
@@ -102,6 +106,8 @@ CORE_BRANCHES: tuple[str, ...] = (
     "PV_npvs",
     "HLT_IsoMu24",
     "process",
+    "nGenMuon",
+    "GenMuon_pt",
 )
 
 # Realistic NanoAOD names for the unused padding branches; once exhausted,
@@ -456,6 +462,7 @@ def generate_chunk(
     first_event: int,
     layout: SampleLayout,
     fractions: tuple[float, float, float] = PROCESS_FRACTIONS,
+    truth_rng: np.random.Generator | None = None,
 ) -> dict[str, np.ndarray | ak.Array]:
     """Generate ``n`` events as the dict that uproot's ``WritableTree.extend`` takes.
 
@@ -464,6 +471,8 @@ def generate_chunk(
     Jagged collections are awkward record arrays under the collection name
     (``"Muon"``), which uproot writes as ``nMuon`` + ``Muon_<field>[nMuon]``.
     ``fractions`` are the shares of DY, ttbar and QCD (see ``PROCESSES``).
+    ``truth_rng`` draws the generator-level truth (``GenMuon_pt``); by default a
+    child of ``rng``, which leaves ``rng``'s own draws untouched.
     """
     process = rng.choice(3, n, p=fractions).astype(np.int32)
     muons = _Objects(_MUON_FIELDS)
@@ -501,6 +510,7 @@ def generate_chunk(
         "PV_npvs": (1 + rng.poisson(30.0, n)).astype(np.int32),
         "HLT_IsoMu24": hlt,
         "process": process,
+        "GenMuon": _gen_muon(rng.spawn(1)[0] if truth_rng is None else truth_rng, muon),
     }
 
     # Padding. One draw per dtype, rows contiguous so each branch is a plain view.
@@ -523,6 +533,31 @@ def generate_chunk(
     for coll in layout.collections:
         data[coll.name] = _padding_collection(rng, coll, n)
     return data
+
+
+def _gen_muon_pt(rng: np.random.Generator, reco_pt: np.ndarray) -> np.ndarray:
+    """The generator-level pT behind each reconstructed muon pT.
+
+    The detector model is ``Muon_pt = GenMuon_pt * (1 + sigma * g)`` with ``g`` a
+    standard Gaussian (cut at 3 sigma, so no muon flips its sign of curvature) and
+    ``sigma = MUON_RESOLUTION[0] + MUON_RESOLUTION[1] * pT`` evaluated at the
+    reconstructed pT. The reconstructed pT already exist (their values must not
+    change for a seed), so the truth is drawn behind them: ``gen = reco / (1 + sigma g)``.
+    """
+    reco = reco_pt.astype(np.float64)
+    sigma = np.minimum(MUON_RESOLUTION[0] + MUON_RESOLUTION[1] * reco, 0.25)
+    g = np.clip(rng.standard_normal(reco.size), -3.0, 3.0)
+    return (reco / (1.0 + sigma * g)).astype(np.float32)
+
+
+def _gen_muon(rng: np.random.Generator, muon: ak.Array) -> ak.Array:
+    """``GenMuon`` records (``pt``) matched one to one to the reconstructed muons."""
+    offsets = muon.layout.offsets
+    reco = np.asarray(muon.layout.content.content("pt").data)
+    content = ak.contents.RecordArray(
+        [ak.contents.NumpyArray(_gen_muon_pt(rng, reco))], ["pt"], length=reco.size
+    )
+    return ak.Array(ak.contents.ListOffsetArray(offsets, content))
 
 
 def _branch_types(layout: SampleLayout) -> dict[str, object]:
@@ -551,6 +586,9 @@ def _write_file(
     name, and the rename is atomic because it stays on one filesystem.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # the truth has its own stream, a child of the file's generator: adding it left
+    # every other branch of a seed exactly as it was
+    truth_rng = rng.spawn(1)[0]
     n_chunks = -(-n_events // basket_entries)
     try:
         with uproot.recreate(tmp, compression=compression) as f:
@@ -563,7 +601,8 @@ def _write_file(
             for start in range(0, n_events, basket_entries):
                 stop = min(start + basket_entries, n_events)
                 tree.extend(
-                    generate_chunk(rng, stop - start, first_event + start, layout, fractions)
+                    generate_chunk(rng, stop - start, first_event + start, layout, fractions,
+                                   truth_rng)
                 )
         os.replace(tmp, path)
     except BaseException:
