@@ -148,7 +148,8 @@ def test_an_expression_with_semicolons_but_no_return_is_refused() -> None:
     ("ROOT::VecOps::RVec<float>{MET_pt * 2}", lambda e: [float(F32(e["MET_pt"]) * F32(2))],
      "float32"),
     ("std::vector<double>({MET_pt, MET_pt + 1, MET_pt + 2})",
-     lambda e: [float(e["MET_pt"]) + k for k in range(3)], "float64"),
+     # `MET_pt + 1` is float arithmetic in C++ (float + int), then stored as double
+     lambda e: [float(F32(e["MET_pt"]) + F32(k)) for k in range(3)], "float64"),
     ("std::array<double, 3>{MET_pt, 1}", lambda e: [float(e["MET_pt"]), 1.0, 0.0], "float64"),
     ("MET_pt < 30 ? ROOT::RVecD{MET_pt, 1.} : ROOT::RVecD{1., MET_pt}",
      lambda e: [float(e["MET_pt"]), 1.0] if e["MET_pt"] < 30 else [1.0, float(e["MET_pt"])],
