@@ -530,7 +530,10 @@ def test_benchmark_blocks_run_at_smoke_size(tmp_path: Path) -> None:
     """Each `smoke` block runs as written, in one fresh folder, with HEPFLOW_BENCH_SMOKE=1:
     the benchmarks' defaults shrink to a smoke size, the options written still apply."""
     from hepflow.bench.smoke import SMOKE_ENV
+    from hepflow.testing import xrootd_available
 
+    if not xrootd_available():
+        pytest.skip("Debian's xrootd-server is not installed (benchmarks.remote's server)")
     found = smoke_blocks()
     assert found, "no smoke blocks"
     env = {**os.environ, SMOKE_ENV: "1"}
