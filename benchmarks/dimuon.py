@@ -51,6 +51,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hepflow.bench.smoke import sized
 from hepflow.observe.environment import machine_info, package_versions
 
 TREE = "Events"
@@ -328,10 +329,12 @@ def _versions() -> dict[str, str]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.dimuon", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=int, default=2_000_000, help="events in the sample")
-    p.add_argument("--files", type=int, default=8, help="files in the sample")
+    p.add_argument("--events", type=int, default=sized(2_000_000, 20_000),
+                   help="events in the sample")
+    p.add_argument("--files", type=int, default=sized(8, 2), help="files in the sample")
     p.add_argument("--workers", type=int, default=2, help="LocalCluster process workers")
-    p.add_argument("--repeat", type=int, default=3, help="timed runs of each implementation")
+    p.add_argument("--repeat", type=int, default=sized(3, 1),
+                   help="timed runs of each implementation")
     p.add_argument("--outdir", type=Path, default=Path("bench-sample"),
                    help="where the sample is generated and cached (default ./bench-sample)")
     p.add_argument("--steps-per-file", type=int, default=3,

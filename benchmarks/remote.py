@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.dimuon import ensure_sample, run_hepflow
+from hepflow.bench.smoke import sized
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=int, default=2_000_000)
-    p.add_argument("--files", type=int, default=8)
+    p.add_argument("--events", type=int, default=sized(2_000_000, 20_000))
+    p.add_argument("--files", type=int, default=sized(8, 2))
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=sized(3, 1))
     p.add_argument("--outdir", type=Path, default=Path("bench-sample"))
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)

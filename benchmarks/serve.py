@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from hepflow.bench.smoke import sized
+
 AUDIENCE = "hepflow-bench"
 ISSUER = "https://issuer.bench.invalid/"
 MODEL = "bdt"
@@ -431,9 +433,10 @@ def table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per step")
-    parser.add_argument("--rates", default="250,500,1000,2000,3000")
-    parser.add_argument("--batches", default="1,10,100,1000,10000")
+    parser.add_argument("--duration", type=float, default=sized(5.0, 1.0),
+                        help="seconds per step")
+    parser.add_argument("--rates", default=sized("250,500,1000,2000,3000", "250,1000"))
+    parser.add_argument("--batches", default=sized("1,10,100,1000,10000", "1,1000"))
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--depth", type=int, default=4)

@@ -68,6 +68,7 @@ from benchmarks.dimuon import (
     weighted_bins_differ,
     write_summary,
 )
+from hepflow.bench.smoke import sized
 from hepflow.observe.environment import machine_info, package_versions
 
 TREE = "Events"
@@ -343,10 +344,11 @@ def compare(reference: Outcome, other: Outcome, moved_fraction: float = 0.0) -> 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.ttbar", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=int, default=2_000_000, help="events in the sample")
-    p.add_argument("--files", type=int, default=8, help="files in the sample")
+    p.add_argument("--events", type=int, default=sized(2_000_000, 20_000),
+                   help="events in the sample")
+    p.add_argument("--files", type=int, default=sized(8, 2), help="files in the sample")
     p.add_argument("--workers", type=int, default=2, help="LocalCluster process workers")
-    p.add_argument("--repeat", type=int, default=5, help="timed runs of each way")
+    p.add_argument("--repeat", type=int, default=sized(5, 1), help="timed runs of each way")
     p.add_argument("--outdir", type=Path, default=Path("bench-sample"),
                    help="where the sample is generated and cached (shared with the dimuon one)")
     p.add_argument("--steps-per-file", type=int, default=3,

@@ -79,6 +79,7 @@ from benchmarks.dimuon import (
     run_hepflow,
     write_summary,
 )
+from hepflow.bench.smoke import sized
 from hepflow.observe.environment import machine_info
 
 MANIFEST = "benchmark-sample.json"
@@ -286,12 +287,13 @@ def stats_of(runs: list[Outcome]) -> dict[str, Any]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.wide", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events-per-file", type=int, default=50_000, help="events per file")
-    p.add_argument("--files", type=int, default=8, help="files per sample")
+    p.add_argument("--events-per-file", type=int, default=sized(50_000, 10_000),
+                   help="events per file")
+    p.add_argument("--files", type=int, default=sized(8, 2), help="files per sample")
     p.add_argument("--widths", default="200,1500",
                    help="comma-separated total branch counts, one sample each (default 200,1500)")
     p.add_argument("--workers", type=int, default=2, help="LocalCluster process workers")
-    p.add_argument("--repeat", type=int, default=3, help="timed runs of each variant")
+    p.add_argument("--repeat", type=int, default=sized(3, 1), help="timed runs of each variant")
     p.add_argument("--outdir", type=Path, default=Path("bench-sample/wide"),
                    help="where the samples are generated and cached, one folder per width "
                         "(default ./bench-sample/wide, ignored by git)")

@@ -26,6 +26,10 @@ where the marker says. A block is steered by an HTML comment on the line above i
     <!-- example: slurm (why) -->            shell run as written on a real single-node
                                              Slurm; skipped, as tests/test_submit_slurm.py
                                              is, only where Slurm is not installed
+    <!-- example: smoke (why) -->            benchmark commands run as written with
+                                             HEPFLOW_BENCH_SMOKE=1 (smoke-size defaults),
+                                             in a fresh folder, by
+                                             test_benchmark_blocks_run_at_smoke_size
 
 Site stand-ins are the ones the other tests use: XRootD servers on 127.0.0.1
 (`hepflow.testing.Sites`) for remote hosts, `hepflow.serve.testing.LocalIssuer`
@@ -57,9 +61,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("README.md", "deployments/README.md", "benchmarks/README.md")
 CODE = ("python", "sh", "yaml")
 KINDS = ("skip", "site", "script", "file", "dask-config", "needs", "continues", "ci", "parse",
-         "slurm")
+         "slurm", "smoke")
 #: Markers that must say why, in parentheses.
-EXPLAINED = ("skip", "site", "needs", "continues", "ci", "parse", "slurm")
+EXPLAINED = ("skip", "site", "needs", "continues", "ci", "parse", "slurm", "smoke")
+#: Seconds one `smoke` block may take (each benchmark command at its smoke size).
+SMOKE_TIMEOUT = 300
 #: Blocks not run in CI, each with its reason in the README: benchmarks/README.md's
 #: SLURMCluster at a site (its partition, account, node constraint, network interface,
 #: venv and root:// dataset are the site's; 100 workers).
@@ -136,7 +142,7 @@ def test_a_marker_without_its_reason_fails(tmp_path: Path) -> None:
     """A skip (or any marker that must explain itself) without a reason is refused."""
     global ROOT, DOCS
     saved = ROOT, DOCS
-    for marker in ("skip", "parse", "continues train.py", "slurm"):
+    for marker in ("skip", "parse", "continues train.py", "slurm", "smoke"):
         (tmp_path / "doc.md").write_text(f"<!-- example: {marker} -->\n```sh\ntrue\n```\n")
         ROOT, DOCS = tmp_path, ("doc.md",)
         try:
@@ -390,10 +396,10 @@ def test_readmes_run_as_written(session: Session, issuer: Any) -> None:
     ran, expected = 0, 0
     for doc in DOCS:
         found = blocks(doc)
-        expected += sum(b.lang in CODE and b.kind != "skip" for b in found)
+        expected += sum(b.lang in CODE and b.kind not in ("skip", "smoke") for b in found)
         for block in found:
-            if block.lang not in CODE or block.kind in ("skip", "continues"):
-                continue  # a continuation runs with its script
+            if block.lang not in CODE or block.kind in ("skip", "continues", "smoke"):
+                continue  # a continuation runs with its script; smoke blocks in their test
             text = session.text(block)
             if block.kind == "script":
                 continued = [b for b in found
@@ -421,7 +427,8 @@ def test_readmes_run_as_written(session: Session, issuer: Any) -> None:
             else:
                 session.python(block, text)
             ran += 1
-    assert ran == expected >= 30, (ran, expected)
+    # smoke blocks run in test_benchmark_blocks_run_at_smoke_size; together at least 30
+    assert ran == expected and ran + len(smoke_blocks()) >= 30, (ran, expected)
     outputs = "\n".join(session.outputs.values())
     assert '"predictions"' in outputs and '"error"' not in outputs, outputs
     scores = session.namespace["scores"]
@@ -512,6 +519,37 @@ def _parse(block: Block) -> None:
             load_cluster_config(str(ROOT / where) if path.is_file() else where)
         parsed += 1
     assert parsed, f"{block}: no command"
+
+
+def smoke_blocks() -> list[Block]:
+    """The `smoke` blocks of the READMEs: benchmark commands that run at smoke size."""
+    return [b for doc in DOCS for b in blocks(doc) if b.kind == "smoke"]
+
+
+def test_benchmark_blocks_run_at_smoke_size(tmp_path: Path) -> None:
+    """Each `smoke` block runs as written, in one fresh folder, with HEPFLOW_BENCH_SMOKE=1:
+    the benchmarks' defaults shrink to a smoke size, the options written still apply."""
+    from hepflow.bench.smoke import SMOKE_ENV
+    from hepflow.testing import xrootd_available
+
+    if not xrootd_available():
+        pytest.skip("Debian's xrootd-server is not installed (benchmarks.remote's server)")
+    found = smoke_blocks()
+    assert found, "no smoke blocks"
+    env = {**os.environ, SMOKE_ENV: "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    for block in found:
+        assert block.lang == "sh", f"{block}: a smoke block is shell"
+        script = tmp_path / f".block_{block.line}.sh"
+        script.write_text("set -euo pipefail\n" + block.text)
+        start = time.monotonic()
+        done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=SMOKE_TIMEOUT, check=False)
+        took = time.monotonic() - start
+        assert done.returncode == 0, \
+            f"{block} failed:\n{block.text}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+        print(f"{block}: {took:.0f} s")
 
 
 def _slurm(session: Session, block: Block, text: str) -> bool:

@@ -4,6 +4,7 @@
         [--dataset FILE|GLOB] [--scheduler ADDRESS] [--out DIR]
     hepflow bench model scaling.json [--events 1e9 --storage-gbs 10 --nic-gbits 10]
 
+With HEPFLOW_BENCH_SMOKE=1 the defaults shrink to a smoke size (hepflow.bench.smoke).
 ANALYSIS is an analysis file (see `hepflow.analysis`) or a built-in benchmark
 analysis: dimuon, ttbar, training-prep. The cli module of hepflow wires this
 in with `add_parser(subparsers)`.
@@ -17,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from hepflow.bench.smoke import sized
 
 
 def _workers(text: str) -> tuple[int, ...]:
@@ -97,21 +100,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_workers, default=(1, 2),
                    help="worker counts, e.g. 1,2,4 (default 1,2)")
     p.add_argument("--mode", choices=("strong", "weak"), default="strong")
-    p.add_argument("--repeat", type=int, default=3, help="timed runs per point (default 3)")
+    p.add_argument("--repeat", type=int, default=sized(3, 1),
+                   help="timed runs per point (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     p.add_argument("--dataset", nargs="+", default=None,
                    help="a dataset file or ROOT files/globs (default: the generated "
                         "benchmark sample)")
-    p.add_argument("--events", type=int, default=2_000_000,
+    p.add_argument("--events", type=int, default=sized(2_000_000, 20_000),
                    help="events in the generated benchmark sample (default 2000000)")
-    p.add_argument("--files", type=int, default=8, help="files in the generated sample")
+    p.add_argument("--files", type=int, default=sized(8, 2),
+                   help="files in the generated sample")
     p.add_argument("--sample-dir", default="bench-sample")
     p.add_argument("--chunk-entries", type=int, default=None)
     p.add_argument("--scheduler", default=None,
                    help="address of a running Dask scheduler: measures its current size "
                         "only (default: one LocalCluster per worker count)")
     p.add_argument("--out", default="scaling-output", help="output folder")
-    p.add_argument("--overhead-tasks", type=int, default=1000,
+    p.add_argument("--overhead-tasks", type=int, default=sized(1000, 100),
                    help="trivial tasks timed to measure the scheduler's per-task overhead")
     _add_model_options(p)
     p.set_defaults(func=_scaling)
