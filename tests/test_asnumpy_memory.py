@@ -91,13 +91,18 @@ for index in range(4):
 action = AsNumpy(Source("Events", (), {}), ("Muon_pt", "Jet_pt"))
 size = int(re.search(r"VmSize:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 limit = size * 1024 + 40 * 2**20  # the pieces are here; the result needs ~250 MB more
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+# only the soft limit: it is lifted again before exit, where XrdCl's atexit clean-up
+# (the XRootD client is loaded with hepflow) needs memory of its own
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 try:
     action.finish(Pieces(tuple(pieces)))
 except MemoryError as exc:
     print(type(exc).__name__, isinstance(exc, HepflowError), exc)
 else:
     print("no error")
+finally:
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 """
 
 

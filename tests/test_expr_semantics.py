@@ -817,6 +817,9 @@ def test_integer_collection_index_is_a_mask_as_in_root() -> None:
     assert run("Take(Jet_pt, Argsort(Jet_eta))") == [[30.0, 50.0, 30.0], [], [35.0], []]
     with pytest.raises(EvaluationFailure, match="mask of 3"):
         run("Muon_pt[Jet_jetId]")
+    # any RVec<V> with V convertible to bool: `!` of an RVec<float> is an RVec<float> of 0/1
+    assert run("Muon_pt[Muon_pt - 30]") == [[40.0, 25.5], [], [5.0], [10.0]]
+    assert run("Muon_charge[!(Muon_pt - 30)]") == [[], [], [], [1, -1]]
 
 
 def test_take() -> None:

@@ -39,6 +39,7 @@ becomes a free port (other servers may hold 8000 on a shared CI machine).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -55,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask.config
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,10 +347,13 @@ def session(tmp_path: Path, client: Any, issuer: Any) -> Iterator[Session]:
                      "xrootd.site-b.example": b, "https://iam.example.org/": issuer.url,
                      "--port 8000": f"--port {free_port()}"}
         state = Session(work, client, stand_ins, free_port())
-        try:
+        saved = copy.deepcopy(dask.config.config)  # the README's dask-config blocks apply
+        try:                                       # to this session only
             yield state
         finally:
             state.stop()
+            dask.config.config.clear()
+            dask.config.config.update(saved)
 
 
 def _train_script(session: Session, block: Block, continued: list[Block]) -> None:
@@ -526,6 +531,7 @@ def smoke_blocks() -> list[Block]:
     return [b for doc in DOCS for b in blocks(doc) if b.kind == "smoke"]
 
 
+@pytest.mark.coffea  # the baselines: uproot.dask + dask-awkward + hist.dask, coffea's Runner
 def test_benchmark_blocks_run_at_smoke_size(tmp_path: Path) -> None:
     """Each `smoke` block runs as written, in one fresh folder, with HEPFLOW_BENCH_SMOKE=1:
     the benchmarks' defaults shrink to a smoke size, the options written still apply."""

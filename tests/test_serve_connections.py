@@ -181,12 +181,14 @@ def test_surplus_connections_evict_idle_ones_not_requests(server: Any) -> None:
 
 
 def test_requests_that_never_send_their_body_make_room(models: Path) -> None:
+    head = (b"POST /v1/models/bdt:predict HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
     with serve(models, max_connections=3) as server:
-        stalled = connect(server, 3, b"POST /v1/models/bdt:predict HTTP/1.1\r\nHost: x\r\n"
-                                     b"Content-Type: application/json\r\n"
-                                     b"Content-Length: 100\r\n\r\n{")
+        stalled: list[socket.socket] = []
         try:
-            wait_for(server, "hepflow_serve_inflight_requests", 3)
+            for count in (1, 2, 3):  # one after the other, as the server sees them: which
+                stalled += connect(server, 1, head)  # is oldest is the server's clock's call
+                wait_for(server, "hepflow_serve_inflight_requests", count)
             predict_quickly(server)  # needs a connection: the oldest stalled one made room
             answers = closed_by_server(stalled, time.monotonic() + 2)
             assert [a for _, a in answers.values()] == [b"HTTP/1.1 408 Request Timeout\r\n"

@@ -342,7 +342,7 @@ _TRUTH = lists.Memo()
 
 def mask(v: ak.Array, conds: ak.Array) -> ak.Array:
     """`v[conds]` as ROOT's `RVec::operator[](const RVec<V>&)`: the elements where `conds`
-    is nonzero (any integer or boolean collection), which must be as long as `v` in
+    is nonzero (any boolean, integer or floating collection), which must be as long as `v` in
     every event."""
     if leaf_dtype(conds) != np.bool_:  # ROOT's comparisons give RVec<int>: one test per
         found = lists.parts(conds)        # array, shared by the columns it selects from

@@ -227,16 +227,13 @@ class JobManager:
         while process.poll() is None:
             await asyncio.sleep(_POLL_S)
             if time.monotonic() > deadline and job.state == RUNNING:
-                job.state = FAILED
-                job.error = (f"the job ran longer than the server's limit of "
-                             f"{self.config.max_seconds:g} s; it was stopped")
-                await self._stop(job)
+                await self._fail(job, f"the job ran longer than the server's limit of "
+                                      f"{self.config.max_seconds:g} s; it was stopped")
             elif time.monotonic() - checked > 1.0:
                 checked = time.monotonic()
                 size = folder_size(job.outdir)
                 if size > limit and job.state == RUNNING:
-                    job.state, job.error = FAILED, _over_quota(size, limit)
-                    await self._stop(job)
+                    await self._fail(job, _over_quota(size, limit))
         if job.state != RUNNING:  # cancelled or failed while it ran
             job.finished = time.time()
             return
@@ -252,6 +249,12 @@ class JobManager:
                             f"the job process ended with exit status {process.returncode}")
         job.finished = time.time()
         log.info("job %s of %s: %s", job.id, job.owner, job.state)
+
+    async def _fail(self, job: Job, error: str) -> None:
+        """Stop the job, then call it failed: whoever sees `failed` finds its process gone."""
+        await self._stop(job)
+        if job.state == RUNNING:  # not cancelled meanwhile
+            job.state, job.error = FAILED, error
 
     # -- cancelling ----------------------------------------------------------------------
 

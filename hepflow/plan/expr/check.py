@@ -333,9 +333,10 @@ class _Checker:
             if index.op == "const" and isinstance(index.value, int) and index.value < 0:
                 raise self.fail("negative indices are not allowed (as in C++)", node.index)
             return Typed("index", scalar(btype.dtype), (base, index), "element", True)
-        if itype.kind == "jagged" and itype.category in ("bool", "int"):
+        if itype.kind == "jagged" and itype.category in ("bool", "int", "float"):
             # ROOT's RVec::operator[](const RVec<V>&) keeps the elements where the value is
-            # nonzero (comparisons give RVec<int>); Take(v, idx) is how ROOT takes positions
+            # nonzero, for any V convertible to bool (comparisons give RVec<int>, `!` of an
+            # RVec<float> an RVec<float>); Take(v, idx) is how ROOT takes positions
             return Typed("index", btype, (base, index), "mask", may_fail)
         raise self.fail(f"cannot index a collection with {itype}", node.index)
 
