@@ -40,13 +40,19 @@ class Partition:
     __name__ = "hepflow_partition"
 
     def __call__(self, chunk: Chunk) -> ak.Array:
-        result = self.kernel(chunk, ())
-        pieces = next(iter(result.partials[0].values()))
-        values = pieces.items[0][1] if pieces.items else {}
-        record = ak.zip({n: values[n] for n in self.names}, depth_limit=1)
+        record = ak.zip(self.columns(chunk), depth_limit=1)
         if self.nanoaod:
             return nanoevents({n: record[n] for n in self.names}, chunk, len(record))
         return record
+
+    def columns(self, chunk: Chunk) -> dict[str, Any]:
+        """The chunk's selected columns, by name (numpy or awkward): for a consumer that
+        takes them apart again (ML preparation), zipping them into a record costs an
+        eighth of the chunk's time for nothing."""
+        result = self.kernel(chunk, ())
+        pieces = next(iter(result.partials[0].values()))
+        values = pieces.items[0][1] if pieces.items else {}
+        return {n: values[n] for n in self.names}
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,9 +69,11 @@ class Partitions:
         return ak.Array(sample.layout.to_typetracer(forget_length=True),
                         behavior=sample.behavior, attrs=sample.attrs)
 
-    def delayed(self) -> list[Any]:
-        """One `dask.delayed` task per chunk, in dataset order."""
-        task = dask.delayed(self.function, pure=False)  # type: ignore[attr-defined]
+    def delayed(self, *, by_name: bool = False) -> list[Any]:
+        """One `dask.delayed` task per chunk, in dataset order: record arrays, or with
+        `by_name` the `Partition.columns` dicts."""
+        function = self.function.columns if by_name else self.function
+        task = dask.delayed(function, pure=False)  # type: ignore[attr-defined]
         return [task(chunk) for chunk in self.chunks]
 
 

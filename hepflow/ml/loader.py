@@ -25,7 +25,7 @@ its blocks already sit on the workers, so epochs cost no reading.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from itertools import groupby
 from operator import itemgetter
@@ -55,7 +55,7 @@ def identity_normalisation(features: Features) -> Normalisation:
 class ChunkArrays:
     """The worker's task for one chunk: read, select, prepare -> (x, y, w) of one split."""
 
-    read: Callable[[Any], Any]
+    read: Callable[[Any], Mapping[str, Any]]  # a chunk's columns by name
     features: Features
     normalisation: Normalisation
     split: int
@@ -313,7 +313,7 @@ class _Reads(_Source):
         self.chunks = list(runner.chunks)
         if not self.chunks:
             raise PlanError("DataLoader: the dataset has no entries")
-        reader = partitions(runner, df._node, list(features.read_columns)).function
+        reader = partitions(runner, df._node, list(features.read_columns)).function.columns
         self.task = ChunkArrays(reader, features, norm, split)
         self.size = len(self.chunks)
 

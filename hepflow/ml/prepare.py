@@ -47,8 +47,8 @@ class Block:
         return int(self.label.shape[0])
 
 
-def build_block(part: Any, spec: Features, index: int) -> Block:
-    """A chunk's record array (one field per column) -> a `Block`, vectorised."""
+def build_block(part: Mapping[str, Any], spec: Features, index: int) -> Block:
+    """A chunk's columns by name (`Partition.columns`) -> a `Block`, vectorised."""
     columns = {name: part[name] for name in spec.read_columns}
     values, mask = raw_inputs(spec, columns)
     label_raw = np.asarray(_numpy(columns[spec.label_column]))
@@ -256,7 +256,7 @@ def prepare(df: Any, features: Features, *, normalisation: Method = "standard",
     runner = _client_of(df, client)
     start = time.perf_counter()
     frame = features.attach(df)
-    parts = frame._partitions(list(features.read_columns)).delayed()
+    parts = frame._partitions(list(features.read_columns)).delayed(by_name=True)
 
     delayed_blocks = [dask.delayed(build_block, pure=True)(p, features, i)
                       for i, p in enumerate(parts)]
