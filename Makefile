@@ -27,6 +27,8 @@ $(COFFEA_STAMP): pyproject.toml constraints-coffea.txt
 	$(PYTHON) -m venv $(COFFEA_VENV)
 	$(COFFEA_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(COFFEA_VENV)/bin/python -m pip install --quiet -c constraints-coffea.txt -e '.[test,coffea]'
+	# as above: the benchmarks' V2 gRPC steps need tritonclient's generated classes
+	$(COFFEA_VENV)/bin/python -m pip install --quiet --no-deps -c constraints-coffea.txt tritonclient==2.73.0
 	touch $(COFFEA_STAMP)
 
 system-deps:
