@@ -67,7 +67,7 @@ KINDS = ("skip", "site", "script", "file", "dask-config", "needs", "continues", 
 #: Markers that must say why, in parentheses.
 EXPLAINED = ("skip", "site", "needs", "continues", "ci", "parse", "slurm", "smoke")
 #: Seconds one `smoke` block may take (each benchmark command at its smoke size).
-SMOKE_TIMEOUT = 300
+SMOKE_TIMEOUT = 600  # one block; the wide benchmark's three commands take about 5 minutes
 #: Blocks not run in CI, each with its reason in the README: benchmarks/README.md's
 #: SLURMCluster at a site (its partition, account, node constraint, network interface,
 #: venv and root:// dataset are the site's; 100 workers).
@@ -532,6 +532,7 @@ def smoke_blocks() -> list[Block]:
 
 
 @pytest.mark.coffea  # the baselines: uproot.dask + dask-awkward + hist.dask, coffea's Runner
+@pytest.mark.timeout(2400)  # six benchmarks, about 12 minutes on 2 cores
 def test_benchmark_blocks_run_at_smoke_size(tmp_path: Path) -> None:
     """Each `smoke` block runs as written, in one fresh folder, with HEPFLOW_BENCH_SMOKE=1:
     the benchmarks' defaults shrink to a smoke size, the options written still apply."""
