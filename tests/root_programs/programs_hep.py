@@ -4,7 +4,7 @@ df102 runs on the 1,000 CMS Open Data dimuon events (RNTuple, and the same event
 TTree); df103 on the NanoAOD-like files; df104-df107 on ATLAS-Open-Data-like files with
 the tutorials' branch names. Functions the tutorials declare in C++ are declared with
 their C++ text for ROOT and, where hepflow cannot compile that text yet, with a Python
-twin for hepflow (`R.Declare`); df106's ComputeInvariantMass4 runs as written in both.
+twin for hepflow (`R.Declare`); df106's helpers run as written in both.
 """
 
 from __future__ import annotations
@@ -172,20 +172,6 @@ def df105_WBosonAnalysis_mc(R: Any, data: Inputs) -> dict[str, Any]:
             "sumw": df.Sum("weight").GetValue()}
 
 
-def _good_leptons(type_: ak.Array, pt: ak.Array, eta: ak.Array, phi: ak.Array, e: ak.Array,
-                  d0: ak.Array, sigd0: ak.Array, z0: ak.Array) -> np.ndarray:
-    """Twin of df106's GoodElectronsAndMuons (theta of the PtEtaPhiE vector from eta)."""
-    import awkward as ak
-
-    theta = 2.0 * np.arctan(np.exp(-ak.values_astype(eta, np.float64)))
-    d0sig = abs(d0 / sigd0)
-    z0cut = abs(z0 * np.sin(theta))
-    is_e = type_ == 11
-    bad_e = is_e & ((pt < 7000) | (abs(eta) > 2.47) | (d0sig > 5) | (z0cut > 0.5))
-    bad_mu = ~is_e & ((d0sig > 5) | (z0cut > 0.5))
-    return np.asarray(~ak.any(bad_e | bad_mu, axis=1), dtype=bool)
-
-
 GOOD_LEP_CPP = """
 bool rp_GoodElectronsAndMuons(const ROOT::RVec<unsigned int> &type, const ROOT::RVecF &pt,
     const ROOT::RVecF &eta, const ROOT::RVecF &phi, const ROOT::RVecF &e,
@@ -218,9 +204,10 @@ float rp_ComputeInvariantMass4(ROOT::RVecF pt, ROOT::RVecF eta, ROOT::RVecF phi,
 
 
 def _declare_df106(R: Any) -> None:
-    R.Declare(GOOD_LEP_CPP, {"rp_GoodElectronsAndMuons": (
-        _good_leptons, ["RVec<unsigned int>"] + ["RVec<float>"] * 7, "bool")})
-    R.Declare(M4L_CPP, {})  # as written: PtEtaPhiEVector locals and their sum's M()
+    # as ROOT's tutorial writes them: a PtEtaPhiEVector per lepton in a loop and its
+    # Theta(); four PtEtaPhiEVector locals and their sum's M()
+    R.Declare(GOOD_LEP_CPP, {})
+    R.Declare(M4L_CPP, {})
 
 
 def _four_leptons(df: Any) -> Any:
