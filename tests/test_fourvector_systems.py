@@ -178,3 +178,18 @@ def test_unsupported_vector_uses_in_loops_are_build_time_errors(text: str) -> No
     with pytest.raises(ExpressionError) as err:
         compile_expression("for (int i = 0; i < 2; i++) {} " + text, SCHEMA)
     assert "^" in str(err.value)
+
+
+def test_lowercase_and_other_names_are_roots_aliases() -> None:
+    """LorentzVector's `mass()`, `pt()`, `x()`, `Rho()`, ... forward to the same accessor
+    (df104 writes `(p1 + p2).mass()`), columnar and in a loop."""
+    frame = _frame(REFS["inputs"])
+    pairs = {"mass": "M", "pt": "Pt", "x": "Px", "Rho": "Pt", "energy": "E", "theta": "Theta",
+             "T": "E", "mt": "Mt", "R": "P"}
+    for alias, method in pairs.items():
+        want = np.array([float(r[method]) for r in REFS["single"]["PtEtaPhiEVector"]])
+        _same(_run(f"ROOT::Math::PtEtaPhiEVector(a, b, c, d).{alias}()", frame), want, alias)
+    text = ("double r = 0; for (int k = 0; k < 1; k++) { ROOT::Math::PtEtaPhiEVector "
+            "p(a, b, c, d); r = p.mass(); } return r;")
+    _same(_run(text, frame), np.array([float(r["M"]) for r in REFS["single"]["PtEtaPhiEVector"]]),
+          text)

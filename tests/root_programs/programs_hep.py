@@ -4,7 +4,7 @@ df102 runs on the 1,000 CMS Open Data dimuon events (RNTuple, and the same event
 TTree); df103 on the NanoAOD-like files; df104-df107 on ATLAS-Open-Data-like files with
 the tutorials' branch names. Functions the tutorials declare in C++ are declared with
 their C++ text for ROOT and, where hepflow cannot compile that text yet, with a Python
-twin for hepflow (`R.Declare`); df106's helpers run as written in both.
+twin for hepflow (`R.Declare`); df104's and df106's run as written in both.
 """
 
 from __future__ import annotations
@@ -100,26 +100,10 @@ float rp_ComputeInvariantMass(ROOT::RVecF pt, ROOT::RVecF eta, ROOT::RVecF phi, 
 """
 
 
-def _mass2(pt: ak.Array, eta: ak.Array, phi: ak.Array, e: ak.Array) -> np.ndarray:
-    """Twin of df104's ComputeInvariantMass: the first two PtEtaPhiE vectors, in double."""
-    import awkward as ak
-
-    first = [np.asarray(ak.to_numpy(c[:, :2]), dtype=np.float64) for c in (pt, eta, phi, e)]
-    p, et, ph, en = first
-    px = (p * np.cos(ph)).sum(axis=1)
-    py = (p * np.sin(ph)).sum(axis=1)
-    pz = (p * np.sinh(et)).sum(axis=1)
-    ee = en.sum(axis=1)
-    m2 = ee * ee - (px * px + py * py + pz * pz)
-    m = np.where(m2 >= 0, np.sqrt(np.abs(m2)), -np.sqrt(np.abs(m2)))
-    return (m / 1000.0).astype(np.float32)
-
-
 @program(T + "df104_HiggsToTwoPhotons.py")
 def df104_HiggsToTwoPhotons(R: Any, data: Inputs) -> dict[str, Any]:
     """Two tight, isolated photons; m_yy from a declared 4-vector function; data and MC."""
-    R.Declare(MASS_CPP, {"rp_ComputeInvariantMass": (
-        _mass2, ["RVec<float>"] * 4, "float")})
+    R.Declare(MASS_CPP, {})  # as written: PtEtaPhiEVector locals, (p1 + p2).mass()
     out = {}
     for sample in ("data", "higgs"):
         df = R.RDataFrame("mini", data.atlas[sample])

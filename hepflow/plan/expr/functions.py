@@ -351,8 +351,16 @@ def _build() -> dict[str, FunctionSpec]:
 
 
 FUNCTIONS: dict[str, FunctionSpec] = _build()
+# LorentzVector's other names of its accessors (x(), mass(), Rho(), ...: ROOT's own
+# one-line forwards to the same coordinate function)
+_VECTOR_ALIASES: Final = {
+    "X": "Px", "Y": "Py", "Z": "Pz", "T": "E", "R": "P", "Rho": "Pt", "Perp": "Pt",
+    "Mag": "M", "x": "Px", "y": "Py", "z": "Pz", "t": "E", "px": "Px", "py": "Py",
+    "pz": "Pz", "e": "E", "energy": "E", "r": "P", "theta": "Theta", "phi": "Phi",
+    "rho": "Pt", "eta": "Eta", "pt": "Pt", "mag": "M", "mass": "M", "mt": "Mt"}
 ALIASES: Final[dict[str, str]] = {".size": "size", "length": "Length",
-                                  "XYZTVector": "PxPyPzEVector"}
+                                  "XYZTVector": "PxPyPzEVector",
+                                  **{"." + k: "." + v for k, v in _VECTOR_ALIASES.items()}}
 PREFIXES: Final = ("ROOT::VecOps::", "ROOT::Math::", "ROOT::", "std::", "TMath::")
 CONSTANTS: Final[dict[str, float]] = {"M_PI": 3.141592653589793, "Pi": 3.141592653589793}
 # Names hepflow once accepted, or other libraries use, that ROOT spells differently
