@@ -193,3 +193,13 @@ def test_lowercase_and_other_names_are_roots_aliases() -> None:
             "p(a, b, c, d); r = p.mass(); } return r;")
     _same(_run(text, frame), np.array([float(r["M"]) for r in REFS["single"]["PtEtaPhiEVector"]]),
           text)
+
+
+def test_every_accessor_is_pinned_and_compiled() -> None:
+    """An accessor the checker accepts has ROOT references here and a compiled form for
+    loop bodies in every system (else a kernel would fail on a chunk)."""
+    from hepflow.engine.fourvector_scalar import FUNCTIONS as COMPILED
+    from hepflow.plan.expr.functions import VECTOR_METHODS
+
+    assert sorted(VECTOR_METHODS) == sorted(METHODS)
+    assert all(f"{s}.{m}" in COMPILED for s in SYSTEMS for m in VECTOR_METHODS)

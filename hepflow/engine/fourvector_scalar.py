@@ -342,24 +342,24 @@ def c_Restrict3(x: float, y: float, z: float, t: float) -> float:
     return t
 
 
-_SHARED: Final = {name: globals()["m_" + name]
-                  for name in ("Pt", "Eta", "Phi", "Px", "Py", "Pz", "P", "Theta", "Restrict2")}
-_OWN: Final = {"m_": "PtEtaPhiMVector", "e_": "PtEtaPhiEVector", "c_": "PxPyPzEVector"}
-
-
-def _table() -> dict[str, Scalar4]:
-    out: dict[str, Scalar4] = {}
-    for system in ("PtEtaPhiMVector", "PtEtaPhiEVector"):
-        out.update({f"{system}.{name}": f for name, f in _SHARED.items()})
-    for name, f in list(globals().items()):
-        prefix = name[:2]
-        if prefix in _OWN and callable(f):
-            out[f"{_OWN[prefix]}.{name[2:]}"] = f
-    return out
-
-
+_PT_ETA_PHI: Final[dict[str, Scalar4]] = {
+    "Pt": m_Pt, "Eta": m_Eta, "Phi": m_Phi, "Px": m_Px, "Py": m_Py, "Pz": m_Pz, "P": m_P,
+    "Theta": m_Theta, "Restrict2": m_Restrict2}
+_SYSTEMS: Final[dict[str, dict[str, Scalar4]]] = {
+    "PtEtaPhiMVector": {**_PT_ETA_PHI, "M": m_M, "E": m_E, "Et": m_Et, "Mt": m_Mt,
+                        "Rapidity": m_Rapidity, "Beta": m_Beta, "Gamma": m_Gamma,
+                        "Restrict3": m_Restrict3},
+    "PtEtaPhiEVector": {**_PT_ETA_PHI, "M": e_M, "E": e_E, "Et": e_Et, "Mt": e_Mt,
+                        "Rapidity": e_Rapidity, "Beta": e_Beta, "Gamma": e_Gamma,
+                        "Restrict3": e_Restrict3},
+    "PxPyPzEVector": {"Pt": c_Pt, "Eta": c_Eta, "Phi": c_Phi, "Px": c_Px, "Py": c_Py,
+                      "Pz": c_Pz, "P": c_P, "Theta": c_Theta, "M": c_M, "E": c_E, "Et": c_Et,
+                      "Mt": c_Mt, "Rapidity": c_Rapidity, "Beta": c_Beta, "Gamma": c_Gamma,
+                      "Restrict2": c_Restrict2, "Restrict3": c_Restrict3},
+}
 # "System.Method" -> f(c0, c1, c2, c3); Restrict2/Restrict3 are the constructor's
 # corrections of the third and fourth coordinate (phi wrapping, the mass rule).
-FUNCTIONS: Final[dict[str, Scalar4]] = _table()
+FUNCTIONS: Final[dict[str, Scalar4]] = {
+    f"{system}.{name}": func for system, table in _SYSTEMS.items() for name, func in table.items()}
 
 __all__ = ["FUNCTIONS"]
