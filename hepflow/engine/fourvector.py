@@ -42,6 +42,23 @@ def _where(cond: Value, a: Value, b: Value) -> Value:
     return np.where(cond, a, b)
 
 
+def _any(cond: Value) -> bool:
+    """Whether any element is true: the constructors' corrections are rare, and skipping
+    them where none applies keeps `Construct` as cheap as a type conversion."""
+    return bool(ak.any(cond)) if isinstance(cond, ak.Array) else bool(np.any(cond))
+
+
+def _usually(cond: Value, common: Value, rare: Callable[[], Value]) -> Value:
+    """`cond ? common : rare`, computing the rare branch (pt = 0, a vector on the beam
+    axis) only where some element takes it."""
+    if isinstance(cond, ak.Array):
+        if bool(ak.all(cond)):
+            return common
+    elif bool(np.all(cond)):
+        return common
+    return _where(cond, common, rare())
+
+
 def _signed_sqrt(mm: Value) -> Value:
     """GenVector's `mm >= 0 ? sqrt(mm) : -sqrt(-mm)` (M(), Mt() of tachyons)."""
     root = np.sqrt(np.abs(mm))
@@ -129,8 +146,11 @@ class _PtEtaPhi(CoordinateSystem):
 
     def restrict(self, c: Coords) -> Coords:
         phi = c[2]
+        outside = (phi <= -_PI) | (phi > _PI)
+        if not _any(outside):
+            return c
         wrapped = phi - np.floor(phi / (2 * _PI) + 0.5) * 2 * _PI
-        return c[0], c[1], _where((phi <= -_PI) | (phi > _PI), wrapped, phi), c[3]
+        return c[0], c[1], _where(outside, wrapped, phi), c[3]
 
     def Pt(self, c: Coords) -> Value:
         return c[0]
@@ -149,18 +169,18 @@ class _PtEtaPhi(CoordinateSystem):
 
     def Pz(self, c: Coords) -> Value:
         pt, eta = c[0], c[1]
-        on_axis = _where(eta == 0, 0.0, _where(eta > 0, eta - _ETA_MAX, eta + _ETA_MAX))
-        return _where(pt > 0, pt * np.sinh(eta), on_axis)
+        return _usually(pt > 0, pt * np.sinh(eta), lambda: _where(
+            eta == 0, 0.0, _where(eta > 0, eta - _ETA_MAX, eta + _ETA_MAX)))
 
     def P(self, c: Coords) -> Value:
         pt, eta = c[0], c[1]
-        on_axis = _where(eta > _ETA_MAX, eta - _ETA_MAX,
-                         _where(eta < -_ETA_MAX, -eta - _ETA_MAX, 0.0))
-        return _where(pt > 0, pt * np.cosh(eta), on_axis)
+        return _usually(pt > 0, pt * np.cosh(eta), lambda: _where(
+            eta > _ETA_MAX, eta - _ETA_MAX, _where(eta < -_ETA_MAX, -eta - _ETA_MAX, 0.0)))
 
     def Theta(self, c: Coords) -> Value:
         pt, eta = c[0], c[1]
-        return _where(pt > 0, 2.0 * np.arctan(np.exp(-eta)), _where(eta >= 0, 0.0, _PI))
+        return _usually(pt > 0, 2.0 * np.arctan(np.exp(-eta)),
+                        lambda: _where(eta >= 0, 0.0, _PI))
 
     def Et(self, c: Coords) -> Value:
         return self.E(c) / np.cosh(c[1])
@@ -171,6 +191,8 @@ class _PtEtaPhiM(_PtEtaPhi):
 
     def restrict(self, c: Coords) -> Coords:
         pt, eta, phi, m = super().restrict(c)
+        if not _any(m < 0):
+            return pt, eta, phi, m
         p = self.P(c)
         return pt, eta, phi, _where((m < 0) & (p * p - m * m < 0), -p, m)
 
@@ -317,10 +339,10 @@ def _eta_from_rho_z(rho: Value, z: Value) -> Value:
     """GenVector's Impl::Eta_FromRhoZ, branch for branch."""
     z_scaled = z / rho
     near = np.log(z_scaled + np.sqrt(z_scaled * z_scaled + 1.0))
-    far = _where(z > 0, np.log(2.0 * z_scaled + 0.5 / z_scaled), -np.log(-2.0 * z_scaled))
-    with_rho = _where(np.abs(z_scaled) < _BIG_Z_SCALED, near, far)
-    on_axis = _where(z == 0, 0.0, _where(z > 0, z + _ETA_MAX, z - _ETA_MAX))
-    return _where(rho > 0, with_rho, on_axis)
+    with_rho = _usually(np.abs(z_scaled) < _BIG_Z_SCALED, near, lambda: _where(
+        z > 0, np.log(2.0 * z_scaled + 0.5 / z_scaled), -np.log(-2.0 * z_scaled)))
+    return _usually(rho > 0, with_rho, lambda: _where(
+        z == 0, 0.0, _where(z > 0, z + _ETA_MAX, z - _ETA_MAX)))
 
 
 def from_cartesian(system: DType, x: Value, y: Value, z: Value, t: Value) -> FourVector:
