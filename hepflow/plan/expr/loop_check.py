@@ -193,10 +193,9 @@ class _LoopChecker(_Checker):
                 raw.value == system and len(st.init.args) == 4:
             values = [self.expression(n.Convert(a.start, a.end, f64, a)) for a in st.init.args]
         else:
-            where = st.init
             raise self.fail(f"a {system} local of a body with loops is built from its four "
                             f"coordinates, `{system} p(a, b, c, d)`; other values of it "
-                            "are not compiled yet", where)
+                            "are not compiled yet", st.init)
         out: list[LStatement] = []
         raws = []
         for value in values:
