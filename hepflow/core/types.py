@@ -26,10 +26,10 @@ import numpy as np
 Kind = Literal["scalar", "jagged", "combos", "unknown"]
 IntDType = Literal["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
 FloatDType = Literal["float32", "float64"]
-VectorDType = Literal["PtEtaPhiMVector", "PxPyPzEVector"]
+VectorDType = Literal["PtEtaPhiMVector", "PtEtaPhiEVector", "PxPyPzEVector"]
 DType = Literal["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
-                "uint64", "float32", "float64", "PtEtaPhiMVector", "PxPyPzEVector", "string",
-                "other"]
+                "uint64", "float32", "float64", "PtEtaPhiMVector", "PtEtaPhiEVector",
+                "PxPyPzEVector", "string", "other"]
 Category = Literal["bool", "int", "float", "vector", "string", "other"]
 
 DTYPES: Final[tuple[DType, ...]] = get_args(DType)
@@ -47,6 +47,7 @@ CXX_NAMES: Final[dict[DType, str]] = {
     "uint16": "unsigned short", "int32": "int", "uint32": "unsigned int", "int64": "long",
     "uint64": "unsigned long", "float32": "float", "float64": "double",
     "PtEtaPhiMVector": "ROOT::Math::PtEtaPhiMVector",
+    "PtEtaPhiEVector": "ROOT::Math::PtEtaPhiEVector",
     "PxPyPzEVector": "ROOT::Math::PxPyPzEVector", "string": "string", "other": "object",
 }
 

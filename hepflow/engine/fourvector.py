@@ -1,11 +1,15 @@
-"""ROOT::Math Lorentz vectors (PtEtaPhiMVector, PxPyPzEVector), column-wise.
+"""ROOT::Math Lorentz vectors (PtEtaPhiMVector, PtEtaPhiEVector, PxPyPzEVector), column-wise.
 
 A `FourVector` holds its native coordinates, as ROOT's LorentzVector does:
-(pt, eta, phi, m) for PtEtaPhiMVector, (px, py, pz, E) for PxPyPzEVector. Each
-coordinate is a per-event numpy array, a per-event collection (awkward) or a
-constant. The formulas are ROOT's (GenVector's PtEtaPhiM4D and PxPyPzE4D),
-so `.M()` of a constructed vector is exactly the mass it was given and the sum
-of two vectors goes through Cartesian coordinates as `operator+` does.
+(pt, eta, phi, m) for PtEtaPhiMVector, (pt, eta, phi, E) for PtEtaPhiEVector and
+(px, py, pz, E) for PxPyPzEVector. Each coordinate is a per-event numpy array, a
+per-event collection (awkward) or a constant. One `CoordinateSystem` object per
+system carries GenVector's formulas (PtEtaPhiM4D, PtEtaPhiE4D, PxPyPzE4D), branch
+for branch: `.M()` of a constructed PtEtaPhiMVector is the mass it was given (or
+-P where ROOT's constructor corrects an unphysical negative mass), `.M()` of a
+space-like vector is negative, the constructors wrap phi into (-pi, pi], and the
+sum of two vectors goes through Cartesian coordinates as `operator+` does, in the
+left operand's system.
 """
 
 from __future__ import annotations
@@ -22,20 +26,283 @@ from hepflow.engine.values import EvaluationFailure, Value, f64
 
 _ETA_MAX: Final = 22756.0  # ROOT::Math::etaMax<double>()
 _BIG_Z_SCALED: Final = float(np.finfo(np.float64).eps ** -0.25)
+_PI: Final = float(np.pi)
+
+Coords = tuple[Value, Value, Value, Value]
 
 
 def _where(cond: Value, a: Value, b: Value) -> Value:
+    """`cond ? a : b` on values of any mix of shapes (a constant coordinate of vectors
+    built on collections stays a constant: awkward takes no 0-d array)."""
     if any(isinstance(x, ak.Array) for x in (cond, a, b)):
-        return ak.where(cond, a, b)
+        if not isinstance(cond, ak.Array) and np.ndim(cond) == 0:
+            return a if bool(cond) else b
+        return ak.where(cond, *(x.item() if isinstance(x, np.ndarray) and x.ndim == 0 else x
+                                for x in (a, b)))
     return np.where(cond, a, b)
+
+
+def _any(cond: Value) -> bool:
+    """Whether any element is true: the constructors' corrections are rare, and skipping
+    them where none applies keeps `Construct` as cheap as a type conversion."""
+    return bool(ak.any(cond)) if isinstance(cond, ak.Array) else bool(np.any(cond))
+
+
+def _usually(cond: Value, common: Value, rare: Callable[[], Value]) -> Value:
+    """`cond ? common : rare`, computing the rare branch (pt = 0, a vector on the beam
+    axis) only where some element takes it."""
+    if isinstance(cond, ak.Array):
+        if bool(ak.all(cond)):
+            return common
+    elif bool(np.all(cond)):
+        return common
+    return _where(cond, common, rare())
+
+
+def _signed_sqrt(mm: Value) -> Value:
+    """GenVector's `mm >= 0 ? sqrt(mm) : -sqrt(-mm)` (M(), Mt() of tachyons)."""
+    root = np.sqrt(np.abs(mm))
+    return _where(mm >= 0, root, -root)
+
+
+class CoordinateSystem:
+    """One of GenVector's 4D coordinate systems: its accessors on its own coordinates.
+
+    The base class holds what LorentzVector computes the same way for every system
+    (Rapidity, Beta, Gamma) from the system's own E(), Pz(), P().
+    """
+
+    name: DType
+
+    def restrict(self, c: Coords) -> Coords:
+        """What ROOT's constructor does to the coordinates it is given."""
+        return c
+
+    def from_cartesian(self, x: Value, y: Value, z: Value, t: Value) -> Coords:
+        """The coordinates `SetXYZT` stores (operator= from a PxPyPzE4D)."""
+        raise NotImplementedError
+
+    def Pt(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def Eta(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def Phi(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def M(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def E(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def P(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def P2(self, c: Coords) -> Value:
+        p = self.P(c)
+        return p * p
+
+    def Px(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def Py(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def Pz(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def Theta(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def Et(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def Mt(self, c: Coords) -> Value:
+        raise NotImplementedError
+
+    def Rapidity(self, c: Coords) -> Value:
+        e, pz = self.E(c), self.Pz(c)
+        return 0.5 * np.log((e + pz) / (e - pz))
+
+    def Beta(self, c: Coords) -> Value:
+        e, p2 = self.E(c), self.P2(c)
+        return _where(e == 0, _where(p2 == 0, 0.0, 1.0 / e), self.P(c) / e)
+
+    def Gamma(self, c: Coords) -> Value:
+        e, v2 = self.E(c), self.P2(c)
+        t2 = e * e
+        moving = _where(t2 < v2, 0.0, 1.0 / np.sqrt(1.0 - v2 / t2))
+        return _where((e == 0) & (v2 == 0), 1.0, moving)
+
+    def cartesian(self, c: Coords) -> Coords:
+        """(x, y, z, t) as LorentzVector::X(), Y(), Z(), T()."""
+        return self.Px(c), self.Py(c), self.Pz(c), self.E(c)
+
+
+class _PtEtaPhi(CoordinateSystem):
+    """What PtEtaPhiM4D and PtEtaPhiE4D share: pt, eta, phi and the momentum from them."""
+
+    def restrict(self, c: Coords) -> Coords:
+        phi = c[2]
+        outside = (phi <= -_PI) | (phi > _PI)
+        if not _any(outside):
+            return c
+        wrapped = phi - np.floor(phi / (2 * _PI) + 0.5) * 2 * _PI
+        return c[0], c[1], _where(outside, wrapped, phi), c[3]
+
+    def Pt(self, c: Coords) -> Value:
+        return c[0]
+
+    def Eta(self, c: Coords) -> Value:
+        return c[1]
+
+    def Phi(self, c: Coords) -> Value:
+        return c[2]
+
+    def Px(self, c: Coords) -> Value:
+        return c[0] * np.cos(c[2])
+
+    def Py(self, c: Coords) -> Value:
+        return c[0] * np.sin(c[2])
+
+    def Pz(self, c: Coords) -> Value:
+        pt, eta = c[0], c[1]
+        return _usually(pt > 0, pt * np.sinh(eta), lambda: _where(
+            eta == 0, 0.0, _where(eta > 0, eta - _ETA_MAX, eta + _ETA_MAX)))
+
+    def P(self, c: Coords) -> Value:
+        pt, eta = c[0], c[1]
+        return _usually(pt > 0, pt * np.cosh(eta), lambda: _where(
+            eta > _ETA_MAX, eta - _ETA_MAX, _where(eta < -_ETA_MAX, -eta - _ETA_MAX, 0.0)))
+
+    def Theta(self, c: Coords) -> Value:
+        pt, eta = c[0], c[1]
+        return _usually(pt > 0, 2.0 * np.arctan(np.exp(-eta)),
+                        lambda: _where(eta >= 0, 0.0, _PI))
+
+    def Et(self, c: Coords) -> Value:
+        return self.E(c) / np.cosh(c[1])
+
+
+class _PtEtaPhiM(_PtEtaPhi):
+    name: DType = "PtEtaPhiMVector"
+
+    def restrict(self, c: Coords) -> Coords:
+        pt, eta, phi, m = super().restrict(c)
+        if not _any(m < 0):
+            return pt, eta, phi, m
+        p = self.P(c)
+        return pt, eta, phi, _where((m < 0) & (p * p - m * m < 0), -p, m)
+
+    def from_cartesian(self, x: Value, y: Value, z: Value, t: Value) -> Coords:
+        c = (x, y, z, t)
+        return CARTESIAN.Pt(c), CARTESIAN.Eta(c), CARTESIAN.Phi(c), CARTESIAN.M(c)
+
+    def M(self, c: Coords) -> Value:
+        return c[3]
+
+    def _m2(self, c: Coords) -> Value:
+        m = c[3]
+        return _where(m >= 0, m * m, -m * m)
+
+    def E(self, c: Coords) -> Value:
+        e2 = self.P2(c) + self._m2(c)
+        return np.sqrt(_where(e2 > 0, e2, 0.0))
+
+    def Mt(self, c: Coords) -> Value:
+        return _signed_sqrt(self._m2(c) + c[0] * c[0])
+
+
+class _PtEtaPhiE(_PtEtaPhi):
+    name: DType = "PtEtaPhiEVector"
+
+    def from_cartesian(self, x: Value, y: Value, z: Value, t: Value) -> Coords:
+        c = (x, y, z, t)
+        return CARTESIAN.Pt(c), CARTESIAN.Eta(c), CARTESIAN.Phi(c), t
+
+    def E(self, c: Coords) -> Value:
+        return c[3]
+
+    def M(self, c: Coords) -> Value:
+        p = self.P(c)
+        return _signed_sqrt(c[3] * c[3] - p * p)
+
+    def Mt(self, c: Coords) -> Value:
+        pz = self.Pz(c)
+        return _signed_sqrt(c[3] * c[3] - pz * pz)
+
+
+class _PxPyPzE(CoordinateSystem):
+    name: DType = "PxPyPzEVector"
+
+    def from_cartesian(self, x: Value, y: Value, z: Value, t: Value) -> Coords:
+        return x, y, z, t
+
+    def cartesian(self, c: Coords) -> Coords:
+        return c
+
+    def Px(self, c: Coords) -> Value:
+        return c[0]
+
+    def Py(self, c: Coords) -> Value:
+        return c[1]
+
+    def Pz(self, c: Coords) -> Value:
+        return c[2]
+
+    def E(self, c: Coords) -> Value:
+        return c[3]
+
+    def _pt2(self, c: Coords) -> Value:
+        return c[0] * c[0] + c[1] * c[1]
+
+    def Pt(self, c: Coords) -> Value:
+        return np.sqrt(self._pt2(c))
+
+    def Eta(self, c: Coords) -> Value:
+        return _eta_from_rho_z(self.Pt(c), c[2])
+
+    def Phi(self, c: Coords) -> Value:
+        x, y = c[0], c[1]
+        return _where((x == 0) & (y == 0), 0.0, np.arctan2(y, x))
+
+    def P2(self, c: Coords) -> Value:
+        x, y, z, _ = c
+        return x * x + y * y + z * z
+
+    def P(self, c: Coords) -> Value:
+        return np.sqrt(self.P2(c))
+
+    def M(self, c: Coords) -> Value:
+        x, y, z, t = c
+        return _signed_sqrt(t * t - x * x - y * y - z * z)
+
+    def Theta(self, c: Coords) -> Value:
+        x, y, z = c[0], c[1], c[2]
+        return _where((x == 0) & (y == 0) & (z == 0), 0.0, np.arctan2(self.Pt(c), z))
+
+    def Mt(self, c: Coords) -> Value:
+        return _signed_sqrt(c[3] * c[3] - c[2] * c[2])
+
+    def Et(self, c: Coords) -> Value:
+        pt2, z, t = self._pt2(c), c[2], c[3]
+        et = np.sqrt(_where(pt2 == 0, 0.0, t * t * pt2 / (pt2 + z * z)))
+        return _where(t < 0.0, -et, et)
+
+
+CARTESIAN: Final = _PxPyPzE()
+SYSTEMS: Final[dict[DType, CoordinateSystem]] = {
+    s.name: s for s in (_PtEtaPhiM(), _PtEtaPhiE(), CARTESIAN)}
 
 
 @dataclass(frozen=True, slots=True)
 class FourVector:
     """Lorentz vectors of one coordinate system; `coords` in that system's order."""
 
-    system: DType  # "PtEtaPhiMVector" or "PxPyPzEVector"
-    coords: tuple[Value, Value, Value, Value]
+    system: DType  # a key of SYSTEMS
+    coords: Coords
 
     def map(self, func: Callable[[Value], Value]) -> FourVector:
         return FourVector(self.system, (func(self.coords[0]), func(self.coords[1]),
@@ -49,72 +316,16 @@ class FourVector:
     def __len__(self) -> int:
         return len(self.coords[0])
 
-    # ---- ROOT's accessors
-
-    def cartesian(self) -> tuple[Value, Value, Value, Value]:
-        """(x, y, z, t) as LorentzVector::X(), Y(), Z(), T()."""
-        if self.system == "PxPyPzEVector":
-            return self.coords
-        pt, eta, phi, _ = self.coords
+    def accessor(self, name: str) -> Value:
+        """ROOT's `v.name()` (Pt, Eta, ..., Theta, Beta, ...), on every vector."""
+        system = SYSTEMS[self.system]
         with np.errstate(all="ignore"):
-            return pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), self.E()
+            result: Value = getattr(system, name)(self.coords)
+        return result
 
-    def Pt(self) -> Value:
-        if self.system == "PtEtaPhiMVector":
-            return self.coords[0]
-        x, y, _, _ = self.coords
+    def cartesian(self) -> Coords:
         with np.errstate(all="ignore"):
-            return np.sqrt(x * x + y * y)
-
-    def Eta(self) -> Value:
-        if self.system == "PtEtaPhiMVector":
-            return self.coords[1]
-        return _eta_from_rho_z(self.Pt(), self.coords[2])
-
-    def Phi(self) -> Value:
-        if self.system == "PtEtaPhiMVector":
-            return self.coords[2]
-        x, y, _, _ = self.coords
-        with np.errstate(all="ignore"):
-            return _where((x == 0) & (y == 0), 0.0, np.arctan2(y, x))
-
-    def M(self) -> Value:
-        if self.system == "PtEtaPhiMVector":
-            return self.coords[3]
-        x, y, z, t = self.coords
-        with np.errstate(all="ignore"):
-            mm = t * t - x * x - y * y - z * z
-            return _where(mm >= 0, np.sqrt(np.abs(mm)), -np.sqrt(np.abs(mm)))
-
-    def P(self) -> Value:
-        with np.errstate(all="ignore"):
-            if self.system == "PtEtaPhiMVector":
-                return self.coords[0] * np.cosh(self.coords[1])
-            x, y, z, _ = self.coords
-            return np.sqrt(x * x + y * y + z * z)
-
-    def E(self) -> Value:
-        if self.system == "PxPyPzEVector":
-            return self.coords[3]
-        m = self.coords[3]
-        with np.errstate(all="ignore"):
-            p = self.P()
-            e2 = p * p + _where(m >= 0, m * m, -m * m)
-            return np.sqrt(_where(e2 > 0, e2, 0.0))
-
-    def Px(self) -> Value:
-        return self.cartesian()[0]
-
-    def Py(self) -> Value:
-        return self.cartesian()[1]
-
-    def Pz(self) -> Value:
-        return self.cartesian()[2]
-
-    def Rapidity(self) -> Value:
-        e, pz = self.E(), self.Pz()
-        with np.errstate(all="ignore"):
-            return 0.5 * np.log((e + pz) / (e - pz))
+            return SYSTEMS[self.system].cartesian(self.coords)
 
     def combine(self, other: FourVector, sign: float) -> FourVector:
         """`self + other` (sign 1) or `self - other` (-1), in self's coordinate system."""
@@ -126,20 +337,17 @@ class FourVector:
 
 def _eta_from_rho_z(rho: Value, z: Value) -> Value:
     """GenVector's Impl::Eta_FromRhoZ, branch for branch."""
-    with np.errstate(all="ignore"):
-        z_scaled = z / rho
-        near = np.log(z_scaled + np.sqrt(z_scaled * z_scaled + 1.0))
-        far = _where(z > 0, np.log(2.0 * z_scaled + 0.5 / z_scaled), -np.log(-2.0 * z_scaled))
-        with_rho = _where(np.abs(z_scaled) < _BIG_Z_SCALED, near, far)
-        on_axis = _where(z == 0, 0.0, _where(z > 0, z + _ETA_MAX, z - _ETA_MAX))
-        return _where(rho > 0, with_rho, on_axis)
+    z_scaled = z / rho
+    near = np.log(z_scaled + np.sqrt(z_scaled * z_scaled + 1.0))
+    with_rho = _usually(np.abs(z_scaled) < _BIG_Z_SCALED, near, lambda: _where(
+        z > 0, np.log(2.0 * z_scaled + 0.5 / z_scaled), -np.log(-2.0 * z_scaled)))
+    return _usually(rho > 0, with_rho, lambda: _where(
+        z == 0, 0.0, _where(z > 0, z + _ETA_MAX, z - _ETA_MAX)))
 
 
 def from_cartesian(system: DType, x: Value, y: Value, z: Value, t: Value) -> FourVector:
-    cart = FourVector("PxPyPzEVector", (x, y, z, t))
-    if system == "PxPyPzEVector":
-        return cart
-    return FourVector(system, (cart.Pt(), cart.Eta(), cart.Phi(), cart.M()))
+    with np.errstate(all="ignore"):
+        return FourVector(system, SYSTEMS[system].from_cartesian(x, y, z, t))
 
 
 def new(system: DType, *coords: Value) -> FourVector:
@@ -152,7 +360,12 @@ def new(system: DType, *coords: Value) -> FourVector:
                                        else values[i] for i in arrays])
         for i, v in zip(arrays, spread, strict=True):
             values[i] = v
-    return FourVector(system, (values[0], values[1], values[2], values[3]))
+    return _constructed(system, (values[0], values[1], values[2], values[3]))
+
+
+def _constructed(system: DType, coords: Coords) -> FourVector:
+    with np.errstate(all="ignore"):
+        return FourVector(system, SYSTEMS[system].restrict(coords))
 
 
 def construct(system: DType, *coords: ak.Array) -> FourVector:
@@ -161,15 +374,15 @@ def construct(system: DType, *coords: ak.Array) -> FourVector:
     for c in coords[1:]:
         if not np.array_equal(ak.to_numpy(ak.num(c, axis=1)), counts):
             raise EvaluationFailure("Construct: the collections differ in size in some events")
-    return FourVector(system, (f64(coords[0]), f64(coords[1]), f64(coords[2]),
-                               f64(coords[3])))
+    return _constructed(system, (f64(coords[0]), f64(coords[1]), f64(coords[2]),
+                                 f64(coords[3])))
 
 
 def method(name: str) -> Callable[[FourVector], Value]:
     def apply(v: FourVector) -> Value:
-        result: Value = getattr(v, name)()
-        return result
+        return v.accessor(name)
     return apply
 
 
-__all__ = ["FourVector", "construct", "from_cartesian", "method", "new"]
+__all__ = ["SYSTEMS", "CoordinateSystem", "FourVector", "construct", "from_cartesian", "method",
+           "new"]

@@ -123,10 +123,19 @@ def _helpers() -> dict[str, Any]:
             out[keep:] = fill
             return out
 
+        from hepflow.engine import fourvector_scalar  # it imports numba
+
+        _HELPERS.update({_vector_helper(name): func
+                         for name, func in fourvector_scalar.FUNCTIONS.items()})
         _HELPERS.update({"np": np, "math": math, "_cdiv": cdiv_compiled, "_cmod": jit(cmod),
                          "_at": jit(at), "_index": jit(index), "_grow": jit(grow),
                          "_resize": jit(resize), "_numba": numba})
     return _HELPERS
+
+
+def _vector_helper(name: str) -> str:
+    """The kernel's name for `fourvector_scalar.FUNCTIONS[name]` ("System.Method")."""
+    return "_fv_" + name.replace(".", "_")
 
 
 def _compile(body: lp.LoopBody) -> Callable[..., Any]:
@@ -481,6 +490,10 @@ class _Generator:
         element = _call("_at", _name(contents), _name(offsets), _name("ev"),
                         self.expr(index))
         return self.convert(element, base.type.dtype, t.type.dtype)
+
+    def expr_vector(self, t: Typed) -> ast.expr:
+        """An accessor (or the constructor's correction) of a 4-vector local's coordinates."""
+        return _call(_vector_helper(str(t.value)), *(self.expr(a) for a in t.args))
 
     def expr_call(self, t: Typed) -> ast.expr:
         name = str(t.value)

@@ -26,7 +26,7 @@ from typing import Any, Final, TypeVar
 import awkward as ak
 import numpy as np
 
-from hepflow.core.types import ColumnType, DType
+from hepflow.core.types import VECTOR_DTYPES, ColumnType, DType
 from hepflow.engine import cmath, fourvector, lists, stdsort
 from hepflow.engine.values import (
     EvaluationFailure,
@@ -672,8 +672,8 @@ def _vector(system: DType) -> Impl:
 
 
 implements("Construct", typed=True)(_construct)
-implements("PtEtaPhiMVector")(_vector("PtEtaPhiMVector"))
-implements("PxPyPzEVector")(_vector("PxPyPzEVector"))
+for _system in VECTOR_DTYPES:
+    implements(_system)(_vector(_system))
 for _method in VECTOR_METHODS:
     implements("." + _method)(fourvector.method(_method))
 

@@ -45,6 +45,7 @@ FIELD_NAMES: Final[dict[DType, str]] = {
 
 _LORENTZ: Final[dict[DType, str]] = {
     "PtEtaPhiMVector": "ROOT::Math::LorentzVector<ROOT::Math::PtEtaPhiM4D<double> >",
+    "PtEtaPhiEVector": "ROOT::Math::LorentzVector<ROOT::Math::PtEtaPhiE4D<double> >",
     "PxPyPzEVector": "ROOT::Math::LorentzVector<ROOT::Math::PxPyPzE4D<double> >",
 }
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from hepflow.core.types import (
     UNKNOWN,
+    VECTOR_DTYPES,
     ColumnType,
     DType,
     IntDType,
@@ -163,7 +164,7 @@ class _Checker:
             if arg.kind != "scalar":
                 raise self.fail(f"a conversion to {scalar(link.dtype)} takes one value, not "
                                 f"a collection ({arg}); use RVec<...>(...) or Take", link)
-            if link.dtype in ("PtEtaPhiMVector", "PxPyPzEVector"):
+            if link.dtype in VECTOR_DTYPES:
                 raise self.fail("build a 4-vector from four values, e.g. "
                                 "ROOT::Math::PtEtaPhiMVector(pt, eta, phi, m)", link)
             return scalar(link.dtype)
@@ -467,7 +468,7 @@ class _Checker:
     def templated(self, name: str, template: DType | None, rtype: ColumnType,
                   node: n.Call) -> ColumnType:
         """The result type of `RVec<T>(...)` and `Construct<V>(...)`; no other takes `<T>`."""
-        is_vector = template in ("PtEtaPhiMVector", "PxPyPzEVector")
+        is_vector = template in VECTOR_DTYPES
         if name == "RVec":
             if template is None or is_vector:
                 raise self.fail("write RVec<T>(n, value) with a number type T, e.g. "
@@ -476,7 +477,7 @@ class _Checker:
         if name == "Construct":
             if template is None or not is_vector:
                 raise self.fail("write Construct<ROOT::Math::PtEtaPhiMVector>(pt, eta, phi, m) "
-                                "(or PxPyPzEVector)", node)
+                                "(or PtEtaPhiEVector, PxPyPzEVector)", node)
             return jagged(template)
         if template is not None:
             raise self.fail(f"{name} takes no template argument <...>", node)

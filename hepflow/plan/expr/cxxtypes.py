@@ -24,7 +24,8 @@ _TYPEDEFS: Final[dict[str, DType]] = {
     "int32_t": "int32", "uint32_t": "uint32", "int64_t": "int64", "uint64_t": "uint64",
 }
 VECTORS: Final[dict[str, DType]] = {
-    "PtEtaPhiMVector": "PtEtaPhiMVector", "PxPyPzEVector": "PxPyPzEVector",
+    "PtEtaPhiMVector": "PtEtaPhiMVector", "PtEtaPhiEVector": "PtEtaPhiEVector",
+    "PxPyPzEVector": "PxPyPzEVector",
     "XYZTVector": "PxPyPzEVector",
 }
 _WORDS = frozenset({"unsigned", "signed", "char", "short", "int", "long"})

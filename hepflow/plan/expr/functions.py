@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from hepflow.core.types import (
+    VECTOR_DTYPES,
     ColumnType,
     DType,
     Kind,
@@ -289,7 +290,8 @@ def _vector_new(dtype: DType) -> Rule:
 
 _MATH1 = ("sqrt", "exp", "log", "log10", "log2", "sin", "cos", "tan", "asin", "acos", "atan",
           "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "floor", "ceil", "round")
-VECTOR_METHODS: Final = ("Pt", "Eta", "Phi", "M", "E", "Px", "Py", "Pz", "P", "Rapidity")
+VECTOR_METHODS: Final = ("Pt", "Eta", "Phi", "M", "E", "Px", "Py", "Pz", "P", "Rapidity",
+                         "Theta", "Et", "Mt", "Beta", "Gamma")
 
 
 def _build() -> dict[str, FunctionSpec]:
@@ -341,16 +343,24 @@ def _build() -> dict[str, FunctionSpec]:
     add("InvariantMasses", 8, 8, _collections("InvariantMasses", "jagged"), may_fail=True)
     add("Combinations", 2, 2, _combinations)
     add("Construct", 4, 4, _construct, may_fail=True)
-    add("PtEtaPhiMVector", 4, 4, _vector_new("PtEtaPhiMVector"))
-    add("PxPyPzEVector", 4, 4, _vector_new("PxPyPzEVector"))
+    for system in VECTOR_DTYPES:
+        add(system, 4, 4, _vector_new(system))
     for method in VECTOR_METHODS:
         add("." + method, 1, 1, _vector_component(method))
     return table
 
 
 FUNCTIONS: dict[str, FunctionSpec] = _build()
+# LorentzVector's other names of its accessors (x(), mass(), Rho(), ...: ROOT's own
+# one-line forwards to the same coordinate function)
+_VECTOR_ALIASES: Final = {
+    "X": "Px", "Y": "Py", "Z": "Pz", "T": "E", "R": "P", "Rho": "Pt", "Perp": "Pt",
+    "Mag": "M", "x": "Px", "y": "Py", "z": "Pz", "t": "E", "px": "Px", "py": "Py",
+    "pz": "Pz", "e": "E", "energy": "E", "r": "P", "theta": "Theta", "phi": "Phi",
+    "rho": "Pt", "eta": "Eta", "pt": "Pt", "mag": "M", "mass": "M", "mt": "Mt"}
 ALIASES: Final[dict[str, str]] = {".size": "size", "length": "Length",
-                                  "XYZTVector": "PxPyPzEVector"}
+                                  "XYZTVector": "PxPyPzEVector",
+                                  **{"." + k: "." + v for k, v in _VECTOR_ALIASES.items()}}
 PREFIXES: Final = ("ROOT::VecOps::", "ROOT::Math::", "ROOT::", "std::", "TMath::")
 CONSTANTS: Final[dict[str, float]] = {"M_PI": 3.141592653589793, "Pi": 3.141592653589793}
 # Names hepflow once accepted, or other libraries use, that ROOT spells differently

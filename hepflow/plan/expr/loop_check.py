@@ -19,6 +19,7 @@ from hepflow.errors import ExpressionError
 from hepflow.plan.expr import nodes as n
 from hepflow.plan.expr import statements as s
 from hepflow.plan.expr.check import _Checker
+from hepflow.plan.expr.functions import VECTOR_METHODS
 from hepflow.plan.expr.loops import (
     COMPILED_CALLS,
     LAssign,
@@ -41,6 +42,7 @@ from hepflow.plan.expr.statements import mutated, mutation
 from hepflow.plan.expr.typed import BraceInit, Expression, Typed
 
 _NUMBERS = ("bool", "int", "float")
+_ACCESSORS = frozenset("." + m for m in VECTOR_METHODS)  # p.Pt(), ... of a 4-vector local
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +85,14 @@ class _LoopChecker(_Checker):
         return self.split(self.check(node), node)
 
     def split(self, t: Typed, node: n.Node) -> Typed:
+        if t.op == "local" and t.type.category == "vector":
+            raise self.fail(f"a {t.type.dtype} local is compiled as its four coordinates: "
+                            "use its accessors (p.Pt(), p.Theta(), ...); anything else of "
+                            "it in a body with loops is not compiled yet", node)
         if t.op in ("const", "local", "input"):
             return t
+        if t.op == "call" and t.value in _ACCESSORS and t.args[0].op == "local":
+            return _accessor(t)
         if not _reads_local(t) and not t.may_fail:
             return self.input(t, node)
         if t.op == "index" and t.value == "element":
@@ -160,6 +168,8 @@ class _LoopChecker(_Checker):
             n.Convert(st.init.start, st.init.end, st.type, st.init))
         init = init or raw
         type_ = st.type or (init.type if init is not None else scalar("float64"))
+        if type_.kind == "scalar" and type_.category == "vector":
+            return self.declare_vector(st, raw, type_)
         if type_.kind != "scalar" or type_.category not in _NUMBERS:
             raise ExpressionError(f"a local of type {type_} is not compiled yet; only numbers",
                                   self.text, st.start, st.end)
@@ -169,6 +179,37 @@ class _LoopChecker(_Checker):
         self.next_uid += 1
         self.scopes[-1][st.name] = _Local(uid, type_)
         return [LDeclare(uid, type_, value)]
+
+    def declare_vector(self, st: s.Declare, raw: Typed | None, type_: ColumnType
+                       ) -> list[LStatement]:
+        """`PtEtaPhiEVector p(pt, eta, phi, e);` (or `{...}`, or `= V(...)`): four double
+        locals holding the coordinates ROOT's constructor stores (phi wrapped, an
+        unphysical negative mass corrected), read by the vector's accessors."""
+        system = str(type_.dtype)
+        f64 = scalar("float64")
+        if st.init is None:
+            values: list[Typed | None] = [None] * 4
+        elif isinstance(st.init, n.Call) and raw is not None and raw.op == "call" and \
+                raw.value == system and len(st.init.args) == 4:
+            values = [self.expression(n.Convert(a.start, a.end, f64, a)) for a in st.init.args]
+        else:
+            raise self.fail(f"a {system} local of a body with loops is built from its four "
+                            f"coordinates, `{system} p(a, b, c, d)`; other values of it "
+                            "are not compiled yet", st.init)
+        out: list[LStatement] = []
+        raws = []
+        for value in values:
+            out.append(LDeclare(self.next_uid, f64, value))
+            raws.append(Typed("local", f64, value=self.next_uid))
+            self.next_uid += 1
+        base = self.next_uid
+        coords = (raws[0], raws[1], Typed("vector", f64, tuple(raws), f"{system}.Restrict2"),
+                  Typed("vector", f64, tuple(raws), f"{system}.Restrict3"))
+        for coord in coords:
+            out.append(LDeclare(self.next_uid, f64, coord))
+            self.next_uid += 1
+        self.scopes[-1][st.name] = _Local(base, type_)
+        return out
 
     def declare_collection(self, st: s.Declare, raw: Typed | None) -> list[LStatement]:
         """A local collection: an alias of its value when that reads no local and the body
@@ -391,6 +432,16 @@ class _LoopChecker(_Checker):
                                   "deduces it", self.text, st.start, st.end)
         self.return_type = value.type
         return [LReturn(value if value.type.kind == "jagged" else self.split(value, st.value))]
+
+
+def _accessor(t: Typed) -> Typed:
+    """`p.Theta()` of a 4-vector local: GenVector's formula on its four coordinate
+    locals (uids `p`'s .. +3), a call the kernel makes to `fourvector_scalar`."""
+    vector = t.args[0]
+    base = vector.value
+    assert isinstance(base, int)
+    coords = tuple(Typed("local", scalar("float64"), value=base + i) for i in range(4))
+    return Typed("vector", t.type, coords, f"{vector.type.dtype}.{str(t.value).lstrip('.')}")
 
 
 def _reads_local(t: Typed) -> bool:

@@ -8,7 +8,7 @@ grammar is rejected with the position of the offending text.
 
 from __future__ import annotations
 
-from hepflow.core.types import DType
+from hepflow.core.types import VECTOR_DTYPES, DType
 from hepflow.errors import ExpressionError
 from hepflow.plan.expr import cxxtypes
 from hepflow.plan.expr import nodes as n
@@ -258,7 +258,7 @@ class _Parser:
                 break
         close = self.expect(")", opener)
         if name == "static_cast" or (template is None and cxxtypes.single_word_type(name)
-                                     not in (None, "PtEtaPhiMVector", "PxPyPzEVector")):
+                                     not in (None, *VECTOR_DTYPES)):
             dtype = template if name == "static_cast" else cxxtypes.single_word_type(name)
             if dtype is None:
                 raise ExpressionError("write static_cast<T>(x), with the type T in <...>",

@@ -15,7 +15,9 @@ from typing import Literal
 from hepflow.core.types import ColumnType, DType
 
 Op = Literal["col", "const", "unary", "binary", "ternary", "index", "call", "sampleinfo",
-             "local", "input"]  # the last two only inside a compiled body (plan.expr.loops)
+             "local", "input", "vector"]
+# the last three only inside a compiled body (plan.expr.loops); "vector" is a 4-vector
+# local's accessor on its coordinates (value "System.Method", engine.fourvector_scalar)
 UnaryOp = Literal["-", "+", "!", "~", "cast"]
 BinaryOp = Literal["||", "&&", "|", "^", "&", "==", "!=", "<", "<=", ">", ">=", "<<", ">>",
                    "+", "-", "*", "/", "%"]
