@@ -622,6 +622,12 @@ def test_dot_of_long_and_unsigned_long_wraps_as_cpp() -> None:
           [event(muons=[(0.0, 0.0, 0.0, 0.1, -1, False)]), event()])
 
 
+def test_dot_of_zero_and_infinity_is_nan_quietly_as_cpp() -> None:
+    """Found by the property test: 0 * inf in a Dot is NaN, not a floating-point error."""
+    check("Dot(Muon_pt, (Muon_mass / MET_pt))",
+          [event(muons=[(0.0, 0.0, 0.0, 0.1, 1, False)], met=(0.0, 0.0))])
+
+
 @SETTINGS
 @given(text=expressions(kind="jagged"), events=EVENTS)
 def test_collection_expressions_match_reference(text: str, events: list[dict[str, Any]]) -> None:

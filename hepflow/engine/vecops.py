@@ -420,7 +420,7 @@ def Dot(a: ak.Array, b: ak.Array) -> np.ndarray:
     if kinds == {np.dtype(np.uint64), np.dtype(np.int64)}:
         # long with unsigned long is unsigned long in C++ (numpy would go to double)
         left, right = (ak.values_astype(v, np.uint64) for v in (left, right))
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # 0 * inf is NaN, quietly, as in C++
         products = left * right
     return Sum(products)
 
