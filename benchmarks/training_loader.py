@@ -16,7 +16,7 @@ flat features, label and genWeight, batches of ``--batch``:
   runs on across epochs, as in training).
 * **AsNumpy + torch.utils.data.DataLoader**: the whole selection in the
   client's memory, then PyTorch's own shuffling loader over a TensorDataset,
-  a whole batch per fetch (``BatchSampler``; one fetch per event is 4x slower).
+  a whole batch per fetch (``BatchSampler``; one fetch per event was 6x slower).
 * **ROOT RDataLoader** (ROOT 6.40, ``/work/rootenv/bin/python`` or
   ``--root-python``), one process, when available.
 

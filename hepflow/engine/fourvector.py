@@ -48,15 +48,14 @@ def _any(cond: Value) -> bool:
     return bool(ak.any(cond)) if isinstance(cond, ak.Array) else bool(np.any(cond))
 
 
+def _all(cond: Value) -> bool:
+    return bool(ak.all(cond)) if isinstance(cond, ak.Array) else bool(np.all(cond))
+
+
 def _usually(cond: Value, common: Value, rare: Callable[[], Value]) -> Value:
     """`cond ? common : rare`, computing the rare branch (pt = 0, a vector on the beam
     axis) only where some element takes it."""
-    if isinstance(cond, ak.Array):
-        if bool(ak.all(cond)):
-            return common
-    elif bool(np.all(cond)):
-        return common
-    return _where(cond, common, rare())
+    return common if _all(cond) else _where(cond, common, rare())
 
 
 def _signed_sqrt(mm: Value) -> Value:

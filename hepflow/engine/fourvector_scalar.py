@@ -322,9 +322,7 @@ def c_Rapidity(x: float, y: float, z: float, t: float) -> float:
 
 @_jit
 def c_Beta(x: float, y: float, z: float, t: float) -> float:
-    if t == 0:
-        return 0.0 if x * x + y * y + z * z == 0 else 1.0 / t
-    return math.sqrt(x * x + y * y + z * z) / t
+    return _beta(t, math.sqrt(x * x + y * y + z * z))
 
 
 @_jit
