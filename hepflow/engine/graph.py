@@ -25,6 +25,7 @@ from typing import Any
 import dask.base
 
 from hepflow.io.chunk import Chunk
+from hepflow.observe.events import held_records
 from hepflow.results.partials import ChunkResult, merge_all
 
 
@@ -105,7 +106,11 @@ def run_batch(kernel: Any, chunks: Sequence[Chunk], offsets: Sequence[Sequence[i
     if label:
         _announce(label)
     node = Node(level, index)
-    return compute_node(kernel, chunks, offsets, split_every, node, node.first(split_every))
+    if len(chunks) == 1:
+        return compute_node(kernel, chunks, offsets, split_every, node, node.first(split_every))
+    with held_records():
+        return compute_node(kernel, chunks, offsets, split_every, node,
+                            node.first(split_every))
 
 
 #: Topic on which batch tasks announce their start (see `engine.dispatch`).

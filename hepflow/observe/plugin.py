@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from hepflow.observe.aggregate import Aggregator, merge_runs
-from hepflow.observe.events import TOPIC
+from hepflow.observe.events import BATCH_TOPIC, TOPIC
 from hepflow.results.records import ChunkRecord
 
 #: The plugin's name on the scheduler (`scheduler.plugins[PLUGIN_NAME]`).
@@ -105,6 +105,10 @@ class HepflowPlugin(SchedulerPlugin):
         """Called by the scheduler's event broker for every event of every topic."""
         if topic == TOPIC and isinstance(msg, Mapping):
             self.aggregator.add(ChunkRecord.from_dict(msg), time.time())
+        elif topic == BATCH_TOPIC and isinstance(msg, Sequence):
+            now = time.time()
+            for item in msg:
+                self.aggregator.add(ChunkRecord.from_dict(item), now)
         elif topic == SCALING_TOPIC and isinstance(msg, Mapping):
             self.aggregator.set_scaling(msg)
 
