@@ -58,6 +58,7 @@ class SimKernel:
         from hepflow.results.records import ChunkRecord, PhaseSeconds
 
         began = time.time()
+        start = time.perf_counter()
         time.sleep(self.chunk_seconds)
         partial = np.full(self.partial_floats, float(chunk.index % 7))
         emit_chunk(ChunkRecord(
@@ -68,7 +69,7 @@ class SimKernel:
                                  self.chunk_seconds),
             start=began, stop=time.time(), error="", read_path=""))
         return ChunkResult(({"": partial},), {"": (chunk.num_entries, chunk.num_entries)},
-                           metrics=Metrics(0, 0.0, self.chunk_seconds))
+                           metrics=Metrics(0, 0.0, time.perf_counter() - start))
 
     def __dask_tokenize__(self) -> object:
         return ("SimKernel", self.chunk_seconds, self.partial_floats, self.run_id)
@@ -198,7 +199,9 @@ def run_mode(client: Any, mode: str, workers: int, config: SimConfig,
     if result.chunks != n or result.processed != n * config.chunk_entries:
         raise RuntimeError(f"simulated run lost chunks: {result.chunks} of {n}")
     ideal = n * config.chunk_seconds / workers
-    return {"mode": mode, "workers": workers, "chunks": n, "batch_chunks": s ** level,
+    busy = result.metrics.compute_seconds
+    return {"busy_s": busy, "occupancy": busy / (workers * wall),
+            "chunk_overshoot": busy / (n * config.chunk_seconds) - 1.0,"mode": mode, "workers": workers, "chunks": n, "batch_chunks": s ** level,
             "tail_chunks": tail, "tasks": tasks, "copies": copies, "wall_s": wall,
             "ideal_s": ideal, "speedup": n * config.chunk_seconds / wall,
             "efficiency": ideal / wall, "tasks_per_s": tasks / wall,
@@ -282,12 +285,13 @@ def format_row(p: Mapping[str, Any]) -> str:
     return (f"{p['mode']:>9} {p['workers']:>6} {p['chunks']:>8} {p['batch_chunks']:>6} "
             f"{p['tasks']:>7} {p['wall_s']:>8.2f} {p['ideal_s']:>8.2f} "
             f"{p['speedup']:>8.1f} {100 * p['efficiency']:>6.0f}% {p['tasks_per_s']:>8.0f} "
-            f"{100 * p['scheduler_load']:>6.0f}% {1e3 * p['scheduler_s_per_task']:>7.2f}")
+            f"{100 * p['scheduler_load']:>6.0f}% {1e3 * p['scheduler_s_per_task']:>7.2f} "
+            f"{100 * p['occupancy']:>6.0f}% {100 * p['chunk_overshoot']:>+6.0f}%")
 
 
 HEADER = (f"{'mode':>9} {'workers':>6} {'chunks':>8} {'batch':>6} {'tasks':>7} {'wall s':>8} "
           f"{'ideal s':>8} {'speedup':>8} {'effic.':>7} {'tasks/s':>8} {'sched':>7} "
-          f"{'ms/task':>7}")
+          f"{'ms/task':>7} {'busy':>7} {'slower':>7}")
 
 
 def format_result(result: Mapping[str, Any]) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 from hepflow.engine.graph import (
     BATCH_TOPIC,
+    Batch,
     Node,
     merge_results,
     plan_batches,
@@ -87,7 +88,8 @@ class _Batch:
     job: int
     node: Node
     chunks: int
-    args: tuple[Any, ...]
+    kernel: Any
+    spec: Batch
     label: str
     attempts: list[Any] = field(default_factory=list)
     started: dict[str, tuple[float, str]] = field(default_factory=dict)
@@ -151,7 +153,7 @@ class Dispatcher:
 
     # -- setup --------------------------------------------------------------------------
 
-    def _plan(self, j: int, job: Job, kernel_future: Any) -> None:
+    def _plan(self, j: int, job: Job, kernel: Any) -> None:
         n, s = len(job.chunks), job.split_every
         batches = plan_batches(n, s, job.level, job.tail_chunks)
         leaves = set(batches)
@@ -172,9 +174,9 @@ class Dispatcher:
             first = node.first(s)
             stop = min(n, first + node.span(s))
             label = f"{self.nonce}/{j}/{node.level}/{node.index}"
-            args = (kernel_future, list(job.chunks[first:stop]),
-                    [tuple(o) for o in job.offsets[first:stop]], s, node.level, node.index)
-            self.batches[label] = _Batch(j, node, stop - first, args, label)
+            spec = Batch(job.chunks[first:stop], job.offsets[first:stop], s, node.level,
+                         node.index, label)
+            self.batches[label] = _Batch(j, node, stop - first, kernel, spec, label)
 
     def _key(self, batch: _Batch, attempt: int) -> str:
         job = self.jobs[batch.job]
@@ -189,8 +191,8 @@ class Dispatcher:
         extra: dict[str, Any] = {}
         if workers:
             extra = {"workers": workers, "allow_other_workers": False, "priority": 10}
-        future = self.client.submit(run_batch, *batch.args, label, key=self._key(batch, attempt),
-                                    pure=False, **extra)
+        future = self.client.submit(run_batch, batch.kernel, batch.spec.relabelled(label),
+                                    key=self._key(batch, attempt), pure=False, **extra)
         batch.attempts.append(future)
         self.by_key[future.key] = batch
         future.add_done_callback(self._done)
@@ -208,14 +210,28 @@ class Dispatcher:
         _ROUTER.listen(self.client, self.nonce, self.events)
         try:
             self.workers = list(self.client.scheduler_info().get("workers", {}))
+            # One graph for every kernel and batch: one message, one graph update on the
+            # scheduler, however many batches; merges and copies follow one by one.
+            dsk: dict[Any, Any] = {}
+            kernel_keys = []
             for j, job in enumerate(self.jobs):
-                kernel_future = self.client.submit(
-                    _value, job.kernel, key=f"hepflow-kernel-{job.token}-{self.nonce}",
-                    pure=False)
-                self.kernels.append(kernel_future)
-                self._plan(j, job, kernel_future)
+                key = f"hepflow-kernel-{job.token}-{self.nonce}"
+                dsk[key] = job.kernel
+                kernel_keys.append(key)
+                self._plan(j, job, key)
+            batch_keys = []
             for batch in self.batches.values():
-                self._submit_batch(batch)
+                key = self._key(batch, 0)
+                dsk[key] = (run_batch, batch.kernel, batch.spec)
+                batch_keys.append(key)
+            futures = self.client.get(dsk, kernel_keys + batch_keys, sync=False)
+            self.kernels = list(futures[:len(kernel_keys)])
+            for batch, future in zip(self.batches.values(), futures[len(kernel_keys):],
+                                     strict=True):
+                batch.kernel = self.kernels[batch.job]
+                batch.attempts.append(future)
+                self.by_key[future.key] = batch
+                future.add_done_callback(self._done)
             self.stats.batches = len(self.batches)
             if submitted is not None:
                 submitted("submit")
@@ -331,11 +347,6 @@ class Dispatcher:
             if others:
                 self.stats.copies += 1
                 self._submit_batch(batch, others)
-
-
-def _value(x: Any) -> Any:
-    """A task that holds the kernel, so every batch on a worker shares one copy."""
-    return x
 
 
 def dispatch(client: Any, jobs: Sequence[Job], speculation: Speculation | None = None,

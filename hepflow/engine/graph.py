@@ -95,22 +95,55 @@ def compute_node(kernel: Any, chunks: Sequence[Chunk], offsets: Sequence[Sequenc
     return merge_all(parts, kernel.actions)
 
 
-def run_batch(kernel: Any, chunks: Sequence[Chunk], offsets: Sequence[Sequence[int]],
-              split_every: int, level: int, index: int, label: str = "") -> ChunkResult:
-    """One batch task: its chunks in order, merged as the tree's subtree at (level, index).
+class Batch:
+    """What one batch task computes: its chunks, their offsets and its place in the tree.
+
+    A plain class, not a dataclass or a list: Dask walks the arguments of every
+    task it is given (lists, tuples, dicts, dataclasses) looking for keys, and
+    thousands of batches of hundreds of chunks would cost the client and the
+    scheduler seconds before the first task starts; this it ships as it is.
+    """
+
+    __slots__ = ("chunks", "index", "label", "level", "offsets", "split_every")
+
+    def __init__(self, chunks: Sequence[Chunk], offsets: Sequence[Sequence[int]],
+                 split_every: int, level: int, index: int, label: str = "") -> None:
+        self.chunks = list(chunks)
+        self.offsets = [tuple(o) for o in offsets]
+        self.split_every = split_every
+        self.level = level
+        self.index = index
+        self.label = label
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.chunks, self.offsets, self.split_every, self.level, self.index,
+                self.label)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        (self.chunks, self.offsets, self.split_every, self.level, self.index,
+         self.label) = state
+
+    def relabelled(self, label: str) -> Batch:
+        return Batch(self.chunks, self.offsets, self.split_every, self.level, self.index,
+                     label)
+
+
+def run_batch(kernel: Any, batch: Batch) -> ChunkResult:
+    """One batch task: its chunks in order, merged as the tree's subtree at its node.
 
     When it runs on a Dask worker it first says so on the `hepflow-batch`
-    topic (`label`, the worker, the time): the client's dispatcher times it
+    topic (its label, the worker, the time): the client's dispatcher times it
     from there to spot a straggler.
     """
-    if label:
-        _announce(label)
-    node = Node(level, index)
-    if len(chunks) == 1:
-        return compute_node(kernel, chunks, offsets, split_every, node, node.first(split_every))
+    if batch.label:
+        _announce(batch.label)
+    node = Node(batch.level, batch.index)
+    first = node.first(batch.split_every)
+    if len(batch.chunks) == 1:
+        return compute_node(kernel, batch.chunks, batch.offsets, batch.split_every, node, first)
     with held_records():
-        return compute_node(kernel, chunks, offsets, split_every, node,
-                            node.first(split_every))
+        return compute_node(kernel, batch.chunks, batch.offsets, batch.split_every, node,
+                            first)
 
 
 #: Topic on which batch tasks announce their start (see `engine.dispatch`).
@@ -161,9 +194,8 @@ def build_graph(kernel: Any, chunks: Sequence[Chunk], offsets: Sequence[Sequence
             stop = min(n, first + node.span(split_every))
             key = (f"hepflow-chunk-{token}" if node.level == 0 else
                    f"hepflow-batch-{token}-{node.level}", node.index)
-            dsk[key] = (run_batch, kernel_key, list(chunks[first:stop]),
-                        [tuple(o) for o in offsets[first:stop]], split_every,
-                        node.level, node.index)
+            dsk[key] = (run_batch, kernel_key, Batch(chunks[first:stop], offsets[first:stop],
+                                                     split_every, node.level, node.index))
             return key
         key = (f"hepflow-merge-{token}-{node.level}", node.index)
         dsk[key] = (merge_results, kernel_key,
@@ -173,5 +205,5 @@ def build_graph(kernel: Any, chunks: Sequence[Chunk], offsets: Sequence[Sequence
     return dsk, key_of(Node(root_level(n, split_every), 0))
 
 
-__all__ = ["BATCH_TOPIC", "Node", "build_graph", "compute_node", "graph_token", "merge_results",
-           "plan_batches", "root_level", "run_batch"]
+__all__ = ["BATCH_TOPIC", "Batch", "Node", "build_graph", "compute_node", "graph_token",
+           "merge_results", "plan_batches", "root_level", "run_batch"]
