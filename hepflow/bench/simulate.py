@@ -172,7 +172,7 @@ def run_mode(client: Any, mode: str, workers: int, config: SimConfig,
         level = 0
         while s ** level < needed:
             level += 1
-        n = s ** level * max(config.tasks_per_worker, conf.chunks_per_worker) * workers
+        n = int(s ** level * max(config.tasks_per_worker, conf.chunks_per_worker) * workers)
         n = max(n, math.ceil(config.min_ideal_seconds * workers / config.chunk_seconds))
         level, tail, why = batch_level(n, workers, config.chunk_seconds, s, conf)
     else:

@@ -150,6 +150,10 @@ class Dispatcher:
         self.cancelled: set[Any] = set()
         self.merges: dict[Any, int] = {}
         self.kernels: list[Any] = []
+        self.open: dict[str, _Batch] = {}
+        self.slots = 0
+        self.checked = 0.0
+        self.idle_since: float | None = None
 
     # -- setup --------------------------------------------------------------------------
 
@@ -188,9 +192,9 @@ class Dispatcher:
     def _submit_batch(self, batch: _Batch, workers: list[str] | None = None) -> None:
         attempt = len(batch.attempts)
         label = batch.label + (f"#{attempt}" if attempt else "")
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"priority": 10}
         if workers:
-            extra = {"workers": workers, "allow_other_workers": False, "priority": 10}
+            extra.update(workers=workers, allow_other_workers=False)
         future = self.client.submit(run_batch, batch.kernel, batch.spec.relabelled(label),
                                     key=self._key(batch, attempt), pure=False, **extra)
         batch.attempts.append(future)
@@ -209,7 +213,9 @@ class Dispatcher:
         """
         _ROUTER.listen(self.client, self.nonce, self.events)
         try:
-            self.workers = list(self.client.scheduler_info().get("workers", {}))
+            workers = self.client.scheduler_info().get("workers", {})
+            self.workers = list(workers)
+            self.slots = sum(int(w.get("nthreads", 1)) for w in workers.values())
             # One graph for every kernel and batch: one message, one graph update on the
             # scheduler, however many batches; merges and copies follow one by one.
             dsk: dict[Any, Any] = {}
@@ -233,6 +239,7 @@ class Dispatcher:
                 self.by_key[future.key] = batch
                 future.add_done_callback(self._done)
             self.stats.batches = len(self.batches)
+            self.open = dict(self.batches)
             if submitted is not None:
                 submitted("submit")
             self._loop()
@@ -286,6 +293,7 @@ class Dispatcher:
             if batch.winner is not None:
                 return None
             batch.winner = future
+            self.open.pop(batch.label, None)
             attempt = batch.attempts.index(future)
             label = batch.label + (f"#{attempt}" if attempt else "")
             began = batch.started.get(label)
@@ -331,14 +339,25 @@ class Dispatcher:
         return self._known(j, parent, merged)
 
     def _speculate(self) -> None:
+        """Copy stragglers: batches running too long, and, once a worker slot is idle,
+        batches still waiting behind a straggler on its worker."""
         spec = self.speculation
-        if len(self.chunk_seconds) < spec.min_samples or len(self.workers) < 2:
-            return
-        median = statistics.median(self.chunk_seconds)
-        self.stats.median_chunk_s = median
         now = time.monotonic()
-        for batch in self.batches.values():
-            if batch.winner is not None or len(batch.attempts) > 1 or not batch.started:
+        if now - self.checked < 0.2 or len(self.chunk_seconds) < spec.min_samples or \
+                len(self.workers) < 2:
+            return
+        self.checked = now
+        median = statistics.median(self.chunk_seconds[-1000:])
+        self.stats.median_chunk_s = median
+        waiting = []
+        running = 0
+        for batch in list(self.open.values()):
+            if not batch.started:
+                if len(batch.attempts) == 1:
+                    waiting.append(batch)
+                continue
+            running += 1
+            if len(batch.attempts) > 1:
                 continue
             began, worker = batch.started.get(batch.label, (now, ""))
             if now - began <= max(spec.min_seconds, spec.factor * median * batch.chunks):
@@ -347,6 +366,18 @@ class Dispatcher:
             if others:
                 self.stats.copies += 1
                 self._submit_batch(batch, others)
+        idle = self.slots - running
+        if not waiting or idle <= 0:
+            self.idle_since = None
+            return
+        if self.idle_since is None:
+            self.idle_since = now
+            return
+        if now - self.idle_since > max(spec.min_seconds, spec.factor * median):
+            for batch in waiting[:idle]:
+                self.stats.copies += 1
+                self._submit_batch(batch, [])
+            self.idle_since = None
 
 
 def dispatch(client: Any, jobs: Sequence[Job], speculation: Speculation | None = None,

@@ -40,7 +40,7 @@ class Scheduling:
 
     task_seconds: float = 0.002
     load_fraction: float = 0.5
-    chunks_per_worker: int = 4
+    chunks_per_worker: float = 4.0
     min_chunk_seconds: float = 0.05
     max_chunk_entries: int = 2_000_000
     min_chunk_entries: int = 1_000
