@@ -228,3 +228,27 @@ def test_a_killed_workers_batches_are_redone_once(own_files):
     assert info.entries_processed == 24_000
     # the dashboard counts every chunk once: the lost batch's records never left its worker
     assert merged["chunks"] == info.chunks and merged["entries"] == 24_000
+
+
+def test_bench_simulate_measures_the_scheduler_and_calibrates_the_model(tmp_path, capsys):
+    from hepflow.bench.cli import main
+
+    out = tmp_path / "sim"
+    assert main(["bench", "simulate", "--workers", "50", "--processes", "2",
+                 "--chunk-seconds", "0.05", "--baseline-chunks-per-worker", "4",
+                 "--out", str(out), "--targets", "10,1000"]) == 0
+    text = capsys.readouterr().out
+    assert "per-chunk" in text and "batched" in text and "calibrated model" in text
+    import json
+
+    result = json.loads((out / "simulate.json").read_text())
+    per_chunk, batched = result["points"]
+    assert per_chunk["batch_chunks"] == 1 and batched["batch_chunks"] == 8
+    # batches: a scheduler task per 8 chunks instead of per chunk (+ the merges)
+    assert batched["tasks"] / batched["chunks"] < 0.3 < per_chunk["tasks"] / per_chunk["chunks"]
+    for point in result["points"]:
+        assert 0 < point["efficiency"] <= 1.05 and point["scheduler_cpu_s"] > 0
+    assert result["calibration"]["task_overhead_s"] > 0
+    assert [row["workers"] for row in result["model"]["predictions"]] == [10, 1000]
+    calibrated = json.loads((out / "calibrated-scaling.json").read_text())
+    assert calibrated["task_overhead_s"] == result["calibration"]["task_overhead_s"]

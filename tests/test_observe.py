@@ -466,3 +466,17 @@ def test_plugin_starts_its_extensions_and_survives_a_failing_one():
     assert plugin not in prometheus._live
     back = pickle.loads(pickle.dumps(HepflowPlugin(extensions=default_extensions())))
     assert [type(e) for e in back.extensions] == [DashboardPages, prometheus.MetricsExport]
+
+
+def test_scaling_page_shows_the_schedulers_load(observed, dimuon_run):
+    from bokeh.client import pull_session
+
+    from hepflow.observe import plugin
+
+    load = plugin.scheduler_load(observed["client"])
+    assert load["tasks"] >= dimuon_run["info"].chunks  # every chunk task reached memory
+    assert load["cpu_percent"] and all(c >= 0 for c in load["cpu_percent"])
+    with pull_session(url=f"{observed['base']}/individual-hepflow-scaling") as session:
+        doc = session.document
+        assert doc.select_one({"name": "hepflow-scheduler-load"}) is not None
+        assert doc.select_one({"name": "hepflow-scheduler-cpu-figure"}) is not None

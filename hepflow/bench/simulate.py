@@ -201,7 +201,8 @@ def run_mode(client: Any, mode: str, workers: int, config: SimConfig,
     ideal = n * config.chunk_seconds / workers
     busy = result.metrics.compute_seconds
     return {"busy_s": busy, "occupancy": busy / (workers * wall),
-            "chunk_overshoot": busy / (n * config.chunk_seconds) - 1.0,"mode": mode, "workers": workers, "chunks": n, "batch_chunks": s ** level,
+            "chunk_overshoot": busy / (n * config.chunk_seconds) - 1.0,
+            "mode": mode, "workers": workers, "chunks": n, "batch_chunks": s ** level,
             "tail_chunks": tail, "tasks": tasks, "copies": copies, "wall_s": wall,
             "ideal_s": ideal, "speedup": n * config.chunk_seconds / wall,
             "efficiency": ideal / wall, "tasks_per_s": tasks / wall,

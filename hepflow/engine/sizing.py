@@ -115,7 +115,7 @@ def workers_of(client: Any) -> int:
     if client is None:
         return 1
     try:
-        return max(1, sum(client.nthreads().values()))
+        return max(1, int(sum(client.nthreads().values())))
     except Exception:  # noqa: BLE001 - an unreachable scheduler sizes for one slot
         return 1
 
