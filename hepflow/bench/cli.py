@@ -80,7 +80,7 @@ def _simulate(args: argparse.Namespace) -> int:
         chunk_entries=args.chunk_entries, task_seconds=args.task_seconds,
         tasks_per_worker=args.tasks_per_worker,
         baseline_chunks_per_worker=args.baseline_chunks_per_worker,
-        partial_bytes=args.partial_bytes, split_every=args.split_every,
+        partial_bytes=args.partial_bytes, records=args.records, split_every=args.split_every,
         modes=tuple(m for m in args.modes.split(",") if m), outdir=args.out)
     result = run_simulation(config)
     print()
@@ -166,6 +166,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--baseline-chunks-per-worker", type=int, default=8)
     s.add_argument("--partial-bytes", type=int, default=32_000,
                    help="size of each chunk's partial result")
+    s.add_argument("--records", action="store_true",
+                   help="send each chunk's record, as a real chunk does (costs worker CPU)")
     s.add_argument("--split-every", type=int, default=8)
     s.add_argument("--modes", default="per-chunk,batched")
     s.add_argument("--targets", type=_workers, default=None,

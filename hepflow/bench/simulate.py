@@ -3,8 +3,8 @@
 The run has the real graph shape and goes through the real Dask scheduler (its
 own process, as on a facility) and hepflow's real dispatch: only the chunk
 task is simulated. It sleeps for the measured chunk time instead of reading,
-returns a partial result of realistic size and sends the per-chunk record a
-real chunk sends. Workers are threads (a few processes of many threads each),
+returns a partial result of realistic size (and, with `records`, sends the
+per-chunk record a real chunk sends). Workers are threads (a few processes of many threads each),
 so 500 of them cost a 2-core machine almost nothing while they sleep, and the
 scheduler is what is measured: tasks per second, its CPU, and what its limit
 does to the speed-up and the efficiency at each worker count.
@@ -51,6 +51,7 @@ class SimKernel:
     chunk_seconds: float
     partial_floats: int
     run_id: str = "simulate"
+    records: bool = False
     actions: tuple[Any, ...] = (_Sum(),)
 
     def __call__(self, chunk: Chunk, offsets: Sequence[int] = ()) -> ChunkResult:
@@ -61,13 +62,15 @@ class SimKernel:
         start = time.perf_counter()
         time.sleep(self.chunk_seconds)
         partial = np.full(self.partial_floats, float(chunk.index % 7))
-        emit_chunk(ChunkRecord(
-            run=self.run_id, chunk=chunk.index, file="", sample="",
-            entry_start=chunk.entry_start, entry_stop=chunk.entry_stop, replica="",
-            entries=chunk.num_entries, filters={}, bytes_compressed=0, bytes_uncompressed=0,
-            seconds=PhaseSeconds(0.0, 0.0, 0.0, 0.0, self.chunk_seconds, 0.0,
-                                 self.chunk_seconds),
-            start=began, stop=time.time(), error="", read_path=""))
+        if self.records:
+            emit_chunk(ChunkRecord(
+                run=self.run_id, chunk=chunk.index, file="", sample="",
+                entry_start=chunk.entry_start, entry_stop=chunk.entry_stop, replica="",
+                entries=chunk.num_entries, filters={}, bytes_compressed=0,
+                bytes_uncompressed=0,
+                seconds=PhaseSeconds(0.0, 0.0, 0.0, 0.0, self.chunk_seconds, 0.0,
+                                     self.chunk_seconds),
+                start=began, stop=time.time(), error="", read_path=""))
         return ChunkResult(({"": partial},), {"": (chunk.num_entries, chunk.num_entries)},
                            metrics=Metrics(0, 0.0, time.perf_counter() - start))
 
@@ -92,6 +95,10 @@ class SimConfig:
     #: Batched runs last at least this long ideally (short runs only measure start-up).
     min_ideal_seconds: float = 10.0
     partial_bytes: int = 32_000
+    #: Send each chunk's record as a real chunk does. Off by default: on a small
+    #: machine hundreds of simulated workers share a few cores, and the records'
+    #: CPU (not the scheduler) would then set the pace.
+    records: bool = False
     split_every: int = 8
     modes: tuple[str, ...] = ("per-chunk", "batched")
     outdir: str = "simulate-output"
@@ -127,7 +134,8 @@ class SimCluster:
             self.procs.append(subprocess.Popen(
                 [py, "-m", "distributed.cli.dask_worker", "--scheduler-file", self.file,
                  "--nthreads", str(threads), "--no-nanny", "--no-dashboard",
-                 "--memory-limit", "0", "--host", "127.0.0.1"], stdout=log, stderr=log))
+                 "--memory-limit", "0", "--host", "127.0.0.1", "--death-timeout", "30"],
+                stdout=log, stderr=log))
         return self
 
     @property
@@ -164,7 +172,8 @@ def run_mode(client: Any, mode: str, workers: int, config: SimConfig,
     from hepflow.engine.sizing import Scheduling, batch_level
 
     kernel = SimKernel(config.chunk_seconds, max(1, config.partial_bytes // 8),
-                       run_id=f"simulate-{mode}-{workers}-{time.time_ns()}")
+                       run_id=f"simulate-{mode}-{workers}-{time.time_ns()}",
+                       records=config.records)
     s = config.split_every
     conf = Scheduling(task_seconds=config.task_seconds)
     if mode == "batched":

@@ -367,7 +367,9 @@ class Dispatcher:
                 self.stats.copies += 1
                 self._submit_batch(batch, others)
         idle = self.slots - running
-        if not waiting or idle <= 0:
+        # Only in the end game: fewer batches wait than slots are idle, so they are not
+        # queued for a slot but held behind a straggler on its worker.
+        if not waiting or idle <= 0 or len(waiting) > idle:
             self.idle_since = None
             return
         if self.idle_since is None:
