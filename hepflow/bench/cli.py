@@ -156,7 +156,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                    "against batched dispatch, and calibrates the model.")
     s.add_argument("--workers", type=_workers, default=(100, 250, 500),
                    help="simulated worker counts (threads), default 100,250,500")
-    s.add_argument("--processes", type=int, default=4, help="worker processes (default 4)")
+    s.add_argument("--processes", type=int, default=0,
+                   help="worker processes (default: one per 25 simulated workers)")
     s.add_argument("--chunk-seconds", type=float, default=0.076,
                    help="measured seconds per chunk (default: ttbar's 0.076)")
     s.add_argument("--chunk-entries", type=int, default=125_000)

@@ -83,7 +83,8 @@ class SimConfig:
     """What `hepflow bench simulate` runs."""
 
     workers: tuple[int, ...] = (100, 250, 500)
-    processes: int = 4
+    #: Worker processes; 0: one per `THREADS_PER_PROCESS` simulated workers.
+    processes: int = 0
     chunk_seconds: float = 0.076
     chunk_entries: int = 125_000
     task_seconds: float = 1.67e-3
@@ -105,11 +106,17 @@ class SimConfig:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
+#: Simulated workers (threads) per worker process when `processes` is 0: more threads
+#: per process make its one event loop and its GIL, not the scheduler, the limit.
+THREADS_PER_PROCESS = 25
+
+
 class SimCluster:
     """A scheduler process and `processes` worker processes of many threads each."""
 
     def __init__(self, workers: int, processes: int) -> None:
         self.workers = workers
+        processes = processes or math.ceil(workers / THREADS_PER_PROCESS)
         self.processes = max(1, min(processes, workers))
         self.folder = tempfile.mkdtemp(prefix="hepflow-sim-")
         self.file = os.path.join(self.folder, "scheduler.json")

@@ -213,9 +213,9 @@ class Dispatcher:
         """
         _ROUTER.listen(self.client, self.nonce, self.events)
         try:
-            workers = self.client.scheduler_info().get("workers", {})
-            self.workers = list(workers)
-            self.slots = sum(int(w.get("nthreads", 1)) for w in workers.values())
+            nthreads = self.client.nthreads()  # every worker (scheduler_info may list a few)
+            self.workers = list(nthreads)
+            self.slots = sum(int(n) for n in nthreads.values())
             # One graph for every kernel and batch: one message, one graph update on the
             # scheduler, however many batches; merges and copies follow one by one.
             dsk: dict[Any, Any] = {}
@@ -362,6 +362,7 @@ class Dispatcher:
             began, worker = batch.started.get(batch.label, (now, ""))
             if now - began <= max(spec.min_seconds, spec.factor * median * batch.chunks):
                 continue
+            self.workers = list(self.client.nthreads()) or self.workers
             others = [w for w in self.workers if w != worker]
             if others:
                 self.stats.copies += 1
