@@ -252,3 +252,22 @@ def test_bench_simulate_measures_the_scheduler_and_calibrates_the_model(tmp_path
     assert [row["workers"] for row in result["model"]["predictions"]] == [10, 1000]
     calibrated = json.loads((out / "calibrated-scaling.json").read_text())
     assert calibrated["task_overhead_s"] == result["calibration"]["task_overhead_s"]
+
+
+def test_sizing_balances_workers_and_the_schedulers_capacity():
+    from hepflow.engine.sizing import Scheduling, auto_chunk_entries, batch_level
+
+    conf = Scheduling(task_seconds=1.67e-3, load_fraction=0.5, chunks_per_worker=4)
+    # ttbar's 76 ms chunks on 500 slots: tasks of >= 22 chunks -> batches of 64 chunks
+    level, tail, why = batch_level(128_000, 500, 0.076, 8, conf)
+    assert (level, tail) == (2, 500 * 8 * 2) and "scheduler under 50%" in why
+    # too few chunks for that: load balance wins (4 tasks per slot)
+    assert batch_level(4_000, 500, 0.076, 8, conf)[0] == 0
+    assert batch_level(20, 2, 0.076, 8, conf)[0] == 0
+    # chunks: several per worker, at least min-chunk-seconds long, capped
+    entries, why = auto_chunk_entries(10**9, 100, 0.6e-6, conf)
+    assert entries == conf.max_chunk_entries and "capped" in why
+    entries, _ = auto_chunk_entries(4_000_000, 10, 0.6e-6, conf)
+    assert entries == 100_000
+    entries, why = auto_chunk_entries(40_000, 2, 1e-6, conf)
+    assert entries == 50_000 and "at least 50 ms" in why

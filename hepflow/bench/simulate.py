@@ -235,7 +235,7 @@ def run_simulation(config: SimConfig) -> dict[str, Any]:
         with SimCluster(workers, config.processes) as cluster, \
                 distributed.Client(scheduler_file=cluster.file,
                                    set_as_default=False) as client:
-            client.wait_for_workers(cluster.processes, timeout=120)
+            client.wait_for_workers(cluster.processes, timeout=600)
             while sum(client.nthreads().values()) < workers:
                 time.sleep(0.1)
             warm = SimKernel(0.001, 1)
