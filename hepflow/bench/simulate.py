@@ -184,7 +184,8 @@ def run_mode(client: Any, mode: str, workers: int, config: SimConfig,
     s = config.split_every
     conf = Scheduling(task_seconds=config.task_seconds)
     if mode == "batched":
-        needed = workers * config.task_seconds / (conf.load_fraction * config.chunk_seconds)
+        needed = max(workers * config.task_seconds / (conf.load_fraction * config.chunk_seconds),
+                     conf.min_task_seconds / config.chunk_seconds)
         level = 0
         while s ** level < needed:
             level += 1

@@ -7,6 +7,8 @@ Three limits decide it (`hepflow.scheduling` in `hepflow.yaml`):
 * the scheduler: it spends `task-seconds` on each task, so tasks must last at
   least `slots x task-seconds / load-fraction` seconds or it cannot hand them
   out as fast as the workers finish them;
+* per-task round trip: a task should last at least `min-task-seconds`, long
+  against the time a slot waits between two tasks;
 * per-chunk overhead: a chunk should last at least `min-chunk-seconds`.
 
 Chunks (`chunk_entries="auto"`) are sized for balance and overhead; batches of
@@ -47,6 +49,7 @@ class Scheduling:
     seconds_per_entry: float = 1e-6
     speculation_factor: float = 4.0
     initial_chunk_entries: int = 100_000
+    min_task_seconds: float = 0.5
 
     @classmethod
     def from_config(cls) -> Scheduling:
@@ -96,13 +99,15 @@ def batch_level(chunks: int, workers: int, chunk_seconds: float, split_every: in
                 conf: Scheduling) -> tuple[int, int, str]:
     """Batch level L (batches of `split_every ** L` chunks), tail chunks, and why."""
     workers = max(1, workers)
-    needed = workers * conf.task_seconds / (conf.load_fraction * max(chunk_seconds, 1e-9))
+    chunk_seconds = max(chunk_seconds, 1e-9)
+    needed = max(workers * conf.task_seconds / (conf.load_fraction * chunk_seconds),
+                 conf.min_task_seconds / chunk_seconds)
     level = 0
     while split_every ** level < needed and split_every ** level < chunks:
         level += 1
     why = (f"tasks of >= {needed:.1f} chunks keep the scheduler under "
            f"{conf.load_fraction:.0%} ({workers} slots, {conf.task_seconds * 1e3:.2f} ms/task, "
-           f"{chunk_seconds * 1e3:.1f} ms/chunk)")
+           f"{chunk_seconds * 1e3:.1f} ms/chunk) and last >= {conf.min_task_seconds} s")
     while level > 0 and chunks / split_every ** level < conf.chunks_per_worker * workers:
         level -= 1
         why += "; smaller for load balance"
