@@ -154,6 +154,7 @@ class Dispatcher:
         self.slots = 0
         self.checked = 0.0
         self.idle_since: float | None = None
+        self.slow: set[str] = set()
 
     # -- setup --------------------------------------------------------------------------
 
@@ -363,7 +364,8 @@ class Dispatcher:
             if now - began <= max(spec.min_seconds, spec.factor * median * batch.chunks):
                 continue
             self.workers = list(self.client.nthreads()) or self.workers
-            others = [w for w in self.workers if w != worker]
+            self.slow.add(worker)
+            others = [w for w in self.workers if w not in self.slow]
             if others:
                 self.stats.copies += 1
                 self._submit_batch(batch, others)
@@ -377,9 +379,11 @@ class Dispatcher:
             self.idle_since = now
             return
         if now - self.idle_since > max(spec.min_seconds, spec.factor * median):
+            # not where a straggler hangs: its cancelled task may still hold the thread
+            fast = [w for w in self.workers if w not in self.slow]
             for batch in waiting[:idle]:
                 self.stats.copies += 1
-                self._submit_batch(batch, [])
+                self._submit_batch(batch, fast)
             self.idle_since = None
 
 
