@@ -235,7 +235,8 @@ def test_bench_simulate_measures_the_scheduler_and_calibrates_the_model(tmp_path
 
     out = tmp_path / "sim"
     assert main(["bench", "simulate", "--workers", "50", "--processes", "2",
-                 "--chunk-seconds", "0.05", "--baseline-chunks-per-worker", "4",
+                 "--chunk-seconds", "0.1", "--baseline-chunks-per-worker", "4",
+                 "--min-seconds", "1",
                  "--out", str(out), "--targets", "10,1000"]) == 0
     text = capsys.readouterr().out
     assert "per-chunk" in text and "batched" in text and "calibrated model" in text

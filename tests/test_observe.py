@@ -288,10 +288,11 @@ def test_dask_scheduler_preload_command_line():
 
 
 def _record(run: str, worker: str, start: float, stop: float, entries: int,
-            filters: dict[str, tuple[int, int]] | None = None) -> ChunkRecord:
+            filters: dict[str, tuple[int, int]] | None = None, chunk: int = -1) -> ChunkRecord:
     from hepflow.results.records import ChunkRecord, PhaseSeconds
 
-    return ChunkRecord(run=run, chunk=0, file="f.root", sample="s", entry_start=0,
+    chunk = chunk if chunk >= 0 else int(start * 1000) % 1_000_000  # distinct per start
+    return ChunkRecord(run=run, chunk=chunk, file="f.root", sample="s", entry_start=0,
                        entry_stop=entries, worker=worker, entries=entries,
                        bytes_compressed=10 * entries, bytes_uncompressed=30 * entries,
                        filters=filters or {}, start=start, stop=stop,
@@ -320,6 +321,10 @@ def test_aggregator_sums_runs_workers_and_timeline():
     assert sum(series["workers"]["w2"]["events"]) == pytest.approx(500)
     merged = merge_runs(runs)
     assert merged["entries"] == 1700 and merged["workers"]["w1"]["chunks"] == 2
+    # a chunk run twice (a speculative copy, a re-run after a lost worker) counts once
+    agg.add(_record("b", "w2", t0 + 5, t0 + 6, 200, chunk=7))
+    agg.add(_record("b", "w1", t0 + 5, t0 + 7, 200, chunk=7))
+    assert agg.run("b")["entries"] == 400 and agg.duplicates == 1
 
 
 def test_cutflow_rows_give_efficiencies():

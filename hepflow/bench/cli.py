@@ -81,6 +81,7 @@ def _simulate(args: argparse.Namespace) -> int:
         tasks_per_worker=args.tasks_per_worker,
         baseline_chunks_per_worker=args.baseline_chunks_per_worker,
         partial_bytes=args.partial_bytes, records=args.records, split_every=args.split_every,
+        min_ideal_seconds=args.min_seconds,
         modes=tuple(m for m in args.modes.split(",") if m), outdir=args.out)
     result = run_simulation(config)
     print()
@@ -164,6 +165,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--task-seconds", type=float, default=1.67e-3,
                    help="scheduler seconds per task that batches are sized for")
     s.add_argument("--tasks-per-worker", type=int, default=4)
+    s.add_argument("--min-seconds", type=float, default=10.0,
+                   help="batched runs last at least this long ideally (default 10)")
     s.add_argument("--baseline-chunks-per-worker", type=int, default=8)
     s.add_argument("--partial-bytes", type=int, default=32_000,
                    help="size of each chunk's partial result")
