@@ -370,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from hepflow.options import Options
 
-    chunk_entries = args.chunk_entries or Options().resolved().chunk_entries
+    chunk_entries = args.chunk_entries or Options().cut_entries
     coffea_ok, coffea_why = coffea_runner_available()
 
     from hepflow.cluster import local_cluster

@@ -395,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hepflow.cluster import local_cluster
     from hepflow.options import Options
 
-    chunk_entries = args.chunk_entries or Options().resolved().chunk_entries
+    chunk_entries = args.chunk_entries or Options().cut_entries
     load_before = os.getloadavg()
     with local_cluster(args.workers) as cluster, distributed.Client(cluster) as client, \
             dask.config.set({"hepflow.progress-min-chunks": 10**9}):

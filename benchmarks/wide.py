@@ -346,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import hepflow
     from hepflow.cluster import local_cluster
 
-    chunk_entries = args.chunk_entries or hepflow.Options().resolved().chunk_entries
+    chunk_entries = args.chunk_entries or hepflow.Options().cut_entries
     coffea_ok, coffea_why = coffea_runner_available()
     if not coffea_ok:
         print(f"coffea: skipped -- {coffea_why}")

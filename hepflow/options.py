@@ -25,7 +25,9 @@ with open(_DEFAULTS) as _f:
 class Options:
     """How a dataframe is chunked, reduced and run."""
 
-    chunk_entries: int = 0
+    #: Target entries per chunk, or "auto": sized at each run from the cluster's worker
+    #: count, the dataset's size and the analysis' measured cost (`engine.sizing`).
+    chunk_entries: int | Literal["auto"] = 0
     chunk_bytes: int = 0
     split_every: int = 0
     progress: bool | None = None
@@ -38,8 +40,11 @@ class Options:
     def __post_init__(self) -> None:
         if self.read_policy not in ("raise", "skip"):
             raise ValueError(f"read_policy must be 'raise' or 'skip', not {self.read_policy!r}")
-        if self.chunk_entries < 0 or self.split_every < 0 or self.split_every == 1:
-            raise ValueError("chunk_entries must be positive and split_every at least 2")
+        auto = self.chunk_entries == "auto"
+        if (not auto and (isinstance(self.chunk_entries, str) or self.chunk_entries < 0)) or \
+                self.split_every < 0 or self.split_every == 1:
+            raise ValueError("chunk_entries must be positive or 'auto' and split_every at "
+                             "least 2")
         if self.chunk_bytes < 0:
             raise ValueError("chunk_bytes must be positive")
 
@@ -47,7 +52,7 @@ class Options:
         """Fill unset values from dask.config."""
         return replace(
             self,
-            chunk_entries=self.chunk_entries or int(dask.config.get("hepflow.chunk-entries")),
+            chunk_entries=self.chunk_entries or _configured_chunk_entries(),
             split_every=self.split_every or int(dask.config.get("hepflow.split-every")),
             timeout=self.timeout or float(dask.config.get("hepflow.read.timeout")),
             retries=self.retries if self.retries >= 0 else
@@ -55,6 +60,19 @@ class Options:
             backoff=self.backoff if self.backoff >= 0 else
             float(dask.config.get("hepflow.read.backoff")),
         )
+
+    @property
+    def auto_chunks(self) -> bool:
+        """Whether chunks are sized at run time (`chunk_entries="auto"`, no `chunk_bytes`)."""
+        return self.resolved().chunk_entries == "auto" and not self.chunk_bytes
+
+    @property
+    def cut_entries(self) -> int:
+        """Entries per chunk for cutting now: the fixed size, or auto's first guess."""
+        entries = self.resolved().chunk_entries
+        if entries == "auto":
+            return int(dask.config.get("hepflow.scheduling.initial-chunk-entries"))
+        return int(entries)
 
     @property
     def read(self) -> ReadOptions:
@@ -68,6 +86,11 @@ class Options:
         if unknown:
             raise TypeError(f"unknown option(s) {sorted(unknown)}; known: {sorted(known)}")
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _configured_chunk_entries() -> int | Literal["auto"]:
+    value = dask.config.get("hepflow.chunk-entries")
+    return "auto" if value == "auto" else int(value)
 
 
 __all__ = ["Options"]

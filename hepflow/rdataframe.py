@@ -70,7 +70,7 @@ class RDataFrame(Transformations, Actions):
 
     def __init__(self, treename: int | str | Dataset | PreparedDataset | Mapping[str, Any],
                  files: Any = None, *, client: Any = None, options: Options | None = None,
-                 chunk_entries: int | None = None, chunk_bytes: int | None = None,
+                 chunk_entries: int | str | None = None, chunk_bytes: int | None = None,
                  read_policy: str | None = None) -> None:
         opts = (options or Options()).updated(chunk_entries=chunk_entries,
                                               chunk_bytes=chunk_bytes,
@@ -80,7 +80,7 @@ class RDataFrame(Transformations, Actions):
             self._empty_source(treename, opts, client if client == "sync" else scheduler)
             return
         prepared = treename if isinstance(treename, PreparedDataset) else preprocess(
-            _dataset(treename, files), scheduler, chunk_entries=opts.chunk_entries,
+            _dataset(treename, files), scheduler, chunk_entries=opts.cut_entries,
             chunk_bytes=opts.chunk_bytes, use_cache=opts.use_cache)
         infos = prepared.files
         tree = infos[0].tree if infos else str(treename)
@@ -100,7 +100,7 @@ class RDataFrame(Transformations, Actions):
         """`RDataFrame(N)`: N entries in chunks of `options.chunk_entries`, no file opened."""
         if entries < 0:
             raise PlanError(f"RDataFrame(N) needs N >= 0 entries, got {entries}")
-        size = max(1, int(options.chunk_entries))
+        size = max(1, options.cut_entries)
         # N = 0 is one chunk of no entries: a run over no chunk has no task to merge into
         chunks = [Chunk(i, 0, "", "", start, min(start + size, entries), start)
                   for i, start in enumerate(range(0, max(entries, 1), size))]

@@ -288,15 +288,16 @@ def test_dask_scheduler_preload_command_line():
 
 
 def _record(run: str, worker: str, start: float, stop: float, entries: int,
-            filters: dict[str, tuple[int, int]] | None = None) -> ChunkRecord:
+            filters: dict[str, tuple[int, int]] | None = None, chunk: int = -1) -> ChunkRecord:
     from hepflow.core.measure import PHASES, Measurement
     from hepflow.results.records import ChunkRecord
 
+    chunk = chunk if chunk >= 0 else int(start * 1000) % 1_000_000  # distinct per start
     seconds = dict(zip(PHASES, (0.1, 0.2, 0.1, 0.1, 0.3, 0.1), strict=True))
     measured = Measurement(chunks=1, entries=entries, bytes_compressed=10 * entries,
                            bytes_uncompressed=30 * entries,
                            seconds={**seconds, "total": stop - start})
-    return ChunkRecord(run=run, chunk=0, file="f.root", sample="s", entry_start=0,
+    return ChunkRecord(run=run, chunk=chunk, file="f.root", sample="s", entry_start=0,
                        entry_stop=entries, worker=worker, measured=measured,
                        filters=filters or {}, start=start, stop=stop)
 
@@ -323,6 +324,10 @@ def test_aggregator_sums_runs_workers_and_timeline():
     assert sum(series["workers"]["w2"]["events"]) == pytest.approx(500)
     merged = merge_runs(runs)
     assert merged["entries"] == 1700 and merged["workers"]["w1"]["chunks"] == 2
+    # a chunk run twice (a speculative copy, a re-run after a lost worker) counts once
+    agg.add(_record("b", "w2", t0 + 5, t0 + 6, 200, chunk=7))
+    agg.add(_record("b", "w1", t0 + 5, t0 + 7, 200, chunk=7))
+    assert agg.run("b")["entries"] == 400 and agg.duplicates == 1
 
 
 def test_cutflow_rows_give_efficiencies():
@@ -469,3 +474,17 @@ def test_plugin_starts_its_extensions_and_survives_a_failing_one():
     assert plugin not in prometheus._live
     back = pickle.loads(pickle.dumps(HepflowPlugin(extensions=default_extensions())))
     assert [type(e) for e in back.extensions] == [DashboardPages, prometheus.MetricsExport]
+
+
+def test_scaling_page_shows_the_schedulers_load(observed, dimuon_run):
+    from bokeh.client import pull_session
+
+    from hepflow.observe import plugin
+
+    load = plugin.scheduler_load(observed["client"])
+    assert load["tasks"] >= dimuon_run["info"].chunks  # every chunk task reached memory
+    assert load["cpu_percent"] and all(c >= 0 for c in load["cpu_percent"])
+    with pull_session(url=f"{observed['base']}/individual-hepflow-scaling") as session:
+        doc = session.document
+        assert doc.select_one({"name": "hepflow-scheduler-load"}) is not None
+        assert doc.select_one({"name": "hepflow-scheduler-cpu-figure"}) is not None

@@ -74,6 +74,35 @@ def _model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from hepflow.bench.model import Facility, format_model, predict
+    from hepflow.bench.simulate import SimConfig, calibrated_scaling, format_result, run_simulation
+
+    config = SimConfig(
+        workers=args.workers, processes=args.processes, chunk_seconds=args.chunk_seconds,
+        chunk_entries=args.chunk_entries, task_seconds=args.task_seconds,
+        tasks_per_worker=args.tasks_per_worker,
+        baseline_chunks_per_worker=args.baseline_chunks_per_worker,
+        partial_bytes=args.partial_bytes, records=args.records, split_every=args.split_every,
+        min_ideal_seconds=args.min_seconds,
+        modes=tuple(m for m in args.modes.split(",") if m), outdir=args.out)
+    result = run_simulation(config)
+    print()
+    print(format_result(result))
+    calibrated = calibrated_scaling(result)
+    model = predict(calibrated, _facility(args, Facility), args.targets or (100, 500, 1000),
+                    batching=True)
+    result["model"] = model
+    out = Path(args.out)
+    (out / "calibrated-scaling.json").write_text(json.dumps(calibrated, indent=2))
+    (out / "simulate.json").write_text(json.dumps(result, indent=2))
+    print()
+    print("calibrated model (batched dispatch, chunks sized for each worker count):")
+    print(format_model(model))
+    print(f"\nwritten: {out / 'simulate.json'}, {out / 'calibrated-scaling.json'}")
+    return 0
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scaling model (hepflow.bench.model)")
     g.add_argument("--model-events", type=float, default=1e9,
@@ -126,6 +155,35 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     m.add_argument("--targets", type=_workers, default=None, help="e.g. 10,100,1000")
     _add_model_options(m)
     m.set_defaults(func=_model)
+    s = sub.add_parser("simulate", help="many simulated workers on one machine: the real "
+                                        "scheduler and dispatch, chunk tasks that sleep",
+                       description="Measures the scheduler's saturation, speed-up and "
+                                   "efficiency against worker count, one task per chunk "
+                                   "against batched dispatch, and calibrates the model.")
+    s.add_argument("--workers", type=_workers, default=(100, 250, 500),
+                   help="simulated worker counts (threads), default 100,250,500")
+    s.add_argument("--processes", type=int, default=0,
+                   help="worker processes (default: one per 25 simulated workers)")
+    s.add_argument("--chunk-seconds", type=float, default=0.076,
+                   help="measured seconds per chunk (default: ttbar's 0.076)")
+    s.add_argument("--chunk-entries", type=int, default=125_000)
+    s.add_argument("--task-seconds", type=float, default=1.67e-3,
+                   help="scheduler seconds per task that batches are sized for")
+    s.add_argument("--tasks-per-worker", type=int, default=4)
+    s.add_argument("--min-seconds", type=float, default=10.0,
+                   help="batched runs last at least this long ideally (default 10)")
+    s.add_argument("--baseline-chunks-per-worker", type=int, default=8)
+    s.add_argument("--partial-bytes", type=int, default=32_000,
+                   help="size of each chunk's partial result")
+    s.add_argument("--records", action="store_true",
+                   help="send each chunk's record, as a real chunk does (costs worker CPU)")
+    s.add_argument("--split-every", type=int, default=8)
+    s.add_argument("--modes", default="per-chunk,batched")
+    s.add_argument("--targets", type=_workers, default=None,
+                   help="worker counts the calibrated model predicts (default 100,500,1000)")
+    s.add_argument("--out", default="simulate-output")
+    _add_model_options(s)
+    s.set_defaults(func=_simulate)
     return bench
 
 

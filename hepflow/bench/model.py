@@ -54,10 +54,12 @@ class Costs:
     task_overhead_s: float
     serial_s: float
     split_every: int = 8
+    #: Chunks per task (hepflow's batches; 1 = one task per chunk).
+    batch_chunks: float = 1.0
 
     @property
     def tasks_per_chunk(self) -> float:
-        return 1.0 + 1.0 / max(1, self.split_every - 1)
+        return (1.0 + 1.0 / max(1, self.split_every - 1)) / max(1.0, self.batch_chunks)
 
 
 def costs_from(result: Mapping[str, Any]) -> Costs:
@@ -84,7 +86,8 @@ def terms(costs: Costs, facility: Facility, workers: int) -> dict[str, float]:
     nodes = math.ceil(workers / facility.workers_per_node)
     total_bytes = chunks * costs.chunk_bytes
     return {
-        "compute": math.ceil(chunks / workers) * costs.chunk_seconds,
+        "compute": math.ceil(chunks / costs.batch_chunks / workers) * costs.batch_chunks
+        * costs.chunk_seconds,
         "scheduler": chunks * costs.tasks_per_chunk * costs.task_overhead_s,
         "storage": total_bytes / (facility.storage_gbytes_per_s * 1e9),
         "network": total_bytes / (nodes * facility.nic_gbits_per_s / 8 * 1e9),
@@ -122,12 +125,28 @@ def rechunk(costs: Costs, entries: float) -> Costs:
                    chunk_bytes=costs.chunk_bytes * f)
 
 
+def sized(costs: Costs, facility: Facility, workers: int) -> Costs:
+    """The costs with chunks and batches as hepflow sizes them for `workers` workers
+    (`chunk_entries="auto"` and batched dispatch, `hepflow.engine.sizing`)."""
+    from hepflow.engine.sizing import Scheduling, auto_chunk_entries, batch_level
+
+    conf = replace(Scheduling.from_config(), task_seconds=costs.task_overhead_s)
+    per_entry = costs.chunk_seconds / max(costs.chunk_entries, 1.0)
+    entries, _ = auto_chunk_entries(facility.events, workers, per_entry, conf)
+    costs = rechunk(costs, entries)
+    chunks = math.ceil(facility.events / max(costs.chunk_entries, 1.0))
+    level, _, _ = batch_level(chunks, workers, costs.chunk_seconds, costs.split_every, conf)
+    return replace(costs, batch_chunks=float(costs.split_every ** level))
+
+
 def predict(result: Mapping[str, Any], facility: Facility | None = None,
             targets: Sequence[int] = TARGETS, chunk_entries: float | None = None,
-            ) -> dict[str, Any]:
+            batching: bool | None = None) -> dict[str, Any]:
     """Speed-up, efficiency and limiting resource at each target worker count.
 
     `chunk_entries` predicts for another chunk size than the measured one.
+    `batching` (default: the result's own `batching`, else off) sizes chunks
+    and batches for each worker count as hepflow does.
     """
     facility = facility or Facility()
     costs = costs_from(result)
@@ -135,14 +154,19 @@ def predict(result: Mapping[str, Any], facility: Facility | None = None,
         costs = rechunk(costs, chunk_entries)
     if costs.chunk_seconds <= 0 or costs.chunk_entries <= 0:
         return {"error": "no chunk costs were measured"}
+    if batching is None:
+        batching = bool(result.get("batching", False))
     t1, _ = wall_seconds(costs, facility, 1)
     rows = []
     for n in targets:
-        t, limit = wall_seconds(costs, facility, n)
+        at = sized(costs, facility, n) if batching and not chunk_entries else costs
+        t, limit = wall_seconds(at, facility, n)
         rows.append({"workers": n, "seconds": t, "speedup": t1 / t,
-                     "efficiency": t1 / t / n, "limited_by": limit})
+                     "efficiency": t1 / t / n, "limited_by": limit,
+                     "chunk_entries": at.chunk_entries, "batch_chunks": at.batch_chunks})
     return {"facility": asdict(facility), "costs": asdict(costs), "one_worker_s": t1,
             "predictions": rows, "first_bottleneck": first_bottleneck(costs, facility),
+            "batching": batching,
             "chunking": chunking(costs, facility, max(targets))}
 
 
@@ -172,8 +196,11 @@ def format_model(model: Mapping[str, Any]) -> str:
              f"of {f['workers_per_node']} workers",
              f"{'workers':>8} {'seconds':>10} {'speed-up':>9} {'effic.':>7}  limited by"]
     for row in model["predictions"]:
+        sizing = (f" (chunks of {row['chunk_entries']:,.0f} entries, "
+                  f"{row['batch_chunks']:.0f} per task)" if row.get("batch_chunks", 1) > 1 or
+                  ("batch_chunks" in row and model.get("batching")) else "")
         lines.append(f"{row['workers']:>8} {row['seconds']:>10.1f} {row['speedup']:>9.1f} "
-                     f"{100 * row['efficiency']:>6.0f}%  {row['limited_by']}")
+                     f"{100 * row['efficiency']:>6.0f}%  {row['limited_by']}{sizing}")
     first = model["first_bottleneck"]
     lines.append(f"first bottleneck: {first['resource']} from about {first['workers']} workers")
     chunk = model.get("chunking")
@@ -187,4 +214,4 @@ def format_model(model: Mapping[str, Any]) -> str:
 
 
 __all__ = ["TARGETS", "Costs", "Facility", "chunking", "costs_from", "first_bottleneck",
-           "format_model", "predict", "rechunk", "terms", "wall_seconds"]
+           "format_model", "predict", "rechunk", "sized", "terms", "wall_seconds"]

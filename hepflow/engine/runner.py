@@ -20,8 +20,20 @@ from hepflow.core.chunk import Chunk
 from hepflow.dataset.prepare import PreparedDataset
 from hepflow.engine import client as clients
 from hepflow.engine.columns import needed_branches
-from hepflow.engine.graph import build_graph, graph_token
+from hepflow.engine.dispatch import Dispatcher, DispatchStats, Job, Speculation
+from hepflow.engine.graph import Node, build_graph, compute_node, graph_token, root_level
 from hepflow.engine.kernel import Kernel
+from hepflow.engine.sizing import (
+    Choice,
+    Scheduling,
+    auto_chunk_entries,
+    batch_level,
+    cost_key,
+    recut,
+    remember_cost,
+    remembered_cost,
+    workers_of,
+)
 from hepflow.errors import AccountingError
 from hepflow.options import Options
 from hepflow.plan.actions.base import Action
@@ -82,6 +94,8 @@ class Runner:
         self.prepared = prepared
         self.runs = 0
         self.last_run: RunInfo | None = None
+        self._cut_for = 0 if options.auto_chunks else options.cut_entries
+        self._analysis = ""
         graph.attach(self)
 
     def run(self) -> None:
@@ -91,7 +105,15 @@ class Runner:
     def lower(self, actions: Sequence[Action[Any, Any]],
               offsets: Mapping[int, list[int]] | None = None,
               instrument: bool = True) -> tuple[Kernel, dict[Any, Any], Any]:
-        """The fused kernel and the task graph computing `actions` over every chunk."""
+        """The fused kernel and the static task graph (one task per chunk) of `actions`."""
+        kernel, job = self.plan(actions, offsets, instrument)
+        dsk, key = build_graph(kernel, job.chunks, job.offsets, job.split_every, job.token)
+        return kernel, dsk, key
+
+    def plan(self, actions: Sequence[Action[Any, Any]],
+             offsets: Mapping[int, list[int]] | None = None, instrument: bool = True,
+             level: int = 0, tail_chunks: int = 0) -> tuple[Kernel, Job]:
+        """The fused kernel and the job computing `actions` over every chunk in batches."""
         offsets = offsets or {}
         ranges = tuple(_ranges(_action_nodes(actions)))
         branches = tuple(needed_branches(actions))
@@ -99,12 +121,47 @@ class Runner:
         kernel = Kernel(branches, tuple(actions), ranges, self.options.read,
                         self.graph.files, run_id=run_id, instrument=instrument,
                         layouts=self.layouts(branches))
-        per_chunk = [[offsets.get(id(r), [0] * len(self.chunks))[c.index] for r in ranges]
+        per_chunk = [tuple(offsets.get(id(r), [0] * len(self.chunks))[c.index] for r in ranges)
                      for c in self.chunks]
         split_every = self.options.resolved().split_every
         token = graph_token(kernel, self.chunks, per_chunk, split_every)
-        dsk, key = build_graph(kernel, self.chunks, per_chunk, split_every, token)
-        return kernel, dsk, key
+        return kernel, Job(kernel, self.chunks, per_chunk, split_every, token, level,
+                           tail_chunks)
+
+    def size(self, actions: Sequence[Action[Any, Any]], client: Any) -> Choice:
+        """Chunks (when "auto") and batches for this run, from the cluster and the cost."""
+        conf = Scheduling.from_config()
+        workers = workers_of(client)
+        analysis = cost_key(self.graph.source.tree, actions)
+        remembered = remembered_cost(analysis)
+        per_entry = remembered or conf.seconds_per_entry
+        why = []
+        if self.options.auto_chunks and self.prepared is not None and self.chunks:
+            entries = sum(c.num_entries for c in self.chunks)
+            target, reason = auto_chunk_entries(entries, workers, per_entry, conf)
+            if target != self._cut_for:
+                self.chunks = recut(self.prepared, target)
+                self._cut_for = target
+            why.append(f"chunks of ~{target:,} entries: {reason}")
+        else:
+            target = self.options.cut_entries
+            why.append(f"chunks of ~{target:,} entries as given")
+        mean_entries = (sum(c.num_entries for c in self.chunks) / len(self.chunks)
+                        if self.chunks else 0.0)
+        chunk_seconds = per_entry * mean_entries
+        split_every = self.options.resolved().split_every
+        level, tail, reason = batch_level(len(self.chunks), workers, chunk_seconds,
+                                          split_every, conf)
+        why.append(f"batches of {split_every ** level} chunks: {reason}")
+        self._analysis = analysis
+        return Choice(target, split_every ** level, level, tail, workers, chunk_seconds,
+                      per_entry, remembered is not None, "; ".join(why))
+
+    def remember(self, merged: ChunkResult) -> None:
+        """Keep this run's cost per entry for sizing the next run of the same analysis."""
+        if self._analysis and merged.processed:
+            seconds = merged.metrics.read_seconds + merged.metrics.compute_seconds
+            remember_cost(self._analysis, seconds / merged.processed)
 
     def layouts(self, branches: Sequence[str]) -> dict[int, Any]:
         """Per file, where the needed branches' baskets lie (files lacking any: via uproot)."""
@@ -168,38 +225,30 @@ class Phases:
         self._mark = now
 
 
-def _compute(jobs: Sequence[tuple[dict[Any, Any], Any]], client: Any,
-             show_progress: bool, phases: Phases | None = None) -> list[Any]:
+def _compute(jobs: Sequence[Job], client: Any, show_progress: bool,
+             phases: Phases | None = None,
+             stats: list[DispatchStats] | None = None) -> list[ChunkResult]:
+    """Each job's merged result: in this process (no client) or dispatched on the cluster."""
     phases = phases or Phases()
     if client is None:
-        from dask.local import get_sync
-
         phases.done("submit")
-        out = [get_sync(dsk, key) for dsk, key in jobs]
+        out = [compute_node(job.kernel, job.chunks, job.offsets, job.split_every,
+                            Node(root_level(len(job.chunks), job.split_every), 0), 0)
+               for job in jobs]
         phases.done("wait")
         return out
-    dsk: dict[Any, Any] = {}
-    for part, _ in jobs:
-        dsk.update(part)
-    futures = client.get(dsk, [key for _, key in jobs], sync=False)
-    phases.done("submit")
-    if show_progress:
-        from distributed.diagnostics.progressbar import progress
-
-        progress(futures)
-    try:
-        out = list(client.gather(futures))
-        phases.done("wait")
-        return out
-    except BaseException:
-        # Keys come from the plan's content: release the erred ones now, so that
-        # rerunning the same plan computes afresh instead of meeting the old error.
-        client.cancel(futures, force=True)
-        raise
+    factor = Scheduling.from_config().speculation_factor
+    dispatcher = Dispatcher(client, jobs, Speculation(factor=factor, enabled=factor > 0),
+                            progress=show_progress)
+    out = dispatcher.run(phases.done)
+    phases.done("wait")
+    if stats is not None:
+        stats.append(dispatcher.stats)
+    return out
 
 
 def _range_offsets(runners: Sequence[Runner], booked: Sequence[Sequence[Action[Any, Any]]],
-                   client: Any) -> list[dict[int, list[int]]]:
+                   client: Any, choices: Sequence[Choice]) -> list[dict[int, list[int]]]:
     """Count, per chunk, the entries reaching each filtered Range, and prefix-sum them."""
     results: list[dict[int, list[int]]] = [{} for _ in runners]
     while True:
@@ -212,8 +261,10 @@ def _range_offsets(runners: Sequence[Runner], booked: Sequence[Sequence[Action[A
                                              for u in _ranges([r.parent]))]
             if ready and runner.chunks:
                 counters = [_CountPerChunk(r.parent) for r in ready]
-                _, dsk, key = runner.lower(counters, results[i], instrument=False)
-                jobs.append((dsk, key))
+                choice = choices[i]
+                _, job = runner.plan(counters, results[i], False, choice.batch_level,
+                                     choice.tail_chunks)
+                jobs.append(job)
                 todo.append((i, ready))
         if not jobs:
             return results
@@ -255,33 +306,40 @@ def _run(runners: Sequence[Runner], taken: Sequence[list[Booking]]) -> None:
     client = clients.resolve(runners[0].client)
     start = time.perf_counter()
     phases = Phases()
+    choices = [runner.size([b.action for b in bookings], client)
+               for runner, bookings in zip(runners, taken, strict=True)]
     offsets = _range_offsets(runners, [[b.action for b in bookings] for bookings in taken],
-                             client)
+                             client, choices)
     phases.done("range_counts")
     jobs = []
     kernels = []
-    for runner, bookings, run_offsets in zip(runners, taken, offsets, strict=True):
-        kernel, dsk, key = runner.lower([b.action for b in bookings], run_offsets)
+    for runner, bookings, run_offsets, choice in zip(runners, taken, offsets, choices,
+                                                     strict=True):
+        kernel, job = runner.plan([b.action for b in bookings], run_offsets, True,
+                                  choice.batch_level, choice.tail_chunks)
         kernels.append(kernel)
         if runner.chunks:
-            jobs.append((dsk, key))
+            jobs.append(job)
     total_chunks = sum(len(r.chunks) for r in runners)
     for runner, kernel in zip(runners, kernels, strict=True):
         for listener in RUN_LISTENERS:
             listener(kernel.run_id, len(runner.chunks))
     show = _show_progress(runners[0].options, total_chunks, client)
     phases.done("lower")
-    merged_iter = iter(_compute(jobs, client, show, phases))
-    for runner, bookings, kernel in zip(runners, taken, kernels, strict=True):
+    stats: list[DispatchStats] = []
+    merged_iter = iter(_compute(jobs, client, show, phases, stats) if jobs else [])
+    dispatch_stats = stats[0].to_dict() if stats else {}
+    for runner, bookings, kernel, choice in zip(runners, taken, kernels, choices, strict=True):
         merged = next(merged_iter) if runner.chunks else runner.empty_result(kernel)
         runner.check_complete(merged)
+        runner.remember(merged)
         # `phases.seconds` is shared by every RunInfo of this run; "deliver" lands in
         # it once every handle has its value, before the run returns.
         info = RunInfo(len(runner.chunks), merged.expected, merged.processed,
                        time.perf_counter() - start, kernel.branches,
                        dict(merged.accounting), merged.failures, merged.metrics,
                        runner.prepared.dataset if runner.prepared else None,
-                       phases.seconds)
+                       phases.seconds, {**choice.to_dict(), "dispatch": dispatch_stats})
         runner.last_run = info
         runner.runs += 1
         runner.deliver(bookings, merged, info)

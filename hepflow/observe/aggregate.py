@@ -80,6 +80,9 @@ class RunStats:
     last_seen: float = 0.0
     #: Per-chunk (entries, compressed bytes, total seconds), for the cost model.
     chunk_costs: list[tuple[int, int, float]] = field(default_factory=list)
+    #: Chunk indices already counted: a chunk run twice (a speculative copy, a re-run
+    #: after a lost worker) is counted once.
+    seen: set[int] = field(default_factory=set, repr=False)
 
     def add(self, record: ChunkRecord, seen: float, keep_chunks: int) -> None:
         self.last_seen = seen
@@ -208,6 +211,7 @@ class Aggregator:
         self.runs: OrderedDict[str, RunStats] = OrderedDict()
         self.seq = 0
         self.records = 0
+        self.duplicates = 0
         self.totals = RunStats("total", 0, time.time())
         self.timeline = Timeline(window)
         self.scaling: dict[str, Any] | None = None
@@ -224,6 +228,11 @@ class Aggregator:
                 run = self.runs[run_id] = RunStats(run_id, self.seq, now)
                 while len(self.runs) > self.max_runs:
                     self.runs.popitem(last=False)
+            if record.chunk in run.seen:
+                # a speculative copy's or a re-run's record of a chunk already counted
+                self.duplicates += 1
+                return
+            run.seen.add(record.chunk)
             run.add(record, now, self.keep_chunks)
             self.totals.add(record, now, 0)
             self.timeline.add(record)

@@ -396,8 +396,33 @@ class Scaling(_Page):
         for fig in (self.speedup, self.efficiency):
             fig.xaxis.axis_label = "workers"
         self.speedup.legend.location = "top_left"
-        self.root = column(self.note, row(self.speedup, self.efficiency),
-                           sizing_mode="stretch_width")
+        self.load = ColumnDataSource({"time": [], "tasks_per_s": [], "cpu_percent": []},
+                                     name="hepflow-scheduler-load")
+        self.rate = figure(title="Scheduler: tasks finished per second", height=220, width=420,
+                           x_axis_type="datetime", tools="save,reset",
+                           name="hepflow-scheduler-rate-figure")
+        self.rate.line("time", "tasks_per_s", source=self.load)
+        self.cpu = figure(title="Scheduler: CPU (% of one core)", height=220, width=420,
+                          x_axis_type="datetime", tools="save,reset",
+                          y_range=Range1d(start=0, end=110), name="hepflow-scheduler-cpu-figure")
+        self.cpu.line("time", "cpu_percent", source=self.load, color="#d62728")
+        self.load_note = Div(text="", name="hepflow-scheduler-note", sizing_mode="stretch_width")
+        self.root = column(self.note, row(self.speedup, self.efficiency), self.load_note,
+                           row(self.rate, self.cpu), sizing_mode="stretch_width")
+
+    def update(self) -> None:
+        plugin = plugin_of(self.scheduler)
+        if plugin is not None:
+            plugin.load.sample()
+            series = plugin.load.series()
+            self.load.data = {k: series[k] for k in ("time", "tasks_per_s", "cpu_percent")}
+            if series["cpu_percent"]:
+                self.load_note.text = (
+                    f"<b>scheduler</b>: {series['tasks_per_s'][-1]:,.0f} tasks/s, "
+                    f"{series['cpu_percent'][-1]:.0f}% CPU "
+                    f"({series['tasks']:,} tasks since start); near 100% CPU it is "
+                    f"the limit: larger batches (hepflow.scheduling) give it fewer tasks")
+        super().update()
 
     def refresh(self, snap: Mapping[str, Any]) -> None:
         scaling = snap.get("scaling")

@@ -11,11 +11,19 @@ travels as its plain-data form (`ChunkRecord.to_dict`).
 
 from __future__ import annotations
 
+import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from hepflow.results.records import PHASES, ChunkRecord
 
 TOPIC = "hepflow-chunk"
+#: Topic of the records of a batch of chunks, sent as one list when the batch is done.
+BATCH_TOPIC = "hepflow-chunks"
+
+_held = threading.local()
 
 #: Records of chunks run in this process without a Dask worker (sync scheduler).
 LOCAL_RECORDS: deque[ChunkRecord] = deque(maxlen=100_000)
@@ -50,7 +58,33 @@ def emit_chunk(record: ChunkRecord) -> None:
     except (ImportError, ValueError):
         LOCAL_RECORDS.append(record.on_worker("local"))
         return
-    worker.log_event(TOPIC, record.on_worker(worker.address).to_dict())
+    data = record.on_worker(worker.address).to_dict()
+    held: list[dict[str, Any]] | None = getattr(_held, "records", None)
+    if held is not None:
+        held.append(data)
+        return
+    worker.log_event(TOPIC, data)
 
 
-__all__ = ["LOCAL_RECORDS", "TOPIC", "emit_chunk"]
+@contextmanager
+def held_records() -> Iterator[None]:
+    """Hold the chunk records emitted inside, and send them as one event when it succeeds.
+
+    A batch task of many chunks sends one message to the scheduler instead of
+    one per chunk; if the batch fails or its worker dies, none of its records
+    is sent, so the re-run's records are the only ones.
+    """
+    previous = getattr(_held, "records", None)
+    _held.records = []
+    try:
+        yield
+        records = _held.records
+    finally:
+        _held.records = previous
+    if records:
+        from distributed import get_worker
+
+        get_worker().log_event(BATCH_TOPIC, records)
+
+
+__all__ = ["BATCH_TOPIC", "LOCAL_RECORDS", "TOPIC", "emit_chunk", "held_records"]

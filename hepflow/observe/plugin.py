@@ -33,7 +33,8 @@ from typing import Any, Protocol
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from hepflow.observe.aggregate import Aggregator, merge_runs
-from hepflow.observe.events import TOPIC
+from hepflow.observe.events import BATCH_TOPIC, TOPIC
+from hepflow.observe.load import SchedulerLoad
 from hepflow.results.records import ChunkRecord
 
 #: The plugin's name on the scheduler (`scheduler.plugins[PLUGIN_NAME]`).
@@ -70,6 +71,7 @@ class HepflowPlugin(SchedulerPlugin):
         self.window = window
         self.extensions: list[Extension] = list(extensions)
         self._aggregator: Aggregator | None = None
+        self._load: SchedulerLoad | None = None
         self.scheduler: Any = None
 
     @property
@@ -78,6 +80,19 @@ class HepflowPlugin(SchedulerPlugin):
         if self._aggregator is None:
             self._aggregator = Aggregator(max_runs=self.max_runs, window=self.window)
         return self._aggregator
+
+    @property
+    def load(self) -> SchedulerLoad:
+        """Tasks per second and CPU of this scheduler (the scaling page shows them)."""
+        if self._load is None:
+            self._load = SchedulerLoad()
+        return self._load
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any,
+                   ) -> None:
+        """Count every task that completes, for the scheduler's tasks per second."""
+        if finish == "memory":
+            self.load.task_done()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"max_runs": self.max_runs, "window": self.window,
@@ -90,6 +105,7 @@ class HepflowPlugin(SchedulerPlugin):
         """Attach to the scheduler and start the extensions (pages, /metrics)."""
         self.scheduler = scheduler
         _ = self.aggregator
+        _ = self.load
         for extension in self.extensions:
             try:
                 extension.start(self, scheduler)
@@ -105,6 +121,10 @@ class HepflowPlugin(SchedulerPlugin):
         """Called by the scheduler's event broker for every event of every topic."""
         if topic == TOPIC and isinstance(msg, Mapping):
             self.aggregator.add(ChunkRecord.from_dict(msg), time.time())
+        elif topic == BATCH_TOPIC and isinstance(msg, Sequence):
+            now = time.time()
+            for item in msg:
+                self.aggregator.add(ChunkRecord.from_dict(item), now)
         elif topic == SCALING_TOPIC and isinstance(msg, Mapping):
             self.aggregator.set_scaling(msg)
 
@@ -162,6 +182,9 @@ def _on_scheduler(dask_scheduler: Any, what: str, arg: Any = None) -> Any:
         return agg.since(int(arg))
     if what == "snapshot":
         return agg.snapshot(arg)
+    if what == "load":
+        plugin.load.sample(0.0)
+        return plugin.load.series()
     if what == "n_workers":
         return len(dask_scheduler.workers)
     raise ValueError(f"unknown request {what!r}")
@@ -198,10 +221,16 @@ def wait_for_chunks(client: Any, marker: int, chunks: int, timeout: float = 10.0
         time.sleep(0.05)
 
 
+def scheduler_load(client: Any) -> dict[str, Any]:
+    """The scheduler's tasks per second and CPU percent, sampled now and before."""
+    return dict(client.run_on_scheduler(_on_scheduler, what="load"))
+
+
 def publish_scaling(client: Any, summary: Mapping[str, Any]) -> None:
     """Show a scaling result on the cluster's `individual-hepflow-scaling` page."""
     client.log_event(SCALING_TOPIC, dict(summary))
 
 
 __all__ = ["PLUGIN_NAME", "SCALING_TOPIC", "Extension", "HepflowPlugin", "install", "mark",
-           "plugin_of", "publish_scaling", "runs_since", "snapshot", "wait_for_chunks"]
+           "plugin_of", "publish_scaling", "runs_since", "scheduler_load", "snapshot",
+           "wait_for_chunks"]

@@ -35,6 +35,9 @@ class RunInfo:
     #: Client-side seconds of this run by phase (`Phases`): where the time outside the
     #: workers' reading and computing goes.
     phases: Mapping[str, float] = field(default_factory=dict)
+    #: How the run was cut and dispatched, and why: chunk size, chunks per task, workers,
+    #: cost per entry, speculative copies (`hepflow.engine.sizing.Choice` and dispatch).
+    scheduling: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def events_per_second(self) -> float:
@@ -81,6 +84,7 @@ class RunInfo:
             "read_paths": dict(self.metrics.read_paths),
             "read_fallbacks": list(self.metrics.fallbacks),
             "read_path_per_file": dict(self.metrics.file_paths),
+            "scheduling": dict(self.scheduling),
         }
 
     def to_json(self) -> str:
@@ -102,6 +106,8 @@ class RunInfo:
                 lines.append(f"  read through {path}: {name}")
         for why in self.metrics.fallbacks:
             lines.append(f"  read through uproot after the basket reader failed: {why}")
+        if self.scheduling.get("why"):
+            lines.append(f"  scheduling: {self.scheduling['why']}")
         for f in self.failures:
             lines.append(f"  NOT PROCESSED: {f.chunk.describe()}: {f.reason}")
         return "\n".join(lines)
