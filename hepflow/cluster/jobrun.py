@@ -52,7 +52,7 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 class Progress:
-    """Counts this job's chunks as their `hepflow-chunk` events reach the client.
+    """Counts this job's chunks as their `hepflow-chunk(s)` events reach the client.
 
     The engine names each run's id and chunk count before the run starts
     (`RUN_LISTENERS`); events of other runs on a shared scheduler are ignored.
@@ -64,6 +64,7 @@ class Progress:
         self.total = 0
         self.done = 0
         self._runs: set[str] = set()
+        self._seen: set[tuple[Any, Any]] = set()
         self._lock = threading.Lock()
         self._written = 0.0
 
@@ -74,14 +75,24 @@ class Progress:
         self.write(force=True)
 
     def on_event(self, event: Any) -> None:
+        """One chunk's record (`hepflow-chunk`) or a batch's list of them (`hepflow-chunks`);
+        a chunk run twice (a speculative copy, a re-run) counts once."""
         msg = event[1] if isinstance(event, tuple) and len(event) == 2 else event
-        if not isinstance(msg, Mapping):
-            return
+        records = ([msg] if isinstance(msg, Mapping) else
+                   msg if isinstance(msg, (list, tuple)) else ())
+        counted = False
         with self._lock:
-            if msg.get("run") not in self._runs:
-                return
-            self.done += 1
-        self.write()
+            for record in records:
+                if not isinstance(record, Mapping) or record.get("run") not in self._runs:
+                    continue
+                chunk = (record.get("run"), record.get("chunk"))
+                if chunk[1] is not None and chunk in self._seen:
+                    continue
+                self._seen.add(chunk)
+                self.done += 1
+                counted = True
+        if counted:
+            self.write()
 
     def write(self, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -170,7 +181,7 @@ def _run(args: argparse.Namespace, state: Path, base: dict[str, Any]) -> dict[st
     from hepflow.analysis import check_output_folder, compute, load, write_outputs
     from hepflow.cluster.connect import connect
     from hepflow.engine.runner import RUN_LISTENERS
-    from hepflow.observe.events import TOPIC
+    from hepflow.observe.events import BATCH_TOPIC, TOPIC
 
     outdir = check_output_folder(args.outdir)
     bundles = outdir / "bundles"
@@ -181,6 +192,7 @@ def _run(args: argparse.Namespace, state: Path, base: dict[str, Any]) -> dict[st
     with connect(args.cluster) as client:
         print(f"hepflow job: connected; Dask dashboard {client.dashboard_link}", flush=True)
         client.subscribe_topic(TOPIC, progress.on_event)
+        client.subscribe_topic(BATCH_TOPIC, progress.on_event)
         RUN_LISTENERS.append(progress.on_run)
         if args.training is not None:
             values: dict[str, Any] = {}
