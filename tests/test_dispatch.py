@@ -168,7 +168,8 @@ def test_a_straggler_is_copied_elsewhere_and_counted_once(own_files, tmp_path):
         merged = plugin.wait_for_chunks(c, mark, info.chunks)
     ev, mask = _reference(own_files)
     assert os.path.exists(marker)
-    assert took < 20, (took, count.run_info().scheduling["dispatch"])  # the hang did not hold the end
+    # the hang did not hold the end
+    assert took < 20, (took, count.run_info().scheduling["dispatch"])
     assert n == int(mask.sum())
     assert total.GetValue() == float(np.sum(np.asarray(ev.event)[mask], dtype=np.float64))
     dispatch = info.scheduling["dispatch"]
