@@ -330,10 +330,14 @@ class Dispatcher:
         if not all(k in self.final[j] for k in kids):
             return None
         job = self.jobs[j]
+        # Not where a straggler hangs: its cancelled task may still hold the worker's
+        # thread, and a merge placed there by data locality would wait for it.
+        fast = [w for w in self.workers if w not in self.slow] if self.slow else []
+        where: dict[str, Any] = {"workers": fast, "allow_other_workers": True} if fast else {}
         merged = self.client.submit(
             merge_results, self.kernels[j], [self.final[j][k] for k in kids],
             key=f"hepflow-merge-{job.token}-{self.nonce}-{parent.level}-{parent.index}",
-            pure=False)
+            pure=False, **where)
         self.stats.merges += 1
         self.merges[merged.key] = j
         merged.add_done_callback(self._done)
