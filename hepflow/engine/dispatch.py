@@ -155,6 +155,7 @@ class Dispatcher:
         self.checked = 0.0
         self.idle_since: float | None = None
         self.slow: set[str] = set()
+        self.rehomed = 0
 
     # -- setup --------------------------------------------------------------------------
 
@@ -329,19 +330,41 @@ class Dispatcher:
         kids = self.upper[j][parent]
         if not all(k in self.final[j] for k in kids):
             return None
-        job = self.jobs[j]
-        # Not where a straggler hangs: its cancelled task may still hold the worker's
-        # thread, and a merge placed there by data locality would wait for it.
+        merged = self._submit_merge(j, parent, [self.final[j][k] for k in kids])
+        return self._known(j, parent, merged)
+
+    def _submit_merge(self, j: int, node: Node, parts: list[Any], again: int = 0) -> Any:
+        """The merge task of `node` over `parts`, not where a straggler hangs: its
+        cancelled task may still hold that worker's thread, and a merge placed there by
+        data locality would wait for it."""
         fast = [w for w in self.workers if w not in self.slow] if self.slow else []
         where: dict[str, Any] = {"workers": fast, "allow_other_workers": True} if fast else {}
+        again_key = f"-again{again}" if again else ""
         merged = self.client.submit(
-            merge_results, self.kernels[j], [self.final[j][k] for k in kids],
-            key=f"hepflow-merge-{job.token}-{self.nonce}-{parent.level}-{parent.index}",
-            pure=False, **where)
+            merge_results, self.kernels[j], parts,
+            key=f"hepflow-merge-{self.jobs[j].token}-{self.nonce}-{node.level}-{node.index}"
+                f"{again_key}", pure=False, **where)
         self.stats.merges += 1
         self.merges[merged.key] = j
         merged.add_done_callback(self._done)
-        return self._known(j, parent, merged)
+        return merged
+
+    def _rehome_merges(self) -> None:
+        """Merges not yet done, submitted before a straggler was seen, go again away from
+        the slow workers (lowest first, each over its children's current futures)."""
+        self.rehomed += 1
+        old = []
+        for j in range(len(self.jobs)):
+            pending = sorted((node for node, f in self.final[j].items()
+                              if f.key in self.merges and f.status == "pending"),
+                             key=lambda n: n.level)
+            for node in pending:
+                parts = [self.final[j][k] for k in self.upper[j][node]]
+                old.append(self.final[j][node])
+                self.final[j][node] = self._submit_merge(j, node, parts, self.rehomed)
+        if old:
+            self.cancelled.update(f.key for f in old)
+            self.client.cancel(old, force=True)
 
     def _speculate(self) -> None:
         """Copy stragglers: batches running too long, and, once a worker slot is idle,
@@ -373,6 +396,7 @@ class Dispatcher:
             if others:
                 self.stats.copies += 1
                 self._submit_batch(batch, others)
+                self._rehome_merges()
         idle = self.slots - running
         # Only in the end game: fewer batches wait than slots are idle, so they are not
         # queued for a slot but held behind a straggler on its worker.
