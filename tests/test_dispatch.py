@@ -273,3 +273,10 @@ def test_sizing_balances_workers_and_the_schedulers_capacity():
     assert entries == 100_000
     entries, why = auto_chunk_entries(40_000, 2, 1e-6, conf)
     assert entries == 50_000 and "at least 50 ms" in why
+    # a dataset small for the cluster: 10^9 ttbar events on 1000 slots are 0.6 s per slot,
+    # and 4 tasks per slot would keep the scheduler busy 7 s: one chunk per slot instead
+    entries, why = auto_chunk_entries(10**9, 1000, 0.608e-6, conf)
+    assert entries == 1_000_000 and "would be over 50%" in why
+    # 3 per slot where the scheduler affords 3 but not 4
+    fast = Scheduling(task_seconds=0.1e-3, load_fraction=0.5, chunks_per_worker=4)
+    assert auto_chunk_entries(10**9, 1000, 0.608e-6, fast)[0] == 333_334

@@ -259,17 +259,25 @@ class Dispatcher:
     def _loop(self) -> None:
         open_roots = set(range(len(self.jobs)))
         while open_roots:
+            # Every event that is waiting, before any straggler check: a check on a
+            # backlog would take finished batches for stragglers and copy them.
             try:
-                item = self.events.get(timeout=0.1)
+                items = [self.events.get(timeout=0.1)]
             except queue.Empty:
-                item = None
-            if item is not None and item[0] == "start":
-                self._started(item[1], item[2], item[3])
-            elif item is not None:
+                items = []
+            while True:
+                try:
+                    items.append(self.events.get_nowait())
+                except queue.Empty:
+                    break
+            for item in items:
+                if item[0] == "start":
+                    self._started(item[1], item[2], item[3])
+                    continue
                 done = self._finished(item[1])
                 if done is not None:
                     open_roots.discard(done)
-            if self.speculation.enabled:
+            if self.speculation.enabled and open_roots:
                 self._speculate()
 
     def _started(self, label: str, worker: str, when: float) -> None:
@@ -379,6 +387,7 @@ class Dispatcher:
         self.stats.median_chunk_s = median
         waiting = []
         running = 0
+        refreshed = False
         for batch in list(self.open.values()):
             if not batch.started:
                 if len(batch.attempts) == 1:
@@ -390,7 +399,9 @@ class Dispatcher:
             began, worker = batch.started.get(batch.label, (now, ""))
             if now - began <= max(spec.min_seconds, spec.factor * median * batch.chunks):
                 continue
-            self.workers = list(self.client.nthreads()) or self.workers
+            if not refreshed:  # one round trip per check, however many stragglers
+                self.workers = list(self.client.nthreads()) or self.workers
+                refreshed = True
             self.slow.add(worker)
             others = [w for w in self.workers if w not in self.slow]
             if others:

@@ -81,12 +81,23 @@ def auto_chunk_entries(entries: int, workers: int, seconds_per_entry: float,
                        conf: Scheduling) -> tuple[int, str]:
     """Target entries per chunk for `entries` entries on `workers` slots."""
     workers = max(1, workers)
-    balance = entries / (conf.chunks_per_worker * workers) if entries else conf.max_chunk_entries
+    # Fewer tasks per slot when even one chunk per task would keep the scheduler over its
+    # share: a dataset small for the cluster (each slot's work lasts about as long as the
+    # scheduler needs to hand every slot a few tasks) runs fastest in one task per slot.
+    per_slot_s = entries * seconds_per_entry / workers
+    affordable = conf.load_fraction * per_slot_s / (workers * max(conf.task_seconds, 1e-9))
+    per_worker = min(conf.chunks_per_worker, max(1.0, float(math.floor(affordable))))
+    balance = (math.ceil(entries / (per_worker * workers)) if entries
+               else conf.max_chunk_entries)
     overhead = conf.min_chunk_seconds / max(seconds_per_entry, 1e-12)
     size = int(min(max(balance, overhead), conf.max_chunk_entries))
     size = max(conf.min_chunk_entries, size)
     if balance >= overhead:
-        why = (f"{entries:,} entries / ({conf.chunks_per_worker} chunks x {workers} workers)"
+        why = (f"{entries:,} entries / ({per_worker:.3g} chunks x {workers} workers)"
+               + ("" if per_worker == conf.chunks_per_worker else
+                  f": fewer than {conf.chunks_per_worker:g} per worker, or the scheduler "
+                  f"({conf.task_seconds * 1e3:.2f} ms/task) would be over "
+                  f"{conf.load_fraction:.0%}")
                if balance < conf.max_chunk_entries else
                f"capped at {conf.max_chunk_entries:,} entries")
     else:
