@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import dask.config
 import distributed
 
 from hepflow.cluster.batch import (
@@ -44,6 +45,7 @@ from hepflow.cluster.config import (
     SlurmOptions,
     walltime_seconds,
 )
+from hepflow.engine.localcluster import SCHEDULER_CONFIG
 from hepflow.errors import ClusterError
 
 _PACKAGES = {
@@ -114,8 +116,14 @@ class Backend:
                            "use connect()")
 
     def start(self, cfg: ClusterConfig) -> Any:
-        """`make`, then scaled to ``workers`` (one if unset) or made adaptive."""
-        cluster = self.make(cfg)
+        """`make`, then scaled to ``workers`` (one if unset) or made adaptive.
+
+        A scheduler made here, in this process (local, Slurm, HTCondor), gets
+        hepflow's scheduler settings (`SCHEDULER_CONFIG`); a remote one (Kubernetes,
+        Gateway) keeps its own, and the README says what to set there.
+        """
+        with dask.config.set(SCHEDULER_CONFIG):
+            cluster = self.make(cfg)
         try:
             if cfg.adapt is not None:
                 cluster.adapt(minimum=cfg.adapt.minimum, maximum=cfg.adapt.maximum)

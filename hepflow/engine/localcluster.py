@@ -36,6 +36,13 @@ _SHUTDOWN_LOGGERS = ("distributed.scheduler", "distributed.nanny", "distributed.
                      "distributed.core", "distributed.batched")
 
 
+#: Scheduler settings of every cluster hepflow starts. A worker slot takes a task only
+#: when it is free (distributed's default, 1.1, also queues a task on a busy worker):
+#: hepflow's tasks are batches lasting seconds, and one queued behind a running batch
+#: waits that long while other slots are idle -- at the end of a run, the whole run waits.
+SCHEDULER_CONFIG: dict[str, Any] = {"distributed.scheduler.worker-saturation": 1.0}
+
+
 def worker_environ() -> dict[str, Any]:
     """distributed's pre-spawn environment without the malloc trim threshold."""
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
@@ -61,8 +68,8 @@ def local_cluster(n_workers: int | None = None, **kwargs: Any) -> Any:
                                    "hepflow.observe.preload"]
     options["scheduler_kwargs"] = scheduler_kwargs
     refuse_in_spawned_child()
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}), \
-            workers_skip_main():
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ(),
+                          **SCHEDULER_CONFIG}), workers_skip_main():
         return distributed.LocalCluster(**options)
 
 
