@@ -155,7 +155,8 @@ class Dispatcher:
         self.checked = 0.0
         self.idle_since: float | None = None
         self.slow: set[str] = set()
-        self.rehomed = 0
+        self.rounds = 0  # rounds of merges submitted again (their keys must differ)
+        self.merge_nodes: dict[Any, Node] = {}
 
     # -- setup --------------------------------------------------------------------------
 
@@ -242,6 +243,12 @@ class Dispatcher:
                 future.add_done_callback(self._done)
             self.stats.batches = len(self.batches)
             self.open = dict(self.batches)
+            # The whole tree of merges now, over each batch's first attempt, as a static
+            # graph would be: the scheduler starts a merge the moment its inputs are in,
+            # with no round trip through this client per level. A copy that wins later
+            # has the merges above it submitted again over its result (`_replace`).
+            for batch in self.batches.values():
+                self._known(batch.job, batch.node, batch.attempts[0])
             if submitted is not None:
                 submitted("submit")
             self._loop()
@@ -293,9 +300,12 @@ class Dispatcher:
         """Handle one finished task; the job's index when its root is done."""
         if future.key in self.merges:
             j = self.merges[future.key]
-            if future.status == "error":
+            node = self.merge_nodes[future.key]
+            current = self.final[j].get(node) is future
+            if future.status == "error" and current and not self._copies_pending(j, node):
                 future.result()  # raises the task's exception
-            return j if self.final[j].get(self.roots[j]) is future else None
+            return j if current and node == self.roots[j] and future.status == "finished" \
+                else None
         batch = self.by_key.get(future.key)
         if batch is None:
             return None
@@ -315,17 +325,47 @@ class Dispatcher:
             if self.progress:
                 print(f"\rhepflow: {self.winners} of {len(self.batches)} tasks done", end="",
                       file=sys.stderr, flush=self.winners == len(self.batches))
+            done = self._replace(batch.job, batch.node, future) if attempt else (
+                batch.job if batch.node == self.roots[batch.job] else None)
             losers = [f for f in batch.attempts if f is not future]
             self.cancelled.update(f.key for f in losers)
             if losers:
                 self.client.cancel(losers, force=True)
-            return self._known(batch.job, batch.node, future)
+            return done
         if future.key in self.cancelled or batch.winner is not None:
             return None
         if any(f.status == "pending" for f in batch.attempts):
             return None  # a copy is still running; it may yet succeed
         future.result()  # raises the task's exception (or CancelledError)
         return None
+
+    def _replace(self, j: int, node: Node, future: Any) -> int | None:
+        """A copy won: `node`'s result is `future`, and every merge above it is
+        submitted again over it (the ones over the losing attempt are cancelled)."""
+        self.final[j][node] = future
+        self.rounds += 1
+        old = []
+        while node != self.roots[j]:
+            node = self.parent[j][node]
+            old.append(self.final[j][node])
+            self.final[j][node] = self._submit_merge(
+                j, node, [self.final[j][k] for k in self.upper[j][node]], self.rounds)
+        if old:
+            self.cancelled.update(f.key for f in old)
+            self.client.cancel(old, force=True)
+        return j if future.status == "finished" and self.final[j][node] is future else None
+
+    def _copies_pending(self, j: int, node: Node) -> bool:
+        """Whether a batch under `node` failed or hangs but still has a running copy
+        (a merge over its failed attempt fails too, and is replaced if the copy wins)."""
+        s = self.jobs[j].split_every
+        first, stop = node.first(s), node.first(s) + node.span(s)
+        for batch in self.batches.values():
+            b = batch.node.first(s)
+            if batch.job == j and first <= b < stop and batch.winner is None and \
+                    any(f.status == "pending" for f in batch.attempts):
+                return True
+        return False
 
     def _known(self, j: int, node: Node, future: Any) -> int | None:
         """`node`'s result will be `future`: submit its parent's merge once all are known."""
@@ -354,13 +394,14 @@ class Dispatcher:
                 f"{again_key}", pure=False, **where)
         self.stats.merges += 1
         self.merges[merged.key] = j
+        self.merge_nodes[merged.key] = node
         merged.add_done_callback(self._done)
         return merged
 
     def _rehome_merges(self) -> None:
         """Merges not yet done, submitted before a straggler was seen, go again away from
         the slow workers (lowest first, each over its children's current futures)."""
-        self.rehomed += 1
+        self.rounds += 1
         old = []
         for j in range(len(self.jobs)):
             pending = sorted((node for node, f in self.final[j].items()
@@ -369,7 +410,7 @@ class Dispatcher:
             for node in pending:
                 parts = [self.final[j][k] for k in self.upper[j][node]]
                 old.append(self.final[j][node])
-                self.final[j][node] = self._submit_merge(j, node, parts, self.rehomed)
+                self.final[j][node] = self._submit_merge(j, node, parts, self.rounds)
         if old:
             self.cancelled.update(f.key for f in old)
             self.client.cancel(old, force=True)
