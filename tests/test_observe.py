@@ -488,3 +488,13 @@ def test_scaling_page_shows_the_schedulers_load(observed, dimuon_run):
         doc = session.document
         assert doc.select_one({"name": "hepflow-scheduler-load"}) is not None
         assert doc.select_one({"name": "hepflow-scheduler-cpu-figure"}) is not None
+
+
+def test_hepflows_cluster_hands_a_task_only_to_a_free_slot(observed: dict[str, Any]) -> None:
+    """worker-saturation 1.0 on clusters hepflow starts: a batch queued behind a running
+    one would wait seconds while other slots idle (README, "Feeding many workers")."""
+    from hepflow.engine.localcluster import SCHEDULER_CONFIG
+
+    scheduler = observed["cluster"].scheduler
+    assert scheduler.WORKER_SATURATION == 1.0
+    assert SCHEDULER_CONFIG == {"distributed.scheduler.worker-saturation": 1.0}
