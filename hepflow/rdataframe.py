@@ -92,8 +92,14 @@ class RDataFrame(Transformations, Actions):
                                             entry_range=(0, int(f.num_entries)))
                  for f in infos if f.sample in samples}
         self._graph = AnalysisGraph(source, samples, files)
+        # A dataset preprocessed by the user keeps its chunks, unless this dataframe asks
+        # for "auto" itself (the default "auto" of hepflow.yaml does not re-cut it).
+        asked_auto = chunk_entries == "auto" or (options is not None
+                                                 and options.chunk_entries == "auto")
         self._runner = Runner(self._graph, prepared.chunks, opts,
-                              client if client == "sync" else scheduler, prepared)
+                              client if client == "sync" else scheduler, prepared,
+                              recut_chunks=not isinstance(treename, PreparedDataset)
+                              or asked_auto)
         self._node: PlanNode = source
 
     def _empty_source(self, entries: int, options: Options, client: Any) -> None:

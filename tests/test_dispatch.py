@@ -118,6 +118,20 @@ def test_auto_chunking_gives_the_results_of_fixed_chunking(client, sample_files,
     assert again["count"].run_info().scheduling["measured"] is True
 
 
+def test_a_preprocessed_dataset_keeps_its_chunks_unless_auto_is_asked(client, sample_files):
+    """Chunks the user cut with `preprocess` are theirs: the default "auto" leaves them,
+    and only "auto" asked for by the dataframe itself re-cuts them."""
+    prepared = hepflow.preprocess(hepflow.Dataset.from_files(sample_files, "Events"),
+                                  chunk_entries=3_000)
+    kept = hepflow.RDataFrame(prepared, client=client).Count()
+    assert kept.GetValue() == prepared.entries
+    assert kept.run_info().chunks == len(prepared.chunks)
+    assert "as the dataset was preprocessed" in kept.run_info().scheduling["why"]
+    recut = hepflow.RDataFrame(prepared, client=client, chunk_entries="auto").Count()
+    assert recut.GetValue() == prepared.entries
+    assert recut.run_info().chunks != len(prepared.chunks)
+
+
 def _reference(files: list[str]) -> tuple[ak.Array, np.ndarray]:
     parts = []
     for path in files:

@@ -86,12 +86,17 @@ class Runner:
     """Runs the bookings of one analysis graph over its chunks on a Dask client."""
 
     def __init__(self, graph: AnalysisGraph, chunks: Sequence[Chunk], options: Options,
-                 client: Any = None, prepared: PreparedDataset | None = None) -> None:
+                 client: Any = None, prepared: PreparedDataset | None = None,
+                 recut_chunks: bool = True) -> None:
         self.graph = graph
         self.chunks = list(chunks)
         self.options = options
         self.client = client
         self.prepared = prepared
+        #: False for a dataset the user preprocessed into chunks of their choosing: those
+        #: chunks are kept, and only "auto" asked for in this dataframe's own options
+        #: re-cuts them.
+        self.recut_chunks = recut_chunks
         self.runs = 0
         self.last_run: RunInfo | None = None
         self._cut_for = 0 if options.auto_chunks else options.cut_entries
@@ -136,13 +141,17 @@ class Runner:
         remembered = remembered_cost(analysis)
         per_entry = remembered or conf.seconds_per_entry
         why = []
-        if self.options.auto_chunks and self.prepared is not None and self.chunks:
+        if self.options.auto_chunks and self.recut_chunks and self.prepared is not None \
+                and self.chunks:
             entries = sum(c.num_entries for c in self.chunks)
             target, reason = auto_chunk_entries(entries, workers, per_entry, conf)
             if target != self._cut_for:
                 self.chunks = recut(self.prepared, target)
                 self._cut_for = target
             why.append(f"chunks of ~{target:,} entries: {reason}")
+        elif not self.recut_chunks:
+            target = max((c.num_entries for c in self.chunks), default=0)
+            why.append(f"chunks of up to {target:,} entries, as the dataset was preprocessed")
         else:
             target = self.options.cut_entries
             why.append(f"chunks of ~{target:,} entries as given")
