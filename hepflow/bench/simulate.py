@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask.config
 import numpy as np
 
 from hepflow.core.chunk import Chunk
@@ -132,12 +133,6 @@ THREADS_PER_PROCESS = 25
 SIMULATED_WORKER_CONFIG: dict[str, Any] = {"distributed.worker.profile.enabled": False}
 
 
-def _dask_environ(settings: Mapping[str, Any]) -> dict[str, str]:
-    """Dask config as the environment variables a child process reads it from."""
-    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
-            for key, value in settings.items()}
-
-
 class SimCluster:
     """A scheduler process and `processes` worker processes of many threads each."""
 
@@ -153,7 +148,11 @@ class SimCluster:
         py = sys.executable
         log = open(os.path.join(self.folder, "log"), "wb")
         self.log = log
-        env = {**os.environ, **_dask_environ({**SCHEDULER_CONFIG, **SIMULATED_WORKER_CONFIG})}
+        # The children read this process's dask config, plus these settings, as
+        # distributed's own spawned workers do.
+        with dask.config.set({**SCHEDULER_CONFIG, **SIMULATED_WORKER_CONFIG}):
+            inherited = dask.config.serialize(dask.config.global_config)
+        env = {**os.environ, "DASK_INTERNAL_INHERIT_CONFIG": inherited}
         self.procs.append(subprocess.Popen(
             [py, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", self.file,
              "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",

@@ -220,7 +220,8 @@ class Dispatcher:
             self.workers = list(nthreads)
             self.slots = sum(int(n) for n in nthreads.values())
             # One graph for every kernel and batch: one message, one graph update on the
-            # scheduler, however many batches; merges and copies follow one by one.
+            # scheduler, however many batches; the merges above them and any copies are
+            # submitted one by one.
             dsk: dict[Any, Any] = {}
             kernel_keys = []
             for j, job in enumerate(self.jobs):
@@ -325,8 +326,9 @@ class Dispatcher:
             if self.progress:
                 print(f"\rhepflow: {self.winners} of {len(self.batches)} tasks done", end="",
                       file=sys.stderr, flush=self.winners == len(self.batches))
-            done = self._replace(batch.job, batch.node, future) if attempt else (
-                batch.job if batch.node == self.roots[batch.job] else None)
+            if attempt:
+                self._replace(batch.job, batch.node, future)
+            done = batch.job if batch.node == self.roots[batch.job] else None
             losers = [f for f in batch.attempts if f is not future]
             self.cancelled.update(f.key for f in losers)
             if losers:
@@ -339,7 +341,7 @@ class Dispatcher:
         future.result()  # raises the task's exception (or CancelledError)
         return None
 
-    def _replace(self, j: int, node: Node, future: Any) -> int | None:
+    def _replace(self, j: int, node: Node, future: Any) -> None:
         """A copy won: `node`'s result is `future`, and every merge above it is
         submitted again over it (the ones over the losing attempt are cancelled)."""
         self.final[j][node] = future
@@ -353,7 +355,6 @@ class Dispatcher:
         if old:
             self.cancelled.update(f.key for f in old)
             self.client.cancel(old, force=True)
-        return j if future.status == "finished" and self.final[j][node] is future else None
 
     def _copies_pending(self, j: int, node: Node) -> bool:
         """Whether a batch under `node` failed or hangs but still has a running copy
@@ -367,19 +368,15 @@ class Dispatcher:
                 return True
         return False
 
-    def _known(self, j: int, node: Node, future: Any) -> int | None:
+    def _known(self, j: int, node: Node, future: Any) -> None:
         """`node`'s result will be `future`: submit its parent's merge once all are known."""
         self.final[j][node] = future
         if node == self.roots[j]:
-            if future.status == "finished":
-                return j
-            return None
+            return
         parent = self.parent[j][node]
         kids = self.upper[j][parent]
-        if not all(k in self.final[j] for k in kids):
-            return None
-        merged = self._submit_merge(j, parent, [self.final[j][k] for k in kids])
-        return self._known(j, parent, merged)
+        if all(k in self.final[j] for k in kids):
+            self._known(j, parent, self._submit_merge(j, parent, [self.final[j][k] for k in kids]))
 
     def _submit_merge(self, j: int, node: Node, parts: list[Any], again: int = 0) -> Any:
         """The merge task of `node` over `parts`, not where a straggler hangs: its
