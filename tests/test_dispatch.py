@@ -132,6 +132,16 @@ def test_a_preprocessed_dataset_keeps_its_chunks_unless_auto_is_asked(client, sa
     assert recut.run_info().chunks != len(prepared.chunks)
 
 
+def test_progress_counts_the_chunks(client, sample_files, capsys):
+    df = hepflow.RDataFrame("Events", sample_files, client=client, chunk_entries=4_000,
+                            options=hepflow.Options(progress=True))
+    count = df.Count()
+    assert count.GetValue() > 0
+    err = capsys.readouterr().err
+    chunks = count.run_info().chunks
+    assert "hepflow" in err and f"{chunks}/{chunks}" in err
+
+
 def _reference(files: list[str]) -> tuple[ak.Array, np.ndarray]:
     parts = []
     for path in files:

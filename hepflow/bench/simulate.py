@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy as np
 from hepflow.core.chunk import Chunk
 from hepflow.core.measure import Measurement
 from hepflow.engine.localcluster import SCHEDULER_CONFIG
+from hepflow.observe.load import process_cpu_seconds
 from hepflow.results.partials import ChunkResult
 
 #: Per worker thread: how late its last simulated chunk woke up (see `SimKernel`).
@@ -187,13 +188,6 @@ class SimCluster:
         self.log.close()
 
 
-def _cpu_seconds(pid: int) -> float:
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
 def _chunks(n: int, entries: int) -> list[Chunk]:
     return [Chunk(i, 0, "", "", i * entries, (i + 1) * entries, i * entries) for i in range(n)]
 
@@ -225,7 +219,7 @@ def run_mode(client: Any, mode: str, workers: int, config: SimConfig,
     chunks = _chunks(n, config.chunk_entries)
     offsets = [()] * n
     token = f"sim{time.time_ns()}"
-    cpu0 = _cpu_seconds(scheduler_pid)
+    cpu0 = process_cpu_seconds(scheduler_pid)
     start = time.perf_counter()
     if mode == "batched":
         dispatcher = Dispatcher(client, [Job(kernel, chunks, offsets, s, token, level, tail)],
@@ -239,7 +233,7 @@ def run_mode(client: Any, mode: str, workers: int, config: SimConfig,
         tasks = len(dsk)
         copies = 0
     wall = time.perf_counter() - start
-    cpu = _cpu_seconds(scheduler_pid) - cpu0
+    cpu = process_cpu_seconds(scheduler_pid) - cpu0
     if result.chunks != n or result.processed != n * config.chunk_entries:
         raise RuntimeError(f"simulated run lost chunks: {result.chunks} of {n}")
     ideal = n * config.chunk_seconds / workers
@@ -272,18 +266,12 @@ def run_simulation(config: SimConfig) -> dict[str, Any]:
                 point = run_mode(client, mode, workers, config, cluster.scheduler_pid)
                 print(format_row(point), flush=True)
                 points.append(point)
-    result = {"config": {k: v for k, v in _asdict(config).items() if k != "env"},
+    result = {"config": {k: v for k, v in asdict(config).items() if k != "env"},
               "points": points, "calibration": calibrate(points, config)}
     out = Path(config.outdir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "simulate.json").write_text(json.dumps(result, indent=2))
     return result
-
-
-def _asdict(config: SimConfig) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(config)
 
 
 def calibrate(points: Sequence[Mapping[str, Any]], config: SimConfig) -> dict[str, Any]:

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import queue
 import statistics
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from tqdm.auto import tqdm
 
 from hepflow.core.chunk import Chunk
 from hepflow.engine.graph import (
@@ -133,7 +134,7 @@ class Dispatcher:
                  speculation: Speculation | None = None, progress: bool = False) -> None:
         self.client = client
         self.progress = progress
-        self.winners = 0
+        self.bar: Any = None
         self.jobs = list(jobs)
         self.speculation = speculation or Speculation()
         self.stats = DispatchStats()
@@ -252,7 +253,9 @@ class Dispatcher:
                 self._known(batch.job, batch.node, batch.attempts[0])
             if submitted is not None:
                 submitted("submit")
-            self._loop()
+            with tqdm(total=sum(b.chunks for b in self.batches.values()), desc="hepflow",
+                      unit="chunk", disable=not self.progress) as self.bar:
+                self._loop()
             roots = [self.final[j][root] for j, root in enumerate(self.roots)]
             out = list(self.client.gather(roots))
             return out
@@ -322,10 +325,7 @@ class Dispatcher:
                 self.chunk_seconds.append((time.monotonic() - began[0]) / batch.chunks)
             if attempt:
                 self.stats.copies_won += 1
-            self.winners += 1
-            if self.progress:
-                print(f"\rhepflow: {self.winners} of {len(self.batches)} tasks done", end="",
-                      file=sys.stderr, flush=self.winners == len(self.batches))
+            self.bar.update(batch.chunks)
             if attempt:
                 self._replace(batch.job, batch.node, future)
             done = batch.job if batch.node == self.roots[batch.job] else None

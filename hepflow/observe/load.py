@@ -16,11 +16,12 @@ from collections import deque
 from typing import Any
 
 
-def _process_cpu() -> float:
-    """CPU seconds (user + system) of this process: the scheduler's, on the scheduler."""
+def process_cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds (user + system) of process `pid`, default this one (the scheduler's,
+    on the scheduler)."""
     import psutil
 
-    times = psutil.Process().cpu_times()
+    times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
 
 
@@ -31,14 +32,14 @@ class SchedulerLoad:
         self._lock = threading.Lock()
         self.tasks = 0
         self.samples: deque[tuple[float, float, float]] = deque(maxlen=window)
-        self._last = (time.monotonic(), 0, _process_cpu())
+        self._last = (time.monotonic(), 0, process_cpu_seconds())
 
     def task_done(self) -> None:
         self.tasks += 1  # called from the scheduler's event loop only
 
     def sample(self, min_interval: float = 0.5) -> None:
         """Add a sample: rates since the previous one (skipped if that was too recent)."""
-        now, cpu = time.monotonic(), _process_cpu()
+        now, cpu = time.monotonic(), process_cpu_seconds()
         with self._lock:
             last_t, last_tasks, last_cpu = self._last
             if now - last_t < min_interval:
@@ -56,4 +57,4 @@ class SchedulerLoad:
                 "cpu_percent": [r[2] for r in rows], "tasks": self.tasks}
 
 
-__all__ = ["SchedulerLoad"]
+__all__ = ["SchedulerLoad", "process_cpu_seconds"]
