@@ -77,13 +77,13 @@ class Progress:
     def on_event(self, event: Any) -> None:
         """One chunk's record (`hepflow-chunk`) or a batch's list of them (`hepflow-chunks`);
         a chunk run twice (a speculative copy, a re-run) counts once."""
+        from hepflow.observe.events import chunk_records
+
         msg = event[1] if isinstance(event, tuple) and len(event) == 2 else event
-        records = ([msg] if isinstance(msg, Mapping) else
-                   msg if isinstance(msg, (list, tuple)) else ())
         counted = False
         with self._lock:
-            for record in records:
-                if not isinstance(record, Mapping) or record.get("run") not in self._runs:
+            for record in chunk_records(msg):
+                if record.get("run") not in self._runs:
                     continue
                 chunk = (record.get("run"), record.get("chunk"))
                 if chunk[1] is not None and chunk in self._seen:

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from hepflow.core.chunk import Chunk
 from hepflow.engine.graph import (
-    BATCH_TOPIC,
+    START_TOPIC,
     Batch,
     Node,
     merge_results,
@@ -116,7 +116,7 @@ class _Router:
         with self.lock:
             self.queues[nonce] = events
             if id(client) not in self.clients:
-                client.subscribe_topic(BATCH_TOPIC, self.handle)
+                client.subscribe_topic(START_TOPIC, self.handle)
                 self.clients.add(id(client))
 
     def forget(self, nonce: str) -> None:

@@ -168,7 +168,7 @@ def run_batch(kernel: Any, batch: Batch) -> ChunkResult:
 
 
 #: Topic on which batch tasks announce their start (see `engine.dispatch`).
-BATCH_TOPIC = "hepflow-batch"
+START_TOPIC = "hepflow-batch"
 
 
 def _announce(label: str) -> None:
@@ -178,7 +178,7 @@ def _announce(label: str) -> None:
         worker = get_worker()
     except (ImportError, ValueError):
         return
-    worker.log_event(BATCH_TOPIC, {"label": label, "worker": worker.address,
+    worker.log_event(START_TOPIC, {"label": label, "worker": worker.address,
                                    "time": time.time()})
 
 
@@ -226,5 +226,5 @@ def build_graph(kernel: Any, chunks: Sequence[Chunk], offsets: Sequence[Sequence
     return dsk, key_of(Node(root_level(n, split_every), 0))
 
 
-__all__ = ["BATCH_TOPIC", "Batch", "Node", "build_graph", "compute_node", "graph_token",
+__all__ = ["START_TOPIC", "Batch", "Node", "build_graph", "compute_node", "graph_token",
            "merge_results", "plan_batches", "root_level", "run_batch"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -87,4 +87,12 @@ def held_records() -> Iterator[None]:
         get_worker().log_event(BATCH_TOPIC, records)
 
 
-__all__ = ["BATCH_TOPIC", "LOCAL_RECORDS", "TOPIC", "emit_chunk", "held_records"]
+def chunk_records(msg: Any) -> list[Mapping[str, Any]]:
+    """The chunk records of one event's message: a chunk's record (`TOPIC`) or a
+    batch's list of them (`BATCH_TOPIC`); anything else holds none."""
+    items = [msg] if isinstance(msg, Mapping) else msg if isinstance(msg, (list, tuple)) else []
+    return [item for item in items if isinstance(item, Mapping)]
+
+
+__all__ = ["BATCH_TOPIC", "LOCAL_RECORDS", "TOPIC", "chunk_records", "emit_chunk",
+           "held_records"]

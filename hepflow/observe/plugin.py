@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from hepflow.observe.aggregate import Aggregator, merge_runs
-from hepflow.observe.events import BATCH_TOPIC, TOPIC
+from hepflow.observe.events import BATCH_TOPIC, TOPIC, chunk_records
 from hepflow.observe.load import SchedulerLoad
 from hepflow.results.records import ChunkRecord
 
@@ -119,11 +119,9 @@ class HepflowPlugin(SchedulerPlugin):
 
     def log_event(self, topic: str, msg: Any) -> None:
         """Called by the scheduler's event broker for every event of every topic."""
-        if topic == TOPIC and isinstance(msg, Mapping):
-            self.aggregator.add(ChunkRecord.from_dict(msg), time.time())
-        elif topic == BATCH_TOPIC and isinstance(msg, Sequence):
+        if topic in (TOPIC, BATCH_TOPIC):
             now = time.time()
-            for item in msg:
+            for item in chunk_records(msg):
                 self.aggregator.add(ChunkRecord.from_dict(item), now)
         elif topic == SCALING_TOPIC and isinstance(msg, Mapping):
             self.aggregator.set_scaling(msg)
