@@ -1,8 +1,9 @@
-"""AGC ttbar benchmark: hepflow's `examples/agc_ttbar.py` against the same analysis in dask-awkward.
+"""AGC ttbar benchmark: hepflow's `examples/agc_ttbar.py` against ROOT's RDataFrame and coffea.
 
-Run as ``python -m benchmarks.agc [--events 1000000 --files 8 --workers 2 --repeat 3]``.
+Run as ``python -m benchmarks.agc [--events 1000000 --files 8 --workers 2 --repeat 3]
+[--root-python PY]``.
 
-Both compute the AGC ttbar analysis of ``examples/agc_ttbar.py`` with all its
+All compute the AGC ttbar analysis of ``examples/agc_ttbar.py`` with all its
 variations -- nominal, jet energy scale up/down, jet energy resolution, eight
 b-tag weight variations -- for the 4j1b (H_T) and 4j2b (trijet mass) regions:
 24 weighted histograms, plus the unweighted ones of the jet variations
@@ -10,6 +11,13 @@ b-tag weight variations -- for the 4j1b (H_T) and 4j2b (trijet mass) regions:
 
 * ``hepflow``: a fresh `RDataFrame` per run, `book` from the example (`Vary`
   and `VariationsFor`), every histogram computed in one pass;
+* ``hepflow-cpp``: the same with the example's C++ twin,
+  ``examples/agc_ttbar_cpp.py`` (its two helpers declared as C++ source);
+* ``root-rdataframe``: ROOT's own RDataFrame running that twin's very C++ and
+  strings (`benchmarks/agc_rdf.py`, in a Python with PyROOT given by
+  ``--root-python`` or ``$HEPFLOW_ROOT_PYTHON``; skipped without one), with
+  ``EnableImplicitMT`` and as many threads as the cluster has workers, in one
+  process of its own: a warm-up (the JIT) then the timed runs;
 * ``coffea-stack``: the same analysis as a coffea user writes it in dask mode,
   ``uproot.dask`` (``open_files=False``) + dask-awkward + ``hist.dask``; each
   jet variation recomputes the selection from the varied jet pT, the b-tag
@@ -29,7 +37,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,22 +57,25 @@ from benchmarks.dimuon import (
     weighted_bins_differ,
     write_summary,
 )
+from benchmarks.ttbar import root_written
 from hepflow.bench.smoke import sized
 from hepflow.observe.environment import machine_info, package_versions
 
 TREE = "Events"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "agc_ttbar.py"
+CPP_TWIN = EXAMPLE.with_name("agc_ttbar_cpp.py")
+RDF_SCRIPT = Path(__file__).with_name("agc_rdf.py")
 #: Relative tolerance on weighted sums (float additions in another order).
 RTOL = 1e-6
 #: region -> variation -> histogram; the weighted and the unweighted sets of one run.
 Histograms = dict[str, dict[str, Any]]
 
 
-def load_example() -> ModuleType:
-    """`examples/agc_ttbar.py` as a module (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("agc_ttbar", EXAMPLE)
+def load_example(path: Path = EXAMPLE) -> ModuleType:
+    """`examples/agc_ttbar.py` (or its C++ twin) as a module (examples/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {EXAMPLE}")
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -163,10 +176,12 @@ class Outcome:
 
 
 def run_hepflow(agc: ModuleType, files: Sequence[str], client: Any,
-                chunk_entries: int | None) -> Outcome:
+                chunk_entries: int | None, declare: Callable[[], None]) -> Outcome:
+    """One run of the example's analysis, with the helpers `declare` declares."""
     import hepflow
 
     start = time.perf_counter()
+    declare()
     df = hepflow.RDataFrame(TREE, list(files), client=client, chunk_entries=chunk_entries)
     ht, top = agc.with_observables(*agc.select(df))
     weighted_maps = agc.book_histograms(ht, top)
@@ -179,6 +194,66 @@ def run_hepflow(agc: ModuleType, files: Sequence[str], client: Any,
     weighted = {r: {k: m[k] for k in m} for r, m in weighted_maps.items()}
     counts = {r: {k: m[k] for k in m} for r, m in count_maps.items()}
     return Outcome(built - start, done - built, weighted, counts)
+
+
+class Recorder:
+    """Stands in for a dataframe node and writes down every call made on it.
+
+    `record_program` runs the example's functions on one; ROOT replays the calls
+    (`benchmarks/agc_rdf.py`), so both frameworks run the same strings.
+    """
+
+    def __init__(self, steps: list[list[Any]], index: int) -> None:
+        self._steps = steps
+        self.index = index
+
+    def __getattr__(self, method: str) -> Callable[..., Recorder]:
+        def call(*args: Any) -> Recorder:
+            self._steps.append([self.index, method, list(args)])
+            return Recorder(self._steps, len(self._steps))
+        return call
+
+
+def record_program(agc: ModuleType, cpp: str) -> dict[str, Any]:
+    """The example as data: C++ helpers, the calls on its dataframes, the booked histograms."""
+    steps: list[list[Any]] = []
+    ht, top = agc.with_observables(*agc.select(Recorder(steps, 0)))
+    results = {kind: {region: node.index for region, node in
+                      agc.book_histograms(ht, top, weight, variations_for=lambda h: h).items()}
+               for kind, weight in (("weighted", "weight"), ("counts", None))}
+    return {"cpp": cpp, "steps": steps, "results": results,
+            "binning": [agc.BINS, agc.LOW, agc.HIGH]}
+
+
+def run_rdataframe(root_python: str, program: Mapping[str, Any], files: Sequence[str],
+                   threads: int, repeat: int, workdir: Path) -> list[Outcome]:
+    """ROOT's RDataFrame (`agc_rdf.py`, in a Python with PyROOT): warm-up + `repeat` runs."""
+    import hist
+
+    path = workdir / "agc-program.json"
+    path.write_text(json.dumps(program))
+    command = [root_python, str(RDF_SCRIPT), "--program", str(path), "--threads",
+               str(threads), "--repeat", str(repeat), *files]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{RDF_SCRIPT.name} failed ({done.returncode}): "
+                           f"{done.stderr.strip()[-2000:]}")
+
+    bins, low, high = program["binning"]
+
+    def histogram(values: list[float], variances: list[float]) -> Any:
+        h = hist.Hist.new.Reg(bins, low, high, name="x").Weight()
+        view = h.view(flow=True)
+        view.value, view.variance = values, variances
+        return h
+
+    outcomes = []
+    for r in json.loads(done.stdout.strip().splitlines()[-1]):
+        sets = {kind: {region: {key: histogram(*vw) for key, vw in varied.items()}
+                       for region, varied in regions.items()}
+                for kind, regions in r["hists"].items()}
+        outcomes.append(Outcome(r["build_s"], r["compute_s"], sets["weighted"], sets["counts"]))
+    return outcomes
 
 
 def run_coffea_stack(agc: ModuleType, files: Sequence[str], steps_per_file: int) -> Outcome:
@@ -282,6 +357,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="uproot.dask partitions per file for the dask-awkward version")
     p.add_argument("--chunk-entries", type=int, default=None,
                    help="hepflow chunk size in entries (default: hepflow's configured one)")
+    p.add_argument("--root-python", default=os.environ.get("HEPFLOW_ROOT_PYTHON"),
+                   help="a Python with PyROOT, for ROOT's RDataFrame (default: "
+                        "$HEPFLOW_ROOT_PYTHON; without one ROOT is skipped)")
+    p.add_argument("--root-written", action="store_true",
+                   help="run on the sample rewritten by ROOT's Snapshot (needs --root-python)")
     p.add_argument("--json", type=Path, default=None, help="write a JSON summary here")
     return p.parse_args(argv)
 
@@ -293,8 +373,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     outdir = args.outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HEPFLOW_CACHE_DIR", str(outdir / ".hepflow-cache"))
+    if args.root_written and not args.root_python:
+        raise SystemExit("--root-written needs --root-python (a Python with PyROOT)")
     files = ensure_sample(outdir, args.events, args.files)
+    if args.root_written:
+        files = root_written(args.root_python, files, outdir / "root-written")
     agc = load_example()
+    cpp = load_example(CPP_TWIN)
 
     import dask
     import distributed
@@ -308,7 +393,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             dask.config.set({"hepflow.progress-min-chunks": 10**9}):
         series = [
             Series("hepflow", f"hepflow RDataFrame + Vary/VariationsFor, chunk_entries="
-                   f"{chunk_entries}", lambda: run_hepflow(agc, files, client, chunk_entries)),
+                   f"{chunk_entries}, Python helpers",
+                   lambda: run_hepflow(agc, files, client, chunk_entries, agc.declare)),
+            Series("hepflow-cpp", "the same, the helpers declared as C++ "
+                   "(examples/agc_ttbar_cpp.py)",
+                   lambda: run_hepflow(agc, files, client, chunk_entries, cpp.declare)),
             Series("coffea-stack", f"uproot.dask(steps_per_file={args.steps_per_file}, "
                    "open_files=False) + dask-awkward + hist.dask",
                    lambda: run_coffea_stack(agc, files, args.steps_per_file)),
@@ -321,9 +410,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             for s in series:
                 outcome = s.func()
                 s.runs.append(outcome)
-                print(f"run {rep + 1}/{args.repeat}: {s.name:13s} total {outcome.total_s:7.3f} s"
+                print(f"run {rep + 1}/{args.repeat}: {s.name:15s} total {outcome.total_s:7.3f} s"
                       f" (build {outcome.build_s:.3f} s, compute {outcome.compute_s:.3f} s)",
                       flush=True)
+    if args.root_python:
+        print(f"root-rdataframe: warm-up + {args.repeat} runs with {args.workers} threads ...",
+              flush=True)
+        rdf = Series("root-rdataframe", f"ROOT RDataFrame + Vary/VariationsFor, "
+                     f"EnableImplicitMT({args.workers}), the C++ twin's helpers", lambda: None)
+        rdf.warmup, *rdf.runs = run_rdataframe(args.root_python,
+                                               record_program(agc, cpp.HELPERS), files,
+                                               args.workers, args.repeat, outdir)
+        for rep, outcome in enumerate(rdf.runs):
+            print(f"run {rep + 1}/{args.repeat}: {rdf.name:15s} total {outcome.total_s:7.3f} s"
+                  f" (build {outcome.build_s:.3f} s, compute {outcome.compute_s:.3f} s)")
+        series.append(rdf)
+    else:
+        print("root-rdataframe: skipped (no --root-python / HEPFLOW_ROOT_PYTHON)")
     load_after = os.getloadavg()
 
     reference = series[0].runs[-1]
@@ -337,10 +440,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{'warm-up' if i == 0 else f'run {i}'}: {problem}")
 
     stats = {s.name: s.stats() for s in series}
-    hf, other = stats["hepflow"], stats["coffea-stack"]
-    ratios = {"hepflow/coffea-stack best total": hf["best_total_s"] / other["best_total_s"],
-              "hepflow/coffea-stack median total": hf["median_total_s"]
-              / other["median_total_s"]}
+    ratios = {f"{ours}/{theirs} {which} total": stats[ours][f"{which}_total_s"]
+              / stats[theirs][f"{which}_total_s"]
+              for ours in ("hepflow", "hepflow-cpp")
+              for theirs in ("root-rdataframe", "coffea-stack") if theirs in stats
+              for which in ("best", "median")}
     n_weighted = sum(len(v) for v in reference.weighted.values())
     n_counts = sum(len(v) for v in reference.counts.values())
     print()
@@ -370,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for p in problems:
                 print(f"MISMATCH {name} vs hepflow: {p}")
     else:
-        print(f"results agree: every run of both gives the same {n_counts} unweighted "
+        print(f"results agree: every run of each gives the same {n_counts} unweighted "
               f"histograms exactly and the same {n_weighted} weighted ones within {RTOL:g}")
 
     summary = {

@@ -120,10 +120,11 @@ def top_candidate(region: Any) -> Any:
             .Define("tri_pz", "Take(jet_pz, j1) + Take(jet_pz, j2) + Take(jet_pz, j3)")
             .Define("tri_e", "Take(jet_e, j1) + Take(jet_e, j2) + Take(jet_e, j3)")
             .Define("tri_pt", "sqrt(tri_px*tri_px + tri_py*tri_py)")
-            .Define("tri_mass", "sqrt(max((tri_e*tri_e - tri_px*tri_px - tri_py*tri_py - "
-                                "tri_pz*tri_pz) * 1.0, 0.0))")  # std::max of one type
-            .Define("tri_btag", "max(max(Take(jet_btag, j1), Take(jet_btag, j2)), "
-                                "Take(jet_btag, j3))")
+            .Define("tri_mass", "auto m2 = tri_e*tri_e - tri_px*tri_px - tri_py*tri_py - "
+                                "tri_pz*tri_pz; return sqrt(Where(m2 > 0., m2, 0.));")
+            .Define("tri_btag", "auto a = Take(jet_btag, j1), b = Take(jet_btag, j2), "
+                                "c = Take(jet_btag, j3); auto ab = Where(a > b, a, b); "
+                                "return Where(ab > c, ab, c);")
             .Define("tri_pt_b", f"Where(tri_btag > {BTAG}, tri_pt, -1.0)")
             .Define("best", "ArgMax(tri_pt_b)")
             .Define("top_mass", "tri_mass[best]"))

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,8 +120,19 @@ def jet_resolution(event: np.ndarray, jet_pt: ak.Array) -> ak.Array:
     return ak.unflatten(factor, counts)
 
 
-hepflow.Declare("muon_sf", muon_sf, ["RVec<float>", "RVec<float>"], "RVec<double>")
-hepflow.Declare("jet_resolution", jet_resolution, ["ULong64_t", "RVec<float>"], "RVec<float>")
+def declare() -> None:
+    """Declare the two Python helpers for the strings below.
+
+    An expression takes the declared function when it is built, so `book`
+    declares them again first: `agc_ttbar_cpp.py` declares C++ functions of the
+    same names, and whichever was declared last is the one a new string calls.
+    """
+    hepflow.Declare("muon_sf", muon_sf, ["RVec<float>", "RVec<float>"], "RVec<double>")
+    hepflow.Declare("jet_resolution", jet_resolution, ["ULong64_t", "RVec<float>"],
+                    "RVec<float>")
+
+
+declare()
 
 
 # -- the analysis -----------------------------------------------------------------------------
@@ -135,10 +146,11 @@ JET_OK = "Jet_pt > 30 && abs(Jet_eta) < 2.4 && Jet_jetId >= 2"
 
 def vary_jets(df: Any) -> Any:
     """The jet energy scale and resolution variations of `Jet_pt`."""
-    return (df.Vary("Jet_pt", f"ROOT::RVecF{{Jet_pt * {1 - JES}f, Jet_pt * {1 + JES}f}}",
+    return (df.Vary("Jet_pt", "ROOT::RVec<ROOT::RVecF>"
+                              f"{{Jet_pt * {1 - JES}f, Jet_pt * {1 + JES}f}}",
                     ["down", "up"], "pt_scale")
-              .Vary("Jet_pt", "ROOT::RVecF{Jet_pt * jet_resolution(event, Jet_pt)}", ["up"],
-                    "pt_res"))
+              .Vary("Jet_pt", "ROOT::RVec<ROOT::RVecF>{Jet_pt * jet_resolution(event, Jet_pt)}",
+                    ["up"], "pt_res"))
 
 
 def select(df: Any) -> tuple[Any, Any]:
@@ -183,8 +195,9 @@ def with_observables(region_4j1b: Any, region_4j2b: Any) -> tuple[Any, Any]:
            .Define("tri_pz", "Take(jet_pz, j1) + Take(jet_pz, j2) + Take(jet_pz, j3)")
            .Define("tri_e", "Take(jet_e, j1) + Take(jet_e, j2) + Take(jet_e, j3)")
            .Define("tri_pt2", "tri_px*tri_px + tri_py*tri_py")
-           .Define("tri_btag", "max(max(Take(jet_btag, j1), Take(jet_btag, j2)), "
-                               "Take(jet_btag, j3))")
+           .Define("tri_btag", "auto b1 = Take(jet_btag, j1), b2 = Take(jet_btag, j2), "
+                               "b3 = Take(jet_btag, j3); auto b12 = Where(b1 > b2, b1, b2); "
+                               "return Where(b12 > b3, b12, b3);")
            .Define("tri_rank", f"Where(tri_btag > {BTAG_WP}, tri_pt2, -1.0)")
            .Define("best", "ArgMax(tri_rank)")
            .Define("trijet_mass", "sqrt(std::max((double)(tri_e[best]*tri_e[best] "
@@ -199,19 +212,25 @@ def book(df: Any) -> dict[str, RResultMap[Any]]:
     Nothing runs until a value is read; then every variation of both regions
     fills in one pass over the data.
     """
+    declare()
     return book_histograms(*with_observables(*select(df)))
 
 
 def book_histograms(ht: Any, top: Any, weight: str | None = "weight",
+                    variations_for: Callable[[Any], Any] = hepflow.VariationsFor,
                     ) -> dict[str, RResultMap[Any]]:
-    """The observable of each region filled with `weight` (None: unweighted counts)."""
+    """The observable of each region filled with `weight` (None: unweighted counts).
+
+    `variations_for` is ROOT's ``ROOT.RDF.Experimental.VariationsFor`` when
+    the frames are ROOT's (`benchmarks/agc.py` runs these strings in ROOT too).
+    """
     frames = {"4j1b": ht, "4j2b": top}
     maps = {}
     for region, (column, title) in REGIONS.items():
         model = (region, f"{region};{title}", BINS, LOW, HIGH)
         booked = (frames[region].Histo1D(model, column) if weight is None
                   else frames[region].Histo1D(model, column, weight))
-        maps[region] = hepflow.VariationsFor(booked)
+        maps[region] = variations_for(booked)
     return maps
 
 

@@ -7,6 +7,7 @@ side is the example's expression strings with `Vary` / `VariationsFor`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,20 @@ import uproot
 
 import hepflow
 import hepflow.analysis
-from benchmarks.agc import EXAMPLE, Outcome, analysis_columns, compare, fill, load_example
+from benchmarks.agc import (
+    CPP_TWIN,
+    EXAMPLE,
+    Outcome,
+    analysis_columns,
+    compare,
+    fill,
+    load_example,
+    record_program,
+)
 from benchmarks.dimuon import MOVED_FRACTION
 
 AGC = load_example()
+AGC_CPP = load_example(CPP_TWIN)
 
 
 def _eager(ev: dict[str, ak.Array]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -37,7 +48,19 @@ def reference(eager: dict[str, ak.Array]) -> Outcome:
     return Outcome(0.0, 0.0, weighted, counts)
 
 
+def _run(sample_files: list[str], declare: Any, client: Any = "sync") -> Outcome:
+    """Every weighted and unweighted histogram of the example, with `declare`'s helpers."""
+    declare()  # an expression takes the helper declared when it is built
+    df = hepflow.RDataFrame("Events", sample_files, client=client, chunk_entries=10_000)
+    ht, top = AGC.with_observables(*AGC.select(df))
+    weighted = AGC.book_histograms(ht, top)
+    counts = AGC.book_histograms(ht, top, weight=None)
+    return Outcome(0.0, 0.0, {r: {k: m[k] for k in m} for r, m in weighted.items()},
+                   {r: {k: m[k] for k in m} for r, m in counts.items()})
+
+
 def test_every_variation_matches_eager(sample_files: list[str], reference: Outcome) -> None:
+    AGC.declare()
     df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=10_000)
     ht, top = AGC.with_observables(*AGC.select(df))
     weighted = AGC.book_histograms(ht, top)
@@ -64,6 +87,33 @@ def test_every_variation_matches_eager(sample_files: list[str], reference: Outco
     up = got.weighted["4j1b"]["btag_var_1:up"].values().sum()
     down = got.weighted["4j1b"]["btag_var_1:down"].values().sum()
     assert up > got.weighted["4j1b"]["nominal"].values().sum() > down
+
+
+def test_the_cpp_twin_gives_the_python_examples_histograms(sample_files: list[str],
+                                                         reference: Outcome,
+                                                         client: Any) -> None:
+    """The helpers as C++ source (numba-compiled on the workers) give every histogram of
+    the Python helpers: counts bin for bin, weighted sums within 1e-6."""
+    python = _run(sample_files, AGC.declare)
+    cpp = _run(sample_files, AGC_CPP.declare, client)
+    assert compare(python, cpp) == []
+    assert compare(reference, cpp, MOVED_FRACTION) == []
+    assert sum(h.values().sum() for h in cpp.counts["4j2b"].values()) > 400
+
+
+def test_the_program_root_replays_is_the_examples(tmp_path: Path) -> None:
+    """benchmarks/agc_rdf.py replays this program in ROOT: the twin's C++, every call of
+    the example on its dataframes in order, and the four booked histograms."""
+    program = record_program(AGC, AGC_CPP.HELPERS)
+    steps = program["steps"]
+    assert program["cpp"] == AGC_CPP.HELPERS and "ULong64_t splitmix64" in program["cpp"]
+    assert steps[0][:2] == [0, "Vary"] and "ROOT::RVec<ROOT::RVecF>{" in steps[0][2][1]
+    assert [method for _, method, _ in steps].count("Histo1D") == 4
+    assert all(0 <= parent <= i for i, (parent, _, _) in enumerate(steps))
+    histos = {index for regions in program["results"].values() for index in regions.values()}
+    assert {steps[i - 1][1] for i in histos} == {"Histo1D"}
+    assert len(histos) == 4
+    (tmp_path / "p.json").write_text(json.dumps(program))  # what ROOT's script is given
 
 
 def test_resolution_smearing_is_reproducible(eager: dict[str, ak.Array]) -> None:

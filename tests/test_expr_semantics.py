@@ -501,9 +501,9 @@ class Grammar:
                 return f"DeltaPhi({self.coll('float', length, d)}, {other})"
             if fn == "pow":
                 return f"pow({self.coll('float', length, d)}, {self.pick(['2', '0.5', '-1'])})"
-            if fn == "max":
-                scalar = self.scalar("float", d)
-                return f"max({self.coll('float', length, d)} * 1., (double)({scalar}))"
+            if fn == "max":  # ROOT's element-wise max is a Where (std::max takes no RVec)
+                coll, scalar = self.coll("float", length, d), self.scalar("float", d)
+                return f"Where({coll} * 1. > (double)({scalar}), {coll} * 1., (double)({scalar}))"
             return f"{fn}({self.coll(self.draw(NUM), length, d)})"
         if choice == "order":
             fns = ["Sort", "Reverse", "Argsort", "StableArgsort", "Enumerate"] \

@@ -112,7 +112,7 @@ EXPRESSIONS = {
         lambda pt, eta, phi, mass, n: pt[(pt > 30) & (abs(eta) < 2.4)],
     "Take(Jet_pt, Argsort(-Jet_pt))":
         lambda pt, eta, phi, mass, n: pt[ak.argsort(-pt, stable=True)],
-    "max(Jet_pt, 40.f) - Jet_mass":  # float with float is float, as in C++
+    "Where(Jet_pt > 40.f, Jet_pt, 40.f) - Jet_mass":  # float with float is float, as in C++
         lambda pt, eta, phi, mass, n: np.maximum(pt, np.float32(40.0)) - mass,
     "-Jet_eta * 2 > 1 || !(Jet_pt < 50)":
         lambda pt, eta, phi, mass, n: (-eta * 2 > 1) | ~(pt < 50),

@@ -38,7 +38,7 @@ def _reference(ev: dict[str, ak.Array], scale: float) -> dict[str, Any]:
             "muons": int(muon.sum()), "max": float(ht[sel].max())}
 
 
-def _book(df: Any, expression: Any = "ROOT::RVecD{Jet_pt * 0.9, Jet_pt * 1.1}",
+def _book(df: Any, expression: Any = "ROOT::RVec<ROOT::RVecF>{Jet_pt * 0.9, Jet_pt * 1.1}",
           **kwargs: Any) -> dict[str, Any]:
     varied = df.Vary("Jet_pt", expression, ["down", "up"], "jes", **kwargs)
     muon = varied.Filter("nMuon >= 1", "muon")
@@ -96,8 +96,8 @@ def test_untouched_selection_is_evaluated_once(sample_files: list[str]) -> None:
         return np.asarray(n) >= 1
 
     df = hepflow.RDataFrame("Events", sample_files, client="sync", chunk_entries=9_000)
-    varied = df.Vary("Jet_pt", "ROOT::RVecF{Jet_pt * 0.9f, Jet_pt * 1.1f}", ["down", "up"],
-                     "jes")
+    varied = df.Vary("Jet_pt", "ROOT::RVec<ROOT::RVecF>{Jet_pt * 0.9f, Jet_pt * 1.1f}",
+                     ["down", "up"], "jes")
     sel = varied.Filter(muon_cut, ["nMuon"]).Define("HT", "Sum(Jet_pt)").Filter("HT > 100")
     count = VariationsFor(sel.Count())
     assert count["jes:up"] <= count["nominal"] or count["jes:up"] >= 0
@@ -130,13 +130,15 @@ def test_several_columns_vary_together(sample_files: list[str],
 def test_vary_mistakes_fail_at_build_time(sample_files: list[str]) -> None:
     df = hepflow.RDataFrame("Events", sample_files, client="sync")
     with pytest.raises(PlanError, match="unknown column `Jet_Pt`"):
-        df.Vary("Jet_Pt", "RVecF{Jet_pt, Jet_pt}", ["a", "b"])
+        df.Vary("Jet_Pt", "RVec<RVecF>{Jet_pt, Jet_pt}", ["a", "b"])
     with pytest.raises(PlanError, match="2 varied values for 3 tags"):
-        df.Vary("Jet_pt", "RVecF{Jet_pt, Jet_pt}", ["a", "b", "c"])
+        df.Vary("Jet_pt", "RVec<RVecF>{Jet_pt, Jet_pt}", ["a", "b", "c"])
     with pytest.raises(PlanError, match="needs a variationName"):
         df.Vary(["Jet_pt", "Jet_eta"], "RVec<RVecF>{{Jet_pt}, {Jet_eta}}", ["a"])
     with pytest.raises(PlanError, match="gives"):
-        df.Vary("Jet_pt", "RVecF{nJet, nJet}", ["a", "b"])
+        df.Vary("Jet_pt", "RVec<RVecF>{nJet, nJet}", ["a", "b"])
+    with pytest.raises(PlanError, match=r"RVec of collections .* ROOT::RVec<ROOT::RVec<float>>"):
+        df.Vary("Jet_pt", "ROOT::RVecF{Jet_pt * 0.9f, Jet_pt * 1.1f}", ["a", "b"])  # not C++
     with pytest.raises(PlanError, match="varies through one expression per tag"):
         df.Vary("Jet_pt", "Jet_pt * 2", ["a"])
     with pytest.raises(PlanError, match="must give an RVec"):

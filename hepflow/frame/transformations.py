@@ -276,7 +276,7 @@ class Transformations(FrameBase):
 
         Examples
         --------
-        >>> df = df.Vary("Jet_pt", "ROOT::RVecF{Jet_pt * 0.98f, Jet_pt * 1.02f}",
+        >>> df = df.Vary("Jet_pt", "ROOT::RVec<ROOT::RVecF>{Jet_pt * 0.98f, Jet_pt * 1.02f}",
         ...              ["down", "up"], "jes")                           # doctest: +SKIP
         >>> h = df.Histo1D(("ht", "", 50, 0, 1000), "HT")                 # doctest: +SKIP
         >>> VariationsFor(h)["jes:up"]                                    # doctest: +SKIP

@@ -143,8 +143,18 @@ def _min_max(args: Sequence[ColumnType]) -> DType:
 
 
 def _common(name: str) -> Rule:
-    """std::max/std::min: one template parameter, so C++ refuses two different types."""
+    """std::max/std::min: one template parameter, so C++ refuses two different types.
+
+    ROOT's VecOps have no element-wise max/min: on an RVec the name is std::max,
+    which compares whole RVecs and does not compile, so hepflow refuses it too."""
     def rule(args: Sequence[ColumnType]) -> ColumnType:
+        if any(t.kind == "jagged" for t in args):
+            where = "Where(a > b, a, b)" if name == "max" else "Where(a < b, a, b)"
+            which = "largest" if name == "max" else "smallest"
+            raise SignatureError(
+                f"ROOT has no element-wise {name}(a, b) of collections (std::{name} of an "
+                f"RVec does not compile in ROOT); write {where}, or {name.capitalize()}(v) "
+                f"for the {which} element of one collection")
         a, b = args[0].dtype, args[1].dtype
         if a != b and "unknown" not in (args[0].kind, args[1].kind):
             raise SignatureError(

@@ -86,9 +86,18 @@ def check_element_type(expr: Expression, ctype: ColumnType, name: str, column: s
 
 def check_brace_type(text: str, prefix_type: DType | None, ctype: ColumnType, name: str,
                      column: str) -> None:
-    """The `RVecD` of `RVecD{a, b}` must be the column's own type, as in ROOT."""
+    """The `RVecD` of `RVecD{a, b}` must be the column's own type, as in ROOT: for a
+    collection column an RVec of collections, `RVec<RVecF>{a, b}` (C++ cannot build
+    an `RVecF` from two `RVecF`s)."""
+    end = text.find("{")
+    if prefix_type is not None and ctype.kind == "jagged":
+        inner = f"ROOT::RVec<{scalar(ctype.dtype)}>"
+        raise ExpressionError(
+            f"Vary {name!r}: `{text[:end].strip()}` holds one {scalar(prefix_type)} per "
+            f"item, but `{column}` is {ctype}; ROOT's Vary of a collection needs an RVec of "
+            f"collections (C++ cannot build `{text[:end].strip()}` from collections), e.g. "
+            f"ROOT::RVec<{inner}>{{...}}", text, 0, max(end, 1))
     if prefix_type is not None and prefix_type != ctype.dtype and ctype.kind == "scalar":
-        end = text.find("{")
         raise ExpressionError(
             f"Vary {name!r}: `{text[:end].strip()}` holds {scalar(prefix_type)}, but "
             f"`{column}` is {ctype}; ROOT's Vary needs RVec<{scalar(ctype.dtype)}> (a type "
