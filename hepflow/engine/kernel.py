@@ -22,6 +22,7 @@ import numpy as np
 from hepflow.core.chunk import Chunk
 from hepflow.core.measure import Measurement
 from hepflow.core.sampleinfo import SampleInfo
+from hepflow.engine import kernelcache
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.narrowing import Selections, take_events
 from hepflow.engine.values import EvaluationFailure, as_type
@@ -382,6 +383,7 @@ class Kernel:
                                {chunk.sample: (chunk.num_entries, 0)},
                                (Failure(chunk, str(exc)),), metrics=failed)
         computing = time.perf_counter()
+        compiled_before = kernelcache.compile_seconds()
         run = _ChunkRun(self, chunk, arrays, offsets)
         try:
             partials = tuple({chunk.sample: action.fill(run)} for action in self.actions)
@@ -398,6 +400,7 @@ class Kernel:
             chunks=1, entries=chunk.num_entries,
             seconds={"kernel": run.evaluate_seconds,
                      "fill": max(0.0, end - computing - run.evaluate_seconds),
+                     "compile": kernelcache.compile_seconds() - compiled_before,
                      "total": end - start}))
         self._emit(chunk, began, measured, run, stats.replica)
         return ChunkResult(partials, {chunk.sample: (chunk.num_entries, processed)},

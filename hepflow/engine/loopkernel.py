@@ -22,6 +22,7 @@ import awkward as ak
 import numpy as np
 
 from hepflow.core.types import DType
+from hepflow.engine import kernelcache
 from hepflow.engine.values import EvaluationFailure, Value
 from hepflow.plan.expr import loops as lp
 from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
@@ -56,8 +57,10 @@ def run(body: lp.LoopBody, args: Sequence[Value], n: int) -> Value:
     jagged = body.return_type.kind == "jagged"
     out = np.zeros(n + 1, dtype=np.int64) if jagged else \
         np.empty(n, dtype=body.return_type.numpy)
+    arguments = (n, where, out, *flat)
+    _compiled_for(kernel, arguments)
     try:
-        contents = kernel(n, where, out, *flat)
+        contents = kernel(*arguments)
     except (IndexError, ZeroDivisionError, RuntimeError, ValueError) as exc:
         raise EvaluationFailure(f"{exc} (in event {int(where[0])} of this chunk)") from exc
     if jagged:  # `out` holds the offsets of the collections in `contents`
@@ -74,6 +77,17 @@ def _kernel(body: lp.LoopBody) -> Callable[..., Any]:
                 found = _compile(body)
                 _KERNELS[body] = found
     return found
+
+
+def _compiled_for(kernel: Any, arguments: Sequence[Any]) -> None:
+    """Compile (or load from the disk cache) the kernel for these arguments' types
+    before the call, so that the seconds it takes are counted as compiling."""
+    import numba
+
+    signature = tuple(numba.typeof(a) for a in arguments)
+    if signature not in kernel.overloads:
+        with _LOCK, kernelcache.compiling():
+            kernel.compile(signature)
 
 
 def _helpers() -> dict[str, Any]:
@@ -143,10 +157,14 @@ def _compile(body: lp.LoopBody) -> Callable[..., Any]:
     module = gen.module()
     namespace = dict(_helpers())
     # the syntax tree was built above from the checked statements, never from text; its
-    # two functions are made from their code objects, nothing is executed at module level
-    code = compile(module, "<hepflow compiled body>", "exec")
+    # two functions are made from their code objects, nothing is executed at module level.
+    # The file named after the tree lets numba's disk cache serve the next process.
+    source = kernelcache.source_file(module)
+    code = compile(module, str(source or "<hepflow compiled body>"), "exec")
     functions = {c.co_name: c for c in code.co_consts if isinstance(c, types.CodeType)}
-    jit = namespace["_numba"].njit(error_model="numpy")
+    if source is not None:  # numba finds a cached kernel's globals through its module
+        namespace = kernelcache.module_namespace(source, namespace)
+    jit = namespace["_numba"].njit(error_model="numpy", cache=source is not None)
     namespace["_body"] = jit(types.FunctionType(functions["_body"], namespace))
     kernel = jit(types.FunctionType(functions["_kernel"], namespace))
     return cast(Callable[..., Any], kernel)

@@ -44,6 +44,12 @@ class RunInfo:
         return self.entries_processed / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def compile_seconds(self) -> float:
+        """Seconds the workers spent compiling C++ bodies' kernels (part of the kernel
+        phase); 0 when every kernel was already compiled, in the worker or on disk."""
+        return self.metrics.phase("compile")
+
+    @property
     def complete(self) -> bool:
         return not self.failures and self.entries_processed == self.entries_expected
 
@@ -76,6 +82,7 @@ class RunInfo:
             "bytes_read": self.metrics.bytes_compressed,
             "read_seconds": self.metrics.read_seconds,
             "compute_seconds": self.metrics.compute_seconds,
+            "compile_seconds": self.compile_seconds,
             "failures": [{"file": f.chunk.url, "replicas": list(f.chunk.urls),
                           "entry_start": f.chunk.entry_start, "entry_stop": f.chunk.entry_stop,
                           "sample": f.chunk.sample, "reason": f.reason}
@@ -106,6 +113,9 @@ class RunInfo:
                 lines.append(f"  read through {path}: {name}")
         for why in self.metrics.fallbacks:
             lines.append(f"  read through uproot after the basket reader failed: {why}")
+        if self.compile_seconds > 0:
+            lines.append(f"  compiling kernels: {self.compile_seconds:.2f} s of the workers' "
+                         "time (the next run finds them compiled)")
         if self.scheduling.get("why"):
             lines.append(f"  scheduling: {self.scheduling['why']}")
         for f in self.failures:
