@@ -39,6 +39,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -51,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.dimuon import (
+    MOVED_FRACTION,
     Series,
     ensure_sample,
     moved_one_bin,
@@ -373,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     outdir = args.outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HEPFLOW_CACHE_DIR", str(outdir / ".hepflow-cache"))
+    from hepflow.engine.kernelcache import kernel_dir
+
+    shutil.rmtree(kernel_dir(), ignore_errors=True)  # the cold run compiles every kernel
     if args.root_written and not args.root_python:
         raise SystemExit("--root-written needs --root-python (a Python with PyROOT)")
     files = ensure_sample(outdir, args.events, args.files)
@@ -435,7 +440,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for i, checked in enumerate([s.warmup, *s.runs]):
             if checked is None or checked is reference:
                 continue
-            for problem in compare(reference, checked):
+            # the coffea stack computes the trijet in double: an event on a bin edge may
+            # land one bin over; ROOT and the C++ twin compute as the example does
+            moved = MOVED_FRACTION if s.name == "coffea-stack" else 0.0
+            for problem in compare(reference, checked, moved):
                 mismatches.setdefault(s.name, []).append(
                     f"{'warm-up' if i == 0 else f'run {i}'}: {problem}")
 
@@ -451,12 +459,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"AGC ttbar benchmark: {args.events:,} events, {args.files} files, {args.workers} "
           f"process workers, {n_weighted} weighted + {n_counts} unweighted histograms, "
           f"{args.repeat} timed runs each (seconds)")
-    header = (f"{'implementation':15s} {'best total':>10s} {'median':>8s} {'build':>7s} "
-              f"{'compute':>8s} {'Mevents/s':>9s}")
+    header = (f"{'implementation':15s} {'cold':>7s} {'best total':>10s} {'median':>8s} "
+              f"{'build':>7s} {'compute':>8s} {'Mevents/s':>9s}")
     print(header)
     print("-" * len(header))
+    # cold: the first run on fresh workers, compiling every kernel (ROOT: its JIT)
     for name, st in stats.items():
-        print(f"{name:15s} {st['best_total_s']:10.3f} {st['median_total_s']:8.3f} "
+        print(f"{name:15s} {st['warmup_total_s']:7.3f} {st['best_total_s']:10.3f} "
+              f"{st['median_total_s']:8.3f} "
               f"{st['best_build_s']:7.3f} {st['best_compute_s']:8.3f} "
               f"{args.events / st['best_total_s'] / 1e6:9.3f}")
     print()

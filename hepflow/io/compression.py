@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable
 
 import cramjam
+import deflate
 import numpy as np
 import xxhash
 
@@ -29,7 +30,14 @@ class Damaged(ValueError):
 
 
 def _zlib(data: memoryview, into: memoryview) -> int:
-    return _copy(zlib.decompress(data, bufsize=len(into)), into)
+    """libdeflate (the `deflate` package), twice as fast as zlib's inflate: ROOT writes
+    zlib by default, and inflating was half of a chunk's time on such files. libdeflate
+    needs the exact size, which the block header gives; a block that does not inflate to
+    it falls back to zlib, whose answer the caller checks."""
+    try:
+        return _copy(deflate.zlib_decompress(data, len(into)), into)
+    except deflate.DeflateError:
+        return _copy(zlib.decompress(data, bufsize=len(into)), into)
 
 
 def _lzma(data: memoryview, into: memoryview) -> int:
