@@ -52,7 +52,7 @@ def _zstd(data: memoryview, into: memoryview) -> int:
     return int(cramjam.zstd.decompress_into(data, into))
 
 
-def _copy(plain: bytes, into: memoryview) -> int:
+def _copy(plain: bytes | bytearray, into: memoryview) -> int:
     """Copy what fits; the caller compares the returned full length with the header's."""
     fits = min(len(plain), len(into))
     into[:fits] = plain[:fits]
