@@ -59,7 +59,7 @@ from benchmarks.dimuon import (
     weighted_bins_differ,
     write_summary,
 )
-from benchmarks.ttbar import root_written
+from benchmarks.ttbar import root_written, uproot_inflates_with_libdeflate
 from hepflow.bench.smoke import sized
 from hepflow.observe.environment import machine_info, package_versions
 
@@ -281,14 +281,6 @@ def run_coffea_stack(agc: ModuleType, files: Sequence[str], steps_per_file: int)
     (weighted, counts), = dask.compute((weighted, counts))
     done = time.perf_counter()
     return Outcome(built - start, done - built, weighted, counts)
-
-
-def uproot_inflates_with_libdeflate() -> None:
-    """uproot's documented switch to libdeflate for zlib baskets, which hepflow's reader
-    uses: without it the coffea stack would inflate ROOT's default zlib twice as slowly."""
-    import uproot
-
-    uproot.ZLIB.library = "deflate"
 
 
 class _ShapeAware:
