@@ -273,9 +273,12 @@ if __name__ == "__hepflow_analysis__":  # `hepflow run examples/agc_ttbar.py --d
     results = handles(book(hepflow.RDataFrame(dataset())))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python examples/agc_ttbar.py --dataset D.yaml --output agc.root [--workers 2]`."""
-    parser = argparse.ArgumentParser(description=__doc__,
+def main(argv: Sequence[str] | None = None,
+         booking: Callable[[Any], dict[str, RResultMap[Any]]] = book,
+         description: str | None = __doc__) -> int:
+    """`python examples/agc_ttbar.py --dataset D.yaml --output agc.root [--workers 2]`
+    (`booking` is the C++ twin's `book` when it runs)."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, help="hepflow dataset file (YAML/JSON)")
     parser.add_argument("--output", default="agc_histograms.root", help="ROOT file to write")
@@ -287,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hepflow.cluster import local_cluster
 
     with local_cluster(args.workers) as cluster, distributed.Client(cluster) as client:
-        maps = book(hepflow.RDataFrame(hepflow.Dataset.load(args.dataset), client=client))
+        maps = booking(hepflow.RDataFrame(hepflow.Dataset.load(args.dataset), client=client))
         names = write_histograms(maps, args.output)
     print(f"{len(names)} histograms written to {args.output}")
     return 0

@@ -106,23 +106,8 @@ if __name__ == "__hepflow_analysis__":  # `hepflow run examples/agc_ttbar_cpp.py
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python examples/agc_ttbar_cpp.py --dataset D.yaml --output agc.root [--workers 2]`."""
-    import argparse
-
-    import distributed
-
-    from hepflow.cluster import local_cluster
-
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True, help="hepflow dataset file (YAML/JSON)")
-    parser.add_argument("--output", default="agc_histograms.root", help="ROOT file to write")
-    parser.add_argument("--workers", type=int, default=2, help="local process workers")
-    args = parser.parse_args(argv)
-    with local_cluster(args.workers) as cluster, distributed.Client(cluster) as client:
-        maps = book(hepflow.RDataFrame(hepflow.Dataset.load(args.dataset), client=client))
-        names = AGC.write_histograms(maps, args.output)
-    print(f"{len(names)} histograms written to {args.output}")
-    return 0
+    result: int = AGC.main(argv, book, __doc__)
+    return result
 
 
 if __name__ == "__main__":
