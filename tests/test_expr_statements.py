@@ -542,6 +542,55 @@ def test_declared_functions_build_collections() -> None:
     assert run("Muon_pt", events) == [[1.5, 2.5, 3.5], []]  # the column is unchanged
 
 
+def test_collections_sized_by_a_value_and_taken_from_parameters() -> None:
+    """The AGC helpers' forms: `RVecF res(n)` (zeros) filled by index, `std::vector<T>
+    v(n)`, `auto t = Take(v, 4)` read by index, and a range-for over `Take(v, n)`."""
+    hepflow.Declare("""
+    ROOT::RVecF rp_t_doubled(const ROOT::RVecF &pt) {
+        ROOT::RVecF res(pt.size());
+        for (std::size_t i = 0; i < pt.size(); ++i) res[i] = 2 * pt[i];
+        return res;
+    }
+    ROOT::RVecD rp_t_ramp(int n) {
+        std::vector<double> v(n);
+        for (int i = 1; i < n; i++) v[i] = v[i - 1] + 0.5;
+        ROOT::RVecD out(n, -1.);
+        for (std::size_t i = 0; i < v.size(); ++i) out[i] += v[i];
+        return out;
+    }
+    float rp_t_lead2(const ROOT::RVecF &jet_pt) {
+        if (jet_pt.size() < 2) return -1;
+        auto t = ROOT::VecOps::Take(jet_pt, 2);
+        float s = 0;
+        for (std::size_t i = 0; i < t.size(); ++i) s += t[i] * (i + 1);
+        return s;
+    }
+    ROOT::RVecF rp_t_updown(const ROOT::RVecF &jet_pt) {
+        ROOT::RVecF res;
+        for (const float &pt : ROOT::VecOps::Take(jet_pt, -2)) {
+            res.push_back(1 + .075 * pt / 50);
+            res.push_back(1 - .075 * pt / 50);
+        }
+        return res;
+    }
+    """)
+    events = [{**_EMPTY, "nMuon": 3, "Muon_pt": [10.5, 20.25, 30.0]},
+              {**_EMPTY, "nMuon": 2, "Muon_pt": [7.0, 1.5]}]
+    assert run("rp_t_doubled(Muon_pt)", events) == [[21.0, 40.5, 60.0], [14.0, 3.0]]
+    assert run("rp_t_ramp(nMuon)", events) == [[-1.0, -0.5, 0.0], [-1.0, -0.5]]
+    assert run("rp_t_lead2(Muon_pt)", events) == [10.5 + 2 * 20.25, 7.0 + 3.0]
+    # float + double is double, stored back as float: the last two elements, in order
+    want = [[float(F32(1 + .075 * float(F32(p)) / 50)) if k == 0 else
+             float(F32(1 - .075 * float(F32(p)) / 50)) for p in e["Muon_pt"][-2:]
+             for k in (0, 1)] for e in events]
+    assert run("rp_t_updown(Muon_pt)", events) == want
+    # ROOT's Take(v, n) throws when v has fewer than |n| elements
+    with pytest.raises(EvaluationFailure, match=r"Take asked for more elements.*event 1"):
+        run("rp_t_updown(Muon_pt)", [events[0], {**_EMPTY, "nMuon": 1, "Muon_pt": [3.0]}])
+    assert run("ROOT::RVecF res(nMuon); for (std::size_t i = 0; i < res.size(); ++i) "
+               "res[i] = i * 1.5f; return res;", events) == [[0.0, 1.5, 3.0], [0.0, 1.5]]
+
+
 def test_four_vector_locals_in_bodies_and_functions() -> None:
     hepflow.Declare("""
     float rp_t_m2(float pt1, float eta1, float phi1, float pt2, float eta2, float phi2) {
