@@ -397,4 +397,17 @@ def parse_body(text: str) -> s.Body:
     return _StatementParser(text).body()
 
 
-__all__ = ["MAX_STATEMENTS", "is_body", "parse_body"]
+def returns_only_in_lambdas(tokens: list[Token]) -> bool:
+    """Whether every `return` of a string is inside braces (a lambda's body), as in
+    `Map(v, [](float x) { return x; })`: ROOT reads the string as a body then, one that
+    returns nothing."""
+    depth = 0
+    for tok in tokens:
+        if tok.kind == "op" and tok.text in ("{", "}"):
+            depth += 1 if tok.text == "{" else -1
+        elif tok.kind == "name" and tok.text == "return" and depth <= 0:
+            return False
+    return True
+
+
+__all__ = ["MAX_STATEMENTS", "is_body", "parse_body", "returns_only_in_lambdas"]
