@@ -100,8 +100,16 @@ class _StatementParser(_Parser):
         if word == "else":
             raise self.error("`else` without a matching `if`")
         stmt = self.simple()
-        self.expect(";")
+        self.statement_end()
         return stmt
+
+    def statement_end(self) -> Token:
+        """The `;` after a statement; at the very end of a Define string it may be left
+        out, as ROOT appends one to the body it compiles (the AGC writes
+        `"return Map(...)"`)."""
+        if self.tok.kind == "end" and self.depth == 1 and self.return_type is None:
+            return self.tok
+        return self.expect(";")
 
     def block(self) -> s.Block:
         opener = self.advance()
@@ -173,12 +181,12 @@ class _StatementParser(_Parser):
             value: n.Node = self.brace_items(self.tok.start, self.return_type.dtype, None)
         else:
             value = self.ternary()
-        end = self.expect(";").end
+        end = self.statement_end().end
         return s.Return(tok.start, end, value)
 
     def jump(self) -> s.Statement:
         tok = self.advance()
-        end = self.expect(";").end
+        end = self.statement_end().end
         return s.Break(tok.start, end) if tok.text == "break" else s.Continue(tok.start, end)
 
     def simple(self) -> s.Statement:
@@ -253,7 +261,7 @@ class _StatementParser(_Parser):
             else:
                 self.advance()
                 base = cxxtypes.strip_namespace(tok.text)
-                collection = self.collection_class(tok, base)
+                collection = self.collection_class(tok, base, vectors=True)
                 if collection is not None:
                     found = (jagged(collection[0]), collection[1])
         while found is not None and (self.is_op("&") or self.is_op("&&") or
@@ -398,16 +406,20 @@ def parse_body(text: str) -> s.Body:
 
 
 def returns_only_in_lambdas(tokens: list[Token]) -> bool:
-    """Whether every `return` of a string is inside braces (a lambda's body), as in
-    `Map(v, [](float x) { return x; })`: ROOT reads the string as a body then, one that
-    returns nothing."""
-    depth = 0
-    for tok in tokens:
+    """Whether a string is one expression holding a lambda, its every `return` inside the
+    lambda's braces (`Map(v, [](float x) { return x; })`): ROOT reads it as a body, since
+    it contains `return`, and that body returns nothing."""
+    depth, lambda_seen = 0, False
+    for k, tok in enumerate(tokens):
         if tok.kind == "op" and tok.text in ("{", "}"):
             depth += 1 if tok.text == "{" else -1
-        elif tok.kind == "name" and tok.text == "return" and depth <= 0:
+        elif depth <= 0 and ((tok.kind == "name" and tok.text == "return") or
+                             (tok.kind == "op" and tok.text == ";")):
             return False
-    return True
+        elif tok.kind == "op" and tok.text == "[" and k and tokens[k - 1].kind == "op" and \
+                tokens[k - 1].text in ("(", ","):
+            lambda_seen = True
+    return lambda_seen
 
 
 __all__ = ["MAX_STATEMENTS", "is_body", "parse_body", "returns_only_in_lambdas"]
