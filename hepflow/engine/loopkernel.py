@@ -297,16 +297,16 @@ class _Generator:
             return [], ast.Call(ast.Attribute(self.part(t), "astype", ast.Load()), [kind], [])
         temp = self.fresh("t")
         if t.value == "Take":  # Take(v, n): a copy of v's first (or last) n elements
-            base, count = t.args
+            base, n = t.args
             taken = _call("_take", self.part(base),
-                          self.convert(self.expr(count), count.type.dtype, "int32"))
+                          self.convert(self.expr(n), n.type.dtype, "int32"))
             return [], ast.Call(ast.Attribute(taken, "astype", ast.Load()), [kind], [])
         if t.value == "RVec":  # RVec<T>(n) (zeros) or RVec<T>(n, value)
             size, *fill = t.args
-            count = self.convert(self.expr(size), size.type.dtype, "int64")
+            length = self.convert(self.expr(size), size.type.dtype, "int64")
             value = self.convert(self.expr(fill[0]), fill[0].type.dtype, dtype) if fill \
                 else self.const(0, dtype)
-            return [_assign(temp, _call("np.empty", count, kind)),
+            return [_assign(temp, _call("np.empty", length, kind)),
                     ast.Assign([ast.Subscript(_name(temp), ast.Slice(), ast.Store())], value)], \
                 _name(temp)
         out: list[ast.stmt] = [_assign(temp, _call("np.empty", ast.Constant(len(t.args)),

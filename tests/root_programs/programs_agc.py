@@ -2,8 +2,9 @@
 
 root-project/analysis-grand-challenge (analyses/cms-open-data-ttbar) keeps its helpers in
 a C++ header: weight variations built with a range-for over `ROOT::VecOps::Take(jet_pt,
-n)`, `ROOT::RVecF res(size)` filled by index, functions of no argument, and a function
-returning `ROOT::RVec<ROOT::Math::PxPyPzMVector>` built by
+n)`, `ROOT::RVecF res(size)` filled by index, functions of no argument, a function
+filling an `RVecF` with `std::generate(std::begin(res), std::end(res), lambda)`, and a
+function returning `ROOT::RVec<ROOT::Math::PxPyPzMVector>` built by
 `Construct<PxPyPzMVector>(Construct<PtEtaPhiMVector>(...))`; its Define strings take
 trijets with `Take(Jet_p4, Trijet[i])`, sum and mask them, `Map` a lambda over them and
 pick `.M()` at `ArgMax`. These programs are hepflow's own helpers in those forms (not the
@@ -41,6 +42,17 @@ ROOT::RVecF rp_agc_ramp(std::size_t size)
    ROOT::RVecF res(size);
    for (std::size_t i = 0; i < size; ++i)
       res[i] = 1.f + 0.015f * i;
+   return res;
+}
+
+// a fixed factor where a real analysis would draw one at random
+float rp_agc_smear() { return 0.97; }
+
+ROOT::RVecF rp_agc_resolution(std::size_t size)
+{
+   ROOT::RVecF res(size);
+   std::generate(std::begin(res), std::end(res), []()
+                 { return rp_agc_smear(); });
    return res;
 }
 
@@ -137,13 +149,14 @@ def agc_cxx_trijet(R: Any, data: Inputs) -> dict[str, Any]:
 @program(AGC + "analysis.py (Vary with the C++ helpers)")
 def agc_cxx_variations(R: Any, data: Inputs) -> dict[str, Any]:
     """The port's Vary forms with declared helpers: a jet-pT Vary by
-    `RVec<RVecF>{Jet_pt*f(), Jet_pt*g(Jet_pt.size())}`, a weight Vary by `w*flat()`, and
+    `RVec<RVecF>{Jet_pt*f(), Jet_pt*g(Jet_pt.size())}` (g filling `RVecF res(size)` by
+    `std::generate` with a lambda), a weight Vary by `w*flat()`, and
     the b-tag-style weights by `RVecD{w*updown(Jet_pt[mask])}` (one RVec item: a copy)."""
     R.Declare(HELPERS_CPP, {})
     df = (R.RDataFrame("Events", data.nano)
           .Define("Weights", "0.25")
           .Vary("Jet_pt", "ROOT::RVec<ROOT::RVecF>{Jet_pt*rp_agc_scale(), "
-                          "Jet_pt*rp_agc_ramp(Jet_pt.size())}", ["scale_up", "ramp_up"])
+                          "Jet_pt*rp_agc_resolution(Jet_pt.size())}", ["scale_up", "res_up"])
           .Vary("Weights", "Weights*rp_agc_flat()", ["flat_up", "flat_down"], "flat")
           .Define("Jet_pt_mask", "Jet_pt > 15")
           .Filter("Sum(Jet_pt_mask) >= 3")
@@ -152,6 +165,6 @@ def agc_cxx_variations(R: Any, data: Inputs) -> dict[str, Any]:
           .Define("HT", "Sum(Jet_pt[Jet_pt_mask])"))
     h = df.Histo1D(("ht", "", 25, 50, 550), "HT", "Weights")
     histos = R.VariationsFor(h)
-    keys = ["nominal", "Jet_pt:scale_up", "Jet_pt:ramp_up", "flat:flat_up", "flat:flat_down",
+    keys = ["nominal", "Jet_pt:scale_up", "Jet_pt:res_up", "flat:flat_up", "flat:flat_down",
             *[f"tag:tag_{i}_{d}" for i in range(3) for d in ("up", "down")]]
     return {k: R.h1(histos[k]) for k in keys}

@@ -32,11 +32,22 @@ _OUTSIDE: Final[dict[str, str]] = {
     "std::printf": "I/O", "puts": "I/O", "sizeof": "sizeof", "asm": "assembly",
     "extern": "declarations of one's own", "virtual": "classes", "friend": "classes",
     "mutable": "classes", "volatile": "volatile", "register": "register",
-    "thread_local": "thread_local", "co_await": "coroutines", "co_return": "coroutines",
+    "thread_local": "thread_local variables", "co_await": "coroutines", "co_return": "coroutines",
     "static_assert": "static_assert", "decltype": "decltype", "reinterpret_cast": "pointers",
     "const_cast": "const_cast", "dynamic_cast": "classes", "typeid": "RTTI",
     "std::function": "std::function", "std::string": "strings as locals",
+    **dict.fromkeys(("std::random_device", "std::mt19937", "std::mt19937_64",
+                     "std::default_random_engine", "std::minstd_rand", "std::ranlux48",
+                     "std::normal_distribution", "std::uniform_real_distribution",
+                     "std::uniform_int_distribution", "std::poisson_distribution",
+                     "std::exponential_distribution", "TRandom", "TRandom3", "gRandom", "rand",
+                     "std::rand", "srand", "std::srand", "drand48"),
+                    "random number generators"),
 }
+_HINTS: Final[dict[str, str]] = {
+    "random number generators": "their draws differ from run to run and from worker to "
+    "worker, in ROOT too; compute random factors in a seeded Python function given to "
+    "hepflow.Declare(name, func, arg_types, return_type)"}
 _ASSIGN: Final = ("=", "+=", "-=", "*=", "/=")
 _QUALIFIERS: Final = ("const", "constexpr")
 MAX_STATEMENTS = 10_000
@@ -56,9 +67,10 @@ class _StatementParser(_Parser):
     def refuse_outside(self) -> None:
         for tok in self.tokens:
             if tok.kind == "name" and tok.text in _OUTSIDE:
-                raise ExpressionError(f"`{tok.text}`: {_OUTSIDE[tok.text]} are outside the C++ "
-                                      "that hepflow runs", self.text,
-                                      tok.start, tok.end)
+                what = _OUTSIDE[tok.text]
+                raise ExpressionError(f"`{tok.text}`: {what} are outside the C++ that hepflow "
+                                      "runs", self.text, tok.start, tok.end,
+                                      _HINTS.get(what, ""))
 
     def is_op(self, text: str, tok: Token | None = None) -> bool:
         tok = tok or self.tok
@@ -225,7 +237,35 @@ class _StatementParser(_Parser):
             kind = {"++": "+=", "--": "-="}.get(op.text, op.text)
             return s.AssignElement(value.start, rhs.end, value.base.name, value.index,
                                    cast(s.AssignOp, kind), rhs)
-        return s.Evaluate(value.start, value.end, value)
+        return self.generated(value) or s.Evaluate(value.start, value.end, value)
+
+    def generated(self, value: n.Node) -> s.Statement | None:
+        """`std::generate(std::begin(v), std::end(v), []() { return e; });` as the loop it
+        is: `v[i] = e` for each element of the local collection `v`, in order."""
+        if not (isinstance(value, n.Call) and value.func == "std::generate"):
+            return None
+        shape = ("std::generate(std::begin(v), std::end(v), []() { return value; }) over a "
+                 "local collection v, with a lambda of no parameter whose body is one return")
+        if len(value.args) != 3:
+            raise ExpressionError(f"write {shape}", self.text, value.start, value.end)
+        first, last, lam = value.args
+        names = {_iterated(first, "begin"), _iterated(last, "end")}
+        body = lam.body if isinstance(lam, n.Lambda) and not lam.params else None
+        if len(names) != 1 or None in names or not isinstance(body, s.Body) or \
+                len(body.statements) != 1 or not isinstance(body.statements[0], s.Return):
+            raise ExpressionError(f"write {shape}", self.text, value.start, value.end)
+        target = names.pop()
+        assert target is not None
+        result = body.statements[0].value
+        start, end = value.start, value.end
+        i = f"__generate_{start}"
+        index = n.Name(start, end, i)
+        size = n.Call(start, end, ".size", start, end, (n.Name(start, end, target),))
+        return s.For(start, end, s.Declare(start, end, i, scalar("uint64"),
+                                           n.Literal(start, end, 0, "uint64")),
+                     n.Binary(start, end, "<", index, size),
+                     s.Assign(start, end, i, "+=", n.Literal(start, end, 1, "uint64")),
+                     s.AssignElement(start, end, target, index, "=", result))
 
     def increment(self, target: Token, op: Token, start: int, end: int) -> s.Assign:
         one = n.Literal(op.start, op.end, 1, "int32")
@@ -387,6 +427,14 @@ class _StatementParser(_Parser):
         if type_ is not None and type_.kind == "jagged":
             return n.BraceList(name.start, name.end, type_.dtype, (), size)
         return None
+
+
+def _iterated(node: n.Node, which: str) -> str | None:
+    """`v` of `std::begin(v)` / `v.begin()` (`which` "begin" or "end"), else None."""
+    if isinstance(node, n.Call) and node.func in (f"std::{which}", f".{which}") and \
+            len(node.args) == 1 and isinstance(node.args[0], n.Name):
+        return node.args[0].name
+    return None
 
 
 def _vector_args(parser: _StatementParser, opener: Token) -> tuple[list[n.Node], Token]:
