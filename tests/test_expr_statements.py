@@ -591,6 +591,22 @@ def test_collections_sized_by_a_value_and_taken_from_parameters() -> None:
                "res[i] = i * 1.5f; return res;", events) == [[0.0, 1.5, 3.0], [0.0, 1.5]]
 
 
+@pytest.mark.parametrize("take", ["Take(Muon_pt, -3, -1.f)", "Take(Muon_pt, 2, 0.5f)",
+                                  "Take(Muon_pt, Argsort(Muon_eta))",
+                                  "Take(Muon_pt, nMuon > 1 ? -2 : (int)nMuon)"])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(events_st(), min_size=0, max_size=6))
+def test_compiled_take_equals_the_columnar_take(take: str, events: list[Any]) -> None:
+    """Take by a count (padded with a default), by indices, in a compiled body: a local
+    read by index and a range-for give the columnar evaluator's Take."""
+    by_index = (f"auto t = {take}; ROOT::RVecF r; for (std::size_t i = 0; i < t.size(); ++i) "
+                "r.push_back(t[i]); return r;")
+    ranged = f"ROOT::RVecF r; for (const float &x : {take}) r.push_back(x); return r;"
+    want = run(take, events)
+    assert run(by_index, events) == want
+    assert run(ranged, events) == want
+
+
 def test_generate_fills_a_local_collection_in_order() -> None:
     """`std::generate(std::begin(res), std::end(res), []() { return f(); })`, as the AGC
     helpers fill an `RVecF res(size)`: each element gets the lambda's value, in order."""

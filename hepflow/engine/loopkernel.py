@@ -133,13 +133,42 @@ def _helpers() -> dict[str, Any]:
                 return values[size - absn:].copy()
             return values[:absn].copy()
 
+        take_compiled = jit(take)
+
+        def take_or_fill(values: Any, n: Any, fill: Any) -> Any:
+            # Take(v, n, default): as Take(v, n), padded with the default past v's end
+            # (n > 0) or before its start (n < 0) when v is too short
+            size = len(values)
+            absn = -np.int64(n) if n < 0 else np.int64(n)
+            if absn <= size:
+                return take_compiled(values, n)
+            out = np.empty(absn, values.dtype)
+            if n > 0:
+                out[:size] = values
+                out[size:] = fill
+            else:
+                out[:absn - size] = fill
+                out[absn - size:] = values
+            return out
+
+        def gather(values: Any, indices: Any) -> Any:
+            # Take(v, indices): v[indices[k]] for each k, each index checked
+            out = np.empty(len(indices), values.dtype)
+            for k in range(len(indices)):
+                i = np.int64(indices[k])
+                if i < 0 or i >= len(values):
+                    raise IndexError("index out of range of a collection")
+                out[k] = values[i]
+            return out
+
         from hepflow.engine import fourvector_scalar  # it imports numba
 
         _HELPERS.update({_vector_helper(name): func
                          for name, func in fourvector_scalar.FUNCTIONS.items()})
         _HELPERS.update({"np": np, "math": math, "_cdiv": cdiv_compiled, "_cmod": jit(cmod),
                          "_at": jit(at), "_index": jit(index), "_grow": jit(grow),
-                         "_resize": jit(resize), "_take": jit(take),
+                         "_resize": jit(resize), "_take": take_compiled,
+                         "_take_or_fill": jit(take_or_fill), "_gather": jit(gather),
                          "_numba": numba})
     return _HELPERS
 
@@ -296,11 +325,16 @@ class _Generator:
         if t.op in ("local", "input"):
             return [], ast.Call(ast.Attribute(self.part(t), "astype", ast.Load()), [kind], [])
         temp = self.fresh("t")
-        if t.value == "Take":  # Take(v, n): a copy of v's first (or last) n elements
-            base, n = t.args
-            taken = _call("_take", self.part(base),
-                          self.convert(self.expr(n), n.type.dtype, "int32"))
-            return [], ast.Call(ast.Attribute(taken, "astype", ast.Load()), [kind], [])
+        if t.value == "Take":  # Take(v, n), Take(v, n, default), Take(v, indices)
+            base, which, *fill = t.args
+            values = ast.Call(ast.Attribute(self.part(base), "astype", ast.Load()), [kind], [])
+            if which.type.kind == "jagged":
+                return [], _call("_gather", values, self.part(which))
+            n = self.convert(self.expr(which), which.type.dtype, "int32")
+            if fill:
+                default = self.convert(self.expr(fill[0]), fill[0].type.dtype, dtype)
+                return [], _call("_take_or_fill", values, n, default)
+            return [], _call("_take", values, n)
         if t.value == "RVec":  # RVec<T>(n) (zeros) or RVec<T>(n, value)
             size, *fill = t.args
             length = self.convert(self.expr(size), size.type.dtype, "int64")

@@ -245,16 +245,26 @@ class _LoopChecker(_Checker):
             return t
         if t.op == "call" and (isinstance(t.value, BraceInit) or t.value == "RVec"):
             return Typed("call", t.type, tuple(self.split(a, node) for a in t.args), t.value)
-        if t.op == "call" and t.value == "Take" and len(t.args) == 2 and \
-                t.args[1].type.kind == "scalar":
-            base = self.collection_value(t.args[0], node)
-            if base.op not in ("local", "input"):
-                base = self.input(base, node) if not _reads_local(base) else base
-            return Typed("call", t.type, (base, self.split(t.args[1], node)), "Take")
+        if t.op == "call" and t.value == "Take" and \
+                (t.args[1].type.kind == "scalar" or len(t.args) == 2):
+            # Take(v, n), Take(v, n, default), Take(v, indices): of collections as they are
+            base, which = (self.collection_part(a, node) for a in t.args[:2])
+            fill = tuple(self.split(a, node) for a in t.args[2:])
+            return Typed("call", t.type, (base, which, *fill), "Take")
         if _reads_local(t) or t.may_fail:
             raise self.fail("this collection, built from locals, is not compiled yet; build "
                             "it with push_back or a brace list", node)
         return self.input(t, node)
+
+    def collection_part(self, t: Typed, node: n.Node) -> Typed:
+        """A value a compiled `Take` reads: a number, or a collection as a local or an
+        input (one the body builds first is an error)."""
+        if t.type.kind != "jagged":
+            return self.split(t, node)
+        if t.op == "local" or not (_reads_local(t) or t.may_fail):
+            return t if t.op == "local" else self.input(t, node)
+        raise self.fail("Take of a collection built in the same expression is not compiled "
+                        "yet; declare that collection as a local first", node)
 
     def list_local(self, name: str, where: s.Statement) -> _Local:
         found = self.lookup(name)
