@@ -3,11 +3,13 @@
     /work/rootenv/bin/python scripts/root_refs_fourvector.py
 
 For every coordinate system hepflow knows (PtEtaPhiMVector, PtEtaPhiEVector,
-PxPyPzEVector) and every row of `INPUTS` (read as that system's four coordinates),
+PxPyPzEVector, PxPyPzMVector) and every row of `INPUTS` (read as that system's four coordinates),
 records each accessor in `METHODS` of the vector ROOT constructs (so the
 constructor's phi wrapping and negative-mass rule are in it), and of the sums and
 differences of pairs of vectors of any two systems (ROOT's `operator+` goes through
-Cartesian coordinates and answers in the left operand's system). Writes
+Cartesian coordinates and answers in the left operand's system), and of each
+vector converted to every other system (`PxPyPzMVector(p)`, what
+`Construct<V>(w)` does per element). Writes
 tests/data/root_fourvector_refs.json, which tests/test_fourvector_systems.py reads.
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 import ROOT
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "root_fourvector_refs.json"
-SYSTEMS = ("PtEtaPhiMVector", "PtEtaPhiEVector", "PxPyPzEVector")
+SYSTEMS = ("PtEtaPhiMVector", "PtEtaPhiEVector", "PxPyPzEVector", "PxPyPzMVector")
 METHODS = ("Pt", "Eta", "Phi", "M", "E", "P", "Px", "Py", "Pz", "Rapidity", "Theta", "Et",
            "Mt", "Beta", "Gamma")
 INPUTS = [
@@ -67,8 +69,12 @@ def main() -> None:
                 a, b = _vector(left, INPUTS[i]), _vector(right, INPUTS[j])
                 combined.append({"left": left, "right": right, "i": i, "j": j,
                                  "+": _answers(a + b), "-": _answers(a - b)})
+    converted = [{"to": to, "from": source, "i": i,
+                  "answers": _answers(getattr(ROOT.Math, to)(_vector(source, c)))}
+                 for to in SYSTEMS for source in SYSTEMS for i, c in enumerate(INPUTS)]
     refs = {"root": str(ROOT.gROOT.GetVersion()), "methods": list(METHODS),
-            "inputs": [list(c) for c in INPUTS], "single": single, "combined": combined}
+            "inputs": [list(c) for c in INPUTS], "single": single, "combined": combined,
+            "converted": converted}
     OUT.write_text(json.dumps(refs, indent=1) + "\n")
 
 

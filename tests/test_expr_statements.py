@@ -542,6 +542,161 @@ def test_declared_functions_build_collections() -> None:
     assert run("Muon_pt", events) == [[1.5, 2.5, 3.5], []]  # the column is unchanged
 
 
+def test_collections_sized_by_a_value_and_taken_from_parameters() -> None:
+    """The AGC helpers' forms: `RVecF res(n)` (zeros) filled by index, `std::vector<T>
+    v(n)`, `auto t = Take(v, 4)` read by index, and a range-for over `Take(v, n)`."""
+    hepflow.Declare("""
+    ROOT::RVecF rp_t_doubled(const ROOT::RVecF &pt) {
+        ROOT::RVecF res(pt.size());
+        for (std::size_t i = 0; i < pt.size(); ++i) res[i] = 2 * pt[i];
+        return res;
+    }
+    ROOT::RVecD rp_t_ramp(int n) {
+        std::vector<double> v(n);
+        for (int i = 1; i < n; i++) v[i] = v[i - 1] + 0.5;
+        ROOT::RVecD out(n, -1.);
+        for (std::size_t i = 0; i < v.size(); ++i) out[i] += v[i];
+        return out;
+    }
+    float rp_t_lead2(const ROOT::RVecF &jet_pt) {
+        if (jet_pt.size() < 2) return -1;
+        auto t = ROOT::VecOps::Take(jet_pt, 2);
+        float s = 0;
+        for (std::size_t i = 0; i < t.size(); ++i) s += t[i] * (i + 1);
+        return s;
+    }
+    ROOT::RVecF rp_t_updown(const ROOT::RVecF &jet_pt) {
+        ROOT::RVecF res;
+        for (const float &pt : ROOT::VecOps::Take(jet_pt, -2)) {
+            res.push_back(1 + .075 * pt / 50);
+            res.push_back(1 - .075 * pt / 50);
+        }
+        return res;
+    }
+    """)
+    events = [{**_EMPTY, "nMuon": 3, "Muon_pt": [10.5, 20.25, 30.0]},
+              {**_EMPTY, "nMuon": 2, "Muon_pt": [7.0, 1.5]}]
+    assert run("rp_t_doubled(Muon_pt)", events) == [[21.0, 40.5, 60.0], [14.0, 3.0]]
+    assert run("rp_t_ramp(nMuon)", events) == [[-1.0, -0.5, 0.0], [-1.0, -0.5]]
+    assert run("rp_t_lead2(Muon_pt)", events) == [10.5 + 2 * 20.25, 7.0 + 3.0]
+    # float + double is double, stored back as float: the last two elements, in order
+    want = [[float(F32(1 + .075 * float(F32(p)) / 50)) if k == 0 else
+             float(F32(1 - .075 * float(F32(p)) / 50)) for p in e["Muon_pt"][-2:]
+             for k in (0, 1)] for e in events]
+    assert run("rp_t_updown(Muon_pt)", events) == want
+    # ROOT's Take(v, n) throws when v has fewer than |n| elements
+    with pytest.raises(EvaluationFailure, match=r"Take asked for more elements.*event 1"):
+        run("rp_t_updown(Muon_pt)", [events[0], {**_EMPTY, "nMuon": 1, "Muon_pt": [3.0]}])
+    assert run("ROOT::RVecF res(nMuon); for (std::size_t i = 0; i < res.size(); ++i) "
+               "res[i] = i * 1.5f; return res;", events) == [[0.0, 1.5, 3.0], [0.0, 1.5]]
+
+
+@pytest.mark.parametrize("take", ["Take(Muon_pt, -3, -1.f)", "Take(Muon_pt, 2, 0.5f)",
+                                  "Take(Muon_pt, Argsort(Muon_eta))",
+                                  "Take(Muon_pt, nMuon > 1 ? -2 : (int)nMuon)"])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(events_st(), min_size=0, max_size=6))
+def test_compiled_take_equals_the_columnar_take(take: str, events: list[Any]) -> None:
+    """Take by a count (padded with a default), by indices, in a compiled body: a local
+    read by index and a range-for give the columnar evaluator's Take."""
+    by_index = (f"auto t = {take}; ROOT::RVecF r; for (std::size_t i = 0; i < t.size(); ++i) "
+                "r.push_back(t[i]); return r;")
+    ranged = f"ROOT::RVecF r; for (const float &x : {take}) r.push_back(x); return r;"
+    want = run(take, events)
+    assert run(by_index, events) == want
+    assert run(ranged, events) == want
+
+
+def test_generate_fills_a_local_collection_in_order() -> None:
+    """`std::generate(std::begin(res), std::end(res), []() { return f(); })`, as the AGC
+    helpers fill an `RVecF res(size)`: each element gets the lambda's value, in order."""
+    hepflow.Declare("""
+    float rp_t_factor() { return 0.75; }
+    ROOT::RVecF rp_t_factors(std::size_t size) {
+        ROOT::RVecF res(size);
+        std::generate(std::begin(res), std::end(res), []() { return rp_t_factor(); });
+        return res;
+    }
+    """)
+    events = [{**_EMPTY, "nMuon": 3, "Muon_pt": [1.0, 2.0, 3.0], "MET_pt": 2.5}, _EMPTY]
+    assert run("rp_t_factors(Muon_pt.size())", events) == [[0.75] * 3, []]
+    assert run("Muon_pt * rp_t_factors(Muon_pt.size())", events) == [[0.75, 1.5, 2.25], []]
+    text = ("ROOT::RVecD r(nMuon); std::generate(r.begin(), r.end(), [&]() "
+            "{ return MET_pt * 2; }); return r;")
+    assert run(text, events) == [[5.0] * 3, []]
+
+
+def test_a_define_body_may_leave_out_its_last_semicolon() -> None:
+    """ROOT appends `;` to the body it compiles: the AGC writes `"return Map(...)"`."""
+    events = [{**_EMPTY, "nMuon": 2, "Muon_pt": [1.5, 2.5], "MET_pt": 4.0}]
+    assert run("double x = MET_pt; return x * 3", events) == [12.0]
+    assert run("return Map(Muon_pt, [](float p) { return p * 2; })", events) == [[3.0, 5.0]]
+    assert "expected ';'" in error_of("double x = MET_pt return x").reason
+
+
+def test_declared_functions_return_collections_of_four_vectors() -> None:
+    """`ROOT::RVec<ROOT::Math::PxPyPzMVector> f(const ROOT::RVecD &pt, ...)` returning
+    `Construct<PxPyPzMVector>(Construct<PtEtaPhiMVector>(...))`: the same vectors as the
+    Define expression, read through Map, Take and ArgMax."""
+    hepflow.Declare("""
+    ROOT::RVec<ROOT::Math::PxPyPzMVector> rp_t_p4(const ROOT::RVecD &pt, const ROOT::RVecD &eta,
+                                                  const ROOT::RVecD &phi, const ROOT::RVecD &m)
+    {
+        return ROOT::VecOps::Construct<ROOT::Math::PxPyPzMVector>(
+            ROOT::VecOps::Construct<ROOT::Math::PtEtaPhiMVector>(pt, eta, phi, m));
+    }
+    """)
+    events = [{**_EMPTY, "nMuon": 3, "Muon_pt": [10.5, 40.0, 20.25], "Muon_eta": [0.5, -1.0, 2.0],
+               "Muon_phi": [0.1, 2.0, -3.0], "Muon_mass": [0.1, 0.2, 0.3]}, _EMPTY]
+    args = "Muon_pt, Muon_eta, Muon_phi, Muon_mass"
+    assert compile_expression(f"rp_t_p4({args})", SCHEMA).type == jagged("PxPyPzMVector")
+    lam = "[](const ROOT::Math::PxPyPzMVector &v) { return v.Pt(); }"
+    assert run(f"return ROOT::VecOps::Map(rp_t_p4({args}), {lam});", events) == \
+        [[float(F32(p)) for p in e["Muon_pt"]] for e in events]
+    m = "rp_t_p4(Muon_pt, Muon_eta, Muon_phi, Muon_mass)"
+    ptm = f"ROOT::VecOps::Map({m}, {lam})"
+    want = run("Muon_pt.size() > 0 ? ROOT::Math::PtEtaPhiMVector(Muon_pt[ArgMax(Muon_pt)], "
+               "Muon_eta[ArgMax(Muon_pt)], Muon_phi[ArgMax(Muon_pt)], "
+               "Muon_mass[ArgMax(Muon_pt)]).M() : -1.", events)
+    got = run(f"auto pt = {ptm}; return pt.size() > 0 ? {m}[ROOT::VecOps::ArgMax(pt)].M() "
+              ": -1.;", events)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize(("source", "pointed", "reason"), [
+    ("double rp_t_gaus() { thread_local std::random_device rd{}; return 1; }", "thread_local",
+     "thread_local variables are outside"),
+    ("double rp_t_gaus() { std::mt19937 gen{3}; return 1; }", "std::mt19937",
+     "random number generators are outside"),
+    ("double rp_t_gaus() { std::normal_distribution<double> d{1, 0.05}; return 1; }",
+     "std::normal_distribution", "random number generators are outside"),
+    ("ROOT::RVecF rp_t_gen(int n) { ROOT::RVecF r(n); std::generate(std::begin(r), "
+     "std::end(r), [](float x) { return x; }); return r; }",
+     "std::generate(std::begin(r), std::end(r), [](float x) { return x; })",
+     "a lambda of no parameter whose body is one return"),
+    ("double rp_t_v(const ROOT::RVecF &pt, const ROOT::RVecF &eta) { "
+     "ROOT::RVec<ROOT::Math::PxPyPzMVector> v; for (auto p : pt) {} return 1; }",
+     "ROOT::RVec<ROOT::Math::PxPyPzMVector> v",
+     "a local of type RVec<ROOT::Math::PxPyPzMVector> is not compiled yet"),
+])
+def test_agc_forms_outside_the_subset_are_refused_by_name(source: str, pointed: str,
+                                                           reason: str) -> None:
+    """What of the AGC helpers stays outside: random numbers (not reproducible, in ROOT
+    either), generate with another lambda, collections of 4-vectors built in a loop."""
+    with pytest.raises(ExpressionError) as info:
+        hepflow.Declare(source)
+    err = info.value
+    assert reason in err.reason
+    assert source[err.start:err.end] == pointed
+
+
+def test_a_string_whose_only_return_is_in_a_lambda_is_refused_as_in_root() -> None:
+    text = "Map(Muon_pt, [](float x) { return x * 2; })"
+    err = error_of(text)
+    assert "the only `return` is inside a lambda" in err.reason
+    assert (err.start, err.end) == (0, len(text))
+
+
 def test_four_vector_locals_in_bodies_and_functions() -> None:
     hepflow.Declare("""
     float rp_t_m2(float pt1, float eta1, float phi1, float pt2, float eta2, float phi2) {

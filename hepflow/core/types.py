@@ -26,10 +26,10 @@ import numpy as np
 Kind = Literal["scalar", "jagged", "combos", "unknown"]
 IntDType = Literal["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
 FloatDType = Literal["float32", "float64"]
-VectorDType = Literal["PtEtaPhiMVector", "PtEtaPhiEVector", "PxPyPzEVector"]
+VectorDType = Literal["PtEtaPhiMVector", "PtEtaPhiEVector", "PxPyPzEVector", "PxPyPzMVector"]
 DType = Literal["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
                 "uint64", "float32", "float64", "PtEtaPhiMVector", "PtEtaPhiEVector",
-                "PxPyPzEVector", "string", "other"]
+                "PxPyPzEVector", "PxPyPzMVector", "string", "other"]
 Category = Literal["bool", "int", "float", "vector", "string", "other"]
 
 DTYPES: Final[tuple[DType, ...]] = get_args(DType)
@@ -48,7 +48,8 @@ CXX_NAMES: Final[dict[DType, str]] = {
     "uint64": "unsigned long", "float32": "float", "float64": "double",
     "PtEtaPhiMVector": "ROOT::Math::PtEtaPhiMVector",
     "PtEtaPhiEVector": "ROOT::Math::PtEtaPhiEVector",
-    "PxPyPzEVector": "ROOT::Math::PxPyPzEVector", "string": "string", "other": "object",
+    "PxPyPzEVector": "ROOT::Math::PxPyPzEVector",
+    "PxPyPzMVector": "ROOT::Math::PxPyPzMVector", "string": "string", "other": "object",
 }
 
 _BITS: Final[dict[str, int]] = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int32": 32,

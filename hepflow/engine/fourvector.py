@@ -1,10 +1,12 @@
-"""ROOT::Math Lorentz vectors (PtEtaPhiMVector, PtEtaPhiEVector, PxPyPzEVector), column-wise.
+"""ROOT::Math Lorentz vectors (PtEtaPhiMVector, PtEtaPhiEVector, PxPyPzEVector,
+PxPyPzMVector), column-wise.
 
 A `FourVector` holds its native coordinates, as ROOT's LorentzVector does:
-(pt, eta, phi, m) for PtEtaPhiMVector, (pt, eta, phi, E) for PtEtaPhiEVector and
-(px, py, pz, E) for PxPyPzEVector. Each coordinate is a per-event numpy array, a
-per-event collection (awkward) or a constant. One `CoordinateSystem` object per
-system carries GenVector's formulas (PtEtaPhiM4D, PtEtaPhiE4D, PxPyPzE4D), branch
+(pt, eta, phi, m) for PtEtaPhiMVector, (pt, eta, phi, E) for PtEtaPhiEVector,
+(px, py, pz, E) for PxPyPzEVector and (px, py, pz, m) for PxPyPzMVector. Each
+coordinate is a per-event numpy array, a per-event collection (awkward) or a
+constant. One `CoordinateSystem` object per system carries GenVector's formulas
+(PtEtaPhiM4D, PtEtaPhiE4D, PxPyPzE4D, PxPyPzM4D), branch
 for branch: `.M()` of a constructed PtEtaPhiMVector is the mass it was given (or
 -P where ROOT's constructor corrects an unphysical negative mass), `.M()` of a
 space-like vector is negative, the constructors wrap phi into (-pi, pi], and the
@@ -79,6 +81,12 @@ class CoordinateSystem:
 
     def from_cartesian(self, x: Value, y: Value, z: Value, t: Value) -> Coords:
         """The coordinates `SetXYZT` stores (operator= from a PxPyPzE4D)."""
+        raise NotImplementedError
+
+    def converted(self, source: CoordinateSystem, c: Coords) -> Coords:
+        """The coordinates this system's constructor from another system's vector stores
+        (`PxPyPzMVector(p)` of a PtEtaPhiMVector p, what `Construct<V>(v)` does per
+        element): GenVector's `explicit X4D(const CoordSystem &)`."""
         raise NotImplementedError
 
     def Pt(self, c: Coords) -> Value:
@@ -199,6 +207,10 @@ class _PtEtaPhiM(_PtEtaPhi):
         c = (x, y, z, t)
         return CARTESIAN.Pt(c), CARTESIAN.Eta(c), CARTESIAN.Phi(c), CARTESIAN.M(c)
 
+    def converted(self, source: CoordinateSystem, c: Coords) -> Coords:
+        return _PtEtaPhi.restrict(self, (source.Pt(c), source.Eta(c), source.Phi(c),
+                                         source.M(c)))
+
     def M(self, c: Coords) -> Value:
         return c[3]
 
@@ -221,6 +233,9 @@ class _PtEtaPhiE(_PtEtaPhi):
         c = (x, y, z, t)
         return CARTESIAN.Pt(c), CARTESIAN.Eta(c), CARTESIAN.Phi(c), t
 
+    def converted(self, source: CoordinateSystem, c: Coords) -> Coords:
+        return source.Pt(c), source.Eta(c), source.Phi(c), source.E(c)
+
     def E(self, c: Coords) -> Value:
         return c[3]
 
@@ -238,6 +253,9 @@ class _PxPyPzE(CoordinateSystem):
 
     def from_cartesian(self, x: Value, y: Value, z: Value, t: Value) -> Coords:
         return x, y, z, t
+
+    def converted(self, source: CoordinateSystem, c: Coords) -> Coords:
+        return source.cartesian(c)
 
     def cartesian(self, c: Coords) -> Coords:
         return c
@@ -291,9 +309,49 @@ class _PxPyPzE(CoordinateSystem):
         return _where(t < 0.0, -et, et)
 
 
+class _PxPyPzM(_PxPyPzE):
+    """PxPyPzM4D: the momentum's Cartesian components and the mass; the energy from them."""
+
+    name: DType = "PxPyPzMVector"
+
+    def restrict(self, c: Coords) -> Coords:
+        x, y, z, m = c
+        if not _any(m < 0):
+            return c
+        p2 = self.P2(c)
+        return x, y, z, _where((m < 0) & (p2 - m * m < 0), -np.sqrt(p2), m)
+
+    def from_cartesian(self, x: Value, y: Value, z: Value, t: Value) -> Coords:
+        return x, y, z, CARTESIAN.M((x, y, z, t))
+
+    def converted(self, source: CoordinateSystem, c: Coords) -> Coords:
+        return source.Px(c), source.Py(c), source.Pz(c), source.M(c)
+
+    def cartesian(self, c: Coords) -> Coords:
+        return c[0], c[1], c[2], self.E(c)
+
+    def _e2(self, c: Coords) -> Value:
+        m = c[3]
+        e2 = self.P2(c) + _where(m >= 0, m * m, -m * m)
+        return _where(e2 > 0, e2, 0.0)
+
+    def E(self, c: Coords) -> Value:
+        return np.sqrt(self._e2(c))
+
+    def M(self, c: Coords) -> Value:
+        return c[3]
+
+    def Mt(self, c: Coords) -> Value:
+        return _signed_sqrt(self._e2(c) - c[2] * c[2])
+
+    def Et(self, c: Coords) -> Value:
+        pt2 = self._pt2(c)
+        return np.sqrt(_where(pt2 == 0, 0.0, self._e2(c) * pt2 / (pt2 + c[2] * c[2])))
+
+
 CARTESIAN: Final = _PxPyPzE()
 SYSTEMS: Final[dict[DType, CoordinateSystem]] = {
-    s.name: s for s in (_PtEtaPhiM(), _PtEtaPhiE(), CARTESIAN)}
+    s.name: s for s in (_PtEtaPhiM(), _PtEtaPhiE(), CARTESIAN, _PxPyPzM())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +425,13 @@ def _constructed(system: DType, coords: Coords) -> FourVector:
         return FourVector(system, SYSTEMS[system].restrict(coords))
 
 
+def convert(system: DType, v: FourVector) -> FourVector:
+    """`V(w)` of vectors `w` of another system (or the same), as GenVector's converting
+    constructor stores it; `Construct<V>(w)` of a collection of vectors."""
+    with np.errstate(all="ignore"):
+        return FourVector(system, SYSTEMS[system].converted(SYSTEMS[v.system], v.coords))
+
+
 def construct(system: DType, *coords: ak.Array) -> FourVector:
     """`ROOT::VecOps::Construct<V>(a, b, c, d)`: one vector per element; sizes must agree."""
     counts = ak.to_numpy(ak.num(coords[0], axis=1))
@@ -383,5 +448,5 @@ def method(name: str) -> Callable[[FourVector], Value]:
     return apply
 
 
-__all__ = ["SYSTEMS", "CoordinateSystem", "FourVector", "construct", "from_cartesian", "method",
-           "new"]
+__all__ = ["SYSTEMS", "CoordinateSystem", "FourVector", "construct", "convert", "from_cartesian",
+           "method", "new"]

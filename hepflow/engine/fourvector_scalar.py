@@ -340,6 +340,56 @@ def c_Restrict3(x: float, y: float, z: float, t: float) -> float:
     return t
 
 
+# ---- PxPyPzM4D: the momentum's components as PxPyPzE4D's, the energy from the mass
+
+@_jit
+def _q_e2(x: float, y: float, z: float, m: float) -> float:
+    e2 = x * x + y * y + z * z + (m * m if m >= 0 else -m * m)
+    return e2 if e2 > 0 else 0.0
+
+
+@_jit
+def q_M(x: float, y: float, z: float, m: float) -> float:
+    return m
+
+
+@_jit
+def q_E(x: float, y: float, z: float, m: float) -> float:
+    return math.sqrt(_q_e2(x, y, z, m))
+
+
+@_jit
+def q_Mt(x: float, y: float, z: float, m: float) -> float:
+    return _signed_sqrt(_q_e2(x, y, z, m) - z * z)
+
+
+@_jit
+def q_Et(x: float, y: float, z: float, m: float) -> float:
+    pt2 = x * x + y * y
+    return math.sqrt(0.0 if pt2 == 0 else _q_e2(x, y, z, m) * pt2 / (pt2 + z * z))
+
+
+@_jit
+def q_Rapidity(x: float, y: float, z: float, m: float) -> float:
+    return _rapidity(math.sqrt(_q_e2(x, y, z, m)), z)
+
+
+@_jit
+def q_Beta(x: float, y: float, z: float, m: float) -> float:
+    return _beta(math.sqrt(_q_e2(x, y, z, m)), math.sqrt(x * x + y * y + z * z))
+
+
+@_jit
+def q_Gamma(x: float, y: float, z: float, m: float) -> float:
+    return _gamma(math.sqrt(_q_e2(x, y, z, m)), math.sqrt(x * x + y * y + z * z))
+
+
+@_jit
+def q_Restrict3(x: float, y: float, z: float, m: float) -> float:
+    p2 = x * x + y * y + z * z
+    return -math.sqrt(p2) if m < 0 and p2 - m * m < 0 else m
+
+
 _PT_ETA_PHI: Final[dict[str, Scalar4]] = {
     "Pt": m_Pt, "Eta": m_Eta, "Phi": m_Phi, "Px": m_Px, "Py": m_Py, "Pz": m_Pz, "P": m_P,
     "Theta": m_Theta, "Restrict2": m_Restrict2}
@@ -354,6 +404,10 @@ _SYSTEMS: Final[dict[str, dict[str, Scalar4]]] = {
                       "Pz": c_Pz, "P": c_P, "Theta": c_Theta, "M": c_M, "E": c_E, "Et": c_Et,
                       "Mt": c_Mt, "Rapidity": c_Rapidity, "Beta": c_Beta, "Gamma": c_Gamma,
                       "Restrict2": c_Restrict2, "Restrict3": c_Restrict3},
+    "PxPyPzMVector": {"Pt": c_Pt, "Eta": c_Eta, "Phi": c_Phi, "Px": c_Px, "Py": c_Py,
+                      "Pz": c_Pz, "P": c_P, "Theta": c_Theta, "M": q_M, "E": q_E, "Et": q_Et,
+                      "Mt": q_Mt, "Rapidity": q_Rapidity, "Beta": q_Beta, "Gamma": q_Gamma,
+                      "Restrict2": c_Restrict2, "Restrict3": q_Restrict3},
 }
 # "System.Method" -> f(c0, c1, c2, c3); Restrict2/Restrict3 are the constructor's
 # corrections of the third and fourth coordinate (phi wrapping, the mass rule).

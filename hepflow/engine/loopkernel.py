@@ -137,13 +137,53 @@ def _helpers() -> dict[str, Any]:
             out[keep:] = fill
             return out
 
+        def take(values: Any, n: Any) -> Any:
+            # ROOT's Take(v, const int n): the first n (n >= 0) or last |n| elements
+            size = len(values)
+            absn = -np.int64(n) if n < 0 else np.int64(n)
+            if absn > size:
+                raise IndexError("Take asked for more elements than the collection has")
+            if n < 0:
+                return values[size - absn:].copy()
+            return values[:absn].copy()
+
+        take_compiled = jit(take)
+
+        def take_or_fill(values: Any, n: Any, fill: Any) -> Any:
+            # Take(v, n, default): as Take(v, n), padded with the default past v's end
+            # (n > 0) or before its start (n < 0) when v is too short
+            size = len(values)
+            absn = -np.int64(n) if n < 0 else np.int64(n)
+            if absn <= size:
+                return take_compiled(values, n)
+            out = np.empty(absn, values.dtype)
+            if n > 0:
+                out[:size] = values
+                out[size:] = fill
+            else:
+                out[:absn - size] = fill
+                out[absn - size:] = values
+            return out
+
+        def gather(values: Any, indices: Any) -> Any:
+            # Take(v, indices): v[indices[k]] for each k, each index checked
+            out = np.empty(len(indices), values.dtype)
+            for k in range(len(indices)):
+                i = np.int64(indices[k])
+                if i < 0 or i >= len(values):
+                    raise IndexError("index out of range of a collection")
+                out[k] = values[i]
+            return out
+
         from hepflow.engine import fourvector_scalar  # it imports numba
 
         _HELPERS.update({_vector_helper(name): func
                          for name, func in fourvector_scalar.FUNCTIONS.items()})
         _HELPERS.update({"np": np, "math": math, "_cdiv": cdiv_compiled, "_cmod": jit(cmod),
                          "_at": jit(at), "_index": jit(index), "_grow": jit(grow),
-                         "_resize": jit(resize), "_numba": numba})
+                         "_resize": jit(resize), "_take": take_compiled,
+                         "_take_or_fill": jit(take_or_fill), "_gather": jit(gather),
+                         "_numba": numba})
     return _HELPERS
 
 
@@ -300,23 +340,25 @@ class _Generator:
     def collection(self, t: Typed, dtype: DType) -> tuple[list[ast.stmt], ast.expr]:
         """Statements and the expression giving a fresh array of `dtype` for `t`."""
         kind = _numpy(dtype)
-        if t.op == "local":
-            uid = t.value
-            part = ast.Subscript(_name(f"v{uid}"), ast.Slice(None, _name(f"n{uid}")), ast.Load())
-            return [], ast.Call(ast.Attribute(part, "astype", ast.Load()), [kind], [])
-        if t.op == "input":
-            contents, offsets = self.slots[cast(int, t.value)]
-            part = ast.Subscript(_name(contents), ast.Slice(
-                ast.Subscript(_name(offsets), _name("ev"), ast.Load()),
-                ast.Subscript(_name(offsets), ast.BinOp(_name("ev"), ast.Add(), ast.Constant(1)),
-                              ast.Load())), ast.Load())
-            return [], ast.Call(ast.Attribute(part, "astype", ast.Load()), [kind], [])
+        if t.op in ("local", "input"):
+            return [], ast.Call(ast.Attribute(self.part(t), "astype", ast.Load()), [kind], [])
         temp = self.fresh("t")
-        if t.value == "RVec":  # RVec<T>(n, value)
-            size, fill = t.args
-            count = self.convert(self.expr(size), size.type.dtype, "int64")
-            value = self.convert(self.expr(fill), fill.type.dtype, dtype)
-            return [_assign(temp, _call("np.empty", count, kind)),
+        if t.value == "Take":  # Take(v, n), Take(v, n, default), Take(v, indices)
+            base, which, *fill = t.args
+            values = ast.Call(ast.Attribute(self.part(base), "astype", ast.Load()), [kind], [])
+            if which.type.kind == "jagged":
+                return [], _call("_gather", values, self.part(which))
+            n = self.convert(self.expr(which), which.type.dtype, "int32")
+            if fill:
+                default = self.convert(self.expr(fill[0]), fill[0].type.dtype, dtype)
+                return [], _call("_take_or_fill", values, n, default)
+            return [], _call("_take", values, n)
+        if t.value == "RVec":  # RVec<T>(n) (zeros) or RVec<T>(n, value)
+            size, *fill = t.args
+            length = self.convert(self.expr(size), size.type.dtype, "int64")
+            value = self.convert(self.expr(fill[0]), fill[0].type.dtype, dtype) if fill \
+                else self.const(0, dtype)
+            return [_assign(temp, _call("np.empty", length, kind)),
                     ast.Assign([ast.Subscript(_name(temp), ast.Slice(), ast.Store())], value)], \
                 _name(temp)
         out: list[ast.stmt] = [_assign(temp, _call("np.empty", ast.Constant(len(t.args)),
@@ -325,6 +367,18 @@ class _Generator:
             out.append(ast.Assign([ast.Subscript(_name(temp), ast.Constant(i), ast.Store())],
                                   self.convert(self.expr(item), item.type.dtype, dtype)))
         return out, _name(temp)
+
+    def part(self, t: Typed) -> ast.expr:
+        """The elements of a local collection or of an input collection in this event (a
+        view, not a copy)."""
+        if t.op == "local":
+            uid = t.value
+            return ast.Subscript(_name(f"v{uid}"), ast.Slice(None, _name(f"n{uid}")), ast.Load())
+        contents, offsets = self.slots[cast(int, t.value)]
+        return ast.Subscript(_name(contents), ast.Slice(
+            ast.Subscript(_name(offsets), _name("ev"), ast.Load()),
+            ast.Subscript(_name(offsets), ast.BinOp(_name("ev"), ast.Add(), ast.Constant(1)),
+                          ast.Load())), ast.Load())
 
     def stmt_LPush(self, st: lp.LPush) -> list[ast.stmt]:
         values, size = f"v{st.uid}", f"n{st.uid}"

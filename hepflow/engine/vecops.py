@@ -661,7 +661,11 @@ implements("max", typed=True, elementwise=True)(_minmax(np.maximum))
 implements("min", typed=True, elementwise=True)(_minmax(np.minimum))
 
 
-def _construct(out: ColumnType, *coords: ak.Array) -> fourvector.FourVector:
+def _construct(out: ColumnType, *coords: Any) -> fourvector.FourVector:
+    """`Construct<V>(pt, eta, phi, m)`, or `Construct<V>(w)` of a collection of vectors
+    (each converted, as `V(w[i])`)."""
+    if len(coords) == 1:
+        return fourvector.convert(out.dtype, coords[0])
     return fourvector.construct(out.dtype, *coords)
 
 

@@ -331,6 +331,10 @@ class Transformations(FrameBase):
             if len(cols) == 1:
                 variation.check_brace_type(expression, variation.brace_element_type(
                     expression), nominal, name, cols[c])
+                single = self._compile(items[0]) if len(items) == 1 < ntags else None
+                if single is not None and single.type.kind == "jagged":
+                    # `RVecD{w * weights(x)}`: C++ copies the one RVec item, all tags' values
+                    return variation.picked(single, t, ntags, name, cols[c], nominal)
             if len(cols) > 1:
                 items = [split_braces(item) for item in items]
         elif isinstance(expression, Sequence):

@@ -47,6 +47,7 @@ _LORENTZ: Final[dict[DType, str]] = {
     "PtEtaPhiMVector": "ROOT::Math::LorentzVector<ROOT::Math::PtEtaPhiM4D<double> >",
     "PtEtaPhiEVector": "ROOT::Math::LorentzVector<ROOT::Math::PtEtaPhiE4D<double> >",
     "PxPyPzEVector": "ROOT::Math::LorentzVector<ROOT::Math::PxPyPzE4D<double> >",
+    "PxPyPzMVector": "ROOT::Math::LorentzVector<ROOT::Math::PxPyPzM4D<double> >",
 }
 
 _DEFINED_SCALARS: Final[dict[DType, str]] = {

@@ -100,6 +100,7 @@ def program(ports: str) -> Callable[[Callable[[Any, Inputs], dict[str, Any]]],
 def all_programs() -> dict[str, Program]:
     """Every program, its modules imported."""
     from tests.root_programs import (  # noqa: F401 - importing registers them
+        programs_agc,
         programs_basics,
         programs_distrdf,
         programs_hep,

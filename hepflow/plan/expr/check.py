@@ -42,7 +42,7 @@ from hepflow.plan.expr.functions import (
 )
 from hepflow.plan.expr.lowering import lower
 from hepflow.plan.expr.parser import parse
-from hepflow.plan.expr.statement_parser import is_body, parse_body
+from hepflow.plan.expr.statement_parser import is_body, parse_body, returns_only_in_lambdas
 from hepflow.plan.expr.statements import needs_kernel
 from hepflow.plan.expr.tokens import tokenize
 from hepflow.plan.expr.typed import (
@@ -385,8 +385,12 @@ class _Checker:
         for arg, raw in zip(args, node.args, strict=True):
             if arg.type.category == "string":
                 raise self.fail(f"{canonical.lstrip('.')} does not take a string", raw)
+        types = [a.type for a in args]
+        per_element = self.elementwise and canonical.startswith(".") and \
+            types[0].kind == "jagged"  # `v.Pt()` of a Map lambda's 4-vector parameter
         try:
-            rtype = spec.rule([a.type for a in args])
+            rtype = spec.rule([scalar(types[0].dtype), *types[1:]] if per_element else types)
+            rtype = jagged(rtype.dtype) if per_element else rtype
         except SignatureError as exc:
             where = node.args[exc.arg] if exc.arg is not None else node
             raise self.fail(str(exc), where) from None
@@ -524,6 +528,11 @@ def compile_expression(text: str, schema: Mapping[str, ColumnType],
     """
     if isinstance(text, str):
         tokens = tokenize(text)
+        if is_body(tokens) and returns_only_in_lambdas(tokens):
+            raise ExpressionError("ROOT reads a string that contains `return` as a lambda "
+                                  "body, and here the only `return` is inside a lambda: the "
+                                  "body would return nothing. Write `return ...;` around the "
+                                  "whole expression, as ROOT requires", text, 0, len(text))
         if is_body(tokens):
             return _compile_body(text, schema, samples)
         for tok in tokens:

@@ -25,7 +25,7 @@ _TYPEDEFS: Final[dict[str, DType]] = {
 }
 VECTORS: Final[dict[str, DType]] = {
     "PtEtaPhiMVector": "PtEtaPhiMVector", "PtEtaPhiEVector": "PtEtaPhiEVector",
-    "PxPyPzEVector": "PxPyPzEVector",
+    "PxPyPzEVector": "PxPyPzEVector", "PxPyPzMVector": "PxPyPzMVector",
     "XYZTVector": "PxPyPzEVector",
 }
 _WORDS = frozenset({"unsigned", "signed", "char", "short", "int", "long"})

@@ -270,7 +270,16 @@ def _rvec(args: Sequence[ColumnType]) -> ColumnType:
 
 
 def _construct(args: Sequence[ColumnType]) -> ColumnType:
-    """`Construct<V>(pt, eta, phi, m)`: the vector type comes from the template."""
+    """`Construct<V>(pt, eta, phi, m)`, or `Construct<V>(w)` of a collection of 4-vectors
+    (converted element by element): the vector type comes from the template."""
+    if len(args) == 1:
+        if args[0].kind != "jagged" or args[0].category != "vector":
+            raise SignatureError(f"Construct<V>(w) converts a collection of 4-vectors, not "
+                                 f"{args[0]}; or give four collections (pt, eta, phi, m)", 0)
+        return jagged("other")
+    if len(args) != 4:
+        raise SignatureError(f"Construct takes four collections (or one of 4-vectors), got "
+                             f"{len(args)}")
     for i, t in enumerate(args):
         _collection(t, i, "Construct")
         _numeric(t, i, "Construct")
@@ -352,7 +361,7 @@ def _build() -> dict[str, FunctionSpec]:
     add("InvariantMass", 4, 4, _collections("InvariantMass", "scalar"), may_fail=True)
     add("InvariantMasses", 8, 8, _collections("InvariantMasses", "jagged"), may_fail=True)
     add("Combinations", 2, 2, _combinations)
-    add("Construct", 4, 4, _construct, may_fail=True)
+    add("Construct", 1, 4, _construct, may_fail=True)
     for system in VECTOR_DTYPES:
         add(system, 4, 4, _vector_new(system))
     for method in VECTOR_METHODS:

@@ -36,8 +36,9 @@ def map_lambda(checker: _Checker, node: n.Call, lam: n.Lambda) -> Typed:
     types: list[ColumnType] = []
     for raw, (_, declared) in zip(colls, lam.params, strict=True):
         got = checker.check(raw).type
-        if got.kind != "jagged" or got.category not in _NUMBERS:
-            raise checker.fail(f"Map needs collections of numbers, not {got}", raw)
+        if got.kind != "jagged" or got.category not in (*_NUMBERS, "vector"):
+            raise checker.fail(f"Map needs collections of numbers or 4-vectors, not {got}",
+                               raw)
         types.append(declared or scalar(got.dtype))
     result = _return_type(checker, lam, body, types)
     params = [(name, column_type("jagged", t.dtype),

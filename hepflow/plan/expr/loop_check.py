@@ -237,18 +237,34 @@ class _LoopChecker(_Checker):
 
     def collection_value(self, t: Typed, node: n.Node) -> Typed:
         """A collection a compiled body copies or builds: a local one, a brace list of
-        values, `RVec<T>(n, v)`, or anything reading no local (an input)."""
+        values, `RVec<T>(n)` or `RVec<T>(n, v)`, `Take(v, n)` of a collection, or anything
+        reading no local (an input)."""
         if t.type.kind != "jagged" or t.type.category not in _NUMBERS:
             raise self.fail(f"a collection of numbers is needed here, not {t.type}", node)
         if t.op == "local":
             return t
-        if t.op == "call" and (isinstance(t.value, BraceInit) or
-                               (t.value == "RVec" and len(t.args) == 2)):
+        if t.op == "call" and (isinstance(t.value, BraceInit) or t.value == "RVec"):
             return Typed("call", t.type, tuple(self.split(a, node) for a in t.args), t.value)
+        if t.op == "call" and t.value == "Take" and \
+                (t.args[1].type.kind == "scalar" or len(t.args) == 2):
+            # Take(v, n), Take(v, n, default), Take(v, indices): of collections as they are
+            base, which = (self.collection_part(a, node) for a in t.args[:2])
+            fill = tuple(self.split(a, node) for a in t.args[2:])
+            return Typed("call", t.type, (base, which, *fill), "Take")
         if _reads_local(t) or t.may_fail:
             raise self.fail("this collection, built from locals, is not compiled yet; build "
                             "it with push_back or a brace list", node)
         return self.input(t, node)
+
+    def collection_part(self, t: Typed, node: n.Node) -> Typed:
+        """A value a compiled `Take` reads: a number, or a collection as a local or an
+        input (one the body builds first is an error)."""
+        if t.type.kind != "jagged":
+            return self.split(t, node)
+        if t.op == "local" or not (_reads_local(t) or t.may_fail):
+            return t if t.op == "local" else self.input(t, node)
+        raise self.fail("Take of a collection built in the same expression is not compiled "
+                        "yet; declare that collection as a local first", node)
 
     def list_local(self, name: str, where: s.Statement) -> _Local:
         found = self.lookup(name)
@@ -345,14 +361,15 @@ class _LoopChecker(_Checker):
         if coll.type.kind != "jagged" or coll.type.category not in _NUMBERS:
             raise self.fail(f"a range-for goes over a collection of numbers, not {coll.type}",
                             st.collection)
+        out: list[LStatement] = []
+        if coll.op != "local" and (_reads_local(coll) or coll.may_fail):
+            # `for (x : Take(v, 4))`: the collection, built first, is a local of its own
+            built = self.collection_value(coll, st.collection)
+            coll = Typed("local", coll.type, value=self.next_uid)
+            out.append(LDeclareList(self.next_uid, coll.type, built))
+            self.next_uid += 1
         local = coll.op == "local"
-        if local:
-            k = coll.value
-        elif _reads_local(coll) or coll.may_fail:
-            raise self.fail("a range-for over a collection that depends on a local is not "
-                            "compiled yet", st.collection)
-        else:
-            k = self.input(coll, st.collection).value
+        k = coll.value if local else self.input(coll, st.collection).value
         assert isinstance(k, int)
         type_ = st.type or scalar(coll.type.dtype)
         if type_.kind != "scalar" or type_.category not in _NUMBERS:
@@ -365,7 +382,7 @@ class _LoopChecker(_Checker):
         body = self.block((st.body,))
         self.loop_depth -= 1
         self.scopes.pop()
-        return [LRangeFor(uid, type_, k, body, local)]
+        return [*out, LRangeFor(uid, type_, k, body, local)]
 
     def stmt_Break(self, st: s.Break) -> list[LStatement]:
         self.jump(st, "break")

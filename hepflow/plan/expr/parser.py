@@ -154,10 +154,13 @@ class _Parser:
                                   close.end)
         return dtype
 
-    def collection_class(self, tok: Token, base: str) -> tuple[DType, int | None] | None:
+    def collection_class(self, tok: Token, base: str, vectors: bool = False
+                         ) -> tuple[DType, int | None] | None:
         """The element type (and std::array's size) of `RVecD`, `RVec<T>`,
         `std::vector<T>` or `std::array<T, N>` just read as `tok`, its `<...>` consumed;
-        None if `tok` names no collection class (nothing is consumed then)."""
+        None if `tok` names no collection class (nothing is consumed then). `T` is a
+        number, or also a 4-vector class where `vectors` (a declaration's type:
+        `ROOT::RVec<ROOT::Math::PxPyPzMVector> f(...)`)."""
         if base in cxxtypes.RVEC_ALIASES:
             return cxxtypes.RVEC_ALIASES[base], None
         is_class = base == "RVec" or tok.text in ("std::vector", "std::array")
@@ -177,7 +180,7 @@ class _Parser:
             size = int(self.advance().value or 0)
         close = self.expect(">", opener)
         dtype = cxxtypes.type_from_words(words)
-        if dtype is None or dtype in cxxtypes.VECTORS.values():
+        if dtype is None or (dtype in cxxtypes.VECTORS.values() and not vectors):
             raise ExpressionError(f"`{' '.join(words) or 'nothing'}` is not a number type "
                                   f"hepflow knows, in {tok.text}<...>", self.text,
                                   opener.start, close.end)

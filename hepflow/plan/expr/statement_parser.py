@@ -32,11 +32,22 @@ _OUTSIDE: Final[dict[str, str]] = {
     "std::printf": "I/O", "puts": "I/O", "sizeof": "sizeof", "asm": "assembly",
     "extern": "declarations of one's own", "virtual": "classes", "friend": "classes",
     "mutable": "classes", "volatile": "volatile", "register": "register",
-    "thread_local": "thread_local", "co_await": "coroutines", "co_return": "coroutines",
+    "thread_local": "thread_local variables", "co_await": "coroutines", "co_return": "coroutines",
     "static_assert": "static_assert", "decltype": "decltype", "reinterpret_cast": "pointers",
     "const_cast": "const_cast", "dynamic_cast": "classes", "typeid": "RTTI",
     "std::function": "std::function", "std::string": "strings as locals",
+    **dict.fromkeys(("std::random_device", "std::mt19937", "std::mt19937_64",
+                     "std::default_random_engine", "std::minstd_rand", "std::ranlux48",
+                     "std::normal_distribution", "std::uniform_real_distribution",
+                     "std::uniform_int_distribution", "std::poisson_distribution",
+                     "std::exponential_distribution", "TRandom", "TRandom3", "gRandom", "rand",
+                     "std::rand", "srand", "std::srand", "drand48"),
+                    "random number generators"),
 }
+_HINTS: Final[dict[str, str]] = {
+    "random number generators": "their draws differ from run to run and from worker to "
+    "worker, in ROOT too; compute random factors in a seeded Python function given to "
+    "hepflow.Declare(name, func, arg_types, return_type)"}
 _ASSIGN: Final = ("=", "+=", "-=", "*=", "/=")
 _QUALIFIERS: Final = ("const", "constexpr")
 MAX_STATEMENTS = 10_000
@@ -56,9 +67,10 @@ class _StatementParser(_Parser):
     def refuse_outside(self) -> None:
         for tok in self.tokens:
             if tok.kind == "name" and tok.text in _OUTSIDE:
-                raise ExpressionError(f"`{tok.text}`: {_OUTSIDE[tok.text]} are outside the C++ "
-                                      "that hepflow runs", self.text,
-                                      tok.start, tok.end)
+                what = _OUTSIDE[tok.text]
+                raise ExpressionError(f"`{tok.text}`: {what} are outside the C++ that hepflow "
+                                      "runs", self.text, tok.start, tok.end,
+                                      _HINTS.get(what, ""))
 
     def is_op(self, text: str, tok: Token | None = None) -> bool:
         tok = tok or self.tok
@@ -100,8 +112,16 @@ class _StatementParser(_Parser):
         if word == "else":
             raise self.error("`else` without a matching `if`")
         stmt = self.simple()
-        self.expect(";")
+        self.statement_end()
         return stmt
+
+    def statement_end(self) -> Token:
+        """The `;` after a statement; at the very end of a Define string it may be left
+        out, as ROOT appends one to the body it compiles (the AGC writes
+        `"return Map(...)"`)."""
+        if self.tok.kind == "end" and self.depth == 1 and self.return_type is None:
+            return self.tok
+        return self.expect(";")
 
     def block(self) -> s.Block:
         opener = self.advance()
@@ -173,12 +193,12 @@ class _StatementParser(_Parser):
             value: n.Node = self.brace_items(self.tok.start, self.return_type.dtype, None)
         else:
             value = self.ternary()
-        end = self.expect(";").end
+        end = self.statement_end().end
         return s.Return(tok.start, end, value)
 
     def jump(self) -> s.Statement:
         tok = self.advance()
-        end = self.expect(";").end
+        end = self.statement_end().end
         return s.Break(tok.start, end) if tok.text == "break" else s.Continue(tok.start, end)
 
     def simple(self) -> s.Statement:
@@ -217,7 +237,35 @@ class _StatementParser(_Parser):
             kind = {"++": "+=", "--": "-="}.get(op.text, op.text)
             return s.AssignElement(value.start, rhs.end, value.base.name, value.index,
                                    cast(s.AssignOp, kind), rhs)
-        return s.Evaluate(value.start, value.end, value)
+        return self.generated(value) or s.Evaluate(value.start, value.end, value)
+
+    def generated(self, value: n.Node) -> s.Statement | None:
+        """`std::generate(std::begin(v), std::end(v), []() { return e; });` as the loop it
+        is: `v[i] = e` for each element of the local collection `v`, in order."""
+        if not (isinstance(value, n.Call) and value.func == "std::generate"):
+            return None
+        shape = ("std::generate(std::begin(v), std::end(v), []() { return value; }) over a "
+                 "local collection v, with a lambda of no parameter whose body is one return")
+        if len(value.args) != 3:
+            raise ExpressionError(f"write {shape}", self.text, value.start, value.end)
+        first, last, lam = value.args
+        names = {_iterated(first, "begin"), _iterated(last, "end")}
+        body = lam.body if isinstance(lam, n.Lambda) and not lam.params else None
+        if len(names) != 1 or None in names or not isinstance(body, s.Body) or \
+                len(body.statements) != 1 or not isinstance(body.statements[0], s.Return):
+            raise ExpressionError(f"write {shape}", self.text, value.start, value.end)
+        target = names.pop()
+        assert target is not None
+        result = body.statements[0].value
+        start, end = value.start, value.end
+        i = f"__generate_{start}"
+        index = n.Name(start, end, i)
+        size = n.Call(start, end, ".size", start, end, (n.Name(start, end, target),))
+        return s.For(start, end, s.Declare(start, end, i, scalar("uint64"),
+                                           n.Literal(start, end, 0, "uint64")),
+                     n.Binary(start, end, "<", index, size),
+                     s.Assign(start, end, i, "+=", n.Literal(start, end, 1, "uint64")),
+                     s.AssignElement(start, end, target, index, "=", result))
 
     def increment(self, target: Token, op: Token, start: int, end: int) -> s.Assign:
         one = n.Literal(op.start, op.end, 1, "int32")
@@ -253,7 +301,7 @@ class _StatementParser(_Parser):
             else:
                 self.advance()
                 base = cxxtypes.strip_namespace(tok.text)
-                collection = self.collection_class(tok, base)
+                collection = self.collection_class(tok, base, vectors=True)
                 if collection is not None:
                     found = (jagged(collection[0]), collection[1])
         while found is not None and (self.is_op("&") or self.is_op("&&") or
@@ -381,6 +429,14 @@ class _StatementParser(_Parser):
         return None
 
 
+def _iterated(node: n.Node, which: str) -> str | None:
+    """`v` of `std::begin(v)` / `v.begin()` (`which` "begin" or "end"), else None."""
+    if isinstance(node, n.Call) and node.func in (f"std::{which}", f".{which}") and \
+            len(node.args) == 1 and isinstance(node.args[0], n.Name):
+        return node.args[0].name
+    return None
+
+
 def _vector_args(parser: _StatementParser, opener: Token) -> tuple[list[n.Node], Token]:
     close_text = ")" if opener.text == "(" else "}"
     args: list[n.Node] = []
@@ -397,4 +453,21 @@ def parse_body(text: str) -> s.Body:
     return _StatementParser(text).body()
 
 
-__all__ = ["MAX_STATEMENTS", "is_body", "parse_body"]
+def returns_only_in_lambdas(tokens: list[Token]) -> bool:
+    """Whether a string is one expression holding a lambda, its every `return` inside the
+    lambda's braces (`Map(v, [](float x) { return x; })`): ROOT reads it as a body, since
+    it contains `return`, and that body returns nothing."""
+    depth, lambda_seen = 0, False
+    for k, tok in enumerate(tokens):
+        if tok.kind == "op" and tok.text in ("{", "}"):
+            depth += 1 if tok.text == "{" else -1
+        elif depth <= 0 and ((tok.kind == "name" and tok.text == "return") or
+                             (tok.kind == "op" and tok.text == ";")):
+            return False
+        elif tok.kind == "op" and tok.text == "[" and k and tokens[k - 1].kind == "op" and \
+                tokens[k - 1].text in ("(", ","):
+            lambda_seen = True
+    return lambda_seen
+
+
+__all__ = ["MAX_STATEMENTS", "is_body", "parse_body", "returns_only_in_lambdas"]
