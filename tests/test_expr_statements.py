@@ -513,6 +513,67 @@ def test_declare_refuses_with_a_caret_in_the_source(source: str, pointed: str,
     assert source[err.start:err.end] == pointed
 
 
+# Declared sources in the forms ROOT analyses use (the AGC port's helpers among them);
+# their functions are named fz_* so that a fuzzed declaration replaces only its own kind.
+_SOURCES = [
+    CPP.replace("rp_t_", "fz_"),
+    "#include <cmath>\nfloat fz_scale() { return 1.03; }\n"
+    "ROOT::RVecF fz_flat() { return 1 + ROOT::RVecF({.025, -.025}); }\n",
+    "ROOT::RVecF fz_var(const ROOT::RVecF &jet_pt)\n{\n   ROOT::RVecF res;\n"
+    "   for (const float &pt : ROOT::VecOps::Take(jet_pt, 4))\n   {\n"
+    "      res.push_back(1 + .075 * pt / 50);\n      res.push_back(1 - .075 * pt / 50);\n"
+    "   }\n   return res;\n}\n",
+    "ROOT::RVecF fz_fill(std::size_t size)\n{\n   ROOT::RVecF res(size);\n"
+    "   std::generate(std::begin(res), std::end(res), []() { return 1.5; });\n"
+    "   return res;\n}\n",
+    "ULong64_t fz_mix(ULong64_t x)\n{\n   ULong64_t z = x + 0x9E3779B97F4A7C15ULL;\n"
+    "   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;\n   return z ^ (z >> 31);\n}\n",
+]
+_SOURCE_TOKENS = [*_TOKENS, "#include", "<cmath>", "const", "&", "::", "ROOT::RVecF",
+                  "ROOT::VecOps::Take", "std::generate", "std::begin", "ROOT::Math::PxPyPzMVector",
+                  "thread_local", "static", "template", "class", "*", "ULL", "0x1F", "//", "/*",
+                  "*/", "std::size_t", "[]()", "push_back", "fz_scale()", "#define X 1"]
+
+
+@st.composite
+def _mutated_source(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(_SOURCES))
+    for _ in range(draw(st.integers(1, 4))):
+        pos = draw(st.integers(0, len(text)))
+        action = draw(st.sampled_from(["insert", "delete", "replace"]))
+        token = draw(st.sampled_from(_SOURCE_TOKENS))
+        if action == "insert":
+            text = f"{text[:pos]} {token} {text[pos:]}"
+        elif action == "delete":
+            text = text[:pos] + text[pos + draw(st.integers(1, 8)):]
+        else:
+            text = f"{text[:pos]} {token} {text[pos + 1:]}"
+    return text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=st.one_of(_mutated_source(),
+                        st.lists(st.sampled_from(_SOURCE_TOKENS), max_size=30).map(" ".join)))
+def test_fuzzed_declared_sources_give_only_hepflow_errors(source: str) -> None:
+    """Mutated C++ helper sources: `Declare` takes them or refuses them with hepflow's own
+    errors, quickly; what it takes can be called (type-checked) from an expression."""
+    start = time.monotonic()
+    try:
+        declared = hepflow.Declare(source)
+    except (ExpressionError, PlanError):
+        assert time.monotonic() - start < 5
+        return
+    for declaration in declared:
+        function = declaration.function
+        args = ", ".join("Muon_pt" if t.kind == "jagged" else "nMuon"
+                         for _, t in function.params)
+        try:
+            compile_expression(f"{function.name}({args})", SCHEMA)
+        except (ExpressionError, PlanError):
+            pass
+    assert time.monotonic() - start < 5
+
+
 def test_calls_of_declared_cxx_are_checked_at_the_call() -> None:
     hepflow.Declare("double rp_t_one(const ROOT::RVecF &v) { return v.size(); }")
     assert "takes 1 argument(s), got 2" in error_of("rp_t_one(Muon_pt, 1)").reason
