@@ -871,3 +871,18 @@ def test_compiled_arithmetic_equals_the_columnar_evaluator(seed: int) -> None:
         compiled = run(f"{body} for (auto p : Jet_pt) {{ }} return {value};", events)
         assert compiled == columnar, f"{body} return {value};"
         compared += 1
+
+
+@pytest.mark.parametrize(("op", "apply"), [
+    ("%=", lambda x: x % 3), ("&=", lambda x: x & 3), ("|=", lambda x: x | 3),
+    ("^=", lambda x: x ^ 3), ("<<=", lambda x: x << 3), (">>=", lambda x: x >> 3)])
+def test_every_compound_assignment_of_cxx(op: str, apply: Callable[[int], int]) -> None:
+    """`%=`, `&=`, `|=`, `^=`, `<<=`, `>>=` as C++ has them, in a body without loops (one
+    expression) and in a compiled one."""
+    df = hepflow.RDataFrame(40, client="sync")
+    plain = df.Define("x", f"int x = rdfentry_ + 5; x {op} 3; return x;")
+    looped = plain.Define("y", f"int y = rdfentry_ + 5; for (int i = 0; i < 1; ++i) y {op} 3; "
+                               "return y;")
+    got = looped.AsNumpy(["x", "y"])
+    want = [apply(e + 5) for e in range(40)]
+    assert got["x"].tolist() == want and got["y"].tolist() == want

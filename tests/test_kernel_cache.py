@@ -75,3 +75,34 @@ def test_an_unwritable_cache_directory_only_costs_the_compilation(
     assert summed.GetValue() == EXPECTED / 2
     assert summed.run_info().compile_seconds > 0
     assert not kernelcache.kernel_dir().exists()
+
+
+def _fmix(x: int) -> int:
+    mask = 2**64 - 1
+    z = (x + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+def test_a_declared_functions_repeated_values_are_computed_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop-free helper is one expression with each local replaced by its value, which
+    doubles at each line that reads a local twice; the kernel computes each repeated
+    value once (the SplitMix64 constant of the first line appears once, not 8 times)."""
+    monkeypatch.setenv("HEPFLOW_CACHE_DIR", str(tmp_path))
+    hepflow.Declare("""
+        ULong64_t kc_mix(ULong64_t x)
+        {
+           ULong64_t z = x + 0x9E3779B97F4A7C15ULL;
+           z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+           z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+           return z ^ (z >> 31);
+        }""")
+    body = ("ULong64_t h = 0; for (ULong64_t i = 0; i < 3; ++i) h ^= kc_mix(rdfentry_ * 8 + i); "
+            "return h;")
+    mixed = hepflow.RDataFrame(50, client="sync").Define("h", body).AsNumpy(["h"])["h"]
+    assert mixed.tolist() == [
+        _fmix(8 * e) ^ _fmix(8 * e + 1) ^ _fmix(8 * e + 2) for e in range(50)]
+    (source,) = (tmp_path / "kernels").glob("hepflow_kernel_*.py")
+    assert source.read_text().count(str(0x9E3779B97F4A7C15)) == 1

@@ -32,6 +32,8 @@ _LOCK = threading.Lock()
 _HELPERS: dict[str, Any] = {}
 _RUNAWAY = f"loops ran more than {lp.MAX_ITERATIONS} iterations in one event"
 
+#: Operations whose repeated values one statement computes once (`_Generator.shared`).
+_SHARED_OPS = frozenset({"unary", "binary", "ternary", "call"})
 _ARITH: dict[str, type[ast.operator]] = {
     "+": ast.Add, "-": ast.Sub, "*": ast.Mult, "&": ast.BitAnd, "|": ast.BitOr,
     "^": ast.BitXor, "<<": ast.LShift, ">>": ast.RShift}
@@ -262,6 +264,7 @@ class _Generator:
             self.params += names
         self.counter = 0
         self.list_types = _list_types(body.statements)
+        self.memo: dict[Typed, str] = {}  # this statement's shared values (`shared`)
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -319,7 +322,36 @@ class _Generator:
     def block(self, statements: Sequence[lp.LStatement]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         for st in statements:
+            self.memo = {}  # locals may change between statements
             out += getattr(self, "stmt_" + type(st).__name__)(st)
+        self.memo = {}
+        return out
+
+    def shared(self, *trees: Typed | None) -> list[ast.stmt]:
+        """Assignments, before a statement, of the values its expressions repeat.
+
+        A declared function without loops is one expression in which each local is
+        replaced by its value at every use: `z = x + k; z = (z ^ (z >> 30)) * m; ...`
+        doubles `x + k` at each line, and numba's compile time with it. A subtree that
+        occurs twice, is a number and cannot fail is computed once here (computing it
+        even where a `?:` or `&&` would skip it changes nothing, as it cannot fail).
+        """
+        counts: dict[Typed, int] = {}
+        order: list[Typed] = []
+        pending = [t for t in trees if t is not None]
+        while pending:  # iterative: long `a + b + ...` chains must not hit the stack
+            t = pending.pop()
+            counts[t] = counts.get(t, 0) + 1
+            if counts[t] == 1:
+                order.append(t)
+                pending.extend(t.args)
+        out: list[ast.stmt] = []
+        for t in reversed(order):  # the children of a subtree before it
+            if counts[t] > 1 and t.op in _SHARED_OPS and not t.may_fail and \
+                    t.type.kind == "scalar" and t not in self.memo:
+                name = self.fresh("s")
+                out.append(_assign(name, self.expr(t)))
+                self.memo[t] = name
         return out
 
     @staticmethod
@@ -327,9 +359,10 @@ class _Generator:
         return statements or [ast.Pass()]
 
     def stmt_LDeclare(self, st: lp.LDeclare) -> list[ast.stmt]:
+        before = self.shared(st.init)
         value = self.const(0, st.type.dtype) if st.init is None else \
             self.convert(self.expr(st.init), st.init.type.dtype, st.type.dtype)
-        return [_assign(f"l{st.uid}", value)]
+        return [*before, _assign(f"l{st.uid}", value)]
 
     def stmt_LDeclareList(self, st: lp.LDeclareList) -> list[ast.stmt]:
         values, size = f"v{st.uid}", f"n{st.uid}"
@@ -383,8 +416,9 @@ class _Generator:
     def stmt_LPush(self, st: lp.LPush) -> list[ast.stmt]:
         values, size = f"v{st.uid}", f"n{st.uid}"
         full = ast.Compare(_name(size), [ast.Eq()], [_call("len", _name(values))])
-        return [ast.If(full, [_assign(values, _call("_grow", _name(values), ast.BinOp(
-                    _name(size), ast.Add(), ast.Constant(1))))], []),
+        grow = _assign(values, _call("_grow", _name(values), ast.BinOp(
+            _name(size), ast.Add(), ast.Constant(1))))
+        return [*self.shared(st.value), ast.If(full, [grow], []),
                 ast.Assign([ast.Subscript(_name(values), _name(size), ast.Store())],
                            self.expr(st.value)),
                 ast.AugAssign(_name(size, True), ast.Add(), ast.Constant(1))]
@@ -400,13 +434,15 @@ class _Generator:
 
     def stmt_LSetItem(self, st: lp.LSetItem) -> list[ast.stmt]:
         values, size = f"v{st.uid}", f"n{st.uid}"
+        before = self.shared(st.index, st.value)
         position = _call("_index", _name(size), self.expr(st.index))
-        return [ast.Assign([ast.Subscript(_name(values), position, ast.Store())],
+        return [*before, ast.Assign([ast.Subscript(_name(values), position, ast.Store())],
                            self.expr(st.value))]
 
     def stmt_LAssign(self, st: lp.LAssign) -> list[ast.stmt]:
+        before = self.shared(st.value)
         value = self.convert(self.expr(st.value), st.value.type.dtype, st.type.dtype)
-        return [_assign(f"l{st.uid}", value)]
+        return [*before, _assign(f"l{st.uid}", value)]
 
     def stmt_LIf(self, st: lp.LIf) -> list[ast.stmt]:
         return [ast.If(self.truth(st.condition), self.nonempty(self.block(st.then)),
@@ -461,11 +497,13 @@ class _Generator:
         if self.body.return_type.kind == "jagged":
             built, value = self.collection(st.value, self.body.return_type.dtype)
             return [*built, ast.Return(value)]
+        before = self.shared(st.value)
         value = self.convert(self.expr(st.value), st.value.type.dtype,
                              self.body.return_type.dtype)
         # the event's value goes straight to `out`: a body whose every `return` is
         # unreachable (`while (true) ...`) still compiles, and then stops at the limit
-        return [ast.Assign([ast.Subscript(_name("out"), _name("ev"), ast.Store())], value),
+        return [*before, ast.Assign([ast.Subscript(_name("out"), _name("ev"), ast.Store())],
+                                    value),
                 ast.Return(None)]
 
     # ---- expressions
@@ -490,6 +528,9 @@ class _Generator:
         return _call("np." + dst, x)
 
     def expr(self, t: Typed) -> ast.expr:
+        name = self.memo.get(t)
+        if name is not None:
+            return _name(name)
         return cast(ast.expr, getattr(self, "expr_" + t.op)(t))
 
     def expr_const(self, t: Typed) -> ast.expr:

@@ -282,7 +282,7 @@ class _LoopChecker(_Checker):
         value: n.Node = st.value
         if st.op != "=":
             current = n.Index(st.start, st.end, n.Name(st.start, st.end, st.name), st.index)
-            value = n.Binary(st.start, st.end, st.op[0], current, value)
+            value = n.Binary(st.start, st.end, st.op[:-1], current, value)
         converted = self.expression(n.Convert(st.start, st.end, element, value))
         return [LSetItem(found.uid, index, converted)]
 
@@ -320,7 +320,7 @@ class _LoopChecker(_Checker):
                                   st.start, st.end)
         value: n.Node = st.value
         if st.op != "=":
-            value = n.Binary(st.start, st.end, st.op[0], n.Name(st.start, st.end, st.name),
+            value = n.Binary(st.start, st.end, st.op[:-1], n.Name(st.start, st.end, st.name),
                              value)
         converted = n.Convert(st.start, st.end, found.type, value)
         return [LAssign(found.uid, found.type, self.expression(converted))]

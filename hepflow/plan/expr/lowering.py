@@ -176,7 +176,7 @@ class _Lowering:
         if st.op != "=":
             if current.node is None:
                 raise self.fail(f"`{st.name}` is used before it is given a value", st)
-            value = n.Binary(st.start, st.end, st.op[0], current.node, value)
+            value = n.Binary(st.start, st.end, st.op[:-1], current.node, value)
             size += current.size + 1
         self.limit(size, st)
         converted = n.Convert(st.start, st.end, current.type, value)

@@ -48,7 +48,7 @@ _HINTS: Final[dict[str, str]] = {
     "random number generators": "their draws differ from run to run and from worker to "
     "worker, in ROOT too; compute random factors in a seeded Python function given to "
     "hepflow.Declare(name, func, arg_types, return_type)"}
-_ASSIGN: Final = ("=", "+=", "-=", "*=", "/=")
+_ASSIGN: Final = ("=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=")
 _QUALIFIERS: Final = ("const", "constexpr")
 MAX_STATEMENTS = 10_000
 

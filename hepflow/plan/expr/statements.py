@@ -14,7 +14,7 @@ from typing import Literal
 from hepflow.core.types import ColumnType
 from hepflow.plan.expr.nodes import Call, Name, Node
 
-AssignOp = Literal["=", "+=", "-=", "*=", "/="]
+AssignOp = Literal["=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="]
 
 
 @dataclass(frozen=True, slots=True)
