@@ -158,6 +158,24 @@ def has_collections(tree: Typed) -> bool:
     return False
 
 
+_CHOSEN: dict[tuple[str, Typed], bool] = {}
+
+
+def chosen(backend: str, tree: Typed) -> bool:
+    """Whether `backend` ("auto", "columnar" or "compiled": `Options.backend`) runs `tree`
+    compiled. "auto" compiles what reads a collection: there one kernel replaces a
+    temporary per operator over all elements, while on one number per event numpy's
+    sweeps are already as fast as the loop (measured, see the report in
+    `tests/test_exprkernel.py`)."""
+    key = (backend, tree)
+    found = _CHOSEN.get(key)
+    if found is None:
+        found = backend != "columnar" and compilable(tree) and \
+            (backend == "compiled" or has_collections(tree))
+        _CHOSEN[key] = found
+    return found
+
+
 # ------------------------------------------------------------------------- generating
 
 
@@ -252,7 +270,8 @@ class _Generator(loopkernel._Generator):
                 ast.Assign([ast.Subscript(_name("buf"), _name("total"), ast.Store())],
                            self.convert(value, dtype, dtype)),
                 ast.AugAssign(_name("total", True), ast.Add(), ast.Constant(1))]
-            inner = keep if loop.cond is None else [ast.If(loop.cond, keep, [])]
+            inner: list[ast.stmt] = keep if loop.cond is None else \
+                [ast.If(loop.cond, keep, [])]
             body = [_assign("total", ast.Constant(0)), ast.For(
                 _name("ev", True), _call("range", _name("n")), [
                     mark, *loop.prelude,
@@ -396,8 +415,8 @@ class _Generator(loopkernel._Generator):
             return _call("_pick", self.truth(c), self.convert(self.expr(a), a.type.dtype, dst),
                          self.convert(self.expr(b), b.type.dtype, dst))
         if name in ("max", "min"):
-            a, b = (self.convert(self.expr(x), x.type.dtype, dst) for x in t.args)
-            return _call("np.maximum" if name == "max" else "np.minimum", a, b)
+            pair = [self.convert(self.expr(x), x.type.dtype, dst) for x in t.args]
+            return _call("np.maximum" if name == "max" else "np.minimum", *pair)
         if name == "round":
             (x,) = t.args
             return self.convert(_call("_round", self.convert(self.expr(x), x.type.dtype,
@@ -436,7 +455,8 @@ class _Generator(loopkernel._Generator):
                     _call("np.float64", ast.Constant(0.0)))
         elif name in ("Max", "Min"):
             start = self.extreme(src, name == "Max")
-            better = ast.Compare(_name("v"), [ast.Gt() if name == "Max" else ast.Lt()], [acc])
+            better: ast.expr = ast.Compare(_name("v"), [ast.Gt() if name == "Max" else ast.Lt()],
+                                           [acc])
             step = [ast.If(better, [_assign("acc", _name("v"))], [])]
             result = self.convert(acc, src, dst)
         elif name in ("ArgMax", "ArgMin"):
@@ -455,7 +475,8 @@ class _Generator(loopkernel._Generator):
             start, step, result = ast.Constant(0), [], self.convert(count, "int64", dst)
         each = [_assign("v", value), *step, ast.AugAssign(_name("k", True), ast.Add(),
                                                          ast.Constant(1))]
-        inner = each if loop.cond is None else [ast.If(loop.cond, each, [])]
+        inner: list[ast.stmt] = each if loop.cond is None else \
+            [ast.If(loop.cond, each, [])]
         body = [*loop.prelude, _assign("acc", start), _assign("k", ast.Constant(0)),
                 _assign("best", ast.Constant(0)),
                 ast.For(_name("j", True), _call("range", size), inner, [])]
@@ -609,7 +630,7 @@ def _driver_size(compiled: _Compiled, arguments: list[Any]) -> int:
     position = 0
     for k, (_, t) in enumerate(compiled.columns):
         if k == compiled.driver:
-            return int(len(arguments[position]))
+            return len(arguments[position])
         position += 2 if t.kind == "jagged" else 1
     raise AssertionError("the collection result reads no collection")  # pragma: no cover
 
@@ -635,4 +656,4 @@ def _message(code: str, where: np.ndarray, tree: Typed) -> str:
     return code
 
 
-__all__ = ["compilable", "evaluate", "has_collections"]
+__all__ = ["chosen", "compilable", "evaluate", "has_collections"]
