@@ -50,6 +50,11 @@ _PER_VALUE: Final = frozenset(_MATH) | {"round", "abs", "fabs", "max", "min", "W
 _REDUCTIONS: Final = frozenset({"Sum", "Product", "Mean", "Max", "Min", "ArgMax", "ArgMin",
                                 "Any", "All", "size", "Length"})
 _LOGICAL: Final = frozenset({"&&", "||"})
+#: the type numpy's cast of a float to a small integer type goes through (x86): a negative
+#: float becomes an unsigned integer by wrapping, where LLVM's direct conversion saturates
+_VIA_SIGNED: Final[dict[DType, str]] = {"int8": "np.int32", "uint8": "np.int32",
+                                        "int16": "np.int32", "uint16": "np.int32",
+                                        "uint32": "np.int64", "uint64": "_f2u64"}
 
 
 class _NotTaken(Exception):
@@ -339,6 +344,13 @@ class _Generator(loopkernel._Generator):
 
     # ---- expressions
 
+    def convert(self, x: ast.expr, src: DType, dst: DType) -> ast.expr:
+        """As the body generator converts, but a float becomes a small or unsigned integer
+        as numpy's cast does (C++ leaves a value out of range undefined)."""
+        if src in ("float32", "float64") and dst in _VIA_SIGNED:
+            x = _call(_VIA_SIGNED[dst], x)
+        return super().convert(x, src, dst)
+
     def expr(self, t: Typed) -> ast.expr:
         if self.loop is not None and t.type.kind == "scalar":
             return self.hoist(t)
@@ -536,6 +548,11 @@ def _helpers() -> dict[str, Any]:
         def u64_index(i: Any) -> Any:  # a size_t past 2^62 is past the end of anything
             return np.int64(min(i, np.uint64(2**62)))
 
+        def f2u64(x: Any) -> Any:  # numpy's: what is not in range wraps from int64
+            if x >= 0 and x < 18446744073709551616.0:
+                return np.uint64(x)
+            return np.uint64(np.int64(x))
+
         def checked(i: Any, size: Any, where: Any) -> Any:
             if i < 0 or i >= size:
                 where[1] = i
@@ -545,7 +562,7 @@ def _helpers() -> dict[str, Any]:
 
         _OWN.update(helpers)
         _OWN.update({"_cmod": jit(cmod), "_pick": jit(pick), "_round": jit(round_),
-                     "_u64_index": jit(u64_index), "_checked": jit(checked)})
+                     "_u64_index": jit(u64_index), "_f2u64": jit(f2u64), "_checked": jit(checked)})
     return _OWN
 
 
