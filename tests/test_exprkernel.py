@@ -271,7 +271,8 @@ def test_the_backend_option_resolves_from_the_environment(
         Options().resolved()
 
 
-def _histograms(files: list[str], client: Any, backend: str) -> list[np.ndarray]:
+def _histograms(files: list[str], client: Any, backend: str) -> tuple[list[np.ndarray], float]:
+    """The histograms, and the seconds the run's workers spent compiling."""
     df = hepflow.RDataFrame("Events", files, client=client, chunk_entries=10_000,
                             options=Options(backend=backend))  # type: ignore[arg-type]
     good = (df.Define("mu_ok", "Muon_pt > 10 && abs(Muon_eta) < 2.4")
@@ -280,13 +281,15 @@ def _histograms(files: list[str], client: Any, backend: str) -> list[np.ndarray]
               .Define("pt_sum", "Sum(Muon_pt * cos(Muon_phi)) + MET_pt"))
     booked = [good.Histo1D(("lead", "", 50, 0.0, 200.0), "lead"),
               good.Histo1D(("sum", "", 50, -200.0, 400.0), "pt_sum", "lead")]
-    return [np.asarray(h.GetValue().values()) for h in booked]
+    values = [np.asarray(h.GetValue().values()) for h in booked]
+    return values, booked[0].run_info().compile_seconds
 
 
 def test_the_backends_fill_identical_histograms_on_a_cluster(sample_files: list[str],
                                                              client: Any) -> None:
-    columnar = _histograms(sample_files, client, "columnar")
-    compiled = _histograms(sample_files, client, "compiled")
+    columnar, none = _histograms(sample_files, client, "columnar")
+    compiled, seconds = _histograms(sample_files, client, "compiled")
+    assert none == 0 and seconds > 0  # the workers compiled (or loaded) the kernels
     assert sum(float(h.sum()) for h in columnar) > 0
     for a, b in zip(columnar, compiled, strict=True):
         assert np.array_equal(a, b)
