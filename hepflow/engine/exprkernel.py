@@ -193,6 +193,7 @@ class _Loop:
     groups: dict[str, list[int]] = field(default_factory=lambda: {"base": [], "cond": []})
     group: str = "base"
     cond: ast.expr | None = None
+    hoisted: int = 0
 
 
 def _name(name: str, store: bool = False) -> ast.Name:
@@ -245,6 +246,7 @@ class _Generator(loopkernel._Generator):
         self.columns: dict[str, int] = {}
         self.types: list[ColumnType] = []
         self.driver = -1
+        self.flat = False
         todo = [tree]
         while todo:
             t = todo.pop()
@@ -271,22 +273,47 @@ class _Generator(loopkernel._Generator):
         else:
             loop, size, value = self.open(t)
             self.driver = loop.groups["base"][0]
-            keep: list[ast.stmt] = [
-                ast.Assign([ast.Subscript(_name("buf"), _name("total"), ast.Store())],
-                           self.convert(value, dtype, dtype)),
-                ast.AugAssign(_name("total", True), ast.Add(), ast.Constant(1))]
-            inner: list[ast.stmt] = keep if loop.cond is None else \
-                [ast.If(loop.cond, keep, [])]
-            body = [_assign("total", ast.Constant(0)), ast.For(
-                _name("ev", True), _call("range", _name("n")), [
-                    mark, *loop.prelude,
-                    ast.For(_name("j", True), _call("range", size), inner, []),
-                    ast.Assign([ast.Subscript(_name("out"), _plus(_name("ev"), ast.Constant(1)),
-                                              ast.Store())], _name("total"))], []),
-                ast.Return(_name("total"))]
+            self.flat = loop.cond is None and not loop.hoisted
+            body = self.flat_loop(loop, mark, value, dtype) if self.flat else \
+                self.event_loop(loop, mark, size, value, dtype)
             args = ["n", "where", "out", "buf", *self.params]
         kernel = self.function("_kernel", args, body)
         return ast.fix_missing_locations(ast.Module([*self.functions, kernel], []))
+
+    def event_loop(self, loop: _Loop, mark: ast.stmt, size: ast.expr, value: ast.expr,
+                   dtype: DType) -> list[ast.stmt]:
+        """A collection result element by element, event by event: `out` gets the offsets,
+        `buf` the kept elements, the kernel returns their number."""
+        keep: list[ast.stmt] = [
+            ast.Assign([ast.Subscript(_name("buf"), _name("total"), ast.Store())],
+                       self.convert(value, dtype, dtype)),
+            ast.AugAssign(_name("total", True), ast.Add(), ast.Constant(1))]
+        inner: list[ast.stmt] = keep if loop.cond is None else [ast.If(loop.cond, keep, [])]
+        return [_assign("total", ast.Constant(0)), ast.For(
+            _name("ev", True), _call("range", _name("n")), [
+                mark, *loop.prelude,
+                ast.For(_name("j", True), _call("range", size), inner, []),
+                ast.Assign([ast.Subscript(_name("out"), _plus(_name("ev"), ast.Constant(1)),
+                                          ast.Store())], _name("total"))], []),
+            ast.Return(_name("total"))]
+
+    def flat_loop(self, loop: _Loop, mark: ast.stmt, value: ast.expr,
+                  dtype: DType) -> list[ast.stmt]:
+        """A collection result of equally long collections and constants, without a mask:
+        the sizes checked event by event, then one loop over all elements (the result has
+        the first collection's offsets)."""
+        body: list[ast.stmt] = []
+        columns = loop.groups["base"]
+        if len(columns) > 1:
+            body.append(ast.For(_name("ev", True), _call("range", _name("n")),
+                                [mark, *loop.prelude], []))
+        body += [_assign(f"s{k}", ast.Constant(0)) for k in columns]
+        store = ast.Assign([ast.Subscript(_name("buf"), _name("j"), ast.Store())],
+                           self.convert(value, dtype, dtype))
+        body += [ast.For(_name("j", True), _call("range", _call("len", _name("buf"))),
+                         [store], []),
+                 ast.Return(_call("len", _name("buf")))]
+        return body
 
     # ---- loops over one event's elements
 
@@ -340,6 +367,7 @@ class _Generator(loopkernel._Generator):
             self.loop = loop
         name = self.fresh("h")
         loop.prelude.append(_assign(name, value))
+        loop.hoisted += 1
         return _name(name)
 
     # ---- expressions
@@ -518,6 +546,8 @@ class _Compiled:
     kernel: Any
     columns: tuple[tuple[str, ColumnType], ...]
     driver: int
+    #: one loop over all elements: the result has the driver's offsets
+    flat: bool
 
 
 _KERNELS: dict[Typed, _Compiled] = {}
@@ -581,7 +611,7 @@ def _compile(tree: Typed) -> _Compiled:
         if isinstance(c, types.CodeType):
             namespace[c.co_name] = jit(types.FunctionType(c, namespace))
     columns = tuple((name, gen.types[k]) for name, k in gen.columns.items())
-    return _Compiled(namespace["_kernel"], columns, gen.driver)
+    return _Compiled(namespace["_kernel"], columns, gen.driver, gen.flat)
 
 
 def _kernel(tree: Typed) -> _Compiled:
@@ -627,9 +657,9 @@ def evaluate(tree: Typed, frame: Frame) -> Value:
         out = np.empty(n, dtype=tree.type.numpy)
         call = (n, where, out, *arguments)
     else:
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        size = _driver_size(compiled, arguments)
-        buf = np.empty(size, dtype=tree.type.numpy)
+        driver = _driver(compiled, arguments)
+        offsets = driver if compiled.flat else np.zeros(n + 1, dtype=np.int64)
+        buf = np.empty(int(driver[-1]), dtype=tree.type.numpy)
         call = (n, where, offsets, buf, *arguments)
     loopkernel._compiled_for(compiled.kernel, call)
     try:
@@ -641,13 +671,13 @@ def evaluate(tree: Typed, frame: Frame) -> Value:
     return lists.wrap(offsets, buf[:int(result)])
 
 
-def _driver_size(compiled: _Compiled, arguments: list[Any]) -> int:
-    """Elements of the column whose sizes the collection result's loops run over: at most
-    the result's elements."""
+def _driver(compiled: _Compiled, arguments: list[Any]) -> np.ndarray:
+    """The offsets of the collection whose sizes the result's loops run over (its elements
+    bound the result's)."""
     position = 0
     for k, (_, t) in enumerate(compiled.columns):
         if k == compiled.driver:
-            return len(arguments[position])
+            return cast(np.ndarray, arguments[position + 1])
         position += 2 if t.kind == "jagged" else 1
     raise AssertionError("the collection result reads no collection")  # pragma: no cover
 
