@@ -8,9 +8,8 @@ transcendental function (sin, exp, ...) is the C library's in the kernel, as in
 ROOT, where numpy's SIMD loops may differ in the last bit; expressions calling
 one compare floats to 1e-12 relative.
 
-Measured (2-core machine, AGC example on 200k generated ttbar events in one
-file, in-process): see the report of the branch; "auto" compiles expressions
-that read a collection, where one kernel replaces a temporary per operator.
+"auto" compiles expressions that read a collection, where one kernel replaces
+a temporary per operator (measured: `exprkernel.chosen`).
 """
 
 from __future__ import annotations
@@ -165,6 +164,13 @@ def test_a_reduction_is_one_value_per_event() -> None:
     masked = exprkernel.evaluate(compile_expression("Muon_pt[Muon_tight] * 2", SCHEMA).tree,
                                  make_frame(EVENTS_BY_HAND))
     assert ak.to_list(masked) == [[80.0], [], [10.0], [60.0, 60.0]]
+
+
+@pytest.mark.parametrize("text", ["Muon_pt * 2", "Muon_pt[Muon_tight]", "Sum(Muon_pt)",
+                                  "Muon_pt + Muon_eta", "MET_pt + 1"])
+def test_a_chunk_without_events(text: str) -> None:
+    problem = _same(text, *_both(text, []))
+    assert problem is None, problem
 
 
 def test_short_circuit_keeps_an_index_out_of_events_without_elements() -> None:

@@ -168,10 +168,17 @@ _CHOSEN: dict[tuple[str, Typed], bool] = {}
 
 def chosen(backend: str, tree: Typed) -> bool:
     """Whether `backend` ("auto", "columnar" or "compiled": `Options.backend`) runs `tree`
-    compiled. "auto" compiles what reads a collection: there one kernel replaces a
-    temporary per operator over all elements, while on one number per event numpy's
-    sweeps are already as fast as the loop (measured, see the report in
-    `tests/test_exprkernel.py`)."""
+    compiled.
+
+    "auto" compiles what reads a collection. Measured on 100k events of the AGC sample
+    (one core, best of 5): the AGC's collection strings run 1.3-6x faster compiled
+    (`Jet_pt > 30 && abs(Jet_eta) < 2.4 && Jet_jetId >= 2` 3.2 -> 0.6 ms,
+    `Where(b > 0.5, Jet_pt, -1.0)` 3.0 -> 0.5 ms, `Jet_pt[mask]` 4.7 -> 2.6 ms,
+    `ArgMax(Jet_pt)` 4.0 -> 2.4 ms; `Jet_pt * sinh(Jet_eta)` is the C library's sinf in
+    both, 11 ms), while an expression of one number per event costs tens of
+    microseconds either way and a single comparison (`nJet >= 4`, 0.04 ms) is faster
+    columnar: the kernel's call costs more than numpy's one sweep.
+    """
     key = (backend, tree)
     found = _CHOSEN.get(key)
     if found is None:
