@@ -82,15 +82,13 @@ def _per_event(t: Typed) -> None:
             _per_event(a)
         return
     if t.op == "index" and t.value == "element":
-        if _loop(t.args[0]) != (0, True):
+        if _loop(t.args[0]):  # v[i] of positions: no mask
             raise _NotTaken
         _per_event(t.args[1])
         return
     if t.op == "call" and isinstance(t.value, str) and t.value in _REDUCTIONS and \
             len(t.args) == 1:
-        masks, _ = _loop(t.args[0])
-        if masks > 1:
-            raise _NotTaken
+        _loop(t.args[0])
         return
     if t.op == "call" and isinstance(t.value, str) and t.value in _PER_VALUE and \
             t.value != "Where":
@@ -122,15 +120,16 @@ def _elements(t: Typed) -> tuple[int, int]:
     return sum(f[0] for f in found), sum(f[1] for f in found)
 
 
-def _loop(t: Typed) -> tuple[int, bool]:
-    """(masks, whether one loop computes it) of a collection expression: a mask must hold
-    every column of the expression (`Jet_pt[jet_ok] * 2`, not `Jet_pt[jet_ok] * Jet_eta`)."""
+def _loop(t: Typed) -> int:
+    """The masks (0 or 1) of a collection expression one loop computes, or raise: a mask
+    must hold every column of the expression (`Jet_pt[jet_ok] * 2`, not
+    `Jet_pt[jet_ok] * Jet_eta`, whose elements do not line up)."""
     if t.type.kind != "jagged":
         raise _NotTaken
     masks, outside = _elements(t)
     if masks > 1 or (masks and outside):
         raise _NotTaken
-    return masks, not masks
+    return masks
 
 
 _TAKEN: dict[Typed, bool] = {}
