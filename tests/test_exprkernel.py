@@ -14,7 +14,11 @@ a temporary per operator (measured: `exprkernel.chosen`).
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -310,3 +314,40 @@ def test_a_cold_run_counts_its_compilation(sample_files: list[str], tmp_path: Pa
     assert summed.GetValue() > 0
     assert summed.run_info().compile_seconds > 0
     assert list((tmp_path / "kernels").glob("hepflow_kernel_*.py"))
+
+
+PROGRAM = """
+import json
+import hepflow
+from hepflow.engine import exprkernel
+from hepflow.options import Options
+
+df = hepflow.RDataFrame(1000, client="sync", options=Options(backend="compiled"))
+summed = (df.Define("v", "ROOT::RVecD{rdfentry_ * 0.5, 1.0}")
+            .Define("x", "Sum(v * v) + 3").Sum("x"))
+value = summed.GetValue()
+stats = [c.kernel.stats for c in exprkernel._KERNELS.values()]
+print(json.dumps({"sum": value, "compile": summed.run_info().compile_seconds,
+                  "hits": sum(sum(s.cache_hits.values()) for s in stats),
+                  "misses": sum(sum(s.cache_misses.values()) for s in stats)}))
+"""
+
+
+def _process(cache: Path) -> dict[str, Any]:
+    env = {**os.environ, "HEPFLOW_CACHE_DIR": str(cache),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
+                                          os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", PROGRAM], env=env, capture_output=True,
+                          text=True, timeout=300, check=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_next_process_loads_the_expression_kernel_from_disk(tmp_path: Path) -> None:
+    want = sum((e * 0.5) ** 2 + 1.0 + 3 for e in range(1000))
+    first = _process(tmp_path)
+    assert first["sum"] == want and first["compile"] > 0
+    assert first["misses"] >= 1 and first["hits"] == 0  # numba compiled the kernel
+    second = _process(tmp_path)
+    assert second["sum"] == want
+    assert second["misses"] == 0 and second["hits"] >= 1  # loaded from the disk cache
