@@ -253,6 +253,7 @@ class _Generator(loopkernel._Generator):
         self.types: list[ColumnType] = []
         self.driver = -1
         self.flat = False
+        self.memo: dict[Typed, str] = {}  # the body generator's shared values: none here
         todo = [tree]
         while todo:
             t = todo.pop()
