@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 COFFEA_VENV := .venv-coffea
 COFFEA_STAMP := $(COFFEA_VENV)/.installed
 
-.PHONY: demo test test-coffea bench lint system-deps clean
+.PHONY: demo test test-coffea test-compiled bench lint system-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,16 @@ demo: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+# The expression-heavy tests with every expression the compiler takes compiled
+# (hepflow.engine.exprkernel; HEPFLOW_BACKEND is Options.backend's default).
+COMPILED_TESTS := tests/test_exprkernel.py tests/test_expr_semantics.py tests/test_expr_cpp.py \
+	tests/test_float_semantics.py tests/test_lists.py tests/test_vary.py tests/test_agc.py \
+	tests/test_rdataframe.py tests/test_root_refs_frame.py tests/test_missing_guarded.py \
+	tests/test_expr_statements.py tests/test_expr_declare.py tests/test_ttbar_ways.py \
+	tests/test_actions.py
+test-compiled: $(STAMP)
+	HEPFLOW_BACKEND=compiled $(BIN)/python -m pytest $(COMPILED_TESTS)
 
 test-coffea: $(COFFEA_STAMP) system-deps
 	HEPFLOW_REQUIRE_COFFEA=1 $(COFFEA_VENV)/bin/python -m pytest -m coffea

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any, Final, Literal, cast
 
 import dask.config
 import yaml
@@ -36,6 +36,12 @@ class Options:
     timeout: float = 0.0
     retries: int = -1
     backoff: float = -1.0
+    #: How expressions are evaluated: "columnar" (numpy/awkward, operator by operator),
+    #: "compiled" (every expression the compiler takes is one numba kernel,
+    #: `engine.exprkernel`), "auto" (compiled where an expression reads a collection,
+    #: where it was measured faster); unset: ``HEPFLOW_BACKEND``, else
+    #: ``hepflow.backend`` in dask.config.
+    backend: Literal["", "auto", "columnar", "compiled"] = ""
 
     def __post_init__(self) -> None:
         if self.read_policy not in ("raise", "skip"):
@@ -47,6 +53,9 @@ class Options:
                              "least 2")
         if self.chunk_bytes < 0:
             raise ValueError("chunk_bytes must be positive")
+        if self.backend not in BACKENDS and self.backend != "":
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not "
+                             f"{self.backend!r}")
 
     def resolved(self) -> Options:
         """Fill unset values from dask.config."""
@@ -59,6 +68,7 @@ class Options:
             int(dask.config.get("hepflow.read.retries")),
             backoff=self.backoff if self.backoff >= 0 else
             float(dask.config.get("hepflow.read.backoff")),
+            backend=self.backend or _configured_backend(),
         )
 
     @property
@@ -86,6 +96,18 @@ class Options:
         if unknown:
             raise TypeError(f"unknown option(s) {sorted(unknown)}; known: {sorted(known)}")
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+BACKENDS: Final = ("auto", "columnar", "compiled")
+
+
+def _configured_backend() -> Literal["auto", "columnar", "compiled"]:
+    """``HEPFLOW_BACKEND`` (a whole test run can be forced with it), else dask.config."""
+    value = os.environ.get("HEPFLOW_BACKEND") or str(dask.config.get("hepflow.backend"))
+    if value not in BACKENDS:
+        raise ValueError(f"HEPFLOW_BACKEND / hepflow.backend must be one of "
+                         f"{', '.join(BACKENDS)}, not {value!r}")
+    return cast(Literal["auto", "columnar", "compiled"], value)
 
 
 def _configured_chunk_entries() -> int | Literal["auto"]:

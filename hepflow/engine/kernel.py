@@ -22,7 +22,7 @@ import numpy as np
 from hepflow.core.chunk import Chunk
 from hepflow.core.measure import Measurement
 from hepflow.core.sampleinfo import SampleInfo
-from hepflow.engine import kernelcache
+from hepflow.engine import exprkernel, kernelcache
 from hepflow.engine.evaluate import evaluate
 from hepflow.engine.narrowing import Selections, take_events
 from hepflow.engine.values import EvaluationFailure, as_type
@@ -297,6 +297,8 @@ class _ChunkRun:
     def _compute(self, comp: Computation, frame: _NodeFrame, what: str) -> Any:
         try:
             if isinstance(comp, Expression):
+                if exprkernel.chosen(self.kernel.backend, comp.tree):
+                    return exprkernel.evaluate(comp.tree, frame)
                 return evaluate(comp.tree, frame)
             if isinstance(comp, PerSampleValue):
                 return np.full(frame.n, comp.values[(self.chunk.sample, self.chunk.url)])
@@ -360,6 +362,8 @@ class Kernel:
     run_id: str = ""
     instrument: bool = True
     layouts: Mapping[int, FileLayout] = field(default_factory=dict)
+    #: how expressions are evaluated (`Options.backend`, resolved)
+    backend: str = "columnar"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plan", plan_nodes(self.actions, self.ranges))
@@ -409,7 +413,7 @@ class Kernel:
     def __dask_tokenize__(self) -> object:
         """The plan's content (not the run id): identical work gets identical keys."""
         return dask.base.tokenize("Kernel", self.branches, self.actions, self.ranges,
-                                  self.read, sorted(self.samples))
+                                  self.read, sorted(self.samples), self.backend)
 
     def _emit(self, chunk: Chunk, began: float, measured: Measurement, run: _ChunkRun | None,
               replica: str, error: str = "") -> None:

@@ -84,7 +84,8 @@ def partitions(runner: Runner, node: PlanNode, names: Sequence[str], *,
     branches = tuple(needed_branches([action]))
     # with the baskets' places from preprocessing, as a run's kernel reads (not via uproot)
     kernel = Kernel(branches, (action,), (), runner.options.read, runner.graph.files,
-                    layouts=runner.layouts(branches))
+                    layouts=runner.layouts(branches),
+                    backend=runner.options.resolved().backend)
     if not runner.chunks:
         raise PlanError("AsAwkward: the dataset has no entries")
     return Partitions(Partition(kernel, tuple(names), nanoaod), tuple(runner.chunks))

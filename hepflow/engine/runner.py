@@ -125,7 +125,8 @@ class Runner:
         run_id = f"{uuid.uuid4().hex[:12]}" if instrument else ""
         kernel = Kernel(branches, tuple(actions), ranges, self.options.read,
                         self.graph.files, run_id=run_id, instrument=instrument,
-                        layouts=self.layouts(branches))
+                        layouts=self.layouts(branches),
+                        backend=self.options.resolved().backend)
         per_chunk = [tuple(offsets.get(id(r), [0] * len(self.chunks))[c.index] for r in ranges)
                      for c in self.chunks]
         split_every = self.options.resolved().split_every
