@@ -273,7 +273,7 @@ def test_the_backend_option_resolves_from_the_environment(
     assert Options().resolved().backend == "compiled"
     assert Options(backend="columnar").resolved().backend == "columnar"
     monkeypatch.delenv("HEPFLOW_BACKEND")
-    assert Options().resolved().backend == "auto"
+    assert Options().resolved().backend == "columnar"  # hepflow.yaml's default
     with pytest.raises(ValueError, match="backend must be one of"):
         Options(backend="fast")  # type: ignore[arg-type]
     monkeypatch.setenv("HEPFLOW_BACKEND", "fast")
