@@ -886,3 +886,16 @@ def test_every_compound_assignment_of_cxx(op: str, apply: Callable[[int], int]) 
     got = looped.AsNumpy(["x", "y"])
     want = [apply(e + 5) for e in range(40)]
     assert got["x"].tolist() == want and got["y"].tolist() == want
+
+
+def test_compiled_floor_and_ceil_stay_floating_point() -> None:
+    """std::floor/ceil return a double in C++, also beyond 2^63 and for inf and NaN
+    (numba's math.floor returns an int64, which cannot hold them)."""
+    df = hepflow.RDataFrame(4, client="sync").Define(
+        "x", "rdfentry_ == 0 ? 1e30 : rdfentry_ == 1 ? -2.5 : rdfentry_ == 2 ? 1. / 0. : "
+             "0. / 0.")
+    both = (df.Define("f", "double r = x; for (int i = 0; i < 1; ++i) r = floor(r); return r;")
+              .Define("c", "double r = x; for (int i = 0; i < 1; ++i) r = ceil(r); return r;")
+              .AsNumpy(["x", "f", "c"]))
+    np.testing.assert_array_equal(both["f"], np.floor(both["x"]))
+    np.testing.assert_array_equal(both["c"], np.ceil(both["x"]))

@@ -632,6 +632,8 @@ class _Generator:
             less = ast.Compare(a, [ast.Lt()], [b]) if name == "max" else \
                 ast.Compare(b, [ast.Lt()], [a])
             return ast.IfExp(less, b, a)
+        if name in ("floor", "ceil"):  # numba's math.floor is Python's: an int64
+            return self.convert(_call("np." + name, *args), dst, dst)
         return self.convert(_call("math." + name, *args), dst, dst)
 
 
