@@ -161,15 +161,22 @@ def own_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_straggler_is_copied_elsewhere_and_counted_once(own_files, tmp_path):
+@pytest.mark.parametrize("slow_start", [False, True])
+def test_a_straggler_is_copied_elsewhere_and_counted_once(own_files, tmp_path, slow_start):
+    """With `slow_start`, each worker's second chunk also takes 2.5 s (as a chunk that
+    compiles kernels does): both are copied as stragglers, and both workers must still
+    take the copy of the batch that hangs later."""
     import distributed
 
     from hepflow.observe import install, plugin
 
     marker = str(tmp_path / "straggled")
-
     def sometimes_slow(event: ak.Array) -> ak.Array:
         # the first run of the chunk holding event 20,500 hangs; its copy does not
+        calls = len(list(tmp_path.glob(f"call-{os.getpid()}-*")))
+        (tmp_path / f"call-{os.getpid()}-{calls}").write_text("")
+        if slow_start and calls == 1:
+            time.sleep(2.5)
         values = np.asarray(event)
         if values.size and values[0] <= 20_500 < values[0] + values.size \
                 and not os.path.exists(marker):

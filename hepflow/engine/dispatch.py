@@ -314,6 +314,7 @@ class Dispatcher:
         if batch is None:
             return None
         if future.status == "finished":
+            self._freed(batch, future)
             if batch.winner is not None:
                 return None
             batch.winner = future
@@ -340,6 +341,15 @@ class Dispatcher:
             return None  # a copy is still running; it may yet succeed
         future.result()  # raises the task's exception (or CancelledError)
         return None
+
+    def _freed(self, batch: _Batch, future: Any) -> None:
+        """A worker that finished a batch attempt has a free thread: it is no longer where
+        a straggler hangs. A first batch that was only slow (compiling kernels, say) must
+        not bar its worker from the copies of a later straggler elsewhere."""
+        attempt = batch.attempts.index(future)
+        began = batch.started.get(batch.label + (f"#{attempt}" if attempt else ""))
+        if began is not None:
+            self.slow.discard(began[1])
 
     def _replace(self, j: int, node: Node, future: Any) -> None:
         """A copy won: `node`'s result is `future`, and every merge above it is
