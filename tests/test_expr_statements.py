@@ -398,16 +398,18 @@ _TOKENS = ["int", "double", "auto", "float", "x", "n", "Muon_pt", "nMuon", "MET_
 
 
 @st.composite
-def _mutated(draw: st.DrawFn) -> str:
-    text = draw(st.sampled_from(_VALID))
-    for _ in range(draw(st.integers(1, 3))):
+def _mutated(draw: st.DrawFn, texts: Sequence[str] = tuple(_VALID),
+             tokens: Sequence[str] = tuple(_TOKENS), edits: int = 3, cut: int = 6) -> str:
+    """One of `texts` with up to `edits` tokens inserted, replacing a character, or cuts."""
+    text = draw(st.sampled_from(texts))
+    for _ in range(draw(st.integers(1, edits))):
         pos = draw(st.integers(0, len(text)))
         action = draw(st.sampled_from(["insert", "delete", "replace"]))
-        token = draw(st.sampled_from(_TOKENS))
+        token = draw(st.sampled_from(tokens))
         if action == "insert":
             text = f"{text[:pos]} {token} {text[pos:]}"
         elif action == "delete":
-            text = text[:pos] + text[pos + draw(st.integers(1, 6)):]
+            text = text[:pos] + text[pos + draw(st.integers(1, cut)):]
         else:
             text = f"{text[:pos]} {token} {text[pos + 1:]}"
     return text
@@ -535,24 +537,8 @@ _SOURCE_TOKENS = [*_TOKENS, "#include", "<cmath>", "const", "&", "::", "ROOT::RV
                   "*/", "std::size_t", "[]()", "push_back", "fz_scale()", "#define X 1"]
 
 
-@st.composite
-def _mutated_source(draw: st.DrawFn) -> str:
-    text = draw(st.sampled_from(_SOURCES))
-    for _ in range(draw(st.integers(1, 4))):
-        pos = draw(st.integers(0, len(text)))
-        action = draw(st.sampled_from(["insert", "delete", "replace"]))
-        token = draw(st.sampled_from(_SOURCE_TOKENS))
-        if action == "insert":
-            text = f"{text[:pos]} {token} {text[pos:]}"
-        elif action == "delete":
-            text = text[:pos] + text[pos + draw(st.integers(1, 8)):]
-        else:
-            text = f"{text[:pos]} {token} {text[pos + 1:]}"
-    return text
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(source=st.one_of(_mutated_source(),
+@given(source=st.one_of(_mutated(_SOURCES, _SOURCE_TOKENS, edits=4, cut=8),
                         st.lists(st.sampled_from(_SOURCE_TOKENS), max_size=30).map(" ".join)))
 def test_fuzzed_declared_sources_give_only_hepflow_errors(source: str) -> None:
     """Mutated C++ helper sources: `Declare` takes them or refuses them with hepflow's own

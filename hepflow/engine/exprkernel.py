@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import threading
-import types
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -35,6 +34,7 @@ import numpy as np
 from hepflow.core.types import ColumnType, DType
 from hepflow.engine import kernelcache, lists, loopkernel
 from hepflow.engine.evaluate import Frame
+from hepflow.engine.loopkernel import _assign, _call, _name
 from hepflow.engine.values import EvaluationFailure, Value
 from hepflow.plan.expr.typed import BinaryStep, Typed
 
@@ -200,20 +200,6 @@ class _Loop:
     group: str = "base"
     cond: ast.expr | None = None
     hoisted: int = 0
-
-
-def _name(name: str, store: bool = False) -> ast.Name:
-    return ast.Name(name, ast.Store() if store else ast.Load())
-
-
-def _call(func: str, *args: ast.expr) -> ast.Call:
-    module, _, attr = func.rpartition(".")
-    target: ast.expr = ast.Attribute(_name(module), attr, ast.Load()) if module else _name(func)
-    return ast.Call(target, list(args), [])
-
-
-def _assign(name: str, value: ast.expr) -> ast.Assign:
-    return ast.Assign([_name(name, True)], value)
 
 
 def _item(array: str, index: ast.expr) -> ast.Subscript:
@@ -605,18 +591,8 @@ def _helpers() -> dict[str, Any]:
 
 def _compile(tree: Typed) -> _Compiled:
     gen = _Generator(tree)
-    module = gen.module()
-    namespace = dict(_helpers())
-    # the syntax tree was built above from the checked tree, never from text; its
-    # functions are made from their code objects, nothing is executed at module level
-    source = kernelcache.source_file(module)
-    code = compile(module, str(source or "<hepflow compiled expression>"), "exec")
-    if source is not None:  # numba finds a cached kernel's globals through its module
-        namespace = kernelcache.module_namespace(source, namespace)
-    jit = namespace["_numba"].njit(error_model="numpy", cache=source is not None)
-    for c in code.co_consts:  # in order: each function's callees come before it
-        if isinstance(c, types.CodeType):
-            namespace[c.co_name] = jit(types.FunctionType(c, namespace))
+    namespace = kernelcache.jit_module(gen.module(), dict(_helpers()),
+                                       "<hepflow compiled expression>")
     columns = tuple((name, gen.types[k]) for name, k in gen.columns.items())
     return _Compiled(namespace["_kernel"], columns, gen.driver, gen.flat)
 

@@ -95,6 +95,27 @@ def module_namespace(source: Path, namespace: dict[str, Any]) -> dict[str, Any]:
     return module.__dict__
 
 
+def jit_module(module: ast.Module, namespace: dict[str, Any], label: str) -> dict[str, Any]:
+    """`namespace` with every function of the generated `module` given to numba.
+
+    The syntax tree was built from a checked tree, never from text; its functions are
+    made from their code objects (nothing runs at module level), in order, so that each
+    one's callees are jitted before it. The file named after the tree (`source_file`)
+    lets numba's disk cache serve the next process; without one, `label` names the code.
+    """
+    import numba
+
+    source = source_file(module)
+    code = compile(module, str(source or label), "exec")
+    if source is not None:  # numba finds a cached kernel's globals through its module
+        namespace = module_namespace(source, namespace)
+    jit = numba.njit(error_model="numpy", cache=source is not None)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            namespace[const.co_name] = jit(types.FunctionType(const, namespace))
+    return namespace
+
+
 @contextmanager
 def compiling() -> Iterator[None]:
     """Count the block's seconds as this thread's compiling."""
@@ -110,4 +131,5 @@ def compile_seconds() -> float:
     return float(getattr(_COUNTER, "seconds", 0.0))
 
 
-__all__ = ["compile_seconds", "compiling", "kernel_dir", "module_namespace", "source_file"]
+__all__ = ["compile_seconds", "compiling", "jit_module", "kernel_dir", "module_namespace",
+           "source_file"]

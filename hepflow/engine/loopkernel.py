@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import math
 import threading
-import types
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -195,21 +194,9 @@ def _vector_helper(name: str) -> str:
 
 
 def _compile(body: lp.LoopBody) -> Callable[..., Any]:
-    gen = _Generator(body)
-    module = gen.module()
-    namespace = dict(_helpers())
-    # the syntax tree was built above from the checked statements, never from text; its
-    # two functions are made from their code objects, nothing is executed at module level.
-    # The file named after the tree lets numba's disk cache serve the next process.
-    source = kernelcache.source_file(module)
-    code = compile(module, str(source or "<hepflow compiled body>"), "exec")
-    functions = {c.co_name: c for c in code.co_consts if isinstance(c, types.CodeType)}
-    if source is not None:  # numba finds a cached kernel's globals through its module
-        namespace = kernelcache.module_namespace(source, namespace)
-    jit = namespace["_numba"].njit(error_model="numpy", cache=source is not None)
-    namespace["_body"] = jit(types.FunctionType(functions["_body"], namespace))
-    kernel = jit(types.FunctionType(functions["_kernel"], namespace))
-    return cast(Callable[..., Any], kernel)
+    namespace = kernelcache.jit_module(_Generator(body).module(), dict(_helpers()),
+                                       "<hepflow compiled body>")
+    return cast(Callable[..., Any], namespace["_kernel"])
 
 
 def _name(name: str, store: bool = False) -> ast.Name:
