@@ -382,21 +382,32 @@ def _calls_of(tree: ast.AST, names: set[str]) -> list[int]:
     return lines
 
 
-_KERNEL_BUILDER = "engine/loopkernel.py"
+_KERNEL_BUILDER = "engine/kernelcache.py"
+_GENERATORS = ("engine/loopkernel.py", "engine/exprkernel.py")
 
 
 def test_the_kernel_builder_compiles_only_a_syntax_tree() -> None:
-    """loopkernel's one `compile` takes the ast.Module its generator returns."""
-    path = pathlib.Path(hepflow.__file__).parent / _KERNEL_BUILDER
-    tree = ast.parse(path.read_text())
+    """kernelcache's one `compile` takes the ast.Module it is given, and the only callers
+    hand it their generator's `module()`: syntax trees built from checked IR."""
+    root = pathlib.Path(hepflow.__file__).parent
+    tree = ast.parse((root / _KERNEL_BUILDER).read_text())
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and
              isinstance(node.func, ast.Name) and node.func.id == "compile"]
     assert len(calls) == 1
     (first, *_) = calls[0].args
     assert isinstance(first, ast.Name) and first.id == "module"
-    sources = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign) and
-               any(isinstance(t, ast.Name) and t.id == "module" for t in node.targets)]
-    assert [ast.unparse(v) for v in sources] == ["gen.module()"]
+    (builder,) = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and
+                  any(isinstance(c, ast.Call) and c in calls for c in ast.walk(node))]
+    annotation = next(a.annotation for a in builder.args.args if a.arg == "module")
+    assert annotation is not None and ast.unparse(annotation) == "ast.Module"
+    assert not [node for node in ast.walk(builder) if isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == "module" for t in node.targets)]
+    handed = []
+    for name in _GENERATORS:
+        for node in ast.walk(ast.parse((root / name).read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith(builder.name):
+                handed.append(ast.unparse(node.args[0]))
+    assert sorted(handed) == ["_Generator(body).module()", "gen.module()"]
 
 
 def test_no_hepflow_module_uses_eval_or_exec() -> None:

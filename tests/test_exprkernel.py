@@ -351,3 +351,15 @@ def test_the_next_process_loads_the_expression_kernel_from_disk(tmp_path: Path) 
     second = _process(tmp_path)
     assert second["sum"] == want
     assert second["misses"] == 0 and second["hits"] >= 1  # loaded from the disk cache
+
+
+def test_a_very_long_operator_chain_is_left_to_the_evaluator() -> None:
+    """`&&` and `?:` nest in the generated code, and Python's compiler recurses through
+    them: a chain of more than MAX_CHAIN operands runs columnar, with the same answer."""
+    short = " && ".join(f"MET_pt > {i % 7}" for i in range(exprkernel.MAX_CHAIN // 2))
+    long = " && ".join(f"MET_pt > {i % 7}" for i in range(490))
+    assert exprkernel.compilable(compile_expression(short, SCHEMA).tree)
+    assert not exprkernel.compilable(compile_expression(long, SCHEMA).tree)
+    df = hepflow.RDataFrame(10, client="sync", options=Options(backend="compiled"))
+    counted = df.Define("MET_pt", "(float)(rdfentry_)").Filter(long).Count()
+    assert counted.GetValue() == 3  # entries 7, 8 and 9

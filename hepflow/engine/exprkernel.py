@@ -135,11 +135,29 @@ def _loop(t: Typed) -> int:
 _TAKEN: dict[Typed, bool] = {}
 
 
+#: Operands of one operator chain the compiler takes: `&&`, `||` and `?:` become nested
+#: conditional expressions, and Python's compiler (and numba's) recurse through them; a
+#: 490-term cut chain (tests/test_errors_frame.py) exhausts the stack.
+MAX_CHAIN = 64
+
+
+def _too_long(tree: Typed) -> bool:
+    todo = [tree]
+    while todo:
+        t = todo.pop()
+        if len(t.args) > MAX_CHAIN:
+            return True
+        todo.extend(t.args)
+    return False
+
+
 def compilable(tree: Typed) -> bool:
     """Whether the compiler takes the whole expression (else the evaluator runs it)."""
     found = _TAKEN.get(tree)
     if found is None:
         try:
+            if _too_long(tree):
+                raise _NotTaken("an operator chain too long to nest")
             if tree.type.kind == "scalar":
                 _per_event(tree)
             else:
@@ -447,9 +465,11 @@ class _Generator(loopkernel._Generator):
             c, a, b = t.args
             return _call("_pick", self.truth(c), self.convert(self.expr(a), a.type.dtype, dst),
                          self.convert(self.expr(b), b.type.dtype, dst))
-        if name in ("max", "min"):
-            pair = [self.convert(self.expr(x), x.type.dtype, dst) for x in t.args]
-            return _call("np.maximum" if name == "max" else "np.minimum", *pair)
+        if name in ("max", "min"):  # libstdc++'s (a < b) ? b : a, as the evaluator
+            first, second = [self.convert(self.expr(x), x.type.dtype, dst) for x in t.args]
+            less = ast.Compare(first, [ast.Lt()], [second]) if name == "max" else \
+                ast.Compare(second, [ast.Lt()], [first])
+            return ast.IfExp(less, second, first)
         if name == "round":
             (x,) = t.args
             return self.convert(_call("_round", self.convert(self.expr(x), x.type.dtype,

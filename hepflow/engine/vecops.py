@@ -647,18 +647,22 @@ def _math(name: str) -> Impl:
     return apply
 
 
-def _minmax(func: Callable[[Any, Any], Any]) -> Impl:
-    """std::max/min on both values converted to their common type first."""
+def _minmax(larger: bool) -> Impl:
+    """std::max/min on both values converted to their common type first, as libstdc++
+    writes them: max is `(a < b) ? b : a`, min `(b < a) ? b : a`. So a NaN first argument
+    is returned and a NaN second one is not, and max(0., -0.) is 0. (numpy's maximum
+    propagates every NaN and may return either zero)."""
     def apply(out: ColumnType, a: Value, b: Value) -> Value:
-        return func(as_type(a, out), as_type(b, out))
+        x, y = as_type(a, out), as_type(b, out)
+        return np.where(x < y, y, x) if larger else np.where(y < x, y, x)
     return apply
 
 
 for _name in sorted(cmath.NAMES):
     implements(_name, elementwise=True)(_math(_name))
 implements("round", elementwise=True)(_round)
-implements("max", typed=True, elementwise=True)(_minmax(np.maximum))
-implements("min", typed=True, elementwise=True)(_minmax(np.minimum))
+implements("max", typed=True, elementwise=True)(_minmax(larger=True))
+implements("min", typed=True, elementwise=True)(_minmax(larger=False))
 
 
 def _construct(out: ColumnType, *coords: Any) -> fourvector.FourVector:
