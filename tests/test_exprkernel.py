@@ -14,11 +14,7 @@ a temporary per operator (measured: `exprkernel.chosen`).
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +33,7 @@ from test_expr_semantics import (
     expressions,
     make_frame,
 )
+from test_kernel_cache import fresh_process
 
 import hepflow
 from hepflow.engine import exprkernel
@@ -334,13 +331,7 @@ print(json.dumps({"sum": value, "compile": summed.run_info().compile_seconds,
 
 
 def _process(cache: Path) -> dict[str, Any]:
-    env = {**os.environ, "HEPFLOW_CACHE_DIR": str(cache),
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
-                                          os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", PROGRAM], env=env, capture_output=True,
-                          text=True, timeout=300, check=True)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return fresh_process(PROGRAM, cache)
 
 
 def test_the_next_process_loads_the_expression_kernel_from_disk(tmp_path: Path) -> None:

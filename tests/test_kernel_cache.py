@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,14 +40,20 @@ print(json.dumps({{"sum": value,
 """
 
 
-def _process(cache: Path) -> dict[str, object]:
+def fresh_process(program: str, cache: Path) -> dict[str, Any]:
+    """The JSON that `program` prints last, run in a new Python with `cache` as
+    HEPFLOW_CACHE_DIR: a process that has compiled nothing yet, as a new worker."""
     env = {**os.environ, "HEPFLOW_CACHE_DIR": str(cache),
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
                                           os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", PROGRAM], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
                           text=True, timeout=300, check=True)
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def _process(cache: Path) -> dict[str, Any]:
+    return fresh_process(PROGRAM, cache)
 
 
 def test_the_next_process_loads_the_kernel_instead_of_compiling_it(tmp_path: Path) -> None:

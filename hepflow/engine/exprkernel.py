@@ -24,7 +24,6 @@ element by element must be equally long in every event, as ROOT requires.
 from __future__ import annotations
 
 import ast
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -564,7 +563,6 @@ class _Compiled:
 
 
 _KERNELS: dict[Typed, _Compiled] = {}
-_LOCK = threading.Lock()
 _OWN: dict[str, Any] = {}
 
 
@@ -618,14 +616,7 @@ def _compile(tree: Typed) -> _Compiled:
 
 
 def _kernel(tree: Typed) -> _Compiled:
-    found = _KERNELS.get(tree)
-    if found is None:
-        with _LOCK:
-            found = _KERNELS.get(tree)
-            if found is None:
-                found = _compile(tree)
-                _KERNELS[tree] = found
-    return found
+    return kernelcache.built_once(_KERNELS, tree, _compile)
 
 
 def _flat(value: Value, t: ColumnType, n: int) -> tuple[np.ndarray, np.ndarray]:

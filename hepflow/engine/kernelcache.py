@@ -24,10 +24,10 @@ import tempfile
 import threading
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hepflow.dataset.scan import cache_dir
 from hepflow.version import __version__
@@ -116,6 +116,24 @@ def jit_module(module: ast.Module, namespace: dict[str, Any], label: str) -> dic
     return namespace
 
 
+_BUILDING = threading.Lock()
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def built_once(kernels: dict[K, V], key: K, build: Callable[[K], V]) -> V:
+    """`kernels[key]`, built by `build(key)` the first time, by one thread only (the
+    others wait for it rather than compile the same kernel again)."""
+    found = kernels.get(key)
+    if found is None:
+        with _BUILDING:
+            found = kernels.get(key)
+            if found is None:
+                found = build(key)
+                kernels[key] = found
+    return found
+
+
 @contextmanager
 def compiling() -> Iterator[None]:
     """Count the block's seconds as this thread's compiling."""
@@ -131,5 +149,5 @@ def compile_seconds() -> float:
     return float(getattr(_COUNTER, "seconds", 0.0))
 
 
-__all__ = ["compile_seconds", "compiling", "jit_module", "kernel_dir", "module_namespace",
-           "source_file"]
+__all__ = ["built_once", "compile_seconds", "compiling", "jit_module", "kernel_dir",
+           "module_namespace", "source_file"]

@@ -70,14 +70,7 @@ def run(body: lp.LoopBody, args: Sequence[Value], n: int) -> Value:
 
 
 def _kernel(body: lp.LoopBody) -> Callable[..., Any]:
-    found = _KERNELS.get(body)
-    if found is None:
-        with _LOCK:
-            found = _KERNELS.get(body)
-            if found is None:
-                found = _compile(body)
-                _KERNELS[body] = found
-    return found
+    return kernelcache.built_once(_KERNELS, body, _compile)
 
 
 def _compiled_for(kernel: Any, arguments: Sequence[Any]) -> None:
