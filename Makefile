@@ -47,7 +47,7 @@ COMPILED_TESTS := tests/test_exprkernel.py tests/test_expr_semantics.py tests/te
 	tests/test_rdataframe.py tests/test_root_refs_frame.py tests/test_missing_guarded.py \
 	tests/test_expr_statements.py tests/test_expr_declare.py tests/test_ttbar_ways.py \
 	tests/test_actions.py tests/test_kernel_cache.py tests/test_dispatch.py tests/root_programs \
-	tests/test_errors_frame.py
+	tests/test_errors_frame.py tests/test_std_random.py
 test-compiled: $(STAMP)
 	HEPFLOW_BACKEND=compiled $(BIN)/python -m pytest $(COMPILED_TESTS)
 

@@ -711,12 +711,29 @@ def test_declared_functions_return_collections_of_four_vectors() -> None:
 
 
 @pytest.mark.parametrize(("source", "pointed", "reason"), [
-    ("double rp_t_gaus() { thread_local std::random_device rd{}; return 1; }", "thread_local",
-     "thread_local variables are outside"),
+    ("double rp_t_gaus() { thread_local double x = 1; return x; }", "thread_local",
+     "`thread_local` is taken here only for <random>'s"),
     ("double rp_t_gaus() { std::mt19937 gen{3}; return 1; }", "std::mt19937",
-     "random number generators are outside"),
-    ("double rp_t_gaus() { std::normal_distribution<double> d{1, 0.05}; return 1; }",
-     "std::normal_distribution", "random number generators are outside"),
+     "would be made again, and seeded again, at every call"),
+    ("double rp_t_gaus() { thread_local std::mt19937_64 gen{3}; return 1; }",
+     "std::mt19937_64", "random number generators are outside"),
+    ("double rp_t_gaus() { thread_local std::normal_distribution<double> d{1, 0.05}; "
+     "return d(3); }", "d(3)", "takes one thread_local std::mt19937"),
+    ("double rp_t_gaus(int s) { thread_local std::mt19937 gen{s}; return gen(); }", "s",
+     "must be an integer, or rd() of a thread_local std::random_device"),
+    ("double rp_t_gaus() { thread_local std::mt19937 gen{1}; "
+     "thread_local std::normal_distribution<float> d{1, -2}; return d(gen); }", "d",
+     "standard deviation must be positive"),
+    ("double rp_t_gaus() { thread_local std::mt19937 gen{1}; "
+     "thread_local std::normal_distribution<float> d; d(gen); return 1; }", "d(gen)",
+     "this draw's value is not used"),
+    ("double rp_t_gaus() { thread_local std::random_device rd; return rd(); }", "rd()",
+     "seeds an engine here"),
+    ("double rp_t_gaus() { thread_local std::mt19937 gen; "
+     "return std::normal_distribution<float>(0, 1)(gen); }", "std::normal_distribution",
+     "as a `thread_local` variable"),
+    ("double rp_t_gaus() { thread_local std::normal_distribution<int> d; return 1; }",
+     "std::normal_distribution", "takes float or double here"),
     ("ROOT::RVecF rp_t_gen(int n) { ROOT::RVecF r(n); std::generate(std::begin(r), "
      "std::end(r), [](float x) { return x; }); return r; }",
      "std::generate(std::begin(r), std::end(r), [](float x) { return x; })",
@@ -728,8 +745,9 @@ def test_declared_functions_return_collections_of_four_vectors() -> None:
 ])
 def test_agc_forms_outside_the_subset_are_refused_by_name(source: str, pointed: str,
                                                            reason: str) -> None:
-    """What of the AGC helpers stays outside: random numbers (not reproducible, in ROOT
-    either), generate with another lambda, collections of 4-vectors built in a loop."""
+    """What of the AGC helpers' forms stays outside, or is misused: random objects that are
+    not thread_local, engines other than libstdc++'s Mersenne Twister, draws whose value
+    is dropped, generate with another lambda, collections of 4-vectors built in a loop."""
     with pytest.raises(ExpressionError) as info:
         hepflow.Declare(source)
     err = info.value

@@ -18,12 +18,13 @@ import awkward as ak
 import numpy as np
 
 from hepflow.core.types import ColumnType, numpy_dtype
-from hepflow.engine import lists, loopkernel, vecops
+from hepflow.engine import lists, loopkernel, randomdraws, vecops
 from hepflow.engine.fourvector import FourVector
 from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, leaf_dtype
 from hepflow.plan.expr import sampleinfo
 from hepflow.plan.expr.declare import CorrectionCall, DeclaredFunction, Mapped
 from hepflow.plan.expr.loops import LoopBody
+from hepflow.plan.expr.random_objects import Draw
 from hepflow.plan.expr.typed import BinaryStep, BraceInit, Typed, UnaryStep
 from hepflow.plan.expr.variation import VariationPick
 
@@ -95,6 +96,8 @@ def _call(tree: Typed, frame: Frame) -> Value:
         return _brace_list(tree, frame)
     if isinstance(tree.value, LoopBody):
         return loopkernel.run(tree.value, [_eval(a, frame) for a in tree.args], frame.n)
+    if isinstance(tree.value, Draw):
+        return randomdraws.draw_column(tree.value, frame.n)
     name = str(tree.value)
     impl = vecops.IMPLEMENTATIONS[name]
     args = [_eval(a, frame) for a in tree.args]

@@ -33,7 +33,7 @@ from hepflow.dataset.scan import cache_dir
 from hepflow.version import __version__
 
 #: hepflow's files whose code a kernel calls: a change to them is a new kernel.
-_HELPER_SOURCES = ("loopkernel.py", "exprkernel.py", "fourvector_scalar.py")
+_HELPER_SOURCES = ("loopkernel.py", "exprkernel.py", "fourvector_scalar.py", "randomdraws.py")
 _COUNTER = threading.local()
 
 

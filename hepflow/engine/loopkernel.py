@@ -12,6 +12,7 @@ process by the body itself (equal bodies share one). A loop that runs more than
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -21,9 +22,10 @@ import awkward as ak
 import numpy as np
 
 from hepflow.core.types import DType
-from hepflow.engine import kernelcache
+from hepflow.engine import kernelcache, randomdraws
 from hepflow.engine.values import EvaluationFailure, Value
 from hepflow.plan.expr import loops as lp
+from hepflow.plan.expr.random_objects import Distribution, Draw, Engine
 from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
 
 _KERNELS: dict[lp.LoopBody, Callable[..., Any]] = {}
@@ -54,6 +56,9 @@ def run(body: lp.LoopBody, args: Sequence[Value], n: int) -> Value:
         else:
             column = np.broadcast_to(np.asarray(value, dtype=t.numpy), (n,))
             flat.append(np.ascontiguousarray(column))
+    engines, distributions = random_objects(body)
+    flat += [randomdraws.engine_state(e) for e in engines]
+    flat += [randomdraws.distribution_state(d) for d in distributions]
     where = np.zeros(1, dtype=np.int64)
     jagged = body.return_type.kind == "jagged"
     out = np.zeros(n + 1, dtype=np.int64) if jagged else \
@@ -67,6 +72,28 @@ def run(body: lp.LoopBody, args: Sequence[Value], n: int) -> Value:
     if jagged:  # `out` holds the offsets of the collections in `contents`
         return ak.unflatten(np.asarray(contents), np.diff(out))
     return out
+
+
+def random_objects(body: lp.LoopBody) -> tuple[tuple[Engine, ...], tuple[Distribution, ...]]:
+    """The engines and normal distributions `body` draws from, in order of first use:
+    their per-thread states are the kernel's last arguments."""
+    engines: dict[Engine, None] = {}
+    kept: dict[Distribution, None] = {}
+    todo: list[object] = list(reversed(body.statements))
+    while todo:
+        item = todo.pop()
+        if isinstance(item, Typed):
+            if isinstance(item.value, Draw):
+                engines[item.value.engine] = None
+                if item.value.distribution is not None and \
+                        item.value.distribution.kind == "normal":
+                    kept[item.value.distribution] = None
+            todo.extend(reversed(item.args))
+        elif isinstance(item, tuple):
+            todo.extend(reversed(item))
+        elif dataclasses.is_dataclass(item):
+            todo.extend(reversed([getattr(item, f.name) for f in dataclasses.fields(item)]))
+    return tuple(engines), tuple(kept)
 
 
 def _kernel(body: lp.LoopBody) -> Callable[..., Any]:
@@ -178,6 +205,7 @@ def _helpers() -> dict[str, Any]:
                          "_resize": jit(resize), "_take": take_compiled,
                          "_take_or_fill": jit(take_or_fill), "_gather": jit(gather),
                          "_numba": numba})
+        _HELPERS.update(randomdraws.functions())
     return _HELPERS
 
 
@@ -242,6 +270,10 @@ class _Generator:
             names = (f"c{k}", f"o{k}") if t.kind == "jagged" else (f"a{k}",)
             self.slots.append(names)
             self.params += names
+        engines, distributions = random_objects(body)
+        self.engines = {e: f"r{k}" for k, e in enumerate(engines)}
+        self.kept = {d: f"q{k}" for k, d in enumerate(distributions)}
+        self.params += [*self.engines.values(), *self.kept.values()]
         self.counter = 0
         self.list_types = _list_types(body.statements)
         self.memo: dict[Typed, str] = {}  # this statement's shared values (`shared`)
@@ -589,6 +621,8 @@ class _Generator:
         return _call(_vector_helper(str(t.value)), *(self.expr(a) for a in t.args))
 
     def expr_call(self, t: Typed) -> ast.expr:
+        if isinstance(t.value, Draw):
+            return self.draw(t.value)
         name = str(t.value)
         dst = t.type.dtype
         if name in ("size", "Length") and t.args[0].op == "local":
@@ -616,5 +650,16 @@ class _Generator:
             return self.convert(_call("np." + name, *args), dst, dst)
         return self.convert(_call("math." + name, *args), dst, dst)
 
+    def draw(self, draw: Draw) -> ast.expr:
+        """One draw from this thread's engine (hepflow.engine.randomdraws)."""
+        engine = _name(self.engines[draw.engine])
+        dist = draw.distribution
+        if dist is None:
+            return _call("_rnd_next", engine)
+        bounds = (self.const(dist.a, dist.dtype), self.const(dist.b, dist.dtype))
+        if dist.kind == "normal":
+            return _call(f"_rnd_normal_{dist.dtype}", engine, _name(self.kept[dist]), *bounds)
+        return _call(f"_rnd_uniform_real_{dist.dtype}", engine, *bounds)
 
-__all__ = ["run"]
+
+__all__ = ["random_objects", "run"]

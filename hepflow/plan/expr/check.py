@@ -33,6 +33,7 @@ from hepflow.core.types import (
 from hepflow.errors import ExpressionError, did_you_mean
 from hepflow.plan.expr import cxxtypes, declare, sampleinfo
 from hepflow.plan.expr import nodes as n
+from hepflow.plan.expr import statements as s
 from hepflow.plan.expr.functions import (
     CONSTANTS,
     FUNCTIONS,
@@ -42,6 +43,7 @@ from hepflow.plan.expr.functions import (
 )
 from hepflow.plan.expr.lowering import lower
 from hepflow.plan.expr.parser import parse
+from hepflow.plan.expr.random_objects import Draw
 from hepflow.plan.expr.statement_parser import is_body, parse_body, returns_only_in_lambdas
 from hepflow.plan.expr.statements import needs_kernel
 from hepflow.plan.expr.tokens import tokenize
@@ -96,6 +98,12 @@ class _Checker:
         dtype: DType = node.dtype or ("bool" if isinstance(value, bool) else "int32"
                                       if isinstance(value, int) else "float64")
         return Typed("const", scalar(dtype), value=value)
+
+    def visit_Draw(self, node: n.Draw) -> Typed:
+        """A random draw; `may_fail` so that `?:`, `&&` and `||` draw only on the events
+        where C++ evaluates it, and so that equal draws are never computed once."""
+        draw = cast(Draw, node.draw)
+        return Typed("call", scalar(draw.dtype), (), draw, may_fail=True, text=draw.name)
 
     def visit_Name(self, node: n.Name) -> Typed:
         name = node.name
@@ -543,7 +551,29 @@ def compile_expression(text: str, schema: Mapping[str, ColumnType],
     tree = parse(text)
     checker = _Checker(text, schema, samples)
     typed = checker.check(tree)
+    if _draws(typed) > 1:
+        return _in_event_order(text, s.Body((s.Return(0, len(text), tree),)), schema, samples)
     return Expression(text, typed, frozenset(checker.columns))
+
+
+def _draws(tree: Typed) -> int:
+    """How many random draws `tree` makes per event (at most)."""
+    count, todo = 0, [tree]
+    while todo:
+        t = todo.pop()
+        count += isinstance(t.value, Draw)
+        todo.extend(t.args)
+    return count
+
+
+def _in_event_order(text: str, body: s.Body, schema: Mapping[str, ColumnType],
+                    samples: Mapping[str, Mapping[str, Any]] | None) -> Expression:
+    """A value that draws several random numbers per event, compiled per event: the
+    vectorised evaluator would make each draw for every event before the next draw,
+    where C++ makes an event's draws in turn, and so would hand them out differently."""
+    from hepflow.plan.expr.loop_check import compile_loops  # it builds on _Checker
+
+    return compile_loops(text, body, schema, samples)
 
 
 def _compile_body(text: str, schema: Mapping[str, ColumnType],
@@ -572,6 +602,8 @@ def _compile_body(text: str, schema: Mapping[str, ColumnType],
                                   text, statement.start, statement.end)
         first = rtype
     typed = checker.check(node)
+    if _draws(typed) > 1:
+        return _in_event_order(text, body, schema, samples)
     return Expression(text, typed, frozenset(checker.columns))
 
 

@@ -86,6 +86,7 @@ class _SourceParser(_StatementParser):
         if not self.is_op("{"):
             raise self.error("expected the function's body in { ... }")
         self.return_type = return_type
+        self.randoms = {}  # a function's thread_local objects are its own
         block = self.block()
         return CxxFunction(name.text, tuple(params), return_type, s.Body(block.body),
                            self.text, first.start, block.end)

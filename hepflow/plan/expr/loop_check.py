@@ -38,6 +38,7 @@ from hepflow.plan.expr.loops import (
     LStatement,
     LWhile,
 )
+from hepflow.plan.expr.random_objects import Draw
 from hepflow.plan.expr.statements import mutated, mutation
 from hepflow.plan.expr.typed import BraceInit, Expression, Typed
 
@@ -89,7 +90,7 @@ class _LoopChecker(_Checker):
             raise self.fail(f"a {t.type.dtype} local is compiled as its four coordinates: "
                             "use its accessors (p.Pt(), p.Theta(), ...); anything else of "
                             "it in a body with loops is not compiled yet", node)
-        if t.op in ("const", "local", "input"):
+        if t.op in ("const", "local", "input") or (t.op == "call" and isinstance(t.value, Draw)):
             return t
         if t.op == "call" and t.value in _ACCESSORS and t.args[0].op == "local":
             return _accessor(t)

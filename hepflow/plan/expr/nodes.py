@@ -116,5 +116,13 @@ class Lambda(Node):
     body: object
 
 
-__all__ = ["Attribute", "Binary", "BraceList", "Call", "Cast", "Convert", "Index", "Lambda",
-           "Literal", "Name", "Node", "Ternary", "Unary"]
+@dataclass(frozen=True, slots=True)
+class Draw(Node):
+    """`d(gen)` or `gen()` of `thread_local` random objects, resolved where they are
+    declared (a `random_objects.Draw`)."""
+
+    draw: object
+
+
+__all__ = ["Attribute", "Binary", "BraceList", "Call", "Cast", "Convert", "Draw", "Index",
+           "Lambda", "Literal", "Name", "Node", "Ternary", "Unary"]

@@ -16,7 +16,7 @@ from hepflow.errors import ExpressionError
 from hepflow.plan.expr import cxxtypes
 from hepflow.plan.expr import nodes as n
 from hepflow.plan.expr import statements as s
-from hepflow.plan.expr.parser import _Parser
+from hepflow.plan.expr.random_parser import _RandomParser
 from hepflow.plan.expr.tokens import Token
 
 # Words that start C++ this subset does not take, and what to call them in the error.
@@ -32,21 +32,20 @@ _OUTSIDE: Final[dict[str, str]] = {
     "std::printf": "I/O", "puts": "I/O", "sizeof": "sizeof", "asm": "assembly",
     "extern": "declarations of one's own", "virtual": "classes", "friend": "classes",
     "mutable": "classes", "volatile": "volatile", "register": "register",
-    "thread_local": "thread_local variables", "co_await": "coroutines", "co_return": "coroutines",
+    "co_await": "coroutines", "co_return": "coroutines",
     "static_assert": "static_assert", "decltype": "decltype", "reinterpret_cast": "pointers",
     "const_cast": "const_cast", "dynamic_cast": "classes", "typeid": "RTTI",
     "std::function": "std::function", "std::string": "strings as locals",
-    **dict.fromkeys(("std::random_device", "std::mt19937", "std::mt19937_64",
-                     "std::default_random_engine", "std::minstd_rand", "std::ranlux48",
-                     "std::normal_distribution", "std::uniform_real_distribution",
-                     "std::uniform_int_distribution", "std::poisson_distribution",
+    **dict.fromkeys(("std::mt19937_64", "std::default_random_engine", "std::minstd_rand",
+                     "std::ranlux48", "std::uniform_int_distribution", "std::poisson_distribution",
                      "std::exponential_distribution", "TRandom", "TRandom3", "gRandom", "rand",
                      "std::rand", "srand", "std::srand", "drand48"),
                     "random number generators"),
 }
 _HINTS: Final[dict[str, str]] = {
-    "random number generators": "their draws differ from run to run and from worker to "
-    "worker, in ROOT too; compute random factors in a seeded Python function given to "
+    "random number generators": "hepflow runs std::mt19937 with std::normal_distribution "
+    "and std::uniform_real_distribution declared thread_local, as libstdc++ computes them; "
+    "for other generators compute random factors in a seeded Python function given to "
     "hepflow.Declare(name, func, arg_types, return_type)"}
 _ASSIGN: Final = ("=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=")
 _QUALIFIERS: Final = ("const", "constexpr")
@@ -58,7 +57,7 @@ def is_body(tokens: list[Token]) -> bool:
     return any(t.kind == "name" and t.text == "return" for t in tokens)
 
 
-class _StatementParser(_Parser):
+class _StatementParser(_RandomParser):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.count = 0
@@ -203,6 +202,9 @@ class _StatementParser(_Parser):
 
     def simple(self) -> s.Statement:
         """A declaration, an assignment, `x++`/`++x`, or an expression statement."""
+        random = self.random_declaration()
+        if random is not None:
+            return random
         declared = self.declaration_type()
         if declared is not None:
             return self.declarators(*declared)
@@ -237,6 +239,9 @@ class _StatementParser(_Parser):
             kind = {"++": "+=", "--": "-="}.get(op.text, op.text)
             return s.AssignElement(value.start, rhs.end, value.base.name, value.index,
                                    cast(s.AssignOp, kind), rhs)
+        if isinstance(value, n.Draw):
+            raise ExpressionError("this draw's value is not used: hepflow draws a number only "
+                                  "where a value is computed", self.text, value.start, value.end)
         return self.generated(value) or s.Evaluate(value.start, value.end, value)
 
     def generated(self, value: n.Node) -> s.Statement | None:

@@ -8,11 +8,11 @@ inside are the ordinary `nodes`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from hepflow.core.types import ColumnType
-from hepflow.plan.expr.nodes import Call, Name, Node
+from hepflow.plan.expr.nodes import Call, Draw, Name, Node
 
 AssignOp = Literal["=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="]
 
@@ -163,10 +163,27 @@ def walk(statement: Statement) -> list[Statement]:
 
 
 def needs_kernel(statement: Statement) -> bool:
-    """Whether `statement` holds a loop or changes a collection in place: then the body is
-    compiled per event rather than lowered to one expression."""
+    """Whether `statement` holds a loop, changes a collection in place or keeps a random
+    draw in a local: then the body is compiled per event rather than lowered to one
+    expression (which would put the local's value, and so a new draw, at each use)."""
     return any(isinstance(x, (While, For, RangeFor, Break, Continue)) or
-               mutation(x) is not None for x in walk(statement))
+               mutation(x) is not None or
+               (isinstance(x, Declare) and draws(x.init)) or
+               (isinstance(x, Assign) and draws(x.value)) for x in walk(statement))
+
+
+def draws(node: Node | None) -> bool:
+    """Whether `node` holds a random draw (`d(gen)` of `thread_local` objects)."""
+    todo: list[object] = [node]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, Draw):
+            return True
+        if isinstance(current, Node):
+            todo.extend(getattr(current, f.name) for f in fields(current))
+        elif isinstance(current, tuple):
+            todo.extend(current)
+    return False
 
 
 def mutated(statements: tuple[Statement, ...]) -> frozenset[str]:
@@ -177,4 +194,4 @@ def mutated(statements: tuple[Statement, ...]) -> frozenset[str]:
 
 __all__ = ["MUTATORS", "Assign", "AssignElement", "AssignOp", "Block", "Body", "Break",
            "Continue", "Declare", "Evaluate", "For", "If", "RangeFor", "Return", "Statement",
-           "While", "mutated", "needs_kernel", "walk"]
+           "While", "draws", "mutated", "needs_kernel", "walk"]
