@@ -40,16 +40,11 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
-# The expression-heavy tests with every expression the compiler takes compiled
-# (hepflow.engine.exprkernel; HEPFLOW_BACKEND is Options.backend's default).
-COMPILED_TESTS := tests/test_exprkernel.py tests/test_expr_semantics.py tests/test_expr_cpp.py \
-	tests/test_float_semantics.py tests/test_lists.py tests/test_vary.py tests/test_agc.py \
-	tests/test_rdataframe.py tests/test_root_refs_frame.py tests/test_missing_guarded.py \
-	tests/test_expr_statements.py tests/test_expr_declare.py tests/test_ttbar_ways.py \
-	tests/test_actions.py tests/test_kernel_cache.py tests/test_dispatch.py tests/root_programs \
-	tests/test_errors_frame.py tests/test_std_random.py
-test-compiled: $(STAMP)
-	HEPFLOW_BACKEND=compiled $(BIN)/python -m pytest $(COMPILED_TESTS)
+# The whole suite again with every expression the compiler takes compiled
+# (hepflow.engine.exprkernel; HEPFLOW_BACKEND is Options.backend's default, columnar in
+# hepflow.yaml): `make test` and this are the suite with either backend forced.
+test-compiled: $(STAMP) system-deps
+	HEPFLOW_BACKEND=compiled $(BIN)/python -m pytest
 
 test-coffea: $(COFFEA_STAMP) system-deps
 	HEPFLOW_REQUIRE_COFFEA=1 $(COFFEA_VENV)/bin/python -m pytest -m coffea
