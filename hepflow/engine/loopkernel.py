@@ -75,8 +75,8 @@ def run(body: lp.LoopBody, args: Sequence[Value], n: int) -> Value:
 
 
 def random_objects(body: lp.LoopBody) -> tuple[tuple[Engine, ...], tuple[Distribution, ...]]:
-    """The engines and normal distributions `body` draws from, in order of first use:
-    their per-thread states are the kernel's last arguments."""
+    """The engines and distributions `body` draws from, in order of first use: their
+    per-thread states are the kernel's last arguments."""
     engines: dict[Engine, None] = {}
     kept: dict[Distribution, None] = {}
     todo: list[object] = list(reversed(body.statements))
@@ -85,8 +85,7 @@ def random_objects(body: lp.LoopBody) -> tuple[tuple[Engine, ...], tuple[Distrib
         if isinstance(item, Typed):
             if isinstance(item.value, Draw):
                 engines[item.value.engine] = None
-                if item.value.distribution is not None and \
-                        item.value.distribution.kind == "normal":
+                if item.value.distribution is not None:
                     kept[item.value.distribution] = None
             todo.extend(reversed(item.args))
         elif isinstance(item, tuple):
@@ -656,10 +655,8 @@ class _Generator:
         dist = draw.distribution
         if dist is None:
             return _call("_rnd_next", engine)
-        bounds = (self.const(dist.a, dist.dtype), self.const(dist.b, dist.dtype))
-        if dist.kind == "normal":
-            return _call(f"_rnd_normal_{dist.dtype}", engine, _name(self.kept[dist]), *bounds)
-        return _call(f"_rnd_uniform_real_{dist.dtype}", engine, *bounds)
+        return _call(f"_rnd_{dist.kind}_{dist.dtype}", engine, _name(self.kept[dist]),
+                     self.const(dist.a, dist.dtype), self.const(dist.b, dist.dtype))
 
 
 __all__ = ["random_objects", "run"]

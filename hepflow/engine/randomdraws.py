@@ -60,7 +60,9 @@ def engine_state(engine: Engine) -> np.ndarray:
 
 
 def distribution_state(distribution: Distribution) -> np.ndarray:
-    """This thread's state of a normal distribution: [kept value, 1.0 if one is kept]."""
+    """This thread's state of a distribution: [kept value, 1.0 if one is kept] (only the
+    normal distribution keeps one; every distribution has the place, so that all draw
+    alike)."""
     table: dict[Distribution, np.ndarray] = _LOCAL.__dict__.setdefault("distributions", {})
     state = table.get(distribution)
     if state is None:
@@ -71,7 +73,7 @@ def distribution_state(distribution: Distribution) -> np.ndarray:
 def functions() -> dict[str, Any]:
     """The compiled draws, by the name a kernel calls them: `_rnd_next(engine)`,
     `_rnd_normal_float32(engine, kept, mean, stddev)`, `_rnd_uniform_real_float64(engine,
-    a, b)`, ... Built once per process."""
+    kept, a, b)`, ... Built once per process."""
     if not _FUNCTIONS:
         with _LOCK:
             if not _FUNCTIONS:
@@ -147,7 +149,7 @@ def _build() -> dict[str, Any]:
         return jit(draw)
 
     def uniform(canonical: Callable[[Any], Any], real: Any) -> Callable[..., Any]:
-        def draw(state: Any, a: Any, b: Any) -> Any:
+        def draw(state: Any, kept: Any, a: Any, b: Any) -> Any:  # keeps nothing
             return real(real(canonical(state) * real(b - a)) + a)
 
         return jit(draw)
@@ -157,27 +159,6 @@ def _build() -> dict[str, Any]:
                                   ("float64", canonical_float64, np.float64)):
         out[f"_rnd_normal_{name}"] = normal(canonical, real)
         out[f"_rnd_uniform_real_{name}"] = uniform(canonical, real)
-    return out
-
-
-def _filled(draw: Draw, n: int) -> np.ndarray:
-    kind = "next" if draw.distribution is None else \
-        f"{draw.distribution.kind}_{draw.distribution.dtype}"
-    key = f"_fill_{kind}"
-    found = _FUNCTIONS.get(key)
-    if found is None:
-        found = _fill_function(kind)
-        _FUNCTIONS[key] = found
-    state = engine_state(draw.engine)
-    real = np.dtype(draw.dtype).type
-    out = np.empty(n, np.dtype(draw.dtype))
-    dist = draw.distribution
-    if dist is None:
-        found(state, out)
-    elif dist.kind == "normal":
-        found(state, distribution_state(dist), real(dist.a), real(dist.b), out)
-    else:
-        found(state, real(dist.a), real(dist.b), out)
     return out
 
 
@@ -191,22 +172,28 @@ def _fill_function(kind: str) -> Callable[..., None]:
             for i in range(len(out)):
                 out[i] = one(state)
         return jit(fill_next)
-    if kind.startswith("normal"):
-        def fill_normal(state: Any, kept: Any, a: Any, b: Any, out: Any) -> None:
-            for i in range(len(out)):
-                out[i] = one(state, kept, a, b)
-        return jit(fill_normal)
 
-    def fill_uniform(state: Any, a: Any, b: Any, out: Any) -> None:
+    def fill(state: Any, kept: Any, a: Any, b: Any, out: Any) -> None:
         for i in range(len(out)):
-            out[i] = one(state, a, b)
-    return jit(fill_uniform)
+            out[i] = one(state, kept, a, b)
+    return jit(fill)
 
 
 def draw_column(draw: Draw, n: int) -> np.ndarray:
     """`n` draws of `draw` in order, one per event: what the evaluator computes for it."""
-    functions()
-    return _filled(draw, n)
+    dist = draw.distribution
+    kind = "next" if dist is None else f"{dist.kind}_{dist.dtype}"
+    fill = _FUNCTIONS.get(f"_fill_{kind}")
+    if fill is None:
+        fill = _FUNCTIONS[f"_fill_{kind}"] = _fill_function(kind)
+    state = engine_state(draw.engine)
+    out = np.empty(n, np.dtype(draw.dtype))
+    if dist is None:
+        fill(state, out)
+        return out
+    real = np.dtype(dist.dtype).type
+    fill(state, distribution_state(dist), real(dist.a), real(dist.b), out)
+    return out
 
 
 __all__ = ["distribution_state", "draw_column", "engine_state", "functions", "seeded"]
