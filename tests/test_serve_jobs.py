@@ -3,7 +3,8 @@
 An analysis file submitted with a token runs in its own process on the
 cluster's scheduler and gives the same histograms as `hepflow run`; other
 users cannot see, fetch or cancel it; cancelling stops its process and its
-Dask tasks; bad datasets and quotas get their 4xx.
+Dask tasks; bad datasets and quotas get their 4xx; a user's ended jobs keep
+their outputs (counting against that user's storage quota) until removed.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def test_other_users_cannot_see_fetch_or_cancel(server: Any, issuer: LocalIssuer
         answer = httpx.get(f"{server.url}/v1/jobs/{job_id}{path}", headers=bob)
         assert answer.status_code == 404, (path, answer.text)
     assert httpx.delete(f"{server.url}/v1/jobs/{job_id}", headers=bob).status_code == 404
-    assert httpx.get(server.url + "/v1/jobs", headers=bob).json() == {"jobs": []}
+    assert httpx.get(server.url + "/v1/jobs", headers=bob).json()["jobs"] == []
     missing = httpx.get(f"{server.url}/v1/jobs/{'0' * 24}", headers=bob)
     assert missing.json() == httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=bob).json() \
         | {"message": f"no job {'0' * 24!r}"}
@@ -188,7 +189,7 @@ def test_a_path_outside_the_allowed_roots_is_refused(server: Any, issuer: LocalI
         assert words in answer.json()["message"]
     broken = submit(server, token, DIMUON.read_text(), "samples: [unclosed")
     assert broken.status_code == 422 and "dataset.yaml" in broken.json()["message"]
-    assert httpx.get(server.url + "/v1/jobs", headers=auth(token)).json() == {"jobs": []}
+    assert httpx.get(server.url + "/v1/jobs", headers=auth(token)).json()["jobs"] == []
 
 
 def test_a_failing_analysis_fails_with_its_error_and_sees_no_server_secrets(
@@ -248,8 +249,16 @@ def test_cancel_stops_the_process_and_its_tasks_and_quota_is_429(
         time.sleep(0.1)
     again = submit(server, token, SLOW, dataset_yaml(sample))
     assert again.status_code == 201, "a cancelled job no longer counts against the quota"
-    assert httpx.delete(f"{server.url}/v1/jobs/{again.json()['id']}", headers=auth(token),
-                        timeout=30).json()["state"] == "cancelled"
+    second = f"{server.url}/v1/jobs/{again.json()['id']}"
+    assert httpx.delete(second, headers=auth(token), timeout=30).json()["state"] == "cancelled"
+    # a second DELETE removes the cancelled job and what it kept
+    folder = server.service.jobs.get("erin", job_id).folder
+    removed = httpx.delete(f"{server.url}/v1/jobs/{job_id}", headers=auth(token), timeout=30)
+    assert removed.status_code == 200 and removed.json()["removed"] is True, removed.text
+    assert removed.json()["state"] == "cancelled" and removed.json()["freed_bytes"] > 0
+    assert not folder.exists()
+    assert httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=auth(token)).status_code == 404
+    assert httpx.delete(second, headers=auth(token), timeout=30).json()["removed"] is True
 
 
 def test_results_over_the_output_quota_fail_the_job(issuer: LocalIssuer, client: Any,
@@ -265,6 +274,72 @@ def test_results_over_the_output_quota_fail_the_job(issuer: LocalIssuer, client:
         job = wait(small, token, answer.json()["id"])
     assert job["state"] == "failed"
     assert "over the output quota of 2000 bytes" in job["error"]
+
+
+COUNT = '''
+import hepflow
+from hepflow.analysis import dataset
+
+df = hepflow.RDataFrame(dataset())
+count = df.Count()
+'''
+#: writes 200 kB into its outputs, then runs for a few seconds per chunk
+BLOB_THEN_SLOW = '''
+from pathlib import Path
+
+Path("out/blob.bin").write_bytes(bytes(200_000))
+''' + SLOW
+
+
+def test_a_users_storage_quota_stops_refuses_and_is_freed_by_delete(
+        issuer: LocalIssuer, client: Any, sample: list[str], tmp_path: Path) -> None:
+    """Kept job folders count against their owner only; DELETE on an ended job frees them."""
+    jobs = {"enabled": True, "folder": str(tmp_path / "jobs"),
+            "cluster": client.scheduler.address,
+            "allowed_roots": [str(Path(sample[0]).parent)],
+            "max_user_output_bytes": 100_000, "cancel_grace_s": 2.0}
+    config = load_config(models=tmp_path, auth=issuer.auth_config(), jobs=jobs)
+    alice = issuer.token(["hepflow:submit"], subject="alice")
+    bob = issuer.token(["hepflow:submit"], subject="bob")
+    data = dataset_yaml(sample)
+    with running(config) as quota:
+        started = time.monotonic()
+        answer = submit(quota, alice, BLOB_THEN_SLOW, data)
+        assert answer.status_code == 201, answer.text
+        big = wait(quota, alice, answer.json()["id"], timeout=60)
+        assert time.monotonic() - started < 20, "the job was not stopped while it ran"
+        assert big["state"] == "failed", big
+        assert "over the storage quota of 97.66 kiB (100000 bytes) per user" in big["error"]
+        assert "DELETE /v1/jobs/{id}" in big["error"] and "it was stopped" in big["error"]
+        assert quota.service.jobs.get("alice", big["id"]).process.poll() is not None
+        assert big["kept_bytes"] > 200_000
+
+        refused = submit(quota, alice, COUNT, data)
+        assert refused.status_code == 429, refused.text
+        message = refused.json()["message"]
+        assert f"the jobs of 'alice' keep {big['kept_bytes'] / 1024:.2f} kiB " \
+            f"({big['kept_bytes']} bytes)" in message and "DELETE /v1/jobs/" in message
+        assert "the storage quota is 97.66 kiB (100000 bytes) per user" in message
+        listed = httpx.get(quota.url + "/v1/jobs", headers=auth(alice)).json()
+        assert listed["kept_bytes"] == big["kept_bytes"] and listed["quota_bytes"] == 100_000
+
+        other = submit(quota, bob, COUNT, data)  # alice's usage is not bob's
+        assert other.status_code == 201, other.text
+        assert wait(quota, bob, other.json()["id"])["state"] == "succeeded"
+
+        folder = quota.service.jobs.get("alice", big["id"]).folder
+        removed = httpx.delete(f"{quota.url}/v1/jobs/{big['id']}", headers=auth(alice))
+        assert removed.status_code == 200, removed.text
+        assert removed.json() == {"id": big["id"], "name": "", "state": "failed",
+                                  "removed": True, "freed_bytes": big["kept_bytes"],
+                                  "kept_bytes": 0}
+        assert not folder.exists()
+        assert httpx.get(f"{quota.url}/v1/jobs/{big['id']}",
+                         headers=auth(alice)).status_code == 404
+        again = submit(quota, alice, COUNT, data)
+        assert again.status_code == 201, again.text
+        small = wait(quota, alice, again.json()["id"])
+        assert small["state"] == "succeeded" and 0 < small["kept_bytes"] < 100_000, small
 
 
 def test_jobs_are_off_unless_enabled(server: Any, issuer: LocalIssuer, tmp_path: Path,
