@@ -388,8 +388,75 @@ def test_a_training_spec_gives_a_bundle_the_upload_endpoint_takes(
     assert described["features"]["flat"] == ["MET_pt", "HT"], described
 
 
+#: A small Keras network as data: the same keys without xgboost's, and train_keras's own
+KERAS = {**{k: v for k, v in TRAINING.items() if k not in ("params", "num_boost_round")},
+         "model": "keras", "hidden": [8, 4], "activation": "tanh", "learning_rate": 0.01,
+         "epochs": 2, "batch_size": 256, "patience": None, "strategy": "local", "bundle": "nn"}
+
+
+def test_a_keras_training_spec_trains_as_train_keras_does(
+        server: Any, issuer: LocalIssuer, client: Any, sample: list[str],
+        tmp_path: Path) -> None:
+    """The job's bundle predicts as the same network trained with hepflow.ml in Python."""
+    import tarfile
+
+    import awkward as ak
+
+    import hepflow
+    import hepflow.ml as ml
+
+    token = issuer.token(["hepflow:submit"], subject="heidi")
+    two = {"samples": {"a": {"files": [sample[0]]}, "b": {"files": [sample[1]]}}}
+    answer = httpx.post(server.url + "/v1/jobs", headers=auth(token), timeout=30,
+                        json={"training": KERAS, "dataset": yaml.safe_dump(two)})
+    assert answer.status_code == 201, answer.text
+    job = wait(server, token, answer.json()["id"], timeout=120)
+    logs = httpx.get(f"{server.url}/v1/jobs/{job['id']}/logs", headers=auth(token)).text
+    assert job["state"] == "succeeded", logs
+    assert job["results"]["nn"]["model"] == "keras" and "keras epoch 2/2: loss" in logs
+    listed = httpx.get(f"{server.url}/v1/jobs/{job['id']}/results", headers=auth(token))
+    assert listed.json() == {"results": [{"name": "nn", "type": "bundle",
+                                          "formats": ["tar.gz"]}]}
+    archive = httpx.get(f"{server.url}/v1/jobs/{job['id']}/results/nn", headers=auth(token))
+    assert archive.status_code == 200, archive.text
+    (tmp_path / "nn.tar.gz").write_bytes(archive.content)
+    with tarfile.open(tmp_path / "nn.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    served = ml.load(tmp_path / "nn")
+    assert served.kind == "keras" and served.classes == {0: "a", 1: "b"}
+
+    spec = tmp_path / "two.yaml"
+    spec.write_text(yaml.safe_dump(two))
+    df = hepflow.RDataFrame(hepflow.Dataset.load(spec), client=client) \
+        .Define("HT", "Sum(Jet_pt)").Filter("nJet >= 1")
+    features = ml.Features(["MET_pt", "HT"], {"Jet_eta": 2}, label={"a": 0, "b": 1})
+    local = ml.train_keras(df, features, ml.DenseNetwork(hidden=(8, 4), activation="tanh",
+                                                         learning_rate=0.01),
+                           epochs=2, batch_size=256, patience=None, strategy="local",
+                           progress=False).bundle
+
+    def layers(bundle: ml.Bundle) -> list[tuple[str, Any, Any]]:
+        return [(type(layer).__name__, layer.get_config().get("units"),
+                 layer.get_config().get("activation")) for layer in bundle.model.layers]
+
+    assert layers(served) == layers(local) == [("Dense", 8, "tanh"), ("Dense", 4, "tanh"),
+                                               ("Dense", 1, "sigmoid")]
+    with uproot.open(sample[0]) as f:
+        events = f["Events"].arrays(["MET_pt", "Jet_pt", "Jet_eta"], entry_stop=500)
+    columns = {"MET_pt": events["MET_pt"], "HT": ak.sum(events["Jet_pt"], axis=1),
+               "Jet_eta": events["Jet_eta"]}
+    scores = served.predict_columns(columns)
+    assert scores.shape == (500,) and np.all((scores >= 0) & (scores <= 1))
+    np.testing.assert_allclose(scores, local.predict_columns(columns), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize(("change", "words"), [
-    ({"model": "keras"}, "trains 'xgboost'"),
+    ({"model": "torch"}, "trains 'xgboost' or 'keras'"),
+    ({"model": "keras", "activation": "relux"}, "training.activation 'relux'"),
+    ({"model": "keras", "hidden": [8, -3]}, "training.hidden: each layer size must be an integer"),
+    ({"model": "keras", "num_boost_round": 5}, "training.num_boost_round is a setting of xgboost"),
+    ({"model": "keras", "epochs": 0}, "training.epochs must be an integer >= 1"),
+    ({"epochs": 3}, "training.epochs is a setting of keras training, not of model: xgboost"),
     ({"classes": {}}, "one of them"),
     ({"jagged": {"Jet_eta": 0}}, "from 1 to 256"),
     ({"bundle": "../x"}, "plain name"),
@@ -399,8 +466,9 @@ def test_a_bad_training_spec_is_a_422_saying_why(server: Any, issuer: LocalIssue
                                                  sample: list[str], change: dict[str, Any],
                                                  words: str) -> None:
     token = issuer.token(["hepflow:submit"], subject="grace")
+    base = KERAS if change.get("model") == "keras" else TRAINING
     answer = httpx.post(server.url + "/v1/jobs", headers=auth(token),
-                        json={"training": {**TRAINING, **change},
+                        json={"training": {**base, **change},
                               "dataset": dataset_yaml(sample)})
     assert answer.status_code == 422, answer.text
     assert words in answer.json()["message"]
