@@ -325,7 +325,7 @@ class JobManager:
         while job.process is not None and job.process.poll() is None:
             await asyncio.sleep(0.05)
         self.jobs.pop(job.id, None)
-        freed = folder_size(job.folder)
+        freed = await asyncio.to_thread(folder_size, job.folder)  # off the event loop
         await asyncio.to_thread(shutil.rmtree, job.folder, ignore_errors=True)
         job.kept_bytes = 0
         log.info("job %s of %s removed (%d bytes)", job.id, job.owner, freed)
