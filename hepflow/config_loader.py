@@ -12,8 +12,10 @@ config).
 
 Supported field types: ``bool``, ``int``, ``float`` (finite), ``str``,
 ``Path``, ``X | None``, nested dataclasses, ``tuple[str, ...]`` (a single
-string is a one-element tuple) and ``tuple[tuple[str, V], ...]`` (a mapping,
-or a list of pairs, with text or scalar values).
+string is a one-element tuple), ``tuple[int, ...]`` and ``tuple[float, ...]``
+(a list, or a single number for one element; layer sizes) and
+``tuple[tuple[str, V], ...]`` (a mapping, or a list of pairs, with text or
+scalar values).
 """
 
 from __future__ import annotations
@@ -167,6 +169,10 @@ class Loader:
                 raise self.error(f"{name}: expected a mapping of names to values")
             return tuple((self._str(k, name), self._scalar(v, f"{name}.{k}") if keep
                           else self._str(v, f"{name}.{k}")) for k, v in pairs)
+        if items and items[0] in (int, float):
+            values = value if isinstance(value, (list, tuple)) else [value]
+            return tuple(self.convert(items[0], v, f"{name}[{i}]")
+                         for i, v in enumerate(values))
         if isinstance(value, str):
             return (value,)
         if not isinstance(value, (list, tuple)):

@@ -3,7 +3,8 @@
 An analysis file submitted with a token runs in its own process on the
 cluster's scheduler and gives the same histograms as `hepflow run`; other
 users cannot see, fetch or cancel it; cancelling stops its process and its
-Dask tasks; bad datasets and quotas get their 4xx.
+Dask tasks; bad datasets and quotas get their 4xx; a user's ended jobs keep
+their outputs (counting against that user's storage quota) until removed.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def test_other_users_cannot_see_fetch_or_cancel(server: Any, issuer: LocalIssuer
         answer = httpx.get(f"{server.url}/v1/jobs/{job_id}{path}", headers=bob)
         assert answer.status_code == 404, (path, answer.text)
     assert httpx.delete(f"{server.url}/v1/jobs/{job_id}", headers=bob).status_code == 404
-    assert httpx.get(server.url + "/v1/jobs", headers=bob).json() == {"jobs": []}
+    assert httpx.get(server.url + "/v1/jobs", headers=bob).json()["jobs"] == []
     missing = httpx.get(f"{server.url}/v1/jobs/{'0' * 24}", headers=bob)
     assert missing.json() == httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=bob).json() \
         | {"message": f"no job {'0' * 24!r}"}
@@ -188,7 +189,7 @@ def test_a_path_outside_the_allowed_roots_is_refused(server: Any, issuer: LocalI
         assert words in answer.json()["message"]
     broken = submit(server, token, DIMUON.read_text(), "samples: [unclosed")
     assert broken.status_code == 422 and "dataset.yaml" in broken.json()["message"]
-    assert httpx.get(server.url + "/v1/jobs", headers=auth(token)).json() == {"jobs": []}
+    assert httpx.get(server.url + "/v1/jobs", headers=auth(token)).json()["jobs"] == []
 
 
 def test_a_failing_analysis_fails_with_its_error_and_sees_no_server_secrets(
@@ -248,8 +249,16 @@ def test_cancel_stops_the_process_and_its_tasks_and_quota_is_429(
         time.sleep(0.1)
     again = submit(server, token, SLOW, dataset_yaml(sample))
     assert again.status_code == 201, "a cancelled job no longer counts against the quota"
-    assert httpx.delete(f"{server.url}/v1/jobs/{again.json()['id']}", headers=auth(token),
-                        timeout=30).json()["state"] == "cancelled"
+    second = f"{server.url}/v1/jobs/{again.json()['id']}"
+    assert httpx.delete(second, headers=auth(token), timeout=30).json()["state"] == "cancelled"
+    # a second DELETE removes the cancelled job and what it kept
+    folder = server.service.jobs.get("erin", job_id).folder
+    removed = httpx.delete(f"{server.url}/v1/jobs/{job_id}", headers=auth(token), timeout=30)
+    assert removed.status_code == 200 and removed.json()["removed"] is True, removed.text
+    assert removed.json()["state"] == "cancelled" and removed.json()["freed_bytes"] > 0
+    assert not folder.exists()
+    assert httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=auth(token)).status_code == 404
+    assert httpx.delete(second, headers=auth(token), timeout=30).json()["removed"] is True
 
 
 def test_results_over_the_output_quota_fail_the_job(issuer: LocalIssuer, client: Any,
@@ -265,6 +274,72 @@ def test_results_over_the_output_quota_fail_the_job(issuer: LocalIssuer, client:
         job = wait(small, token, answer.json()["id"])
     assert job["state"] == "failed"
     assert "over the output quota of 2000 bytes" in job["error"]
+
+
+COUNT = '''
+import hepflow
+from hepflow.analysis import dataset
+
+df = hepflow.RDataFrame(dataset())
+count = df.Count()
+'''
+#: writes 200 kB into its outputs, then runs for a few seconds per chunk
+BLOB_THEN_SLOW = '''
+from pathlib import Path
+
+Path("out/blob.bin").write_bytes(bytes(200_000))
+''' + SLOW
+
+
+def test_a_users_storage_quota_stops_refuses_and_is_freed_by_delete(
+        issuer: LocalIssuer, client: Any, sample: list[str], tmp_path: Path) -> None:
+    """Kept job folders count against their owner only; DELETE on an ended job frees them."""
+    jobs = {"enabled": True, "folder": str(tmp_path / "jobs"),
+            "cluster": client.scheduler.address,
+            "allowed_roots": [str(Path(sample[0]).parent)],
+            "max_user_output_bytes": 100_000, "cancel_grace_s": 2.0}
+    config = load_config(models=tmp_path, auth=issuer.auth_config(), jobs=jobs)
+    alice = issuer.token(["hepflow:submit"], subject="alice")
+    bob = issuer.token(["hepflow:submit"], subject="bob")
+    data = dataset_yaml(sample)
+    with running(config) as quota:
+        started = time.monotonic()
+        answer = submit(quota, alice, BLOB_THEN_SLOW, data)
+        assert answer.status_code == 201, answer.text
+        big = wait(quota, alice, answer.json()["id"], timeout=60)
+        assert time.monotonic() - started < 20, "the job was not stopped while it ran"
+        assert big["state"] == "failed", big
+        assert "over the storage quota of 97.66 kiB (100000 bytes) per user" in big["error"]
+        assert "DELETE /v1/jobs/{id}" in big["error"] and "it was stopped" in big["error"]
+        assert quota.service.jobs.get("alice", big["id"]).process.poll() is not None
+        assert big["kept_bytes"] > 200_000
+
+        refused = submit(quota, alice, COUNT, data)
+        assert refused.status_code == 429, refused.text
+        message = refused.json()["message"]
+        assert f"the jobs of 'alice' keep {big['kept_bytes'] / 1024:.2f} kiB " \
+            f"({big['kept_bytes']} bytes)" in message and "DELETE /v1/jobs/" in message
+        assert "the storage quota is 97.66 kiB (100000 bytes) per user" in message
+        listed = httpx.get(quota.url + "/v1/jobs", headers=auth(alice)).json()
+        assert listed["kept_bytes"] == big["kept_bytes"] and listed["quota_bytes"] == 100_000
+
+        other = submit(quota, bob, COUNT, data)  # alice's usage is not bob's
+        assert other.status_code == 201, other.text
+        assert wait(quota, bob, other.json()["id"])["state"] == "succeeded"
+
+        folder = quota.service.jobs.get("alice", big["id"]).folder
+        removed = httpx.delete(f"{quota.url}/v1/jobs/{big['id']}", headers=auth(alice))
+        assert removed.status_code == 200, removed.text
+        assert removed.json() == {"id": big["id"], "name": "", "state": "failed",
+                                  "removed": True, "freed_bytes": big["kept_bytes"],
+                                  "kept_bytes": 0}
+        assert not folder.exists()
+        assert httpx.get(f"{quota.url}/v1/jobs/{big['id']}",
+                         headers=auth(alice)).status_code == 404
+        again = submit(quota, alice, COUNT, data)
+        assert again.status_code == 201, again.text
+        small = wait(quota, alice, again.json()["id"])
+        assert small["state"] == "succeeded" and 0 < small["kept_bytes"] < 100_000, small
 
 
 def test_jobs_are_off_unless_enabled(server: Any, issuer: LocalIssuer, tmp_path: Path,
@@ -313,8 +388,78 @@ def test_a_training_spec_gives_a_bundle_the_upload_endpoint_takes(
     assert described["features"]["flat"] == ["MET_pt", "HT"], described
 
 
+#: A small Keras network as data: the same keys without xgboost's, and train_keras's own
+KERAS = {**{k: v for k, v in TRAINING.items() if k not in ("params", "num_boost_round")},
+         "model": "keras", "hidden": [8, 4], "activation": "tanh", "learning_rate": 0.01,
+         "epochs": 2, "batch_size": 256, "patience": None, "strategy": "local", "bundle": "nn"}
+
+
+def test_a_keras_training_spec_trains_as_train_keras_does(
+        server: Any, issuer: LocalIssuer, client: Any, sample: list[str],
+        tmp_path: Path) -> None:
+    """The job's bundle predicts as the same network trained with hepflow.ml in Python."""
+    import tarfile
+
+    import awkward as ak
+
+    import hepflow
+    import hepflow.ml as ml
+
+    token = issuer.token(["hepflow:submit"], subject="heidi")
+    two = {"samples": {"a": {"files": [sample[0]]}, "b": {"files": [sample[1]]}}}
+    answer = httpx.post(server.url + "/v1/jobs", headers=auth(token), timeout=30,
+                        json={"training": KERAS, "dataset": yaml.safe_dump(two)})
+    assert answer.status_code == 201, answer.text
+    job = wait(server, token, answer.json()["id"], timeout=120)
+    logs = httpx.get(f"{server.url}/v1/jobs/{job['id']}/logs", headers=auth(token)).text
+    assert job["state"] == "succeeded", logs
+    assert job["results"]["nn"]["model"] == "keras" and "keras epoch 2/2: loss" in logs
+    listed = httpx.get(f"{server.url}/v1/jobs/{job['id']}/results", headers=auth(token))
+    assert listed.json() == {"results": [{"name": "nn", "type": "bundle",
+                                          "formats": ["tar.gz"]}]}
+    archive = httpx.get(f"{server.url}/v1/jobs/{job['id']}/results/nn", headers=auth(token))
+    assert archive.status_code == 200, archive.text
+    (tmp_path / "nn.tar.gz").write_bytes(archive.content)
+    with tarfile.open(tmp_path / "nn.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    served = ml.load(tmp_path / "nn")
+    assert served.kind == "keras" and served.classes == {0: "a", 1: "b"}
+
+    spec = tmp_path / "two.yaml"
+    spec.write_text(yaml.safe_dump(two))
+    df = hepflow.RDataFrame(hepflow.Dataset.load(spec), client=client) \
+        .Define("HT", "Sum(Jet_pt)").Filter("nJet >= 1")
+    features = ml.Features(["MET_pt", "HT"], {"Jet_eta": 2}, label={"a": 0, "b": 1})
+    local = ml.train_keras(df, features, ml.DenseNetwork(hidden=(8, 4), activation="tanh",
+                                                         learning_rate=0.01),
+                           epochs=2, batch_size=256, patience=None, strategy="local",
+                           progress=False).bundle
+
+    def layers(bundle: ml.Bundle) -> list[tuple[str, Any, Any]]:
+        return [(type(layer).__name__, layer.get_config().get("units"),
+                 layer.get_config().get("activation")) for layer in bundle.model.layers]
+
+    assert layers(served) == layers(local) == [("Dense", 8, "tanh"), ("Dense", 4, "tanh"),
+                                               ("Dense", 1, "sigmoid")]
+    with uproot.open(sample[0]) as f:
+        events = f["Events"].arrays(["MET_pt", "Jet_pt", "Jet_eta"], entry_stop=500)
+    columns = {"MET_pt": events["MET_pt"], "HT": ak.sum(events["Jet_pt"], axis=1),
+               "Jet_eta": events["Jet_eta"]}
+    scores = served.predict_columns(columns)
+    assert scores.shape == (500,) and np.all((scores >= 0) & (scores <= 1))
+    np.testing.assert_allclose(scores, local.predict_columns(columns), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize(("change", "words"), [
-    ({"model": "keras"}, "trains 'xgboost'"),
+    ({"model": "torch"}, "trains 'xgboost' or 'keras'"),
+    ({"model": "keras", "activation": "relux"}, "training.activation 'relux'"),
+    ({"model": "keras", "hidden": [8, -3]}, "training.hidden: each layer size must be an integer"),
+    ({"model": "keras", "num_boost_round": 5}, "training.num_boost_round is a setting of xgboost"),
+    ({"model": "keras", "epochs": 0}, "training.epochs must be an integer >= 1"),
+    ({"model": "keras", "hidden": ["8"]}, "training.hidden[0]: expected an integer"),
+    ({"model": "keras", "lerning_rate": 0.1}, "did you mean `learning_rate`"),
+    ({"model": "keras", "strategy": "ddp"}, "training.strategy 'ddp' must be multiworker"),
+    ({"epochs": 3}, "training.epochs is a setting of keras training, not of model: xgboost"),
     ({"classes": {}}, "one of them"),
     ({"jagged": {"Jet_eta": 0}}, "from 1 to 256"),
     ({"bundle": "../x"}, "plain name"),
@@ -324,8 +469,9 @@ def test_a_bad_training_spec_is_a_422_saying_why(server: Any, issuer: LocalIssue
                                                  sample: list[str], change: dict[str, Any],
                                                  words: str) -> None:
     token = issuer.token(["hepflow:submit"], subject="grace")
+    base = KERAS if change.get("model") == "keras" else TRAINING
     answer = httpx.post(server.url + "/v1/jobs", headers=auth(token),
-                        json={"training": {**TRAINING, **change},
+                        json={"training": {**base, **change},
                               "dataset": dataset_yaml(sample)})
     assert answer.status_code == 422, answer.text
     assert words in answer.json()["message"]

@@ -208,6 +208,10 @@ def test_config_file(tmp_path: Path) -> None:
     assert config.limits.max_body_bytes == 2**20 and config.limits.rate_limit_per_s == 5.0
     assert config.auth is not None and config.auth.audience == ("a", "b")
     assert parse_size("1.5GB") == 1_500_000_000 and parse_size(512) == 512
+    assert config.jobs.max_user_output_bytes == 4 * 2**30  # the default
+    (tmp_path / "jobs.yaml").write_text("jobs: {max_user_output_bytes: 2GiB}\n")
+    jobs = load_config(tmp_path / "jobs.yaml", models=tmp_path, insecure_no_auth=True).jobs
+    assert jobs.max_user_output_bytes == 2 * 2**30
 
 
 @pytest.mark.parametrize(("text", "words"), [
@@ -220,6 +224,7 @@ def test_config_file(tmp_path: Path) -> None:
     ("limits: {keep_alive_s: -1}\n", "keep_alive_s must be a positive"),
     ("limits: {max_connections: 0}\n", "max_connections must be at least 1"),
     ("limits: {max_header_bytes: 0}\n", "max_header_bytes must be at least 1"),
+    ("jobs: {max_user_output_bytes: 0}\n", "jobs.max_user_output_bytes must be at least 1"),
     ("auth: {issuer: x}\n", "missing audience"),
     ("[unclosed\n", "not valid YAML"),
 ])

@@ -151,7 +151,8 @@ def run_summary(report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def train(spec_file: str, dataset: str, outdir: Path) -> dict[str, Any]:
-    """Run a training spec: the dataframe, its features, xgboost, the bundle saved as a result."""
+    """Run a training spec: the dataframe, its features, the spec's model trained through
+    `hepflow.ml` as a Python user would, the bundle saved as a result."""
     import hepflow
     import hepflow.ml as ml
     from hepflow.serve.jobspec import read_training
@@ -167,13 +168,12 @@ def train(spec_file: str, dataset: str, outdir: Path) -> dict[str, Any]:
         {sample: int(cls) for sample, cls in spec.classes}
     features = ml.Features(spec.flat, {c: int(n) for c, n in spec.jagged}, label=label,
                            weight=spec.weight, negative_weights=spec.negative_weights)
-    result = ml.train_xgboost(df, features, dict(spec.params),
-                              num_boost_round=spec.num_boost_round, progress=False)
+    result = spec.model.train(df, features)
     result.save(str(outdir / "bundles" / spec.bundle))
     report = {"seconds": time.perf_counter() - start, "runs": {}, "results": {
-        spec.bundle: {"type": "bundle", "model": spec.model, "test_auc": result.test_auc}}}
+        spec.bundle: {"type": "bundle", "model": spec.model.kind, "test_auc": result.test_auc}}}
     write_json(outdir / "results.json", report)
-    print(f"{spec.bundle}: xgboost, test AUC {result.test_auc:.4f}", flush=True)
+    print(f"{spec.bundle}: {spec.model.kind}, test AUC {result.test_auc:.4f}", flush=True)
     return report
 
 

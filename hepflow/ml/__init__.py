@@ -4,6 +4,7 @@
                                    label="is_signal", weight="genWeight",
                                    negative_weights="abs")
     result = hepflow.ml.train_xgboost(df, features)   # or train_keras / train_torch
+    net = hepflow.ml.train_keras(df, features, hepflow.ml.DenseNetwork(hidden=(64, 32)))
     onnx = hepflow.ml.to_onnx(result.bundle)          # the same model for onnxruntime
     result.save("bundle/")
     scored = hepflow.ml.Predict(df, hepflow.ml.load("bundle/"), "score")
@@ -19,6 +20,7 @@ reports bias and resolution (`hepflow.ml.regression`) instead of an AUC.
 
 from hepflow.ml import regression
 from hepflow.ml.bundle import Bundle, load
+from hepflow.ml.dense import DenseNetwork
 from hepflow.ml.errors import TrainingError
 from hepflow.ml.features import Features, Jagged
 from hepflow.ml.hls_export import HLSReport, export_hls4ml, suggest_precision
@@ -37,6 +39,7 @@ from hepflow.ml.xgb import train_xgboost
 __all__ = [
     "Bundle",
     "DataLoader",
+    "DenseNetwork",
     "Features",
     "HLSReport",
     "Jagged",

@@ -33,6 +33,9 @@ audience and key source; ``--models`` on the command line sets ``models``)::
                                                 # (relative: from this file's folder)
       max_jobs_per_user: 2                      # queued + running; more is a 429
       max_output_bytes: 1GiB                    # per job; a job writing more fails
+      max_user_output_bytes: 4GiB               # all of a user's kept job folders; over it,
+                                                # submitting is a 429 and a running job fails
+                                                # (DELETE /v1/jobs/{id} on ended jobs frees it)
       max_seconds: 86400                        # a job running longer is stopped, failed
       environment: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]   # passed on to jobs
 
@@ -243,6 +246,9 @@ class JobsConfig:
     max_jobs_per_user: int = 2
     max_running: int = 4
     max_output_bytes: int = 2**30
+    #: what all of one user's jobs may keep on the server (folders of running and ended
+    #: jobs, until removed): the disk is shared, so one user cannot fill it for everyone
+    max_user_output_bytes: int = 4 * 2**30
     max_analysis_bytes: int = 2**20
     max_dataset_bytes: int = 4 * 2**20
     max_log_bytes: int = 2**20
@@ -254,7 +260,8 @@ class JobsConfig:
 
     def __post_init__(self) -> None:
         for name in ("max_jobs_per_user", "max_running", "max_output_bytes",
-                     "max_analysis_bytes", "max_dataset_bytes", "max_log_bytes"):
+                     "max_user_output_bytes", "max_analysis_bytes", "max_dataset_bytes",
+                     "max_log_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"jobs.{name} must be at least 1")
         if not 0 < self.max_seconds < math.inf:

@@ -2,16 +2,20 @@
 
     POST   /v1/jobs                     submit: multipart (analysis or training, dataset,
                                         options) or the same fields as one JSON object
-    GET    /v1/jobs                     the caller's jobs
+    GET    /v1/jobs                     the caller's jobs, what each keeps on the server and
+                                        the caller's storage quota
     GET    /v1/jobs/{id}                state, progress (chunks done of total), run_info
     GET    /v1/jobs/{id}/logs           the job's output (its last ``max_log_bytes``)
     GET    /v1/jobs/{id}/results        what can be downloaded
     GET    /v1/jobs/{id}/results/{name} a histogram as ROOT (``?format=json``: JSON), or a
                                         model bundle as the tar.gz `PUT /v1/models/{name}` takes
-    DELETE /v1/jobs/{id}                cancel
+    DELETE /v1/jobs/{id}                cancel a queued or running job; remove an ended one
+                                        with its outputs (frees the owner's storage quota)
 
 Every route needs the ``submit`` role (scope ``hepflow:submit`` by default)
-and sees only the caller's own jobs.
+and sees only the caller's own jobs. DELETE never removes a running job's
+files in one go: the first DELETE cancels it, and a cancelled job's partial
+outputs stay (for its logs) until a second DELETE removes them.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from starlette.routing import Route
 
 from hepflow.serve.auth import SUBMIT, Principal
 from hepflow.serve.errors import BadRequest, NotFound, UnsupportedMediaType
-from hepflow.serve.jobs import JobManager
+from hepflow.serve.jobs import ACTIVE, JobManager
 from hepflow.serve.jobspec import (
     JobRequest,
     analysis_text,
@@ -160,15 +164,24 @@ class JobHandlers:
     async def list_jobs(self, request: Request, principal: Principal) -> Response:
         jobs = self.manager.of(principal.subject)
         return _json({"jobs": [{"id": j.id, "name": j.name, "state": j.state,
-                                "created": j.created} for j in jobs]})
+                                "created": j.created, "kept_bytes": j.kept_bytes}
+                               for j in jobs],
+                      "kept_bytes": self.manager.kept_bytes(principal.subject),
+                      "quota_bytes": self.manager.config.max_user_output_bytes})
 
     async def get_job(self, request: Request, principal: Principal) -> Response:
         return _json(self._job(request, principal).describe())
 
     async def cancel(self, request: Request, principal: Principal) -> Response:
+        """Cancel a queued or running job; remove an ended one, and everything it kept."""
         job = self._job(request, principal)
-        await self.manager.cancel(job)
-        return _json(job.describe())
+        if job.state in ACTIVE:
+            await self.manager.cancel(job)
+            return _json(job.describe())
+        freed = await self.manager.remove(job)
+        return _json({"id": job.id, "name": job.name, "state": job.state, "removed": True,
+                      "freed_bytes": freed,
+                      "kept_bytes": self.manager.kept_bytes(principal.subject)})
 
     async def logs(self, request: Request, principal: Principal) -> Response:
         job = self._job(request, principal)

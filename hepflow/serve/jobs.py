@@ -10,11 +10,19 @@ once its client is gone. The manager watches each process: its state and
 progress files, the exit status, and the size of what it writes (a job over
 ``max_output_bytes`` is stopped and fails saying so).
 
+Disk is shared by every user of the server, so each subject also has a
+storage quota, ``max_user_output_bytes``: the folders of all its jobs, running
+or ended, count until their owner removes them (``DELETE`` on an ended job,
+`JobManager.remove`). A subject at or over it cannot submit (429, saying how
+much is kept and how to free it), and a running job that takes its owner over
+it is stopped and fails, as a job over the per-job limit does. Only a job's
+own folder counts: other users' jobs never use up your quota.
+
 A job belongs to the token subject that submitted it. Looking up another
 subject's job answers exactly as a job that does not exist (404), so job ids
 say nothing about other users' jobs. Quotas: ``max_jobs_per_user`` queued or
-running jobs per subject (more is a 429), ``max_running`` jobs at once on the
-server (the rest wait, queued).
+running jobs per subject (more is a 429), ``max_user_output_bytes`` kept per
+subject (above), ``max_running`` jobs at once on the server (the rest wait, queued).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +40,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from dask.utils import format_bytes
 
 from hepflow.serve.config import JobsConfig
 from hepflow.serve.errors import NotFound, RateLimited
@@ -48,8 +59,10 @@ _BASIC_ENVIRON = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYT
                   "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
 
 
-def folder_size(root: Path) -> int:
-    """Bytes of the regular files below `root` (links not followed)."""
+def folder_size(root: Path, skip: Path | None = None) -> int:
+    """Bytes of the regular files below `root` (links not followed), those below `skip`
+    left out (a folder already measured: the watcher measures ``out/`` once a second for
+    the per-job limit and the rest of the job's folder for its owner's quota)."""
     total = 0
     stack = [root]
     while stack:
@@ -60,7 +73,8 @@ def folder_size(root: Path) -> int:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
+                    if skip is None or Path(entry.path) != skip:
+                        stack.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     total += entry.stat(follow_symlinks=False).st_size
             except OSError:
@@ -91,6 +105,9 @@ class Job:
     finished: float | None = None
     process: subprocess.Popen[bytes] | None = None
     task: asyncio.Task[None] | None = None
+    #: bytes the job keeps on the server (its whole folder: outputs, log, inputs), as last
+    #: measured; what counts against its owner's `max_user_output_bytes`
+    kept_bytes: int = 0
 
     @property
     def outdir(self) -> Path:
@@ -113,7 +130,8 @@ class Job:
         """The job as `GET /v1/jobs/{id}` shows it (no server paths)."""
         out: dict[str, Any] = {"id": self.id, "name": self.name, "state": self.state,
                                "created": self.created, "started": self.started,
-                               "finished": self.finished, "progress": self.progress()}
+                               "finished": self.finished, "progress": self.progress(),
+                               "kept_bytes": self.kept_bytes}
         if self.error:
             out["error"] = self.error
         written = _read_json(self.state_file)
@@ -150,6 +168,10 @@ class JobManager:
     def of(self, owner: str) -> list[Job]:
         return [j for j in self.jobs.values() if j.owner == owner]
 
+    def kept_bytes(self, owner: str) -> int:
+        """What `owner`'s jobs keep on the server now (running ones as last measured)."""
+        return sum(j.kept_bytes for j in self.of(owner))
+
     # -- submitting ----------------------------------------------------------------------
 
     def new_folder(self) -> tuple[str, Path]:
@@ -160,12 +182,19 @@ class JobManager:
         return job_id, folder
 
     def check_quota(self, owner: str) -> None:
+        """Refuse (429) a submission over `owner`'s job count or storage quota."""
         active = sum(1 for j in self.of(owner) if j.state in ACTIVE)
         limit = self.config.max_jobs_per_user
         if active >= limit:
             raise RateLimited(f"{owner!r} has {active} jobs queued or running; the limit is "
                               f"{limit} per user: wait for one to end, or cancel one",
                               headers={"Retry-After": "10"})
+        kept, quota = self.kept_bytes(owner), self.config.max_user_output_bytes
+        if kept >= quota:  # waiting frees nothing: no Retry-After
+            raise RateLimited(f"the jobs of {owner!r} keep {_size(kept)} on the server; "
+                              f"the storage quota is {_size(quota)} per user: download what you "
+                              "need, then remove ended jobs and their outputs with DELETE "
+                              "/v1/jobs/{id} (GET /v1/jobs lists each job's kept_bytes)")
 
     def submit(self, owner: str, job_id: str, folder: Path, request: JobRequest) -> Job:
         """Queue a checked request (in its `new_folder`); it starts when a slot frees."""
@@ -176,7 +205,7 @@ class JobManager:
             (folder / "training.json").write_text(json.dumps(request.training.to_dict()))
         (folder / "dataset.json").write_text(json.dumps(request.dataset.to_dict()))
         (folder / "out").mkdir()
-        job = Job(job_id, owner, request.name, folder)
+        job = Job(job_id, owner, request.name, folder, kept_bytes=folder_size(folder))
         self.jobs[job_id] = job
         job.task = asyncio.get_running_loop().create_task(self._run(job))
         log.info("%s submitted job %s", owner, job_id)
@@ -208,6 +237,7 @@ class JobManager:
             job.state, job.error = FAILED, f"the server could not run the job: {err}"
         finally:
             job.finished = job.finished or time.time()
+            job.kept_bytes = folder_size(job.folder)
 
     def _environ(self) -> dict[str, str]:
         """What a job sees of the server's environment: the basics, hepflow's, Dask's and
@@ -221,7 +251,6 @@ class JobManager:
     async def _watch(self, job: Job) -> None:
         process = job.process
         assert process is not None
-        limit = self.config.max_output_bytes
         checked = 0.0
         deadline = time.monotonic() + self.config.max_seconds
         while process.poll() is None:
@@ -231,16 +260,16 @@ class JobManager:
                                       f"{self.config.max_seconds:g} s; it was stopped")
             elif time.monotonic() - checked > 1.0:
                 checked = time.monotonic()
-                size = folder_size(job.outdir)
-                if size > limit and job.state == RUNNING:
-                    await self._fail(job, _over_quota(size, limit))
+                over = self._over_quota(job)
+                if over and job.state == RUNNING:
+                    await self._fail(job, over + "; it was stopped")
         if job.state != RUNNING:  # cancelled or failed while it ran
             job.finished = time.time()
             return
         written = _read_json(job.state_file)
-        size = folder_size(job.outdir)
-        if size > limit:
-            job.state, job.error = FAILED, _over_quota(size, limit)
+        over = self._over_quota(job)
+        if over:
+            job.state, job.error = FAILED, over
         elif process.returncode == 0 and written.get("state") == SUCCEEDED:
             job.state = SUCCEEDED
         else:
@@ -249,6 +278,22 @@ class JobManager:
                             f"the job process ended with exit status {process.returncode}")
         job.finished = time.time()
         log.info("job %s of %s: %s", job.id, job.owner, job.state)
+
+    def _over_quota(self, job: Job) -> str:
+        """Measure the job's folder; why it is over a quota (per job, or its owner's), or ''."""
+        out = folder_size(job.outdir)
+        job.kept_bytes = out + folder_size(job.folder, skip=job.outdir)
+        limit = self.config.max_output_bytes
+        if out > limit:
+            return (f"the job's results are {out} bytes, over the output quota of {limit} "
+                    "bytes per job")
+        kept, quota = self.kept_bytes(job.owner), self.config.max_user_output_bytes
+        if kept > quota:
+            return (f"with this job's {_size(job.kept_bytes)}, the jobs of {job.owner!r} "
+                    f"keep {_size(kept)} on the server, over the storage quota of "
+                    f"{_size(quota)} per user (remove ended jobs you no longer need with "
+                    "DELETE /v1/jobs/{id})")
+        return ""
 
     async def _fail(self, job: Job, error: str) -> None:
         """Stop the job, then call it failed: whoever sees `failed` finds its process gone."""
@@ -267,6 +312,24 @@ class JobManager:
             await self._stop(job)
         job.finished = time.time()
         log.info("job %s of %s cancelled", job.id, job.owner)
+
+    async def remove(self, job: Job) -> int:
+        """Forget an ended job and delete its folder (outputs, log, inputs); the bytes freed.
+
+        Only for a job that is no longer queued or running (`cancel` first). A job
+        being cancelled may still be stopping: its process is waited for, so
+        nothing writes into the folder while it goes.
+        """
+        if job.state in ACTIVE:
+            raise ValueError(f"job {job.id} is {job.state}: cancel it before removing it")
+        while job.process is not None and job.process.poll() is None:
+            await asyncio.sleep(0.05)
+        self.jobs.pop(job.id, None)
+        freed = await asyncio.to_thread(folder_size, job.folder)  # off the event loop
+        await asyncio.to_thread(shutil.rmtree, job.folder, ignore_errors=True)
+        job.kept_bytes = 0
+        log.info("job %s of %s removed (%d bytes)", job.id, job.owner, freed)
+        return freed
 
     async def _stop(self, job: Job) -> None:
         """SIGTERM to the job's process group, SIGKILL after the grace period."""
@@ -298,9 +361,9 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def _over_quota(size: int, limit: int) -> str:
-    return (f"the job's results are {size} bytes, over the output quota of {limit} bytes "
-            "per job; it was stopped")
+def _size(size: int) -> str:
+    """Bytes as a person reads them, with the exact count: "4.00 GiB (4294967296 bytes)"."""
+    return f"{format_bytes(size)} ({size} bytes)"
 
 
 __all__ = ["CANCELLED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "Job", "JobManager",

@@ -127,6 +127,17 @@ JOB_SCHEMAS: dict[str, Any] = {
             "run_info": {"type": "object"}, "results": {"type": "object"},
             "error": {"type": "string"}, "created": {"type": "number"},
             "started": {"type": ["number", "null"]}, "finished": {"type": ["number", "null"]},
+            "kept_bytes": {"type": "integer", "description":
+                           "what the job's folder keeps on the server (its owner's quota)"},
+        },
+    },
+    "RemovedJob": {
+        "type": "object", "required": ["id", "removed", "freed_bytes"],
+        "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "state": {"type": "string"},
+            "removed": {"const": True}, "freed_bytes": {"type": "integer"},
+            "kept_bytes": {"type": "integer",
+                           "description": "what the owner's other jobs still keep"},
         },
     },
 }
@@ -139,7 +150,8 @@ def job_paths(op: Any) -> dict[str, Any]:
     return {
         "/v1/jobs": {
             "get": op("the caller's jobs; submit role", {
-                "200": {"description": "id, name, state and creation time of each job",
+                "200": {"description": "id, name, state, creation time and kept_bytes of "
+                                       "each job; the caller's kept_bytes and quota_bytes",
                         "content": {JSON: {"schema": {"type": "object"}}}}}),
             "post": op("submit an analysis file or a training spec with a dataset spec; "
                        "submit role", {
@@ -149,7 +161,9 @@ def job_paths(op: Any) -> dict[str, Any]:
                            "413": _error("a part over its size limit"),
                            "415": _error("not multipart/form-data or JSON"),
                            "422": _error("a spec that does not read, saying why"),
-                           "429": _error("too many jobs queued or running for this user",
+                           "429": _error("too many jobs queued or running for this user "
+                                         "(with Retry-After), or its jobs keep more than "
+                                         "its storage quota (remove ended jobs first)",
                                          {"Retry-After": {"schema": {"type": "string"}}})},
                        requestBody={"required": True, "content": {
                            "multipart/form-data": {"schema": {
@@ -161,8 +175,13 @@ def job_paths(op: Any) -> dict[str, Any]:
             "parameters": [_JOB_PARAM],
             "get": op("state, progress (chunks done of total), run_info, results", {
                 "200": {"description": "the job", **job}, "404": missing}),
-            "delete": op("cancel: the job's processes stop, its Dask tasks are dropped", {
-                "200": {"description": "the job, cancelled (or as it ended)", **job},
+            "delete": op("cancel a queued or running job (its processes stop, its Dask "
+                         "tasks are dropped); remove an ended one with its outputs", {
+                "200": {"description": "the job, cancelled; or, for an ended job, what "
+                                       "its removal freed", "content": {JSON: {"schema": {
+                                           "oneOf": [{"$ref": "#/components/schemas/Job"},
+                                                     {"$ref": "#/components/schemas/"
+                                                              "RemovedJob"}]}}}},
                 "404": missing}),
         },
         "/v1/jobs/{id}/logs": {
