@@ -12,6 +12,7 @@ loop, so 500 terms cost no recursion.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 import awkward as ak
@@ -22,10 +23,8 @@ from hepflow.engine import lists, loopkernel, randomdraws, vecops
 from hepflow.engine.fourvector import FourVector
 from hepflow.engine.values import EvaluationFailure, Value, as_dtype, as_type, leaf_dtype
 from hepflow.plan.expr import sampleinfo
-from hepflow.plan.expr.declare import CorrectionCall, DeclaredFunction, Mapped
-from hepflow.plan.expr.loops import LoopBody
-from hepflow.plan.expr.random_objects import Draw
-from hepflow.plan.expr.typed import BinaryStep, BraceInit, Typed, UnaryStep
+from hepflow.plan.expr.declare import CorrectionCall, DeclaredFunction
+from hepflow.plan.expr.typed import BinaryStep, Typed, UnaryStep
 from hepflow.plan.expr.variation import VariationPick
 
 
@@ -56,48 +55,14 @@ def _broadcast(value: Value, t: ColumnType, n: int) -> Value:
 
 
 def _eval(tree: Typed, frame: Frame) -> Value:
-    op = tree.op
-    if op == "col":
-        return frame.column(str(tree.value))
-    if op == "const":
-        return as_type(tree.value, tree.type)
-    if op == "unary":
-        value = _eval(tree.args[0], frame)
-        for step in cast(tuple[UnaryStep, ...], tree.value):
-            value = _unary(step, value)
-        return value
-    if op == "binary":  # a comparison of collections as ROOT's RVec<int>, not a mask
-        return as_type(_chain(tree, frame), tree.type) if tree.type.kind == "jagged" else \
-            _chain(tree, frame)
-    if op == "ternary":
-        return _ternary(tree, frame)
-    if op == "index":
-        return _index(tree, frame)
-    if op == "sampleinfo":
-        return sampleinfo.value(frame.sample_info(), cast(tuple[str, ...], tree.value))
-    if op == "call":
-        return _call(tree, frame)
-    raise EvaluationFailure(f"no evaluation rule for {op!r}")  # pragma: no cover
+    return cast(Value, tree.visit(_Rules, frame))
 
 
 _BUILDERS = frozenset({"Range", "RVec"})
 
 
-def _call(tree: Typed, frame: Frame) -> Value:
-    if isinstance(tree.value, DeclaredFunction):
-        return _declared(tree.value, tree, frame)
-    if isinstance(tree.value, Mapped):
-        return _mapped(tree.value.func, tree, frame)
-    if isinstance(tree.value, CorrectionCall):
-        return _correction(tree.value, tree, frame)
-    if isinstance(tree.value, VariationPick):
-        return _variation(tree.value, tree, frame)
-    if isinstance(tree.value, BraceInit):
-        return _brace_list(tree, frame)
-    if isinstance(tree.value, LoopBody):
-        return loopkernel.run(tree.value, [_eval(a, frame) for a in tree.args], frame.n)
-    if isinstance(tree.value, Draw):
-        return randomdraws.draw_column(tree.value, frame.n)
+def _builtin(tree: Typed, frame: Frame) -> Value:
+    """A VecOps or <cmath> function, by name, on whole columns."""
     name = str(tree.value)
     impl = vecops.IMPLEMENTATIONS[name]
     args = [_eval(a, frame) for a in tree.args]
@@ -381,23 +346,62 @@ def _ternary_collections(tree: Typed, cond: np.ndarray, frame: Frame) -> Value:
     return merged[np.argsort(np.concatenate(where), kind="stable")]
 
 
-def _index(tree: Typed, frame: Frame) -> Value:
+def _index(tree: Typed, frame: Frame, pick: Callable[[Value, Value], Value],
+           boolean: bool = False) -> Value:
+    """`base[index]`, `pick` being the element or the mask rule; a `boolean` index that is
+    a comparison stays boolean: no RVec<int> to build and test."""
     base = _eval(tree.args[0], frame)
-    mask_tree = tree.value == "mask" and tree.args[1].op == "binary"
-    # a comparison used only as a mask stays boolean: no RVec<int> to build and test
-    index = _chain(tree.args[1], frame) if mask_tree else _eval(tree.args[1], frame)
-    kind = tree.value
-    if kind == "combo":
-        return as_type(base[str(index)], tree.type)
+    index = _chain(tree.args[1], frame) if boolean and tree.args[1].op == "binary" else \
+        _eval(tree.args[1], frame)
     if isinstance(base, FourVector):
-        return base.map(lambda c: _pick(str(kind), c, index))
-    return _pick(str(kind), base, index)
+        return base.map(lambda c: pick(c, index))
+    return pick(base, index)
 
 
-def _pick(kind: str, base: Value, index: Value) -> Value:
-    if kind == "element":
-        return vecops.element(base, index)
-    return vecops.mask(base, index)
+def _combo_index(tree: Typed, frame: Frame) -> Value:
+    """`Combinations(...)[k]`: one of a combination's index collections."""
+    base, index = _eval(tree.args[0], frame), _eval(tree.args[1], frame)
+    return as_type(base[str(index)], tree.type)
+
+
+def _unary_chain(tree: Typed, frame: Frame) -> Value:
+    value = _eval(tree.args[0], frame)
+    for step in cast(tuple[UnaryStep, ...], tree.value):
+        value = _unary(step, value)
+    return value
+
+
+def _binary_chain(tree: Typed, frame: Frame) -> Value:
+    """A chain of binary operators; a comparison of collections is ROOT's RVec<int>, not
+    a mask."""
+    return as_type(_chain(tree, frame), tree.type) if tree.type.kind == "jagged" else \
+        _chain(tree, frame)
+
+
+class _Rules:
+    """How each operation is computed on whole columns, by its class (`Typed.visit`)."""
+
+    visit_Column = staticmethod(lambda tree, frame: frame.column(str(tree.value)))
+    visit_Constant = staticmethod(lambda tree, frame: as_type(tree.value, tree.type))
+    visit_Unary = staticmethod(_unary_chain)
+    visit_Binary = staticmethod(_binary_chain)
+    visit_Ternary = staticmethod(lambda tree, frame: _ternary(tree, frame))
+    visit_ElementIndex = staticmethod(lambda tree, frame: _index(tree, frame, vecops.element))
+    visit_MaskIndex = staticmethod(lambda tree, frame: _index(tree, frame, vecops.mask, True))
+    visit_UnknownIndex = staticmethod(lambda tree, frame: _index(tree, frame, vecops.mask))
+    visit_ComboIndex = staticmethod(_combo_index)
+    visit_SampleInfoLookup = staticmethod(lambda tree, frame: sampleinfo.value(
+        frame.sample_info(), cast(tuple[str, ...], tree.value)))
+    visit_Call = staticmethod(_builtin)
+    visit_DeclaredCall = staticmethod(lambda tree, frame: _declared(tree.value, tree, frame))
+    visit_MapCall = staticmethod(lambda tree, frame: _mapped(tree.value.func, tree, frame))
+    visit_CorrectionLookup = staticmethod(lambda tree, frame: _correction(tree.value, tree, frame))
+    visit_VariationCall = staticmethod(lambda tree, frame: _variation(tree.value, tree, frame))
+    visit_BraceCall = staticmethod(lambda tree, frame: _brace_list(tree, frame))
+    visit_LoopCall = staticmethod(lambda tree, frame: loopkernel.run(
+        tree.value, [_eval(a, frame) for a in tree.args], frame.n))
+    visit_DrawCall = staticmethod(lambda tree, frame: randomdraws.draw_column(tree.value, frame.n))
+
 
 
 __all__ = ["Frame", "evaluate", "truth"]

@@ -35,7 +35,7 @@ from hepflow.engine import kernelcache, lists, loopkernel
 from hepflow.engine.evaluate import Frame
 from hepflow.engine.loopkernel import _assign, _call, _name
 from hepflow.engine.values import EvaluationFailure, Value
-from hepflow.plan.expr.typed import BinaryStep, Typed
+from hepflow.plan.expr.typed import Binary, BinaryStep, Typed
 
 _NUMERIC: Final = frozenset({"bool", "int8", "uint8", "int16", "uint16", "int32", "uint32",
                              "int64", "uint64", "float32", "float64"})
@@ -332,7 +332,7 @@ class _Generator(loopkernel._Generator):
         computed), its size and the element's value at position `j`."""
         saved, self.loop = self.loop, _Loop()
         try:
-            value = cast(ast.expr, getattr(self, "expr_" + t.op)(t))
+            value = cast(ast.expr, t.visit(self))
             loop = self.loop
         finally:
             self.loop = saved
@@ -369,7 +369,7 @@ class _Generator(loopkernel._Generator):
         loop = self.loop
         assert loop is not None
         if t.op == "const":
-            return self.expr_const(t)
+            return self.visit_Constant(t)
         self.loop = None
         try:
             value = self.expr(t)
@@ -392,9 +392,9 @@ class _Generator(loopkernel._Generator):
     def expr(self, t: Typed) -> ast.expr:
         if self.loop is not None and t.type.kind == "scalar":
             return self.hoist(t)
-        return cast(ast.expr, getattr(self, "expr_" + t.op)(t))
+        return cast(ast.expr, t.visit(self))
 
-    def expr_col(self, t: Typed) -> ast.expr:
+    def visit_Column(self, t: Typed) -> ast.expr:
         k = self.columns[str(t.value)]
         if t.type.kind == "scalar":
             return _item(self.slots[k][0], _name("ev"))
@@ -404,15 +404,15 @@ class _Generator(loopkernel._Generator):
             group.append(k)
         return _item(self.slots[k][0], _plus(_name(f"s{k}"), _name("j")))
 
-    def expr_binary(self, t: Typed) -> ast.expr:
+    def visit_Binary(self, t: Typed) -> ast.expr:
         if self.loop is None:
-            return super().expr_binary(t)
+            return super().visit_Binary(t)
         steps = cast(tuple[BinaryStep, ...], t.value)
         first = 0  # a leading run of per-event steps is one per-event value
         while first < len(steps) and steps[first].type.kind == "scalar":
             first += 1
         if first:
-            acc = self.hoist(Typed("binary", steps[first - 1].type, t.args[:first + 1],
+            acc = self.hoist(Binary(steps[first - 1].type, t.args[:first + 1],
                                    steps[:first]))
             current = steps[first - 1].type.dtype
         else:
@@ -430,23 +430,25 @@ class _Generator(loopkernel._Generator):
             current = step.type.dtype
         return acc
 
-    def expr_ternary(self, t: Typed) -> ast.expr:
+    def visit_Ternary(self, t: Typed) -> ast.expr:
         if self.loop is None:
-            return super().expr_ternary(t)
+            return super().visit_Ternary(t)
         cond, a, b = t.args  # element-wise, as ROOT's Where: both sides are computed
         dst = t.type.dtype
         return _call("_pick", self.truth(cond), self.convert(self.expr(a), a.type.dtype, dst),
                      self.convert(self.expr(b), b.type.dtype, dst))
 
-    def expr_index(self, t: Typed) -> ast.expr:
+    def visit_MaskIndex(self, t: Typed) -> ast.expr:
         base, index = t.args
-        if t.value == "mask":
-            loop = self.loop
-            assert loop is not None
-            loop.group = "cond"
-            loop.cond = self.truth(index)
-            loop.group = "base"
-            return self.convert(self.expr(base), base.type.dtype, t.type.dtype)
+        loop = self.loop
+        assert loop is not None
+        loop.group = "cond"
+        loop.cond = self.truth(index)
+        loop.group = "base"
+        return self.convert(self.expr(base), base.type.dtype, t.type.dtype)
+
+    def visit_ElementIndex(self, t: Typed) -> ast.expr:
+        base, index = t.args
         loop, size, value = self.open(base)
         position = self.expr(index)
         position = _call("_u64_index", position) if index.type.dtype == "uint64" else \
@@ -455,7 +457,7 @@ class _Generator(loopkernel._Generator):
                 ast.Return(self.convert(value, base.type.dtype, t.type.dtype))]
         return self.per_event("element", body)
 
-    def expr_call(self, t: Typed) -> ast.expr:
+    def visit_Call(self, t: Typed) -> ast.expr:
         name = str(t.value)
         if name in _REDUCTIONS:
             return self.reduction(name, t)

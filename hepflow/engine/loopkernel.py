@@ -542,19 +542,19 @@ class _Generator:
         name = self.memo.get(t)
         if name is not None:
             return _name(name)
-        return cast(ast.expr, getattr(self, "expr_" + t.op)(t))
+        return cast(ast.expr, t.visit(self))
 
-    def expr_const(self, t: Typed) -> ast.expr:
+    def visit_Constant(self, t: Typed) -> ast.expr:
         return self.const(t.value, t.type.dtype)
 
-    def expr_local(self, t: Typed) -> ast.expr:
+    def visit_Local(self, t: Typed) -> ast.expr:
         return _name(f"l{t.value}")
 
-    def expr_input(self, t: Typed) -> ast.expr:
+    def visit_Input(self, t: Typed) -> ast.expr:
         (column,) = self.slots[cast(int, t.value)]
         return ast.Subscript(_name(column), _name("ev"), ast.Load())
 
-    def expr_unary(self, t: Typed) -> ast.expr:
+    def visit_Unary(self, t: Typed) -> ast.expr:
         x = self.expr(t.args[0])
         current = t.args[0].type.dtype
         for step in cast(tuple[UnaryStep, ...], t.value):
@@ -569,7 +569,7 @@ class _Generator:
             current = dst
         return x
 
-    def expr_binary(self, t: Typed) -> ast.expr:
+    def visit_Binary(self, t: Typed) -> ast.expr:
         acc = self.expr(t.args[0])
         current = t.args[0].type.dtype
         for step, operand in zip(cast(tuple[BinaryStep, ...], t.value), t.args[1:],
@@ -598,13 +598,13 @@ class _Generator:
             raw = _call("np.fmod", a, b) if floating else _call("_cmod", a, b)
         return self.convert(raw, step.common, step.type.dtype)
 
-    def expr_ternary(self, t: Typed) -> ast.expr:
+    def visit_Ternary(self, t: Typed) -> ast.expr:
         cond, a, b = t.args
         dst = t.type.dtype
         return ast.IfExp(self.truth(cond), self.convert(self.expr(a), a.type.dtype, dst),
                          self.convert(self.expr(b), b.type.dtype, dst))
 
-    def expr_index(self, t: Typed) -> ast.expr:
+    def visit_ElementIndex(self, t: Typed) -> ast.expr:
         base, index = t.args
         if base.op == "local":
             position = _call("_index", _name(f"n{base.value}"), self.expr(index))
@@ -615,13 +615,14 @@ class _Generator:
                         self.expr(index))
         return self.convert(element, base.type.dtype, t.type.dtype)
 
-    def expr_vector(self, t: Typed) -> ast.expr:
+    def visit_VectorAccess(self, t: Typed) -> ast.expr:
         """An accessor (or the constructor's correction) of a 4-vector local's coordinates."""
         return _call(_vector_helper(str(t.value)), *(self.expr(a) for a in t.args))
 
-    def expr_call(self, t: Typed) -> ast.expr:
-        if isinstance(t.value, Draw):
-            return self.draw(t.value)
+    def visit_DrawCall(self, t: Typed) -> ast.expr:
+        return self.draw(cast(Draw, t.value))
+
+    def visit_Call(self, t: Typed) -> ast.expr:
         name = str(t.value)
         dst = t.type.dtype
         if name in ("size", "Length") and t.args[0].op == "local":

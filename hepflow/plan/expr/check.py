@@ -48,13 +48,28 @@ from hepflow.plan.expr.statement_parser import is_body, parse_body, returns_only
 from hepflow.plan.expr.statements import needs_kernel
 from hepflow.plan.expr.tokens import tokenize
 from hepflow.plan.expr.typed import (
+    Binary,
     BinaryOp,
     BinaryStep,
+    BraceCall,
     BraceInit,
+    Call,
+    Column,
+    ComboIndex,
+    Constant,
+    CorrectionLookup,
+    DeclaredCall,
+    DrawCall,
+    ElementIndex,
     Expression,
+    MapCall,
+    MaskIndex,
+    Ternary,
     Typed,
+    Unary,
     UnaryOp,
     UnaryStep,
+    UnknownIndex,
 )
 
 _COMPARE = frozenset({"<", "<=", ">", ">=", "==", "!="})
@@ -94,16 +109,16 @@ class _Checker:
             if self.text[node.start] != '"':  # C++: 'x' is a char, 'abc' no string at all
                 raise self.fail('a string is written in double quotes, as in C++: "..."',
                                 node)
-            return Typed("const", scalar("string"), value=value)
+            return Constant(scalar("string"), value=value)
         dtype: DType = node.dtype or ("bool" if isinstance(value, bool) else "int32"
                                       if isinstance(value, int) else "float64")
-        return Typed("const", scalar(dtype), value=value)
+        return Constant(scalar(dtype), value=value)
 
     def visit_Draw(self, node: n.Draw) -> Typed:
         """A random draw; `may_fail` so that `?:`, `&&` and `||` draw only on the events
         where C++ evaluates it, and so that equal draws are never computed once."""
         draw = cast(Draw, node.draw)
-        return Typed("call", scalar(draw.dtype), (), draw, may_fail=True, text=draw.name)
+        return DrawCall(scalar(draw.dtype), (), draw, may_fail=True, text=draw.name)
 
     def visit_Name(self, node: n.Name) -> Typed:
         name = node.name
@@ -112,9 +127,9 @@ class _Checker:
                             node)
         if name in self.schema:
             self.columns.add(name)
-            return Typed("col", self.schema[name], value=name)
+            return Column(self.schema[name], value=name)
         if name in CONSTANTS:
-            return Typed("const", scalar("float64"), value=CONSTANTS[name])
+            return Constant(scalar("float64"), value=CONSTANTS[name])
         if resolve_function(name) is not None:
             raise self.fail(f"`{name}` is a function; call it with parentheses", node)
         if cxxtypes.is_type_word(name):
@@ -127,7 +142,7 @@ class _Checker:
         dotted = _dotted(node)
         if dotted is not None and dotted in self.schema:
             self.columns.add(dotted)
-            return Typed("col", self.schema[dotted], value=dotted)
+            return Column(self.schema[dotted], value=dotted)
         if dotted is not None and any(c.startswith(dotted.split(".")[0] + ".")
                                       for c in self.schema):
             raise self.fail(f"unknown column `{dotted}`", node,
@@ -156,8 +171,8 @@ class _Checker:
                 const = folded is not None
                 value = folded
         if const:
-            return Typed("const", current, value=value)
-        return Typed("unary", current, (arg,), tuple(steps), arg.may_fail)
+            return Constant(current, value=value)
+        return Unary(current, (arg,), tuple(steps), arg.may_fail)
 
     visit_Cast = visit_Unary
 
@@ -206,7 +221,7 @@ class _Checker:
             steps.append(step)
             may_fail = may_fail or right.may_fail or step.may_fail
             acc, acc_node = step.type, link
-        return Typed("binary", acc, tuple(operands), tuple(steps), may_fail)
+        return Binary(acc, tuple(operands), tuple(steps), may_fail)
 
     def binary_step(self, node: n.Binary, left: ColumnType, left_node: n.Node,
                     right: Typed) -> BinaryStep:
@@ -286,7 +301,7 @@ class _Checker:
         kind = "jagged" if "jagged" in (cond.type.kind, a.kind) else a.kind
         dtype = conditional(a.dtype, b.dtype)
         may_fail = cond.may_fail or if_true.may_fail or if_false.may_fail
-        return Typed("ternary", column_type(kind, dtype), (cond, if_true, if_false),
+        return Ternary(column_type(kind, dtype), (cond, if_true, if_false),
                      may_fail=may_fail)
 
     def visit_BraceList(self, node: n.BraceList) -> Typed:
@@ -300,9 +315,9 @@ class _Checker:
                                 f"per event, not {item.type}", raw)
             items.append(item)
         missing = (node.size or 0) - len(items)
-        items += [Typed("const", scalar(node.dtype), value=0)] * max(missing, 0)
-        return Typed("call", jagged(node.dtype), tuple(items), BraceInit(len(items)),
-                     any(i.may_fail for i in items))
+        items += [Constant(scalar(node.dtype), value=0)] * max(missing, 0)
+        return BraceCall(jagged(node.dtype), tuple(items), BraceInit(len(items)),
+                         any(i.may_fail for i in items))
 
     def visit_Convert(self, node: n.Convert) -> Typed:
         """A value converted to a local's declared type, as C++ initialises it."""
@@ -317,7 +332,7 @@ class _Checker:
         if got.kind != want.kind or got.category not in numbers or \
                 want.category not in numbers:
             raise self.fail(f"cannot initialise a local of type {want} from {got}", node)
-        return Typed("unary", want, (arg,), (UnaryStep("cast", want),), arg.may_fail)
+        return Unary(want, (arg,), (UnaryStep("cast", want),), arg.may_fail)
 
     def visit_Index(self, node: n.Index) -> Typed:
         base = self.check(node.base)
@@ -333,20 +348,20 @@ class _Checker:
                     isinstance(index.value, bool) or not 0 <= index.value < btype.ncomb:
                 raise self.fail(f"Combinations give {btype.ncomb} index lists; index them with "
                                 f"a constant 0..{btype.ncomb - 1}", node.index)
-            return Typed("index", jagged(btype.dtype), (base, index), "combo", may_fail)
+            return ComboIndex(jagged(btype.dtype), (base, index), "combo", may_fail)
         if btype.kind == "unknown" or itype.kind == "unknown":
-            return Typed("index", UNKNOWN, (base, index), "unknown", True)
+            return UnknownIndex(UNKNOWN, (base, index), "unknown", True)
         if itype.kind == "scalar":
             if itype.category != "int":
                 raise self.fail(f"an index must be an integer, not {itype}", node.index)
             if index.op == "const" and isinstance(index.value, int) and index.value < 0:
                 raise self.fail("negative indices are not allowed (as in C++)", node.index)
-            return Typed("index", scalar(btype.dtype), (base, index), "element", True)
+            return ElementIndex(scalar(btype.dtype), (base, index), "element", True)
         if itype.kind == "jagged" and itype.category in ("bool", "int", "float"):
             # ROOT's RVec::operator[](const RVec<V>&) keeps the elements where the value is
             # nonzero, for any V convertible to bool (comparisons give RVec<int>, `!` of an
             # RVec<float> an RVec<float>); Take(v, idx) is how ROOT takes positions
-            return Typed("index", btype, (base, index), "mask", may_fail)
+            return MaskIndex(btype, (base, index), "mask", may_fail)
         raise self.fail(f"cannot index a collection with {itype}", node.index)
 
     def visit_Call(self, node: n.Call) -> Typed:
@@ -409,7 +424,7 @@ class _Checker:
                 raise self.fail("Combinations(v, n) needs a positive constant n", node.args[1])
             rtype = ColumnType("combos", rtype.dtype, int(k.value))
         may_fail = spec.may_fail or any(a.may_fail for a in args)
-        return Typed("call", rtype, args, canonical, may_fail)
+        return Call(rtype, args, canonical, may_fail)
 
     def declared(self, node: n.Call, func: declare.DeclaredFunction) -> Typed:
         """A call of a function registered with hepflow.Declare, checked against its
@@ -425,7 +440,7 @@ class _Checker:
                     got.category in ("other", "string"):
                 raise self.fail(f"{func.name} expects {want} here, not {got} (declared as "
                                 f"{func!r})", raw)
-        return Typed("call", func.return_type, args, func, True)
+        return DeclaredCall(func.return_type, args, func, True)
 
     def correction(self, node: n.Call, corr: declare.DeclaredCorrection) -> Typed:
         """A correctionlib correction: numbers per event or per element, strings fixed."""
@@ -448,8 +463,8 @@ class _Checker:
                                 f"{arg.type}", raw)
             args.append(arg)
         kind = "jagged" if any(a.type.kind == "jagged" for a in args) else "scalar"
-        return Typed("call", column_type(kind, "float64"), tuple(args),
-                     declare.CorrectionCall(corr, tuple(strings)), True)
+        return CorrectionLookup(column_type(kind, "float64"), tuple(args),
+                                declare.CorrectionCall(corr, tuple(strings)), True)
 
     def mapped(self, node: n.Call) -> Typed:
         """ROOT's `Map(v1, ..., f)` with `f` declared through hepflow.Declare on single
@@ -475,7 +490,7 @@ class _Checker:
         for arg, raw in zip(args, colls, strict=True):
             if arg.type.kind != "jagged" or arg.type.category in ("other", "vector", "string"):
                 raise self.fail(f"Map needs collections of numbers, not {arg.type}", raw)
-        return Typed("call", jagged(func.return_type.dtype), args, declare.Mapped(func), True)
+        return MapCall(jagged(func.return_type.dtype), args, declare.Mapped(func), True)
 
     def templated(self, name: str, template: DType | None, rtype: ColumnType,
                   node: n.Call) -> ColumnType:

@@ -40,7 +40,18 @@ from hepflow.plan.expr.loops import (
 )
 from hepflow.plan.expr.random_objects import Draw
 from hepflow.plan.expr.statements import mutated, mutation
-from hepflow.plan.expr.typed import BraceInit, Expression, Typed
+from hepflow.plan.expr.typed import (
+    BraceInit,
+    Call,
+    Constant,
+    ElementIndex,
+    Expression,
+    Input,
+    Local,
+    LoopCall,
+    Typed,
+    VectorAccess,
+)
 
 _NUMBERS = ("bool", "int", "float")
 _ACCESSORS = frozenset("." + m for m in VECTOR_METHODS)  # p.Pt(), ... of a 4-vector local
@@ -75,7 +86,7 @@ class _LoopChecker(_Checker):
     def visit_Name(self, node: n.Name) -> Typed:
         found = self.lookup(node.name)
         if isinstance(found, _Local):
-            return Typed("local", found.type, value=found.uid)
+            return Local(found.type, value=found.uid)
         if isinstance(found, Typed):
             return found
         return super().visit_Name(node)
@@ -101,10 +112,10 @@ class _LoopChecker(_Checker):
             if base.op not in ("input", "local"):
                 raise self.fail("only a collection that reads no local can be indexed in "
                                 "a compiled body", node)
-            return Typed("index", t.type, (base, self.split(t.args[1], node)), t.value, True)
+            return ElementIndex(t.type, (base, self.split(t.args[1], node)), t.value, True)
         if t.op == "call" and str(t.value) in ("size", "Length"):
             arg = t.args[0] if t.args[0].op == "local" else self.input(t.args[0], node)
-            return Typed("call", t.type, (arg,), t.value)
+            return Call(t.type, (arg,), t.value)
         if t.op == "call" and not (isinstance(t.value, str) and t.value in COMPILED_CALLS):
             name = getattr(t.value, "name", t.value)
             raise self.fail(f"`{name}` on values that depend on a local is not compiled yet; "
@@ -116,7 +127,7 @@ class _LoopChecker(_Checker):
             raise self.fail(f"values of type {t.type} that depend on a local are not "
                             "compiled yet; only numbers", node)
         args = tuple(self.split(a, node) for a in t.args)
-        return Typed(t.op, t.type, args, t.value, t.may_fail)
+        return type(t)(t.type, args, t.value, t.may_fail)
 
     def input(self, t: Typed, node: n.Node) -> Typed:
         if t.type.category in ("vector", "string", "other") or \
@@ -124,7 +135,7 @@ class _LoopChecker(_Checker):
             raise self.fail(f"values of type {t.type} are not compiled in a body with loops "
                             "yet; only numbers and collections of numbers", node)
         k = self.inputs.setdefault(t, len(self.inputs))
-        return Typed("input", t.type, value=k)
+        return Input(t.type, value=k)
 
     def condition(self, node: n.Node) -> Typed:
         cond = self.expression(node)
@@ -201,11 +212,11 @@ class _LoopChecker(_Checker):
         raws = []
         for value in values:
             out.append(LDeclare(self.next_uid, f64, value))
-            raws.append(Typed("local", f64, value=self.next_uid))
+            raws.append(Local(f64, value=self.next_uid))
             self.next_uid += 1
         base = self.next_uid
-        coords = (raws[0], raws[1], Typed("vector", f64, tuple(raws), f"{system}.Restrict2"),
-                  Typed("vector", f64, tuple(raws), f"{system}.Restrict3"))
+        coords = (raws[0], raws[1], VectorAccess(f64, tuple(raws), f"{system}.Restrict2"),
+                  VectorAccess(f64, tuple(raws), f"{system}.Restrict3"))
         for coord in coords:
             out.append(LDeclare(self.next_uid, f64, coord))
             self.next_uid += 1
@@ -245,13 +256,13 @@ class _LoopChecker(_Checker):
         if t.op == "local":
             return t
         if t.op == "call" and (isinstance(t.value, BraceInit) or t.value == "RVec"):
-            return Typed("call", t.type, tuple(self.split(a, node) for a in t.args), t.value)
+            return Call(t.type, tuple(self.split(a, node) for a in t.args), t.value)
         if t.op == "call" and t.value == "Take" and \
                 (t.args[1].type.kind == "scalar" or len(t.args) == 2):
             # Take(v, n), Take(v, n, default), Take(v, indices): of collections as they are
             base, which = (self.collection_part(a, node) for a in t.args[:2])
             fill = tuple(self.split(a, node) for a in t.args[2:])
-            return Typed("call", t.type, (base, which, *fill), "Take")
+            return Call(t.type, (base, which, *fill), "Take")
         if _reads_local(t) or t.may_fail:
             raise self.fail("this collection, built from locals, is not compiled yet; build "
                             "it with push_back or a brace list", node)
@@ -301,7 +312,7 @@ class _LoopChecker(_Checker):
             value = self.expression(n.Convert(args[0].start, args[0].end, element, args[0]))
             return [LPush(found.uid, value)]
         if method == "clear":
-            zero = Typed("const", scalar("uint64"), value=0)
+            zero = Constant(scalar("uint64"), value=0)
             return [LResize(found.uid, found.type, zero, None)]
         size = self.expression(n.Convert(args[0].start, args[0].end, scalar("int64"),
                                          args[0]))
@@ -366,7 +377,7 @@ class _LoopChecker(_Checker):
         if coll.op != "local" and (_reads_local(coll) or coll.may_fail):
             # `for (x : Take(v, 4))`: the collection, built first, is a local of its own
             built = self.collection_value(coll, st.collection)
-            coll = Typed("local", coll.type, value=self.next_uid)
+            coll = Local(coll.type, value=self.next_uid)
             out.append(LDeclareList(self.next_uid, coll.type, built))
             self.next_uid += 1
         local = coll.op == "local"
@@ -458,8 +469,8 @@ def _accessor(t: Typed) -> Typed:
     vector = t.args[0]
     base = vector.value
     assert isinstance(base, int)
-    coords = tuple(Typed("local", scalar("float64"), value=base + i) for i in range(4))
-    return Typed("vector", t.type, coords, f"{vector.type.dtype}.{str(t.value).lstrip('.')}")
+    coords = tuple(Local(scalar("float64"), value=base + i) for i in range(4))
+    return VectorAccess(t.type, coords, f"{vector.type.dtype}.{str(t.value).lstrip('.')}")
 
 
 def _reads_local(t: Typed) -> bool:
@@ -481,7 +492,7 @@ def compile_loops(text: str, body: s.Body, schema: Mapping[str, ColumnType],
         raise ExpressionError("the body has no `return`", text, 0, len(text))
     inputs = tuple(checker.inputs)
     loop = LoopBody(statements, tuple(t.type for t in inputs), checker.return_type)
-    tree = Typed("call", checker.return_type, inputs, loop, True)  # a loop may run away
+    tree = LoopCall(checker.return_type, inputs, loop, True)  # a loop may run away
     return Expression(text, tree, frozenset(checker.columns))
 
 

@@ -6,9 +6,9 @@ a Python loop per event: the engine compiles it with numba
 value here is typed by the checker, so the kernel converts exactly as C++ does.
 
 Expressions that read no local are computed beforehand by the vectorised
-evaluator and enter the kernel as *inputs* (`Typed("input", t, value=k)`: the
+evaluator and enter the kernel as *inputs* (`Input(t, value=k)`: the
 k-th argument of the call): columns, VecOps calls, declared functions. Locals
-are `Typed("local", t, value=uid)`. Only what depends on a local (arithmetic,
+are `Local(t, value=uid)`. Only what depends on a local (arithmetic,
 comparisons, `?:`, conversions, `v[i]`, `v.size()`, <cmath>) is compiled.
 """
 

@@ -18,7 +18,7 @@ from typing import Any, cast
 from hepflow.core.types import DType, scalar
 from hepflow.errors import ExpressionError
 from hepflow.plan.expr import nodes as n
-from hepflow.plan.expr.typed import Typed
+from hepflow.plan.expr.typed import SampleInfoLookup, Typed
 
 NAME = "rdfsampleinfo_"
 #: Each allowed method, the C++ type it returns, and whether it takes a string argument.
@@ -63,7 +63,7 @@ def check_call(node: n.Call, text: str, samples: Mapping[str, Mapping[str, Any]]
             raise ExpressionError(f"metadata key {key!r} is missing in sample(s) "
                                   f"{', '.join(missing)}", text, node.start, node.end)
     spec = (method, key) if wants_key else (method,)
-    return Typed("sampleinfo", scalar(dtype), value=spec)
+    return SampleInfoLookup(scalar(dtype), value=spec)
 
 
 def name_equals(node: n.Binary, text: str, samples: Mapping[str, Mapping[str, Any]] | None
@@ -77,7 +77,7 @@ def name_equals(node: n.Binary, text: str, samples: Mapping[str, Mapping[str, An
                 method in _METHODS and _METHODS[method][0] == "string" and \
                 isinstance(lit, n.Literal) and isinstance(lit.value, str):
             spec = cast(tuple[str, ...], check_call(call, text, samples).value)
-            return Typed("sampleinfo", scalar("bool"),
+            return SampleInfoLookup(scalar("bool"),
                          value=("Equals", lit.value, node.op, *spec))
     return None
 

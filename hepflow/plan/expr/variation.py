@@ -18,7 +18,7 @@ from typing import cast
 from hepflow.core.types import ColumnType, DType, IntDType, int_range, scalar
 from hepflow.errors import ExpressionError, PlanError
 from hepflow.plan.expr import cxxtypes
-from hepflow.plan.expr.typed import Expression, Typed, UnaryStep
+from hepflow.plan.expr.typed import Expression, Unary, UnaryStep, VariationCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ def converted(expr: Expression, column: ColumnType) -> Expression:
             f"ROOT's RVec<{scalar(column.dtype)}>{{...}} (C++ refuses narrowing in braces); "
             f"write the value in {column}, e.g. ({scalar(column.dtype)})({expr.text})",
             expr.text, 0, len(expr.text))
-    tree = Typed("unary", column, (expr.tree,), (UnaryStep("cast", column),),
+    tree = Unary(column, (expr.tree,), (UnaryStep("cast", column),),
                  expr.tree.may_fail)
     return Expression(expr.text, tree, expr.columns)
 
@@ -127,8 +127,8 @@ def picked(expr: Expression, tag: int, ntags: int, name: str, column: str,
         raise PlanError(f"Vary {name!r}: the expression {expr.text!r} must give an RVec "
                         f"with one value of `{column}` per tag, but it gives {expr.type}")
     check_element_type(expr, ctype, name, column)
-    tree = Typed("call", scalar(expr.type.dtype), (expr.tree,),
-                 VariationPick(tag, ntags, name), True)
+    tree = VariationCall(scalar(expr.type.dtype), (expr.tree,),
+                         VariationPick(tag, ntags, name), True)
     return converted(Expression(f"({expr.text})[{tag}]", tree, expr.columns), ctype)
 
 
